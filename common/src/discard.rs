@@ -1,0 +1,73 @@
+//! The catalogue of reasons Cairn refuses data.
+//!
+//! Each reason has a stable ID (as Mimir's `err-mimir-*` catalogue): it is the
+//! `reason` label of `cairn_discarded_samples_total`, appears in the HTTP
+//! error message as `err-cairn-<id>`, and names the runbook section.
+
+/// Why a sample (or a whole series) was not ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiscardReason {
+    /// The series has no `__name__` label.
+    MissingMetricName,
+    /// `__name__` is not a valid metric name.
+    InvalidMetricName,
+    /// A label name is not `[a-zA-Z_][a-zA-Z0-9_]*`, or a value is not UTF-8.
+    InvalidLabel,
+    /// The same label name appears twice.
+    DuplicateLabelNames,
+    /// Label names are not sorted (remote write requires sorted names).
+    LabelsNotSorted,
+    /// More labels than `max_label_names_per_series`.
+    MaxLabelNamesPerSeries,
+    /// A label name longer than `max_label_name_length`.
+    LabelNameTooLong,
+    /// A label value longer than `max_label_value_length`.
+    LabelValueTooLong,
+    /// Older than `past_grace_period`.
+    SampleTooOld,
+    /// Further in the future than `creation_grace_period`.
+    SampleTooFarInFuture,
+    /// The tenant exceeded `ingestion_rate` / `ingestion_burst_size`.
+    RateLimited,
+    /// The tenant reached `max_global_series_per_user`.
+    PerUserSeriesLimit,
+    /// Older than the newest sample of its series.
+    SampleOutOfOrder,
+    /// Same timestamp as the newest sample of its series, different value.
+    SampleDuplicateTimestamp,
+}
+
+impl DiscardReason {
+    /// Stable ID: counter label and error-message suffix.
+    pub fn id(self) -> &'static str {
+        use DiscardReason::*;
+        match self {
+            MissingMetricName => "missing-metric-name",
+            InvalidMetricName => "metric-name-invalid",
+            InvalidLabel => "label-invalid",
+            DuplicateLabelNames => "duplicate-label-names",
+            LabelsNotSorted => "labels-not-sorted",
+            MaxLabelNamesPerSeries => "max-label-names-per-series",
+            LabelNameTooLong => "label-name-too-long",
+            LabelValueTooLong => "label-value-too-long",
+            SampleTooOld => "sample-too-old",
+            SampleTooFarInFuture => "sample-too-far-in-future",
+            RateLimited => "rate-limited",
+            PerUserSeriesLimit => "per-user-series-limit",
+            SampleOutOfOrder => "sample-out-of-order",
+            SampleDuplicateTimestamp => "sample-duplicate-timestamp",
+        }
+    }
+
+    /// True for reasons the client cannot fix by resending later (→ 400);
+    /// limits (→ 429) are the others.
+    pub fn is_limit(self) -> bool {
+        matches!(self, DiscardReason::RateLimited | DiscardReason::PerUserSeriesLimit)
+    }
+}
+
+impl std::fmt::Display for DiscardReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "err-cairn-{}", self.id())
+    }
+}

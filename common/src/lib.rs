@@ -1,0 +1,11 @@
+//! Cairn's shared vocabulary: the types and codecs every service uses.
+//!
+//! Codecs (chunks, blocks, WAL) live here once and are used by both their
+//! writers (ingester, compactor) and readers (querier).
+
+pub mod discard;
+pub mod labels;
+pub mod limits;
+pub mod push;
+pub mod series;
+pub mod tenant;

@@ -1,0 +1,209 @@
+//! Per-tenant limits, in one place.
+//!
+//! [`Limits`] holds every limit with its Mimir/Loki YAML name and default.
+//! The main config's `limits:` block sets the defaults; a runtime overrides
+//! file (`overrides: {tenant: {...}}`) changes them per tenant and is re-read
+//! periodically without a restart. Services ask [`Overrides::get`] for a
+//! tenant's limits; nothing else reads limits from config.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::tenant::TenantId;
+
+/// Every per-tenant limit. Zero means "unlimited" for the count limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Samples per second a tenant may write (token bucket refill rate),
+    /// split among the healthy distributors.
+    pub ingestion_rate: f64,
+    /// Token bucket size: the largest burst of samples accepted at once.
+    pub ingestion_burst_size: u64,
+    /// Active series a tenant may have in the ingesters.
+    pub max_global_series_per_user: usize,
+    /// Labels a series may carry (including `__name__`).
+    pub max_label_names_per_series: usize,
+    /// Longest label name, in bytes.
+    pub max_label_name_length: usize,
+    /// Longest label value, in bytes.
+    pub max_label_value_length: usize,
+    /// How far in the future a sample may be (clock skew allowance).
+    #[serde(with = "humantime_serde")]
+    pub creation_grace_period: Duration,
+    /// How far in the past a sample may be; zero disables the check.
+    #[serde(with = "humantime_serde")]
+    pub past_grace_period: Duration,
+    /// Series one query may fetch; zero disables the check.
+    pub max_fetched_series_per_query: usize,
+    /// How far back a query may look; zero disables the check.
+    #[serde(with = "humantime_serde")]
+    pub max_query_lookback: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            ingestion_rate: 10_000.0,
+            ingestion_burst_size: 200_000,
+            max_global_series_per_user: 150_000,
+            max_label_names_per_series: 30,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
+            creation_grace_period: Duration::from_secs(600),
+            past_grace_period: Duration::ZERO,
+            max_fetched_series_per_query: 0,
+            max_query_lookback: Duration::ZERO,
+        }
+    }
+}
+
+/// The runtime overrides file's shape (Mimir's `overrides:` key).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimeFile {
+    #[serde(default)]
+    overrides: HashMap<String, serde_json::Value>,
+}
+
+/// Why an overrides file could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum OverridesError {
+    /// The file could not be read.
+    #[error("reading runtime overrides {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or names an unknown limit.
+    #[error("parsing runtime overrides {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+}
+
+/// Defaults plus per-tenant overrides, swapped atomically on reload.
+#[derive(Debug)]
+pub struct Overrides {
+    defaults: Arc<Limits>,
+    per_tenant: RwLock<HashMap<String, Arc<Limits>>>,
+}
+
+impl Overrides {
+    /// Limits with no per-tenant overrides yet.
+    pub fn new(defaults: Limits) -> Self {
+        Self { defaults: Arc::new(defaults), per_tenant: RwLock::new(HashMap::new()) }
+    }
+
+    /// The limits in force for `tenant`.
+    pub fn get(&self, tenant: &TenantId) -> Arc<Limits> {
+        self.per_tenant.read().get(tenant.as_str()).cloned().unwrap_or_else(|| self.defaults.clone())
+    }
+
+    /// The defaults (what tenants without overrides get).
+    pub fn defaults(&self) -> &Limits {
+        &self.defaults
+    }
+
+    /// The current per-tenant overrides, fully resolved, for `/runtime_config`.
+    pub fn snapshot(&self) -> HashMap<String, Limits> {
+        self.per_tenant.read().iter().map(|(k, v)| (k.clone(), (**v).clone())).collect()
+    }
+
+    /// Parses an overrides document and replaces the per-tenant limits.
+    /// Each tenant's keys are laid over the defaults; on error nothing changes.
+    pub fn apply_yaml(&self, yaml: &str, path: &Path) -> Result<(), OverridesError> {
+        let parse_err = |reason: String| OverridesError::Parse { path: path.to_path_buf(), reason };
+        let file: RuntimeFile = if yaml.trim().is_empty() {
+            RuntimeFile::default()
+        } else {
+            serde_saphyr::from_str(yaml).map_err(|e| parse_err(e.to_string()))?
+        };
+        let base = serde_json::to_value(&*self.defaults).map_err(|e| parse_err(e.to_string()))?;
+        let mut resolved = HashMap::new();
+        for (tenant, partial) in file.overrides {
+            let mut merged = base.clone();
+            match (merged.as_object_mut(), partial) {
+                (Some(obj), serde_json::Value::Object(over)) => obj.extend(over),
+                (_, serde_json::Value::Null) => {}
+                _ => return Err(parse_err(format!("overrides for tenant {tenant:?} must be a map of limit names"))),
+            }
+            let limits: Limits =
+                serde_json::from_value(merged).map_err(|e| parse_err(format!("tenant {tenant:?}: {e}")))?;
+            resolved.insert(tenant, Arc::new(limits));
+        }
+        *self.per_tenant.write() = resolved;
+        Ok(())
+    }
+
+    /// Reads and applies the overrides file at `path`.
+    pub fn load_file(&self, path: &Path) -> Result<(), OverridesError> {
+        let yaml = std::fs::read_to_string(path)
+            .map_err(|source| OverridesError::Read { path: path.to_path_buf(), source })?;
+        self.apply_yaml(&yaml, path)
+    }
+
+    /// Re-reads `path` every `period` until the runtime shuts down. A broken
+    /// file is logged and the last good overrides stay in force.
+    pub fn spawn_reloader(self: &Arc<Self>, path: PathBuf, period: Duration) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut last: Option<String> = None;
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let yaml = match tokio::fs::read_to_string(&path).await {
+                    Ok(y) => y,
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot read runtime overrides");
+                        continue;
+                    }
+                };
+                if last.as_deref() == Some(yaml.as_str()) {
+                    continue;
+                }
+                match this.apply_yaml(&yaml, &path) {
+                    Ok(()) => tracing::info!(path = %path.display(), "runtime overrides loaded"),
+                    Err(e) => tracing::error!(error = %e, "keeping previous runtime overrides"),
+                }
+                last = Some(yaml);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_overrides_lay_over_defaults() {
+        let o = Overrides::new(Limits::default());
+        o.apply_yaml("overrides:\n  team-a:\n    ingestion_rate: 5\n    past_grace_period: 1h\n", Path::new("x"))
+            .unwrap();
+        let a = o.get(&TenantId::parse("team-a").unwrap());
+        assert_eq!(a.ingestion_rate, 5.0);
+        assert_eq!(a.past_grace_period, Duration::from_secs(3600));
+        assert_eq!(a.max_label_names_per_series, 30);
+        assert_eq!(*o.get(&TenantId::parse("team-b").unwrap()), Limits::default());
+    }
+
+    #[test]
+    fn unknown_limit_is_an_error_and_keeps_previous() {
+        let o = Overrides::new(Limits::default());
+        o.apply_yaml("overrides:\n  a:\n    ingestion_rate: 5\n", Path::new("x")).unwrap();
+        let err = o.apply_yaml("overrides:\n  a:\n    ingestion_rat: 5\n", Path::new("x")).unwrap_err();
+        assert!(err.to_string().contains("ingestion_rat"), "{err}");
+        assert_eq!(o.get(&TenantId::parse("a").unwrap()).ingestion_rate, 5.0);
+    }
+}

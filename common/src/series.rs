@@ -1,0 +1,161 @@
+//! Samples, series and the one interface every metrics store answers queries
+//! through: the ingester head, a block in object storage, or a merge of both.
+
+use async_trait::async_trait;
+pub use promql_parser::label::{MatchOp, Matcher};
+
+use crate::labels::Labels;
+use crate::tenant::TenantId;
+
+/// One float sample: a millisecond timestamp and a value (NaN and the
+/// Prometheus stale marker are kept bit-for-bit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The value.
+    pub v: f64,
+}
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// True when `v` is the staleness marker (not just any NaN).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// A series and its samples in a time range, sorted by timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The series' identity.
+    pub labels: Labels,
+    /// Samples sorted by `t`, no duplicate timestamps.
+    pub samples: Vec<Sample>,
+}
+
+/// Errors a store returns while answering a query.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Object storage failed (after retries).
+    #[error("object storage: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    /// Stored data could not be decoded.
+    #[error("corrupt data in {what}: {reason}")]
+    Corrupt {
+        /// Which object or file.
+        what: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The query would touch more series than the tenant may fetch.
+    #[error("the query hit the max number of series limit (limit: {limit} series, `max_fetched_series_per_query`)")]
+    TooManySeries {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Anything else (I/O, a peer unavailable).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Read access to a tenant's series. Time bounds are inclusive milliseconds.
+/// Matchers follow PromQL semantics: a matcher that matches the empty string
+/// also selects series without that label.
+#[async_trait]
+pub trait SeriesStore: Send + Sync {
+    /// Series matching all `matchers` with their samples in `[mint, maxt]`.
+    /// Series with no samples in range are omitted.
+    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError>;
+
+    /// Label sets of series matching `matchers` with data in `[mint, maxt]`.
+    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError>;
+
+    /// Sorted distinct label names of matching series (all series if `matchers` is empty).
+    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError>;
+
+    /// Sorted distinct values of label `name` among matching series.
+    async fn label_values(&self, tenant: &TenantId, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError>;
+}
+
+/// True when `labels` satisfy every matcher (a missing label reads as "").
+pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
+    matchers.iter().all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
+}
+
+/// Merges two sorted sample lists, dropping duplicate timestamps (the first
+/// list wins). Used to combine replicas, head and blocks.
+pub fn merge_samples(a: &[Sample], b: &[Sample]) -> Vec<Sample> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    while i < a.len() && j < b.len() {
+        match a[i].t.cmp(&b[j].t) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Merges series lists from several sources: equal label sets become one
+/// series with merged samples; the result is sorted by labels.
+pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
+    let mut all: Vec<Series> = lists.into_iter().flatten().collect();
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<Series> = Vec::with_capacity(all.len());
+    for s in all {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.samples = merge_samples(&last.samples, &s.samples),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: i64, v: f64) -> Sample {
+        Sample { t, v }
+    }
+
+    #[test]
+    fn merge_dedupes_equal_timestamps() {
+        let m = merge_samples(&[s(1, 1.0), s(3, 3.0)], &[s(2, 2.0), s(3, 9.0), s(4, 4.0)]);
+        assert_eq!(m, vec![s(1, 1.0), s(2, 2.0), s(3, 3.0), s(4, 4.0)]);
+    }
+
+    #[test]
+    fn merge_series_combines_equal_label_sets() {
+        let a = Labels::from_pairs([("__name__", "a")]);
+        let b = Labels::from_pairs([("__name__", "b")]);
+        let out = merge_series(vec![
+            vec![Series { labels: b.clone(), samples: vec![s(1, 1.0)] }],
+            vec![Series { labels: a.clone(), samples: vec![s(1, 1.0)] }, Series { labels: b.clone(), samples: vec![s(2, 2.0)] }],
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].labels, a);
+        assert_eq!(out[1].samples, vec![s(1, 1.0), s(2, 2.0)]);
+    }
+
+    #[test]
+    fn empty_matching_matcher_selects_missing_label() {
+        let l = Labels::from_pairs([("job", "x")]);
+        let m = Matcher::new(MatchOp::Equal, "env", "");
+        assert!(matches_all(&l, &[m]));
+    }
+}
