@@ -8,4 +8,5 @@ pub mod labels;
 pub mod limits;
 pub mod push;
 pub mod series;
+pub mod storage;
 pub mod tenant;

@@ -1,0 +1,139 @@
+//! Object storage: which bucket Cairn writes to, built once from config.
+//!
+//! Everything a tenant owns lives under `<tenant>/` in this one store. The
+//! filesystem backend is the embedded default; S3 (and S3-compatibles such as
+//! SeaweedFS or MinIO, path-style) is for real deployments; in-memory is for
+//! tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use serde::{Deserialize, Serialize};
+
+/// Which backend to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A directory on local disk.
+    #[default]
+    Filesystem,
+    /// Amazon S3 or an S3-compatible server.
+    S3,
+    /// Process memory; lost on exit. Tests only.
+    Memory,
+}
+
+/// `storage:` in the config file (Mimir's `blocks_storage` key names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The backend.
+    pub backend: Backend,
+    /// Settings for `backend: filesystem`.
+    pub filesystem: FilesystemConfig,
+    /// Settings for `backend: s3`.
+    pub s3: S3Config,
+}
+
+/// Local-disk bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesystemConfig {
+    /// Root directory of the bucket.
+    pub dir: PathBuf,
+}
+
+impl Default for FilesystemConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("./data/bucket") }
+    }
+}
+
+/// S3 bucket. Unset keys fall back to the standard `AWS_*` environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// e.g. `http://127.0.0.1:8333`; empty for AWS.
+    pub endpoint: String,
+    /// Bucket name.
+    pub bucket_name: String,
+    /// Region; S3-compatibles usually accept anything.
+    pub region: String,
+    /// Access key; empty = `AWS_ACCESS_KEY_ID` or anonymous.
+    pub access_key_id: String,
+    /// Secret key; empty = `AWS_SECRET_ACCESS_KEY`. Never printed by `/config`.
+    #[serde(skip_serializing)]
+    pub secret_access_key: String,
+    /// Allow plain-HTTP endpoints.
+    pub insecure: bool,
+    /// Use virtual-hosted-style URLs instead of path-style (S3-compatibles want path-style).
+    pub virtual_hosted_style: bool,
+}
+
+/// Why a store could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The config is incomplete or the backend refused it.
+    #[error("storage config: {0}")]
+    Config(String),
+    /// The filesystem root could not be created.
+    #[error("creating storage directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Installs the process-wide TLS provider (ring) the HTTP clients need; idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Builds the configured store.
+pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    install_tls_provider();
+    match cfg.backend {
+        Backend::Memory => Ok(Arc::new(InMemory::new())),
+        Backend::Filesystem => {
+            let dir = &cfg.filesystem.dir;
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::Dir { path: dir.clone(), source })?;
+            let fs = LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| StorageError::Config(e.to_string()))?
+                .with_automatic_cleanup(true);
+            Ok(Arc::new(fs))
+        }
+        Backend::S3 => {
+            let s3 = &cfg.s3;
+            if s3.bucket_name.is_empty() {
+                return Err(StorageError::Config("storage.s3.bucket_name is required".into()));
+            }
+            let mut b = AmazonS3Builder::from_env()
+                .with_bucket_name(&s3.bucket_name)
+                .with_allow_http(s3.insecure)
+                .with_virtual_hosted_style_request(s3.virtual_hosted_style);
+            for (value, set) in [
+                (&s3.endpoint, AmazonS3Builder::with_endpoint as fn(AmazonS3Builder, String) -> AmazonS3Builder),
+                (&s3.region, AmazonS3Builder::with_region),
+                (&s3.access_key_id, AmazonS3Builder::with_access_key_id),
+                (&s3.secret_access_key, AmazonS3Builder::with_secret_access_key),
+            ] {
+                if !value.is_empty() {
+                    b = set(b, value.clone());
+                }
+            }
+            if s3.region.is_empty() && std::env::var_os("AWS_REGION").is_none() {
+                b = b.with_region("us-east-1");
+            }
+            if s3.access_key_id.is_empty() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                b = b.with_skip_signature(true);
+            }
+            Ok(Arc::new(b.build().map_err(|e| StorageError::Config(e.to_string()))?))
+        }
+    }
+}
