@@ -1,1 +1,207 @@
-//! placeholder
+//! The ingester: per-tenant in-memory heads behind a write-ahead log, cut
+//! into immutable blocks every `block_range` and uploaded to object storage.
+//! It also answers queries for data not yet in storage.
+
+mod config;
+mod error;
+mod http;
+mod metrics;
+mod self_metrics;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use common::block::BlockMeta;
+use common::labels::Labels;
+use common::limits::Overrides;
+use common::push::{MetricsPusher, PushError, PushOutcome, PushSeries};
+use common::series::{Matcher, Series, SeriesStore, StoreError};
+use common::tenant::TenantId;
+use common::wal::WalOptions;
+use dashmap::DashMap;
+use object_store::ObjectStore;
+use prometheus_client::registry::Registry;
+
+pub use config::IngesterConfig;
+pub use error::IngesterError;
+use metrics::tenant_db::TenantDb;
+use self_metrics::{IngesterMetrics, TenantLabel};
+
+/// The ingester service. Cheap to share: wrap in an `Arc`.
+pub struct Ingester {
+    cfg: IngesterConfig,
+    store: Arc<dyn ObjectStore>,
+    overrides: Arc<Overrides>,
+    tenants: DashMap<TenantId, Arc<TenantDb>>,
+    metrics: IngesterMetrics,
+}
+
+impl Ingester {
+    /// Opens the ingester, replaying every tenant's WAL under `cfg.wal_dir`.
+    pub fn new(
+        cfg: IngesterConfig,
+        store: Arc<dyn ObjectStore>,
+        overrides: Arc<Overrides>,
+        registry: &mut Registry,
+    ) -> Result<Arc<Self>, IngesterError> {
+        let metrics = IngesterMetrics::register(registry);
+        let this = Self { cfg, store, overrides, tenants: DashMap::new(), metrics };
+        this.replay_all()?;
+        Ok(Arc::new(this))
+    }
+
+    fn wal_options(&self) -> WalOptions {
+        WalOptions { segment_size: self.cfg.wal_segment_size, fsync: self.cfg.wal_fsync }
+    }
+
+    fn replay_all(&self) -> Result<(), IngesterError> {
+        let dir = &self.cfg.wal_dir;
+        std::fs::create_dir_all(dir).map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(tenant) = name.to_str().and_then(|n| TenantId::parse(n).ok()) else {
+                tracing::warn!(path = %entry.path().display(), "ignoring non-tenant entry in WAL directory");
+                continue;
+            };
+            let (db, stats) = TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
+            tracing::info!(%tenant, records = stats.records, segments = stats.segments, "replayed WAL");
+            self.metrics.wal_replayed_records.inc_by(stats.records as u64);
+            self.metrics.wal_corrupt_segments.inc_by(stats.corrupt_segments as u64);
+            self.tenants.insert(tenant, Arc::new(db));
+        }
+        Ok(())
+    }
+
+    fn tenant_db(&self, tenant: &TenantId) -> Result<Arc<TenantDb>, IngesterError> {
+        if let Some(db) = self.tenants.get(tenant) {
+            return Ok(Arc::clone(&db));
+        }
+        let dir = self.cfg.wal_dir.join(tenant.as_str());
+        let entry = self.tenants.entry(tenant.clone());
+        let db = match entry {
+            dashmap::Entry::Occupied(o) => Arc::clone(o.get()),
+            dashmap::Entry::Vacant(v) => {
+                let (db, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
+                Arc::clone(v.insert(Arc::new(db)))
+            }
+        };
+        Ok(db)
+    }
+
+    /// Cuts every tenant's head into a block and uploads it now
+    /// (`POST /ingester/flush`). Returns the uploaded blocks.
+    pub async fn flush(&self) -> Result<Vec<BlockMeta>, IngesterError> {
+        let dbs: Vec<(TenantId, Arc<TenantDb>)> =
+            self.tenants.iter().map(|e| (e.key().clone(), Arc::clone(e.value()))).collect();
+        let mut uploaded = Vec::new();
+        let mut first_err = None;
+        for (tenant, db) in dbs {
+            let label = TenantLabel { tenant: tenant.to_string() };
+            match db.cut_and_upload(self.store.as_ref(), &self.cfg.id, self.cfg.upload_attempts).await {
+                Ok(metas) => {
+                    self.metrics.blocks_uploaded.get_or_create(&label).inc_by(metas.len() as u64);
+                    uploaded.extend(metas);
+                }
+                Err(e) => {
+                    tracing::error!(%tenant, error = %e, "cutting block failed; data stays in the WAL");
+                    self.metrics.block_upload_failures.get_or_create(&label).inc();
+                    first_err.get_or_insert(e);
+                }
+            }
+            self.metrics.active_series.get_or_create(&label).set(db.active_series() as i64);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(uploaded),
+        }
+    }
+
+    /// Cuts and uploads blocks at every multiple of `block_range` (wall clock),
+    /// for as long as the runtime runs.
+    pub fn spawn_cut_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let range = this.cfg.block_range.as_millis().max(1) as u64;
+            loop {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+                let wait = range - now % range;
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                if let Err(e) = this.flush().await {
+                    tracing::error!(error = %e, "periodic block cut failed");
+                }
+            }
+        })
+    }
+
+    /// `POST /ingester/flush`.
+    pub fn router(self: Arc<Self>) -> axum::Router {
+        http::router(self)
+    }
+}
+
+#[async_trait]
+impl MetricsPusher for Ingester {
+    async fn push(&self, tenant: &TenantId, series: Vec<PushSeries>) -> Result<PushOutcome, PushError> {
+        let db = self.tenant_db(tenant).map_err(|e| PushError::Wal(e.to_string()))?;
+        let limits = self.overrides.get(tenant);
+        let db2 = Arc::clone(&db);
+        let outcome = tokio::task::spawn_blocking(move || db2.push(series, &limits))
+            .await
+            .map_err(|e| PushError::Unavailable(format!("append task failed: {e}")))?;
+        let label = TenantLabel { tenant: tenant.to_string() };
+        match &outcome {
+            Ok(o) => {
+                self.metrics.appended_samples.get_or_create(&label).inc_by(o.accepted as u64);
+            }
+            Err(_) => {
+                self.metrics.wal_write_failures.inc();
+            }
+        }
+        self.metrics.active_series.get_or_create(&label).set(db.active_series() as i64);
+        outcome
+    }
+}
+
+#[async_trait]
+impl SeriesStore for Ingester {
+    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError> {
+        Ok(self.tenants.get(tenant).map(|db| db.select(matchers, mint, maxt)).unwrap_or_default())
+    }
+
+    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError> {
+        Ok(self.tenants.get(tenant).map(|db| db.series(matchers, mint, maxt)).unwrap_or_default())
+    }
+
+    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .series(tenant, matchers, mint, maxt)
+            .await?
+            .iter()
+            .flat_map(|l| l.iter().map(|l| l.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut values: Vec<String> = self
+            .series(tenant, matchers, mint, maxt)
+            .await?
+            .iter()
+            .filter_map(|l| l.get(name).map(str::to_string))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+}

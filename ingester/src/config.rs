@@ -1,0 +1,54 @@
+//! `ingester:` in the config file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::wal::FsyncPolicy;
+use serde::{Deserialize, Serialize};
+
+/// Ingester settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngesterConfig {
+    /// This ingester's ID: the `source` of the blocks it uploads and its ring identity.
+    pub id: String,
+    /// Where the per-tenant WAL directories live.
+    pub wal_dir: PathBuf,
+    /// How often the head is cut into a block and uploaded (Mimir: `block_ranges_period`).
+    #[serde(with = "humantime_serde")]
+    pub block_range: Duration,
+    /// When to fsync the WAL: `always` (before acknowledging), `never`, or an interval like `1s`.
+    /// Acknowledged samples survive a process crash in every mode; fsync guards against power loss.
+    pub wal_fsync: FsyncPolicy,
+    /// WAL segment file size in bytes.
+    pub wal_segment_size: u64,
+    /// Upload attempts per cut before giving up until the next cut (data stays in the WAL).
+    pub upload_attempts: u32,
+}
+
+impl Default for IngesterConfig {
+    fn default() -> Self {
+        let wal = common::wal::WalOptions::default();
+        Self {
+            id: "ingester-1".to_string(),
+            wal_dir: PathBuf::from("./data/wal"),
+            block_range: Duration::from_secs(2 * 3600),
+            wal_fsync: wal.fsync,
+            wal_segment_size: wal.segment_size,
+            upload_attempts: 5,
+        }
+    }
+}
+
+impl IngesterConfig {
+    /// Checks values that would make the ingester misbehave.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.block_range < Duration::from_secs(60) {
+            return Err(format!("ingester.block_range must be at least 1m, got {:?}", self.block_range));
+        }
+        if self.id.is_empty() {
+            return Err("ingester.id must not be empty".into());
+        }
+        Ok(())
+    }
+}

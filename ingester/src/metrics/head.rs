@@ -1,0 +1,301 @@
+//! The in-memory head of one tenant's metrics: series, their XOR chunks and
+//! the postings index that answers matchers.
+//!
+//! A head knows nothing of the WAL or of uploads (see `tenant_db`); it only
+//! stores samples and answers queries. Heads are swapped out whole when a
+//! block is cut, so a head's time range is the block's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use common::block::{BlockSeries, ChunkData};
+use common::chunk::xor::XorChunk;
+use common::labels::Labels;
+use common::postings::MemPostings;
+use common::series::{Matcher, Sample, Series};
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLock};
+
+/// Samples per chunk before a new chunk is started (Prometheus's choice).
+const SAMPLES_PER_CHUNK: usize = 120;
+
+/// One series in the head.
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub(crate) labels: Labels,
+    chunks: Vec<XorChunk>,
+    /// Timestamp and value of the newest sample, carried across heads so
+    /// out-of-order checks survive a block cut.
+    last: Option<Sample>,
+}
+
+/// What appending one sample did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendCheck {
+    /// Newer than the last sample: append it.
+    Ok,
+    /// Same timestamp and same value bits: an idempotent resend, skip quietly.
+    Duplicate,
+    /// Older than the newest sample.
+    OutOfOrder,
+    /// Same timestamp, different value.
+    DuplicateTimestamp,
+}
+
+impl MemSeries {
+    fn new(labels: Labels, last: Option<Sample>) -> Self {
+        Self { labels, chunks: Vec::new(), last }
+    }
+
+    /// Whether `s` may follow what this series already has (and the samples
+    /// accepted earlier in the same request, passed as `pending_last`).
+    pub(crate) fn check(&self, s: Sample, pending_last: Option<Sample>) -> AppendCheck {
+        match pending_last.or(self.last) {
+            None => AppendCheck::Ok,
+            Some(last) if s.t > last.t => AppendCheck::Ok,
+            Some(last) if s.t == last.t && s.v.to_bits() == last.v.to_bits() => AppendCheck::Duplicate,
+            Some(last) if s.t == last.t => AppendCheck::DuplicateTimestamp,
+            Some(_) => AppendCheck::OutOfOrder,
+        }
+    }
+
+    /// The newest sample appended (or carried over from the previous head).
+    pub(crate) fn last(&self) -> Option<Sample> {
+        self.last
+    }
+
+    /// Appends a sample that passed [`MemSeries::check`].
+    pub(crate) fn append(&mut self, s: Sample) {
+        match self.chunks.last_mut() {
+            Some(c) if c.num_samples() < SAMPLES_PER_CHUNK => c.append(s.t, s.v),
+            _ => {
+                let mut c = XorChunk::new();
+                c.append(s.t, s.v);
+                self.chunks.push(c);
+            }
+        }
+        self.last = Some(s);
+    }
+
+    fn samples_in(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        self.chunks
+            .iter()
+            .filter(|c| c.min_time().is_some_and(|t| t <= maxt) && c.max_time().is_some_and(|t| t >= mint))
+            .flat_map(|c| c.iter())
+            .filter(|s| s.t >= mint && s.t <= maxt)
+            .collect()
+    }
+
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        let first = self.chunks.first().and_then(|c| c.min_time());
+        let last = self.last.map(|s| s.t);
+        matches!((first, last), (Some(a), Some(b)) if a <= maxt && b >= mint)
+    }
+
+    fn has_samples(&self) -> bool {
+        !self.chunks.is_empty()
+    }
+}
+
+/// A tenant's mutable in-memory series store.
+#[derive(Debug)]
+pub(crate) struct Head {
+    series: DashMap<u32, Arc<Mutex<MemSeries>>>,
+    by_labels: DashMap<Labels, u32>,
+    postings: RwLock<MemPostings>,
+    /// Oldest sample timestamp (`i64::MAX` while empty).
+    min_t: AtomicI64,
+    /// Newest sample timestamp (`i64::MIN` while empty).
+    max_t: AtomicI64,
+}
+
+impl Head {
+    /// An empty head.
+    pub(crate) fn new() -> Self {
+        Self {
+            series: DashMap::new(),
+            by_labels: DashMap::new(),
+            postings: RwLock::new(MemPostings::new()),
+            min_t: AtomicI64::new(i64::MAX),
+            max_t: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// A new head holding the series of `old` that had samples, with no
+    /// samples but their last timestamps (for out-of-order checks) and the
+    /// same refs. Idle series are not carried: they stop being active.
+    pub(crate) fn successor(old: &Head) -> Self {
+        let new = Head::new();
+        for entry in old.series.iter() {
+            let s = entry.value().lock();
+            if s.has_samples() {
+                new.insert(*entry.key(), MemSeries::new(s.labels.clone(), s.last));
+            }
+        }
+        new
+    }
+
+    fn insert(&self, id: u32, series: MemSeries) {
+        self.postings.write().add(id, &series.labels);
+        self.by_labels.insert(series.labels.clone(), id);
+        self.series.insert(id, Arc::new(Mutex::new(series)));
+    }
+
+    /// The ref of the series with `labels`, if the head has it.
+    pub(crate) fn lookup(&self, labels: &Labels) -> Option<u32> {
+        self.by_labels.get(labels).map(|r| *r)
+    }
+
+    /// Adds a new, empty series under `id` (the caller allocates ids).
+    pub(crate) fn create(&self, id: u32, labels: Labels) {
+        self.insert(id, MemSeries::new(labels, None));
+    }
+
+    /// The series with ref `id`.
+    pub(crate) fn get(&self, id: u32) -> Option<Arc<Mutex<MemSeries>>> {
+        self.series.get(&id).map(|s| Arc::clone(&s))
+    }
+
+    /// Notes that a sample at `t` was appended (for time-range pruning).
+    pub(crate) fn observe(&self, t: i64) {
+        self.min_t.fetch_min(t, Ordering::Relaxed);
+        self.max_t.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// Number of series (active series of the tenant in this head).
+    pub(crate) fn num_series(&self) -> usize {
+        self.series.len()
+    }
+
+    /// All `(ref, labels)` pairs, for writing series records to a new WAL segment.
+    pub(crate) fn refs(&self) -> Vec<(u32, Labels)> {
+        self.series.iter().map(|e| (*e.key(), e.value().lock().labels.clone())).collect()
+    }
+
+    /// Whether any sample could fall in `[mint, maxt]`.
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.min_t.load(Ordering::Relaxed) <= maxt && self.max_t.load(Ordering::Relaxed) >= mint
+    }
+
+    fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<Mutex<MemSeries>>> {
+        let ids = self.postings.read().select(matchers);
+        ids.iter().filter_map(|id| self.get(id)).collect()
+    }
+
+    /// Series matching `matchers` with their samples in `[mint, maxt]`.
+    pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+        if !self.overlaps(mint, maxt) {
+            return Vec::new();
+        }
+        self.matching(matchers)
+            .into_iter()
+            .filter_map(|s| {
+                let s = s.lock();
+                let samples = s.samples_in(mint, maxt);
+                (!samples.is_empty()).then(|| Series { labels: s.labels.clone(), samples })
+            })
+            .collect()
+    }
+
+    /// Label sets of matching series with samples overlapping `[mint, maxt]`.
+    pub(crate) fn series_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        if !self.overlaps(mint, maxt) {
+            return Vec::new();
+        }
+        self.matching(matchers)
+            .into_iter()
+            .filter_map(|s| {
+                let s = s.lock();
+                s.overlaps(mint, maxt).then(|| s.labels.clone())
+            })
+            .collect()
+    }
+
+    /// Everything in the head as block input: labels and encoded chunks.
+    pub(crate) fn to_block_series(&self) -> Vec<BlockSeries> {
+        self.series
+            .iter()
+            .filter_map(|e| {
+                let s = e.value().lock();
+                let chunks: Vec<ChunkData> = s
+                    .chunks
+                    .iter()
+                    .filter_map(|c| {
+                        Some(ChunkData { min_t: c.min_time()?, max_t: c.max_time()?, data: c.bytes().to_vec() })
+                    })
+                    .collect();
+                (!chunks.is_empty()).then(|| BlockSeries { labels: s.labels.clone(), chunks })
+            })
+            .collect()
+    }
+
+    /// True when no sample was appended to this head.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.max_t.load(Ordering::Relaxed) == i64::MIN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::series::MatchOp;
+
+    fn labels(job: &str) -> Labels {
+        Labels::from_pairs([("__name__", "up"), ("job", job)])
+    }
+
+    fn append(h: &Head, id: u32, t: i64, v: f64) -> AppendCheck {
+        let s = h.get(id).unwrap();
+        let mut s = s.lock();
+        let check = s.check(Sample { t, v }, None);
+        if check == AppendCheck::Ok {
+            s.append(Sample { t, v });
+            h.observe(t);
+        }
+        check
+    }
+
+    #[test]
+    fn appends_across_chunks_and_selects_by_matcher_and_time() {
+        let h = Head::new();
+        h.create(1, labels("a"));
+        h.create(2, labels("b"));
+        for t in 0..300 {
+            assert_eq!(append(&h, 1, t, t as f64), AppendCheck::Ok);
+        }
+        append(&h, 2, 5, 1.0);
+        let m = [Matcher::new(MatchOp::Equal, "job", "a")];
+        let got = h.select(&m, 100, 199);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].samples.len(), 100);
+        assert_eq!(got[0].samples[0], Sample { t: 100, v: 100.0 });
+        assert_eq!(h.select(&[], 0, 10).len(), 2);
+        assert!(h.select(&[], 1000, 2000).is_empty());
+        let block = h.to_block_series();
+        let chunks: usize = block.iter().map(|b| b.chunks.len()).sum();
+        assert_eq!(chunks, 3 + 1);
+    }
+
+    #[test]
+    fn out_of_order_and_duplicates_are_classified() {
+        let h = Head::new();
+        h.create(1, labels("a"));
+        assert_eq!(append(&h, 1, 10, 1.0), AppendCheck::Ok);
+        assert_eq!(append(&h, 1, 9, 1.0), AppendCheck::OutOfOrder);
+        assert_eq!(append(&h, 1, 10, 1.0), AppendCheck::Duplicate);
+        assert_eq!(append(&h, 1, 10, 2.0), AppendCheck::DuplicateTimestamp);
+    }
+
+    #[test]
+    fn successor_keeps_active_series_and_their_last_timestamp() {
+        let h = Head::new();
+        h.create(1, labels("a"));
+        h.create(2, labels("idle"));
+        append(&h, 1, 10, 1.0);
+        let next = Head::successor(&h);
+        assert_eq!(next.num_series(), 1);
+        assert!(next.is_empty());
+        assert_eq!(next.lookup(&labels("a")), Some(1));
+        assert_eq!(append(&next, 1, 5, 1.0), AppendCheck::OutOfOrder);
+    }
+}

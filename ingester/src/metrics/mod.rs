@@ -1,0 +1,5 @@
+//! The metrics signal in the ingester: head, WAL records, per-tenant state.
+
+pub(crate) mod head;
+pub(crate) mod record;
+pub(crate) mod tenant_db;

@@ -1,0 +1,275 @@
+//! One tenant's metrics in the ingester: its head, its WAL, and the cutting
+//! of the head into blocks that are uploaded to object storage.
+//!
+//! Durability: a push is acknowledged only after its samples are written to
+//! the WAL. Cutting swaps in a fresh head and starts a new WAL segment under
+//! the append lock, so the old head's samples live exactly in the older
+//! segments; those are deleted only after the block upload succeeded.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::block::{BlockMeta, write_block};
+use common::discard::DiscardReason;
+use common::labels::Labels;
+use common::limits::Limits;
+use common::push::{PushError, PushOutcome, PushSeries, Rejection};
+use common::series::{Matcher, Sample, Series};
+use common::tenant::TenantId;
+use common::wal::{ReplayStats, Wal, WalOptions};
+use object_store::ObjectStore;
+use parking_lot::{Mutex, RwLock};
+
+use super::head::{AppendCheck, Head};
+use super::record::{self, Record};
+use crate::error::IngesterError;
+
+/// A head that was cut and waits for its block upload, with the first WAL
+/// segment that does not belong to it.
+struct Pending {
+    head: Arc<Head>,
+    next_segment: u64,
+}
+
+struct Heads {
+    current: Arc<Head>,
+    pending: Vec<Pending>,
+}
+
+/// Per-tenant metrics state in an ingester.
+pub(crate) struct TenantDb {
+    tenant: TenantId,
+    wal: Wal,
+    /// Serialises appends with each other and with head swaps.
+    append: Mutex<()>,
+    heads: RwLock<Heads>,
+    next_id: AtomicU32,
+    /// Serialises cuts and uploads so segments are removed in order.
+    cut: tokio::sync::Mutex<()>,
+}
+
+impl TenantDb {
+    /// Opens the tenant's WAL directory, replaying whatever it holds into a head.
+    pub(crate) fn open(tenant: TenantId, dir: &Path, opts: WalOptions) -> Result<(Self, ReplayStats), IngesterError> {
+        let head = Head::new();
+        let mut max_id = 0u32;
+        // A series dropped while idle and re-created gets a new ref; map the
+        // newer ref onto the one the replayed head already has.
+        let mut aliases: HashMap<u32, u32> = HashMap::new();
+        let stats = Wal::replay(dir, |rec| {
+            match record::decode(rec)? {
+                Record::Series { id, labels } => {
+                    max_id = max_id.max(id);
+                    match head.lookup(&labels) {
+                        Some(existing) if existing != id => {
+                            aliases.insert(id, existing);
+                        }
+                        Some(_) => {}
+                        None => head.create(id, labels),
+                    }
+                }
+                Record::Samples(samples) => {
+                    for (id, s) in samples {
+                        let id = aliases.get(&id).copied().unwrap_or(id);
+                        let Some(series) = head.get(id) else { continue };
+                        let mut series = series.lock();
+                        if series.check(s, None) == AppendCheck::Ok {
+                            series.append(s);
+                            head.observe(s.t);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| IngesterError::Wal(format!("replaying {}: {e}", dir.display())))?;
+        let wal = Wal::open(dir, opts).map_err(|e| IngesterError::Wal(format!("opening {}: {e}", dir.display())))?;
+        let db = Self {
+            tenant,
+            wal,
+            append: Mutex::new(()),
+            heads: RwLock::new(Heads { current: Arc::new(head), pending: Vec::new() }),
+            next_id: AtomicU32::new(max_id + 1),
+            cut: tokio::sync::Mutex::new(()),
+        };
+        Ok((db, stats))
+    }
+
+    /// Appends validated series; returns once accepted samples are in the WAL.
+    /// Blocking (file I/O): call from a blocking thread.
+    pub(crate) fn push(&self, series: Vec<PushSeries>, limits: &Limits) -> Result<PushOutcome, PushError> {
+        let _guard = self.append.lock();
+        let head = Arc::clone(&self.heads.read().current);
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let mut accepted: Vec<(u32, Sample)> = Vec::new();
+        let mut outcome = PushOutcome::default();
+        for ps in series {
+            let id = match head.lookup(&ps.labels) {
+                Some(id) => id,
+                None => {
+                    let limit = limits.max_global_series_per_user;
+                    if limit > 0 && head.num_series() >= limit {
+                        outcome.rejected.push(Rejection {
+                            reason: DiscardReason::PerUserSeriesLimit,
+                            detail: format!(
+                                "per-user series limit of {limit} exceeded (max_global_series_per_user); \
+                                 existing series are still accepted, raise the limit in the runtime overrides"
+                            ),
+                            samples: ps.samples.len(),
+                            labels: ps.labels,
+                        });
+                        continue;
+                    }
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    records.push(record::encode_series(id, &ps.labels));
+                    head.create(id, ps.labels.clone());
+                    id
+                }
+            };
+            let Some(mem) = head.get(id) else { continue };
+            let mem = mem.lock();
+            let mut last: Option<Sample> = None;
+            let mut bad: HashMap<DiscardReason, (usize, i64)> = HashMap::new();
+            for s in ps.samples {
+                let reason = match mem.check(s, last) {
+                    AppendCheck::Ok => {
+                        accepted.push((id, s));
+                        last = Some(s);
+                        continue;
+                    }
+                    AppendCheck::Duplicate => continue,
+                    AppendCheck::OutOfOrder => DiscardReason::SampleOutOfOrder,
+                    AppendCheck::DuplicateTimestamp => DiscardReason::SampleDuplicateTimestamp,
+                };
+                let e = bad.entry(reason).or_insert((0, s.t));
+                e.0 += 1;
+            }
+            let newest = last.or(mem.last()).map_or(i64::MIN, |s| s.t);
+            for (reason, (n, first_t)) in bad {
+                outcome.rejected.push(Rejection {
+                    reason,
+                    labels: ps.labels.clone(),
+                    samples: n,
+                    detail: format!("sample timestamp {first_t} is not after the series' newest sample at {newest}"),
+                });
+            }
+        }
+        if accepted.is_empty() && records.is_empty() {
+            return Ok(outcome);
+        }
+        if !accepted.is_empty() {
+            records.push(record::encode_samples(&accepted));
+        }
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        self.wal.append(&refs).map_err(|e| PushError::Wal(e.to_string()))?;
+        for (id, s) in &accepted {
+            if let Some(mem) = head.get(*id) {
+                mem.lock().append(*s);
+                head.observe(s.t);
+            }
+        }
+        outcome.accepted = accepted.len();
+        Ok(outcome)
+    }
+
+    /// Cuts the current head (if it has samples) and uploads every head
+    /// waiting for upload, oldest first. Returns the uploaded blocks. On an
+    /// upload error the head stays queryable and in the WAL; the next cut
+    /// retries it.
+    pub(crate) async fn cut_and_upload(
+        &self,
+        store: &dyn ObjectStore,
+        source: &str,
+        attempts: u32,
+    ) -> Result<Vec<BlockMeta>, IngesterError> {
+        let _cut = self.cut.lock().await;
+        self.cut_head()?;
+        let mut uploaded = Vec::new();
+        loop {
+            let Some((head, next_segment)) =
+                self.heads.read().pending.first().map(|p| (Arc::clone(&p.head), p.next_segment))
+            else {
+                break;
+            };
+            let meta = upload_with_retry(store, &self.tenant, &head, source, attempts).await?;
+            self.heads.write().pending.remove(0);
+            self.wal
+                .remove_segments_before(next_segment)
+                .map_err(|e| IngesterError::Wal(format!("removing uploaded WAL segments: {e}")))?;
+            uploaded.push(meta);
+        }
+        Ok(uploaded)
+    }
+
+    /// Swaps in a successor head and starts a new WAL segment, re-logging
+    /// the carried series so the new segment replays on its own.
+    fn cut_head(&self) -> Result<(), IngesterError> {
+        let _guard = self.append.lock();
+        let old = Arc::clone(&self.heads.read().current);
+        if old.is_empty() {
+            return Ok(());
+        }
+        let new = Head::successor(&old);
+        let next_segment = self.wal.cut_segment().map_err(|e| IngesterError::Wal(e.to_string()))?;
+        let records: Vec<Vec<u8>> = new.refs().iter().map(|(id, l)| record::encode_series(*id, l)).collect();
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        self.wal.append(&refs).map_err(|e| IngesterError::Wal(e.to_string()))?;
+        let mut heads = self.heads.write();
+        heads.current = Arc::new(new);
+        heads.pending.push(Pending { head: old, next_segment });
+        Ok(())
+    }
+
+    fn all_heads(&self) -> Vec<Arc<Head>> {
+        let heads = self.heads.read();
+        heads.pending.iter().map(|p| Arc::clone(&p.head)).chain([Arc::clone(&heads.current)]).collect()
+    }
+
+    /// Samples of matching series from every head (current and pending).
+    pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+        let lists = self.all_heads().iter().map(|h| h.select(matchers, mint, maxt)).collect();
+        common::series::merge_series(lists)
+    }
+
+    /// Label sets of matching series from every head.
+    pub(crate) fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let mut out: Vec<Labels> =
+            self.all_heads().iter().flat_map(|h| h.series_labels(matchers, mint, maxt)).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Active series in the current head.
+    pub(crate) fn active_series(&self) -> usize {
+        self.heads.read().current.num_series()
+    }
+}
+
+async fn upload_with_retry(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    head: &Head,
+    source: &str,
+    attempts: u32,
+) -> Result<BlockMeta, IngesterError> {
+    let mut backoff = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match write_block(store, tenant, head.to_block_series(), source).await {
+            Ok(meta) => return Ok(meta),
+            Err(e) if attempt >= attempts => {
+                return Err(IngesterError::Upload(format!("tenant {tenant}: {e} (after {attempt} attempts)")));
+            }
+            Err(e) => {
+                tracing::warn!(%tenant, attempt, error = %e, "block upload failed, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                attempt += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The ingester's own metrics, exported on `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// A `tenant` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TenantLabel {
+    pub(crate) tenant: String,
+}
+
+/// Counters and gauges the ingester updates.
+#[derive(Debug, Default)]
+pub(crate) struct IngesterMetrics {
+    pub(crate) appended_samples: Family<TenantLabel, Counter>,
+    pub(crate) active_series: Family<TenantLabel, Gauge>,
+    pub(crate) wal_replayed_records: Counter,
+    pub(crate) wal_corrupt_segments: Counter,
+    pub(crate) wal_write_failures: Counter,
+    pub(crate) blocks_uploaded: Family<TenantLabel, Counter>,
+    pub(crate) block_upload_failures: Family<TenantLabel, Counter>,
+}
+
+impl IngesterMetrics {
+    /// Registers every metric under `cairn_ingester_`.
+    pub(crate) fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        let r = registry.sub_registry_with_prefix("cairn_ingester");
+        r.register("appended_samples", "Samples appended to heads and the WAL", m.appended_samples.clone());
+        r.register("active_series", "Series in the current head", m.active_series.clone());
+        r.register("wal_replayed_records", "WAL records replayed at start-up", m.wal_replayed_records.clone());
+        r.register(
+            "wal_corrupt_segments",
+            "WAL segments whose tail was torn or corrupt at replay",
+            m.wal_corrupt_segments.clone(),
+        );
+        r.register("wal_write_failures", "Pushes refused because the WAL write failed", m.wal_write_failures.clone());
+        r.register("blocks_uploaded", "Blocks uploaded to object storage", m.blocks_uploaded.clone());
+        r.register(
+            "block_upload_failures",
+            "Cuts whose block upload failed after retries",
+            m.block_upload_failures.clone(),
+        );
+        m
+    }
+}

@@ -1,0 +1,267 @@
+//! The `cairn` configuration: one YAML file (with `${ENV}` expansion), the
+//! main settings also as flags, embedded defaults for everything.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use common::limits::Limits;
+use common::storage::{Backend, StorageConfig};
+use distributor::DistributorConfig;
+use ingester::IngesterConfig;
+use querier::QuerierConfig;
+use serde::{Deserialize, Serialize};
+
+/// Which services this process runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Every service in one process (the embedded default).
+    #[default]
+    All,
+}
+
+/// `server:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP API binds to.
+    pub http_listen_address: String,
+    /// Port of the HTTP API.
+    pub http_listen_port: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { http_listen_address: "127.0.0.1".into(), http_listen_port: 9009 }
+    }
+}
+
+/// `runtime_config:` — the per-tenant overrides file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Path of the overrides file (`overrides: {tenant: {limit: value}}`); unset = none.
+    pub file: Option<PathBuf>,
+    /// How often the file is re-read.
+    #[serde(with = "humantime_serde")]
+    pub period: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { file: None, period: Duration::from_secs(10) }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Services to run.
+    pub target: Target,
+    /// Off: every request belongs to tenant `anonymous` and no header is needed.
+    pub multitenancy_enabled: bool,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Object storage.
+    pub storage: StorageConfig,
+    /// Write path front door.
+    pub distributor: DistributorConfig,
+    /// Heads, WAL and block upload.
+    pub ingester: IngesterConfig,
+    /// Query engine and API.
+    pub querier: QuerierConfig,
+    /// Default per-tenant limits.
+    pub limits: Limits,
+    /// Per-tenant overrides file.
+    pub runtime_config: RuntimeConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            target: Target::All,
+            multitenancy_enabled: true,
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            distributor: DistributorConfig::default(),
+            ingester: IngesterConfig::default(),
+            querier: QuerierConfig::default(),
+            limits: Limits::default(),
+            runtime_config: RuntimeConfig::default(),
+        }
+    }
+}
+
+/// Command-line flags. Flags override the config file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Cairn: metrics, logs and traces for many tenants on object storage.",
+    long_about = "Cairn: metrics, logs and traces for many tenants on object storage.\n\n\
+        With no arguments it runs every service in one process with embedded defaults: \
+        HTTP on 127.0.0.1:9009, multitenancy on (X-Scope-OrgID header), data under ./data.\n\
+        Prometheus remote write: POST /api/v1/push. PromQL: /prometheus/api/v1/query."
+)]
+pub struct Flags {
+    /// YAML config file; `${VAR}` and `${VAR:-default}` are expanded from the environment.
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+    /// Services to run.
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
+    /// HTTP listen address [default: 127.0.0.1].
+    #[arg(long = "server.http-listen-address", value_name = "ADDR")]
+    pub http_listen_address: Option<String>,
+    /// HTTP listen port [default: 9009].
+    #[arg(long = "server.http-listen-port", value_name = "PORT")]
+    pub http_listen_port: Option<u16>,
+    /// Require a tenant per request (`true`) or serve one tenant, `anonymous` (`false`).
+    #[arg(long = "auth.multitenancy-enabled", value_name = "BOOL")]
+    pub multitenancy_enabled: Option<bool>,
+    /// Object storage backend [default: filesystem].
+    #[arg(long = "storage.backend", value_enum)]
+    pub storage_backend: Option<BackendFlag>,
+    /// Bucket directory for the filesystem backend [default: ./data/bucket].
+    #[arg(long = "storage.filesystem.dir", value_name = "DIR")]
+    pub storage_dir: Option<PathBuf>,
+    /// S3 endpoint, e.g. http://127.0.0.1:8333 (S3-compatibles use path-style).
+    #[arg(long = "storage.s3.endpoint", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket name.
+    #[arg(long = "storage.s3.bucket-name", value_name = "NAME")]
+    pub s3_bucket: Option<String>,
+    /// WAL directory [default: ./data/wal].
+    #[arg(long = "ingester.wal-dir", value_name = "DIR")]
+    pub wal_dir: Option<PathBuf>,
+    /// How often heads are cut into blocks, e.g. 2h or 5m [default: 2h].
+    #[arg(long = "ingester.block-range", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub block_range: Option<Duration>,
+    /// This ingester's ID (block source, ring identity).
+    #[arg(long = "ingester.id", value_name = "ID")]
+    pub ingester_id: Option<String>,
+    /// Per-tenant overrides file, re-read every 10s.
+    #[arg(long = "runtime-config.file", value_name = "PATH")]
+    pub runtime_config_file: Option<PathBuf>,
+    /// Log filter (tracing env-filter syntax), e.g. info or cairn=debug.
+    #[arg(long = "log.level", default_value = "info", env = "CAIRN_LOG")]
+    pub log_level: String,
+    /// Print the effective configuration as YAML and exit.
+    #[arg(long = "print-config")]
+    pub print_config: bool,
+}
+
+/// `--storage.backend` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendFlag {
+    /// Local directory.
+    Filesystem,
+    /// S3 or S3-compatible.
+    S3,
+    /// In memory (tests only: lost on exit).
+    Memory,
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` with environment values; an unset
+/// variable without a default is an error naming it.
+pub fn expand_env(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unterminated ${{ in config near {:?}", &rest[start..]))?;
+        let expr = &after[..end];
+        let (name, default) = match expr.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (expr, None),
+        };
+        match (std::env::var(name), default) {
+            (Ok(v), _) => out.push_str(&v),
+            (Err(_), Some(d)) => out.push_str(d),
+            (Err(_), None) => return Err(format!("config references ${{{name}}} but it is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl Config {
+    /// Defaults, then the config file, then flags.
+    pub fn load(flags: &Flags) -> Result<Self, String> {
+        let mut cfg = match &flags.config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                let text = expand_env(&text)?;
+                serde_saphyr::from_str::<Config>(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_flags(flags);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply_flags(&mut self, f: &Flags) {
+        fn set<T: Clone>(dst: &mut T, src: &Option<T>) {
+            if let Some(v) = src {
+                *dst = v.clone();
+            }
+        }
+        set(&mut self.target, &f.target);
+        set(&mut self.server.http_listen_address, &f.http_listen_address);
+        set(&mut self.server.http_listen_port, &f.http_listen_port);
+        set(&mut self.multitenancy_enabled, &f.multitenancy_enabled);
+        set(&mut self.storage.filesystem.dir, &f.storage_dir);
+        set(&mut self.storage.s3.endpoint, &f.s3_endpoint);
+        set(&mut self.storage.s3.bucket_name, &f.s3_bucket);
+        set(&mut self.ingester.wal_dir, &f.wal_dir);
+        set(&mut self.ingester.block_range, &f.block_range);
+        set(&mut self.ingester.id, &f.ingester_id);
+        if let Some(b) = f.storage_backend {
+            self.storage.backend = match b {
+                BackendFlag::Filesystem => Backend::Filesystem,
+                BackendFlag::S3 => Backend::S3,
+                BackendFlag::Memory => Backend::Memory,
+            };
+        }
+        if f.runtime_config_file.is_some() {
+            self.runtime_config.file = f.runtime_config_file.clone();
+        }
+    }
+
+    /// Rejects settings that cannot work, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        self.ingester.validate()?;
+        if self.storage.backend == Backend::S3 && self.storage.s3.bucket_name.is_empty() {
+            return Err("storage.s3.bucket_name is required with storage.backend: s3".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_expansion_with_defaults_and_missing_vars() {
+        // SAFETY: tests in this module do not read this variable concurrently.
+        unsafe { std::env::set_var("CAIRN_TEST_PORT", "9123") };
+        assert_eq!(expand_env("p: ${CAIRN_TEST_PORT} d: ${CAIRN_NOPE:-x}").unwrap(), "p: 9123 d: x");
+        assert!(expand_env("${CAIRN_NOPE}").unwrap_err().contains("CAIRN_NOPE"));
+    }
+
+    #[test]
+    fn yaml_overrides_defaults_and_rejects_unknown_keys() {
+        let cfg: Config =
+            serde_saphyr::from_str("server:\n  http_listen_port: 9999\nlimits:\n  ingestion_rate: 5\n").unwrap();
+        assert_eq!(cfg.server.http_listen_port, 9999);
+        assert_eq!(cfg.server.http_listen_address, "127.0.0.1");
+        assert_eq!(cfg.limits.ingestion_rate, 5.0);
+        assert!(serde_saphyr::from_str::<Config>("sever: {}\n").is_err());
+    }
+}

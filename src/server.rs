@@ -1,0 +1,154 @@
+//! Builds every service of `--target all`, mounts their routers on one HTTP
+//! port, and adds the operational endpoints (`/ready`, `/metrics`, `/config`,
+//! `/runtime_config`) and per-request metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::limits::Overrides;
+use common::series::SeriesStore;
+use distributor::Distributor;
+use ingester::Ingester;
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use querier::store::{BlockStore, MergedStore};
+use querier::Querier;
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status_code: String,
+}
+
+struct Ops {
+    cfg: Config,
+    overrides: Arc<Overrides>,
+    registry: Mutex<Registry>,
+    durations: Family<RequestLabels, Histogram>,
+}
+
+/// Runs `--target all` until the process is stopped.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let mut registry = Registry::default();
+    let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+        Histogram::new(exponential_buckets(0.001, 4.0, 8))
+    });
+    registry.register(
+        "cairn_request_duration_seconds",
+        "Time to answer HTTP requests, by route and status",
+        durations.clone(),
+    );
+
+    let overrides = Arc::new(Overrides::new(cfg.limits.clone()));
+    if let Some(path) = &cfg.runtime_config.file {
+        overrides.load_file(path).context("loading runtime overrides")?;
+        overrides.spawn_reloader(path.clone(), cfg.runtime_config.period);
+    }
+    let store = common::storage::build_store(&cfg.storage).context("building object storage")?;
+
+    let ingester = Ingester::new(cfg.ingester.clone(), Arc::clone(&store), Arc::clone(&overrides), &mut registry)
+        .context("starting ingester")?;
+    ingester.spawn_cut_loop();
+    let distributor = Arc::new(Distributor::new(
+        cfg.distributor.clone(),
+        Arc::clone(&overrides),
+        Arc::clone(&ingester) as _,
+        &mut registry,
+        cfg.multitenancy_enabled,
+    ));
+    let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
+        Arc::clone(&ingester) as Arc<dyn SeriesStore>,
+        Arc::new(BlockStore::new(Arc::clone(&store))),
+    ]));
+    let querier = Arc::new(Querier::new(
+        cfg.querier.clone(),
+        query_store,
+        Arc::clone(&overrides),
+        cfg.multitenancy_enabled,
+    ));
+
+    let addr = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port);
+    let ops = Arc::new(Ops { cfg, overrides, registry: Mutex::new(registry), durations });
+    let app = Router::new()
+        .merge(distributor.router())
+        .merge(Arc::clone(&ingester).router())
+        .merge(querier.router())
+        .merge(ops_router(Arc::clone(&ops)))
+        .layer(middleware::from_fn_with_state(ops, record_duration));
+
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, "cairn listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    Ok(())
+}
+
+fn ops_router(ops: Arc<Ops>) -> Router {
+    Router::new()
+        .route("/ready", get(|| async { "ready\n" }))
+        .route("/metrics", get(metrics))
+        .route("/config", get(config))
+        .route("/runtime_config", get(runtime_config))
+        .with_state(ops)
+}
+
+async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
+    let mut out = String::new();
+    match prometheus_client::encoding::text::encode(&mut out, &ops.registry.lock()) {
+        Ok(()) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics: {e}\n")).into_response(),
+    }
+}
+
+fn yaml_response<T: serde::Serialize>(value: &T) -> Response {
+    match serde_saphyr::to_string(value) {
+        Ok(yaml) => ([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], yaml).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding config: {e}\n")).into_response(),
+    }
+}
+
+async fn config(State(ops): State<Arc<Ops>>) -> Response {
+    yaml_response(&ops.cfg)
+}
+
+async fn runtime_config(State(ops): State<Arc<Ops>>) -> Response {
+    yaml_response(&serde_json::json!({ "overrides": ops.overrides.snapshot() }))
+}
+
+async fn record_duration(State(ops): State<Arc<Ops>>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map_or("other", |p| p.as_str()).to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let labels = RequestLabels { method, route, status_code: resp.status().as_u16().to_string() };
+    ops.durations.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

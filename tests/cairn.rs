@@ -1,0 +1,10 @@
+//! End-to-end tests of the `cairn` binary: real processes, real HTTP on
+//! 127.0.0.1, real Prometheus and a real S3 server.
+
+mod support;
+
+mod bad_input;
+mod durability;
+mod limits;
+mod prometheus_peer;
+mod tenancy;

@@ -1,0 +1,82 @@
+//! Per-tenant limits: 429s naming the limit, no effect on other tenants,
+//! runtime overrides applied without a restart.
+
+use std::time::{Duration, Instant};
+
+use crate::support::Cairn;
+use crate::support::remote_write::{now_ms, push, series};
+
+fn overrides(path: &std::path::Path, slow_rate: u32) {
+    std::fs::write(
+        path,
+        format!(
+            "overrides:\n  team-slow:\n    ingestion_rate: {slow_rate}\n    ingestion_burst_size: {slow_rate}\n\
+             \x20 team-few:\n    max_global_series_per_user: 3\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn batch(name: &str, n: usize, t: i64) -> Vec<distributor::remote_write::TimeSeries> {
+    (0..n).map(|i| series(name, &[("i", &i.to_string())], &[(t, i as f64)])).collect()
+}
+
+#[tokio::test]
+async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("overrides.yaml");
+    overrides(&file, 10);
+    let cairn = Cairn::start(dir.path(), &format!("runtime_config:\n  file: {}\n", file.display())).await;
+    let t = now_ms();
+    let (status, body) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("ingestion_rate"), "{body}");
+    for i in 0..50 {
+        let (status, body) = push(&cairn.url(), Some("team-fast"), batch("m", 1000, t + i)).await;
+        assert_eq!(status, 200, "team-fast request {i}: {body}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", cairn.url())).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("cairn_discarded_samples_total")
+            && l.contains("team-slow")
+            && l.contains("rate-limited")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn over_series_gets_429_naming_the_limit_and_existing_series_still_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("overrides.yaml");
+    overrides(&file, 10);
+    let cairn = Cairn::start(dir.path(), &format!("runtime_config:\n  file: {}\n", file.display())).await;
+    let t = now_ms();
+    let (status, body) = push(&cairn.url(), Some("team-few"), batch("m", 5, t)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("max_global_series_per_user"), "{body}");
+    let (status, body) = push(&cairn.url(), Some("team-few"), batch("m", 3, t + 1000)).await;
+    assert_eq!(status, 200, "existing series must still be accepted: {body}");
+}
+
+#[tokio::test]
+async fn runtime_overrides_take_effect_within_15s_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("overrides.yaml");
+    overrides(&file, 10);
+    let cairn = Cairn::start(dir.path(), &format!("runtime_config:\n  file: {}\n", file.display())).await;
+    let t = now_ms();
+    let (status, _) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t)).await;
+    assert_eq!(status, 429);
+    overrides(&file, 100_000);
+    let changed = Instant::now();
+    let mut i = 0;
+    loop {
+        i += 1;
+        let (status, body) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t + i)).await;
+        if status == 200 {
+            break;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(15), "override not applied after 15s: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

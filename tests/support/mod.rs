@@ -1,0 +1,147 @@
+//! Helpers for the end-to-end tests: start real processes (Cairn, Prometheus,
+//! SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
+
+#![allow(dead_code)] // each test module uses a subset
+
+pub mod peers;
+pub mod remote_write;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `url` until it answers 200 or `timeout` passes; panics naming `what`.
+pub async fn wait_ready(url: &str, what: &str, timeout: Duration, child: &mut Child) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before becoming ready: {status}");
+        }
+        assert!(Instant::now() < deadline, "{what} not ready at {url} after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A running `cairn` process with its data under one directory.
+pub struct Cairn {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Cairn {
+    /// Starts Cairn with `extra_yaml` appended to a config that puts the
+    /// bucket and WAL under `dir` and listens on a free port.
+    pub async fn start(dir: &Path, extra_yaml: &str) -> Self {
+        let storage = format!("storage:\n  filesystem:\n    dir: {}/bucket\n", dir.display());
+        Self::start_with_storage(dir, &storage, extra_yaml).await
+    }
+
+    /// Like [`Cairn::start`] with an explicit `storage:` section.
+    pub async fn start_with_storage(dir: &Path, storage_yaml: &str, extra_yaml: &str) -> Self {
+        let port = free_port();
+        let config = dir.join("cairn.yaml");
+        let yaml = format!(
+            "server:\n  http_listen_port: {port}\n{storage_yaml}ingester:\n  wal_dir: {d}/wal\n{extra_yaml}",
+            d = dir.display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+        Self::spawn(dir, port, config).await
+    }
+
+    async fn spawn(dir: &Path, port: u16, config: PathBuf) -> Self {
+        let log = dir.join(format!("cairn-{port}-{}.log", std::process::id()));
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("--config.file")
+            .arg(&config)
+            .current_dir(dir)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("starting cairn");
+        wait_ready(&format!("http://127.0.0.1:{port}/ready"), "cairn", Duration::from_secs(30), &mut child).await;
+        Self { child, port, dir: dir.to_path_buf(), config, log }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the process with SIGKILL (no shutdown code runs) and waits for it.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts again with the same config, data and port.
+    pub async fn restart(mut self) -> Self {
+        self.kill9();
+        let (dir, port, config) = (self.dir.clone(), self.port, self.config.clone());
+        Self::spawn(&dir, port, config).await
+    }
+
+    /// The process's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Instant query as `tenant` at unix-seconds `time`; returns the JSON body.
+    pub async fn query(&self, tenant: &str, query: &str, time: f64) -> Value {
+        let r = reqwest::Client::new()
+            .get(format!("{}/prometheus/api/v1/query", self.url()))
+            .header("X-Scope-OrgID", tenant)
+            .query(&[("query", query), ("time", &time.to_string())])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert!(status.is_success(), "query {query} failed: {status} {body}");
+        body
+    }
+
+    /// `POST /ingester/flush`, asserting success.
+    pub async fn flush(&self) {
+        let r = reqwest::Client::new().post(format!("{}/ingester/flush", self.url())).send().await.unwrap();
+        let status = r.status();
+        assert!(status.is_success(), "flush failed: {status} {}", r.text().await.unwrap());
+    }
+}
+
+impl Drop for Cairn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `result` of a vector query as (labels, value) pairs sorted by labels.
+pub fn vector(body: &Value) -> Vec<(Value, String)> {
+    assert_eq!(body["data"]["resultType"], "vector", "{body}");
+    let mut out: Vec<(Value, String)> = body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["metric"].clone(), s["value"][1].as_str().unwrap().to_string()))
+        .collect();
+    out.sort_by_key(|(m, _)| m.to_string());
+    out
+}

@@ -1,0 +1,126 @@
+//! Real peers: Prometheus (remote-write client and PromQL reference) and
+//! SeaweedFS (an S3 server). Missing binaries fail the test, never skip it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{free_port, wait_ready};
+
+fn spawn(bin: &str, args: &[String], log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(bin)
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} — install it with the README's test command"))
+}
+
+/// A Prometheus server scraping itself every second and remote-writing to
+/// `remote_write_url` as `tenant` (basic-auth user; Prometheus 2.42 does not
+/// send configured headers).
+pub struct Prometheus {
+    child: Child,
+    pub port: u16,
+}
+
+impl Prometheus {
+    pub async fn start(dir: &Path, remote_write_url: &str, tenant: &str) -> Self {
+        let port = free_port();
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
+                 remote_write:\n  - url: {remote_write_url}\n    basic_auth:\n      username: {tenant}\n      password: unused\n\
+                 \x20   queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+            ),
+        )
+        .unwrap();
+        let data = dir.join("prometheus-data");
+        let args = vec![
+            format!("--config.file={}", cfg.display()),
+            format!("--storage.tsdb.path={}", data.display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ];
+        let mut child = spawn("/usr/bin/prometheus", &args, &dir.join("prometheus.log"));
+        wait_ready(&format!("http://127.0.0.1:{port}/-/ready"), "prometheus", Duration::from_secs(30), &mut child)
+            .await;
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A SeaweedFS server with its S3 gateway and one bucket created.
+pub struct Seaweed {
+    child: Child,
+    pub s3_port: u16,
+}
+
+impl Seaweed {
+    pub async fn start(dir: &Path, bucket: &str) -> Self {
+        let (s3, master, volume, filer) = (free_port(), free_port(), free_port(), free_port());
+        let data = dir.join("seaweed");
+        std::fs::create_dir_all(&data).unwrap();
+        let args = vec![
+            "server".to_string(),
+            format!("-dir={}", data.display()),
+            "-ip=127.0.0.1".into(),
+            "-ip.bind=127.0.0.1".into(),
+            "-s3".into(),
+            format!("-s3.port={s3}"),
+            format!("-master.port={master}"),
+            format!("-volume.port={volume}"),
+            format!("-filer.port={filer}"),
+        ];
+        let weed = which("weed");
+        let mut child = spawn(&weed, &args, &dir.join("seaweed.log"));
+        let client = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{s3}/{bucket}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.put(&url).send().await
+                && (r.status().is_success() || r.status().as_u16() == 409)
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("weed exited before the S3 gateway came up: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "SeaweedFS S3 not ready after 60s");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Self { child, s3_port: s3 }
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds `bin` on PATH (pip installs `weed` into the user's scripts directory).
+fn which(bin: &str) -> String {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| panic!("{bin} not found on PATH — install it with the README's test command"))
+}
