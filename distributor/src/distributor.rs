@@ -16,7 +16,7 @@ use crate::error::DistributorError;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::remote_write::WriteRequest;
-use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED};
+use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED, millis};
 
 /// The metrics distributor: the front door of remote write.
 ///
@@ -147,9 +147,11 @@ impl Distributor {
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    millis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
@@ -162,7 +164,8 @@ mod tests {
     use common::push::{PushError, PushOutcome, PushSeries};
     use prometheus_client::encoding::text::encode;
 
-    /// Rejects every series with `reason`, or fails with `error`.
+    /// Accepts everything, rejects every series with `reason`, or fails
+    /// whole when `unavailable`.
     struct Ingester {
         reason: Option<DiscardReason>,
         unavailable: bool,

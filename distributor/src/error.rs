@@ -63,7 +63,8 @@ impl DistributorError {
     }
 
     /// The `reason` label of `cairn_distributor_bad_requests_total` for
-    /// requests refused before a tenant or a body could be read.
+    /// requests refused before any series was looked at (no tenant, or a
+    /// body that is not a remote-write request).
     pub(crate) fn bad_request_reason(&self) -> Option<&'static str> {
         Some(match self {
             Self::Tenant(TenantError::Missing) => "missing-tenant",

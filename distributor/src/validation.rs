@@ -236,6 +236,11 @@ pub(crate) fn quoted(s: &str) -> &str {
         .map_or(s, |(end, _)| &s[..end])
 }
 
+/// `d` in whole milliseconds, saturating at `i64::MAX`.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The accepted timestamp range, inclusive, in milliseconds.
 struct TimeWindow {
     /// Oldest accepted timestamp; `None` when `past_grace_period` is zero.
@@ -246,11 +251,10 @@ struct TimeWindow {
 
 impl TimeWindow {
     fn new(limits: &Limits, now_ms: i64) -> Self {
-        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Self {
             oldest: (!limits.past_grace_period.is_zero())
-                .then(|| now_ms.saturating_sub(ms(limits.past_grace_period))),
-            newest: now_ms.saturating_add(ms(limits.creation_grace_period)),
+                .then(|| now_ms.saturating_sub(millis(limits.past_grace_period))),
+            newest: now_ms.saturating_add(millis(limits.creation_grace_period)),
         }
     }
 }
