@@ -86,27 +86,34 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
             });
         }
     }
-    if let Some((count, first)) = too_old.first() {
-        out.rejected.push(Rejection {
-            reason: DiscardReason::SampleTooOld,
-            labels: labels.clone(),
-            samples: count,
-            detail: format!(
-                "received {count} sample(s) older than the past grace period (limit: {:?}) first timestamp: {first}",
-                limits.past_grace_period
-            ),
-        });
-    }
-    if let Some((count, first)) = too_new.first() {
-        out.rejected.push(Rejection {
-            reason: DiscardReason::SampleTooFarInFuture,
-            labels: labels.clone(),
-            samples: count,
-            detail: format!(
-                "received {count} sample(s) too far in the future (limit: {:?} ahead of now) first timestamp: {first}",
-                limits.creation_grace_period
-            ),
-        });
+    let out_of_window = [
+        (
+            too_old,
+            DiscardReason::SampleTooOld,
+            "older than the past grace period",
+            limits.past_grace_period,
+            "before",
+        ),
+        (
+            too_new,
+            DiscardReason::SampleTooFarInFuture,
+            "too far in the future",
+            limits.creation_grace_period,
+            "ahead of",
+        ),
+    ];
+    for (tally, reason, what, period, side) in out_of_window {
+        if tally.count > 0 {
+            out.rejected.push(Rejection {
+                reason,
+                labels: labels.clone(),
+                samples: tally.count,
+                detail: format!(
+                    "received {} sample(s) {what} (limit: {period:?} {side} now) first timestamp: {}",
+                    tally.count, tally.first
+                ),
+            });
+        }
     }
     if samples.is_empty() {
         return;
@@ -272,11 +279,6 @@ impl OutOfWindow {
             self.first = t;
         }
         self.count += 1;
-    }
-
-    /// `(count, first timestamp)` when any sample fell here.
-    fn first(&self) -> Option<(usize, i64)> {
-        (self.count > 0).then_some((self.count, self.first))
     }
 }
 
