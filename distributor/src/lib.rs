@@ -1,1 +1,36 @@
-//! placeholder
+//! The metrics write path's front door: Prometheus remote write in, validated
+//! and rate-limited series out to the ingesters.
+//!
+//! A request flows through [`remote_write`] (snappy + protobuf decoding with
+//! size limits), per-series validation against the tenant's limits, the
+//! tenant's token bucket, and finally a [`common::push::MetricsPusher`].
+//! Everything refused is counted in `cairn_discarded_samples_total` and
+//! told to the client with its catalogued reason ([`DistributorError`]).
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # async fn run(pusher: Arc<dyn common::push::MetricsPusher>) {
+//! use cairn_distributor::{Distributor, DistributorConfig};
+//! use common::limits::{Limits, Overrides};
+//!
+//! let mut registry = prometheus_client::registry::Registry::default();
+//! let overrides = Arc::new(Overrides::new(Limits::default()));
+//! let d = Distributor::new(DistributorConfig::default(), overrides, pusher, &mut registry, true);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9009").await.unwrap();
+//! axum::serve(listener, Arc::new(d).router()).await.unwrap();
+//! # }
+//! ```
+
+mod config;
+mod distributor;
+mod error;
+mod http;
+mod metrics;
+mod rate_limit;
+pub mod remote_write;
+mod validation;
+
+pub use config::{ConfigError, DistributorConfig};
+pub use distributor::{Distributor, PushSummary};
+pub use error::DistributorError;
+pub use rate_limit::RateLimitExceeded;

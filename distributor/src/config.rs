@@ -1,0 +1,90 @@
+//! The distributor's own configuration (the `distributor:` block).
+//!
+//! Per-tenant limits are not here: they live in `common::limits` and are
+//! read through the overrides on every request.
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the distributor service.
+///
+/// ```
+/// let cfg: cairn_distributor::DistributorConfig = Default::default();
+/// assert_eq!(cfg.max_request_body_size, 10 << 20);
+/// cfg.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistributorConfig {
+    /// Largest remote-write message after snappy decompression, in bytes.
+    pub max_recv_msg_size: usize,
+    /// Largest request body as sent (compressed), in bytes.
+    pub max_request_body_size: usize,
+}
+
+impl Default for DistributorConfig {
+    fn default() -> Self {
+        Self {
+            max_recv_msg_size: 100 << 20,
+            max_request_body_size: 10 << 20,
+        }
+    }
+}
+
+/// A distributor setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A size limit of zero would refuse every request.
+    #[error("distributor.{field} must be greater than 0")]
+    ZeroLimit {
+        /// The offending key.
+        field: &'static str,
+    },
+}
+
+impl DistributorConfig {
+    /// Checks the settings; the binary calls this once at startup.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_recv_msg_size == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "max_recv_msg_size",
+            });
+        }
+        if self.max_request_body_size == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "max_request_body_size",
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_take_defaults() {
+        let cfg: DistributorConfig = serde_json::from_str(r#"{"max_recv_msg_size": 5}"#).unwrap();
+        assert_eq!(
+            cfg,
+            DistributorConfig {
+                max_recv_msg_size: 5,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let cfg = DistributorConfig {
+            max_request_body_size: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            cfg.validate(),
+            Err(ConfigError::ZeroLimit {
+                field: "max_request_body_size"
+            })
+        );
+    }
+}

@@ -1,0 +1,395 @@
+//! The distributor over real HTTP: snappy protobuf in, series out to a
+//! recording ingester, and the answers a remote-write client gets.
+
+mod support;
+
+use std::time::Duration;
+
+use cairn_distributor::DistributorConfig;
+use cairn_distributor::remote_write::Sample;
+use common::labels::Labels;
+use common::limits::Limits;
+use common::series::STALE_NAN_BITS;
+use support::{Server, body, now_ms, series};
+
+const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
+
+#[tokio::test]
+async fn valid_push_reaches_the_ingester_bit_exact() {
+    let server = Server::start(Limits::default()).await;
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let reply = server
+        .push("team-a", vec![series(UP, &[1.0, f64::NAN, stale])])
+        .await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, ""));
+
+    let got = server.ingester.series_of("team-a");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].labels, Labels::from_pairs(UP.iter().copied()));
+    let bits: Vec<u64> = got[0].samples.iter().map(|s| s.v.to_bits()).collect();
+    assert_eq!(bits, [1f64.to_bits(), f64::NAN.to_bits(), STALE_NAN_BITS]);
+}
+
+#[tokio::test]
+async fn write_path_alias_accepts_remote_write_too() {
+    let server = Server::start(Limits::default()).await;
+    let reply = server
+        .post_raw(
+            "/api/v1/write",
+            Some("team-a"),
+            body(vec![series(UP, &[1.0])]),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(server.ingester.series_of("team-a").len(), 1);
+}
+
+#[tokio::test]
+async fn each_invalid_series_gets_400_naming_it_while_valid_series_are_forwarded() {
+    let limits = Limits {
+        max_label_names_per_series: 3,
+        max_label_name_length: 10,
+        max_label_value_length: 10,
+        past_grace_period: Duration::from_secs(3600),
+        creation_grace_period: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let server = Server::start(limits).await;
+    let too_old = {
+        let mut s = series(&[("__name__", "old")], &[1.0]);
+        s.samples = vec![Sample {
+            value: 1.0,
+            timestamp: now_ms() - 7_200_000,
+        }];
+        s
+    };
+    let too_new = {
+        let mut s = series(&[("__name__", "new")], &[1.0]);
+        s.samples = vec![Sample {
+            value: 1.0,
+            timestamp: now_ms() + 7_200_000,
+        }];
+        s
+    };
+    let cases = [
+        (
+            "missing-metric-name",
+            series(&[("job", "x")], &[1.0]),
+            "{job=\"x\"}",
+            None,
+        ),
+        (
+            "metric-name-invalid",
+            series(&[("__name__", "1up")], &[1.0]),
+            "1up{}",
+            None,
+        ),
+        (
+            "label-invalid",
+            series(&[("__name__", "up"), ("a-b", "x")], &[1.0]),
+            "up{a-b=\"x\"}",
+            None,
+        ),
+        (
+            "duplicate-label-names",
+            series(&[("__name__", "up"), ("a", "x"), ("a", "y")], &[1.0]),
+            "up{a=\"y\"}",
+            None,
+        ),
+        (
+            "labels-not-sorted",
+            series(&[("__name__", "up"), ("z", "1"), ("a", "2")], &[1.0]),
+            "up{a=\"2\", z=\"1\"}",
+            None,
+        ),
+        (
+            "max-label-names-per-series",
+            series(
+                &[("__name__", "up"), ("a", "1"), ("b", "2"), ("c", "3")],
+                &[1.0],
+            ),
+            "up{a=\"1\", b=\"2\", c=\"3\"}",
+            Some("max_label_names_per_series"),
+        ),
+        (
+            "label-name-too-long",
+            series(&[("__name__", "up"), ("a_very_long_name", "1")], &[1.0]),
+            "up{a_very_long_name=\"1\"}",
+            Some("max_label_name_length"),
+        ),
+        (
+            "label-value-too-long",
+            series(&[("__name__", "up"), ("a", "a very long value")], &[1.0]),
+            "up{a=\"a very long value\"}",
+            Some("max_label_value_length"),
+        ),
+        (
+            "sample-too-old",
+            too_old,
+            "old{}",
+            Some("past_grace_period"),
+        ),
+        (
+            "sample-too-far-in-future",
+            too_new,
+            "new{}",
+            Some("creation_grace_period"),
+        ),
+    ];
+    for (i, (reason, bad, shown, limit)) in cases.into_iter().enumerate() {
+        let tenant = format!("tenant-{i}");
+        let reply = server.push(&tenant, vec![bad, series(UP, &[1.0])]).await;
+        assert_eq!(reply.status, 400, "{reason}: {}", reply.body);
+        assert!(
+            reply.body.starts_with(&format!("err-cairn-{reason}: ")),
+            "{reason}: {}",
+            reply.body
+        );
+        assert!(
+            reply.body.contains(&format!("series: '{shown}'")),
+            "{reason}: {}",
+            reply.body
+        );
+        if let Some(limit) = limit {
+            assert!(
+                reply.body.contains(&format!("raise {limit}")),
+                "{reason}: {}",
+                reply.body
+            );
+        }
+        let forwarded = server.ingester.series_of(&tenant);
+        assert_eq!(forwarded.len(), 1, "{reason}: valid series not forwarded");
+        assert_eq!(forwarded[0].labels, Labels::from_pairs(UP.iter().copied()));
+    }
+}
+
+#[tokio::test]
+async fn discarded_counter_counts_each_reason() {
+    let server = Server::start(Limits::default()).await;
+    let reply = server
+        .push(
+            "team-a",
+            vec![
+                series(&[("__name__", "up"), ("b-c", "x")], &[1.0, 2.0]),
+                series(UP, &[1.0]),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    let metrics = server.metrics();
+    for line in [
+        r#"cairn_discarded_samples_total{tenant="team-a",reason="label-invalid"} 2"#,
+        r#"cairn_distributor_received_samples_total{tenant="team-a"} 1"#,
+        r#"cairn_distributor_samples_in_total{tenant="team-a"} 3"#,
+        r#"cairn_distributor_requests_total{tenant="team-a",status="400"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn native_histograms_are_discarded_with_a_reason_and_floats_kept() {
+    let server = Server::start(Limits::default()).await;
+    let mut s = series(UP, &[1.0]);
+    s.histograms = vec![Default::default()];
+    let reply = server.push("team-a", vec![s]).await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.body.contains("native histograms not supported yet"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(server.ingester.series_of("team-a").len(), 1);
+    assert!(
+        server
+            .metrics()
+            .contains(r#"reason="native-histogram-unsupported"} 1"#)
+    );
+}
+
+#[tokio::test]
+async fn undecodable_bodies_get_400_saying_why() {
+    let server = Server::start(Limits::default()).await;
+    let garbage_protobuf = snap::raw::Encoder::new()
+        .compress_vec(b"\xff\xff\xff\xff garbage")
+        .unwrap();
+    let cases = [
+        ("empty-body", Vec::new(), "empty request body"),
+        (
+            "not-snappy",
+            b"hello, not snappy at all".to_vec(),
+            "not snappy",
+        ),
+        (
+            "bad-protobuf",
+            garbage_protobuf,
+            "not a valid prometheus.WriteRequest",
+        ),
+    ];
+    for (reason, raw, says) in cases {
+        let reply = server.post_raw("/api/v1/push", Some("team-a"), raw).await;
+        assert_eq!(reply.status, 400, "{reason}: {}", reply.body);
+        assert!(reply.body.contains(says), "{reason}: {}", reply.body);
+        let line = format!(r#"cairn_distributor_bad_requests_total{{reason="{reason}"}} 1"#);
+        assert!(server.metrics().contains(&line), "{line} missing");
+    }
+    assert!(server.ingester.series_of("team-a").is_empty());
+}
+
+#[tokio::test]
+async fn hundred_megabyte_body_gets_413_naming_the_limit() {
+    let server = Server::start(Limits::default()).await;
+    let reply = server
+        .post_raw("/api/v1/push", Some("team-a"), vec![0; 100 << 20])
+        .await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(
+        reply.body.contains("max_request_body_size"),
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn message_decompressing_past_the_limit_gets_413_naming_the_limit() {
+    let cfg = DistributorConfig {
+        max_recv_msg_size: 1024,
+        ..Default::default()
+    };
+    let server = Server::start_with(cfg, Limits::default(), true).await;
+    let big = series(&[("__name__", "up"), ("pad", &"x".repeat(2000))], &[1.0]);
+    let reply = server.push("team-a", vec![big]).await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.body.contains("max_recv_msg_size"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn remote_write_2_gets_415_asking_for_1_0() {
+    let server = Server::start(Limits::default()).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/push", server.url))
+        .header("X-Scope-OrgID", "team-a")
+        .header(
+            "Content-Type",
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        )
+        .body(body(vec![series(UP, &[1.0])]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("prometheus.WriteRequest")
+    );
+}
+
+#[tokio::test]
+async fn missing_tenant_gets_401() {
+    let server = Server::start(Limits::default()).await;
+    let reply = server
+        .post_raw("/api/v1/push", None, body(vec![series(UP, &[1.0])]))
+        .await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.body.contains("X-Scope-OrgID"), "{}", reply.body);
+    assert!(
+        server
+            .metrics()
+            .contains(r#"cairn_distributor_bad_requests_total{reason="missing-tenant"} 1"#)
+    );
+}
+
+#[tokio::test]
+async fn path_like_tenant_gets_400_and_reaches_nothing() {
+    let server = Server::start(Limits::default()).await;
+    let reply = server.push("../etc", vec![series(UP, &[1.0])]).await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("invalid tenant ID"), "{}", reply.body);
+    assert!(server.ingester.series_of("../etc").is_empty());
+    assert!(
+        !server.metrics().contains("../etc"),
+        "a hostile tenant ID became a metric label"
+    );
+}
+
+#[tokio::test]
+async fn single_tenant_mode_writes_as_anonymous() {
+    let server = Server::start_with(DistributorConfig::default(), Limits::default(), false).await;
+    let reply = server
+        .post_raw("/api/v1/push", None, body(vec![series(UP, &[1.0])]))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(server.ingester.series_of("anonymous").len(), 1);
+}
+
+#[tokio::test]
+async fn over_rate_gets_429_naming_the_limit_while_another_tenant_keeps_succeeding() {
+    let server = Server::start(Limits {
+        ingestion_rate: 1.0,
+        ingestion_burst_size: 5,
+        ..Limits::default()
+    })
+    .await;
+    let five = series(UP, &[1.0; 5]);
+    assert_eq!(server.push("busy", vec![five.clone()]).await.status, 200);
+
+    let reply = server.push("busy", vec![five.clone()]).await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert!(
+        reply.body.starts_with("err-cairn-rate-limited: "),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("ingestion_rate"), "{}", reply.body);
+    assert!(
+        reply.body.contains("while adding 5 samples"),
+        "{}",
+        reply.body
+    );
+
+    assert_eq!(server.push("quiet", vec![five]).await.status, 200);
+    assert_eq!(server.ingester.series_of("busy").len(), 1);
+    assert!(
+        server
+            .metrics()
+            .contains(r#"cairn_discarded_samples_total{tenant="busy",reason="rate-limited"} 5"#)
+    );
+}
+
+#[tokio::test]
+async fn runtime_override_changes_the_rate_limit_without_restart() {
+    let server = Server::start(Limits::default()).await;
+    let ten = || vec![series(UP, &[1.0; 10])];
+    assert_eq!(server.push("team-a", ten()).await.status, 200);
+
+    server.apply_overrides(
+        "overrides:\n  team-a:\n    ingestion_rate: 1\n    ingestion_burst_size: 5\n",
+    );
+    let reply = server.push("team-a", ten()).await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert!(
+        reply.body.contains("of 1 samples/s")
+            && reply.body.contains("burst size (ingestion_burst_size) 5")
+    );
+
+    server.apply_overrides(
+        "overrides:\n  team-a:\n    ingestion_rate: 1000000\n    ingestion_burst_size: 1000000\n",
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await; // refills ~20k tokens at the new rate
+    assert_eq!(server.push("team-a", ten()).await.status, 200);
+}
+
+#[tokio::test]
+async fn unavailable_ingester_gets_503() {
+    let server = Server::start(Limits::default()).await;
+    server.ingester.go_unavailable();
+    let reply = server.push("team-a", vec![series(UP, &[1.0])]).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(
+        reply.body.contains("ingester unavailable"),
+        "{}",
+        reply.body
+    );
+}

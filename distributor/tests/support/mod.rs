@@ -1,0 +1,190 @@
+//! Helpers for the distributor's integration tests: a real HTTP server on a
+//! free loopback port in front of a recording ingester, and request builders.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use cairn_distributor::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
+use cairn_distributor::{Distributor, DistributorConfig};
+use common::limits::{Limits, Overrides};
+use common::push::{MetricsPusher, PushError, PushOutcome, PushSeries};
+use common::tenant::TenantId;
+use parking_lot::Mutex;
+use prometheus_client::registry::Registry;
+
+/// The ingester side of the boundary: records every push and accepts it all,
+/// or answers "unavailable" when told to.
+#[derive(Default)]
+pub struct RecordingIngester {
+    pushes: Mutex<Vec<(TenantId, Vec<PushSeries>)>>,
+    unavailable: AtomicBool,
+}
+
+impl RecordingIngester {
+    /// Every series received so far for `tenant`, in arrival order.
+    pub fn series_of(&self, tenant: &str) -> Vec<PushSeries> {
+        let pushes = self.pushes.lock();
+        pushes
+            .iter()
+            .filter(|(t, _)| t.as_str() == tenant)
+            .flat_map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    /// Makes every later push fail with [`PushError::Unavailable`].
+    pub fn go_unavailable(&self) {
+        self.unavailable.store(true, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl MetricsPusher for RecordingIngester {
+    async fn push(
+        &self,
+        tenant: &TenantId,
+        series: Vec<PushSeries>,
+    ) -> Result<PushOutcome, PushError> {
+        if self.unavailable.load(Ordering::Relaxed) {
+            return Err(PushError::Unavailable("ingester is shutting down".into()));
+        }
+        let accepted = series.iter().map(|s| s.samples.len()).sum();
+        self.pushes.lock().push((tenant.clone(), series));
+        Ok(PushOutcome {
+            accepted,
+            rejected: vec![],
+        })
+    }
+}
+
+/// A distributor serving HTTP on 127.0.0.1.
+pub struct Server {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The limits the distributor reads; change them to test runtime reloads.
+    pub overrides: Arc<Overrides>,
+    /// What reached the ingester.
+    pub ingester: Arc<RecordingIngester>,
+    registry: Registry,
+    client: reqwest::Client,
+}
+
+/// A response reduced to what the tests look at.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Server {
+    /// Starts a multi-tenant distributor with default config and `limits`.
+    pub async fn start(limits: Limits) -> Self {
+        Self::start_with(DistributorConfig::default(), limits, true).await
+    }
+
+    /// Starts a distributor with everything chosen by the caller.
+    pub async fn start_with(cfg: DistributorConfig, limits: Limits, multitenancy: bool) -> Self {
+        // reqwest is built without a default TLS provider; plain HTTP still needs one installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let overrides = Arc::new(Overrides::new(limits));
+        let ingester = Arc::new(RecordingIngester::default());
+        let mut registry = Registry::default();
+        let distributor = Distributor::new(
+            cfg,
+            overrides.clone(),
+            ingester.clone(),
+            &mut registry,
+            multitenancy,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, Arc::new(distributor).router())
+                .await
+                .unwrap()
+        });
+        Self {
+            url,
+            overrides,
+            ingester,
+            registry,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Posts a raw body to `path` as `tenant` (no `X-Scope-OrgID` if `None`).
+    pub async fn post_raw(&self, path: &str, tenant: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .body(body);
+        if let Some(tenant) = tenant {
+            req = req.header("X-Scope-OrgID", tenant);
+        }
+        let resp = req.send().await.unwrap();
+        Reply {
+            status: resp.status().as_u16(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    /// Remote-writes `series` to `/api/v1/push` as `tenant`.
+    pub async fn push(&self, tenant: &str, series: Vec<TimeSeries>) -> Reply {
+        self.post_raw("/api/v1/push", Some(tenant), body(series))
+            .await
+    }
+
+    /// Lays `yaml` (a runtime overrides document) over the defaults.
+    pub fn apply_overrides(&self, yaml: &str) {
+        self.overrides
+            .apply_yaml(yaml, Path::new("test-overrides.yaml"))
+            .unwrap();
+    }
+
+    /// The self-metrics in Prometheus text format.
+    pub fn metrics(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+        text
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A series with the given labels (in the order given) and one sample per
+/// value, one millisecond apart, ending now.
+pub fn series(labels: &[(&str, &str)], values: &[f64]) -> TimeSeries {
+    let end = now_ms();
+    TimeSeries {
+        labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+        samples: values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Sample {
+                value,
+                timestamp: end - (values.len() - 1 - i) as i64,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A remote-write body (snappy protobuf) holding `series`.
+pub fn body(series: Vec<TimeSeries>) -> Vec<u8> {
+    remote_write::encode(&WriteRequest {
+        timeseries: series,
+        ..Default::default()
+    })
+    .unwrap()
+}
