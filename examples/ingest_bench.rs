@@ -1,0 +1,168 @@
+//! End-to-end ingest benchmark: pushes a synthetic remote-write load to Cairn
+//! (and, with `--compare`, to a Prometheus started with
+//! `--web.enable-remote-write-receiver`) and prints samples/s for each and
+//! their ratio. With `--bucket-dir` it then flushes Cairn and reports the
+//! bytes per sample of the uploaded blocks.
+//!
+//! ```sh
+//! cargo run --release &                       # Cairn on 127.0.0.1:9009
+//! prometheus --web.enable-remote-write-receiver --web.listen-address=127.0.0.1:9090 &
+//! cargo run --release --example ingest_bench -- \
+//!     --cairn http://127.0.0.1:9009 --compare http://127.0.0.1:9090/api/v1/write --bucket-dir ./data/bucket
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+
+struct Args {
+    cairn: String,
+    compare: Option<String>,
+    bucket_dir: Option<PathBuf>,
+    tenant: String,
+    series: usize,
+    samples: usize,
+    batch: usize,
+    concurrency: usize,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        cairn: "http://127.0.0.1:9009".into(),
+        compare: None,
+        bucket_dir: None,
+        tenant: "bench".into(),
+        series: 10_000,
+        samples: 120,
+        batch: 2_000,
+        concurrency: 4,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--cairn" => a.cairn = val(),
+            "--compare" => a.compare = Some(val()),
+            "--bucket-dir" => a.bucket_dir = Some(val().into()),
+            "--tenant" => a.tenant = val(),
+            "--series" => a.series = val().parse().expect("--series N"),
+            "--samples" => a.samples = val().parse().expect("--samples N"),
+            "--batch" => a.batch = val().parse().expect("--batch N"),
+            "--concurrency" => a.concurrency = val().parse().expect("--concurrency N"),
+            other => panic!("unknown flag {other}; see the module doc"),
+        }
+    }
+    a
+}
+
+/// Request bodies: `samples` rounds of one sample for every series, 15 s apart,
+/// split into batches of `batch` series like Prometheus's shards send them.
+fn bodies(a: &Args) -> Vec<Vec<u8>> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let start = now - a.samples as i64 * 15_000;
+    let mut out = Vec::new();
+    for round in 0..a.samples {
+        let t = start + round as i64 * 15_000;
+        for first in (0..a.series).step_by(a.batch) {
+            let timeseries = (first..(first + a.batch).min(a.series))
+                .map(|s| TimeSeries {
+                    labels: vec![
+                        Label::new("__name__", format!("bench_metric_{}", s % 100)),
+                        Label::new("instance", format!("host-{}", s / 100)),
+                        Label::new("job", "bench"),
+                    ],
+                    samples: vec![Sample {
+                        timestamp: t,
+                        // A counter-like value with some jitter: realistic for the XOR codec.
+                        value: (round * (s % 7 + 1)) as f64 + if s % 3 == 0 { 0.5 } else { 0.0 },
+                    }],
+                    ..Default::default()
+                })
+                .collect();
+            out.push(encode(&WriteRequest { timeseries, ..Default::default() }).unwrap());
+        }
+    }
+    out
+}
+
+/// Sends `bodies` in order with `concurrency` in flight; returns elapsed time.
+async fn run(url: &str, tenant: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: usize) -> Duration {
+    let client = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, bodies, next, url, tenant) =
+                (client.clone(), Arc::clone(&bodies), Arc::clone(&next), url.to_string(), tenant.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let r = client
+                        .post(&url)
+                        .header("X-Scope-OrgID", &tenant)
+                        .header("Content-Encoding", "snappy")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("push");
+                    let status = r.status();
+                    assert!(status.is_success(), "{url}: {status} {}", r.text().await.unwrap_or_default());
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    start.elapsed()
+}
+
+fn block_bytes_and_samples(dir: &std::path::Path) -> (u64, u64) {
+    let (mut bytes, mut samples) = (0, 0);
+    let Ok(blocks) = std::fs::read_dir(dir) else { return (0, 0) };
+    for block in blocks.flatten() {
+        let meta = std::fs::read_to_string(block.path().join("meta.json")).unwrap_or_default();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
+        samples += meta["stats"]["numSamples"].as_u64().unwrap_or(0);
+        let mut stack = vec![block.path()];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                let md = e.metadata().unwrap();
+                if md.is_dir() {
+                    stack.push(e.path());
+                } else {
+                    bytes += md.len();
+                }
+            }
+        }
+    }
+    (bytes, samples)
+}
+
+#[tokio::main]
+async fn main() {
+    let a = parse_args();
+    let bodies = Arc::new(bodies(&a));
+    let total = (a.series * a.samples) as f64;
+    println!("load: {} series x {} samples = {total} samples in {} requests", a.series, a.samples, bodies.len());
+    let took = run(&format!("{}/api/v1/push", a.cairn), &a.tenant, Arc::clone(&bodies), a.concurrency).await;
+    let cairn_rate = total / took.as_secs_f64();
+    println!("cairn:      {cairn_rate:>12.0} samples/s ({took:.2?})");
+    if let Some(url) = &a.compare {
+        let took = run(url, &a.tenant, Arc::clone(&bodies), a.concurrency).await;
+        let rate = total / took.as_secs_f64();
+        println!("prometheus: {rate:>12.0} samples/s ({took:.2?})");
+        println!("ratio cairn/prometheus: {:.2}", cairn_rate / rate);
+    }
+    if let Some(dir) = &a.bucket_dir {
+        let r = reqwest::Client::new().post(format!("{}/ingester/flush", a.cairn)).send().await.expect("flush");
+        assert!(r.status().is_success(), "flush: {}", r.status());
+        let (bytes, samples) = block_bytes_and_samples(&dir.join(&a.tenant).join("metrics/blocks"));
+        if samples > 0 {
+            println!("blocks: {bytes} bytes for {samples} samples = {:.2} bytes/sample", bytes as f64 / samples as f64);
+        }
+    }
+}
