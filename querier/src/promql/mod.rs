@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use querier::promql::{Engine, EngineOptions, QueryRange};
+//! # use cairn_querier::promql::{Engine, EngineOptions, QueryRange};
 //! # async fn demo(store: Arc<dyn common::series::SeriesStore>, overrides: Arc<common::limits::Overrides>) {
 //! let engine = Engine::new(store, overrides, EngineOptions::default());
 //! let tenant = common::tenant::TenantId::parse("team-a").unwrap();
