@@ -29,16 +29,22 @@ pub(crate) struct Evaluator<'a> {
     lookback: i64,
     subquery_step: i64,
     max_samples: usize,
-    /// Query start and end, for `@ start()` / `@ end()`.
+    /// Query start, end and step (0 for instant queries), for `@ start()`,
+    /// `start()`, `range()`, `step()`, ….
     pub(crate) query_start: i64,
     pub(crate) query_end: i64,
+    pub(crate) query_step: i64,
     deadline: Instant,
     /// Samples held in memory by the current step.
     step_samples: Cell<usize>,
 }
 
 impl<'a> Evaluator<'a> {
-    pub(crate) fn new(data: &'a Fetched, opts: &EngineOptions, query_start: i64, query_end: i64, deadline: Instant) -> Self {
+    pub(crate) fn new(data: &'a Fetched, opts: &EngineOptions, range: QueryRange, deadline: Instant) -> Self {
+        let (query_start, query_end, query_step) = match range {
+            QueryRange::Instant(t) => (t, t, 0),
+            QueryRange::Range { start, end, step } => (start, end, step),
+        };
         Self {
             data,
             lookback: duration_ms(opts.lookback_delta),
@@ -46,6 +52,7 @@ impl<'a> Evaluator<'a> {
             max_samples: opts.max_samples,
             query_start,
             query_end,
+            query_step,
             deadline,
             step_samples: Cell::new(0),
         }

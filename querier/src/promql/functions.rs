@@ -32,6 +32,12 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
     match name {
         "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
         "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+        "start" => Ok(Value::Scalar(ev.query_start as f64 / 1000.0)),
+        "end" => Ok(Value::Scalar(ev.query_end as f64 / 1000.0)),
+        "range" => Ok(Value::Scalar((ev.query_end - ev.query_start) as f64 / 1000.0)),
+        "step" => Ok(Value::Scalar(ev.query_step as f64 / 1000.0)),
+        "min_of" => Ok(Value::Scalar(go_min(ev.eval_scalar(args[0], t)?, ev.eval_scalar(args[1], t)?))),
+        "max_of" => Ok(Value::Scalar(go_max(ev.eval_scalar(args[0], t)?, ev.eval_scalar(args[1], t)?))),
         "vector" => Ok(Value::Vector(vec![Sample::new(Labels::default(), ev.eval_scalar(args[0], t)?)])),
         "scalar" => {
             let v = ev.eval_vector(args[0], t)?;

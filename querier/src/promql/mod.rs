@@ -142,7 +142,7 @@ impl Engine {
         .map_err(|_| QueryError::Timeout)??;
         let opts = self.opts.clone();
         tokio::task::spawn_blocking(move || {
-            let ev = eval::Evaluator::new(&fetched, &opts, start, end, deadline);
+            let ev = eval::Evaluator::new(&fetched, &opts, range, deadline);
             ev.run(&expr, range)
         })
         .await

@@ -51,6 +51,9 @@ fn lookup(name: &str) -> Option<RangeFn> {
         "stdvar_over_time" => |p, _| Ok(Some(variance(p))),
         "stddev_over_time" => |p, _| Ok(Some(variance(p).sqrt())),
         "mad_over_time" => |p, _| {
+            if p.iter().any(|p| p.v.is_nan()) {
+                return Ok(Some(f64::NAN));
+            }
             let median = quantile(0.5, p.iter().map(|p| p.v).collect());
             Ok(Some(quantile(0.5, p.iter().map(|p| (p.v - median).abs()).collect())))
         },

@@ -25,9 +25,10 @@ impl MemStore {
         let list = all.entry(tenant.to_string()).or_default();
         match list.iter_mut().find(|s| s.labels == labels) {
             Some(s) => {
+                // A later sample at the same timestamp replaces the earlier one.
+                s.samples.retain(|p| !samples.iter().any(|n| n.t == p.t));
                 s.samples.extend(samples);
                 s.samples.sort_by_key(|p| p.t);
-                s.samples.dedup_by_key(|p| p.t);
             }
             None => list.push(Series { labels, samples }),
         }
