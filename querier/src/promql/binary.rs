@@ -15,7 +15,7 @@ use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchC
 
 use super::QueryError;
 use super::eval::Evaluator;
-use super::value::{Sample, Value};
+use super::value::{Sample, Value, drop_metadata};
 
 /// Evaluates a binary expression at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, QueryError> {
@@ -167,9 +167,10 @@ fn vector_vector(
         _ => (&[], false),
     };
     let one_to_one = matches!(m.card, VectorMatchCardinality::OneToOne);
-    // The "many" side drives; for group_right swap the sides.
-    let (many, one, fill_many, fill_one) =
-        if one_to_many { (rhs, lhs, fill.rhs, fill.lhs) } else { (lhs, rhs, fill.lhs, fill.rhs) };
+    // The "many" side drives; for group_right swap the sides. Like
+    // Prometheus, the fill values are not swapped with them.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let (fill_many, fill_one) = (fill.lhs, fill.rhs);
 
     let mut one_by_sig: HashMap<Labels, usize> = HashMap::with_capacity(one.len());
     let mut one_sigs = Vec::with_capacity(one.len());
@@ -255,7 +256,7 @@ impl Join<'_> {
 fn result_labels(many: &Labels, one: &Labels, op: u16, m: &Matching<'_>, include: &[String], one_to_one: bool) -> Labels {
     let mut labels = many.clone();
     if changes_metric_schema(op) {
-        labels.remove(METRIC_NAME);
+        drop_metadata(&mut labels);
     }
     if one_to_one {
         let listed = |name: &str| m.labels.iter().any(|n| n == name);

@@ -10,7 +10,7 @@ use common::series::{Sample as Point, Series, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::fetch::{Fetched, at_ms, offset_ms, selector_key};
-use super::value::{QueryValue, RangeSeries, Sample, Value, VectorSample};
+use super::value::{QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata};
 use super::{EngineOptions, QueryError, QueryRange, aggregate, binary, duration_ms, functions};
 
 /// A range vector argument with the window it was taken over, which the
@@ -84,7 +84,7 @@ impl<'a> Evaluator<'a> {
                 for s in series {
                     let mut labels = s.labels;
                     if s.drop_name {
-                        labels.remove(common::labels::METRIC_NAME);
+                        drop_metadata(&mut labels);
                     }
                     let points = merged.entry(labels).or_default();
                     points.extend(s.points);

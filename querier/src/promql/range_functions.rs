@@ -103,7 +103,7 @@ pub(crate) fn call(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Re
             continue;
         }
         if let Some(v) = f(&s.points, &window)? {
-            out.push(Sample { labels: s.labels, v, drop_name });
+            out.push(Sample { labels: s.labels, v, drop_name: drop_name || s.drop_name });
         }
     }
     Ok(Value::Vector(out))

@@ -28,9 +28,21 @@ impl Sample {
     pub(crate) fn final_labels(&self) -> Labels {
         let mut labels = self.labels.clone();
         if self.drop_name {
-            labels.remove(common::labels::METRIC_NAME);
+            drop_metadata(&mut labels);
         }
         labels
+    }
+}
+
+/// Labels describing what a metric is: its name, and the `__type__` and
+/// `__unit__` labels Prometheus 3 may attach. Operations that change a
+/// value's meaning drop all three.
+const METADATA_LABELS: [&str; 3] = [common::labels::METRIC_NAME, "__type__", "__unit__"];
+
+/// Removes the metric name and the type and unit metadata labels.
+pub(crate) fn drop_metadata(labels: &mut Labels) {
+    for name in METADATA_LABELS {
+        labels.remove(name);
     }
 }
 

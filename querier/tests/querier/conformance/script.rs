@@ -56,7 +56,7 @@ pub struct Eval {
 #[derive(Debug, Clone)]
 pub enum Command {
     Clear,
-    Load { interval: i64, nhcb: bool, series: Vec<SeriesLine> },
+    Load { interval: i64, nhcb: bool, series: Vec<SeriesLine>, with_start_timestamps: Vec<Labels> },
     Eval(Eval),
 }
 
@@ -86,14 +86,20 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
             "clear" => out.push(Command::Clear),
             "load" | "load_with_nhcb" => {
                 let interval = parse_duration(line.split_whitespace().nth(1).unwrap_or("")).map_err(ctx)?;
-                // `metric{…}@st …` lines give start timestamps, which this engine ignores.
-                let series = body
-                    .iter()
-                    .filter(|l| series_end(l).is_ok_and(|end| !l[end..].starts_with("@st")))
-                    .map(|l| parse_series_line(l))
-                    .collect::<Result<_, _>>()
-                    .map_err(ctx)?;
-                out.push(Command::Load { interval, nhcb: word == "load_with_nhcb", series });
+                // `metric{…}@st …` lines give start timestamps, which are
+                // not stored: remember which series had them.
+                let (mut series, mut with_start_timestamps) = (Vec::new(), Vec::new());
+                for l in &body {
+                    let end = series_end(l).map_err(ctx)?;
+                    if let Some(sel) = l[..end].strip_suffix("@st") {
+                        with_start_timestamps.push(parse_labels(sel).map_err(ctx)?);
+                    } else if l[end..].starts_with("@st") {
+                        with_start_timestamps.push(parse_labels(&l[..end]).map_err(ctx)?);
+                    } else {
+                        series.push(parse_series_line(l).map_err(ctx)?);
+                    }
+                }
+                out.push(Command::Load { interval, nhcb: word == "load_with_nhcb", series, with_start_timestamps });
             }
             w if w.starts_with("eval") => out.push(Command::Eval(parse_eval(start + 1, line, &body).map_err(ctx)?)),
             other => return Err(ctx(format!("unknown command {other:?}"))),
