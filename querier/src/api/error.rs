@@ -44,7 +44,9 @@ impl ApiError {
             ApiError::Tenant(TenantError::Missing) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Tenant(_) | ApiError::BadParam { .. } | ApiError::BadData(_) => BAD_DATA,
             ApiError::Query(QueryError::Parse(_) | QueryError::BadQuery(_)) => BAD_DATA,
-            ApiError::Query(QueryError::Execution(_) | QueryError::TooManySamples { .. }) => EXECUTION,
+            ApiError::Query(QueryError::Execution(_) | QueryError::TooManySamples { .. }) => {
+                EXECUTION
+            }
             ApiError::Query(QueryError::Timeout) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Query(QueryError::Store(e)) | ApiError::Store(e) => match e {
                 StoreError::TooManySeries { .. } => EXECUTION,
@@ -62,10 +64,16 @@ impl IntoResponse for ApiError {
             return (status, e.to_string()).into_response();
         }
         let message = match &self {
-            ApiError::Query(QueryError::Parse(msg)) => format!("invalid parameter \"query\": {msg}"),
+            ApiError::Query(QueryError::Parse(msg)) => {
+                format!("invalid parameter \"query\": {msg}")
+            }
             other => other.to_string(),
         };
-        (status, [(axum::http::header::CONTENT_TYPE, "application/json")], json::error(error_type, &message))
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json::error(error_type, &message),
+        )
             .into_response()
     }
 }

@@ -42,7 +42,10 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(duration_ms).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(duration_ms)
+        .unwrap_or(0)
 }
 
 fn ok_json(body: String) -> Response {
@@ -51,30 +54,50 @@ fn ok_json(body: String) -> Response {
 
 /// The query timeout: the request's `timeout`, capped by the configured one.
 fn timeout(q: &Querier, params: &Params) -> Result<Duration, ApiError> {
-    Ok(params.duration("timeout")?.map_or(q.cfg.timeout, |t| t.min(q.cfg.timeout)))
+    Ok(params
+        .duration("timeout")?
+        .map_or(q.cfg.timeout, |t| t.min(q.cfg.timeout)))
 }
 
 /// `GET|POST /prometheus/api/v1/query`.
-pub(crate) async fn query(State(q): State<Arc<Querier>>, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn query(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let t = params.time_or("time", now_ms())?;
-    let value = q.engine.query_with_timeout(&tenants, expr, QueryRange::Instant(t), timeout(&q, &params)?).await?;
+    let value = q
+        .engine
+        .query_with_timeout(
+            &tenants,
+            expr,
+            QueryRange::Instant(t),
+            timeout(&q, &params)?,
+        )
+        .await?;
     Ok(ok_json(json::query_result(&value)))
 }
 
 /// `GET|POST /prometheus/api/v1/query_range`.
-pub(crate) async fn query_range(State(q): State<Arc<Querier>>, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn query_range(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let start = params.time("start")?;
     let end = params.time("end")?;
     if end < start {
-        return Err(ApiError::BadParam { name: "end", reason: "end timestamp must not be before start time".into() });
+        return Err(ApiError::BadParam {
+            name: "end",
+            reason: "end timestamp must not be before start time".into(),
+        });
     }
-    let step = params
-        .duration("step")?
-        .ok_or_else(|| ApiError::BadParam { name: "step", reason: "parameter is missing".into() })?;
+    let step = params.duration("step")?.ok_or_else(|| ApiError::BadParam {
+        name: "step",
+        reason: "parameter is missing".into(),
+    })?;
     let step = duration_ms(step);
     if step <= 0 {
         return Err(ApiError::BadParam {
@@ -89,31 +112,66 @@ pub(crate) async fn query_range(State(q): State<Arc<Querier>>, req: Request) -> 
         ));
     }
     let range = QueryRange::Range { start, end, step };
-    let value = q.engine.query_with_timeout(&tenants, expr, range, timeout(&q, &params)?).await?;
+    let value = q
+        .engine
+        .query_with_timeout(&tenants, expr, range, timeout(&q, &params)?)
+        .await?;
     Ok(ok_json(json::query_result(&value)))
 }
 
 /// The tenants, `match[]` sets and time bounds of a metadata request.
-async fn lookup_params(q: &Querier, req: Request) -> Result<(Vec<TenantId>, Vec<Vec<common::series::Matcher>>, i64, i64), ApiError> {
+async fn lookup_params(
+    q: &Querier,
+    req: Request,
+) -> Result<(Vec<TenantId>, Vec<Vec<common::series::Matcher>>, i64, i64), ApiError> {
     let (tenants, params) = decode(q, req).await?;
     let sets = params.match_sets()?;
-    Ok((tenants, sets, params.time_or("start", MIN_TIME)?, params.time_or("end", MAX_TIME)?))
+    Ok((
+        tenants,
+        sets,
+        params.time_or("start", MIN_TIME)?,
+        params.time_or("end", MAX_TIME)?,
+    ))
 }
 
 /// `GET|POST /prometheus/api/v1/series`.
-pub(crate) async fn series(State(q): State<Arc<Querier>>, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn series(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (tenants, sets, start, end) = lookup_params(&q, req).await?;
     if sets.is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".into()));
     }
-    let found = metadata::series(&*q.store, &Lookup { tenants: &tenants, match_sets: &sets, start, end }).await?;
+    let found = metadata::series(
+        &*q.store,
+        &Lookup {
+            tenants: &tenants,
+            match_sets: &sets,
+            start,
+            end,
+        },
+    )
+    .await?;
     Ok(ok_json(json::series_result(&found)))
 }
 
 /// `GET|POST /prometheus/api/v1/labels`.
-pub(crate) async fn labels(State(q): State<Arc<Querier>>, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn labels(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (tenants, sets, start, end) = lookup_params(&q, req).await?;
-    let names = metadata::label_names(&*q.store, &Lookup { tenants: &tenants, match_sets: &sets, start, end }).await?;
+    let names = metadata::label_names(
+        &*q.store,
+        &Lookup {
+            tenants: &tenants,
+            match_sets: &sets,
+            start,
+            end,
+        },
+    )
+    .await?;
     Ok(ok_json(json::strings_result(&names)))
 }
 
@@ -125,9 +183,17 @@ pub(crate) async fn label_values(
 ) -> Result<Response, ApiError> {
     let (tenants, sets, start, end) = lookup_params(&q, req).await?;
     if name.is_empty() {
-        return Err(ApiError::BadParam { name: "label", reason: format!("invalid label name: {name:?}") });
+        return Err(ApiError::BadParam {
+            name: "label",
+            reason: format!("invalid label name: {name:?}"),
+        });
     }
-    let lookup = Lookup { tenants: &tenants, match_sets: &sets, start, end };
+    let lookup = Lookup {
+        tenants: &tenants,
+        match_sets: &sets,
+        start,
+        end,
+    };
     let values = metadata::label_values(&*q.store, &name, &lookup).await?;
     Ok(ok_json(json::strings_result(&values)))
 }

@@ -43,7 +43,10 @@ fn points(out: &mut String, pts: &[Point]) {
 
 /// `{"status":"success","data":{"resultType":…,"result":…}}`.
 pub(crate) fn query_result(value: &QueryValue) -> String {
-    let mut out = format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"{}\",\"result\":", value.result_type());
+    let mut out = format!(
+        "{{\"status\":\"success\",\"data\":{{\"resultType\":\"{}\",\"result\":",
+        value.result_type()
+    );
     match value {
         QueryValue::Scalar { t, v } => point(&mut out, *t, *v),
         QueryValue::String { t, v } => {
@@ -103,5 +106,9 @@ pub(crate) fn strings_result(values: &[String]) -> String {
 
 /// `{"status":"error","errorType":…,"error":…}`.
 pub(crate) fn error(error_type: &str, message: &str) -> String {
-    format!("{{\"status\":\"error\",\"errorType\":{},\"error\":{}}}", string(error_type), string(message))
+    format!(
+        "{{\"status\":\"error\",\"errorType\":{},\"error\":{}}}",
+        string(error_type),
+        string(message)
+    )
 }

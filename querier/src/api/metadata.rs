@@ -20,7 +20,11 @@ pub(crate) struct Lookup<'a> {
 
 impl Lookup<'_> {
     fn sets(&self) -> Vec<&[Matcher]> {
-        if self.match_sets.is_empty() { vec![&[]] } else { self.match_sets.iter().map(Vec::as_slice).collect() }
+        if self.match_sets.is_empty() {
+            vec![&[]]
+        } else {
+            self.match_sets.iter().map(Vec::as_slice).collect()
+        }
     }
 
     fn multi(&self) -> bool {
@@ -29,7 +33,10 @@ impl Lookup<'_> {
 }
 
 /// Distinct label sets of the matching series, sorted.
-pub(crate) async fn series(store: &dyn SeriesStore, q: &Lookup<'_>) -> Result<Vec<Labels>, StoreError> {
+pub(crate) async fn series(
+    store: &dyn SeriesStore,
+    q: &Lookup<'_>,
+) -> Result<Vec<Labels>, StoreError> {
     let mut out = BTreeSet::new();
     for tenant in q.tenants {
         for set in q.sets() {
@@ -45,7 +52,10 @@ pub(crate) async fn series(store: &dyn SeriesStore, q: &Lookup<'_>) -> Result<Ve
 }
 
 /// Sorted distinct label names of the matching series.
-pub(crate) async fn label_names(store: &dyn SeriesStore, q: &Lookup<'_>) -> Result<Vec<String>, StoreError> {
+pub(crate) async fn label_names(
+    store: &dyn SeriesStore,
+    q: &Lookup<'_>,
+) -> Result<Vec<String>, StoreError> {
     let mut out = BTreeSet::new();
     for tenant in q.tenants {
         for set in q.sets() {
@@ -59,14 +69,22 @@ pub(crate) async fn label_names(store: &dyn SeriesStore, q: &Lookup<'_>) -> Resu
 }
 
 /// Sorted distinct values of label `name` among the matching series.
-pub(crate) async fn label_values(store: &dyn SeriesStore, name: &str, q: &Lookup<'_>) -> Result<Vec<String>, StoreError> {
+pub(crate) async fn label_values(
+    store: &dyn SeriesStore,
+    name: &str,
+    q: &Lookup<'_>,
+) -> Result<Vec<String>, StoreError> {
     if q.multi() && name == TENANT_LABEL {
         return Ok(q.tenants.iter().map(|t| t.as_str().to_string()).collect());
     }
     let mut out = BTreeSet::new();
     for tenant in q.tenants {
         for set in q.sets() {
-            out.extend(store.label_values(tenant, name, set, q.start, q.end).await?);
+            out.extend(
+                store
+                    .label_values(tenant, name, set, q.start, q.end)
+                    .await?,
+            );
         }
     }
     Ok(out.into_iter().collect())

@@ -33,9 +33,19 @@ pub struct Querier {
 impl Querier {
     /// A querier over `store`, enforcing `overrides`; with `multitenancy`
     /// off every request acts as the `anonymous` tenant.
-    pub fn new(cfg: QuerierConfig, store: Arc<dyn SeriesStore>, overrides: Arc<Overrides>, multitenancy: bool) -> Self {
+    pub fn new(
+        cfg: QuerierConfig,
+        store: Arc<dyn SeriesStore>,
+        overrides: Arc<Overrides>,
+        multitenancy: bool,
+    ) -> Self {
         let engine = Engine::new(store.clone(), overrides, cfg.engine_options());
-        Self { cfg, engine, store, multitenancy }
+        Self {
+            cfg,
+            engine,
+            store,
+            multitenancy,
+        }
     }
 
     /// The PromQL engine (e.g. for rule evaluation).
@@ -47,11 +57,26 @@ impl Querier {
     /// each answering GET and POST (form body).
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/prometheus/api/v1/query", get(handlers::query).post(handlers::query))
-            .route("/prometheus/api/v1/query_range", get(handlers::query_range).post(handlers::query_range))
-            .route("/prometheus/api/v1/series", get(handlers::series).post(handlers::series))
-            .route("/prometheus/api/v1/labels", get(handlers::labels).post(handlers::labels))
-            .route("/prometheus/api/v1/label/{name}/values", get(handlers::label_values))
+            .route(
+                "/prometheus/api/v1/query",
+                get(handlers::query).post(handlers::query),
+            )
+            .route(
+                "/prometheus/api/v1/query_range",
+                get(handlers::query_range).post(handlers::query_range),
+            )
+            .route(
+                "/prometheus/api/v1/series",
+                get(handlers::series).post(handlers::series),
+            )
+            .route(
+                "/prometheus/api/v1/labels",
+                get(handlers::labels).post(handlers::labels),
+            )
+            .route(
+                "/prometheus/api/v1/label/{name}/values",
+                get(handlers::label_values),
+            )
             .with_state(self)
     }
 }

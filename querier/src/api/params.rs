@@ -29,17 +29,27 @@ impl Params {
 
     /// The first value of `name`, if present and non-empty.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name` (for repeated `match[]`).
     pub(crate) fn get_all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The required parameter `name`.
     pub(crate) fn require(&self, name: &'static str) -> Result<&str, ApiError> {
-        self.get(name).ok_or_else(|| ApiError::BadParam { name, reason: "parameter is missing".into() })
+        self.get(name).ok_or_else(|| ApiError::BadParam {
+            name,
+            reason: "parameter is missing".into(),
+        })
     }
 
     /// A time parameter in ms, or `default` when absent.
@@ -56,7 +66,10 @@ impl Params {
     /// A required time parameter in ms.
     pub(crate) fn time(&self, name: &'static str) -> Result<i64, ApiError> {
         let s = self.get(name).unwrap_or("");
-        parse_time(s).ok_or_else(|| ApiError::BadParam { name, reason: format!("cannot parse {s:?} to a valid timestamp") })
+        parse_time(s).ok_or_else(|| ApiError::BadParam {
+            name,
+            reason: format!("cannot parse {s:?} to a valid timestamp"),
+        })
     }
 
     /// A duration parameter, if present.
@@ -75,15 +88,29 @@ impl Params {
     pub(crate) fn match_sets(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
         let mut sets = Vec::new();
         for m in self.get_all("match[]") {
-            let bad = |reason: String| ApiError::BadParam { name: "match[]", reason };
+            let bad = |reason: String| ApiError::BadParam {
+                name: "match[]",
+                reason,
+            };
             let Expr::VectorSelector(vs) = promql_parser::parser::parse(m).map_err(bad)? else {
                 return Err(bad(format!("{m:?} is not a series selector")));
             };
-            let name = vs.name.map(|n| Matcher::new(common::series::MatchOp::Equal, common::labels::METRIC_NAME, &n));
+            let name = vs.name.map(|n| {
+                Matcher::new(
+                    common::series::MatchOp::Equal,
+                    common::labels::METRIC_NAME,
+                    &n,
+                )
+            });
             if vs.matchers.or_matchers.is_empty() {
                 sets.push(vs.matchers.matchers.into_iter().chain(name).collect());
             } else {
-                sets.extend(vs.matchers.or_matchers.into_iter().map(|g| g.into_iter().chain(name.clone()).collect()));
+                sets.extend(
+                    vs.matchers
+                        .or_matchers
+                        .into_iter()
+                        .map(|g| g.into_iter().chain(name.clone()).collect()),
+                );
             }
         }
         Ok(sets)
@@ -130,12 +157,27 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -152,7 +194,10 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     }
     let offset_min = match s.get(i..)? {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
+        tz if tz.len() == 6
+            && (tz.starts_with('+') || tz.starts_with('-'))
+            && tz.as_bytes()[3] == b':' =>
+        {
             let m = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
             if tz.starts_with('-') { -m } else { m }
         }
@@ -165,10 +210,18 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
 /// Float seconds (`30`, `1.5`) or a Prometheus duration (`5m`, `1h30m`, `2d`).
 pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && (0.0..9.2e9).contains(&secs)).then(|| Duration::from_secs_f64(secs));
+        return (secs.is_finite() && (0.0..9.2e9).contains(&secs))
+            .then(|| Duration::from_secs_f64(secs));
     }
-    const UNITS: [(&str, u64); 7] =
-        [("y", 31_536_000_000), ("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 31_536_000_000),
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
     let mut rest = s;
     let mut total: u64 = 0;
     let mut next_unit = 0;
@@ -196,8 +249,14 @@ mod tests {
     #[test]
     fn times_in_both_spellings() {
         assert_eq!(parse_time("1700000000.123"), Some(1_700_000_000_123));
-        assert_eq!(parse_time("2023-11-14T22:13:20.123Z"), Some(1_700_000_000_123));
-        assert_eq!(parse_time("2023-11-14T23:13:20+01:00"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.123Z"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20+01:00"),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(parse_time("yesterday"), None);
         assert_eq!(parse_time("NaN"), None);
     }

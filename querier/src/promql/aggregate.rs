@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use common::labels::{Labels, METRIC_NAME};
 use promql_parser::label::Labels as LabelNames;
 use promql_parser::parser::token::{
-    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
-    T_STDVAR, T_SUM, T_TOPK,
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMIT_RATIO, T_LIMITK, T_MAX, T_MIN,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
 };
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
@@ -37,14 +37,19 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<Va
             if r.is_nan() {
                 return Err(QueryError::exec("Ratio value is NaN"));
             }
-            Err(QueryError::exec("limit_ratio is not supported by this engine"))
+            Err(QueryError::exec(
+                "limit_ratio is not supported by this engine",
+            ))
         }
         T_COUNT_VALUES => {
             let Expr::StringLiteral(label) = required(param)? else {
                 return Err(QueryError::exec("count_values needs a string parameter"));
             };
             if label.val.is_empty() {
-                return Err(QueryError::exec(format!("invalid label name {:?}", label.val)));
+                return Err(QueryError::exec(format!(
+                    "invalid label name {:?}",
+                    label.val
+                )));
             }
             let input = ev.eval_vector(&agg.expr, t)?;
             Ok(Value::Vector(count_values(&label.val, input, &grouping)))
@@ -83,10 +88,18 @@ impl<'a> Grouping<'a> {
     fn group_labels(&self, labels: &Labels) -> Labels {
         match self {
             Grouping::By(names) => Labels::from_sorted(
-                labels.iter().filter(|l| names.contains(&l.name)).cloned().collect(),
+                labels
+                    .iter()
+                    .filter(|l| names.contains(&l.name))
+                    .cloned()
+                    .collect(),
             ),
             Grouping::Without(names) => Labels::from_sorted(
-                labels.iter().filter(|l| l.name != METRIC_NAME && !names.contains(&l.name)).cloned().collect(),
+                labels
+                    .iter()
+                    .filter(|l| l.name != METRIC_NAME && !names.contains(&l.name))
+                    .cloned()
+                    .collect(),
             ),
         }
     }
@@ -108,15 +121,26 @@ fn group<'s>(input: &'s [Sample], grouping: &Grouping<'_>) -> Vec<(Labels, Vec<&
 }
 
 /// `topk`, `bottomk`, `limitk`: up to `k` input samples per group, labels kept.
-fn select_k(op: u16, k: f64, input: Vec<Sample>, grouping: &Grouping<'_>) -> Result<Vec<Sample>, QueryError> {
+fn select_k(
+    op: u16,
+    k: f64,
+    input: Vec<Sample>,
+    grouping: &Grouping<'_>,
+) -> Result<Vec<Sample>, QueryError> {
     if k.is_nan() {
         return Err(QueryError::exec("Parameter value is NaN"));
     }
     if k <= i64::MIN as f64 {
-        return Err(QueryError::exec(format!("Scalar value {} underflows int64", format::go_float(k))));
+        return Err(QueryError::exec(format!(
+            "Scalar value {} underflows int64",
+            format::go_float(k)
+        )));
     }
     if k >= MAX_INT64 {
-        return Err(QueryError::exec(format!("Scalar value {} overflows int64", format::go_float(k))));
+        return Err(QueryError::exec(format!(
+            "Scalar value {} overflows int64",
+            format::go_float(k)
+        )));
     }
     if k < 1.0 {
         return Ok(vec![]);
@@ -157,16 +181,28 @@ fn count_values(label: &str, input: Vec<Sample>, grouping: &Grouping<'_>) -> Vec
     let names: Vec<String>;
     let grouping = match grouping {
         Grouping::By(by) => {
-            names = by.iter().cloned().chain(std::iter::once(label.to_string())).collect();
+            names = by
+                .iter()
+                .cloned()
+                .chain(std::iter::once(label.to_string()))
+                .collect();
             Grouping::By(&names)
         }
         Grouping::Without(w) => Grouping::Without(w),
     };
-    group(&with_value, &grouping).into_iter().map(|(labels, members)| Sample::new(labels, members.len() as f64)).collect()
+    group(&with_value, &grouping)
+        .into_iter()
+        .map(|(labels, members)| Sample::new(labels, members.len() as f64))
+        .collect()
 }
 
 /// `sum`, `avg`, `count`, `group`, `min`, `max`, `stddev`, `stdvar`, `quantile`.
-fn aggregate(op: u16, q: f64, input: Vec<Sample>, grouping: &Grouping<'_>) -> Result<Vec<Sample>, QueryError> {
+fn aggregate(
+    op: u16,
+    q: f64,
+    input: Vec<Sample>,
+    grouping: &Grouping<'_>,
+) -> Result<Vec<Sample>, QueryError> {
     let mut out = Vec::new();
     for (labels, members) in group(&input, grouping) {
         let values = members.iter().map(|s| s.v);
@@ -185,10 +221,19 @@ fn aggregate(op: u16, q: f64, input: Vec<Sample>, grouping: &Grouping<'_>) -> Re
                 if op == T_STDDEV { var.sqrt() } else { var }
             }
             T_QUANTILE => quantile(q, values.collect()),
-            _ => return Err(QueryError::exec(format!("unsupported aggregation operator {}", op_name(op)))),
+            _ => {
+                return Err(QueryError::exec(format!(
+                    "unsupported aggregation operator {}",
+                    op_name(op)
+                )));
+            }
         };
         let drop_name = members.iter().any(|s| s.drop_name);
-        out.push(Sample { labels, v, drop_name });
+        out.push(Sample {
+            labels,
+            v,
+            drop_name,
+        });
     }
     Ok(out)
 }
@@ -206,8 +251,11 @@ fn fold_first(mut values: impl Iterator<Item = f64>, replace: fn(f64, f64) -> bo
 /// The aggregation operators' variance: Welford without compensation, NaN
 /// when the first value is NaN or infinite.
 fn welford_variance(mut values: impl Iterator<Item = f64>) -> f64 {
-    let Some(first) = values.next() else { return f64::NAN };
-    let (mut mean, mut m2, mut count) = (first, if first.is_finite() { 0.0 } else { f64::NAN }, 1.0);
+    let Some(first) = values.next() else {
+        return f64::NAN;
+    };
+    let (mut mean, mut m2, mut count) =
+        (first, if first.is_finite() { 0.0 } else { f64::NAN }, 1.0);
     for v in values {
         count += 1.0;
         let delta = v - mean;
@@ -227,7 +275,11 @@ mod tests {
 
     #[test]
     fn sum_by_groups_and_keeps_only_by_labels() {
-        let input = vec![s(&[("__name__", "x"), ("job", "a"), ("i", "1")], 1.0), s(&[("job", "a"), ("i", "2")], 2.0), s(&[("job", "b")], 5.0)];
+        let input = vec![
+            s(&[("__name__", "x"), ("job", "a"), ("i", "1")], 1.0),
+            s(&[("job", "a"), ("i", "2")], 2.0),
+            s(&[("job", "b")], 5.0),
+        ];
         let names = vec!["job".to_string()];
         let out = aggregate(T_SUM, f64::NAN, input, &Grouping::By(&names)).unwrap();
         assert_eq!(out.len(), 2);
@@ -237,7 +289,11 @@ mod tests {
 
     #[test]
     fn topk_nan_is_never_preferred() {
-        let input = vec![s(&[("i", "1")], f64::NAN), s(&[("i", "2")], 1.0), s(&[("i", "3")], 2.0)];
+        let input = vec![
+            s(&[("i", "1")], f64::NAN),
+            s(&[("i", "2")], 1.0),
+            s(&[("i", "3")], 2.0),
+        ];
         let out = select_k(T_TOPK, 2.0, input, &Grouping::By(&[])).unwrap();
         assert_eq!(out.iter().map(|s| s.v).collect::<Vec<_>>(), vec![2.0, 1.0]);
         assert!(select_k(T_TOPK, f64::NAN, vec![], &Grouping::By(&[])).is_err());

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use common::labels::{Labels, METRIC_NAME};
 use promql_parser::label::Labels as LabelNames;
 use promql_parser::parser::token::{
-    T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD, T_MUL, T_NEQ, T_POW,
-    T_SUB,
+    T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
+    T_MUL, T_NEQ, T_POW, T_SUB,
 };
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
@@ -26,10 +26,18 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, 
     match (lhs, rhs) {
         (Value::Scalar(l), Value::Scalar(r)) => {
             let (v, keep) = apply(op, l, r)?;
-            Ok(Value::Scalar(if is_comparison(op) { f64::from(u8::from(keep)) } else { v }))
+            Ok(Value::Scalar(if is_comparison(op) {
+                f64::from(u8::from(keep))
+            } else {
+                v
+            }))
         }
-        (Value::Vector(l), Value::Scalar(r)) => Ok(Value::Vector(vector_scalar(op, l, r, false, return_bool)?)),
-        (Value::Scalar(l), Value::Vector(r)) => Ok(Value::Vector(vector_scalar(op, r, l, true, return_bool)?)),
+        (Value::Vector(l), Value::Scalar(r)) => {
+            Ok(Value::Vector(vector_scalar(op, l, r, false, return_bool)?))
+        }
+        (Value::Scalar(l), Value::Vector(r)) => {
+            Ok(Value::Vector(vector_scalar(op, r, l, true, return_bool)?))
+        }
         (Value::Vector(l), Value::Vector(r)) => {
             let default = BinModifier::default();
             let modifier = b.modifier.as_ref().unwrap_or(&default);
@@ -72,11 +80,21 @@ fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
         T_LSS => (l, l < r),
         T_GTE => (l, l >= r),
         T_LTE => (l, l <= r),
-        _ => return Err(QueryError::exec("operator not allowed between these operands")),
+        _ => {
+            return Err(QueryError::exec(
+                "operator not allowed between these operands",
+            ));
+        }
     })
 }
 
-fn vector_scalar(op: u16, vec: Vec<Sample>, scalar: f64, swap: bool, return_bool: bool) -> Result<Vec<Sample>, QueryError> {
+fn vector_scalar(
+    op: u16,
+    vec: Vec<Sample>,
+    scalar: f64,
+    swap: bool,
+    return_bool: bool,
+) -> Result<Vec<Sample>, QueryError> {
     let mut out = Vec::with_capacity(vec.len());
     for mut s in vec {
         let (l, r) = if swap { (scalar, s.v) } else { (s.v, scalar) };
@@ -114,7 +132,11 @@ impl<'a> Matching<'a> {
             Some(LabelModifier::Exclude(LabelNames { labels })) => (false, labels),
             None => (false, &[]),
         };
-        Self { on, labels, card: &m.card }
+        Self {
+            on,
+            labels,
+            card: &m.card,
+        }
     }
 
     /// The join key of a series: its `on` labels, or all but the
@@ -124,7 +146,13 @@ impl<'a> Matching<'a> {
         Labels::from_sorted(
             labels
                 .iter()
-                .filter(|l| if self.on { listed(&l.name) } else { l.name != METRIC_NAME && !listed(&l.name) })
+                .filter(|l| {
+                    if self.on {
+                        listed(&l.name)
+                    } else {
+                        l.name != METRIC_NAME && !listed(&l.name)
+                    }
+                })
                 .cloned()
                 .collect(),
         )
@@ -137,12 +165,17 @@ fn set_operation(op: u16, lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching<'_>) 
         T_LAND | T_LUNLESS => {
             let right: HashSet<Labels> = rhs.iter().map(|s| m.signature(&s.labels)).collect();
             let want = op == T_LAND;
-            lhs.into_iter().filter(|s| right.contains(&m.signature(&s.labels)) == want).collect()
+            lhs.into_iter()
+                .filter(|s| right.contains(&m.signature(&s.labels)) == want)
+                .collect()
         }
         _ => {
             let left: HashSet<Labels> = lhs.iter().map(|s| m.signature(&s.labels)).collect();
             let mut out = lhs;
-            out.extend(rhs.into_iter().filter(|s| !left.contains(&m.signature(&s.labels))));
+            out.extend(
+                rhs.into_iter()
+                    .filter(|s| !left.contains(&m.signature(&s.labels))),
+            );
             out
         }
     }
@@ -158,7 +191,9 @@ fn vector_vector(
     return_bool: bool,
 ) -> Result<Vec<Sample>, QueryError> {
     let fill = &modifier.fill_values;
-    if (lhs.is_empty() && rhs.is_empty()) || ((lhs.is_empty() || rhs.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none()) {
+    if (lhs.is_empty() && rhs.is_empty())
+        || ((lhs.is_empty() || rhs.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none())
+    {
         return Ok(vec![]);
     }
     let (include, one_to_many): (&[String], bool) = match m.card {
@@ -187,7 +222,16 @@ fn vector_vector(
         one_sigs.push(sig);
     }
 
-    let mut join = Join { op, m, include, one_to_one, one_to_many, return_bool, matched: HashMap::new(), out: Vec::new() };
+    let mut join = Join {
+        op,
+        m,
+        include,
+        one_to_one,
+        one_to_many,
+        return_bool,
+        matched: HashMap::new(),
+        out: Vec::new(),
+    };
     for s in &many {
         let sig = m.signature(&s.labels);
         match one_by_sig.get(&sig) {
@@ -226,12 +270,23 @@ struct Join<'a> {
 impl Join<'_> {
     /// Applies the operator to a "many"-side and a "one"-side sample.
     fn pair(&mut self, many: &Sample, one: &Sample, sig: &Labels) -> Result<(), QueryError> {
-        let (l, r) = if self.one_to_many { (one.v, many.v) } else { (many.v, one.v) };
+        let (l, r) = if self.one_to_many {
+            (one.v, many.v)
+        } else {
+            (many.v, one.v)
+        };
         let (mut v, keep) = apply(self.op, l, r)?;
         if self.return_bool {
             v = f64::from(u8::from(keep));
         }
-        let labels = result_labels(&many.labels, &one.labels, self.op, self.m, self.include, self.one_to_one);
+        let labels = result_labels(
+            &many.labels,
+            &one.labels,
+            self.op,
+            self.m,
+            self.include,
+            self.one_to_one,
+        );
         let seen = self.matched.entry(sig.clone()).or_default();
         if self.one_to_one {
             if !seen.is_empty() {
@@ -241,10 +296,16 @@ impl Join<'_> {
             }
             seen.insert(Labels::default());
         } else if !seen.insert(labels.clone()) {
-            return Err(QueryError::exec("multiple matches for labels: grouping labels must ensure unique matches"));
+            return Err(QueryError::exec(
+                "multiple matches for labels: grouping labels must ensure unique matches",
+            ));
         }
         if keep || self.return_bool {
-            self.out.push(Sample { labels, v, drop_name: self.return_bool });
+            self.out.push(Sample {
+                labels,
+                v,
+                drop_name: self.return_bool,
+            });
         }
         Ok(())
     }
@@ -253,14 +314,27 @@ impl Join<'_> {
 /// The labels of a vector-vector result: the "many" side's labels, minus
 /// the name for arithmetic, reduced to `on` labels (or without `ignoring`
 /// labels) for one-to-one matching, plus `group_x` labels from the "one" side.
-fn result_labels(many: &Labels, one: &Labels, op: u16, m: &Matching<'_>, include: &[String], one_to_one: bool) -> Labels {
+fn result_labels(
+    many: &Labels,
+    one: &Labels,
+    op: u16,
+    m: &Matching<'_>,
+    include: &[String],
+    one_to_one: bool,
+) -> Labels {
     let mut labels = many.clone();
     if changes_metric_schema(op) {
         drop_metadata(&mut labels);
     }
     if one_to_one {
         let listed = |name: &str| m.labels.iter().any(|n| n == name);
-        labels = Labels::from_sorted(labels.iter().filter(|l| listed(&l.name) == m.on).cloned().collect());
+        labels = Labels::from_sorted(
+            labels
+                .iter()
+                .filter(|l| listed(&l.name) == m.on)
+                .cloned()
+                .collect(),
+        );
     }
     for name in include {
         labels.set(name, one.get(name).unwrap_or(""));

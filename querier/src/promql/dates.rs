@@ -59,8 +59,14 @@ mod tests {
         // 2024-02-29T13:45:00Z, a Thursday.
         let s = 1_709_214_300;
         let f = |n: &str| function(n).unwrap()(s);
-        assert_eq!((f("year"), f("month"), f("day_of_month")), (2024.0, 2.0, 29.0));
-        assert_eq!((f("hour"), f("minute"), f("day_of_week")), (13.0, 45.0, 4.0));
+        assert_eq!(
+            (f("year"), f("month"), f("day_of_month")),
+            (2024.0, 2.0, 29.0)
+        );
+        assert_eq!(
+            (f("hour"), f("minute"), f("day_of_week")),
+            (13.0, 45.0, 4.0)
+        );
         assert_eq!((f("day_of_year"), f("days_in_month")), (60.0, 29.0));
     }
 }

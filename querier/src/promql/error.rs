@@ -17,7 +17,9 @@ pub enum QueryError {
     #[error("{0}")]
     Execution(String),
     /// The query would hold more samples in memory than allowed.
-    #[error("query processing would load too many samples into memory in query execution (limit: {limit} samples, `max_samples`)")]
+    #[error(
+        "query processing would load too many samples into memory in query execution (limit: {limit} samples, `max_samples`)"
+    )]
     TooManySamples {
         /// The limit in force.
         limit: usize,

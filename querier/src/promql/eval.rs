@@ -40,7 +40,12 @@ pub(crate) struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    pub(crate) fn new(data: &'a Fetched, opts: &EngineOptions, range: QueryRange, deadline: Instant) -> Self {
+    pub(crate) fn new(
+        data: &'a Fetched,
+        opts: &EngineOptions,
+        range: QueryRange,
+        deadline: Instant,
+    ) -> Self {
         let (query_start, query_end, query_step) = match range {
             QueryRange::Instant(t) => (t, t, 0),
             QueryRange::Range { start, end, step } => (start, end, step),
@@ -71,8 +76,14 @@ impl<'a> Evaluator<'a> {
             Value::Scalar(v) => QueryValue::Scalar { t, v },
             Value::String(v) => QueryValue::String { t, v },
             Value::Vector(samples) => {
-                let out: Vec<VectorSample> =
-                    samples.iter().map(|s| VectorSample { labels: s.final_labels(), t, v: s.v }).collect();
+                let out: Vec<VectorSample> = samples
+                    .iter()
+                    .map(|s| VectorSample {
+                        labels: s.final_labels(),
+                        t,
+                        v: s.v,
+                    })
+                    .collect();
                 let mut seen = std::collections::HashSet::with_capacity(out.len());
                 if !out.iter().all(|s| seen.insert(&s.labels)) {
                     return Err(duplicate_labelset());
@@ -93,12 +104,23 @@ impl<'a> Evaluator<'a> {
                         return Err(duplicate_labelset());
                     }
                 }
-                QueryValue::Matrix(merged.into_iter().map(|(labels, samples)| Series { labels, samples }).collect())
+                QueryValue::Matrix(
+                    merged
+                        .into_iter()
+                        .map(|(labels, samples)| Series { labels, samples })
+                        .collect(),
+                )
             }
         })
     }
 
-    fn run_range(&self, expr: &Expr, start: i64, end: i64, step: i64) -> Result<QueryValue, QueryError> {
+    fn run_range(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryValue, QueryError> {
         let mut out: BTreeMap<Labels, Vec<Point>> = BTreeMap::new();
         let mut total = 0usize;
         let mut t = start;
@@ -116,7 +138,9 @@ impl<'a> Evaluator<'a> {
             };
             total += samples.len();
             if total > self.max_samples {
-                return Err(QueryError::TooManySamples { limit: self.max_samples });
+                return Err(QueryError::TooManySamples {
+                    limit: self.max_samples,
+                });
             }
             for s in samples {
                 let points = out.entry(s.final_labels()).or_default();
@@ -130,12 +154,20 @@ impl<'a> Evaluator<'a> {
                 None => break,
             };
         }
-        Ok(QueryValue::Matrix(out.into_iter().map(|(labels, samples)| Series { labels, samples }).collect()))
+        Ok(QueryValue::Matrix(
+            out.into_iter()
+                .map(|(labels, samples)| Series { labels, samples })
+                .collect(),
+        ))
     }
 
     /// Fails once the deadline has passed.
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
-        if Instant::now() > self.deadline { Err(QueryError::Timeout) } else { Ok(()) }
+        if Instant::now() > self.deadline {
+            Err(QueryError::Timeout)
+        } else {
+            Ok(())
+        }
     }
 
     /// Accounts `n` more samples held by the current step.
@@ -143,7 +175,9 @@ impl<'a> Evaluator<'a> {
         let held = self.step_samples.get().saturating_add(n);
         self.step_samples.set(held);
         if held > self.max_samples {
-            return Err(QueryError::TooManySamples { limit: self.max_samples });
+            return Err(QueryError::TooManySamples {
+                limit: self.max_samples,
+            });
         }
         Ok(())
     }
@@ -163,11 +197,17 @@ impl<'a> Evaluator<'a> {
                     }
                     Ok(Value::Vector(samples))
                 }
-                other => Err(QueryError::exec(format!("unary minus is not defined on a {}", other.type_name()))),
+                other => Err(QueryError::exec(format!(
+                    "unary minus is not defined on a {}",
+                    other.type_name()
+                ))),
             },
             Expr::VectorSelector(vs) => {
-                let samples: Vec<Sample> =
-                    self.select_instant(vs, t)?.into_iter().map(|(labels, p)| Sample::new(labels.clone(), p.v)).collect();
+                let samples: Vec<Sample> = self
+                    .select_instant(vs, t)?
+                    .into_iter()
+                    .map(|(labels, p)| Sample::new(labels.clone(), p.v))
+                    .collect();
                 Ok(Value::Vector(samples))
             }
             Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.select_range(ms, t)?.series)),
@@ -183,7 +223,10 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval_vector(&self, expr: &Expr, t: i64) -> Result<Vec<Sample>, QueryError> {
         match self.eval(expr, t)? {
             Value::Vector(v) => Ok(v),
-            other => Err(QueryError::exec(format!("expected instant vector, got {}", other.type_name()))),
+            other => Err(QueryError::exec(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ))),
         }
     }
 
@@ -191,7 +234,10 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval_scalar(&self, expr: &Expr, t: i64) -> Result<f64, QueryError> {
         match self.eval(expr, t)? {
             Value::Scalar(v) => Ok(v),
-            other => Err(QueryError::exec(format!("expected scalar, got {}", other.type_name()))),
+            other => Err(QueryError::exec(format!(
+                "expected scalar, got {}",
+                other.type_name()
+            ))),
         }
     }
 
@@ -201,22 +247,38 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.eval_range(&p.expr, t),
             Expr::MatrixSelector(ms) => self.select_range(ms, t),
             Expr::Subquery(sq) => self.subquery(sq, t),
-            other => Err(QueryError::exec(format!("expected range vector, got {other}"))),
+            other => Err(QueryError::exec(format!(
+                "expected range vector, got {other}"
+            ))),
         }
     }
 
     fn series_of(&self, vs: &VectorSelector) -> &'a [Series] {
-        self.data.get(&selector_key(vs)).map(Vec::as_slice).unwrap_or(&[])
+        self.data
+            .get(&selector_key(vs))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The time a selector or subquery reads at, after `@` and `offset`.
-    fn reference_time(&self, at: &Option<promql_parser::parser::AtModifier>, offset: i64, t: i64) -> i64 {
-        at_ms(at, self.query_start, self.query_end).unwrap_or(t).saturating_sub(offset)
+    fn reference_time(
+        &self,
+        at: &Option<promql_parser::parser::AtModifier>,
+        offset: i64,
+        t: i64,
+    ) -> i64 {
+        at_ms(at, self.query_start, self.query_end)
+            .unwrap_or(t)
+            .saturating_sub(offset)
     }
 
     /// The latest non-stale sample of each series within the lookback
     /// window `(ref - lookback, ref]`, with the sample's own timestamp.
-    pub(crate) fn select_instant(&self, vs: &VectorSelector, t: i64) -> Result<Vec<(&'a Labels, Point)>, QueryError> {
+    pub(crate) fn select_instant(
+        &self,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<Vec<(&'a Labels, Point)>, QueryError> {
         let reference = self.reference_time(&vs.at, offset_ms(&vs.offset), t);
         let floor = reference.saturating_sub(self.lookback);
         let mut out = Vec::new();
@@ -243,10 +305,18 @@ impl<'a> Evaluator<'a> {
         for s in self.series_of(&ms.vs) {
             let lo = s.samples.partition_point(|p| p.t <= start);
             let hi = s.samples.partition_point(|p| p.t <= end);
-            let points: Vec<Point> = s.samples[lo..hi].iter().copied().filter(|p| !is_stale_nan(p.v)).collect();
+            let points: Vec<Point> = s.samples[lo..hi]
+                .iter()
+                .copied()
+                .filter(|p| !is_stale_nan(p.v))
+                .collect();
             if !points.is_empty() {
                 held += points.len();
-                series.push(RangeSeries { labels: s.labels.clone(), points, drop_name: false });
+                series.push(RangeSeries {
+                    labels: s.labels.clone(),
+                    points,
+                    drop_name: false,
+                });
             }
         }
         self.hold(held)?;
@@ -258,7 +328,11 @@ impl<'a> Evaluator<'a> {
     fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<RangeArg, QueryError> {
         let end = self.reference_time(&sq.at, offset_ms(&sq.offset), t);
         let start = end.saturating_sub(duration_ms(sq.range));
-        let step = sq.step.map(duration_ms).filter(|s| *s > 0).unwrap_or(self.subquery_step);
+        let step = sq
+            .step
+            .map(duration_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.subquery_step);
         let mut ts = start.div_euclid(step).saturating_mul(step);
         if ts <= start {
             ts = ts.saturating_add(step);
@@ -271,12 +345,21 @@ impl<'a> Evaluator<'a> {
             let samples = match self.eval(&sq.expr, ts)? {
                 Value::Scalar(v) => vec![Sample::new(Labels::default(), v)],
                 Value::Vector(v) => v,
-                other => return Err(QueryError::exec(format!("subquery over {} is not allowed", other.type_name()))),
+                other => {
+                    return Err(QueryError::exec(format!(
+                        "subquery over {} is not allowed",
+                        other.type_name()
+                    )));
+                }
             };
             held += samples.len();
             for s in samples {
                 let i = *index.entry(s.labels.clone()).or_insert_with(|| {
-                    by_labels.push(RangeSeries { labels: s.labels, points: Vec::new(), drop_name: s.drop_name });
+                    by_labels.push(RangeSeries {
+                        labels: s.labels,
+                        points: Vec::new(),
+                        drop_name: s.drop_name,
+                    });
                     by_labels.len() - 1
                 });
                 let series = &mut by_labels[i];
@@ -292,7 +375,11 @@ impl<'a> Evaluator<'a> {
             };
         }
         self.hold(held)?;
-        Ok(RangeArg { series: by_labels, start, end })
+        Ok(RangeArg {
+            series: by_labels,
+            start,
+            end,
+        })
     }
 }
 

@@ -35,7 +35,10 @@ pub(crate) fn selector_key(vs: &VectorSelector) -> String {
 /// The matcher sets a selector's series must satisfy (one per `or` branch),
 /// each including the metric-name matcher.
 fn matcher_sets(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
-    let name = vs.name.as_ref().map(|n| Matcher::new(MatchOp::Equal, common::labels::METRIC_NAME, n));
+    let name = vs
+        .name
+        .as_ref()
+        .map(|n| Matcher::new(MatchOp::Equal, common::labels::METRIC_NAME, n));
     let mut sets = vec![vs.matchers.matchers.clone()];
     if !vs.matchers.or_matchers.is_empty() {
         sets = vs.matchers.or_matchers.clone();
@@ -87,7 +90,10 @@ impl Planner {
         let back = range.unwrap_or(self.window.lookback);
         let mint = from.saturating_sub(back).saturating_sub(off);
         let maxt = to.saturating_sub(off);
-        let entry = self.plans.entry(selector_key(vs)).or_insert_with(|| (matcher_sets(vs), mint, maxt));
+        let entry = self
+            .plans
+            .entry(selector_key(vs))
+            .or_insert_with(|| (matcher_sets(vs), mint, maxt));
         entry.1 = entry.1.min(mint);
         entry.2 = entry.2.max(maxt);
     }
@@ -95,14 +101,18 @@ impl Planner {
     fn walk(&mut self, expr: &Expr, from: i64, to: i64) {
         match expr {
             Expr::VectorSelector(vs) => self.selector(vs, None, from, to),
-            Expr::MatrixSelector(ms) => self.selector(&ms.vs, Some(duration_ms(ms.range)), from, to),
+            Expr::MatrixSelector(ms) => {
+                self.selector(&ms.vs, Some(duration_ms(ms.range)), from, to)
+            }
             Expr::Subquery(sq) => {
                 let (from, to) = match at_ms(&sq.at, self.window.start, self.window.end) {
                     Some(t) => (t, t),
                     None => (from, to),
                 };
                 let off = offset_ms(&sq.offset);
-                let from = from.saturating_sub(duration_ms(sq.range)).saturating_sub(off);
+                let from = from
+                    .saturating_sub(duration_ms(sq.range))
+                    .saturating_sub(off);
                 self.walk(&sq.expr, from, to.saturating_sub(off));
             }
             Expr::Aggregate(a) => {
@@ -132,7 +142,10 @@ pub(crate) async fn fetch(
     expr: &Expr,
     window: QueryWindow,
 ) -> Result<Fetched, QueryError> {
-    let mut planner = Planner { window, plans: HashMap::new() };
+    let mut planner = Planner {
+        window,
+        plans: HashMap::new(),
+    };
     planner.walk(expr, window.start, window.end);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -146,7 +159,11 @@ pub(crate) async fn fetch(
         for (ti, tenant) in tenants.iter().enumerate() {
             let limits = overrides.get(tenant);
             let lookback = duration_ms(limits.max_query_lookback);
-            let mint = if lookback > 0 { mint.max(now.saturating_sub(lookback)) } else { mint };
+            let mint = if lookback > 0 {
+                mint.max(now.saturating_sub(lookback))
+            } else {
+                mint
+            };
             if mint > maxt {
                 continue;
             }

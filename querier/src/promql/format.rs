@@ -6,7 +6,11 @@ pub fn go_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_string()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() }
+        if v > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        }
     } else {
         format!("{v}")
     }
@@ -36,7 +40,11 @@ pub fn api_timestamp(t: i64) -> String {
     let sign = if t < 0 { "-" } else { "" };
     let abs = t.unsigned_abs();
     let (secs, ms) = (abs / 1000, abs % 1000);
-    if ms == 0 { format!("{sign}{secs}") } else { format!("{sign}{secs}.{ms:03}") }
+    if ms == 0 {
+        format!("{sign}{secs}")
+    } else {
+        format!("{sign}{secs}.{ms:03}")
+    }
 }
 
 #[cfg(test)]

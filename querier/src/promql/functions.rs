@@ -9,11 +9,11 @@ use common::labels::{Labels, METRIC_NAME};
 use common::series::MatchOp;
 use promql_parser::parser::{Call, Expr};
 
+use super::QueryError;
 use super::dates;
 use super::eval::{Evaluator, duplicate_labelset};
 use super::range_functions;
 use super::value::{Sample, Value};
-use super::QueryError;
 
 /// Evaluates a function call at time `t`.
 pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, QueryError> {
@@ -26,7 +26,9 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
     if let Some(f) = dates::function(name) {
         return Ok(match args.first() {
             None => Value::Vector(vec![Sample::new(Labels::default(), f(t.div_euclid(1000)))]),
-            Some(arg) => Value::Vector(map_values(ev.eval_vector(arg, t)?, |v| f(go_f64_to_i64(v)))),
+            Some(arg) => {
+                Value::Vector(map_values(ev.eval_vector(arg, t)?, |v| f(go_f64_to_i64(v))))
+            }
         });
     }
     match name {
@@ -34,11 +36,22 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
         "start" => Ok(Value::Scalar(ev.query_start as f64 / 1000.0)),
         "end" => Ok(Value::Scalar(ev.query_end as f64 / 1000.0)),
-        "range" => Ok(Value::Scalar((ev.query_end - ev.query_start) as f64 / 1000.0)),
+        "range" => Ok(Value::Scalar(
+            (ev.query_end - ev.query_start) as f64 / 1000.0,
+        )),
         "step" => Ok(Value::Scalar(ev.query_step as f64 / 1000.0)),
-        "min_of" => Ok(Value::Scalar(go_min(ev.eval_scalar(args[0], t)?, ev.eval_scalar(args[1], t)?))),
-        "max_of" => Ok(Value::Scalar(go_max(ev.eval_scalar(args[0], t)?, ev.eval_scalar(args[1], t)?))),
-        "vector" => Ok(Value::Vector(vec![Sample::new(Labels::default(), ev.eval_scalar(args[0], t)?)])),
+        "min_of" => Ok(Value::Scalar(go_min(
+            ev.eval_scalar(args[0], t)?,
+            ev.eval_scalar(args[1], t)?,
+        ))),
+        "max_of" => Ok(Value::Scalar(go_max(
+            ev.eval_scalar(args[0], t)?,
+            ev.eval_scalar(args[1], t)?,
+        ))),
+        "vector" => Ok(Value::Vector(vec![Sample::new(
+            Labels::default(),
+            ev.eval_scalar(args[0], t)?,
+        )])),
         "scalar" => {
             let v = ev.eval_vector(args[0], t)?;
             Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
@@ -46,7 +59,11 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         "timestamp" => timestamp(ev, args[0], t),
         "absent" => {
             let v = ev.eval_vector(args[0], t)?;
-            Ok(Value::Vector(if v.is_empty() { vec![Sample::new(absent_labels(args[0]), 1.0)] } else { vec![] }))
+            Ok(Value::Vector(if v.is_empty() {
+                vec![Sample::new(absent_labels(args[0]), 1.0)]
+            } else {
+                vec![]
+            }))
         }
         "round" => {
             let to_nearest = match args.get(1) {
@@ -54,7 +71,10 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
                 None => 1.0,
             };
             let inverse = 1.0 / to_nearest;
-            Ok(Value::Vector(map_values(ev.eval_vector(args[0], t)?, |f| (f * inverse + 0.5).floor() / inverse)))
+            Ok(Value::Vector(map_values(
+                ev.eval_vector(args[0], t)?,
+                |f| (f * inverse + 0.5).floor() / inverse,
+            )))
         }
         "clamp" | "clamp_min" | "clamp_max" => {
             let v = ev.eval_vector(args[0], t)?;
@@ -66,7 +86,9 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
             if max < min {
                 return Ok(Value::Vector(vec![]));
             }
-            Ok(Value::Vector(map_values(v, |f| go_max(min, go_min(max, f)))))
+            Ok(Value::Vector(map_values(v, |f| {
+                go_max(min, go_min(max, f))
+            })))
         }
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
@@ -82,14 +104,23 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         }
         "sort_by_label" | "sort_by_label_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
-            let names = args[1..].iter().map(|a| string_arg(a)).collect::<Result<Vec<_>, _>>()?;
+            let names = args[1..]
+                .iter()
+                .map(|a| string_arg(a))
+                .collect::<Result<Vec<_>, _>>()?;
             v.sort_by(|a, b| {
                 let ord = names
                     .iter()
-                    .map(|n| natural_cmp(a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or("")))
+                    .map(|n| {
+                        natural_cmp(a.labels.get(n).unwrap_or(""), b.labels.get(n).unwrap_or(""))
+                    })
                     .find(|o| o.is_ne())
                     .unwrap_or_else(|| a.labels.cmp(&b.labels));
-                if name == "sort_by_label_desc" { ord.reverse() } else { ord }
+                if name == "sort_by_label_desc" {
+                    ord.reverse()
+                } else {
+                    ord
+                }
             });
             Ok(Value::Vector(v))
         }
@@ -97,16 +128,22 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         "label_join" => label_join(ev, &args, t),
         "histogram_quantile" => {
             let q = ev.eval_scalar(args[0], t)?;
-            Ok(Value::Vector(histogram_quantile(q, ev.eval_vector(args[1], t)?)))
+            Ok(Value::Vector(histogram_quantile(
+                q,
+                ev.eval_vector(args[1], t)?,
+            )))
         }
         // Native-histogram functions: float samples carry no histogram, so
         // the result is empty, as in Prometheus.
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
             ev.eval_vector(args[0], t)?;
             Ok(Value::Vector(vec![]))
         }
         _ if range_functions::is_range_function(name) => range_functions::call(ev, name, &args, t),
-        _ => Err(QueryError::exec(format!("function \"{name}\" is not supported by this engine"))),
+        _ => Err(QueryError::exec(format!(
+            "function \"{name}\" is not supported by this engine"
+        ))),
     }
 }
 
@@ -121,7 +158,9 @@ pub(crate) fn unwrap_parens(mut e: &Expr) -> &Expr {
 fn string_arg(e: &Expr) -> Result<String, QueryError> {
     match unwrap_parens(e) {
         Expr::StringLiteral(s) => Ok(s.val.clone()),
-        other => Err(QueryError::exec(format!("expected string literal, got {other}"))),
+        other => Err(QueryError::exec(format!(
+            "expected string literal, got {other}"
+        ))),
     }
 }
 
@@ -173,18 +212,30 @@ fn simple_math(name: &str) -> Option<fn(f64) -> f64> {
 
 /// Go's `math.Max`: NaN wins, +0 beats -0.
 pub(crate) fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 /// Go's `math.Min`: NaN wins.
 pub(crate) fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 /// Go's float→int64 conversion on amd64 (out of range and NaN become `i64::MIN`).
 fn go_f64_to_i64(v: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if v.is_nan() || !(-LIMIT..LIMIT).contains(&v) { i64::MIN } else { v as i64 }
+    if v.is_nan() || !(-LIMIT..LIMIT).contains(&v) {
+        i64::MIN
+    } else {
+        v as i64
+    }
 }
 
 fn timestamp(ev: &Evaluator<'_>, arg: &Expr, t: i64) -> Result<Value, QueryError> {
@@ -192,7 +243,11 @@ fn timestamp(ev: &Evaluator<'_>, arg: &Expr, t: i64) -> Result<Value, QueryError
         Expr::VectorSelector(vs) => ev
             .select_instant(vs, t)?
             .into_iter()
-            .map(|(labels, p)| Sample { labels: labels.clone(), v: p.t as f64 / 1000.0, drop_name: true })
+            .map(|(labels, p)| Sample {
+                labels: labels.clone(),
+                v: p.t as f64 / 1000.0,
+                drop_name: true,
+            })
             .collect(),
         other => map_values(ev.eval_vector(other, t)?, |_| t as f64 / 1000.0),
     };
@@ -227,15 +282,29 @@ fn valid_label_name(name: &str) -> bool {
 /// `mergeSeriesWithSameLabelset` does for one timestamp).
 fn ensure_unique(v: &[Sample]) -> Result<(), QueryError> {
     let mut seen = std::collections::HashSet::with_capacity(v.len());
-    if v.iter().all(|s| seen.insert(&s.labels)) { Ok(()) } else { Err(duplicate_labelset()) }
+    if v.iter().all(|s| seen.insert(&s.labels)) {
+        Ok(())
+    } else {
+        Err(duplicate_labelset())
+    }
 }
 
 fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Value, QueryError> {
-    let (dst, repl, src, pattern) = (string_arg(args[1])?, string_arg(args[2])?, string_arg(args[3])?, string_arg(args[4])?);
-    let re = regex::Regex::new(&format!("^(?s:{pattern})$"))
-        .map_err(|_| QueryError::exec(format!("invalid regular expression in label_replace(): {pattern}")))?;
+    let (dst, repl, src, pattern) = (
+        string_arg(args[1])?,
+        string_arg(args[2])?,
+        string_arg(args[3])?,
+        string_arg(args[4])?,
+    );
+    let re = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+        QueryError::exec(format!(
+            "invalid regular expression in label_replace(): {pattern}"
+        ))
+    })?;
     if !valid_label_name(&dst) {
-        return Err(QueryError::exec(format!("invalid destination label name in label_replace(): {dst}")));
+        return Err(QueryError::exec(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        )));
     }
     let mut v = ev.eval_vector(args[0], t)?;
     for s in &mut v {
@@ -255,16 +324,27 @@ fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Value, Qu
 
 fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Value, QueryError> {
     let (dst, sep) = (string_arg(args[1])?, string_arg(args[2])?);
-    let srcs = args[3..].iter().map(|a| string_arg(a)).collect::<Result<Vec<_>, _>>()?;
+    let srcs = args[3..]
+        .iter()
+        .map(|a| string_arg(a))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(bad) = srcs.iter().find(|s| !valid_label_name(s)) {
-        return Err(QueryError::exec(format!("invalid source label name in label_join(): {bad}")));
+        return Err(QueryError::exec(format!(
+            "invalid source label name in label_join(): {bad}"
+        )));
     }
     if !valid_label_name(&dst) {
-        return Err(QueryError::exec(format!("invalid destination label name in label_join(): {dst}")));
+        return Err(QueryError::exec(format!(
+            "invalid destination label name in label_join(): {dst}"
+        )));
     }
     let mut v = ev.eval_vector(args[0], t)?;
     for s in &mut v {
-        let joined = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect::<Vec<_>>().join(&sep);
+        let joined = srcs
+            .iter()
+            .map(|n| s.labels.get(n).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(&sep);
         s.labels.set(&dst, &joined);
         if dst == METRIC_NAME {
             s.drop_name = false;
@@ -277,10 +357,12 @@ fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Value, Query
 /// Parses a bucket bound the way Go's `strconv.ParseFloat` does for the
 /// spellings exporters use (`+Inf`, `1e3`, `0.5`).
 fn parse_le(s: &str) -> Option<f64> {
-    s.trim_start_matches('+').parse::<f64>().ok().or_else(|| match s.to_ascii_lowercase().as_str() {
-        "+inf" | "inf" => Some(f64::INFINITY),
-        "-inf" => Some(f64::NEG_INFINITY),
-        _ => None,
+    s.trim_start_matches('+').parse::<f64>().ok().or_else(|| {
+        match s.to_ascii_lowercase().as_str() {
+            "+inf" | "inf" => Some(f64::INFINITY),
+            "-inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        }
     })
 }
 
@@ -289,7 +371,9 @@ fn histogram_quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
     let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
-        let Some(le) = s.labels.get("le").and_then(parse_le) else { continue };
+        let Some(le) = s.labels.get("le").and_then(parse_le) else {
+            continue;
+        };
         let mut key = s.labels.clone();
         key.remove("le");
         let i = *index.entry(key.clone()).or_insert_with(|| {
@@ -302,7 +386,11 @@ fn histogram_quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
     }
     groups
         .into_iter()
-        .map(|(labels, mut buckets)| Sample { labels, v: bucket_quantile(q, &mut buckets), drop_name: true })
+        .map(|(labels, mut buckets)| Sample {
+            labels,
+            v: bucket_quantile(q, &mut buckets),
+            drop_name: true,
+        })
         .collect()
 }
 

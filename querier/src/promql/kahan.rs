@@ -37,7 +37,11 @@ pub(crate) fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
         let q = (count - 1.0) / count;
         (mean, c) = inc(f / count, q * mean, q * c);
     }
-    Some(if incremental { mean + c } else { sum / count + c / count })
+    Some(if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    })
 }
 
 #[cfg(test)]
@@ -46,7 +50,9 @@ mod tests {
 
     #[test]
     fn compensates_cancellation() {
-        let (s, c) = [1.0, 1e100, 1.0, -1e100].iter().fold((0.0, 0.0), |(s, c), &x| inc(x, s, c));
+        let (s, c) = [1.0, 1e100, 1.0, -1e100]
+            .iter()
+            .fold((0.0, 0.0), |(s, c), &x| inc(x, s, c));
         assert_eq!(s + c, 2.0);
     }
 

@@ -98,8 +98,16 @@ pub struct Engine {
 
 impl Engine {
     /// An engine reading `store`, enforcing the tenants' query limits.
-    pub fn new(store: Arc<dyn SeriesStore>, overrides: Arc<Overrides>, opts: EngineOptions) -> Self {
-        Self { store, overrides, opts }
+    pub fn new(
+        store: Arc<dyn SeriesStore>,
+        overrides: Arc<Overrides>,
+        opts: EngineOptions,
+    ) -> Self {
+        Self {
+            store,
+            overrides,
+            opts,
+        }
     }
 
     /// The options this engine runs with.
@@ -108,8 +116,14 @@ impl Engine {
     }
 
     /// Runs `query` with the engine's configured timeout.
-    pub async fn query(&self, tenants: &[TenantId], query: &str, range: QueryRange) -> Result<QueryValue, QueryError> {
-        self.query_with_timeout(tenants, query, range, self.opts.timeout).await
+    pub async fn query(
+        &self,
+        tenants: &[TenantId],
+        query: &str,
+        range: QueryRange,
+    ) -> Result<QueryValue, QueryError> {
+        self.query_with_timeout(tenants, query, range, self.opts.timeout)
+            .await
     }
 
     /// Runs `query` for `tenants` (several tenants: every series gets a
@@ -133,7 +147,11 @@ impl Engine {
             }
         }
         let (start, end, _) = range.bounds();
-        let window = fetch::QueryWindow { start, end, lookback: duration_ms(self.opts.lookback_delta) };
+        let window = fetch::QueryWindow {
+            start,
+            end,
+            lookback: duration_ms(self.opts.lookback_delta),
+        };
         let fetched = tokio::time::timeout_at(
             deadline.into(),
             fetch::fetch(&*self.store, &self.overrides, tenants, &expr, window),

@@ -40,14 +40,20 @@ fn lookup(name: &str) -> Option<RangeFn> {
         "count_over_time" => |p, _| Ok(Some(p.len() as f64)),
         "min_over_time" => |p, _| Ok(compare(p, |cur, best| cur < best).map(|p| p.v)),
         "max_over_time" => |p, _| Ok(compare(p, |cur, best| cur > best).map(|p| p.v)),
-        "ts_of_min_over_time" => |p, _| Ok(compare(p, |cur, best| cur <= best).map(|p| p.t as f64 / 1000.0)),
-        "ts_of_max_over_time" => |p, _| Ok(compare(p, |cur, best| cur >= best).map(|p| p.t as f64 / 1000.0)),
+        "ts_of_min_over_time" => {
+            |p, _| Ok(compare(p, |cur, best| cur <= best).map(|p| p.t as f64 / 1000.0))
+        }
+        "ts_of_max_over_time" => {
+            |p, _| Ok(compare(p, |cur, best| cur >= best).map(|p| p.t as f64 / 1000.0))
+        }
         "last_over_time" => |p, _| Ok(p.last().map(|p| p.v)),
         "first_over_time" => |p, _| Ok(p.first().map(|p| p.v)),
         "ts_of_last_over_time" => |p, _| Ok(p.last().map(|p| p.t as f64 / 1000.0)),
         "ts_of_first_over_time" => |p, _| Ok(p.first().map(|p| p.t as f64 / 1000.0)),
         "present_over_time" => |_, _| Ok(Some(1.0)),
-        "quantile_over_time" => |p, w| Ok(Some(quantile(w.params[0], p.iter().map(|p| p.v).collect()))),
+        "quantile_over_time" => {
+            |p, w| Ok(Some(quantile(w.params[0], p.iter().map(|p| p.v).collect())))
+        }
         "stdvar_over_time" => |p, _| Ok(Some(variance(p))),
         "stddev_over_time" => |p, _| Ok(Some(variance(p).sqrt())),
         "mad_over_time" => |p, _| {
@@ -55,10 +61,17 @@ fn lookup(name: &str) -> Option<RangeFn> {
                 return Ok(Some(f64::NAN));
             }
             let median = quantile(0.5, p.iter().map(|p| p.v).collect());
-            Ok(Some(quantile(0.5, p.iter().map(|p| (p.v - median).abs()).collect())))
+            Ok(Some(quantile(
+                0.5,
+                p.iter().map(|p| (p.v - median).abs()).collect(),
+            )))
         },
         "changes" => |p, _| {
-            Ok(Some(p.windows(2).filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan())).count() as f64))
+            Ok(Some(
+                p.windows(2)
+                    .filter(|w| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan()))
+                    .count() as f64,
+            ))
         },
         "resets" => |p, _| Ok(Some(p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64)),
         "deriv" => |p, _| Ok((p.len() >= 2).then(|| linear_regression(p, p[0].t).0)),
@@ -68,7 +81,9 @@ fn lookup(name: &str) -> Option<RangeFn> {
                 slope * w.params[0] + intercept
             }))
         },
-        "double_exponential_smoothing" => |p, w| double_exponential_smoothing(p, w.params[0], w.params[1]),
+        "double_exponential_smoothing" => {
+            |p, w| double_exponential_smoothing(p, w.params[0], w.params[1])
+        }
         _ => return None,
     })
 }
@@ -79,15 +94,29 @@ pub(crate) fn is_range_function(name: &str) -> bool {
 }
 
 /// Evaluates range function `name` with (paren-free) `args` at `t`.
-pub(crate) fn call(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<Value, QueryError> {
-    let matrix_idx = args.iter().position(|a| a.value_type() == ValueType::Matrix).unwrap_or(0);
+pub(crate) fn call(
+    ev: &Evaluator<'_>,
+    name: &str,
+    args: &[&Expr],
+    t: i64,
+) -> Result<Value, QueryError> {
+    let matrix_idx = args
+        .iter()
+        .position(|a| a.value_type() == ValueType::Matrix)
+        .unwrap_or(0);
     let RangeArg { series, start, end } = ev.eval_range(args[matrix_idx], t)?;
     if name == "absent_over_time" {
         let present = series.iter().any(|s| !s.points.is_empty());
-        return Ok(Value::Vector(if present { vec![] } else { vec![Sample::new(absent_labels(args[matrix_idx]), 1.0)] }));
+        return Ok(Value::Vector(if present {
+            vec![]
+        } else {
+            vec![Sample::new(absent_labels(args[matrix_idx]), 1.0)]
+        }));
     }
     let Some(f) = lookup(name) else {
-        return Err(QueryError::exec(format!("function \"{name}\" is not supported by this engine")));
+        return Err(QueryError::exec(format!(
+            "function \"{name}\" is not supported by this engine"
+        )));
     };
     let mut params = Vec::with_capacity(args.len().saturating_sub(1));
     for (i, a) in args.iter().enumerate() {
@@ -95,7 +124,12 @@ pub(crate) fn call(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Re
             params.push(ev.eval_scalar(a, t)?);
         }
     }
-    let window = Window { start, end, t, params };
+    let window = Window {
+        start,
+        end,
+        t,
+        params,
+    };
     let drop_name = name != "last_over_time" && name != "first_over_time";
     let mut out = Vec::with_capacity(series.len());
     for s in series {
@@ -103,7 +137,11 @@ pub(crate) fn call(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Re
             continue;
         }
         if let Some(v) = f(&s.points, &window)? {
-            out.push(Sample { labels: s.labels, v, drop_name: drop_name || s.drop_name });
+            out.push(Sample {
+                labels: s.labels,
+                v,
+                drop_name: drop_name || s.drop_name,
+            });
         }
     }
     Ok(Value::Vector(out))
@@ -151,12 +189,18 @@ fn extrapolated_rate(points: &[Point], w: &Window, is_counter: bool, is_rate: bo
 
 /// `irate` / `idelta` from the last two samples.
 fn instant_value(points: &[Point], is_rate: bool) -> Option<f64> {
-    let [prev, last] = points.get(points.len().checked_sub(2)?..)? else { return None };
+    let [prev, last] = points.get(points.len().checked_sub(2)?..)? else {
+        return None;
+    };
     let interval = last.t - prev.t;
     if interval == 0 {
         return None;
     }
-    let mut v = if is_rate && last.v < prev.v { last.v } else { last.v - prev.v };
+    let mut v = if is_rate && last.v < prev.v {
+        last.v
+    } else {
+        last.v - prev.v
+    };
     if is_rate {
         v /= interval as f64 / 1000.0;
     }
@@ -229,7 +273,11 @@ fn linear_regression(points: &[Point], intercept_time: i64) -> (f64, f64) {
         (sx2, cx2) = kahan::inc(x * x, sx2, cx2);
     }
     if const_y {
-        return if init_y.is_infinite() { (f64::NAN, f64::NAN) } else { (0.0, init_y) };
+        return if init_y.is_infinite() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (0.0, init_y)
+        };
     }
     let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
     let cov_xy = sxy - sx * sy / n;
@@ -238,12 +286,20 @@ fn linear_regression(points: &[Point], intercept_time: i64) -> (f64, f64) {
     (slope, sy / n - slope * sx / n)
 }
 
-fn double_exponential_smoothing(points: &[Point], sf: f64, tf: f64) -> Result<Option<f64>, QueryError> {
+fn double_exponential_smoothing(
+    points: &[Point],
+    sf: f64,
+    tf: f64,
+) -> Result<Option<f64>, QueryError> {
     if sf <= 0.0 || sf >= 1.0 {
-        return Err(QueryError::exec(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}")));
+        return Err(QueryError::exec(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+        )));
     }
     if tf <= 0.0 || tf >= 1.0 {
-        return Err(QueryError::exec(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}")));
+        return Err(QueryError::exec(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+        )));
     }
     if points.len() < 2 {
         return Ok(None);
@@ -271,8 +327,20 @@ mod tests {
     #[test]
     fn rate_extrapolates_to_the_window_edges() {
         // 0,10,…,50 every 10s in (0, 60]: 6 samples spanning 50s, 10s to each edge.
-        let p = pts(&[(10_000, 10.0), (20_000, 20.0), (30_000, 30.0), (40_000, 40.0), (50_000, 50.0), (60_000, 60.0)]);
-        let w = Window { start: 0, end: 60_000, t: 60_000, params: vec![] };
+        let p = pts(&[
+            (10_000, 10.0),
+            (20_000, 20.0),
+            (30_000, 30.0),
+            (40_000, 40.0),
+            (50_000, 50.0),
+            (60_000, 60.0),
+        ]);
+        let w = Window {
+            start: 0,
+            end: 60_000,
+            t: 60_000,
+            params: vec![],
+        };
         let inc = extrapolated_rate(&p, &w, true, false).unwrap();
         // Counter zero point is 10s before the first sample: extrapolate fully.
         assert!((inc - 60.0).abs() < 1e-9, "{inc}");
@@ -281,8 +349,14 @@ mod tests {
 
     #[test]
     fn irate_handles_counter_reset() {
-        assert_eq!(instant_value(&pts(&[(0, 10.0), (10_000, 5.0)]), true), Some(0.5));
-        assert_eq!(instant_value(&pts(&[(0, 10.0), (10_000, 5.0)]), false), Some(-5.0));
+        assert_eq!(
+            instant_value(&pts(&[(0, 10.0), (10_000, 5.0)]), true),
+            Some(0.5)
+        );
+        assert_eq!(
+            instant_value(&pts(&[(0, 10.0), (10_000, 5.0)]), false),
+            Some(-5.0)
+        );
         assert_eq!(instant_value(&pts(&[(0, 10.0)]), true), None);
     }
 

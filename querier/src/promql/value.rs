@@ -21,7 +21,11 @@ pub(crate) struct Sample {
 
 impl Sample {
     pub(crate) fn new(labels: Labels, v: f64) -> Self {
-        Self { labels, v, drop_name: false }
+        Self {
+            labels,
+            v,
+            drop_name: false,
+        }
     }
 
     /// The labels this sample will carry once delayed name removal applies.

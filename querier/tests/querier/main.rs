@@ -2,5 +2,5 @@
 //! scripts run against the engine, and the HTTP API over a real socket.
 
 mod api;
-mod support;
 mod conformance;
+mod support;

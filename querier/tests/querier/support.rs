@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use cairn_querier::{Querier, QuerierConfig};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::{Matcher, Sample, Series, SeriesStore, StoreError, matches_all};
 use common::tenant::TenantId;
 use parking_lot::RwLock;
-use cairn_querier::{Querier, QuerierConfig};
 
 /// Series per tenant, held in memory.
 #[derive(Default)]
@@ -39,7 +39,13 @@ impl MemStore {
         self.tenants.write().clear();
     }
 
-    fn matching(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+    fn matching(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<Series> {
         let all = self.tenants.read();
         let mut out: Vec<Series> = all
             .get(tenant.as_str())
@@ -48,7 +54,12 @@ impl MemStore {
             .filter(|s| matches_all(&s.labels, matchers))
             .map(|s| Series {
                 labels: s.labels.clone(),
-                samples: s.samples.iter().copied().filter(|p| p.t >= mint && p.t <= maxt).collect(),
+                samples: s
+                    .samples
+                    .iter()
+                    .copied()
+                    .filter(|p| p.t >= mint && p.t <= maxt)
+                    .collect(),
             })
             .filter(|s| !s.samples.is_empty())
             .collect();
@@ -59,17 +70,42 @@ impl MemStore {
 
 #[async_trait]
 impl SeriesStore for MemStore {
-    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError> {
+    async fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StoreError> {
         Ok(self.matching(tenant, matchers, mint, maxt))
     }
 
-    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError> {
-        Ok(self.matching(tenant, matchers, mint, maxt).into_iter().map(|s| s.labels).collect())
+    async fn series(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        Ok(self
+            .matching(tenant, matchers, mint, maxt)
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
     }
 
-    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError> {
-        let names: BTreeSet<String> =
-            self.matching(tenant, matchers, mint, maxt).iter().flat_map(|s| s.labels.iter().map(|l| l.name.clone())).collect();
+    async fn label_names(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let names: BTreeSet<String> = self
+            .matching(tenant, matchers, mint, maxt)
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()))
+            .collect();
         Ok(names.into_iter().collect())
     }
 
@@ -102,9 +138,26 @@ pub struct Server {
 /// every tenant's limits.
 pub async fn start_server(limits: Limits) -> Server {
     let store = Arc::new(MemStore::default());
-    let querier = Arc::new(Querier::new(QuerierConfig::default(), store.clone(), Arc::new(Overrides::new(limits)), true));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let querier = Arc::new(Querier::new(
+        QuerierConfig::default(),
+        store.clone(),
+        Arc::new(Overrides::new(limits)),
+        true,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
-    tokio::spawn(async move { axum::serve(listener, querier.router()).await.expect("serve") });
+    tokio::spawn(async move {
+        axum::serve(listener, querier.router())
+            .await
+            .expect("serve")
+    });
     Server { base, store }
+}
+
+/// An HTTP client (plain HTTP; rustls only needs a provider installed).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

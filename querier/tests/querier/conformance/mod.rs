@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_querier::promql::{Engine, EngineOptions, QueryRange, QueryValue};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::{Matcher, STALE_NAN_BITS, Sample, is_stale_nan, matches_all};
 use common::tenant::TenantId;
 use promql_parser::parser::{Expr, VectorSelector};
-use cairn_querier::promql::{Engine, EngineOptions, QueryRange, QueryValue};
 use script::{Command, Eval, Item};
 
 use crate::support::MemStore;
@@ -44,7 +44,12 @@ struct Skip {
 }
 
 /// Functions and operators outside this engine's scope.
-const UNSUPPORTED_FUNCTIONS: &[&str] = &["info", "histogram_fraction", "histogram_quantiles", "start_timestamp"];
+const UNSUPPORTED_FUNCTIONS: &[&str] = &[
+    "info",
+    "histogram_fraction",
+    "histogram_quantiles",
+    "start_timestamp",
+];
 const UNSUPPORTED_AGGREGATIONS: &[&str] = &["limit_ratio"];
 
 /// Every skip rule, checked in order.
@@ -63,11 +68,19 @@ const SKIPS: &[Skip] = &[
     },
     Skip {
         reason: "unsupported function (info, histogram_fraction, histogram_quantiles, start_timestamp)",
-        applies: |f| f.functions.iter().any(|n| UNSUPPORTED_FUNCTIONS.contains(&n.as_str())),
+        applies: |f| {
+            f.functions
+                .iter()
+                .any(|n| UNSUPPORTED_FUNCTIONS.contains(&n.as_str()))
+        },
     },
     Skip {
         reason: "unsupported experimental aggregation (limit_ratio)",
-        applies: |f| f.aggregations.iter().any(|n| UNSUPPORTED_AGGREGATIONS.contains(&n.as_str())),
+        applies: |f| {
+            f.aggregations
+                .iter()
+                .any(|n| UNSUPPORTED_AGGREGATIONS.contains(&n.as_str()))
+        },
     },
     Skip {
         reason: "syntax promql-parser 0.11.1 rejects (duration expressions, anchored/smoothed, …)",
@@ -83,11 +96,20 @@ const SKIPS: &[Skip] = &[
 ];
 
 fn invalid_utf8_escape(query: &str) -> bool {
-    query.match_indices("\\x").any(|(i, _)| query[i + 2..].starts_with(['8', '9', 'a', 'b', 'c', 'd', 'e', 'f', 'A', 'B', 'C', 'D', 'E', 'F']))
+    query.match_indices("\\x").any(|(i, _)| {
+        query[i + 2..].starts_with([
+            '8', '9', 'a', 'b', 'c', 'd', 'e', 'f', 'A', 'B', 'C', 'D', 'E', 'F',
+        ])
+    })
 }
 
 /// Collects function and aggregation names and selectors of an expression.
-fn walk<'e>(e: &'e Expr, f: &mut BTreeSet<String>, a: &mut BTreeSet<String>, sel: &mut Vec<&'e VectorSelector>) {
+fn walk<'e>(
+    e: &'e Expr,
+    f: &mut BTreeSet<String>,
+    a: &mut BTreeSet<String>,
+    sel: &mut Vec<&'e VectorSelector>,
+) {
     match e {
         Expr::Aggregate(x) => {
             a.insert(x.op.to_string());
@@ -114,9 +136,19 @@ fn walk<'e>(e: &'e Expr, f: &mut BTreeSet<String>, a: &mut BTreeSet<String>, sel
 }
 
 fn selector_matchers(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
-    let name = vs.name.as_ref().map(|n| Matcher::new(common::series::MatchOp::Equal, "__name__", n));
-    let groups = if vs.matchers.or_matchers.is_empty() { vec![vs.matchers.matchers.clone()] } else { vs.matchers.or_matchers.clone() };
-    groups.into_iter().map(|g| g.into_iter().chain(name.clone()).collect()).collect()
+    let name = vs
+        .name
+        .as_ref()
+        .map(|n| Matcher::new(common::series::MatchOp::Equal, "__name__", n));
+    let groups = if vs.matchers.or_matchers.is_empty() {
+        vec![vs.matchers.matchers.clone()]
+    } else {
+        vs.matchers.or_matchers.clone()
+    };
+    groups
+        .into_iter()
+        .map(|g| g.into_iter().chain(name.clone()).collect())
+        .collect()
 }
 
 /// Outcome of one eval.
@@ -159,8 +191,18 @@ impl Harness {
             default_subquery_step: Duration::from_secs(60),
             timeout: Duration::from_secs(60),
         };
-        let engine = Engine::new(store.clone(), Arc::new(Overrides::new(Limits::default())), opts);
-        Self { store, engine, tenant: TenantId::parse(TENANT).expect("tenant"), histogram_series: Vec::new(), start_timestamp_series: Vec::new() }
+        let engine = Engine::new(
+            store.clone(),
+            Arc::new(Overrides::new(Limits::default())),
+            opts,
+        );
+        Self {
+            store,
+            engine,
+            tenant: TenantId::parse(TENANT).expect("tenant"),
+            histogram_series: Vec::new(),
+            start_timestamp_series: Vec::new(),
+        }
     }
 
     fn load(&mut self, interval: i64, nhcb: bool, series: Vec<script::SeriesLine>) {
@@ -169,10 +211,19 @@ impl Harness {
                 self.histogram_series.push(s.labels);
                 continue;
             }
-            if nhcb && s.labels.metric_name().is_some_and(|n| n.ends_with("_bucket")) && s.labels.get("le").is_some() {
+            if nhcb
+                && s.labels
+                    .metric_name()
+                    .is_some_and(|n| n.ends_with("_bucket"))
+                && s.labels.get("le").is_some()
+            {
                 let mut base = s.labels.clone();
                 base.remove("le");
-                let name = base.metric_name().unwrap_or_default().trim_end_matches("_bucket").to_string();
+                let name = base
+                    .metric_name()
+                    .unwrap_or_default()
+                    .trim_end_matches("_bucket")
+                    .to_string();
                 base.set("__name__", &name);
                 self.histogram_series.push(base);
             }
@@ -181,7 +232,10 @@ impl Harness {
                 .iter()
                 .enumerate()
                 .filter_map(|(k, it)| match it {
-                    Item::Value(v) => Some(Sample { t: k as i64 * interval, v: *v }),
+                    Item::Value(v) => Some(Sample {
+                        t: k as i64 * interval,
+                        v: *v,
+                    }),
                     _ => None,
                 })
                 .collect();
@@ -191,12 +245,19 @@ impl Harness {
 
     fn features<'a>(&self, eval: &'a Eval) -> Features<'a> {
         let parsed = promql_parser::parser::parse(&eval.query);
-        let (mut functions, mut aggregations, mut selectors) = (BTreeSet::new(), BTreeSet::new(), Vec::new());
+        let (mut functions, mut aggregations, mut selectors) =
+            (BTreeSet::new(), BTreeSet::new(), Vec::new());
         if let Ok(expr) = &parsed {
             walk(expr, &mut functions, &mut aggregations, &mut selectors);
         }
-        let sets: Vec<Vec<Matcher>> = selectors.iter().flat_map(|vs| selector_matchers(vs)).collect();
-        let touches = |series: &[Labels]| sets.iter().any(|set| series.iter().any(|l| matches_all(l, set)));
+        let sets: Vec<Vec<Matcher>> = selectors
+            .iter()
+            .flat_map(|vs| selector_matchers(vs))
+            .collect();
+        let touches = |series: &[Labels]| {
+            sets.iter()
+                .any(|set| series.iter().any(|l| matches_all(l, set)))
+        };
         Features {
             eval,
             parsed,
@@ -217,12 +278,17 @@ impl Harness {
             (None, Some((start, end, step))) => QueryRange::Range { start, end, step },
             _ => return Outcome::Fail("eval without time".into()),
         };
-        let result = self.engine.query(std::slice::from_ref(&self.tenant), &eval.query, range).await;
+        let result = self
+            .engine
+            .query(std::slice::from_ref(&self.tenant), &eval.query, range)
+            .await;
         let e = &eval.expect;
         let value = match (result, e.fail) {
             (Err(err), true) => return check_failure(&err.to_string(), e),
             (Err(err), false) => return Outcome::Fail(format!("unexpected error: {err}")),
-            (Ok(v), true) => return Outcome::Fail(format!("expected failure, got {}", describe(&v))),
+            (Ok(v), true) => {
+                return Outcome::Fail(format!("expected failure, got {}", describe(&v)));
+            }
             (Ok(v), false) => v,
         };
         let checked = match eval.instant {
@@ -241,17 +307,39 @@ impl Harness {
     /// README rule 4b: the instant result must also appear at `t` in a
     /// range query from t-1m to t+1m.
     async fn range_rerun(&self, eval: &Eval, t: i64) -> Outcome {
-        let range = QueryRange::Range { start: t - 60_000, end: t + 60_000, step: 60_000 };
-        let value = match self.engine.query(std::slice::from_ref(&self.tenant), &eval.query, range).await {
+        let range = QueryRange::Range {
+            start: t - 60_000,
+            end: t + 60_000,
+            step: 60_000,
+        };
+        let value = match self
+            .engine
+            .query(std::slice::from_ref(&self.tenant), &eval.query, range)
+            .await
+        {
             Ok(v) => v,
             Err(err) => return Outcome::Fail(format!("range re-run failed: {err}")),
         };
-        let QueryValue::Matrix(series) = value else { return Outcome::Fail("range re-run gave no matrix".into()) };
-        let at_t: Vec<(Labels, f64)> =
-            series.iter().filter_map(|s| s.samples.iter().find(|p| p.t == t).map(|p| (s.labels.clone(), p.v))).collect();
+        let QueryValue::Matrix(series) = value else {
+            return Outcome::Fail("range re-run gave no matrix".into());
+        };
+        let at_t: Vec<(Labels, f64)> = series
+            .iter()
+            .filter_map(|s| {
+                s.samples
+                    .iter()
+                    .find(|p| p.t == t)
+                    .map(|p| (s.labels.clone(), p.v))
+            })
+            .collect();
         let expected: Vec<(Labels, f64)> = match eval.expect.scalar {
             Some(v) => vec![(Labels::default(), v)],
-            None => eval.expect.series.iter().filter_map(|s| single_value(&s.items).map(|v| (s.labels.clone(), v))).collect(),
+            None => eval
+                .expect
+                .series
+                .iter()
+                .filter_map(|s| single_value(&s.items).map(|v| (s.labels.clone(), v)))
+                .collect(),
         };
         match compare_sets(&at_t, &expected) {
             Ok(()) => Outcome::Pass,
@@ -266,17 +354,21 @@ fn wants_range_rerun(eval: &Eval) -> bool {
     e.string.is_none()
         && e.range_vector.is_none()
         && !e.ordered
-        && !["start()", "end()", "range()", "step()"].iter().any(|f| q.contains(f))
+        && !["start()", "end()", "range()", "step()"]
+            .iter()
+            .any(|f| q.contains(f))
         && promql_parser::parser::parse(q).is_ok_and(|x| {
-            matches!(x.value_type(), promql_parser::parser::value::ValueType::Vector | promql_parser::parser::value::ValueType::Scalar)
+            matches!(
+                x.value_type(),
+                promql_parser::parser::value::ValueType::Vector
+                    | promql_parser::parser::value::ValueType::Scalar
+            )
         })
 }
 
 fn check_failure(msg: &str, e: &script::Expectation) -> Outcome {
-    if let Some(want) = &e.fail_msg {
-        if msg != want {
-            return Outcome::Fail(format!("error {msg:?}, expected message {want:?}"));
-        }
+    if let Some(want) = e.fail_msg.as_ref().filter(|want| *want != msg) {
+        return Outcome::Fail(format!("error {msg:?}, expected message {want:?}"));
     }
     if let Some(re) = &e.fail_regex {
         match regex::Regex::new(re) {
@@ -328,7 +420,9 @@ fn compare_sets(got: &[(Labels, f64)], want: &[(Labels, f64)]) -> Result<(), Str
                 let got: Vec<String> = got.iter().map(|(l, v)| format!("{l} {v}")).collect();
                 return Err(format!("missing series {labels}; got [{}]", got.join(", ")));
             }
-            Some((_, g)) if !float_eq(*g, *v) => return Err(format!("{labels}: got {g}, want {v}")),
+            Some((_, g)) if !float_eq(*g, *v) => {
+                return Err(format!("{labels}: got {g}, want {v}"));
+            }
             Some(_) => {}
         }
     }
@@ -347,25 +441,54 @@ fn expected_points(items: &[Item], start: i64, step: i64) -> Vec<Sample> {
         .iter()
         .enumerate()
         .filter_map(|(k, it)| match it {
-            Item::Value(v) => Some(Sample { t: start + k as i64 * step, v: *v }),
+            Item::Value(v) => Some(Sample {
+                t: start + k as i64 * step,
+                v: *v,
+            }),
             _ => None,
         })
         .collect()
 }
 
-fn compare_matrix(got: &[common::series::Series], eval: &Eval, start: i64, step: i64) -> Result<(), String> {
-    let want: Vec<(Labels, Vec<Sample>)> =
-        eval.expect.series.iter().map(|s| (s.labels.clone(), expected_points(&s.items, start, step))).collect();
+fn compare_matrix(
+    got: &[common::series::Series],
+    eval: &Eval,
+    start: i64,
+    step: i64,
+) -> Result<(), String> {
+    let want: Vec<(Labels, Vec<Sample>)> = eval
+        .expect
+        .series
+        .iter()
+        .map(|s| (s.labels.clone(), expected_points(&s.items, start, step)))
+        .collect();
     for (labels, points) in &want {
-        let Some(g) = got.iter().find(|s| &s.labels == labels) else { return Err(format!("missing series {labels}")) };
+        let Some(g) = got.iter().find(|s| &s.labels == labels) else {
+            return Err(format!("missing series {labels}"));
+        };
         let same = g.samples.len() == points.len()
-            && g.samples.iter().zip(points).all(|(a, b)| a.t == b.t && float_eq(a.v, b.v));
+            && g.samples
+                .iter()
+                .zip(points)
+                .all(|(a, b)| a.t == b.t && float_eq(a.v, b.v));
         if !same {
-            let fmt = |p: &[Sample]| p.iter().map(|p| format!("{}@{}", p.v, p.t / 1000)).collect::<Vec<_>>().join(" ");
-            return Err(format!("{labels}: got [{}], want [{}]", fmt(&g.samples), fmt(points)));
+            let fmt = |p: &[Sample]| {
+                p.iter()
+                    .map(|p| format!("{}@{}", p.v, p.t / 1000))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            return Err(format!(
+                "{labels}: got [{}], want [{}]",
+                fmt(&g.samples),
+                fmt(points)
+            ));
         }
     }
-    if let Some(extra) = got.iter().find(|s| !want.iter().any(|(l, _)| *l == s.labels)) {
+    if let Some(extra) = got
+        .iter()
+        .find(|s| !want.iter().any(|(l, _)| *l == s.labels))
+    {
         return Err(format!("unexpected series {}", extra.labels));
     }
     if got.windows(2).any(|w| w[0].labels > w[1].labels) {
@@ -394,7 +517,9 @@ fn check_instant(value: &QueryValue, eval: &Eval, t: i64) -> Result<(), String> 
             other => Err(format!("got {}, want a range vector", describe(other))),
         };
     }
-    let QueryValue::Vector(samples) = value else { return Err(format!("got {}, want a vector", describe(value))) };
+    let QueryValue::Vector(samples) = value else {
+        return Err(format!("got {}, want a vector", describe(value)));
+    };
     if samples.iter().any(|s| s.t != t) {
         return Err("vector sample with a timestamp other than the evaluation time".into());
     }
@@ -402,13 +527,20 @@ fn check_instant(value: &QueryValue, eval: &Eval, t: i64) -> Result<(), String> 
     let want: Vec<(Labels, f64)> = e
         .series
         .iter()
-        .map(|s| single_value(&s.items).map(|v| (s.labels.clone(), v)).ok_or_else(|| format!("{}: expected one value", s.labels)))
+        .map(|s| {
+            single_value(&s.items)
+                .map(|v| (s.labels.clone(), v))
+                .ok_or_else(|| format!("{}: expected one value", s.labels))
+        })
         .collect::<Result<_, _>>()?;
     compare_sets(&got, &want)?;
     if e.ordered && got.iter().zip(&want).any(|(g, w)| g.0 != w.0) {
         return Err(format!(
             "order differs: got [{}]",
-            got.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(", ")
+            got.iter()
+                .map(|(l, _)| l.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(())
@@ -435,14 +567,21 @@ pub async fn run_file(name: &str) -> Report {
                 harness.histogram_series.clear();
                 harness.start_timestamp_series.clear();
             }
-            Command::Load { interval, nhcb, series, with_start_timestamps } => {
+            Command::Load {
+                interval,
+                nhcb,
+                series,
+                with_start_timestamps,
+            } => {
                 harness.start_timestamp_series.extend(with_start_timestamps);
                 harness.load(interval, nhcb, series);
             }
             Command::Eval(eval) => match harness.run(&eval).await {
                 Outcome::Pass => report.pass += 1,
                 Outcome::Skip(reason) => *report.skips.entry(reason).or_default() += 1,
-                Outcome::Fail(msg) => report.failures.push(format!("{name}:{} `{}`: {msg}", eval.line, eval.query)),
+                Outcome::Fail(msg) => report
+                    .failures
+                    .push(format!("{name}:{} `{}`: {msg}", eval.line, eval.query)),
             },
         }
     }
@@ -450,7 +589,12 @@ pub async fn run_file(name: &str) -> Report {
 }
 
 fn print_report(name: &str, r: &Report) {
-    println!("{name}: pass {} skip {} fail {}", r.pass, r.skipped(), r.failures.len());
+    println!(
+        "{name}: pass {} skip {} fail {}",
+        r.pass,
+        r.skipped(),
+        r.failures.len()
+    );
     for (reason, n) in &r.skips {
         println!("    skip {n:>4}  {reason}");
     }
@@ -463,7 +607,11 @@ fn print_report(name: &str, r: &Report) {
 async fn assert_file_passes(file: &str) {
     let report = run_file(file).await;
     print_report(file, &report);
-    assert!(report.failures.is_empty(), "{file}: {} in-scope evals failed (see output)", report.failures.len());
+    assert!(
+        report.failures.is_empty(),
+        "{file}: {} in-scope evals failed (see output)",
+        report.failures.len()
+    );
 }
 
 macro_rules! gated {
@@ -509,7 +657,12 @@ async fn summary_of_all_scripts() {
     files.sort();
     for f in files {
         let r = run_file(&f).await;
-        println!("{f:<28} pass {:>4} skip {:>4} fail {:>4}", r.pass, r.skipped(), r.failures.len());
+        println!(
+            "{f:<28} pass {:>4} skip {:>4} fail {:>4}",
+            r.pass,
+            r.skipped(),
+            r.failures.len()
+        );
         if std::env::var_os("CONFORMANCE_VERBOSE").is_some() {
             print_report(&f, &r);
         }

@@ -56,7 +56,12 @@ pub struct Eval {
 #[derive(Debug, Clone)]
 pub enum Command {
     Clear,
-    Load { interval: i64, nhcb: bool, series: Vec<SeriesLine>, with_start_timestamps: Vec<Labels> },
+    Load {
+        interval: i64,
+        nhcb: bool,
+        series: Vec<SeriesLine>,
+        with_start_timestamps: Vec<Labels>,
+    },
     Eval(Eval),
 }
 
@@ -74,7 +79,11 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
         }
         let start = i;
         i += 1;
-        let word = line.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let word = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let mut body = Vec::new();
         // `clear` is a single line; other commands take the lines up to a blank one.
         while word != "clear" && i < lines.len() && !blank(lines[i]) {
@@ -85,7 +94,8 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
         match word.as_str() {
             "clear" => out.push(Command::Clear),
             "load" | "load_with_nhcb" => {
-                let interval = parse_duration(line.split_whitespace().nth(1).unwrap_or("")).map_err(ctx)?;
+                let interval =
+                    parse_duration(line.split_whitespace().nth(1).unwrap_or("")).map_err(ctx)?;
                 // `metric{…}@st …` lines give start timestamps, which are
                 // not stored: remember which series had them.
                 let (mut series, mut with_start_timestamps) = (Vec::new(), Vec::new());
@@ -99,9 +109,16 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
                         series.push(parse_series_line(l).map_err(ctx)?);
                     }
                 }
-                out.push(Command::Load { interval, nhcb: word == "load_with_nhcb", series, with_start_timestamps });
+                out.push(Command::Load {
+                    interval,
+                    nhcb: word == "load_with_nhcb",
+                    series,
+                    with_start_timestamps,
+                });
             }
-            w if w.starts_with("eval") => out.push(Command::Eval(parse_eval(start + 1, line, &body).map_err(ctx)?)),
+            w if w.starts_with("eval") => out.push(Command::Eval(
+                parse_eval(start + 1, line, &body).map_err(ctx)?,
+            )),
             other => return Err(ctx(format!("unknown command {other:?}"))),
         }
     }
@@ -109,7 +126,9 @@ pub fn parse(text: &str) -> Result<Vec<Command>, String> {
 }
 
 fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String> {
-    let (cmd, rest) = line.split_once(char::is_whitespace).ok_or("eval without arguments")?;
+    let (cmd, rest) = line
+        .split_once(char::is_whitespace)
+        .ok_or("eval without arguments")?;
     let mut expect = Expectation::default();
     match cmd {
         "eval" => {}
@@ -120,14 +139,21 @@ fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String>
     }
     let rest = rest.trim_start();
     let (instant, range, query) = if let Some(r) = rest.strip_prefix("instant at ") {
-        let (t, q) = r.trim_start().split_once(char::is_whitespace).ok_or("missing query")?;
+        let (t, q) = r
+            .trim_start()
+            .split_once(char::is_whitespace)
+            .ok_or("missing query")?;
         (Some(parse_duration(t)?), None, q.trim().to_string())
     } else if let Some(r) = rest.strip_prefix("range from ") {
         let words: Vec<&str> = r.splitn(6, char::is_whitespace).collect();
         if words.len() < 6 || words[1] != "to" || words[3] != "step" {
             return Err(format!("bad range eval {line:?}"));
         }
-        let range = (parse_duration(words[0])?, parse_duration(words[2])?, parse_duration(words[4])?);
+        let range = (
+            parse_duration(words[0])?,
+            parse_duration(words[2])?,
+            parse_duration(words[4])?,
+        );
         (None, Some(range), words[5].trim().to_string())
     } else {
         return Err(format!("bad eval {line:?}"));
@@ -147,7 +173,13 @@ fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String>
             expect.series.push(s);
         }
     }
-    Ok(Eval { line: line_no, query, instant, range, expect })
+    Ok(Eval {
+        line: line_no,
+        query,
+        instant,
+        range,
+        expect,
+    })
 }
 
 fn parse_expect_line(e: &str, expect: &mut Expectation) -> Result<(), String> {
@@ -168,10 +200,15 @@ fn parse_expect_line(e: &str, expect: &mut Expectation) -> Result<(), String> {
         "string" => expect.string = Some(unquote(detail)?),
         "range" => {
             let w: Vec<&str> = detail.split_whitespace().collect();
-            if w.len() != 7 || w[0] != "vector" || w[1] != "from" || w[3] != "to" || w[5] != "step" {
+            if w.len() != 7 || w[0] != "vector" || w[1] != "from" || w[3] != "to" || w[5] != "step"
+            {
                 return Err(format!("bad range vector expectation {e:?}"));
             }
-            expect.range_vector = Some((parse_duration(w[2])?, parse_duration(w[4])?, parse_duration(w[6])?));
+            expect.range_vector = Some((
+                parse_duration(w[2])?,
+                parse_duration(w[4])?,
+                parse_duration(w[6])?,
+            ));
         }
         other => return Err(format!("unknown expectation {other:?}")),
     }
@@ -188,7 +225,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     let mut total = 0i64;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let n: i64 = rest[..digits].parse().map_err(|_| format!("bad duration {s:?}"))?;
+        let n: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("bad duration {s:?}"))?;
         rest = &rest[digits..];
         let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = match &rest[..letters] {
@@ -217,9 +256,9 @@ pub fn parse_number(s: &str) -> Result<f64, String> {
     let v = match body.to_ascii_lowercase().as_str() {
         "inf" => f64::INFINITY,
         "nan" => f64::NAN,
-        _ if body.starts_with(|c: char| c.is_ascii_digit() || c == '.') => {
-            body.parse::<f64>().map_err(|_| format!("bad number {s:?}"))?
-        }
+        _ if body.starts_with(|c: char| c.is_ascii_digit() || c == '.') => body
+            .parse::<f64>()
+            .map_err(|_| format!("bad number {s:?}"))?,
         _ => return Err(format!("bad number {s:?}")),
     };
     Ok(if neg { -v } else { v })
@@ -287,7 +326,12 @@ fn series_end(line: &str) -> Result<usize, String> {
 /// Parses `name{a="b", "quoted name", c='d'}` into labels.
 fn parse_labels(s: &str) -> Result<Labels, String> {
     let (name, body) = match s.find('{') {
-        Some(i) => (&s[..i], s[i + 1..].strip_suffix('}').ok_or_else(|| format!("bad selector {s:?}"))?),
+        Some(i) => (
+            &s[..i],
+            s[i + 1..]
+                .strip_suffix('}')
+                .ok_or_else(|| format!("bad selector {s:?}"))?,
+        ),
         None => (s, ""),
     };
     let mut labels = Vec::new();
@@ -315,7 +359,9 @@ fn take_name(s: &str) -> Result<(String, &str), String> {
     if s.starts_with(['"', '\'', '`']) {
         return take_quoted(s);
     }
-    let n = s.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '.')).unwrap_or(s.len());
+    let n = s
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '.'))
+        .unwrap_or(s.len());
     if n == 0 {
         return Err(format!("expected label name at {s:?}"));
     }
@@ -344,7 +390,10 @@ fn take_quoted(s: &str) -> Result<(String, &str), String> {
 /// Go's `strconv.Unquote` for the escapes test scripts use.
 pub fn unquote(s: &str) -> Result<String, String> {
     let q = s.chars().next().ok_or("empty string")?;
-    let inner = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)).ok_or_else(|| format!("bad quoting {s:?}"))?;
+    let inner = s
+        .strip_prefix(q)
+        .and_then(|r| r.strip_suffix(q))
+        .ok_or_else(|| format!("bad quoting {s:?}"))?;
     if q == '`' {
         return Ok(inner.to_string());
     }
@@ -364,11 +413,18 @@ pub fn unquote(s: &str) -> Result<String, String> {
             Some('\'') => out.push('\''),
             Some('x') => {
                 let h: String = chars.by_ref().take(2).collect();
-                out.push(char::from(u8::from_str_radix(&h, 16).map_err(|_| format!("bad escape in {s:?}"))?));
+                out.push(char::from(
+                    u8::from_str_radix(&h, 16).map_err(|_| format!("bad escape in {s:?}"))?,
+                ));
             }
             Some('u') => {
                 let h: String = chars.by_ref().take(4).collect();
-                out.push(u32::from_str_radix(&h, 16).ok().and_then(char::from_u32).ok_or("bad \\u escape")?);
+                out.push(
+                    u32::from_str_radix(&h, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or("bad \\u escape")?,
+                );
             }
             other => return Err(format!("unsupported escape {other:?} in {s:?}")),
         }
@@ -378,7 +434,10 @@ pub fn unquote(s: &str) -> Result<String, String> {
 
 fn expand_item(tok: &str, items: &mut Vec<Item>) -> Result<(), String> {
     if tok.starts_with("{{") {
-        let n = tok.rsplit_once("}}x").and_then(|(_, n)| n.parse::<usize>().ok()).map_or(1, |n| n + 1);
+        let n = tok
+            .rsplit_once("}}x")
+            .and_then(|(_, n)| n.parse::<usize>().ok())
+            .map_or(1, |n| n + 1);
         items.extend(std::iter::repeat_n(Item::Histogram, n));
         return Ok(());
     }
@@ -399,15 +458,21 @@ fn expand_item(tok: &str, items: &mut Vec<Item>) -> Result<(), String> {
         items.push(Item::Value(v));
         return Ok(());
     }
-    let (base, times) = tok.rsplit_once('x').ok_or_else(|| format!("bad item {tok:?}"))?;
+    let (base, times) = tok
+        .rsplit_once('x')
+        .ok_or_else(|| format!("bad item {tok:?}"))?;
     let times: usize = times.parse().map_err(|_| format!("bad item {tok:?}"))?;
     // `a+b`, `a-b` or just `a`; the operator is not at the start nor after an exponent.
     let bytes = base.as_bytes();
-    let op = (1..bytes.len()).find(|&i| matches!(bytes[i], b'+' | b'-') && !matches!(bytes[i - 1], b'e' | b'E'));
+    let op = (1..bytes.len())
+        .find(|&i| matches!(bytes[i], b'+' | b'-') && !matches!(bytes[i - 1], b'e' | b'E'));
     let (start, step) = match op {
         Some(i) => {
             let step = parse_number(&base[i + 1..])?;
-            (parse_number(&base[..i])?, if bytes[i] == b'-' { -step } else { step })
+            (
+                parse_number(&base[..i])?,
+                if bytes[i] == b'-' { -step } else { step },
+            )
         }
         None => (parse_number(base)?, 0.0),
     };
