@@ -125,6 +125,7 @@ impl<'a> Evaluator<'a> {
         let mut total = 0usize;
         let mut t = start;
         while t <= end {
+            self.check_deadline()?;
             self.step_samples.set(0);
             let samples = match self.eval(expr, t)? {
                 Value::Scalar(v) => vec![Sample::new(Labels::default(), v)],
@@ -339,7 +340,6 @@ impl<'a> Evaluator<'a> {
         }
         let mut by_labels: Vec<RangeSeries> = Vec::new();
         let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
-        let mut held = 0;
         while ts <= end {
             self.check_deadline()?;
             let samples = match self.eval(&sq.expr, ts)? {
@@ -352,7 +352,7 @@ impl<'a> Evaluator<'a> {
                     )));
                 }
             };
-            held += samples.len();
+            self.hold(samples.len())?;
             for s in samples {
                 let i = *index.entry(s.labels.clone()).or_insert_with(|| {
                     by_labels.push(RangeSeries {
@@ -374,7 +374,6 @@ impl<'a> Evaluator<'a> {
                 None => break,
             };
         }
-        self.hold(held)?;
         Ok(RangeArg {
             series: by_labels,
             start,

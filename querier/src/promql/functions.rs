@@ -395,7 +395,7 @@ fn histogram_quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
 }
 
 /// Prometheus's `bucketQuantile` over `(upper bound, cumulative count)`.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
+fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
