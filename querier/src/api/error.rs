@@ -1,0 +1,79 @@
+//! Every way a query API request fails, and the one place that maps each to
+//! Prometheus's `errorType` and HTTP status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use common::series::StoreError;
+use common::tenant::TenantError;
+
+use super::json;
+use crate::promql::QueryError;
+
+/// Why a query API request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No usable tenant in the request.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    /// A request parameter is missing or malformed.
+    #[error("invalid parameter {name:?}: {reason}")]
+    BadParam {
+        /// The parameter, e.g. `start`.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The request as a whole is not acceptable (e.g. too many points).
+    #[error("{0}")]
+    BadData(String),
+    /// The query failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The store failed while answering a metadata request.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// Prometheus's `errorType` and the HTTP status for this error.
+    fn classify(&self) -> (StatusCode, &'static str) {
+        const BAD_DATA: (StatusCode, &str) = (StatusCode::BAD_REQUEST, "bad_data");
+        const EXECUTION: (StatusCode, &str) = (StatusCode::UNPROCESSABLE_ENTITY, "execution");
+        const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "internal");
+        match self {
+            ApiError::Tenant(TenantError::Missing) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Tenant(_) | ApiError::BadParam { .. } | ApiError::BadData(_) => BAD_DATA,
+            ApiError::Query(QueryError::Parse(_) | QueryError::BadQuery(_)) => BAD_DATA,
+            ApiError::Query(QueryError::Execution(_) | QueryError::TooManySamples { .. }) => {
+                EXECUTION
+            }
+            ApiError::Query(QueryError::Timeout) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Query(QueryError::Store(e)) | ApiError::Store(e) => match e {
+                StoreError::TooManySeries { .. } => EXECUTION,
+                _ => INTERNAL,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error_type) = self.classify();
+        if let ApiError::Tenant(e) = &self {
+            // Tenancy errors come from the gateway layer: plain text, like Mimir.
+            return (status, e.to_string()).into_response();
+        }
+        let message = match &self {
+            ApiError::Query(QueryError::Parse(msg)) => {
+                format!("invalid parameter \"query\": {msg}")
+            }
+            other => other.to_string(),
+        };
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json::error(error_type, &message),
+        )
+            .into_response()
+    }
+}

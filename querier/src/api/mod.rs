@@ -1,0 +1,82 @@
+//! The Prometheus HTTP query API (`/prometheus/api/v1/…`): [`Querier`] wires
+//! the engine and the store to thin axum handlers.
+
+mod error;
+mod handlers;
+mod json;
+mod metadata;
+mod params;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use common::limits::Overrides;
+use common::series::SeriesStore;
+
+pub use error::ApiError;
+
+use crate::config::QuerierConfig;
+use crate::promql::Engine;
+
+/// Most points a range query may return per series (Prometheus's limit).
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// The query service: PromQL engine plus the metadata endpoints.
+pub struct Querier {
+    cfg: QuerierConfig,
+    engine: Engine,
+    store: Arc<dyn SeriesStore>,
+    multitenancy: bool,
+}
+
+impl Querier {
+    /// A querier over `store`, enforcing `overrides`; with `multitenancy`
+    /// off every request acts as the `anonymous` tenant.
+    pub fn new(
+        cfg: QuerierConfig,
+        store: Arc<dyn SeriesStore>,
+        overrides: Arc<Overrides>,
+        multitenancy: bool,
+    ) -> Self {
+        let engine = Engine::new(store.clone(), overrides, cfg.engine_options());
+        Self {
+            cfg,
+            engine,
+            store,
+            multitenancy,
+        }
+    }
+
+    /// The PromQL engine (e.g. for rule evaluation).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),
+    /// each answering GET and POST (form body).
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/prometheus/api/v1/query",
+                get(handlers::query).post(handlers::query),
+            )
+            .route(
+                "/prometheus/api/v1/query_range",
+                get(handlers::query_range).post(handlers::query_range),
+            )
+            .route(
+                "/prometheus/api/v1/series",
+                get(handlers::series).post(handlers::series),
+            )
+            .route(
+                "/prometheus/api/v1/labels",
+                get(handlers::labels).post(handlers::labels),
+            )
+            .route(
+                "/prometheus/api/v1/label/{name}/values",
+                get(handlers::label_values),
+            )
+            .with_state(self)
+    }
+}

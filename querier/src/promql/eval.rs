@@ -1,0 +1,388 @@
+//! The evaluator: walks the AST at one evaluation time over the prefetched
+//! data, and steps that over a range query's timestamps.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use common::labels::Labels;
+use common::series::{Sample as Point, Series, is_stale_nan};
+use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
+
+use super::fetch::{Fetched, at_ms, offset_ms, selector_key};
+use super::value::{QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata};
+use super::{EngineOptions, QueryError, QueryRange, aggregate, binary, duration_ms, functions};
+
+/// A range vector argument with the window it was taken over, which the
+/// extrapolating functions (`rate`, `delta`, …) need.
+pub(crate) struct RangeArg {
+    pub series: Vec<RangeSeries>,
+    /// Left (exclusive) edge of the window, ms.
+    pub start: i64,
+    /// Right (inclusive) edge of the window, ms.
+    pub end: i64,
+}
+
+/// Evaluates one query over prefetched data.
+pub(crate) struct Evaluator<'a> {
+    data: &'a Fetched,
+    lookback: i64,
+    subquery_step: i64,
+    max_samples: usize,
+    /// Query start, end and step (0 for instant queries), for `@ start()`,
+    /// `start()`, `range()`, `step()`, ….
+    pub(crate) query_start: i64,
+    pub(crate) query_end: i64,
+    pub(crate) query_step: i64,
+    deadline: Instant,
+    /// Samples held in memory by the current step.
+    step_samples: Cell<usize>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(
+        data: &'a Fetched,
+        opts: &EngineOptions,
+        range: QueryRange,
+        deadline: Instant,
+    ) -> Self {
+        let (query_start, query_end, query_step) = match range {
+            QueryRange::Instant(t) => (t, t, 0),
+            QueryRange::Range { start, end, step } => (start, end, step),
+        };
+        Self {
+            data,
+            lookback: duration_ms(opts.lookback_delta),
+            subquery_step: duration_ms(opts.default_subquery_step).max(1),
+            max_samples: opts.max_samples,
+            query_start,
+            query_end,
+            query_step,
+            deadline,
+            step_samples: Cell::new(0),
+        }
+    }
+
+    /// Evaluates `expr` over `range` and shapes the result.
+    pub(crate) fn run(&self, expr: &Expr, range: QueryRange) -> Result<QueryValue, QueryError> {
+        match range {
+            QueryRange::Instant(t) => self.run_instant(expr, t),
+            QueryRange::Range { start, end, step } => self.run_range(expr, start, end, step.max(1)),
+        }
+    }
+
+    fn run_instant(&self, expr: &Expr, t: i64) -> Result<QueryValue, QueryError> {
+        Ok(match self.eval(expr, t)? {
+            Value::Scalar(v) => QueryValue::Scalar { t, v },
+            Value::String(v) => QueryValue::String { t, v },
+            Value::Vector(samples) => {
+                let out: Vec<VectorSample> = samples
+                    .iter()
+                    .map(|s| VectorSample {
+                        labels: s.final_labels(),
+                        t,
+                        v: s.v,
+                    })
+                    .collect();
+                let mut seen = std::collections::HashSet::with_capacity(out.len());
+                if !out.iter().all(|s| seen.insert(&s.labels)) {
+                    return Err(duplicate_labelset());
+                }
+                QueryValue::Vector(out)
+            }
+            Value::Matrix(series) => {
+                let mut merged: BTreeMap<Labels, Vec<Point>> = BTreeMap::new();
+                for s in series {
+                    let mut labels = s.labels;
+                    if s.drop_name {
+                        drop_metadata(&mut labels);
+                    }
+                    let points = merged.entry(labels).or_default();
+                    points.extend(s.points);
+                    points.sort_by_key(|p| p.t);
+                    if points.windows(2).any(|w| w[0].t == w[1].t) {
+                        return Err(duplicate_labelset());
+                    }
+                }
+                QueryValue::Matrix(
+                    merged
+                        .into_iter()
+                        .map(|(labels, samples)| Series { labels, samples })
+                        .collect(),
+                )
+            }
+        })
+    }
+
+    fn run_range(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryValue, QueryError> {
+        let mut out: BTreeMap<Labels, Vec<Point>> = BTreeMap::new();
+        let mut total = 0usize;
+        let mut t = start;
+        while t <= end {
+            self.check_deadline()?;
+            self.step_samples.set(0);
+            let samples = match self.eval(expr, t)? {
+                Value::Scalar(v) => vec![Sample::new(Labels::default(), v)],
+                Value::Vector(v) => v,
+                other => {
+                    return Err(QueryError::BadQuery(format!(
+                        "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                        other.type_name()
+                    )));
+                }
+            };
+            total += samples.len();
+            if total > self.max_samples {
+                return Err(QueryError::TooManySamples {
+                    limit: self.max_samples,
+                });
+            }
+            for s in samples {
+                let points = out.entry(s.final_labels()).or_default();
+                if points.last().is_some_and(|p| p.t == t) {
+                    return Err(duplicate_labelset());
+                }
+                points.push(Point { t, v: s.v });
+            }
+            t = match t.checked_add(step) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        Ok(QueryValue::Matrix(
+            out.into_iter()
+                .map(|(labels, samples)| Series { labels, samples })
+                .collect(),
+        ))
+    }
+
+    /// Fails once the deadline has passed.
+    pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() > self.deadline {
+            Err(QueryError::Timeout)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Accounts `n` more samples held by the current step.
+    fn hold(&self, n: usize) -> Result<(), QueryError> {
+        let held = self.step_samples.get().saturating_add(n);
+        self.step_samples.set(held);
+        if held > self.max_samples {
+            return Err(QueryError::TooManySamples {
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expr` at time `t` (ms).
+    pub(crate) fn eval(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(mut samples) => {
+                    for s in &mut samples {
+                        s.v = -s.v;
+                        s.drop_name = true;
+                    }
+                    Ok(Value::Vector(samples))
+                }
+                other => Err(QueryError::exec(format!(
+                    "unary minus is not defined on a {}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(vs) => {
+                let samples: Vec<Sample> = self
+                    .select_instant(vs, t)?
+                    .into_iter()
+                    .map(|(labels, p)| Sample::new(labels.clone(), p.v))
+                    .collect();
+                Ok(Value::Vector(samples))
+            }
+            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.select_range(ms, t)?.series)),
+            Expr::Subquery(sq) => Ok(Value::Matrix(self.subquery(sq, t)?.series)),
+            Expr::Call(call) => functions::call(self, call, t),
+            Expr::Aggregate(agg) => aggregate::eval(self, agg, t),
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Extension(_) => Err(QueryError::exec("extension expressions are not supported")),
+        }
+    }
+
+    /// Evaluates an expression that must yield an instant vector.
+    pub(crate) fn eval_vector(&self, expr: &Expr, t: i64) -> Result<Vec<Sample>, QueryError> {
+        match self.eval(expr, t)? {
+            Value::Vector(v) => Ok(v),
+            other => Err(QueryError::exec(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates an expression that must yield a scalar.
+    pub(crate) fn eval_scalar(&self, expr: &Expr, t: i64) -> Result<f64, QueryError> {
+        match self.eval(expr, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => Err(QueryError::exec(format!(
+                "expected scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates a range-vector argument (matrix selector or subquery).
+    pub(crate) fn eval_range(&self, expr: &Expr, t: i64) -> Result<RangeArg, QueryError> {
+        match expr {
+            Expr::Paren(p) => self.eval_range(&p.expr, t),
+            Expr::MatrixSelector(ms) => self.select_range(ms, t),
+            Expr::Subquery(sq) => self.subquery(sq, t),
+            other => Err(QueryError::exec(format!(
+                "expected range vector, got {other}"
+            ))),
+        }
+    }
+
+    fn series_of(&self, vs: &VectorSelector) -> &'a [Series] {
+        self.data
+            .get(&selector_key(vs))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The time a selector or subquery reads at, after `@` and `offset`.
+    fn reference_time(
+        &self,
+        at: &Option<promql_parser::parser::AtModifier>,
+        offset: i64,
+        t: i64,
+    ) -> i64 {
+        at_ms(at, self.query_start, self.query_end)
+            .unwrap_or(t)
+            .saturating_sub(offset)
+    }
+
+    /// The latest non-stale sample of each series within the lookback
+    /// window `(ref - lookback, ref]`, with the sample's own timestamp.
+    pub(crate) fn select_instant(
+        &self,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<Vec<(&'a Labels, Point)>, QueryError> {
+        let reference = self.reference_time(&vs.at, offset_ms(&vs.offset), t);
+        let floor = reference.saturating_sub(self.lookback);
+        let mut out = Vec::new();
+        for s in self.series_of(vs) {
+            let idx = s.samples.partition_point(|p| p.t <= reference);
+            if idx == 0 {
+                continue;
+            }
+            let p = s.samples[idx - 1];
+            if p.t > floor && !is_stale_nan(p.v) {
+                out.push((&s.labels, p));
+            }
+        }
+        self.hold(out.len())?;
+        Ok(out)
+    }
+
+    /// Non-stale samples of each series in `(ref - range, ref]`.
+    fn select_range(&self, ms: &MatrixSelector, t: i64) -> Result<RangeArg, QueryError> {
+        let end = self.reference_time(&ms.vs.at, offset_ms(&ms.vs.offset), t);
+        let start = end.saturating_sub(duration_ms(ms.range));
+        let mut series = Vec::new();
+        let mut held = 0;
+        for s in self.series_of(&ms.vs) {
+            let lo = s.samples.partition_point(|p| p.t <= start);
+            let hi = s.samples.partition_point(|p| p.t <= end);
+            let points: Vec<Point> = s.samples[lo..hi]
+                .iter()
+                .copied()
+                .filter(|p| !is_stale_nan(p.v))
+                .collect();
+            if !points.is_empty() {
+                held += points.len();
+                series.push(RangeSeries {
+                    labels: s.labels.clone(),
+                    points,
+                    drop_name: false,
+                });
+            }
+        }
+        self.hold(held)?;
+        Ok(RangeArg { series, start, end })
+    }
+
+    /// Evaluates a subquery's inner expression at every step aligned to its
+    /// resolution inside `(ref - range, ref]`.
+    fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<RangeArg, QueryError> {
+        let end = self.reference_time(&sq.at, offset_ms(&sq.offset), t);
+        let start = end.saturating_sub(duration_ms(sq.range));
+        let step = sq
+            .step
+            .map(duration_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.subquery_step);
+        let mut ts = start.div_euclid(step).saturating_mul(step);
+        if ts <= start {
+            ts = ts.saturating_add(step);
+        }
+        let mut by_labels: Vec<RangeSeries> = Vec::new();
+        let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+        while ts <= end {
+            self.check_deadline()?;
+            let samples = match self.eval(&sq.expr, ts)? {
+                Value::Scalar(v) => vec![Sample::new(Labels::default(), v)],
+                Value::Vector(v) => v,
+                other => {
+                    return Err(QueryError::exec(format!(
+                        "subquery over {} is not allowed",
+                        other.type_name()
+                    )));
+                }
+            };
+            self.hold(samples.len())?;
+            for s in samples {
+                let i = *index.entry(s.labels.clone()).or_insert_with(|| {
+                    by_labels.push(RangeSeries {
+                        labels: s.labels,
+                        points: Vec::new(),
+                        drop_name: s.drop_name,
+                    });
+                    by_labels.len() - 1
+                });
+                let series = &mut by_labels[i];
+                if series.points.last().is_some_and(|p| p.t == ts) {
+                    return Err(duplicate_labelset());
+                }
+                series.drop_name |= s.drop_name;
+                series.points.push(Point { t: ts, v: s.v });
+            }
+            ts = match ts.checked_add(step) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        Ok(RangeArg {
+            series: by_labels,
+            start,
+            end,
+        })
+    }
+}
+
+/// Prometheus's error for two result series with equal labels.
+pub(crate) fn duplicate_labelset() -> QueryError {
+    QueryError::exec("vector cannot contain metrics with the same labelset")
+}

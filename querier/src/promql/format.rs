@@ -1,0 +1,74 @@
+//! Float and timestamp text exactly as Prometheus writes them.
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)` with Prometheus's spelling of
+/// the specials (`NaN`, `+Inf`, `-Inf`): the shortest decimal that round-trips.
+pub fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A sample value as the Prometheus HTTP API writes it: shortest
+/// round-trip digits, in exponent form (`1e-07`, `1e+21`) when the magnitude
+/// is below 1e-6 or at least 1e21.
+pub fn api_float(v: f64) -> String {
+    let abs = v.abs();
+    if v.is_finite() && abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let s = format!("{v:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        format!("{mantissa}e{sign}{digits:0>2}")
+    } else {
+        go_float(v)
+    }
+}
+
+/// A millisecond timestamp as Prometheus writes it: seconds with up to
+/// three decimals (`1700000000`, `1700000000.123`, `1.500`).
+pub fn api_timestamp(t: i64) -> String {
+    let sign = if t < 0 { "-" } else { "" };
+    let abs = t.unsigned_abs();
+    let (secs, ms) = (abs / 1000, abs % 1000);
+    if ms == 0 {
+        format!("{sign}{secs}")
+    } else {
+        format!("{sign}{secs}.{ms:03}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_match_go() {
+        assert_eq!(api_float(1.0), "1");
+        assert_eq!(api_float(0.1), "0.1");
+        assert_eq!(api_float(1e-7), "1e-07");
+        assert_eq!(api_float(1.5e21), "1.5e+21");
+        assert_eq!(api_float(123456.789), "123456.789");
+        assert_eq!(api_float(f64::NAN), "NaN");
+        assert_eq!(api_float(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(go_float(1e21), "1000000000000000000000");
+    }
+
+    #[test]
+    fn timestamps_match_prometheus() {
+        assert_eq!(api_timestamp(1_700_000_000_123), "1700000000.123");
+        assert_eq!(api_timestamp(1_500), "1.500");
+        assert_eq!(api_timestamp(5), "0.005");
+        assert_eq!(api_timestamp(-1_500), "-1.500");
+        assert_eq!(api_timestamp(0), "0");
+    }
+}

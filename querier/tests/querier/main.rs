@@ -1,0 +1,6 @@
+//! The querier's integration tests: Prometheus's own PromQL conformance
+//! scripts run against the engine, and the HTTP API over a real socket.
+
+mod api;
+mod conformance;
+mod support;
