@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod discard;
 pub mod labels;
 pub mod limits;
+pub mod postings;
 pub mod push;
 pub mod series;
 pub mod tenant;
