@@ -11,3 +11,4 @@ pub mod postings;
 pub mod push;
 pub mod series;
 pub mod tenant;
+pub mod wal;
