@@ -3,6 +3,7 @@
 //! Codecs (chunks, blocks, WAL) live here once and are used by both their
 //! writers (ingester, compactor) and readers (querier).
 
+pub mod block;
 pub mod chunk;
 pub mod discard;
 pub mod labels;

@@ -7,6 +7,7 @@
 //! `name="value"` pair maps to a [`RoaringBitmap`] of the IDs carrying it.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use roaring::RoaringBitmap;
 
@@ -132,6 +133,35 @@ impl MemPostings {
     /// True when no series is indexed.
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
+    }
+
+    /// Values of label `name` with their series IDs, sorted by value.
+    pub(crate) fn values(&self, name: &str) -> impl Iterator<Item = (&str, &RoaringBitmap)> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flat_map(|values| values.iter().map(|(v, ids)| (v.as_str(), ids)))
+    }
+
+    /// Sets the series of one pair wholesale (a block index load); `ids` are
+    /// also added to the set of all series.
+    pub(crate) fn insert_postings(&mut self, name: String, value: String, ids: RoaringBitmap) {
+        if value.is_empty() || ids.is_empty() {
+            return;
+        }
+        self.all |= &ids;
+        *self
+            .by_name
+            .entry(name)
+            .or_default()
+            .entry(value)
+            .or_default() |= ids;
+    }
+
+    /// Registers a range of IDs as series even if they carry no label (a
+    /// block index load, where every ordinal is a series).
+    pub(crate) fn insert_id_range(&mut self, ids: RangeInclusive<u32>) {
+        self.all.insert_range(ids);
     }
 
     /// Union of the series whose `m.name` value matches `m` (for matchers

@@ -1,4 +1,5 @@
-//! Bit-granular writer and reader underneath the chunk encodings.
+//! Bit-granular writer and reader underneath the chunk encodings, plus the
+//! LEB128 varint helpers the block index shares.
 //!
 //! Gorilla-style encodings spend 1–4 bits on the common cases, so they need
 //! a stream that is not byte-aligned. Bits are packed most significant first
@@ -189,7 +190,6 @@ pub(crate) fn unzigzag(u: u64) -> i64 {
 }
 
 /// Appends `v` as an unsigned LEB128 varint to a byte vector.
-#[cfg(test)]
 pub(crate) fn put_uvarint(out: &mut Vec<u8>, v: u64) {
     let (buf, len) = uvarint_bytes(v);
     out.extend_from_slice(&buf[..len]);

@@ -6,5 +6,5 @@
 //! keeps [`xor::XorChunk`]s in memory, `common::block` frames the same bytes
 //! into segment files, and readers decode them with [`xor::decode`].
 
-mod bstream;
+pub(crate) mod bstream;
 pub mod xor;

@@ -280,7 +280,6 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
 
 /// The number of samples an encoded chunk holds, read from its header
 /// without decoding the samples.
-#[allow(dead_code)] // TEMP: used by common::block
 pub(crate) fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
     get_uvarint(bytes)
         .map(|(n, _)| n)
