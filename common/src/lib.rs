@@ -3,10 +3,14 @@
 //! Codecs (chunks, blocks, WAL) live here once and are used by both their
 //! writers (ingester, compactor) and readers (querier).
 
+pub mod block;
+pub mod chunk;
 pub mod discard;
 pub mod labels;
 pub mod limits;
+pub mod postings;
 pub mod push;
 pub mod series;
 pub mod storage;
 pub mod tenant;
+pub mod wal;

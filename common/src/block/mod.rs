@@ -1,0 +1,548 @@
+//! TSDB-style metrics blocks in object storage: how ingesters hand their
+//! data to long-term storage and how queriers read it back.
+//!
+//! A block is an immutable set of series over a time range. Per tenant:
+//!
+//! ```text
+//! <tenant>/metrics/blocks/<ULID>/index          symbols, series, postings (see `index`)
+//! <tenant>/metrics/blocks/<ULID>/chunks/000001  XOR chunks, one snappy frame each (see `chunks`)
+//! <tenant>/metrics/blocks/<ULID>/meta.json      Prometheus-shaped metadata, uploaded last
+//! ```
+//!
+//! A block exists once its `meta.json` does: [`write_block`] uploads chunk
+//! segments, then the index, then `meta.json`, so a crash mid-upload leaves
+//! a directory [`list_blocks`] ignores. [`BlockReader`] loads a block's index
+//! into memory and fetches only the chunks a query needs, with ranged GETs.
+//!
+//! Nothing read from storage is trusted: every section, frame and chunk is
+//! length- and CRC-checked, and damage surfaces as [`BlockError::Corrupt`]
+//! naming the object, never as a panic.
+
+mod chunks;
+mod index;
+mod meta;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use ulid::Ulid;
+
+use self::chunks::{FRAME_HEADER_LEN, MAX_SEGMENT_BYTES, SEGMENT_HEADER};
+use self::index::{ChunkRef, Index};
+pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
+use crate::chunk::xor;
+use crate::labels::Labels;
+use crate::series::{Matcher, Sample, Series, StoreError, merge_samples};
+use crate::tenant::TenantId;
+
+/// Chunk ranges closer than this are fetched with one GET (reading the gap
+/// is cheaper than another request).
+const MAX_RANGE_GAP: u64 = 256 << 10;
+/// Coalesced GETs stop growing at this size.
+const MAX_RANGE_LEN: u64 = 16 << 20;
+/// Ranged GETs in flight per query.
+const FETCH_CONCURRENCY: usize = 8;
+/// `meta.json` reads in flight while listing.
+const LIST_CONCURRENCY: usize = 16;
+
+/// One encoded chunk of a series, as handed to [`write_block`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkData {
+    /// Timestamp of the chunk's first sample.
+    pub min_t: i64,
+    /// Timestamp of the chunk's last sample.
+    pub max_t: i64,
+    /// The chunk's bytes, as returned by [`xor::XorChunk::bytes`].
+    pub data: Vec<u8>,
+}
+
+/// A series and its chunks, as handed to [`write_block`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSeries {
+    /// The series' label set.
+    pub labels: Labels,
+    /// Its chunks, in any order (they are sorted by time when written).
+    pub chunks: Vec<ChunkData>,
+}
+
+/// Why a block could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    /// A stored object is damaged or not in the expected format.
+    #[error("corrupt block object {object}: {reason}")]
+    Corrupt {
+        /// The object's path.
+        object: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Object storage failed.
+    #[error("object storage: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    /// [`write_block`] was given data it cannot store.
+    #[error("cannot write block: {0}")]
+    InvalidInput(String),
+    /// [`write_block`] was given no series with chunks.
+    #[error("cannot write block: no series with chunks")]
+    Empty,
+}
+
+impl From<BlockError> for StoreError {
+    fn from(e: BlockError) -> Self {
+        match e {
+            BlockError::Corrupt { object, reason } => StoreError::Corrupt {
+                what: object,
+                reason,
+            },
+            BlockError::ObjectStore(e) => StoreError::ObjectStore(e),
+            other => StoreError::Other(other.to_string()),
+        }
+    }
+}
+
+fn corrupt(object: &Path, reason: impl Into<String>) -> BlockError {
+    BlockError::Corrupt {
+        object: object.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Where a tenant's metrics blocks live: `<tenant>/metrics/blocks`.
+pub fn blocks_prefix(tenant: &TenantId) -> Path {
+    Path::from_iter([tenant.as_str(), "metrics", "blocks"])
+}
+
+fn block_dir(tenant: &TenantId, ulid: Ulid) -> Path {
+    blocks_prefix(tenant).join(ulid.to_string())
+}
+
+fn segment_path(dir: &Path, n: u32) -> Path {
+    dir.clone().join("chunks").join(chunks::segment_name(n))
+}
+
+/// Writes `series` as a new level-1 block for `tenant` and returns its
+/// metadata. `source` names the writer (an ingester ID) in `meta.json`.
+///
+/// Series are sorted by label set; series with equal label sets are merged
+/// and series without chunks dropped. The block's time range comes from the
+/// chunks' `min_t`/`max_t`. `meta.json` is uploaded last, so a failed call
+/// leaves only an invisible partial directory.
+pub async fn write_block(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    series: Vec<BlockSeries>,
+    source: &str,
+) -> Result<BlockMeta, BlockError> {
+    write_block_with_segment_size(store, tenant, series, source, MAX_SEGMENT_BYTES).await
+}
+
+/// [`write_block`] with a chosen segment size cap (tests use small ones).
+async fn write_block_with_segment_size(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    series: Vec<BlockSeries>,
+    source: &str,
+    max_segment_bytes: u64,
+) -> Result<BlockMeta, BlockError> {
+    let series = normalize(series)?;
+    if series.is_empty() {
+        return Err(BlockError::Empty);
+    }
+    if u32::try_from(series.len() - 1).is_err() {
+        return Err(BlockError::InvalidInput(format!(
+            "{} series exceed the 2^32 a block can index",
+            series.len()
+        )));
+    }
+    let ulid = Ulid::new();
+    let dir = block_dir(tenant, ulid);
+    let mut stats = BlockStats {
+        num_series: series.len() as u64,
+        ..BlockStats::default()
+    };
+    let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
+
+    let mut index_series = Vec::with_capacity(series.len());
+    let mut segment_no = 1u32;
+    let mut segment = SEGMENT_HEADER.to_vec();
+    let mut frame = Vec::new();
+    for s in series {
+        let mut refs = Vec::with_capacity(s.chunks.len());
+        for c in s.chunks {
+            let samples = xor::sample_count(&c.data).map_err(|e| {
+                BlockError::InvalidInput(format!(
+                    "series {}: chunk {}..{}: {e}",
+                    s.labels, c.min_t, c.max_t
+                ))
+            })?;
+            frame.clear();
+            let len = chunks::write_frame(&mut frame, &c.data).map_err(BlockError::InvalidInput)?;
+            if segment.len() > SEGMENT_HEADER.len()
+                && (segment.len() + frame.len()) as u64 > max_segment_bytes
+            {
+                let full = std::mem::replace(&mut segment, SEGMENT_HEADER.to_vec());
+                store
+                    .put(&segment_path(&dir, segment_no), PutPayload::from(full))
+                    .await?;
+                segment_no += 1;
+            }
+            refs.push(ChunkRef {
+                min_t: c.min_t,
+                max_t: c.max_t,
+                segment: segment_no,
+                offset: segment.len() as u64,
+                len,
+            });
+            segment.extend_from_slice(&frame);
+            stats.num_chunks += 1;
+            stats.num_samples += samples;
+            min_time = min_time.min(c.min_t);
+            max_time = max_time.max(c.max_t);
+        }
+        index_series.push((s.labels, refs));
+    }
+    store
+        .put(&segment_path(&dir, segment_no), PutPayload::from(segment))
+        .await?;
+    store
+        .put(
+            &dir.clone().join("index"),
+            PutPayload::from(index::encode(&index_series)),
+        )
+        .await?;
+
+    let meta = BlockMeta {
+        ulid,
+        min_time,
+        max_time: max_time.saturating_add(1),
+        stats,
+        compaction: BlockCompaction {
+            level: 1,
+            sources: vec![ulid],
+        },
+        version: meta::META_VERSION,
+        cairn: CairnMeta {
+            source: source.to_string(),
+        },
+    };
+    let json = serde_json::to_vec_pretty(&meta)
+        .map_err(|e| BlockError::InvalidInput(format!("encoding meta.json: {e}")))?;
+    store
+        .put(&dir.clone().join("meta.json"), PutPayload::from(json))
+        .await?;
+    Ok(meta)
+}
+
+/// Sorts by label set, merges equal label sets, drops chunkless series,
+/// sorts chunks by time and rejects impossible time ranges.
+fn normalize(mut series: Vec<BlockSeries>) -> Result<Vec<BlockSeries>, BlockError> {
+    series.retain(|s| !s.chunks.is_empty());
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<BlockSeries> = Vec::with_capacity(series.len());
+    for s in series {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.chunks.extend(s.chunks),
+            _ => out.push(s),
+        }
+    }
+    for s in &mut out {
+        if let Some(c) = s.chunks.iter().find(|c| c.max_t < c.min_t) {
+            return Err(BlockError::InvalidInput(format!(
+                "series {}: chunk max_t {} is before min_t {}",
+                s.labels, c.max_t, c.min_t
+            )));
+        }
+        s.chunks.sort_by_key(|c| (c.min_t, c.max_t));
+    }
+    Ok(out)
+}
+
+/// The complete blocks of `tenant` (those with a readable `meta.json`),
+/// sorted by `min_time`.
+///
+/// Directories without `meta.json` are uploads in progress or abandoned and
+/// are skipped; so, with a warning, are unparsable `meta.json` files.
+pub async fn list_blocks(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+) -> Result<Vec<BlockMeta>, BlockError> {
+    let listing = store
+        .list_with_delimiter(Some(&blocks_prefix(tenant)))
+        .await?;
+    let ulids: Vec<Ulid> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()))
+        .collect();
+    let metas: Vec<Option<BlockMeta>> = futures::stream::iter(ulids)
+        .map(|ulid| read_meta(store, tenant, ulid))
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut metas: Vec<BlockMeta> = metas.into_iter().flatten().collect();
+    metas.sort_by_key(|m| (m.min_time, m.ulid));
+    Ok(metas)
+}
+
+/// A block's `meta.json`, `None` when the block is incomplete or the file
+/// is unusable.
+async fn read_meta(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    ulid: Ulid,
+) -> Result<Option<BlockMeta>, BlockError> {
+    let path = block_dir(tenant, ulid).join("meta.json");
+    let bytes = match store.get(&path).await {
+        Ok(r) => r.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match serde_json::from_slice::<BlockMeta>(&bytes) {
+        Ok(meta) if meta.ulid == ulid => Ok(Some(meta)),
+        Ok(meta) => {
+            tracing::warn!(object = %path, ulid = %meta.ulid, "skipping block whose meta.json names another ULID");
+            Ok(None)
+        }
+        Err(e) => {
+            tracing::warn!(object = %path, error = %e, "skipping block with unparsable meta.json");
+            Ok(None)
+        }
+    }
+}
+
+/// Queries one block: its index held in memory, chunks fetched on demand.
+pub struct BlockReader {
+    store: Arc<dyn ObjectStore>,
+    dir: Path,
+    meta: BlockMeta,
+    index: Index,
+}
+
+impl std::fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockReader")
+            .field("dir", &self.dir)
+            .field("meta", &self.meta)
+            .field("series", &self.index.postings().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockReader {
+    /// Loads the index of the block `meta` describes.
+    pub async fn open(
+        store: Arc<dyn ObjectStore>,
+        tenant: &TenantId,
+        meta: BlockMeta,
+    ) -> Result<Self, BlockError> {
+        let dir = block_dir(tenant, meta.ulid);
+        let path = dir.clone().join("index");
+        let bytes = store.get(&path).await?.bytes().await?;
+        let index = index::decode(&bytes).map_err(|reason| corrupt(&path, reason))?;
+        Ok(Self {
+            store,
+            dir,
+            meta,
+            index,
+        })
+    }
+
+    /// The block's metadata.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// Series matching `matchers` with their samples in `[mint, maxt]`
+    /// (inclusive), sorted by label set; series without samples in range
+    /// are left out. Only chunks overlapping the range are fetched.
+    pub async fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, BlockError> {
+        let mut wanted: Vec<(u32, Vec<ChunkRef>)> = Vec::new();
+        for id in &self.index.postings().select(matchers) {
+            let Some(entry) = self.index.series(id) else {
+                continue;
+            };
+            let chunks: Vec<ChunkRef> = entry
+                .chunks
+                .iter()
+                .filter(|c| c.overlaps(mint, maxt))
+                .copied()
+                .collect();
+            if !chunks.is_empty() {
+                wanted.push((id, chunks));
+            }
+        }
+        let fetched = self.fetch(wanted.iter().flat_map(|(_, cs)| cs)).await?;
+
+        let mut out = Vec::with_capacity(wanted.len());
+        for (id, chunks) in wanted {
+            let mut samples: Vec<Sample> = Vec::new();
+            for c in &chunks {
+                let path = segment_path(&self.dir, c.segment);
+                let frame = fetched
+                    .frame(c)
+                    .ok_or_else(|| corrupt(&path, "chunk frame missing from read"))?;
+                let raw = chunks::read_frame(frame)
+                    .map_err(|r| corrupt(&path, format!("chunk at offset {}: {r}", c.offset)))?;
+                let decoded = xor::decode(&raw)
+                    .map_err(|e| corrupt(&path, format!("chunk at offset {}: {e}", c.offset)))?;
+                let in_range: Vec<Sample> = decoded
+                    .into_iter()
+                    .filter(|s| s.t >= mint && s.t <= maxt)
+                    .collect();
+                match (samples.last(), in_range.first()) {
+                    // Overlapping chunks (possible after merging duplicate
+                    // series): merge, dropping duplicate timestamps.
+                    (Some(last), Some(first)) if first.t <= last.t => {
+                        samples = merge_samples(&samples, &in_range)
+                    }
+                    _ => samples.extend(in_range),
+                }
+            }
+            if !samples.is_empty()
+                && let Some(entry) = self.index.series(id)
+            {
+                out.push(Series {
+                    labels: self.index.labels(entry),
+                    samples,
+                });
+            }
+        }
+        if !out.is_sorted_by(|a, b| a.labels <= b.labels) {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        Ok(out)
+    }
+
+    /// Label sets of the series matching `matchers` that have a chunk
+    /// overlapping `[mint, maxt]`, sorted. Answered from the index alone.
+    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let mut out: Vec<Labels> = self
+            .index
+            .postings()
+            .select(matchers)
+            .iter()
+            .filter_map(|id| self.index.series(id))
+            .filter(|e| e.chunks.iter().any(|c| c.overlaps(mint, maxt)))
+            .map(|e| self.index.labels(e))
+            .collect();
+        if !out.is_sorted() {
+            out.sort();
+        }
+        out
+    }
+
+    /// Sorted label names of the series matching `matchers` (all series
+    /// when there are none).
+    pub fn label_names(&self, matchers: &[Matcher]) -> Vec<String> {
+        let postings = self.index.postings();
+        if matchers.is_empty() {
+            return postings.label_names();
+        }
+        let mut names = BTreeSet::new();
+        for id in &postings.select(matchers) {
+            if let Some(entry) = self.index.series(id) {
+                names.extend(entry.labels.iter().map(|&(name, _)| name));
+            }
+        }
+        // Symbols are sorted, so ascending refs are ascending names.
+        names
+            .into_iter()
+            .map(|r| self.index.symbol(r).to_string())
+            .collect()
+    }
+
+    /// Sorted values of label `name` among the series matching `matchers`.
+    pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Vec<String> {
+        let postings = self.index.postings();
+        if matchers.is_empty() {
+            return postings.label_values(name);
+        }
+        let ids = postings.select(matchers);
+        postings
+            .values(name)
+            .filter(|(_, series)| !series.is_disjoint(&ids))
+            .map(|(value, _)| value.to_string())
+            .collect()
+    }
+
+    /// Fetches the frames of `refs` with as few ranged GETs as is sensible:
+    /// ranges in the same segment closer than [`MAX_RANGE_GAP`] are merged.
+    async fn fetch<'a>(
+        &self,
+        refs: impl Iterator<Item = &'a ChunkRef>,
+    ) -> Result<Fetched, BlockError> {
+        let mut ranges: Vec<(u32, u64, u64)> = refs
+            .map(|c| (c.segment, c.offset, c.offset + u64::from(c.len)))
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, Range<u64>)> = Vec::new();
+        for (segment, start, end) in ranges {
+            if let Some((seg, r)) = merged.last_mut()
+                && *seg == segment
+                && start <= r.end.saturating_add(MAX_RANGE_GAP)
+                && end.max(r.end) - r.start <= MAX_RANGE_LEN
+            {
+                r.end = r.end.max(end);
+                continue;
+            }
+            merged.push((segment, start..end));
+        }
+        let parts: Vec<(u32, u64, Bytes)> = futures::stream::iter(merged)
+            .map(|(segment, range)| async move {
+                let path = segment_path(&self.dir, segment);
+                let data = self.store.get_range(&path, range.clone()).await?;
+                if data.len() as u64 != range.end - range.start {
+                    return Err(corrupt(
+                        &path,
+                        format!("read of bytes {range:?} returned {} bytes: segment shorter than the index says", data.len()),
+                    ));
+                }
+                Ok((segment, range.start, data))
+            })
+            .buffered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut fetched = Fetched::default();
+        for (segment, start, data) in parts {
+            fetched
+                .by_segment
+                .entry(segment)
+                .or_default()
+                .push((start, data));
+        }
+        Ok(fetched)
+    }
+}
+
+/// Byte ranges read from chunk segments, by segment, sorted by offset.
+#[derive(Default)]
+struct Fetched {
+    by_segment: BTreeMap<u32, Vec<(u64, Bytes)>>,
+}
+
+impl Fetched {
+    /// The bytes of chunk `c`'s frame, if they were fetched.
+    fn frame(&self, c: &ChunkRef) -> Option<&[u8]> {
+        let parts = self.by_segment.get(&c.segment)?;
+        let i = parts
+            .partition_point(|(start, _)| *start <= c.offset)
+            .checked_sub(1)?;
+        let (start, data) = &parts[i];
+        let from = usize::try_from(c.offset - start).ok()?;
+        let frame = data.get(from..from.checked_add(c.len as usize)?)?;
+        (frame.len() >= FRAME_HEADER_LEN).then_some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,622 @@
+//! Block round trips against real `object_store` backends.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::{
+    CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
+    PutMultipartOptions, PutOptions, PutResult,
+};
+use parking_lot::Mutex;
+use regex::Regex;
+
+use super::*;
+use crate::chunk::xor::XorChunk;
+use crate::series::{MatchOp, matches_all};
+
+fn tenant() -> TenantId {
+    TenantId::parse("team-a").unwrap()
+}
+
+fn chunk(samples: &[Sample]) -> ChunkData {
+    let mut c = XorChunk::new();
+    for s in samples {
+        c.append(s.t, s.v);
+    }
+    ChunkData {
+        min_t: c.min_time().unwrap(),
+        max_t: c.max_time().unwrap(),
+        data: c.bytes().to_vec(),
+    }
+}
+
+/// Series `i` has `chunks` chunks of 120 samples, 15 s apart, starting at
+/// `start`.
+fn make_series(i: usize, chunks: usize, start: i64) -> (BlockSeries, Series) {
+    let labels = Labels::from_pairs([
+        (
+            "__name__",
+            if i.is_multiple_of(2) {
+                "http_requests_total"
+            } else {
+                "node_load1"
+            },
+        ),
+        ("instance", &format!("host-{}", i % 7)),
+        ("job", if i.is_multiple_of(3) { "api" } else { "db" }),
+        ("series", &format!("{i:04}")),
+    ]);
+    let samples: Vec<Sample> = (0..chunks as i64 * 120)
+        .map(|k| Sample {
+            t: start + k * 15_000 + (k * i as i64) % 5,
+            v: (k * (i as i64 + 1)) as f64 / 3.0,
+        })
+        .collect();
+    let block = BlockSeries {
+        labels: labels.clone(),
+        chunks: samples.chunks(120).map(chunk).collect(),
+    };
+    (block, Series { labels, samples })
+}
+
+fn corpus(n: usize, chunks: usize) -> (Vec<BlockSeries>, Vec<Series>) {
+    // Written in reverse to check that write_block sorts.
+    let (blocks, mut expected): (Vec<_>, Vec<_>) = (0..n)
+        .rev()
+        .map(|i| make_series(i, chunks, 1_700_000_000_000))
+        .unzip();
+    expected.sort_by(|a, b| a.labels.cmp(&b.labels));
+    (blocks, expected)
+}
+
+fn re(op: fn(Regex) -> MatchOp, name: &str, pattern: &str) -> Matcher {
+    Matcher::new(
+        op(Regex::new(&format!("^(?:{pattern})$")).unwrap()),
+        name,
+        pattern,
+    )
+}
+
+fn stores() -> Vec<(Arc<dyn ObjectStore>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    vec![
+        (Arc::new(InMemory::new()), None),
+        (Arc::new(local), Some(dir)),
+    ]
+}
+
+async fn write_and_open(store: &Arc<dyn ObjectStore>, series: Vec<BlockSeries>) -> BlockReader {
+    let meta = write_block(store.as_ref(), &tenant(), series, "ingester-0")
+        .await
+        .unwrap();
+    BlockReader::open(Arc::clone(store), &tenant(), meta)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn many_series_round_trip_in_memory_and_on_disk() {
+    for (store, _dir) in stores() {
+        let (series, expected) = corpus(300, 3);
+        let meta = write_block(store.as_ref(), &tenant(), series, "ingester-7")
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.stats,
+            BlockStats {
+                num_samples: 300 * 360,
+                num_series: 300,
+                num_chunks: 900
+            }
+        );
+        assert_eq!(
+            meta.min_time,
+            expected.iter().map(|s| s.samples[0].t).min().unwrap()
+        );
+        assert_eq!(
+            meta.max_time,
+            expected
+                .iter()
+                .map(|s| s.samples.last().unwrap().t)
+                .max()
+                .unwrap()
+                + 1
+        );
+        assert_eq!(
+            meta.compaction,
+            BlockCompaction {
+                level: 1,
+                sources: vec![meta.ulid]
+            }
+        );
+        assert_eq!(meta.cairn.source, "ingester-7");
+        assert_eq!(
+            list_blocks(store.as_ref(), &tenant()).await.unwrap(),
+            vec![meta.clone()]
+        );
+
+        let reader = BlockReader::open(Arc::clone(&store), &tenant(), meta.clone())
+            .await
+            .unwrap();
+        assert_eq!(reader.meta(), &meta);
+        let got = reader.select(&[], i64::MIN, i64::MAX).await.unwrap();
+        assert_eq!(got, expected);
+    }
+}
+
+#[tokio::test]
+async fn chunks_spread_over_several_segments_read_back() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (series, expected) = corpus(50, 4);
+    let meta = write_block_with_segment_size(store.as_ref(), &tenant(), series, "i", 4096)
+        .await
+        .unwrap();
+    let segments: Vec<_> = store
+        .list(Some(&block_dir(&tenant(), meta.ulid).join("chunks")))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    assert!(segments.len() > 5, "only {} segments", segments.len());
+    assert!(segments.iter().all(|o| o.size <= 4096 + 1024));
+    let reader = BlockReader::open(store, &tenant(), meta).await.unwrap();
+    assert_eq!(
+        reader.select(&[], i64::MIN, i64::MAX).await.unwrap(),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn matchers_of_all_four_kinds_agree_with_brute_force() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (series, expected) = corpus(60, 1);
+    let reader = write_and_open(&store, series).await;
+    let cases = vec![
+        vec![Matcher::new(MatchOp::Equal, "job", "api")],
+        vec![
+            Matcher::new(MatchOp::NotEqual, "job", "api"),
+            Matcher::new(MatchOp::Equal, "__name__", "node_load1"),
+        ],
+        vec![re(MatchOp::Re, "instance", "host-[12]")],
+        vec![
+            re(MatchOp::NotRe, "instance", "host-[12]"),
+            Matcher::new(MatchOp::Equal, "job", "db"),
+        ],
+        vec![Matcher::new(MatchOp::Equal, "missing", "")],
+        vec![Matcher::new(MatchOp::Equal, "missing", "x")],
+        vec![
+            re(MatchOp::Re, "series", "00[0-4]."),
+            re(MatchOp::NotRe, "job", ""),
+        ],
+    ];
+    for matchers in cases {
+        let want: Vec<Series> = expected
+            .iter()
+            .filter(|s| matches_all(&s.labels, &matchers))
+            .cloned()
+            .collect();
+        let got = reader.select(&matchers, i64::MIN, i64::MAX).await.unwrap();
+        assert_eq!(got, want, "{matchers:?}");
+        let labels: Vec<Labels> = want.iter().map(|s| s.labels.clone()).collect();
+        assert_eq!(
+            reader.series(&matchers, i64::MIN, i64::MAX),
+            labels,
+            "{matchers:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn samples_are_filtered_to_the_time_range_and_empty_series_dropped() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let early: Vec<Sample> = (0..300)
+        .map(|k| Sample {
+            t: k * 10,
+            v: k as f64,
+        })
+        .collect();
+    let late: Vec<Sample> = (0..300)
+        .map(|k| Sample {
+            t: 100_000 + k * 10,
+            v: k as f64,
+        })
+        .collect();
+    let a = Labels::from_pairs([("__name__", "a")]);
+    let b = Labels::from_pairs([("__name__", "b")]);
+    let series = vec![
+        BlockSeries {
+            labels: b.clone(),
+            chunks: late.chunks(120).map(chunk).collect(),
+        },
+        BlockSeries {
+            labels: a.clone(),
+            chunks: early.chunks(120).map(chunk).collect(),
+        },
+    ];
+    let reader = write_and_open(&store, series).await;
+
+    // Bounds are inclusive and cut across a chunk boundary (1190 | 1200).
+    let got = reader.select(&[], 1150, 1250).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].labels, a);
+    assert_eq!(got[0].samples, early[115..=125].to_vec());
+    assert_eq!(reader.series(&[], 1150, 1250), vec![a.clone()]);
+
+    let both = reader.select(&[], 2990, 100_000).await.unwrap();
+    assert_eq!(
+        both.iter().map(|s| s.samples.len()).collect::<Vec<_>>(),
+        vec![1, 1]
+    );
+    assert!(reader.select(&[], 3000, 99_999).await.unwrap().is_empty());
+    assert!(reader.series(&[], 200_000, 300_000).is_empty());
+}
+
+#[tokio::test]
+async fn label_names_and_values_respect_matchers() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let mk = |pairs: &[(&str, &str)]| BlockSeries {
+        labels: Labels::from_pairs(pairs.iter().copied()),
+        chunks: vec![chunk(&[Sample { t: 1, v: 1.0 }])],
+    };
+    let series = vec![
+        mk(&[("__name__", "up"), ("job", "api"), ("zone", "eu")]),
+        mk(&[("__name__", "up"), ("job", "db")]),
+        mk(&[("__name__", "errors"), ("code", "500")]),
+    ];
+    let reader = write_and_open(&store, series).await;
+    assert_eq!(
+        reader.label_names(&[]),
+        vec!["__name__", "code", "job", "zone"]
+    );
+    let up = [Matcher::new(MatchOp::Equal, "__name__", "up")];
+    assert_eq!(reader.label_names(&up), vec!["__name__", "job", "zone"]);
+    assert_eq!(reader.label_values("job", &[]), vec!["api", "db"]);
+    assert_eq!(reader.label_values("__name__", &[]), vec!["errors", "up"]);
+    assert_eq!(
+        reader.label_values("job", &[Matcher::new(MatchOp::Equal, "zone", "eu")]),
+        vec!["api"]
+    );
+    assert!(reader.label_values("code", &up).is_empty());
+    assert!(
+        reader
+            .label_names(&[Matcher::new(MatchOp::Equal, "job", "nope")])
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn duplicate_label_sets_are_merged_and_empty_input_rejected() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let l = Labels::from_pairs([("__name__", "x")]);
+    let first: Vec<Sample> = (0..10).map(|k| Sample { t: k, v: 1.0 }).collect();
+    let second: Vec<Sample> = (5..20).map(|k| Sample { t: k, v: 2.0 }).collect();
+    let series = vec![
+        BlockSeries {
+            labels: l.clone(),
+            chunks: vec![chunk(&second)],
+        },
+        BlockSeries {
+            labels: l.clone(),
+            chunks: vec![chunk(&first)],
+        },
+        BlockSeries {
+            labels: Labels::from_pairs([("__name__", "no_chunks")]),
+            chunks: vec![],
+        },
+    ];
+    let meta = write_block(store.as_ref(), &tenant(), series, "i")
+        .await
+        .unwrap();
+    assert_eq!(meta.stats.num_series, 1);
+    let reader = BlockReader::open(Arc::clone(&store), &tenant(), meta)
+        .await
+        .unwrap();
+    let got = reader.select(&[], i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].samples.iter().map(|s| s.t).collect::<Vec<_>>(),
+        (0..20).collect::<Vec<_>>()
+    );
+
+    assert!(matches!(
+        write_block(store.as_ref(), &tenant(), vec![], "i").await,
+        Err(BlockError::Empty)
+    ));
+    let bad = BlockSeries {
+        labels: l,
+        chunks: vec![ChunkData {
+            min_t: 0,
+            max_t: 1,
+            data: vec![],
+        }],
+    };
+    assert!(matches!(
+        write_block(store.as_ref(), &tenant(), vec![bad], "i").await,
+        Err(BlockError::InvalidInput(_))
+    ));
+}
+
+#[tokio::test]
+async fn truncated_index_is_a_corrupt_error_naming_the_object() {
+    for (store, _dir) in stores() {
+        let (series, _) = corpus(20, 1);
+        let meta = write_block(store.as_ref(), &tenant(), series, "i")
+            .await
+            .unwrap();
+        let path = block_dir(&tenant(), meta.ulid).join("index");
+        let full = store.get(&path).await.unwrap().bytes().await.unwrap();
+        for cut in [0, 7, full.len() / 2, full.len() - 1] {
+            store
+                .put(&path, PutPayload::from(full.slice(..cut)))
+                .await
+                .unwrap();
+            let err = BlockReader::open(Arc::clone(&store), &tenant(), meta.clone())
+                .await
+                .unwrap_err();
+            match err {
+                BlockError::Corrupt { object, .. } => {
+                    assert!(object.ends_with("/index"), "{object}")
+                }
+                other => panic!("expected Corrupt, got {other}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn damaged_chunk_segment_is_a_corrupt_error() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (series, _) = corpus(5, 2);
+    let reader = write_and_open(&store, series).await;
+    let path = segment_path(&block_dir(&tenant(), reader.meta().ulid), 1);
+    let mut bytes = store
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    store
+        .put(&path, PutPayload::from(bytes.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        reader.select(&[], i64::MIN, i64::MAX).await,
+        Err(BlockError::Corrupt { .. })
+    ));
+    // A segment shorter than the index says is corrupt too, not a panic.
+    bytes.truncate(mid);
+    store.put(&path, PutPayload::from(bytes)).await.unwrap();
+    assert!(reader.select(&[], i64::MIN, i64::MAX).await.is_err());
+}
+
+#[tokio::test]
+async fn blocks_without_meta_json_are_not_listed() {
+    for (store, _dir) in stores() {
+        assert!(
+            list_blocks(store.as_ref(), &tenant())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let (s1, _) = corpus(3, 1);
+        let (s2, _) = corpus(3, 1);
+        let complete = write_block(store.as_ref(), &tenant(), s1, "i")
+            .await
+            .unwrap();
+        let partial = write_block(store.as_ref(), &tenant(), s2, "i")
+            .await
+            .unwrap();
+        store
+            .delete(&block_dir(&tenant(), partial.ulid).join("meta.json"))
+            .await
+            .unwrap();
+        // Stray objects and non-ULID directories are ignored.
+        store
+            .put(
+                &blocks_prefix(&tenant()).join("markers").join("x"),
+                PutPayload::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                &blocks_prefix(&tenant()).join("bucket-index.json"),
+                PutPayload::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        let listed = list_blocks(store.as_ref(), &tenant()).await.unwrap();
+        assert_eq!(listed, vec![complete]);
+    }
+}
+
+#[tokio::test]
+async fn blocks_are_listed_by_min_time_and_per_tenant() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (late, _) = (0..3)
+        .map(|i| make_series(i, 1, 5_000_000))
+        .unzip::<_, _, Vec<_>, Vec<_>>();
+    let (early, _) = (0..3)
+        .map(|i| make_series(i, 1, 1_000_000))
+        .unzip::<_, _, Vec<_>, Vec<_>>();
+    let m_late = write_block(store.as_ref(), &tenant(), late, "i")
+        .await
+        .unwrap();
+    let m_early = write_block(store.as_ref(), &tenant(), early, "i")
+        .await
+        .unwrap();
+    assert_eq!(
+        list_blocks(store.as_ref(), &tenant()).await.unwrap(),
+        vec![m_early, m_late]
+    );
+    let other = TenantId::parse("team-b").unwrap();
+    assert!(
+        list_blocks(store.as_ref(), &other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        blocks_prefix(&tenant()).to_string(),
+        "team-a/metrics/blocks"
+    );
+}
+
+/// An in-memory store that records every GET, to check what a query reads.
+#[derive(Debug, Default)]
+struct RecordingStore {
+    inner: InMemory,
+    gets: Mutex<Vec<(Path, Option<GetRange>)>>,
+}
+
+impl fmt::Display for RecordingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordingStore({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for RecordingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.gets
+            .lock()
+            .push((location.clone(), options.range.clone()));
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn queries_read_only_the_needed_chunks_with_ranged_gets() {
+    let recording = Arc::new(RecordingStore::default());
+    let store: Arc<dyn ObjectStore> = recording.clone();
+    let (series, expected) = corpus(2000, 2);
+    let reader = write_and_open(&store, series).await;
+    let segment = segment_path(&block_dir(&tenant(), reader.meta().ulid), 1);
+    let segment_size = store.head(&segment).await.unwrap().size;
+    recording.gets.lock().clear();
+
+    // One series, second chunk only.
+    let want = &expected[1234];
+    let mint = want.samples[130].t;
+    let matchers = [Matcher::new(
+        MatchOp::Equal,
+        "series",
+        want.labels.get("series").unwrap(),
+    )];
+    let got = reader.select(&matchers, mint, i64::MAX).await.unwrap();
+    assert_eq!(got[0].samples, want.samples[130..].to_vec());
+
+    let gets = std::mem::take(&mut *recording.gets.lock());
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    let (path, range) = &gets[0];
+    assert_eq!(path, &segment);
+    let Some(GetRange::Bounded(r)) = range else {
+        panic!("not a bounded ranged GET: {range:?}")
+    };
+    assert!(
+        r.end - r.start < 1024,
+        "read {} of {segment_size} bytes for one chunk",
+        r.end - r.start
+    );
+
+    // Many series: nearby chunks coalesce into few GETs, all ranged.
+    let api = [Matcher::new(MatchOp::Equal, "job", "api")];
+    let got = reader.select(&api, i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(
+        got.len(),
+        expected
+            .iter()
+            .filter(|s| matches_all(&s.labels, &api))
+            .count()
+    );
+    let gets = std::mem::take(&mut *recording.gets.lock());
+    assert!(gets.len() < 10, "{} GETs", gets.len());
+    assert!(
+        gets.iter()
+            .all(|(_, r)| matches!(r, Some(GetRange::Bounded(_))))
+    );
+}
+
+#[test]
+fn reader_and_writer_futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    fn assert_sync<T: Send + Sync>() {}
+    assert_sync::<BlockReader>();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = tenant();
+    assert_send(write_block(store.as_ref(), &t, vec![], "i"));
+    assert_send(list_blocks(store.as_ref(), &t));
+    let meta = BlockMeta {
+        ulid: Ulid::nil(),
+        min_time: 0,
+        max_time: 0,
+        stats: BlockStats::default(),
+        compaction: BlockCompaction::default(),
+        version: 1,
+        cairn: CairnMeta::default(),
+    };
+    assert_send(BlockReader::open(Arc::clone(&store), &t, meta));
+}
+
+#[tokio::test]
+async fn select_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (series, _) = corpus(2, 1);
+    let reader = write_and_open(&store, series).await;
+    let fut = reader.select(&[], 0, 1);
+    assert_send(&fut);
+    fut.await.unwrap();
+}

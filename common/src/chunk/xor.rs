@@ -1,0 +1,646 @@
+//! The Gorilla / Prometheus XOR chunk: the float-sample encoding of the
+//! ingester head and of every block.
+//!
+//! Scraped series have near-regular timestamps and slowly changing values, so
+//! storing the *difference of differences* of timestamps and the XOR of
+//! consecutive values' bits takes about 1–2 bytes per sample instead of 16.
+//!
+//! # Format
+//!
+//! ```text
+//! chunk  := count:uvarint  stream            (count is byte-aligned, then a bit stream)
+//! stream := sample0 [sample1 [sampleN ...]]  (zero-padded to a whole byte)
+//! sample0 := t:varint(8-bit groups)  v:64 bits
+//! sample1 := (t - t0):uvarint  xor(v)
+//! sampleN := dod(t)  xor(v)
+//! dod    := '0'                       delta of delta is 0
+//!         | '10'   14-bit two's complement
+//!         | '110'  17-bit
+//!         | '1110' 20-bit
+//!         | '1111' 64-bit
+//! xor    := '0'                       same bits as the previous value
+//!         | '10'  meaningful bits      within the previous leading/trailing-zero window
+//!         | '11'  leading:5 sigbits:6 meaningful bits   (sigbits 0 means 64)
+//! ```
+//!
+//! The bit stream is exactly Prometheus's `XORChunk` stream; only the header
+//! differs (a varint sample count instead of Prometheus's fixed 16 bits, so a
+//! chunk has no sample limit). Values are handled as raw bits, so every NaN
+//! payload — including the staleness marker — survives bit-for-bit.
+//! Timestamp arithmetic wraps, so any `i64` sequence round-trips.
+
+use super::bstream::{BitReader, BitWriter, get_uvarint, uvarint_bytes};
+use crate::series::Sample;
+
+/// Marks "no leading/trailing-zero window yet" in the value encoder.
+const NO_WINDOW: u8 = 0xff;
+
+/// Why untrusted chunk bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// The input is empty or its sample-count header is malformed.
+    #[error("XOR chunk has no valid sample-count header")]
+    BadHeader,
+    /// The data ended before the promised number of samples.
+    #[error("XOR chunk truncated: data ends after {decoded} of {expected} samples")]
+    Truncated {
+        /// Samples decoded before the data ran out.
+        decoded: usize,
+        /// Samples the header promised.
+        expected: u64,
+    },
+    /// A sample's encoding is impossible (the bytes are not an XOR chunk).
+    #[error("XOR chunk corrupt at sample {sample}: {reason}")]
+    Corrupt {
+        /// Index of the sample being decoded.
+        sample: usize,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// Bytes or non-zero padding bits follow the last sample.
+    #[error(
+        "XOR chunk has {0} unexpected trailing bytes or non-zero padding after its last sample"
+    )]
+    TrailingData(usize),
+}
+
+/// An XOR chunk being built: the ingester's in-memory head chunk.
+///
+/// [`bytes`](Self::bytes) is always a complete, self-describing encoding of
+/// the samples appended so far.
+///
+/// ```
+/// use cairn_common::chunk::xor::{XorChunk, decode};
+/// let mut c = XorChunk::new();
+/// c.append(1_000, 1.0);
+/// c.append(16_000, 2.0);
+/// assert_eq!(decode(c.bytes()).unwrap().len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct XorChunk {
+    w: BitWriter,
+    /// Length of the varint sample-count header at the start of `w`.
+    header_len: usize,
+    num: usize,
+    first_t: i64,
+    t: i64,
+    t_delta: i64,
+    v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorChunk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorChunk {
+    /// An empty chunk.
+    pub fn new() -> Self {
+        Self {
+            // One header byte (count 0); 120 samples usually fit in ~150 bytes.
+            w: BitWriter::with_prefix(&[0], 160),
+            header_len: 1,
+            num: 0,
+            first_t: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        }
+    }
+
+    /// Appends a sample. The caller guarantees `t` is greater than the
+    /// previous sample's timestamp (other orders still round-trip, just less
+    /// compactly).
+    pub fn append(&mut self, t: i64, v: f64) {
+        let bits = v.to_bits();
+        match self.num {
+            0 => {
+                self.w.write_varint(t);
+                self.w.write_bits(bits, 64);
+                self.first_t = t;
+            }
+            1 => {
+                let delta = t.wrapping_sub(self.t);
+                self.w.write_uvarint(delta as u64);
+                self.write_value(bits);
+                self.t_delta = delta;
+            }
+            _ => {
+                let delta = t.wrapping_sub(self.t);
+                self.write_dod(delta.wrapping_sub(self.t_delta));
+                self.write_value(bits);
+                self.t_delta = delta;
+            }
+        }
+        self.t = t;
+        self.v = bits;
+        self.num += 1;
+        self.write_header();
+    }
+
+    /// Number of samples appended.
+    pub fn num_samples(&self) -> usize {
+        self.num
+    }
+
+    /// Timestamp of the first sample, `None` when empty.
+    pub fn min_time(&self) -> Option<i64> {
+        (self.num > 0).then_some(self.first_t)
+    }
+
+    /// Timestamp of the last sample, `None` when empty.
+    pub fn max_time(&self) -> Option<i64> {
+        (self.num > 0).then_some(self.t)
+    }
+
+    /// The complete encoding (sample-count header included), decodable by
+    /// [`decode`].
+    pub fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+
+    /// Iterates the samples. Meant for chunks built in this process; use
+    /// [`decode`] for bytes read from disk or the network.
+    pub fn iter(&self) -> XorIter<'_> {
+        XorIter {
+            dec: Decoder::new(self.bytes()).ok(),
+        }
+    }
+
+    fn write_header(&mut self) {
+        let (header, len) = uvarint_bytes(self.num as u64);
+        self.w.replace_prefix(self.header_len, &header[..len]);
+        self.header_len = len;
+    }
+
+    fn write_dod(&mut self, dod: i64) {
+        if dod == 0 {
+            self.w.write_bit(false);
+        } else if bit_range(dod, 14) {
+            self.w.write_bits(0b10, 2);
+            self.w.write_bits(dod as u64, 14);
+        } else if bit_range(dod, 17) {
+            self.w.write_bits(0b110, 3);
+            self.w.write_bits(dod as u64, 17);
+        } else if bit_range(dod, 20) {
+            self.w.write_bits(0b1110, 4);
+            self.w.write_bits(dod as u64, 20);
+        } else {
+            self.w.write_bits(0b1111, 4);
+            self.w.write_bits(dod as u64, 64);
+        }
+    }
+
+    fn write_value(&mut self, bits: u64) {
+        let delta = bits ^ self.v;
+        if delta == 0 {
+            self.w.write_bit(false);
+            return;
+        }
+        let leading = (delta.leading_zeros() as u8).min(31);
+        let trailing = delta.trailing_zeros() as u8;
+        if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
+            self.w.write_bits(0b10, 2);
+            let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
+            self.w.write_bits(delta >> self.trailing, sig);
+        } else {
+            self.leading = leading;
+            self.trailing = trailing;
+            let sig = 64 - u32::from(leading) - u32::from(trailing);
+            self.w.write_bits(0b11, 2);
+            self.w.write_bits(u64::from(leading), 5);
+            // 64 significant bits are written as 0 (6 bits hold 0..=63).
+            self.w.write_bits(u64::from(sig) & 63, 6);
+            self.w.write_bits(delta >> trailing, sig);
+        }
+    }
+}
+
+/// True when `x` fits the `n`-bit dod bucket as Prometheus defines it:
+/// `-(2^(n-1) - 1) ..= 2^(n-1)`.
+fn bit_range(x: i64, n: u32) -> bool {
+    let half = 1i64 << (n - 1);
+    -(half - 1) <= x && x <= half
+}
+
+/// Iterator over the samples of a trusted in-memory [`XorChunk`].
+///
+/// Stops early (rather than panicking) if the bytes turn out malformed.
+#[derive(Debug, Clone)]
+pub struct XorIter<'a> {
+    dec: Option<Decoder<'a>>,
+}
+
+impl Iterator for XorIter<'_> {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        let dec = self.dec.as_mut()?;
+        match dec.next_sample() {
+            Ok(Some(s)) => Some(s),
+            Ok(None) | Err(_) => {
+                self.dec = None;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.dec {
+            Some(d) => {
+                let left = usize::try_from(d.total - d.done as u64).unwrap_or(usize::MAX);
+                (0, Some(left))
+            }
+            None => (0, Some(0)),
+        }
+    }
+}
+
+/// Decodes chunk bytes from an untrusted source (a block, the network).
+///
+/// Never panics; truncated or malformed data is an error. The result holds
+/// exactly the number of samples the header promises.
+pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
+    let mut dec = Decoder::new(bytes)?;
+    // Every sample after the first takes at least two bits, so a lying
+    // header cannot make us allocate much more than the input justifies.
+    let bound = bytes.len().saturating_mul(4).saturating_add(1) as u64;
+    let mut out = Vec::with_capacity(dec.total.min(bound) as usize);
+    while let Some(s) = dec.next_sample()? {
+        out.push(s);
+    }
+    dec.check_end()?;
+    Ok(out)
+}
+
+/// The number of samples an encoded chunk holds, read from its header
+/// without decoding the samples.
+pub(crate) fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
+    get_uvarint(bytes)
+        .map(|(n, _)| n)
+        .ok_or(ChunkError::BadHeader)
+}
+
+/// Decoding state shared by [`XorIter`] and [`decode`].
+#[derive(Debug, Clone)]
+struct Decoder<'a> {
+    r: BitReader<'a>,
+    total: u64,
+    done: usize,
+    t: i64,
+    t_delta: i64,
+    v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
+        let (total, header_len) = get_uvarint(bytes).ok_or(ChunkError::BadHeader)?;
+        let stream = bytes.get(header_len..).ok_or(ChunkError::BadHeader)?;
+        Ok(Self {
+            r: BitReader::new(stream),
+            total,
+            done: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        })
+    }
+
+    fn truncated(&self) -> ChunkError {
+        ChunkError::Truncated {
+            decoded: self.done,
+            expected: self.total,
+        }
+    }
+
+    fn corrupt(&self, reason: &'static str) -> ChunkError {
+        ChunkError::Corrupt {
+            sample: self.done,
+            reason,
+        }
+    }
+
+    fn next_sample(&mut self) -> Result<Option<Sample>, ChunkError> {
+        if self.done as u64 >= self.total {
+            return Ok(None);
+        }
+        match self.done {
+            0 => {
+                self.t = self.r.read_varint().ok_or_else(|| self.truncated())?;
+                self.v = self.r.read_bits(64).ok_or_else(|| self.truncated())?;
+            }
+            1 => {
+                let delta = self.r.read_uvarint().ok_or_else(|| self.truncated())? as i64;
+                self.t = self.t.wrapping_add(delta);
+                self.t_delta = delta;
+                self.read_value()?;
+            }
+            _ => {
+                let dod = self.read_dod()?;
+                self.t_delta = self.t_delta.wrapping_add(dod);
+                self.t = self.t.wrapping_add(self.t_delta);
+                self.read_value()?;
+            }
+        }
+        self.done += 1;
+        Ok(Some(Sample {
+            t: self.t,
+            v: f64::from_bits(self.v),
+        }))
+    }
+
+    fn read_dod(&mut self) -> Result<i64, ChunkError> {
+        let mut ones = 0;
+        while ones < 4 {
+            if !self.r.read_bit().ok_or_else(|| self.truncated())? {
+                break;
+            }
+            ones += 1;
+        }
+        let size = match ones {
+            0 => return Ok(0),
+            1 => 14,
+            2 => 17,
+            3 => 20,
+            _ => {
+                let raw = self.r.read_bits(64).ok_or_else(|| self.truncated())?;
+                return Ok(raw as i64);
+            }
+        };
+        let raw = self.r.read_bits(size).ok_or_else(|| self.truncated())?;
+        let mut dod = raw as i64;
+        if raw > 1u64 << (size - 1) {
+            dod -= 1i64 << size;
+        }
+        Ok(dod)
+    }
+
+    fn read_value(&mut self) -> Result<(), ChunkError> {
+        if !self.r.read_bit().ok_or_else(|| self.truncated())? {
+            return Ok(());
+        }
+        let sig = if self.r.read_bit().ok_or_else(|| self.truncated())? {
+            let leading = self.r.read_bits(5).ok_or_else(|| self.truncated())? as u32;
+            let mut sig = self.r.read_bits(6).ok_or_else(|| self.truncated())? as u32;
+            if sig == 0 {
+                sig = 64;
+            }
+            if leading + sig > 64 {
+                return Err(self.corrupt("value window exceeds 64 bits"));
+            }
+            self.leading = leading as u8;
+            self.trailing = (64 - leading - sig) as u8;
+            sig
+        } else {
+            if self.leading == NO_WINDOW {
+                return Err(self.corrupt("value reuses a window that was never set"));
+            }
+            64 - u32::from(self.leading) - u32::from(self.trailing)
+        };
+        let bits = self.r.read_bits(sig).ok_or_else(|| self.truncated())?;
+        self.v ^= bits << self.trailing;
+        Ok(())
+    }
+
+    /// After the last sample only zero padding may remain.
+    fn check_end(&self) -> Result<(), ChunkError> {
+        let mut rest = self.r.clone();
+        let left = rest.remaining_bits();
+        if left >= 8 || rest.read_bits(left as u32) != Some(0) {
+            return Err(ChunkError::TrailingData(left.div_ceil(8)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::bstream::put_uvarint;
+    use crate::series::STALE_NAN_BITS;
+    use proptest::prelude::*;
+
+    fn encode(samples: &[Sample]) -> XorChunk {
+        let mut c = XorChunk::new();
+        for s in samples {
+            c.append(s.t, s.v);
+        }
+        c
+    }
+
+    /// Compares bit patterns so NaNs compare equal to themselves.
+    fn assert_same(a: &[Sample], b: &[Sample]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.t, y.t);
+            assert_eq!(x.v.to_bits(), y.v.to_bits(), "at t={}", x.t);
+        }
+    }
+
+    #[test]
+    fn empty_chunk_round_trips() {
+        let c = XorChunk::new();
+        assert_eq!(c.num_samples(), 0);
+        assert_eq!(c.min_time(), None);
+        assert_eq!(c.max_time(), None);
+        assert_eq!(c.iter().count(), 0);
+        assert_eq!(decode(c.bytes()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn scrape_like_series_round_trips_compactly() {
+        let samples: Vec<Sample> = (0..120)
+            .map(|i| Sample {
+                t: 1_700_000_000_000 + i * 15_000 + (i % 3),
+                v: (i * 10) as f64,
+            })
+            .collect();
+        let c = encode(&samples);
+        assert_eq!(c.num_samples(), 120);
+        assert_eq!(c.min_time(), Some(samples[0].t));
+        assert_eq!(c.max_time(), Some(samples[119].t));
+        assert_same(&decode(c.bytes()).unwrap(), &samples);
+        assert_same(&c.iter().collect::<Vec<_>>(), &samples);
+        assert!(
+            c.bytes().len() < 120 * 3,
+            "{} bytes for 120 samples",
+            c.bytes().len()
+        );
+    }
+
+    #[test]
+    fn nan_payloads_and_stale_markers_survive_bit_for_bit() {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let odd_nan = f64::from_bits(0xfff8_0000_dead_beef);
+        let vals = [
+            1.0,
+            stale,
+            f64::NAN,
+            odd_nan,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            stale,
+        ];
+        let samples: Vec<Sample> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Sample { t: i as i64, v })
+            .collect();
+        let c = encode(&samples);
+        let out = decode(c.bytes()).unwrap();
+        assert_same(&out, &samples);
+        assert_eq!(out[1].v.to_bits(), STALE_NAN_BITS);
+    }
+
+    #[test]
+    fn header_grows_past_one_byte() {
+        let samples: Vec<Sample> = (0..20_000)
+            .map(|i| Sample {
+                t: i * 1000,
+                v: (i % 7) as f64,
+            })
+            .collect();
+        let c = encode(&samples);
+        assert_same(&decode(c.bytes()).unwrap(), &samples);
+        assert_eq!(sample_count(c.bytes()), Ok(20_000));
+    }
+
+    #[test]
+    fn extreme_timestamps_round_trip() {
+        let samples = [
+            Sample {
+                t: i64::MIN,
+                v: 1.0,
+            },
+            Sample { t: -1, v: 2.0 },
+            Sample { t: 0, v: 3.0 },
+            Sample {
+                t: i64::MAX - 1,
+                v: 4.0,
+            },
+            Sample {
+                t: i64::MAX,
+                v: 5.0,
+            },
+        ];
+        assert_same(&decode(encode(&samples).bytes()).unwrap(), &samples);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let samples: Vec<Sample> = (0..50)
+            .map(|i| Sample {
+                t: i * 15_000 + i * i,
+                v: (i as f64).sqrt(),
+            })
+            .collect();
+        let c = encode(&samples);
+        let bytes = c.bytes();
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut} decoded");
+        }
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error() {
+        let c = encode(&[Sample { t: 1, v: 1.0 }, Sample { t: 2, v: 1.0 }]);
+        let mut bytes = c.bytes().to_vec();
+        bytes.push(0);
+        assert!(matches!(decode(&bytes), Err(ChunkError::TrailingData(_))));
+    }
+
+    #[test]
+    fn lying_header_does_not_allocate_unbounded() {
+        // Header claims u64::MAX samples followed by almost nothing.
+        let mut bytes = Vec::new();
+        put_uvarint(&mut bytes, u64::MAX);
+        bytes.extend_from_slice(&[0; 9]);
+        assert!(matches!(decode(&bytes), Err(ChunkError::Truncated { .. })));
+    }
+
+    fn arb_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            (0u64..1000).prop_map(|v| v as f64),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::from_bits(STALE_NAN_BITS)),
+            any::<u64>().prop_map(f64::from_bits),
+        ]
+    }
+
+    fn arb_step() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            Just(15_000i64),
+            14_990i64..15_010,
+            1i64..100,
+            1i64..(1 << 20),
+            1i64..(1 << 40),
+            1i64..i64::MAX / 1000,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_any_increasing_series(
+            start in any::<i64>().prop_map(|t| t / 2),
+            steps in proptest::collection::vec((arb_step(), arb_value()), 0..300),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            for (step, v) in steps {
+                samples.push(Sample { t, v });
+                t = t.wrapping_add(step);
+            }
+            let c = encode(&samples);
+            prop_assert_eq!(c.num_samples(), samples.len());
+            let out = decode(c.bytes()).unwrap();
+            prop_assert_eq!(out.len(), samples.len());
+            for (a, b) in out.iter().zip(&samples) {
+                prop_assert_eq!(a.t, b.t);
+                prop_assert_eq!(a.v.to_bits(), b.v.to_bits());
+            }
+            prop_assert_eq!(c.iter().count(), samples.len());
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = decode(&bytes);
+            let _ = sample_count(&bytes);
+        }
+
+        #[test]
+        fn corrupted_chunks_never_panic(
+            steps in proptest::collection::vec((arb_step(), arb_value()), 1..150),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut c = XorChunk::new();
+            let mut t = 0i64;
+            for (step, v) in steps {
+                c.append(t, v);
+                t = t.wrapping_add(step);
+            }
+            let mut bytes = c.bytes().to_vec();
+            for (i, bit) in flips {
+                let i = i.index(bytes.len());
+                bytes[i] ^= 1 << bit;
+            }
+            let _ = decode(&bytes);
+            let cut = cut.index(bytes.len() + 1);
+            let _ = decode(&bytes[..cut]);
+        }
+    }
+}
