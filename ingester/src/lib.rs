@@ -84,7 +84,7 @@ impl Ingester {
             dashmap::Entry::Occupied(o) => Arc::clone(o.get()),
             dashmap::Entry::Vacant(v) => {
                 let (db, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
-                Arc::clone(v.insert(Arc::new(db)))
+                Arc::clone(v.insert(Arc::new(db)).value())
             }
         };
         Ok(db)
