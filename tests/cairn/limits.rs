@@ -35,7 +35,7 @@ async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full
         let (status, body) = push(&cairn.url(), Some("team-fast"), batch("m", 1000, t + i)).await;
         assert_eq!(status, 200, "team-fast request {i}: {body}");
     }
-    let metrics = reqwest::get(format!("{}/metrics", cairn.url())).await.unwrap().text().await.unwrap();
+    let metrics = crate::support::http().get(format!("{}/metrics", cairn.url())).send().await.unwrap().text().await.unwrap();
     assert!(
         metrics.lines().any(|l| l.starts_with("cairn_discarded_samples_total")
             && l.contains("team-slow")

@@ -9,7 +9,7 @@ use crate::support::peers::Prometheus;
 use crate::support::{Cairn, vector};
 
 async fn prometheus_query(prom: &Prometheus, query: &str, time: f64) -> Value {
-    let r = reqwest::Client::new()
+    let r = crate::support::http()
         .get(format!("{}/api/v1/query", prom.url()))
         .query(&[("query", query), ("time", &time.to_string())])
         .send()
@@ -19,7 +19,7 @@ async fn prometheus_query(prom: &Prometheus, query: &str, time: f64) -> Value {
 }
 
 async fn range(base: &str, tenant: Option<&str>, query: &str, start: f64, end: f64) -> Value {
-    let mut req = reqwest::Client::new().get(format!("{base}/api/v1/query_range")).query(&[
+    let mut req = crate::support::http().get(format!("{base}/api/v1/query_range")).query(&[
         ("query", query),
         ("start", &start.to_string()),
         ("end", &end.to_string()),

@@ -16,7 +16,7 @@ async fn tenant_b_never_sees_tenant_a() {
     assert_eq!(a[0].1, "42");
     assert!(vector(&cairn.query("team-b", "secret", at).await).is_empty());
     assert!(vector(&cairn.query("team-b", "{__name__=~\".+\"}", at).await).is_empty());
-    let labels: serde_json::Value = reqwest::Client::new()
+    let labels: serde_json::Value = crate::support::http()
         .get(format!("{}/prometheus/api/v1/label/__name__/values", cairn.url()))
         .header("X-Scope-OrgID", "team-b")
         .send()
@@ -35,7 +35,7 @@ async fn missing_tenant_is_401_on_write_and_read() {
     let (status, body) = push(&cairn.url(), None, vec![series("m", &[], &[(now_ms(), 1.0)])]).await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("X-Scope-OrgID"), "{body}");
-    let r = reqwest::get(format!("{}/prometheus/api/v1/query?query=up", cairn.url())).await.unwrap();
+    let r = crate::support::http().get(format!("{}/prometheus/api/v1/query?query=up", cairn.url())).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
 

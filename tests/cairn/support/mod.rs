@@ -20,7 +20,7 @@ pub fn free_port() -> u16 {
 
 /// Polls `url` until it answers 200 or `timeout` passes; panics naming `what`.
 pub async fn wait_ready(url: &str, what: &str, timeout: Duration, child: &mut Child) {
-    let client = reqwest::Client::new();
+    let client = http();
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(r) = client.get(url).send().await
@@ -105,7 +105,7 @@ impl Cairn {
 
     /// Instant query as `tenant` at unix-seconds `time`; returns the JSON body.
     pub async fn query(&self, tenant: &str, query: &str, time: f64) -> Value {
-        let r = reqwest::Client::new()
+        let r = http()
             .get(format!("{}/prometheus/api/v1/query", self.url()))
             .header("X-Scope-OrgID", tenant)
             .query(&[("query", query), ("time", &time.to_string())])
@@ -120,7 +120,7 @@ impl Cairn {
 
     /// `POST /ingester/flush`, asserting success.
     pub async fn flush(&self) {
-        let r = reqwest::Client::new().post(format!("{}/ingester/flush", self.url())).send().await.unwrap();
+        let r = http().post(format!("{}/ingester/flush", self.url())).send().await.unwrap();
         let status = r.status();
         assert!(status.is_success(), "flush failed: {status} {}", r.text().await.unwrap());
     }
@@ -144,4 +144,10 @@ pub fn vector(body: &Value) -> Vec<(Value, String)> {
         .collect();
     out.sort_by_key(|(m, _)| m.to_string());
     out
+}
+
+/// An HTTP client (installs the TLS provider reqwest needs first).
+pub fn http() -> reqwest::Client {
+    common::storage::install_tls_provider();
+    reqwest::Client::new()
 }

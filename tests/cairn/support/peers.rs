@@ -88,7 +88,7 @@ impl Seaweed {
         ];
         let weed = which("weed");
         let mut child = spawn(&weed, &args, &dir.join("seaweed.log"));
-        let client = reqwest::Client::new();
+        let client = super::http();
         let url = format!("http://127.0.0.1:{s3}/{bucket}");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {

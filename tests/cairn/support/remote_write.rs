@@ -24,7 +24,7 @@ pub async fn push(base: &str, tenant: Option<&str>, timeseries: Vec<TimeSeries>)
 
 /// POSTs raw bytes to `/api/v1/push`.
 pub async fn push_raw(base: &str, tenant: Option<&str>, body: Vec<u8>) -> (u16, String) {
-    let mut req = reqwest::Client::new()
+    let mut req = super::http()
         .post(format!("{base}/api/v1/push"))
         .header("Content-Encoding", "snappy")
         .header("Content-Type", "application/x-protobuf")
