@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
+use futures::StreamExt;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -19,6 +19,11 @@ use crate::distributor::Distributor;
 use crate::error::DistributorError;
 use crate::remote_write::{self, DecodeError};
 
+/// How much of an oversized body is read and thrown away before answering
+/// 413: enough that ordinary clients see the answer instead of a reset
+/// connection, bounded so nobody can make the server read forever.
+const MAX_DRAIN_BYTES: usize = 256 << 20;
+
 /// The `Content-Type` parameter a remote write 2.0 client sends.
 const REMOTE_WRITE_V2: &str = "io.prometheus.write.v2.request";
 
@@ -26,11 +31,10 @@ impl Distributor {
     /// The remote-write routes, with the request body limited to
     /// `max_request_body_size`.
     pub fn router(self: Arc<Self>) -> Router {
-        let body_limit = self.cfg.max_request_body_size;
         Router::new()
             .route("/api/v1/push", post(remote_write))
             .route("/api/v1/write", post(remote_write))
-            .layer(DefaultBodyLimit::max(body_limit))
+            .layer(DefaultBodyLimit::disable())
             .with_state(self)
     }
 
@@ -38,7 +42,7 @@ impl Distributor {
         &self,
         tenant: &TenantId,
         headers: &HeaderMap,
-        body: Result<Bytes, BytesRejection>,
+        body: Body,
     ) -> Result<(), DistributorError> {
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -47,12 +51,7 @@ impl Distributor {
         if content_type.to_ascii_lowercase().contains(REMOTE_WRITE_V2) {
             return Err(DecodeError::UnsupportedVersion.into());
         }
-        let body = body.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => DecodeError::BodyTooLarge {
-                limit: self.cfg.max_request_body_size,
-            },
-            _ => DecodeError::ReadBody(rejection.body_text()),
-        })?;
+        let body = read_body(body, self.cfg.max_request_body_size).await?;
         let req = remote_write::decode(&body, self.cfg.max_recv_msg_size)?;
         let summary = self.push(tenant, req).await?;
         if summary.is_complete() {
@@ -66,7 +65,7 @@ impl Distributor {
 async fn remote_write(
     State(d): State<Arc<Distributor>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let tenant = tenant_from_headers(&headers, d.multitenancy);
     let result = match &tenant {
@@ -86,4 +85,26 @@ async fn remote_write(
         d.metrics.request(tenant, response.status());
     }
     response
+}
+
+/// Reads the request body up to `limit` bytes. A larger body is drained (up
+/// to [`MAX_DRAIN_BYTES`]) and refused, so the client reads the 413 rather
+/// than a connection reset while it is still sending.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| DecodeError::ReadBody(e.to_string()))?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if seen > MAX_DRAIN_BYTES {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(DecodeError::BodyTooLarge { limit });
+    }
+    Ok(Bytes::from(buf))
 }
