@@ -60,7 +60,10 @@ fn parse_args() -> Args {
 /// Request bodies: `samples` rounds of one sample for every series, 15 s apart,
 /// split into batches of `batch` series like Prometheus's shards send them.
 fn bodies(a: &Args) -> Vec<Vec<u8>> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let start = now - a.samples as i64 * 15_000;
     let mut out = Vec::new();
     for round in 0..a.samples {
@@ -81,7 +84,13 @@ fn bodies(a: &Args) -> Vec<Vec<u8>> {
                     ..Default::default()
                 })
                 .collect();
-            out.push(encode(&WriteRequest { timeseries, ..Default::default() }).unwrap());
+            out.push(
+                encode(&WriteRequest {
+                    timeseries,
+                    ..Default::default()
+                })
+                .unwrap(),
+            );
         }
     }
     out
@@ -94,8 +103,13 @@ async fn run(url: &str, tenant: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: us
     let start = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, bodies, next, url, tenant) =
-                (client.clone(), Arc::clone(&bodies), Arc::clone(&next), url.to_string(), tenant.to_string());
+            let (client, bodies, next, url, tenant) = (
+                client.clone(),
+                Arc::clone(&bodies),
+                Arc::clone(&next),
+                url.to_string(),
+                tenant.to_string(),
+            );
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -109,7 +123,11 @@ async fn run(url: &str, tenant: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: us
                         .await
                         .expect("push");
                     let status = r.status();
-                    assert!(status.is_success(), "{url}: {status} {}", r.text().await.unwrap_or_default());
+                    assert!(
+                        status.is_success(),
+                        "{url}: {status} {}",
+                        r.text().await.unwrap_or_default()
+                    );
                 }
             })
         })
@@ -122,7 +140,9 @@ async fn run(url: &str, tenant: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: us
 
 fn block_bytes_and_samples(dir: &std::path::Path) -> (u64, u64) {
     let (mut bytes, mut samples) = (0, 0);
-    let Ok(blocks) = std::fs::read_dir(dir) else { return (0, 0) };
+    let Ok(blocks) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
     for block in blocks.flatten() {
         let meta = std::fs::read_to_string(block.path().join("meta.json")).unwrap_or_default();
         let meta: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
@@ -147,8 +167,19 @@ async fn main() {
     let a = parse_args();
     let bodies = Arc::new(bodies(&a));
     let total = (a.series * a.samples) as f64;
-    println!("load: {} series x {} samples = {total} samples in {} requests", a.series, a.samples, bodies.len());
-    let took = run(&format!("{}/api/v1/push", a.cairn), &a.tenant, Arc::clone(&bodies), a.concurrency).await;
+    println!(
+        "load: {} series x {} samples = {total} samples in {} requests",
+        a.series,
+        a.samples,
+        bodies.len()
+    );
+    let took = run(
+        &format!("{}/api/v1/push", a.cairn),
+        &a.tenant,
+        Arc::clone(&bodies),
+        a.concurrency,
+    )
+    .await;
     let cairn_rate = total / took.as_secs_f64();
     println!("cairn:      {cairn_rate:>12.0} samples/s ({took:.2?})");
     if let Some(url) = &a.compare {
@@ -158,11 +189,18 @@ async fn main() {
         println!("ratio cairn/prometheus: {:.2}", cairn_rate / rate);
     }
     if let Some(dir) = &a.bucket_dir {
-        let r = reqwest::Client::new().post(format!("{}/ingester/flush", a.cairn)).send().await.expect("flush");
+        let r = reqwest::Client::new()
+            .post(format!("{}/ingester/flush", a.cairn))
+            .send()
+            .await
+            .expect("flush");
         assert!(r.status().is_success(), "flush: {}", r.status());
         let (bytes, samples) = block_bytes_and_samples(&dir.join(&a.tenant).join("metrics/blocks"));
         if samples > 0 {
-            println!("blocks: {bytes} bytes for {samples} samples = {:.2} bytes/sample", bytes as f64 / samples as f64);
+            println!(
+                "blocks: {bytes} bytes for {samples} samples = {:.2} bytes/sample",
+                bytes as f64 / samples as f64
+            );
         }
     }
 }

@@ -33,7 +33,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { http_listen_address: "127.0.0.1".into(), http_listen_port: 9009 }
+        Self {
+            http_listen_address: "127.0.0.1".into(),
+            http_listen_port: 9009,
+        }
     }
 }
 
@@ -50,7 +53,10 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { file: None, period: Duration::from_secs(10) }
+        Self {
+            file: None,
+            period: Duration::from_secs(10),
+        }
     }
 }
 
@@ -172,7 +178,9 @@ pub fn expand_env(text: &str) -> Result<String, String> {
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unterminated ${{ in config near {:?}", &rest[start..]))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated ${{ in config near {:?}", &rest[start..]))?;
         let expr = &after[..end];
         let (name, default) = match expr.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
@@ -181,7 +189,9 @@ pub fn expand_env(text: &str) -> Result<String, String> {
         match (std::env::var(name), default) {
             (Ok(v), _) => out.push_str(&v),
             (Err(_), Some(d)) => out.push_str(d),
-            (Err(_), None) => return Err(format!("config references ${{{name}}} but it is not set")),
+            (Err(_), None) => {
+                return Err(format!("config references ${{{name}}} but it is not set"));
+            }
         }
         rest = &after[end + 1..];
     }
@@ -194,9 +204,11 @@ impl Config {
     pub fn load(flags: &Flags) -> Result<Self, String> {
         let mut cfg = match &flags.config_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
                 let text = expand_env(&text)?;
-                serde_saphyr::from_str::<Config>(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?
+                serde_saphyr::from_str::<Config>(&text)
+                    .map_err(|e| format!("parsing {}: {e}", path.display()))?
             }
             None => Config::default(),
         };
@@ -251,14 +263,23 @@ mod tests {
     fn env_expansion_with_defaults_and_missing_vars() {
         // SAFETY: tests in this module do not read this variable concurrently.
         unsafe { std::env::set_var("CAIRN_TEST_PORT", "9123") };
-        assert_eq!(expand_env("p: ${CAIRN_TEST_PORT} d: ${CAIRN_NOPE:-x}").unwrap(), "p: 9123 d: x");
-        assert!(expand_env("${CAIRN_NOPE}").unwrap_err().contains("CAIRN_NOPE"));
+        assert_eq!(
+            expand_env("p: ${CAIRN_TEST_PORT} d: ${CAIRN_NOPE:-x}").unwrap(),
+            "p: 9123 d: x"
+        );
+        assert!(
+            expand_env("${CAIRN_NOPE}")
+                .unwrap_err()
+                .contains("CAIRN_NOPE")
+        );
     }
 
     #[test]
     fn yaml_overrides_defaults_and_rejects_unknown_keys() {
-        let cfg: Config =
-            serde_saphyr::from_str("server:\n  http_listen_port: 9999\nlimits:\n  ingestion_rate: 5\n").unwrap();
+        let cfg: Config = serde_saphyr::from_str(
+            "server:\n  http_listen_port: 9999\nlimits:\n  ingestion_rate: 5\n",
+        )
+        .unwrap();
         assert_eq!(cfg.server.http_listen_port, 9999);
         assert_eq!(cfg.server.http_listen_address, "127.0.0.1");
         assert_eq!(cfg.limits.ingestion_rate, 5.0);

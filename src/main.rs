@@ -12,7 +12,10 @@ use crate::config::{Config, Flags};
 async fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&flags.log_level).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&flags.log_level)
+                .unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let cfg = match Config::load(&flags) {
         Ok(cfg) => cfg,

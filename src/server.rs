@@ -21,8 +21,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use querier::store::{BlockStore, MergedStore};
 use querier::Querier;
+use querier::store::{BlockStore, MergedStore};
 
 use crate::config::Config;
 
@@ -54,13 +54,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let overrides = Arc::new(Overrides::new(cfg.limits.clone()));
     if let Some(path) = &cfg.runtime_config.file {
-        overrides.load_file(path).context("loading runtime overrides")?;
+        overrides
+            .load_file(path)
+            .context("loading runtime overrides")?;
         overrides.spawn_reloader(path.clone(), cfg.runtime_config.period);
     }
     let store = common::storage::build_store(&cfg.storage).context("building object storage")?;
 
-    let ingester = Ingester::new(cfg.ingester.clone(), Arc::clone(&store), Arc::clone(&overrides), &mut registry)
-        .context("starting ingester")?;
+    let ingester = Ingester::new(
+        cfg.ingester.clone(),
+        Arc::clone(&store),
+        Arc::clone(&overrides),
+        &mut registry,
+    )
+    .context("starting ingester")?;
     ingester.spawn_cut_loop();
     let distributor = Arc::new(Distributor::new(
         cfg.distributor.clone(),
@@ -80,8 +87,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.multitenancy_enabled,
     ));
 
-    let addr = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port);
-    let ops = Arc::new(Ops { cfg, overrides, registry: Mutex::new(registry), durations });
+    let addr = format!(
+        "{}:{}",
+        cfg.server.http_listen_address, cfg.server.http_listen_port
+    );
+    let ops = Arc::new(Ops {
+        cfg,
+        overrides,
+        registry: Mutex::new(registry),
+        durations,
+    });
     let app = Router::new()
         .merge(distributor.router())
         .merge(Arc::clone(&ingester).router())
@@ -89,9 +104,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(ops_router(Arc::clone(&ops)))
         .layer(middleware::from_fn_with_state(ops, record_duration));
 
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     tracing::info!(%addr, "cairn listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     Ok(())
 }
 
@@ -107,15 +127,30 @@ fn ops_router(ops: Arc<Ops>) -> Router {
 async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, &ops.registry.lock()) {
-        Ok(()) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics: {e}\n")).into_response(),
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            out,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics: {e}\n"),
+        )
+            .into_response(),
     }
 }
 
 fn yaml_response<T: serde::Serialize>(value: &T) -> Response {
     match serde_saphyr::to_string(value) {
         Ok(yaml) => ([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], yaml).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding config: {e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding config: {e}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -129,11 +164,21 @@ async fn runtime_config(State(ops): State<Arc<Ops>>) -> Response {
 
 async fn record_duration(State(ops): State<Arc<Ops>>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map_or("other", |p| p.as_str()).to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("other", |p| p.as_str())
+        .to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
-    let labels = RequestLabels { method, route, status_code: resp.status().as_u16().to_string() };
-    ops.durations.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    let labels = RequestLabels {
+        method,
+        route,
+        status_code: resp.status().as_u16().to_string(),
+    };
+    ops.durations
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
     resp
 }
 
@@ -143,7 +188,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -62,7 +62,10 @@ impl DiscardReason {
     /// True for reasons the client cannot fix by resending later (→ 400);
     /// limits (→ 429) are the others.
     pub fn is_limit(self) -> bool {
-        matches!(self, DiscardReason::RateLimited | DiscardReason::PerUserSeriesLimit)
+        matches!(
+            self,
+            DiscardReason::RateLimited | DiscardReason::PerUserSeriesLimit
+        )
     }
 }
 

@@ -22,7 +22,10 @@ pub struct Label {
 impl Label {
     /// Builds a label from anything string-like.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), value: value.into() }
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -47,7 +50,9 @@ impl Labels {
     }
 
     /// Builds from `(name, value)` pairs; handy in tests and examples.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
         Self::new(pairs.into_iter().map(|(n, v)| Label::new(n, v)).collect())
     }
 

@@ -102,12 +102,19 @@ pub struct Overrides {
 impl Overrides {
     /// Limits with no per-tenant overrides yet.
     pub fn new(defaults: Limits) -> Self {
-        Self { defaults: Arc::new(defaults), per_tenant: RwLock::new(HashMap::new()) }
+        Self {
+            defaults: Arc::new(defaults),
+            per_tenant: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The limits in force for `tenant`.
     pub fn get(&self, tenant: &TenantId) -> Arc<Limits> {
-        self.per_tenant.read().get(tenant.as_str()).cloned().unwrap_or_else(|| self.defaults.clone())
+        self.per_tenant
+            .read()
+            .get(tenant.as_str())
+            .cloned()
+            .unwrap_or_else(|| self.defaults.clone())
     }
 
     /// The defaults (what tenants without overrides get).
@@ -117,13 +124,20 @@ impl Overrides {
 
     /// The current per-tenant overrides, fully resolved, for `/runtime_config`.
     pub fn snapshot(&self) -> HashMap<String, Limits> {
-        self.per_tenant.read().iter().map(|(k, v)| (k.clone(), (**v).clone())).collect()
+        self.per_tenant
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), (**v).clone()))
+            .collect()
     }
 
     /// Parses an overrides document and replaces the per-tenant limits.
     /// Each tenant's keys are laid over the defaults; on error nothing changes.
     pub fn apply_yaml(&self, yaml: &str, path: &Path) -> Result<(), OverridesError> {
-        let parse_err = |reason: String| OverridesError::Parse { path: path.to_path_buf(), reason };
+        let parse_err = |reason: String| OverridesError::Parse {
+            path: path.to_path_buf(),
+            reason,
+        };
         let file: RuntimeFile = if yaml.trim().is_empty() {
             RuntimeFile::default()
         } else {
@@ -136,10 +150,14 @@ impl Overrides {
             match (merged.as_object_mut(), partial) {
                 (Some(obj), serde_json::Value::Object(over)) => obj.extend(over),
                 (_, serde_json::Value::Null) => {}
-                _ => return Err(parse_err(format!("overrides for tenant {tenant:?} must be a map of limit names"))),
+                _ => {
+                    return Err(parse_err(format!(
+                        "overrides for tenant {tenant:?} must be a map of limit names"
+                    )));
+                }
             }
-            let limits: Limits =
-                serde_json::from_value(merged).map_err(|e| parse_err(format!("tenant {tenant:?}: {e}")))?;
+            let limits: Limits = serde_json::from_value(merged)
+                .map_err(|e| parse_err(format!("tenant {tenant:?}: {e}")))?;
             resolved.insert(tenant, Arc::new(limits));
         }
         *self.per_tenant.write() = resolved;
@@ -148,14 +166,20 @@ impl Overrides {
 
     /// Reads and applies the overrides file at `path`.
     pub fn load_file(&self, path: &Path) -> Result<(), OverridesError> {
-        let yaml = std::fs::read_to_string(path)
-            .map_err(|source| OverridesError::Read { path: path.to_path_buf(), source })?;
+        let yaml = std::fs::read_to_string(path).map_err(|source| OverridesError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.apply_yaml(&yaml, path)
     }
 
     /// Re-reads `path` every `period` until the runtime shuts down. A broken
     /// file is logged and the last good overrides stay in force.
-    pub fn spawn_reloader(self: &Arc<Self>, path: PathBuf, period: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_reloader(
+        self: &Arc<Self>,
+        path: PathBuf,
+        period: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut last: Option<String> = None;
@@ -189,20 +213,29 @@ mod tests {
     #[test]
     fn tenant_overrides_lay_over_defaults() {
         let o = Overrides::new(Limits::default());
-        o.apply_yaml("overrides:\n  team-a:\n    ingestion_rate: 5\n    past_grace_period: 1h\n", Path::new("x"))
-            .unwrap();
+        o.apply_yaml(
+            "overrides:\n  team-a:\n    ingestion_rate: 5\n    past_grace_period: 1h\n",
+            Path::new("x"),
+        )
+        .unwrap();
         let a = o.get(&TenantId::parse("team-a").unwrap());
         assert_eq!(a.ingestion_rate, 5.0);
         assert_eq!(a.past_grace_period, Duration::from_secs(3600));
         assert_eq!(a.max_label_names_per_series, 30);
-        assert_eq!(*o.get(&TenantId::parse("team-b").unwrap()), Limits::default());
+        assert_eq!(
+            *o.get(&TenantId::parse("team-b").unwrap()),
+            Limits::default()
+        );
     }
 
     #[test]
     fn unknown_limit_is_an_error_and_keeps_previous() {
         let o = Overrides::new(Limits::default());
-        o.apply_yaml("overrides:\n  a:\n    ingestion_rate: 5\n", Path::new("x")).unwrap();
-        let err = o.apply_yaml("overrides:\n  a:\n    ingestion_rat: 5\n", Path::new("x")).unwrap_err();
+        o.apply_yaml("overrides:\n  a:\n    ingestion_rate: 5\n", Path::new("x"))
+            .unwrap();
+        let err = o
+            .apply_yaml("overrides:\n  a:\n    ingestion_rat: 5\n", Path::new("x"))
+            .unwrap_err();
         assert!(err.to_string().contains("ingestion_rat"), "{err}");
         assert_eq!(o.get(&TenantId::parse("a").unwrap()).ingestion_rate, 5.0);
     }

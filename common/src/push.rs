@@ -56,5 +56,9 @@ pub enum PushError {
 #[async_trait]
 pub trait MetricsPusher: Send + Sync {
     /// Appends `series` for `tenant`; returns once accepted samples are in the WAL.
-    async fn push(&self, tenant: &TenantId, series: Vec<PushSeries>) -> Result<PushOutcome, PushError>;
+    async fn push(
+        &self,
+        tenant: &TenantId,
+        series: Vec<PushSeries>,
+    ) -> Result<PushOutcome, PushError>;
 }

@@ -49,7 +49,9 @@ pub enum StoreError {
         reason: String,
     },
     /// The query would touch more series than the tenant may fetch.
-    #[error("the query hit the max number of series limit (limit: {limit} series, `max_fetched_series_per_query`)")]
+    #[error(
+        "the query hit the max number of series limit (limit: {limit} series, `max_fetched_series_per_query`)"
+    )]
     TooManySeries {
         /// The limit in force.
         limit: usize,
@@ -66,21 +68,48 @@ pub enum StoreError {
 pub trait SeriesStore: Send + Sync {
     /// Series matching all `matchers` with their samples in `[mint, maxt]`.
     /// Series with no samples in range are omitted.
-    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError>;
+    async fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StoreError>;
 
     /// Label sets of series matching `matchers` with data in `[mint, maxt]`.
-    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError>;
+    async fn series(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StoreError>;
 
     /// Sorted distinct label names of matching series (all series if `matchers` is empty).
-    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError>;
+    async fn label_names(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Sorted distinct values of label `name` among matching series.
-    async fn label_values(&self, tenant: &TenantId, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError>;
+    async fn label_values(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// True when `labels` satisfy every matcher (a missing label reads as "").
 pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
-    matchers.iter().all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
+    matchers
+        .iter()
+        .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
 }
 
 /// Merges two sorted sample lists, dropping duplicate timestamps (the first
@@ -118,7 +147,9 @@ pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::with_capacity(all.len());
     for s in all {
         match out.last_mut() {
-            Some(last) if last.labels == s.labels => last.samples = merge_samples(&last.samples, &s.samples),
+            Some(last) if last.labels == s.labels => {
+                last.samples = merge_samples(&last.samples, &s.samples)
+            }
             _ => out.push(s),
         }
     }
@@ -144,8 +175,20 @@ mod tests {
         let a = Labels::from_pairs([("__name__", "a")]);
         let b = Labels::from_pairs([("__name__", "b")]);
         let out = merge_series(vec![
-            vec![Series { labels: b.clone(), samples: vec![s(1, 1.0)] }],
-            vec![Series { labels: a.clone(), samples: vec![s(1, 1.0)] }, Series { labels: b.clone(), samples: vec![s(2, 2.0)] }],
+            vec![Series {
+                labels: b.clone(),
+                samples: vec![s(1, 1.0)],
+            }],
+            vec![
+                Series {
+                    labels: a.clone(),
+                    samples: vec![s(1, 1.0)],
+                },
+                Series {
+                    labels: b.clone(),
+                    samples: vec![s(2, 2.0)],
+                },
+            ],
         ]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].labels, a);

@@ -49,7 +49,9 @@ pub struct FilesystemConfig {
 
 impl Default for FilesystemConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("./data/bucket") }
+        Self {
+            dir: PathBuf::from("./data/bucket"),
+        }
     }
 }
 
@@ -102,7 +104,10 @@ pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageE
         Backend::Memory => Ok(Arc::new(InMemory::new())),
         Backend::Filesystem => {
             let dir = &cfg.filesystem.dir;
-            std::fs::create_dir_all(dir).map_err(|source| StorageError::Dir { path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::Dir {
+                path: dir.clone(),
+                source,
+            })?;
             let fs = LocalFileSystem::new_with_prefix(dir)
                 .map_err(|e| StorageError::Config(e.to_string()))?
                 .with_automatic_cleanup(true);
@@ -111,17 +116,26 @@ pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageE
         Backend::S3 => {
             let s3 = &cfg.s3;
             if s3.bucket_name.is_empty() {
-                return Err(StorageError::Config("storage.s3.bucket_name is required".into()));
+                return Err(StorageError::Config(
+                    "storage.s3.bucket_name is required".into(),
+                ));
             }
             let mut b = AmazonS3Builder::from_env()
                 .with_bucket_name(&s3.bucket_name)
                 .with_allow_http(s3.insecure)
                 .with_virtual_hosted_style_request(s3.virtual_hosted_style);
             for (value, set) in [
-                (&s3.endpoint, AmazonS3Builder::with_endpoint as fn(AmazonS3Builder, String) -> AmazonS3Builder),
+                (
+                    &s3.endpoint,
+                    AmazonS3Builder::with_endpoint
+                        as fn(AmazonS3Builder, String) -> AmazonS3Builder,
+                ),
                 (&s3.region, AmazonS3Builder::with_region),
                 (&s3.access_key_id, AmazonS3Builder::with_access_key_id),
-                (&s3.secret_access_key, AmazonS3Builder::with_secret_access_key),
+                (
+                    &s3.secret_access_key,
+                    AmazonS3Builder::with_secret_access_key,
+                ),
             ] {
                 if !value.is_empty() {
                     b = set(b, value.clone());
@@ -133,7 +147,9 @@ pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageE
             if s3.access_key_id.is_empty() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
                 b = b.with_skip_signature(true);
             }
-            Ok(Arc::new(b.build().map_err(|e| StorageError::Config(e.to_string()))?))
+            Ok(Arc::new(
+                b.build().map_err(|e| StorageError::Config(e.to_string()))?,
+            ))
         }
     }
 }

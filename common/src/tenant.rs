@@ -25,7 +25,9 @@ pub enum TenantError {
     #[error("no org id: set the X-Scope-OrgID header (or basic-auth user) to the tenant ID")]
     Missing,
     /// The ID has a character or length outside the allowed set.
-    #[error("invalid tenant ID {0:?}: must be 1-150 characters of [A-Za-z0-9!-_.*'()] and not \".\" or \"..\"")]
+    #[error(
+        "invalid tenant ID {0:?}: must be 1-150 characters of [A-Za-z0-9!-_.*'()] and not \".\" or \"..\""
+    )]
     Invalid(String),
     /// Header and basic-auth user name different tenants.
     #[error("X-Scope-OrgID {header:?} does not match the basic-auth user {user:?}")]
@@ -44,8 +46,15 @@ impl TenantId {
     /// Validates `id`.
     pub fn parse(id: &str) -> Result<Self, TenantError> {
         let ok_char = |c: u8| c.is_ascii_alphanumeric() || b"!-_.*'()".contains(&c);
-        if id.is_empty() || id.len() > MAX_TENANT_ID_LEN || id == "." || id == ".." || !id.bytes().all(ok_char) {
-            return Err(TenantError::Invalid(id.chars().take(MAX_TENANT_ID_LEN + 10).collect()));
+        if id.is_empty()
+            || id.len() > MAX_TENANT_ID_LEN
+            || id == "."
+            || id == ".."
+            || !id.bytes().all(ok_char)
+        {
+            return Err(TenantError::Invalid(
+                id.chars().take(MAX_TENANT_ID_LEN + 10).collect(),
+            ));
         }
         Ok(Self(id.to_string()))
     }
@@ -69,13 +78,20 @@ impl fmt::Display for TenantId {
 
 /// Resolves the tenants of a request from `X-Scope-OrgID` (`a|b|c` allowed)
 /// or the basic-auth user name; with multitenancy off, always `anonymous`.
-pub fn tenants_from_headers(headers: &HeaderMap, multitenancy: bool) -> Result<Vec<TenantId>, TenantError> {
+pub fn tenants_from_headers(
+    headers: &HeaderMap,
+    multitenancy: bool,
+) -> Result<Vec<TenantId>, TenantError> {
     if !multitenancy {
         return Ok(vec![TenantId::anonymous()]);
     }
     let header = headers
         .get(ORG_ID_HEADER)
-        .map(|v| v.to_str().map(str::to_string).map_err(|_| TenantError::Invalid("<non-ascii>".into())))
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| TenantError::Invalid("<non-ascii>".into()))
+        })
         .transpose()?;
     let user = basic_auth_user(headers);
     let raw = match (header, user) {
@@ -84,14 +100,20 @@ pub fn tenants_from_headers(headers: &HeaderMap, multitenancy: bool) -> Result<V
         (None, Some(u)) => u,
         (None, None) => return Err(TenantError::Missing),
     };
-    let mut ids = raw.split('|').map(TenantId::parse).collect::<Result<Vec<_>, _>>()?;
+    let mut ids = raw
+        .split('|')
+        .map(TenantId::parse)
+        .collect::<Result<Vec<_>, _>>()?;
     ids.sort();
     ids.dedup();
     Ok(ids)
 }
 
 /// Like [`tenants_from_headers`] but exactly one tenant (the write path).
-pub fn tenant_from_headers(headers: &HeaderMap, multitenancy: bool) -> Result<TenantId, TenantError> {
+pub fn tenant_from_headers(
+    headers: &HeaderMap,
+    multitenancy: bool,
+) -> Result<TenantId, TenantError> {
     let mut ids = tenants_from_headers(headers, multitenancy)?;
     if ids.len() != 1 {
         return Err(TenantError::Multiple);
@@ -100,8 +122,13 @@ pub fn tenant_from_headers(headers: &HeaderMap, multitenancy: bool) -> Result<Te
 }
 
 fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let b64 = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
     let decoded = base64_decode(b64.trim())?;
     let s = String::from_utf8(decoded).ok()?;
     let user = s.split_once(':').map_or(s.as_str(), |(u, _)| u);
@@ -157,10 +184,16 @@ mod tests {
     fn basic_auth_user_names_the_tenant_and_must_agree_with_header() {
         let mut h = HeaderMap::new();
         // "team-a:secret"
-        h.insert("authorization", HeaderValue::from_static("Basic dGVhbS1hOnNlY3JldA=="));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Basic dGVhbS1hOnNlY3JldA=="),
+        );
         assert_eq!(tenant_from_headers(&h, true).unwrap().as_str(), "team-a");
         h.insert(ORG_ID_HEADER, HeaderValue::from_static("team-b"));
-        assert!(matches!(tenant_from_headers(&h, true), Err(TenantError::Mismatch { .. })));
+        assert!(matches!(
+            tenant_from_headers(&h, true),
+            Err(TenantError::Mismatch { .. })
+        ));
     }
 
     #[test]
@@ -175,7 +208,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(ORG_ID_HEADER, HeaderValue::from_static("b|a"));
         let ids = tenants_from_headers(&h, true).unwrap();
-        assert_eq!(ids.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            ids.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(tenant_from_headers(&h, true), Err(TenantError::Multiple));
     }
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use futures::StreamExt;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use common::tenant::{TenantId, tenant_from_headers};
+use futures::StreamExt;
 
 use crate::distributor::Distributor;
 use crate::error::DistributorError;

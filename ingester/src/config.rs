@@ -44,7 +44,10 @@ impl IngesterConfig {
     /// Checks values that would make the ingester misbehave.
     pub fn validate(&self) -> Result<(), String> {
         if self.block_range < Duration::from_secs(60) {
-            return Err(format!("ingester.block_range must be at least 1m, got {:?}", self.block_range));
+            return Err(format!(
+                "ingester.block_range must be at least 1m, got {:?}",
+                self.block_range
+            ));
         }
         if self.id.is_empty() {
             return Err("ingester.id must not be empty".into());

@@ -11,7 +11,9 @@ use crate::{Ingester, IngesterError};
 
 /// `POST /ingester/flush`: cut and upload every tenant's head now.
 pub(crate) fn router(ingester: Arc<Ingester>) -> axum::Router {
-    axum::Router::new().route("/ingester/flush", post(flush)).with_state(ingester)
+    axum::Router::new()
+        .route("/ingester/flush", post(flush))
+        .with_state(ingester)
 }
 
 async fn flush(State(ingester): State<Arc<Ingester>>) -> Result<impl IntoResponse, IngesterError> {

@@ -46,19 +46,30 @@ impl Ingester {
         registry: &mut Registry,
     ) -> Result<Arc<Self>, IngesterError> {
         let metrics = IngesterMetrics::register(registry);
-        let this = Self { cfg, store, overrides, tenants: DashMap::new(), metrics };
+        let this = Self {
+            cfg,
+            store,
+            overrides,
+            tenants: DashMap::new(),
+            metrics,
+        };
         this.replay_all()?;
         Ok(Arc::new(this))
     }
 
     fn wal_options(&self) -> WalOptions {
-        WalOptions { segment_size: self.cfg.wal_segment_size, fsync: self.cfg.wal_fsync }
+        WalOptions {
+            segment_size: self.cfg.wal_segment_size,
+            fsync: self.cfg.wal_fsync,
+        }
     }
 
     fn replay_all(&self) -> Result<(), IngesterError> {
         let dir = &self.cfg.wal_dir;
-        std::fs::create_dir_all(dir).map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
-        let entries = std::fs::read_dir(dir).map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(tenant) = name.to_str().and_then(|n| TenantId::parse(n).ok()) else {
@@ -67,8 +78,10 @@ impl Ingester {
             };
             let (db, stats) = TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
             tracing::info!(%tenant, records = stats.records, segments = stats.segments, "replayed WAL");
-            self.metrics.wal_replayed_records.inc_by(stats.records as u64);
-            self.metrics.wal_corrupt_segments.inc_by(stats.corrupt_segments as u64);
+            self.metrics.wal_replayed_records.inc_by(stats.records);
+            self.metrics
+                .wal_corrupt_segments
+                .inc_by(stats.corrupt_segments);
             self.tenants.insert(tenant, Arc::new(db));
         }
         Ok(())
@@ -93,24 +106,41 @@ impl Ingester {
     /// Cuts every tenant's head into a block and uploads it now
     /// (`POST /ingester/flush`). Returns the uploaded blocks.
     pub async fn flush(&self) -> Result<Vec<BlockMeta>, IngesterError> {
-        let dbs: Vec<(TenantId, Arc<TenantDb>)> =
-            self.tenants.iter().map(|e| (e.key().clone(), Arc::clone(e.value()))).collect();
+        let dbs: Vec<(TenantId, Arc<TenantDb>)> = self
+            .tenants
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
         let mut uploaded = Vec::new();
         let mut first_err = None;
         for (tenant, db) in dbs {
-            let label = TenantLabel { tenant: tenant.to_string() };
-            match db.cut_and_upload(self.store.as_ref(), &self.cfg.id, self.cfg.upload_attempts).await {
+            let label = TenantLabel {
+                tenant: tenant.to_string(),
+            };
+            match db
+                .cut_and_upload(self.store.as_ref(), &self.cfg.id, self.cfg.upload_attempts)
+                .await
+            {
                 Ok(metas) => {
-                    self.metrics.blocks_uploaded.get_or_create(&label).inc_by(metas.len() as u64);
+                    self.metrics
+                        .blocks_uploaded
+                        .get_or_create(&label)
+                        .inc_by(metas.len() as u64);
                     uploaded.extend(metas);
                 }
                 Err(e) => {
                     tracing::error!(%tenant, error = %e, "cutting block failed; data stays in the WAL");
-                    self.metrics.block_upload_failures.get_or_create(&label).inc();
+                    self.metrics
+                        .block_upload_failures
+                        .get_or_create(&label)
+                        .inc();
                     first_err.get_or_insert(e);
                 }
             }
-            self.metrics.active_series.get_or_create(&label).set(db.active_series() as i64);
+            self.metrics
+                .active_series
+                .get_or_create(&label)
+                .set(db.active_series() as i64);
         }
         match first_err {
             Some(e) => Err(e),
@@ -125,7 +155,10 @@ impl Ingester {
         tokio::spawn(async move {
             let range = this.cfg.block_range.as_millis().max(1) as u64;
             loop {
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis() as u64;
                 let wait = range - now % range;
                 tokio::time::sleep(Duration::from_millis(wait)).await;
                 if let Err(e) = this.flush().await {
@@ -143,38 +176,78 @@ impl Ingester {
 
 #[async_trait]
 impl MetricsPusher for Ingester {
-    async fn push(&self, tenant: &TenantId, series: Vec<PushSeries>) -> Result<PushOutcome, PushError> {
-        let db = self.tenant_db(tenant).map_err(|e| PushError::Wal(e.to_string()))?;
+    async fn push(
+        &self,
+        tenant: &TenantId,
+        series: Vec<PushSeries>,
+    ) -> Result<PushOutcome, PushError> {
+        let db = self
+            .tenant_db(tenant)
+            .map_err(|e| PushError::Wal(e.to_string()))?;
         let limits = self.overrides.get(tenant);
         let db2 = Arc::clone(&db);
         let outcome = tokio::task::spawn_blocking(move || db2.push(series, &limits))
             .await
             .map_err(|e| PushError::Unavailable(format!("append task failed: {e}")))?;
-        let label = TenantLabel { tenant: tenant.to_string() };
+        let label = TenantLabel {
+            tenant: tenant.to_string(),
+        };
         match &outcome {
             Ok(o) => {
-                self.metrics.appended_samples.get_or_create(&label).inc_by(o.accepted as u64);
+                self.metrics
+                    .appended_samples
+                    .get_or_create(&label)
+                    .inc_by(o.accepted as u64);
             }
             Err(_) => {
                 self.metrics.wal_write_failures.inc();
             }
         }
-        self.metrics.active_series.get_or_create(&label).set(db.active_series() as i64);
+        self.metrics
+            .active_series
+            .get_or_create(&label)
+            .set(db.active_series() as i64);
         outcome
     }
 }
 
 #[async_trait]
 impl SeriesStore for Ingester {
-    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError> {
-        Ok(self.tenants.get(tenant).map(|db| db.select(matchers, mint, maxt)).unwrap_or_default())
+    async fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StoreError> {
+        Ok(self
+            .tenants
+            .get(tenant)
+            .map(|db| db.select(matchers, mint, maxt))
+            .unwrap_or_default())
     }
 
-    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError> {
-        Ok(self.tenants.get(tenant).map(|db| db.series(matchers, mint, maxt)).unwrap_or_default())
+    async fn series(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        Ok(self
+            .tenants
+            .get(tenant)
+            .map(|db| db.series(matchers, mint, maxt))
+            .unwrap_or_default())
     }
 
-    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError> {
+    async fn label_names(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let mut names: Vec<String> = self
             .series(tenant, matchers, mint, maxt)
             .await?

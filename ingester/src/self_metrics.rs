@@ -29,16 +29,36 @@ impl IngesterMetrics {
     pub(crate) fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         let r = registry.sub_registry_with_prefix("cairn_ingester");
-        r.register("appended_samples", "Samples appended to heads and the WAL", m.appended_samples.clone());
-        r.register("active_series", "Series in the current head", m.active_series.clone());
-        r.register("wal_replayed_records", "WAL records replayed at start-up", m.wal_replayed_records.clone());
+        r.register(
+            "appended_samples",
+            "Samples appended to heads and the WAL",
+            m.appended_samples.clone(),
+        );
+        r.register(
+            "active_series",
+            "Series in the current head",
+            m.active_series.clone(),
+        );
+        r.register(
+            "wal_replayed_records",
+            "WAL records replayed at start-up",
+            m.wal_replayed_records.clone(),
+        );
         r.register(
             "wal_corrupt_segments",
             "WAL segments whose tail was torn or corrupt at replay",
             m.wal_corrupt_segments.clone(),
         );
-        r.register("wal_write_failures", "Pushes refused because the WAL write failed", m.wal_write_failures.clone());
-        r.register("blocks_uploaded", "Blocks uploaded to object storage", m.blocks_uploaded.clone());
+        r.register(
+            "wal_write_failures",
+            "Pushes refused because the WAL write failed",
+            m.wal_write_failures.clone(),
+        );
+        r.register(
+            "blocks_uploaded",
+            "Blocks uploaded to object storage",
+            m.blocks_uploaded.clone(),
+        );
         r.register(
             "block_upload_failures",
             "Cuts whose block upload failed after retries",

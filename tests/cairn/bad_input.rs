@@ -20,7 +20,20 @@ async fn malformed_bodies_get_400_or_413_and_the_process_keeps_serving() {
         assert_eq!(status, want, "{what}: {text}");
         assert!(!text.is_empty(), "{what}: the error must say what is wrong");
     }
-    let (status, body) = push(&url, Some("team-a"), vec![series("ok", &[], &[(now_ms(), 1.0)])]).await;
+    let (status, body) = push(
+        &url,
+        Some("team-a"),
+        vec![series("ok", &[], &[(now_ms(), 1.0)])],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert!(crate::support::http().get(format!("{url}/ready")).send().await.unwrap().status().is_success());
+    assert!(
+        crate::support::http()
+            .get(format!("{url}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
 }

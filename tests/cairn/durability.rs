@@ -17,9 +17,12 @@ async fn write_history(cairn: &Cairn, tenant: &str) -> i64 {
     let end = now_ms();
     let start = end - (SAMPLES as i64 - 1) * 1000;
     for batch in 0..SAMPLES / 50 {
-        let ts: Vec<(i64, f64)> =
-            (batch * 50..(batch + 1) * 50).map(|i| (start + i as i64 * 1000, i as f64)).collect();
-        let all = (0..SERIES).map(|s| series("durable", &[("series", &s.to_string())], &ts)).collect();
+        let ts: Vec<(i64, f64)> = (batch * 50..(batch + 1) * 50)
+            .map(|i| (start + i as i64 * 1000, i as f64))
+            .collect();
+        let all = (0..SERIES)
+            .map(|s| series("durable", &[("series", &s.to_string())], &ts))
+            .collect();
         let (status, body) = push(&cairn.url(), Some(tenant), all).await;
         assert_eq!(status, 200, "{body}");
     }
@@ -29,9 +32,16 @@ async fn write_history(cairn: &Cairn, tenant: &str) -> i64 {
 /// Asserts every acknowledged sample is returned: count and sum per series.
 async fn assert_history(cairn: &Cairn, tenant: &str, end: i64) {
     let at = end as f64 / 1000.0;
-    let counts = vector(&cairn.query(tenant, "count_over_time(durable[10m])", at).await);
+    let counts = vector(
+        &cairn
+            .query(tenant, "count_over_time(durable[10m])", at)
+            .await,
+    );
     assert_eq!(counts.len(), SERIES, "{}", cairn.log());
-    assert!(counts.iter().all(|(_, v)| v == &SAMPLES.to_string()), "{counts:?}");
+    assert!(
+        counts.iter().all(|(_, v)| v == &SAMPLES.to_string()),
+        "{counts:?}"
+    );
     let sums = vector(&cairn.query(tenant, "sum_over_time(durable[10m])", at).await);
     let want = (0..SAMPLES).sum::<usize>().to_string();
     assert!(sums.iter().all(|(_, v)| v == &want), "{sums:?}");
@@ -45,7 +55,12 @@ async fn acked_samples_survive_kill_9() {
     let cairn = cairn.restart().await; // SIGKILL, then start on the same WAL
     assert_history(&cairn, "team-a", end).await;
     // Writing continues after replay without out-of-order errors for new samples.
-    let (status, body) = push(&cairn.url(), Some("team-a"), vec![series("durable", &[("series", "0")], &[(end + 1000, 1.0)])]).await;
+    let (status, body) = push(
+        &cairn.url(),
+        Some("team-a"),
+        vec![series("durable", &[("series", "0")], &[(end + 1000, 1.0)])],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -64,7 +79,10 @@ async fn flushed_block_survives_losing_the_wal(dir: &Path, storage_yaml: &str) {
 #[tokio::test]
 async fn flushed_block_survives_losing_the_wal_on_filesystem() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = format!("storage:\n  backend: filesystem\n  filesystem:\n    dir: {}/bucket\n", dir.path().display());
+    let storage = format!(
+        "storage:\n  backend: filesystem\n  filesystem:\n    dir: {}/bucket\n",
+        dir.path().display()
+    );
     flushed_block_survives_losing_the_wal(dir.path(), &storage).await;
     let blocks = dir.path().join("bucket/team-a/metrics/blocks");
     let uploaded: Vec<_> = std::fs::read_dir(&blocks).unwrap().collect();

@@ -18,7 +18,9 @@ fn overrides(path: &std::path::Path, slow_rate: u32) {
 }
 
 fn batch(name: &str, n: usize, t: i64) -> Vec<distributor::remote_write::TimeSeries> {
-    (0..n).map(|i| series(name, &[("i", &i.to_string())], &[(t, i as f64)])).collect()
+    (0..n)
+        .map(|i| series(name, &[("i", &i.to_string())], &[(t, i as f64)]))
+        .collect()
 }
 
 #[tokio::test]
@@ -26,7 +28,11 @@ async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("overrides.yaml");
     overrides(&file, 10);
-    let cairn = Cairn::start(dir.path(), &format!("runtime_config:\n  file: {}\n", file.display())).await;
+    let cairn = Cairn::start(
+        dir.path(),
+        &format!("runtime_config:\n  file: {}\n", file.display()),
+    )
+    .await;
     let t = now_ms();
     let (status, body) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t)).await;
     assert_eq!(status, 429, "{body}");
@@ -35,11 +41,20 @@ async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full
         let (status, body) = push(&cairn.url(), Some("team-fast"), batch("m", 1000, t + i)).await;
         assert_eq!(status, 200, "team-fast request {i}: {body}");
     }
-    let metrics = crate::support::http().get(format!("{}/metrics", cairn.url())).send().await.unwrap().text().await.unwrap();
+    let metrics = crate::support::http()
+        .get(format!("{}/metrics", cairn.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        metrics.lines().any(|l| l.starts_with("cairn_discarded_samples_total")
-            && l.contains("team-slow")
-            && l.contains("rate-limited")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("cairn_discarded_samples_total")
+                && l.contains("team-slow")
+                && l.contains("rate-limited")),
         "{metrics}"
     );
 }
@@ -49,13 +64,20 @@ async fn over_series_gets_429_naming_the_limit_and_existing_series_still_accepte
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("overrides.yaml");
     overrides(&file, 10);
-    let cairn = Cairn::start(dir.path(), &format!("runtime_config:\n  file: {}\n", file.display())).await;
+    let cairn = Cairn::start(
+        dir.path(),
+        &format!("runtime_config:\n  file: {}\n", file.display()),
+    )
+    .await;
     let t = now_ms();
     let (status, body) = push(&cairn.url(), Some("team-few"), batch("m", 5, t)).await;
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("max_global_series_per_user"), "{body}");
     let (status, body) = push(&cairn.url(), Some("team-few"), batch("m", 3, t + 1000)).await;
-    assert_eq!(status, 200, "existing series must still be accepted: {body}");
+    assert_eq!(
+        status, 200,
+        "existing series must still be accepted: {body}"
+    );
 }
 
 #[tokio::test]
@@ -63,7 +85,11 @@ async fn runtime_overrides_take_effect_within_15s_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("overrides.yaml");
     overrides(&file, 10);
-    let cairn = Cairn::start(dir.path(), &format!("runtime_config:\n  file: {}\n", file.display())).await;
+    let cairn = Cairn::start(
+        dir.path(),
+        &format!("runtime_config:\n  file: {}\n", file.display()),
+    )
+    .await;
     let t = now_ms();
     let (status, _) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t)).await;
     assert_eq!(status, 429);
@@ -76,7 +102,10 @@ async fn runtime_overrides_take_effect_within_15s_without_restart() {
         if status == 200 {
             break;
         }
-        assert!(changed.elapsed() < Duration::from_secs(15), "override not applied after 15s: {body}");
+        assert!(
+            changed.elapsed() < Duration::from_secs(15),
+            "override not applied after 15s: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -8,7 +8,12 @@ async fn tenant_b_never_sees_tenant_a() {
     let dir = tempfile::tempdir().unwrap();
     let cairn = Cairn::start(dir.path(), "").await;
     let t = now_ms();
-    let (status, body) = push(&cairn.url(), Some("team-a"), vec![series("secret", &[("job", "a")], &[(t, 42.0)])]).await;
+    let (status, body) = push(
+        &cairn.url(),
+        Some("team-a"),
+        vec![series("secret", &[("job", "a")], &[(t, 42.0)])],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let at = t as f64 / 1000.0;
     let a = vector(&cairn.query("team-a", "secret", at).await);
@@ -17,7 +22,10 @@ async fn tenant_b_never_sees_tenant_a() {
     assert!(vector(&cairn.query("team-b", "secret", at).await).is_empty());
     assert!(vector(&cairn.query("team-b", "{__name__=~\".+\"}", at).await).is_empty());
     let labels: serde_json::Value = crate::support::http()
-        .get(format!("{}/prometheus/api/v1/label/__name__/values", cairn.url()))
+        .get(format!(
+            "{}/prometheus/api/v1/label/__name__/values",
+            cairn.url()
+        ))
         .header("X-Scope-OrgID", "team-b")
         .send()
         .await
@@ -32,10 +40,19 @@ async fn tenant_b_never_sees_tenant_a() {
 async fn missing_tenant_is_401_on_write_and_read() {
     let dir = tempfile::tempdir().unwrap();
     let cairn = Cairn::start(dir.path(), "").await;
-    let (status, body) = push(&cairn.url(), None, vec![series("m", &[], &[(now_ms(), 1.0)])]).await;
+    let (status, body) = push(
+        &cairn.url(),
+        None,
+        vec![series("m", &[], &[(now_ms(), 1.0)])],
+    )
+    .await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("X-Scope-OrgID"), "{body}");
-    let r = crate::support::http().get(format!("{}/prometheus/api/v1/query?query=up", cairn.url())).send().await.unwrap();
+    let r = crate::support::http()
+        .get(format!("{}/prometheus/api/v1/query?query=up", cairn.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
 
@@ -46,18 +63,36 @@ async fn hostile_tenant_id_is_400_and_writes_nothing_outside_the_data_dir() {
     std::fs::create_dir(&data).unwrap();
     let cairn = Cairn::start(&data, "").await;
     for hostile in ["../etc", "..", "a/b", "x y"] {
-        let (status, body) = push(&cairn.url(), Some(hostile), vec![series("m", &[], &[(now_ms(), 1.0)])]).await;
+        let (status, body) = push(
+            &cairn.url(),
+            Some(hostile),
+            vec![series("m", &[], &[(now_ms(), 1.0)])],
+        )
+        .await;
         assert_eq!(status, 400, "{hostile}: {body}");
         assert!(body.contains("invalid tenant ID"), "{body}");
     }
     cairn.flush().await;
-    let outside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(outside, vec![std::ffi::OsString::from("d")], "something was written beside the data dir");
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        outside,
+        vec![std::ffi::OsString::from("d")],
+        "something was written beside the data dir"
+    );
     for sub in ["wal", "bucket"] {
         let names: Vec<String> = std::fs::read_dir(data.join(sub))
-            .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
-        assert!(names.iter().all(|n| n != "etc" && n != ".."), "{sub}: {names:?}");
+        assert!(
+            names.iter().all(|n| n != "etc" && n != ".."),
+            "{sub}: {names:?}"
+        );
     }
 }
 

@@ -44,7 +44,11 @@ pub(crate) enum AppendCheck {
 
 impl MemSeries {
     fn new(labels: Labels, last: Option<Sample>) -> Self {
-        Self { labels, chunks: Vec::new(), last }
+        Self {
+            labels,
+            chunks: Vec::new(),
+            last,
+        }
     }
 
     /// Whether `s` may follow what this series already has (and the samples
@@ -53,7 +57,9 @@ impl MemSeries {
         match pending_last.or(self.last) {
             None => AppendCheck::Ok,
             Some(last) if s.t > last.t => AppendCheck::Ok,
-            Some(last) if s.t == last.t && s.v.to_bits() == last.v.to_bits() => AppendCheck::Duplicate,
+            Some(last) if s.t == last.t && s.v.to_bits() == last.v.to_bits() => {
+                AppendCheck::Duplicate
+            }
             Some(last) if s.t == last.t => AppendCheck::DuplicateTimestamp,
             Some(_) => AppendCheck::OutOfOrder,
         }
@@ -80,7 +86,9 @@ impl MemSeries {
     fn samples_in(&self, mint: i64, maxt: i64) -> Vec<Sample> {
         self.chunks
             .iter()
-            .filter(|c| c.min_time().is_some_and(|t| t <= maxt) && c.max_time().is_some_and(|t| t >= mint))
+            .filter(|c| {
+                c.min_time().is_some_and(|t| t <= maxt) && c.max_time().is_some_and(|t| t >= mint)
+            })
             .flat_map(|c| c.iter())
             .filter(|s| s.t >= mint && s.t <= maxt)
             .collect()
@@ -169,7 +177,10 @@ impl Head {
 
     /// All `(ref, labels)` pairs, for writing series records to a new WAL segment.
     pub(crate) fn refs(&self) -> Vec<(u32, Labels)> {
-        self.series.iter().map(|e| (*e.key(), e.value().lock().labels.clone())).collect()
+        self.series
+            .iter()
+            .map(|e| (*e.key(), e.value().lock().labels.clone()))
+            .collect()
     }
 
     /// Whether any sample could fall in `[mint, maxt]`.
@@ -192,7 +203,10 @@ impl Head {
             .filter_map(|s| {
                 let s = s.lock();
                 let samples = s.samples_in(mint, maxt);
-                (!samples.is_empty()).then(|| Series { labels: s.labels.clone(), samples })
+                (!samples.is_empty()).then(|| Series {
+                    labels: s.labels.clone(),
+                    samples,
+                })
             })
             .collect()
     }
@@ -221,10 +235,17 @@ impl Head {
                     .chunks
                     .iter()
                     .filter_map(|c| {
-                        Some(ChunkData { min_t: c.min_time()?, max_t: c.max_time()?, data: c.bytes().to_vec() })
+                        Some(ChunkData {
+                            min_t: c.min_time()?,
+                            max_t: c.max_time()?,
+                            data: c.bytes().to_vec(),
+                        })
                     })
                     .collect();
-                (!chunks.is_empty()).then(|| BlockSeries { labels: s.labels.clone(), chunks })
+                (!chunks.is_empty()).then(|| BlockSeries {
+                    labels: s.labels.clone(),
+                    chunks,
+                })
             })
             .collect()
     }

@@ -25,7 +25,12 @@ pub(crate) enum Record {
 
 /// Encodes a series record.
 pub(crate) fn encode_series(id: u32, labels: &Labels) -> Vec<u8> {
-    let mut b = Vec::with_capacity(8 + labels.iter().map(|l| 4 + l.name.len() + l.value.len()).sum::<usize>());
+    let mut b = Vec::with_capacity(
+        8 + labels
+            .iter()
+            .map(|l| 4 + l.name.len() + l.value.len())
+            .sum::<usize>(),
+    );
     b.push(SERIES);
     b.extend_from_slice(&id.to_le_bytes());
     b.extend_from_slice(&(labels.len() as u16).to_le_bytes());
@@ -66,12 +71,18 @@ pub(crate) fn decode(rec: &[u8]) -> Result<Record, String> {
                 let value = r.string()?;
                 labels.push(Label { name, value });
             }
-            Ok(Record::Series { id, labels: Labels::new(labels) })
+            Ok(Record::Series {
+                id,
+                labels: Labels::new(labels),
+            })
         }
         SAMPLES => {
             let n = r.u32()? as usize;
             if n.saturating_mul(20) > rec.len() {
-                return Err(format!("samples record claims {n} samples in {} bytes", rec.len()));
+                return Err(format!(
+                    "samples record claims {n} samples in {} bytes",
+                    rec.len()
+                ));
             }
             let mut out = Vec::with_capacity(n);
             for _ in 0..n {
@@ -103,13 +114,19 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn string(&mut self) -> Result<String, String> {
         let n = self.u16()? as usize;

@@ -53,7 +53,11 @@ pub(crate) struct TenantDb {
 
 impl TenantDb {
     /// Opens the tenant's WAL directory, replaying whatever it holds into a head.
-    pub(crate) fn open(tenant: TenantId, dir: &Path, opts: WalOptions) -> Result<(Self, ReplayStats), IngesterError> {
+    pub(crate) fn open(
+        tenant: TenantId,
+        dir: &Path,
+        opts: WalOptions,
+    ) -> Result<(Self, ReplayStats), IngesterError> {
         let head = Head::new();
         let mut max_id = 0u32;
         // A series dropped while idle and re-created gets a new ref; map the
@@ -86,12 +90,16 @@ impl TenantDb {
             Ok(())
         })
         .map_err(|e| IngesterError::Wal(format!("replaying {}: {e}", dir.display())))?;
-        let wal = Wal::open(dir, opts).map_err(|e| IngesterError::Wal(format!("opening {}: {e}", dir.display())))?;
+        let wal = Wal::open(dir, opts)
+            .map_err(|e| IngesterError::Wal(format!("opening {}: {e}", dir.display())))?;
         let db = Self {
             tenant,
             wal,
             append: Mutex::new(()),
-            heads: RwLock::new(Heads { current: Arc::new(head), pending: Vec::new() }),
+            heads: RwLock::new(Heads {
+                current: Arc::new(head),
+                pending: Vec::new(),
+            }),
             next_id: AtomicU32::new(max_id + 1),
             cut: tokio::sync::Mutex::new(()),
         };
@@ -100,7 +108,11 @@ impl TenantDb {
 
     /// Appends validated series; returns once accepted samples are in the WAL.
     /// Blocking (file I/O): call from a blocking thread.
-    pub(crate) fn push(&self, series: Vec<PushSeries>, limits: &Limits) -> Result<PushOutcome, PushError> {
+    pub(crate) fn push(
+        &self,
+        series: Vec<PushSeries>,
+        limits: &Limits,
+    ) -> Result<PushOutcome, PushError> {
         let _guard = self.append.lock();
         let head = Arc::clone(&self.heads.read().current);
         let mut records: Vec<Vec<u8>> = Vec::new();
@@ -164,7 +176,9 @@ impl TenantDb {
             records.push(record::encode_samples(&accepted));
         }
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.wal.append(&refs).map_err(|e| PushError::Wal(e.to_string()))?;
+        self.wal
+            .append(&refs)
+            .map_err(|e| PushError::Wal(e.to_string()))?;
         for (id, s) in &accepted {
             if let Some(mem) = head.get(*id) {
                 mem.lock().append(*s);
@@ -189,8 +203,12 @@ impl TenantDb {
         self.cut_head()?;
         let mut uploaded = Vec::new();
         loop {
-            let Some((head, next_segment)) =
-                self.heads.read().pending.first().map(|p| (Arc::clone(&p.head), p.next_segment))
+            let Some((head, next_segment)) = self
+                .heads
+                .read()
+                .pending
+                .first()
+                .map(|p| (Arc::clone(&p.head), p.next_segment))
             else {
                 break;
             };
@@ -213,31 +231,55 @@ impl TenantDb {
             return Ok(());
         }
         let new = Head::successor(&old);
-        let next_segment = self.wal.cut_segment().map_err(|e| IngesterError::Wal(e.to_string()))?;
-        let records: Vec<Vec<u8>> = new.refs().iter().map(|(id, l)| record::encode_series(*id, l)).collect();
+        let next_segment = self
+            .wal
+            .cut_segment()
+            .map_err(|e| IngesterError::Wal(e.to_string()))?;
+        let records: Vec<Vec<u8>> = new
+            .refs()
+            .iter()
+            .map(|(id, l)| record::encode_series(*id, l))
+            .collect();
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.wal.append(&refs).map_err(|e| IngesterError::Wal(e.to_string()))?;
+        self.wal
+            .append(&refs)
+            .map_err(|e| IngesterError::Wal(e.to_string()))?;
         let mut heads = self.heads.write();
         heads.current = Arc::new(new);
-        heads.pending.push(Pending { head: old, next_segment });
+        heads.pending.push(Pending {
+            head: old,
+            next_segment,
+        });
         Ok(())
     }
 
     fn all_heads(&self) -> Vec<Arc<Head>> {
         let heads = self.heads.read();
-        heads.pending.iter().map(|p| Arc::clone(&p.head)).chain([Arc::clone(&heads.current)]).collect()
+        heads
+            .pending
+            .iter()
+            .map(|p| Arc::clone(&p.head))
+            .chain([Arc::clone(&heads.current)])
+            .collect()
     }
 
     /// Samples of matching series from every head (current and pending).
     pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
-        let lists = self.all_heads().iter().map(|h| h.select(matchers, mint, maxt)).collect();
+        let lists = self
+            .all_heads()
+            .iter()
+            .map(|h| h.select(matchers, mint, maxt))
+            .collect();
         common::series::merge_series(lists)
     }
 
     /// Label sets of matching series from every head.
     pub(crate) fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
-        let mut out: Vec<Labels> =
-            self.all_heads().iter().flat_map(|h| h.series_labels(matchers, mint, maxt)).collect();
+        let mut out: Vec<Labels> = self
+            .all_heads()
+            .iter()
+            .flat_map(|h| h.series_labels(matchers, mint, maxt))
+            .collect();
         out.sort();
         out.dedup();
         out
@@ -262,7 +304,9 @@ async fn upload_with_retry(
         match write_block(store, tenant, head.to_block_series(), source).await {
             Ok(meta) => return Ok(meta),
             Err(e) if attempt >= attempts => {
-                return Err(IngesterError::Upload(format!("tenant {tenant}: {e} (after {attempt} attempts)")));
+                return Err(IngesterError::Upload(format!(
+                    "tenant {tenant}: {e} (after {attempt} attempts)"
+                )));
             }
             Err(e) => {
                 tracing::warn!(%tenant, attempt, error = %e, "block upload failed, retrying");

@@ -30,11 +30,19 @@ fn store_err(e: BlockError) -> StoreError {
 impl BlockStore {
     /// Reads blocks from `store`.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store, readers: DashMap::new() }
+        Self {
+            store,
+            readers: DashMap::new(),
+        }
     }
 
     /// Readers for the tenant's complete blocks overlapping `[mint, maxt]`.
-    async fn readers(&self, tenant: &TenantId, mint: i64, maxt: i64) -> Result<Vec<Arc<BlockReader>>, StoreError> {
+    async fn readers(
+        &self,
+        tenant: &TenantId,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Arc<BlockReader>>, StoreError> {
         let metas: Vec<BlockMeta> = list_blocks(self.store.as_ref(), tenant)
             .await
             .map_err(store_err)?
@@ -48,7 +56,11 @@ impl BlockStore {
                 out.push(Arc::clone(&r));
                 continue;
             }
-            let reader = Arc::new(BlockReader::open(Arc::clone(&self.store), tenant, meta).await.map_err(store_err)?);
+            let reader = Arc::new(
+                BlockReader::open(Arc::clone(&self.store), tenant, meta)
+                    .await
+                    .map_err(store_err)?,
+            );
             self.readers.insert(key, Arc::clone(&reader));
             out.push(reader);
         }
@@ -58,21 +70,48 @@ impl BlockStore {
 
 #[async_trait]
 impl SeriesStore for BlockStore {
-    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError> {
+    async fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StoreError> {
         let readers = self.readers(tenant, mint, maxt).await?;
         let selects = readers.iter().map(|r| r.select(matchers, mint, maxt));
-        let lists = futures::future::try_join_all(selects).await.map_err(store_err)?;
+        let lists = futures::future::try_join_all(selects)
+            .await
+            .map_err(store_err)?;
         Ok(merge_series(lists))
     }
 
-    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError> {
+    async fn series(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
         let readers = self.readers(tenant, mint, maxt).await?;
-        Ok(union(readers.iter().map(|r| r.series(matchers, mint, maxt)).collect()))
+        Ok(union(
+            readers
+                .iter()
+                .map(|r| r.series(matchers, mint, maxt))
+                .collect(),
+        ))
     }
 
-    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError> {
+    async fn label_names(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let readers = self.readers(tenant, mint, maxt).await?;
-        Ok(union(readers.iter().map(|r| r.label_names(matchers)).collect()))
+        Ok(union(
+            readers.iter().map(|r| r.label_names(matchers)).collect(),
+        ))
     }
 
     async fn label_values(
@@ -84,6 +123,11 @@ impl SeriesStore for BlockStore {
         maxt: i64,
     ) -> Result<Vec<String>, StoreError> {
         let readers = self.readers(tenant, mint, maxt).await?;
-        Ok(union(readers.iter().map(|r| r.label_values(name, matchers)).collect()))
+        Ok(union(
+            readers
+                .iter()
+                .map(|r| r.label_values(name, matchers))
+                .collect(),
+        ))
     }
 }

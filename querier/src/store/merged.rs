@@ -31,17 +31,54 @@ pub(crate) fn union<T: Ord>(lists: Vec<Vec<T>>) -> Vec<T> {
 
 #[async_trait]
 impl SeriesStore for MergedStore {
-    async fn select(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StoreError> {
-        let lists = try_join_all(self.parts.iter().map(|p| p.select(tenant, matchers, mint, maxt))).await?;
+    async fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, StoreError> {
+        let lists = try_join_all(
+            self.parts
+                .iter()
+                .map(|p| p.select(tenant, matchers, mint, maxt)),
+        )
+        .await?;
         Ok(merge_series(lists))
     }
 
-    async fn series(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StoreError> {
-        Ok(union(try_join_all(self.parts.iter().map(|p| p.series(tenant, matchers, mint, maxt))).await?))
+    async fn series(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        Ok(union(
+            try_join_all(
+                self.parts
+                    .iter()
+                    .map(|p| p.series(tenant, matchers, mint, maxt)),
+            )
+            .await?,
+        ))
     }
 
-    async fn label_names(&self, tenant: &TenantId, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StoreError> {
-        Ok(union(try_join_all(self.parts.iter().map(|p| p.label_names(tenant, matchers, mint, maxt))).await?))
+    async fn label_names(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(union(
+            try_join_all(
+                self.parts
+                    .iter()
+                    .map(|p| p.label_names(tenant, matchers, mint, maxt)),
+            )
+            .await?,
+        ))
     }
 
     async fn label_values(
@@ -52,7 +89,12 @@ impl SeriesStore for MergedStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let answers = try_join_all(self.parts.iter().map(|p| p.label_values(tenant, name, matchers, mint, maxt))).await?;
+        let answers = try_join_all(
+            self.parts
+                .iter()
+                .map(|p| p.label_values(tenant, name, matchers, mint, maxt)),
+        )
+        .await?;
         Ok(union(answers))
     }
 }

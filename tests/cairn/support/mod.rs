@@ -15,7 +15,11 @@ use serde_json::Value;
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `url` until it answers 200 or `timeout` passes; panics naming `what`.
@@ -31,7 +35,10 @@ pub async fn wait_ready(url: &str, what: &str, timeout: Duration, child: &mut Ch
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited before becoming ready: {status}");
         }
-        assert!(Instant::now() < deadline, "{what} not ready at {url} after {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} not ready at {url} after {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -49,7 +56,10 @@ impl Cairn {
     /// Starts Cairn with `extra_yaml` appended to a config that puts the
     /// bucket and WAL under `dir` and listens on a free port.
     pub async fn start(dir: &Path, extra_yaml: &str) -> Self {
-        let storage = format!("storage:\n  filesystem:\n    dir: {}/bucket\n", dir.display());
+        let storage = format!(
+            "storage:\n  filesystem:\n    dir: {}/bucket\n",
+            dir.display()
+        );
         Self::start_with_storage(dir, &storage, extra_yaml).await
     }
 
@@ -67,7 +77,11 @@ impl Cairn {
 
     async fn spawn(dir: &Path, port: u16, config: PathBuf) -> Self {
         let log = dir.join(format!("cairn-{port}-{}.log", std::process::id()));
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .arg("--config.file")
             .arg(&config)
@@ -76,8 +90,20 @@ impl Cairn {
             .stderr(out)
             .spawn()
             .expect("starting cairn");
-        wait_ready(&format!("http://127.0.0.1:{port}/ready"), "cairn", Duration::from_secs(30), &mut child).await;
-        Self { child, port, dir: dir.to_path_buf(), config, log }
+        wait_ready(
+            &format!("http://127.0.0.1:{port}/ready"),
+            "cairn",
+            Duration::from_secs(30),
+            &mut child,
+        )
+        .await;
+        Self {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            config,
+            log,
+        }
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -120,9 +146,17 @@ impl Cairn {
 
     /// `POST /ingester/flush`, asserting success.
     pub async fn flush(&self) {
-        let r = http().post(format!("{}/ingester/flush", self.url())).send().await.unwrap();
+        let r = http()
+            .post(format!("{}/ingester/flush", self.url()))
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
-        assert!(status.is_success(), "flush failed: {status} {}", r.text().await.unwrap());
+        assert!(
+            status.is_success(),
+            "flush failed: {status} {}",
+            r.text().await.unwrap()
+        );
     }
 }
 
@@ -140,7 +174,12 @@ pub fn vector(body: &Value) -> Vec<(Value, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["metric"].clone(), s["value"][1].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["metric"].clone(),
+                s["value"][1].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     out.sort_by_key(|(m, _)| m.to_string());
     out

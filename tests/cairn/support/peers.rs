@@ -15,7 +15,9 @@ fn spawn(bin: &str, args: &[String], log: &Path) -> Child {
         .stderr(out)
         .stdin(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} — install it with the README's test command"))
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} — install it with the README's test command")
+        })
 }
 
 /// A Prometheus server scraping itself every second and remote-writing to
@@ -47,8 +49,13 @@ impl Prometheus {
             format!("--web.listen-address=127.0.0.1:{port}"),
         ];
         let mut child = spawn("/usr/bin/prometheus", &args, &dir.join("prometheus.log"));
-        wait_ready(&format!("http://127.0.0.1:{port}/-/ready"), "prometheus", Duration::from_secs(30), &mut child)
-            .await;
+        wait_ready(
+            &format!("http://127.0.0.1:{port}/-/ready"),
+            "prometheus",
+            Duration::from_secs(30),
+            &mut child,
+        )
+        .await;
         Self { child, port }
     }
 
@@ -100,7 +107,10 @@ impl Seaweed {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("weed exited before the S3 gateway came up: {status}");
             }
-            assert!(std::time::Instant::now() < deadline, "SeaweedFS S3 not ready after 60s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "SeaweedFS S3 not ready after 60s"
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         Self { child, s3_port: s3 }
@@ -122,5 +132,7 @@ fn which(bin: &str) -> String {
         .map(|d| d.join(bin))
         .find(|p| p.is_file())
         .map(|p| p.display().to_string())
-        .unwrap_or_else(|| panic!("{bin} not found on PATH — install it with the README's test command"))
+        .unwrap_or_else(|| {
+            panic!("{bin} not found on PATH — install it with the README's test command")
+        })
 }

@@ -10,7 +10,10 @@ pub fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> Ti
     l.sort_by(|a, b| a.name.cmp(&b.name));
     TimeSeries {
         labels: l,
-        samples: samples.iter().map(|&(timestamp, value)| Sample { value, timestamp }).collect(),
+        samples: samples
+            .iter()
+            .map(|&(timestamp, value)| Sample { value, timestamp })
+            .collect(),
         ..Default::default()
     }
 }
@@ -18,7 +21,11 @@ pub fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> Ti
 /// POSTs `timeseries` to `/api/v1/push` as `tenant` (None: no header);
 /// returns status and body text.
 pub async fn push(base: &str, tenant: Option<&str>, timeseries: Vec<TimeSeries>) -> (u16, String) {
-    let body = encode(&WriteRequest { timeseries, ..Default::default() }).unwrap();
+    let body = encode(&WriteRequest {
+        timeseries,
+        ..Default::default()
+    })
+    .unwrap();
     push_raw(base, tenant, body).await
 }
 
@@ -39,5 +46,8 @@ pub async fn push_raw(base: &str, tenant: Option<&str>, body: Vec<u8>) -> (u16, 
 
 /// Now in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
