@@ -47,7 +47,7 @@ impl BlockStore {
             .await
             .map_err(store_err)?
             .into_iter()
-            .filter(|m| m.min_time <= maxt && m.max_time >= mint)
+            .filter(|m| m.min_time <= maxt && m.max_time > mint) // max_time is exclusive
             .collect();
         let mut out = Vec::with_capacity(metas.len());
         for meta in metas {

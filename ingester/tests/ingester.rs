@@ -1,0 +1,279 @@
+//! The ingester's promises: acknowledged samples stay queryable and in the
+//! WAL until their block upload succeeds, survive a restart, and blocks hold
+//! exactly what was written. Object-store failures are injected with a
+//! wrapper around the in-memory store (the one place a fake is allowed).
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use cairn_ingester::{Ingester, IngesterConfig};
+use common::block::{BlockReader, list_blocks};
+use common::discard::DiscardReason;
+use common::labels::Labels;
+use common::limits::{Limits, Overrides};
+use common::push::{MetricsPusher, PushSeries};
+use common::series::{Sample, SeriesStore};
+use common::tenant::TenantId;
+use futures::stream::BoxStream;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+/// An in-memory store whose writes fail while `fail` is set.
+#[derive(Debug, Default)]
+struct FlakyStore {
+    inner: InMemory,
+    fail: AtomicBool,
+}
+
+impl fmt::Display for FlakyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FlakyStore")
+    }
+}
+
+impl FlakyStore {
+    fn check(&self) -> object_store::Result<()> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(object_store::Error::Generic {
+                store: "flaky",
+                source: "injected outage".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FlakyStore {
+    async fn put_opts(
+        &self,
+        location: &ObjPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.check()?;
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.check()?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &ObjPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    async fn get_ranges(
+        &self,
+        location: &ObjPath,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.inner.get_ranges(location, ranges).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &ObjPath,
+        to: &ObjPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse("team-a").unwrap()
+}
+
+fn open(wal: &Path, store: Arc<dyn ObjectStore>, limits: Limits) -> Arc<Ingester> {
+    let cfg = IngesterConfig {
+        wal_dir: wal.to_path_buf(),
+        upload_attempts: 1,
+        ..Default::default()
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    Ingester::new(cfg, store, Arc::new(Overrides::new(limits)), &mut registry).unwrap()
+}
+
+fn series(job: &str, ts: Range<i64>) -> PushSeries {
+    PushSeries {
+        labels: Labels::from_pairs([("__name__", "up"), ("job", job)]),
+        samples: ts.map(|t| Sample { t, v: t as f64 }).collect(),
+    }
+}
+
+async fn sample_count(store: &dyn SeriesStore) -> usize {
+    store
+        .select(&tenant(), &[], i64::MIN, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.samples.len())
+        .sum()
+}
+
+async fn block_sample_count(store: Arc<dyn ObjectStore>) -> usize {
+    let mut n = 0;
+    for meta in list_blocks(store.as_ref(), &tenant()).await.unwrap() {
+        let reader = BlockReader::open(Arc::clone(&store), &tenant(), meta)
+            .await
+            .unwrap();
+        n += reader
+            .select(&[], i64::MIN, i64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.samples.len())
+            .sum::<usize>();
+    }
+    n
+}
+
+fn wal_segments(wal: &Path) -> usize {
+    std::fs::read_dir(wal.join("team-a")).unwrap().count()
+}
+
+#[tokio::test]
+async fn failed_upload_keeps_data_queryable_and_in_the_wal_until_a_retry_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(FlakyStore::default());
+    let store: Arc<dyn ObjectStore> = flaky.clone();
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    let out = ing
+        .push(&tenant(), vec![series("a", 0..200), series("b", 0..10)])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 210);
+
+    flaky.fail.store(true, Ordering::SeqCst);
+    let err = ing.flush().await.unwrap_err();
+    assert!(err.to_string().contains("injected outage"), "{err}");
+    assert_eq!(
+        sample_count(ing.as_ref()).await,
+        210,
+        "data must stay queryable after a failed upload"
+    );
+    assert_eq!(block_sample_count(Arc::clone(&store)).await, 0);
+
+    // A restart in the middle of the outage replays everything from the WAL.
+    drop(ing);
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    assert_eq!(sample_count(ing.as_ref()).await, 210);
+
+    flaky.fail.store(false, Ordering::SeqCst);
+    let blocks = ing.flush().await.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].stats.num_samples, 210);
+    assert_eq!(block_sample_count(Arc::clone(&store)).await, 210);
+    assert_eq!(
+        wal_segments(dir.path()),
+        1,
+        "uploaded segments are removed, only the live one stays"
+    );
+
+    // After the upload the WAL no longer holds those samples.
+    drop(ing);
+    let ing = open(dir.path(), store, Limits::default());
+    assert_eq!(sample_count(ing.as_ref()).await, 0);
+}
+
+#[tokio::test]
+async fn out_of_order_is_rejected_across_a_block_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    ing.push(&tenant(), vec![series("a", 0..100)])
+        .await
+        .unwrap();
+    ing.flush().await.unwrap();
+    let out = ing
+        .push(&tenant(), vec![series("a", 50..60)])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 0);
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].reason, DiscardReason::SampleOutOfOrder);
+    let out = ing
+        .push(&tenant(), vec![series("a", 100..110)])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 10);
+}
+
+#[tokio::test]
+async fn series_limit_rejects_new_series_and_keeps_accepting_existing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_global_series_per_user: 2,
+        ..Default::default()
+    };
+    let ing = open(dir.path(), Arc::new(InMemory::new()), limits);
+    let out = ing
+        .push(
+            &tenant(),
+            vec![series("a", 0..1), series("b", 0..1), series("c", 0..1)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 2);
+    assert_eq!(out.rejected[0].reason, DiscardReason::PerUserSeriesLimit);
+    assert!(
+        out.rejected[0]
+            .detail
+            .contains("max_global_series_per_user")
+    );
+    let out = ing
+        .push(&tenant(), vec![series("a", 1..2), series("b", 1..2)])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 2);
+    assert!(out.rejected.is_empty());
+}
+
+#[tokio::test]
+async fn other_tenants_wal_and_data_are_separate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());
+    ing.push(&tenant(), vec![series("a", 0..5)]).await.unwrap();
+    let other = TenantId::parse("team-b").unwrap();
+    assert!(
+        ing.select(&other, &[], i64::MIN, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(dir.path().join("team-a").is_dir());
+    assert!(!dir.path().join("team-b").exists());
+}
