@@ -59,6 +59,23 @@ impl DiscardReason {
         }
     }
 
+    /// The per-tenant limit behind the reason (its runtime-overrides key),
+    /// for the "raise it" hint in messages; `None` for invalid data.
+    pub fn limit_name(self) -> Option<&'static str> {
+        use DiscardReason::*;
+        Some(match self {
+            MaxLabelNamesPerSeries => "max_label_names_per_series",
+            LabelNameTooLong => "max_label_name_length",
+            LabelValueTooLong => "max_label_value_length",
+            SampleTooOld => "past_grace_period",
+            SampleTooFarInFuture => "creation_grace_period",
+            RateLimited => "ingestion_rate / ingestion_burst_size",
+            PerUserSeriesLimit => "max_global_series_per_user",
+            MissingMetricName | InvalidMetricName | InvalidLabel | DuplicateLabelNames | LabelsNotSorted
+            | SampleOutOfOrder | SampleDuplicateTimestamp => return None,
+        })
+    }
+
     /// True for reasons the client cannot fix by resending later (→ 400);
     /// limits (→ 429) are the others.
     pub fn is_limit(self) -> bool {

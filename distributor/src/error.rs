@@ -120,33 +120,12 @@ impl fmt::Display for PushSummary {
 fn rejection_message(r: &Rejection) -> String {
     let series = r.labels.to_string();
     let mut msg = format!("{}: {} series: '{}'", r.reason, r.detail, quoted(&series));
-    if let Some(limit) = limit_name(r.reason) {
+    if let Some(limit) = r.reason.limit_name() {
         msg.push_str(&format!(
             "; to accept it raise {limit} in the runtime overrides"
         ));
     }
     msg
-}
-
-/// The per-tenant limit behind a reason, for the hint in messages.
-fn limit_name(reason: DiscardReason) -> Option<&'static str> {
-    use DiscardReason::*;
-    Some(match reason {
-        MaxLabelNamesPerSeries => "max_label_names_per_series",
-        LabelNameTooLong => "max_label_name_length",
-        LabelValueTooLong => "max_label_value_length",
-        SampleTooOld => "past_grace_period",
-        SampleTooFarInFuture => "creation_grace_period",
-        RateLimited => "ingestion_rate / ingestion_burst_size",
-        PerUserSeriesLimit => "max_global_series_per_user",
-        MissingMetricName
-        | InvalidMetricName
-        | InvalidLabel
-        | DuplicateLabelNames
-        | LabelsNotSorted
-        | SampleOutOfOrder
-        | SampleDuplicateTimestamp => return None,
-    })
 }
 
 #[cfg(test)]
