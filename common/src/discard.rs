@@ -71,8 +71,13 @@ impl DiscardReason {
             SampleTooFarInFuture => "creation_grace_period",
             RateLimited => "ingestion_rate / ingestion_burst_size",
             PerUserSeriesLimit => "max_global_series_per_user",
-            MissingMetricName | InvalidMetricName | InvalidLabel | DuplicateLabelNames | LabelsNotSorted
-            | SampleOutOfOrder | SampleDuplicateTimestamp => return None,
+            MissingMetricName
+            | InvalidMetricName
+            | InvalidLabel
+            | DuplicateLabelNames
+            | LabelsNotSorted
+            | SampleOutOfOrder
+            | SampleDuplicateTimestamp => return None,
         })
     }
 

@@ -1,6 +1,8 @@
 //! Samples, series and the one interface every metrics store answers queries
 //! through: the ingester head, a block in object storage, or a merge of both.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 pub use promql_parser::label::{MatchOp, Matcher};
 
@@ -85,16 +87,23 @@ pub trait SeriesStore: Send + Sync {
         maxt: i64,
     ) -> Result<Vec<Labels>, StoreError>;
 
-    /// Sorted distinct label names of matching series (all series if `matchers` is empty).
+    /// Sorted distinct label names of matching series (all series if
+    /// `matchers` is empty). The default derives them from
+    /// [`SeriesStore::series`]; stores with an index answer directly.
     async fn label_names(
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<String>, StoreError> {
+        let series = self.series(tenant, matchers, mint, maxt).await?;
+        let names = series.iter().flat_map(|l| l.iter().map(|l| l.name.clone()));
+        Ok(names.collect::<BTreeSet<_>>().into_iter().collect())
+    }
 
-    /// Sorted distinct values of label `name` among matching series.
+    /// Sorted distinct values of label `name` among matching series
+    /// (by default derived from [`SeriesStore::series`]).
     async fn label_values(
         &self,
         tenant: &TenantId,
@@ -102,7 +111,13 @@ pub trait SeriesStore: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<String>, StoreError> {
+        let series = self.series(tenant, matchers, mint, maxt).await?;
+        let values = series
+            .iter()
+            .filter_map(|l| l.get(name).map(str::to_string));
+        Ok(values.collect::<BTreeSet<_>>().into_iter().collect())
+    }
 }
 
 /// True when `labels` satisfy every matcher (a missing label reads as "").

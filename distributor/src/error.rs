@@ -9,7 +9,6 @@ use std::fmt;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use common::discard::DiscardReason;
 use common::push::{PushError, Rejection};
 use common::tenant::TenantError;
 
@@ -131,6 +130,7 @@ fn rejection_message(r: &Rejection) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::discard::DiscardReason;
     use common::labels::Labels;
 
     fn rejection(reason: DiscardReason) -> Rejection {

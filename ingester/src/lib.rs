@@ -240,41 +240,4 @@ impl SeriesStore for Ingester {
             .map(|db| db.series(matchers, mint, maxt))
             .unwrap_or_default())
     }
-
-    async fn label_names(
-        &self,
-        tenant: &TenantId,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = self
-            .series(tenant, matchers, mint, maxt)
-            .await?
-            .iter()
-            .flat_map(|l| l.iter().map(|l| l.name.clone()))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
-
-    async fn label_values(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut values: Vec<String> = self
-            .series(tenant, matchers, mint, maxt)
-            .await?
-            .iter()
-            .filter_map(|l| l.get(name).map(str::to_string))
-            .collect();
-        values.sort();
-        values.dedup();
-        Ok(values)
-    }
 }

@@ -1,7 +1,6 @@
 //! Test helpers: an in-memory [`SeriesStore`] and a querier server on a
 //! free loopback port.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -92,37 +91,6 @@ impl SeriesStore for MemStore {
             .into_iter()
             .map(|s| s.labels)
             .collect())
-    }
-
-    async fn label_names(
-        &self,
-        tenant: &TenantId,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let names: BTreeSet<String> = self
-            .matching(tenant, matchers, mint, maxt)
-            .iter()
-            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()))
-            .collect();
-        Ok(names.into_iter().collect())
-    }
-
-    async fn label_values(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let values: BTreeSet<String> = self
-            .matching(tenant, matchers, mint, maxt)
-            .iter()
-            .filter_map(|s| s.labels.get(name).map(str::to_string))
-            .collect();
-        Ok(values.into_iter().collect())
     }
 }
 
