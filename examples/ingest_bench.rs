@@ -75,6 +75,8 @@ fn bodies(a: &Args) -> Vec<Vec<u8>> {
                         Label::new("__name__", format!("bench_metric_{}", s % 100)),
                         Label::new("instance", format!("host-{}", s / 100)),
                         Label::new("job", "bench"),
+                        // Distinct per run: Prometheus has one tenant, so runs must not share series.
+                        Label::new("run", &a.tenant),
                     ],
                     samples: vec![Sample {
                         timestamp: t,
@@ -96,24 +98,31 @@ fn bodies(a: &Args) -> Vec<Vec<u8>> {
     out
 }
 
-/// Sends `bodies` in order with `concurrency` in flight; returns elapsed time.
-async fn run(url: &str, tenant: &str, bodies: Arc<Vec<Vec<u8>>>, concurrency: usize) -> Duration {
+/// Sends `bodies` with `concurrency` shards in flight. Like Prometheus's
+/// shards, each worker owns a fixed subset of the series (batch positions
+/// within a round) and sends their rounds in order, so no series sees its
+/// samples out of order. Returns the elapsed time.
+async fn run(
+    url: &str,
+    tenant: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    per_round: usize,
+    concurrency: usize,
+) -> Duration {
     let client = reqwest::Client::new();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, bodies, next, url, tenant) = (
+        .map(|w| {
+            let (client, bodies, url, tenant) = (
                 client.clone(),
                 Arc::clone(&bodies),
-                Arc::clone(&next),
                 url.to_string(),
                 tenant.to_string(),
             );
             tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { break };
+                let mine = (0..bodies.len()).filter(|i| (i % per_round) % concurrency == w);
+                for i in mine {
+                    let body = &bodies[i];
                     let r = client
                         .post(&url)
                         .header("X-Scope-OrgID", &tenant)
@@ -164,7 +173,11 @@ fn block_bytes_and_samples(dir: &std::path::Path) -> (u64, u64) {
 
 #[tokio::main]
 async fn main() {
-    let a = parse_args();
+    let mut a = parse_args();
+    common::storage::install_tls_provider();
+    // A fresh tenant per run: earlier runs' samples would be out of order.
+    a.tenant = format!("{}-{}", a.tenant, std::process::id());
+    let per_round = a.series.div_ceil(a.batch);
     let bodies = Arc::new(bodies(&a));
     let total = (a.series * a.samples) as f64;
     println!(
@@ -177,13 +190,21 @@ async fn main() {
         &format!("{}/api/v1/push", a.cairn),
         &a.tenant,
         Arc::clone(&bodies),
+        per_round,
         a.concurrency,
     )
     .await;
     let cairn_rate = total / took.as_secs_f64();
     println!("cairn:      {cairn_rate:>12.0} samples/s ({took:.2?})");
     if let Some(url) = &a.compare {
-        let took = run(url, &a.tenant, Arc::clone(&bodies), a.concurrency).await;
+        let took = run(
+            url,
+            &a.tenant,
+            Arc::clone(&bodies),
+            per_round,
+            a.concurrency,
+        )
+        .await;
         let rate = total / took.as_secs_f64();
         println!("prometheus: {rate:>12.0} samples/s ({took:.2?})");
         println!("ratio cairn/prometheus: {:.2}", cairn_rate / rate);

@@ -17,6 +17,19 @@ fn overrides(path: &std::path::Path, slow_rate: u32) {
     .unwrap();
 }
 
+/// Starts Cairn with a runtime overrides file (team-slow at 10 samples/s,
+/// team-few at 3 series); returns the server and the file's path.
+async fn start_with_overrides(dir: &std::path::Path) -> (Cairn, std::path::PathBuf) {
+    let file = dir.join("overrides.yaml");
+    overrides(&file, 10);
+    let cairn = Cairn::start(
+        dir,
+        &format!("runtime_config:\n  file: {}\n", file.display()),
+    )
+    .await;
+    (cairn, file)
+}
+
 fn batch(name: &str, n: usize, t: i64) -> Vec<distributor::remote_write::TimeSeries> {
     (0..n)
         .map(|i| series(name, &[("i", &i.to_string())], &[(t, i as f64)]))
@@ -26,13 +39,7 @@ fn batch(name: &str, n: usize, t: i64) -> Vec<distributor::remote_write::TimeSer
 #[tokio::test]
 async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full_speed() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("overrides.yaml");
-    overrides(&file, 10);
-    let cairn = Cairn::start(
-        dir.path(),
-        &format!("runtime_config:\n  file: {}\n", file.display()),
-    )
-    .await;
+    let (cairn, _) = start_with_overrides(dir.path()).await;
     let t = now_ms();
     let (status, body) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t)).await;
     assert_eq!(status, 429, "{body}");
@@ -62,13 +69,7 @@ async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full
 #[tokio::test]
 async fn over_series_gets_429_naming_the_limit_and_existing_series_still_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("overrides.yaml");
-    overrides(&file, 10);
-    let cairn = Cairn::start(
-        dir.path(),
-        &format!("runtime_config:\n  file: {}\n", file.display()),
-    )
-    .await;
+    let (cairn, _) = start_with_overrides(dir.path()).await;
     let t = now_ms();
     let (status, body) = push(&cairn.url(), Some("team-few"), batch("m", 5, t)).await;
     assert_eq!(status, 429, "{body}");
@@ -83,13 +84,7 @@ async fn over_series_gets_429_naming_the_limit_and_existing_series_still_accepte
 #[tokio::test]
 async fn runtime_overrides_take_effect_within_15s_without_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("overrides.yaml");
-    overrides(&file, 10);
-    let cairn = Cairn::start(
-        dir.path(),
-        &format!("runtime_config:\n  file: {}\n", file.display()),
-    )
-    .await;
+    let (cairn, file) = start_with_overrides(dir.path()).await;
     let t = now_ms();
     let (status, _) = push(&cairn.url(), Some("team-slow"), batch("m", 100, t)).await;
     assert_eq!(status, 429);
