@@ -12,7 +12,7 @@ pub enum IngesterError {
     /// A block could not be uploaded; its data stays in memory and the WAL.
     #[error("block upload: {0}")]
     Upload(String),
-    /// The WAL directory holds something that is not a tenant.
+    /// The WAL directory could not be created or listed.
     #[error("reading WAL directory {0}")]
     Io(String),
 }

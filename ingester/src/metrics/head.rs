@@ -188,41 +188,40 @@ impl Head {
         self.min_t.load(Ordering::Relaxed) <= maxt && self.max_t.load(Ordering::Relaxed) >= mint
     }
 
-    fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<Mutex<MemSeries>>> {
+    /// Applies `f` to every series matching `matchers` when the head overlaps
+    /// `[mint, maxt]`, keeping the `Some` answers.
+    fn map_matching<T>(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: impl Fn(&MemSeries) -> Option<T>,
+    ) -> Vec<T> {
+        if !self.overlaps(mint, maxt) {
+            return Vec::new();
+        }
         let ids = self.postings.read().select(matchers);
-        ids.iter().filter_map(|id| self.get(id)).collect()
+        ids.iter()
+            .filter_map(|id| f(&self.get(id)?.lock()))
+            .collect()
     }
 
     /// Series matching `matchers` with their samples in `[mint, maxt]`.
     pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
-        if !self.overlaps(mint, maxt) {
-            return Vec::new();
-        }
-        self.matching(matchers)
-            .into_iter()
-            .filter_map(|s| {
-                let s = s.lock();
-                let samples = s.samples_in(mint, maxt);
-                (!samples.is_empty()).then(|| Series {
-                    labels: s.labels.clone(),
-                    samples,
-                })
+        self.map_matching(matchers, mint, maxt, |s| {
+            let samples = s.samples_in(mint, maxt);
+            (!samples.is_empty()).then(|| Series {
+                labels: s.labels.clone(),
+                samples,
             })
-            .collect()
+        })
     }
 
     /// Label sets of matching series with samples overlapping `[mint, maxt]`.
     pub(crate) fn series_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
-        if !self.overlaps(mint, maxt) {
-            return Vec::new();
-        }
-        self.matching(matchers)
-            .into_iter()
-            .filter_map(|s| {
-                let s = s.lock();
-                s.overlaps(mint, maxt).then(|| s.labels.clone())
-            })
-            .collect()
+        self.map_matching(matchers, mint, maxt, |s| {
+            s.overlaps(mint, maxt).then(|| s.labels.clone())
+        })
     }
 
     /// Everything in the head as block input: labels and encoded chunks.
