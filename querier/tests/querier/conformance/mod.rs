@@ -1,5 +1,5 @@
 //! Runs Prometheus's PromQL acceptance scripts (`promqltest` format, copied
-//! to /work/shared/conformance/promql/testdata) against the engine.
+//! to `shared/conformance/promql/testdata` beside the repository) against the engine.
 //!
 //! Each eval either passes, fails, or is skipped for a listed reason keyed
 //! by a feature of the query or its data ([`SKIPS`]); nothing is skipped
@@ -24,7 +24,11 @@ use script::{Command, Eval, Item};
 
 use crate::support::MemStore;
 
-const TESTDATA: &str = "/work/shared/conformance/promql/testdata";
+/// Prometheus's scripts live in `shared/`, which sits beside the repository.
+const TESTDATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/promql/testdata"
+);
 const TENANT: &str = "conformance";
 
 /// What the skip rules look at.
@@ -650,7 +654,7 @@ gated! {
 #[tokio::test]
 async fn summary_of_all_scripts() {
     let mut files: Vec<String> = std::fs::read_dir(TESTDATA)
-        .expect("testdata dir")
+        .unwrap_or_else(|e| panic!("reading {TESTDATA}: {e}"))
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".test"))
         .collect();
