@@ -107,3 +107,35 @@ async fn single_tenant_mode_serves_anonymous_without_header() {
     assert_eq!(got.len(), 1);
     assert!(dir.path().join("wal/anonymous").is_dir());
 }
+
+#[tokio::test]
+async fn reads_naming_several_tenants_merge_them_with_a_tenant_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let t = now_ms();
+    for (tenant, v) in [("team-a", 1.0), ("team-b", 2.0), ("team-c", 3.0)] {
+        let (status, body) = push(
+            &cairn.url(),
+            Some(tenant),
+            vec![series("shared", &[], &[(t, v)])],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let got = vector(
+        &cairn
+            .query("team-a|team-b", "shared", t as f64 / 1000.0)
+            .await,
+    );
+    let tenants: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(m, v)| (m["__tenant_id__"].as_str().unwrap(), v.as_str()))
+        .collect();
+    assert_eq!(tenants, vec![("team-a", "1"), ("team-b", "2")]);
+    let sum = vector(
+        &cairn
+            .query("team-a|team-b", "sum(shared)", t as f64 / 1000.0)
+            .await,
+    );
+    assert_eq!(sum[0].1, "3");
+}
