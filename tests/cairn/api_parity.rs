@@ -1,12 +1,16 @@
 //! Grafana and Prometheus tools treat `/prometheus` as a Prometheus:
 //! metadata and exemplars sent by remote write come back through
 //! `/api/v1/metadata` and `/api/v1/query_exemplars` of a real `cairn`
-//! process, next to `/format_query`, `/status/buildinfo` and `stats`.
+//! process, next to `/format_query`, `/status/buildinfo` and `stats`; a
+//! real Prometheus is the reference for the shapes.
+
+use std::time::Duration;
 
 use distributor::remote_write::metric_metadata::MetricType;
 use distributor::remote_write::{Exemplar, Label, MetricMetadata, WriteRequest, encode};
 use serde_json::{Value, json};
 
+use crate::support::peers::Prometheus;
 use crate::support::remote_write::{now_ms, push_raw, series};
 use crate::support::{Cairn, http};
 
@@ -115,4 +119,66 @@ async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
         with_stats["data"]["stats"]["samples"]["totalQueryableSamples"], 1,
         "{with_stats}"
     );
+}
+
+async fn prometheus_get(prom: &Prometheus, path: &str, params: &[(&str, &str)]) -> Value {
+    http()
+        .get(format!("{}/api/v1/{path}", prom.url()))
+        .query(params)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metadata_and_format_query_match_a_real_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let prom = Prometheus::start(
+        dir.path(),
+        &format!("{}/api/v1/push", cairn.url()),
+        "team-a",
+    )
+    .await;
+    let metric = [("metric", "prometheus_http_requests_total")];
+
+    // Prometheus ships metadata every second (peers.rs sets send_interval).
+    let mut got = Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        got = get(&cairn, "team-a", "metadata", &metric).await;
+        if got["data"].as_object().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+    }
+    let want = prometheus_get(&prom, "metadata", &metric).await;
+    assert!(
+        want["data"].as_object().is_some_and(|d| !d.is_empty()),
+        "{want}"
+    );
+    assert_eq!(got, want, "log:\n{}", cairn.log());
+
+    for query in [
+        "sum(rate(prometheus_http_requests_total[5m]))by(handler)",
+        "a + on(b) group_left(c) d",
+        "rate(x[5m] offset 1h) > bool 0",
+        "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"api\", code=~\"5..\"}[5m])))",
+    ] {
+        let q = [("query", query)];
+        let want = prometheus_get(&prom, "format_query", &q).await;
+        let got = get(&cairn, "team-a", "format_query", &q).await;
+        assert_eq!(got, want, "format_query {query}");
+    }
+
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v["data"].as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let want = prometheus_get(&prom, "status/buildinfo", &[]).await;
+    let got = get(&cairn, "team-a", "status/buildinfo", &[]).await;
+    assert_eq!(keys(&got), keys(&want));
 }
