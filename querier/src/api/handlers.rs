@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::series::{Matcher, SeriesStore};
 use common::tenant::{TenantId, tenants_from_headers};
@@ -281,13 +281,14 @@ pub(crate) async fn query_exemplars(
     let expr = promql::parse(params.get("query").unwrap_or(""))?;
     let selectors = exemplars::selectors(&expr);
     if selectors.is_empty() {
-        return Ok(ok_json(json::exemplars_result(None)));
+        // Prometheus answers a query without selectors with no body at all.
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let found = match &q.exemplars {
         Some(source) => exemplars::query(&**source, &tenants, &selectors, start, end).await?,
         None => Vec::new(),
     };
-    Ok(ok_json(json::exemplars_result(Some(&found))))
+    Ok(ok_json(json::exemplars_result(&found)))
 }
 
 /// `GET|POST /prometheus/api/v1/format_query`: the query pretty-printed.

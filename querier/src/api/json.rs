@@ -162,12 +162,8 @@ pub(crate) fn metadata_result(families: &MetadataByFamily) -> String {
 }
 
 /// `{"status":"success","data":[{"seriesLabels":…,"exemplars":[…]}]}` for
-/// `/query_exemplars`; `None` (a query without selectors) omits `data`
-/// like Prometheus.
-pub(crate) fn exemplars_result(result: Option<&[SeriesExemplars]>) -> String {
-    let Some(result) = result else {
-        return "{\"status\":\"success\"}".to_string();
-    };
+/// `/query_exemplars`.
+pub(crate) fn exemplars_result(result: &[SeriesExemplars]) -> String {
     let mut data = String::from("[");
     for (i, s) in result.iter().enumerate() {
         if i > 0 {
