@@ -5,7 +5,8 @@
 //!
 //! Samples, exemplars and metric metadata travel separately: a remote-write
 //! request's samples are pushed (and made durable) first, then its exemplars
-//! and metadata, which the ingester keeps in memory only, like Prometheus.
+//! (logged to the WAL like Prometheus does) and its metadata (kept in memory
+//! only, like Mimir; Prometheus re-sends it every minute).
 
 use async_trait::async_trait;
 

@@ -183,7 +183,7 @@ impl Distributor {
             Err(e) => {
                 tracing::warn!(tenant = %tenant, exemplars = count, error = %e, "pushing exemplars failed");
                 self.metrics
-                    .discarded_exemplars(tenant, reason::INGESTER_UNAVAILABLE, count);
+                    .discarded_exemplars(tenant, reason::INGESTER_FAILED, count);
                 0
             }
         }
@@ -201,7 +201,7 @@ impl Distributor {
             Err(e) => {
                 tracing::warn!(tenant = %tenant, metadata = count, error = %e, "pushing metadata failed");
                 self.metrics
-                    .discarded_metadata(tenant, reason::INGESTER_UNAVAILABLE, count);
+                    .discarded_metadata(tenant, reason::INGESTER_FAILED, count);
                 0
             }
         }

@@ -40,7 +40,7 @@ pub(crate) mod reason {
     /// An exemplar not newer than its series' newest (refused by the ingester).
     pub(crate) const EXEMPLAR_OUT_OF_ORDER: &str = "exemplar-out-of-order";
     /// Exemplars or metadata the ingesters could not take.
-    pub(crate) const INGESTER_UNAVAILABLE: &str = "ingester-unavailable";
+    pub(crate) const INGESTER_FAILED: &str = "ingester-failed";
     /// Metadata without a metric family name.
     pub(crate) const METADATA_MISSING_METRIC_NAME: &str = "metadata-missing-metric-name";
     /// Metadata whose family name, help or unit is longer than

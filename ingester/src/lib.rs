@@ -39,8 +39,8 @@ pub struct Ingester {
     store: Arc<dyn ObjectStore>,
     overrides: Arc<Overrides>,
     tenants: DashMap<TenantId, Arc<TenantDb>>,
-    /// Per-tenant exemplars (memory only, like Prometheus without its WAL).
-    exemplars: DashMap<TenantId, Mutex<ExemplarStore>>,
+    /// Per-tenant exemplars, in memory and logged to the tenant's WAL.
+    exemplars: DashMap<TenantId, Arc<Mutex<ExemplarStore>>>,
     /// Per-tenant metric metadata (memory only, like Mimir).
     metadata: DashMap<TenantId, Mutex<MetadataStore>>,
     metrics: IngesterMetrics,
@@ -87,8 +87,12 @@ impl Ingester {
                 tracing::warn!(path = %entry.path().display(), "ignoring non-tenant entry in WAL directory");
                 continue;
             };
-            let (db, stats) = TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
-            tracing::info!(%tenant, records = stats.records, segments = stats.segments, "replayed WAL");
+            let (db, stats, exemplars) =
+                TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
+            tracing::info!(%tenant, records = stats.records, segments = stats.segments, exemplars = exemplars.len(), "replayed WAL");
+            if !exemplars.is_empty() {
+                self.exemplar_store(&tenant).lock().add(exemplars);
+            }
             self.metrics.wal_replayed_records.inc_by(stats.records);
             self.metrics
                 .wal_corrupt_segments
@@ -107,11 +111,25 @@ impl Ingester {
         let db = match entry {
             dashmap::Entry::Occupied(o) => Arc::clone(o.get()),
             dashmap::Entry::Vacant(v) => {
-                let (db, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
+                let (db, _, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
                 Arc::clone(v.insert(Arc::new(db)).value())
             }
         };
         Ok(db)
+    }
+
+    /// The tenant's exemplar store, created on first use.
+    fn exemplar_store(&self, tenant: &TenantId) -> Arc<Mutex<ExemplarStore>> {
+        let bounds = ExemplarBounds {
+            per_series: self.cfg.max_exemplars_per_series,
+            series: self.cfg.max_exemplar_series_per_tenant,
+        };
+        Arc::clone(
+            &self
+                .exemplars
+                .entry(tenant.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(ExemplarStore::new(bounds)))),
+        )
     }
 
     /// Cuts every tenant's head into a block and uploads it now
@@ -226,16 +244,19 @@ impl MetricsPusher for Ingester {
         tenant: &TenantId,
         exemplars: Vec<SeriesExemplars>,
     ) -> Result<ExemplarOutcome, PushError> {
-        let bounds = ExemplarBounds {
-            per_series: self.cfg.max_exemplars_per_series,
-            series: self.cfg.max_exemplar_series_per_tenant,
-        };
-        let outcome = self
-            .exemplars
-            .entry(tenant.clone())
-            .or_insert_with(|| Mutex::new(ExemplarStore::new(bounds)))
-            .lock()
-            .add(exemplars);
+        let db = self
+            .tenant_db(tenant)
+            .map_err(|e| PushError::Wal(e.to_string()))?;
+        let store = self.exemplar_store(tenant);
+        // Stored and logged under the store's lock, so the WAL keeps each
+        // series' exemplars in the order the store accepted them.
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut store = store.lock();
+            let (outcome, stored) = store.add(exemplars);
+            db.log_exemplars(&stored).map(|()| outcome)
+        })
+        .await
+        .map_err(|e| PushError::Unavailable(format!("exemplar task failed: {e}")))??;
         let tenant = tenant.to_string();
         self.metrics
             .appended_exemplars

@@ -353,6 +353,31 @@ async fn exemplars_are_kept_per_series_newest_last_and_out_of_order_dropped() {
 }
 
 #[tokio::test]
+async fn acked_exemplars_survive_a_restart_and_stay_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    ing.push(&tenant(), vec![series("a", 0..3)]).await.unwrap();
+    ing.push_exemplars(&tenant(), vec![exemplars("a", &[1, 2])])
+        .await
+        .unwrap();
+    drop(ing);
+
+    let ing = open(dir.path(), store, Limits::default());
+    let got = ing
+        .exemplars(&tenant(), &job_is("a"), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![exemplars("a", &[1, 2])]);
+    // The replayed newest still rejects an older exemplar.
+    let out = ing
+        .push_exemplars(&tenant(), vec![exemplars("a", &[1])])
+        .await
+        .unwrap();
+    assert_eq!(out.duplicates + out.out_of_order, 1);
+}
+
+#[tokio::test]
 async fn metadata_keeps_the_latest_per_family_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());

@@ -59,6 +59,9 @@ async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
         ]}})
     );
 
+    // Acknowledged exemplars survive kill -9 (they are in the WAL).
+    let cairn = cairn.restart().await;
+
     let (start, end) = (
         ((now - 60_000) as f64 / 1000.0).to_string(),
         ((now + 60_000) as f64 / 1000.0).to_string(),

@@ -40,11 +40,16 @@ impl ExemplarStore {
         }
     }
 
-    /// Adds exemplars (oldest first per series), returning what was kept.
-    pub(crate) fn add(&mut self, batch: Vec<SeriesExemplars>) -> ExemplarOutcome {
+    /// Adds exemplars (oldest first per series), returning the tally and
+    /// the exemplars stored (for the WAL).
+    pub(crate) fn add(
+        &mut self,
+        batch: Vec<SeriesExemplars>,
+    ) -> (ExemplarOutcome, Vec<SeriesExemplars>) {
         let mut outcome = ExemplarOutcome::default();
+        let mut stored = Vec::new();
         if self.bounds.per_series == 0 || self.bounds.series == 0 {
-            return outcome;
+            return (outcome, stored);
         }
         for SeriesExemplars { series, exemplars } in batch {
             if !self.by_series.contains_key(&series) {
@@ -55,7 +60,8 @@ impl ExemplarStore {
                 }
                 self.order.push_back(series.clone());
             }
-            let ring = self.by_series.entry(series).or_default();
+            let ring = self.by_series.entry(series.clone()).or_default();
+            let mut kept = Vec::new();
             for e in exemplars {
                 match ring.back() {
                     Some(newest) if newest.same_as(&e) => outcome.duplicates += 1,
@@ -64,13 +70,20 @@ impl ExemplarStore {
                         if ring.len() >= self.bounds.per_series {
                             ring.pop_front();
                         }
-                        ring.push_back(e);
-                        outcome.accepted += 1;
+                        ring.push_back(e.clone());
+                        kept.push(e);
                     }
                 }
             }
+            outcome.accepted += kept.len();
+            if !kept.is_empty() {
+                stored.push(SeriesExemplars {
+                    series,
+                    exemplars: kept,
+                });
+            }
         }
-        outcome
+        (outcome, stored)
     }
 
     /// Exemplars in `[start, end]` of the series matching any selector,
@@ -130,7 +143,7 @@ mod tests {
     #[test]
     fn duplicates_and_out_of_order_are_dropped() {
         let mut s = store(10, 10);
-        let o = s.add(vec![SeriesExemplars {
+        let (o, stored) = s.add(vec![SeriesExemplars {
             series: series("a"),
             exemplars: vec![
                 ex("1", 1.0, 10),
@@ -147,6 +160,7 @@ mod tests {
                 out_of_order: 2,
             }
         );
+        assert_eq!(stored[0].exemplars, vec![ex("1", 1.0, 10)]);
         assert_eq!(s.query(&all(), 0, 100)[0].exemplars, vec![ex("1", 1.0, 10)]);
     }
 
