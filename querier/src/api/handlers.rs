@@ -70,22 +70,25 @@ pub(crate) async fn query(
     State(q): State<Arc<Querier>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let t = params.time_or("time", now_ms())?;
-    run_query(&q, &tenants, &params, expr, QueryRange::Instant(t)).await
+    let range = QueryRange::Instant(t);
+    run_query(&q, &tenants, &params, expr, range, received).await
 }
 
 /// Evaluates `expr` over `range` and encodes the result, with the `stats`
-/// block when the request has a non-empty `stats` parameter.
+/// block when the request has a non-empty `stats` parameter (timings count
+/// from `received`).
 async fn run_query(
     q: &Querier,
     tenants: &[TenantId],
     params: &Params,
     expr: &str,
     range: QueryRange,
+    received: Instant,
 ) -> Result<Response, ApiError> {
-    let received = Instant::now();
     let timeout = timeout(q, params)?;
     if params.get("stats").is_none() {
         let value = q
@@ -122,6 +125,7 @@ pub(crate) async fn query_range(
     State(q): State<Arc<Querier>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let start = params.time("start")?;
@@ -150,7 +154,7 @@ pub(crate) async fn query_range(
         ));
     }
     let range = QueryRange::Range { start, end, step };
-    run_query(&q, &tenants, &params, expr, range).await
+    run_query(&q, &tenants, &params, expr, range, received).await
 }
 
 /// The decoded parameters of `/series`, `/labels` and `/label/…/values`.
