@@ -98,6 +98,13 @@ impl Params {
             };
             sets.extend(matcher_sets(&vs));
         }
+        // Prometheus refuses selectors that would match every series.
+        if sets.iter().any(|set| set.iter().all(|m| m.is_match(""))) {
+            return Err(ApiError::BadParam {
+                name: "match[]",
+                reason: "match[] must contain at least one non-empty matcher".into(),
+            });
+        }
         Ok(sets)
     }
 
@@ -313,5 +320,15 @@ mod tests {
         p.extend_from_urlencoded("match%5B%5D=up&match[]=a%7Bb%3D%22c%22%7D&query=1+%2B+1");
         assert_eq!(p.get_all("match[]"), vec!["up", "a{b=\"c\"}"]);
         assert_eq!(p.get("query"), Some("1 + 1"));
+    }
+
+    #[test]
+    fn match_sets_need_a_non_empty_matcher() {
+        let mut p = Params::default();
+        p.extend_from_urlencoded("match[]=%7Bjob%3D~%22.*%22%7D");
+        assert!(p.match_sets().is_err());
+        let mut p = Params::default();
+        p.extend_from_urlencoded("match[]=%7Bjob%3D~%22.%2B%22%7D");
+        assert_eq!(p.match_sets().unwrap().len(), 1);
     }
 }
