@@ -65,8 +65,8 @@ pub enum ExemplarLabelError {
 /// [`MAX_LABEL_SET_RUNES`] runes in all names and values together.
 ///
 /// ```
-/// use common::exemplar::check_labels;
-/// use common::labels::Labels;
+/// use cairn_common::exemplar::check_labels;
+/// use cairn_common::labels::Labels;
 /// assert!(check_labels(&Labels::from_pairs([("trace_id", "abc")])).is_ok());
 /// assert!(check_labels(&Labels::from_pairs([("trace_id", "x".repeat(121))])).is_err());
 /// ```
