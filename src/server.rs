@@ -80,12 +80,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
         Arc::new(BlockStore::new(Arc::clone(&store))),
     ]));
-    let querier = Arc::new(Querier::new(
-        cfg.querier.clone(),
-        query_store,
-        Arc::clone(&overrides),
-        cfg.multitenancy_enabled,
-    ));
+    let querier = Arc::new(
+        Querier::new(
+            cfg.querier.clone(),
+            query_store,
+            Arc::clone(&overrides),
+            cfg.multitenancy_enabled,
+        )
+        .with_metadata_source(Arc::clone(&ingester) as _)
+        .with_exemplar_source(Arc::clone(&ingester) as _),
+    );
 
     let addr = format!(
         "{}:{}",

@@ -6,8 +6,10 @@
 pub mod block;
 pub mod chunk;
 pub mod discard;
+pub mod exemplar;
 pub mod labels;
 pub mod limits;
+pub mod metadata;
 pub mod postings;
 pub mod push;
 pub mod series;

@@ -2,11 +2,18 @@
 //!
 //! In single-process mode the distributor calls the ingester through this
 //! trait directly; in distributed mode an RPC client implements it.
+//!
+//! Samples, exemplars and metric metadata travel separately: a remote-write
+//! request's samples are pushed (and made durable) first, then its exemplars
+//! (logged to the WAL like Prometheus does) and its metadata (kept in memory
+//! only, like Mimir; Prometheus re-sends it every minute).
 
 use async_trait::async_trait;
 
 use crate::discard::DiscardReason;
+use crate::exemplar::SeriesExemplars;
 use crate::labels::Labels;
+use crate::metadata::MetricMetadata;
 use crate::series::Sample;
 use crate::tenant::TenantId;
 
@@ -41,6 +48,17 @@ pub struct PushOutcome {
     pub rejected: Vec<Rejection>,
 }
 
+/// What an ingester did with a push's exemplars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExemplarOutcome {
+    /// Exemplars stored.
+    pub accepted: usize,
+    /// Exemplars not newer than their series' newest (dropped, like Prometheus).
+    pub out_of_order: usize,
+    /// Exemplars identical to their series' newest (dropped silently).
+    pub duplicates: usize,
+}
+
 /// Failures that lose the whole push (nothing acknowledged).
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -52,7 +70,12 @@ pub enum PushError {
     Unavailable(String),
 }
 
-/// Appends validated series to a tenant's head.
+/// Appends validated series to a tenant's head, and keeps the exemplars and
+/// metric metadata that came with them.
+///
+/// The exemplar and metadata methods have do-nothing defaults so a pusher
+/// that cannot store them (a test double, an older peer) still accepts
+/// samples; the ingester overrides both.
 #[async_trait]
 pub trait MetricsPusher: Send + Sync {
     /// Appends `series` for `tenant`; returns once accepted samples are in the WAL.
@@ -61,4 +84,23 @@ pub trait MetricsPusher: Send + Sync {
         tenant: &TenantId,
         series: Vec<PushSeries>,
     ) -> Result<PushOutcome, PushError>;
+
+    /// Stores validated exemplars for `tenant`, oldest first per series.
+    async fn push_exemplars(
+        &self,
+        _tenant: &TenantId,
+        _exemplars: Vec<SeriesExemplars>,
+    ) -> Result<ExemplarOutcome, PushError> {
+        Ok(ExemplarOutcome::default())
+    }
+
+    /// Stores metric metadata for `tenant`; the latest per family wins.
+    /// Returns how many entries were kept.
+    async fn push_metadata(
+        &self,
+        _tenant: &TenantId,
+        _metadata: Vec<MetricMetadata>,
+    ) -> Result<usize, PushError> {
+        Ok(0)
+    }
 }

@@ -1,12 +1,15 @@
 //! The metrics write path without HTTP: validate a tenant's request, apply
 //! its rate limit, hand the valid series to the ingesters and account for
-//! every sample that was not ingested.
+//! every sample that was not ingested. Exemplars and metric metadata follow
+//! the samples to the ingesters; losing them never fails a push.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::discard::DiscardReason;
+use common::exemplar::SeriesExemplars;
 use common::limits::Overrides;
+use common::metadata::MetricMetadata;
 use common::push::{MetricsPusher, Rejection};
 use common::tenant::TenantId;
 use prometheus_client::registry::Registry;
@@ -16,7 +19,7 @@ use crate::error::DistributorError;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::remote_write::WriteRequest;
-use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED, millis};
+use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED, millis, reason};
 
 /// The metrics distributor: the front door of remote write.
 ///
@@ -40,6 +43,10 @@ pub struct PushSummary {
     pub rejected: Vec<Rejection>,
     /// Native histogram samples dropped: Cairn stores float samples only, yet.
     pub discarded_histogram_samples: usize,
+    /// Exemplars the ingesters stored.
+    pub accepted_exemplars: usize,
+    /// Metric metadata entries the ingesters stored.
+    pub accepted_metadata: usize,
 }
 
 impl PushSummary {
@@ -102,7 +109,7 @@ impl Distributor {
             .sum();
         self.metrics.samples_in(tenant, incoming);
 
-        let valid = validation::validate(req, &limits, now_ms());
+        let mut valid = validation::validate(req, &limits, now_ms());
         self.count_rejections(tenant, &valid.rejected);
         if valid.histogram_samples > 0 {
             self.metrics.discarded(
@@ -110,6 +117,12 @@ impl Distributor {
                 NATIVE_HISTOGRAM_UNSUPPORTED,
                 valid.histogram_samples,
             );
+        }
+        for &(reason, n) in &valid.dropped_exemplars {
+            self.metrics.discarded_exemplars(tenant, reason, n);
+        }
+        for &(reason, n) in &valid.dropped_metadata {
+            self.metrics.discarded_metadata(tenant, reason, n);
         }
         if let Err(e) =
             self.rate_limiter
@@ -121,21 +134,77 @@ impl Distributor {
         }
 
         let mut summary = PushSummary {
-            accepted: 0,
-            rejected: valid.rejected,
+            rejected: std::mem::take(&mut valid.rejected),
             discarded_histogram_samples: valid.histogram_samples,
+            ..PushSummary::default()
         };
-        if valid.series.is_empty() {
-            return Ok(summary);
+        if !valid.series.is_empty() {
+            self.metrics.received_samples(tenant, valid.samples);
+            let samples = valid.samples;
+            let outcome = self
+                .pusher
+                .push(tenant, std::mem::take(&mut valid.series))
+                .await
+                .inspect_err(|e| {
+                    tracing::warn!(tenant = %tenant, samples, error = %e, "push to ingesters failed");
+                })?;
+            self.count_rejections(tenant, &outcome.rejected);
+            summary.accepted = outcome.accepted;
+            summary.rejected.extend(outcome.rejected);
         }
-        self.metrics.received_samples(tenant, valid.samples);
-        let outcome = self.pusher.push(tenant, valid.series).await.inspect_err(|e| {
-            tracing::warn!(tenant = %tenant, samples = valid.samples, error = %e, "push to ingesters failed");
-        })?;
-        self.count_rejections(tenant, &outcome.rejected);
-        summary.accepted = outcome.accepted;
-        summary.rejected.extend(outcome.rejected);
+        summary.accepted_exemplars = self
+            .push_exemplars(tenant, std::mem::take(&mut valid.exemplars))
+            .await;
+        summary.accepted_metadata = self
+            .push_metadata(tenant, std::mem::take(&mut valid.metadata))
+            .await;
         Ok(summary)
+    }
+
+    /// Forwards exemplars after their samples; returns how many were stored.
+    /// A failure is logged and counted, never returned: the samples are
+    /// already acknowledged.
+    async fn push_exemplars(&self, tenant: &TenantId, exemplars: Vec<SeriesExemplars>) -> usize {
+        let count: usize = exemplars.iter().map(|s| s.exemplars.len()).sum();
+        if count == 0 {
+            return 0;
+        }
+        match self.pusher.push_exemplars(tenant, exemplars).await {
+            Ok(o) => {
+                if o.out_of_order > 0 {
+                    self.metrics.discarded_exemplars(
+                        tenant,
+                        reason::EXEMPLAR_OUT_OF_ORDER,
+                        o.out_of_order,
+                    );
+                }
+                o.accepted
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, exemplars = count, error = %e, "pushing exemplars failed");
+                self.metrics
+                    .discarded_exemplars(tenant, reason::INGESTER_FAILED, count);
+                0
+            }
+        }
+    }
+
+    /// Forwards metric metadata; returns how many entries were stored.
+    /// Failures are logged and counted like [`Self::push_exemplars`]'s.
+    async fn push_metadata(&self, tenant: &TenantId, metadata: Vec<MetricMetadata>) -> usize {
+        if metadata.is_empty() {
+            return 0;
+        }
+        let count = metadata.len();
+        match self.pusher.push_metadata(tenant, metadata).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, metadata = count, error = %e, "pushing metadata failed");
+                self.metrics
+                    .discarded_metadata(tenant, reason::INGESTER_FAILED, count);
+                0
+            }
+        }
     }
 
     fn count_rejections(&self, tenant: &TenantId, rejected: &[Rejection]) {

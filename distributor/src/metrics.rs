@@ -39,6 +39,8 @@ pub(crate) struct Metrics {
     samples_in: Family<TenantLabels, Counter>,
     received_samples: Family<TenantLabels, Counter>,
     discarded_samples: Family<DiscardLabels, Counter>,
+    discarded_exemplars: Family<DiscardLabels, Counter>,
+    discarded_metadata: Family<DiscardLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
     bad_requests: Family<BadRequestLabels, Counter>,
 }
@@ -50,6 +52,8 @@ impl Metrics {
             samples_in: Family::default(),
             received_samples: Family::default(),
             discarded_samples: Family::default(),
+            discarded_exemplars: Family::default(),
+            discarded_metadata: Family::default(),
             requests: Family::default(),
             bad_requests: Family::default(),
         };
@@ -67,6 +71,16 @@ impl Metrics {
             "cairn_discarded_samples",
             "Samples refused by the distributor or the ingesters, by tenant and reason.",
             m.discarded_samples.clone(),
+        );
+        registry.register(
+            "cairn_discarded_exemplars",
+            "Exemplars refused by the distributor or the ingesters, by tenant and reason.",
+            m.discarded_exemplars.clone(),
+        );
+        registry.register(
+            "cairn_discarded_metadata",
+            "Metric metadata entries refused by the distributor, by tenant and reason.",
+            m.discarded_metadata.clone(),
         );
         registry.register(
             "cairn_distributor_requests",
@@ -97,13 +111,17 @@ impl Metrics {
     ///
     /// [`DiscardReason`]: common::discard::DiscardReason
     pub(crate) fn discarded(&self, tenant: &TenantId, reason: &'static str, samples: usize) {
-        let labels = DiscardLabels {
-            tenant: tenant.to_string(),
-            reason,
-        };
-        self.discarded_samples
-            .get_or_create(&labels)
-            .inc_by(samples as u64);
+        count_discard(&self.discarded_samples, tenant, reason, samples);
+    }
+
+    /// Counts `n` exemplars discarded for `reason`.
+    pub(crate) fn discarded_exemplars(&self, tenant: &TenantId, reason: &'static str, n: usize) {
+        count_discard(&self.discarded_exemplars, tenant, reason, n);
+    }
+
+    /// Counts `n` metadata entries discarded for `reason`.
+    pub(crate) fn discarded_metadata(&self, tenant: &TenantId, reason: &'static str, n: usize) {
+        count_discard(&self.discarded_metadata, tenant, reason, n);
     }
 
     pub(crate) fn request(&self, tenant: &TenantId, status: StatusCode) {
@@ -119,6 +137,19 @@ impl Metrics {
             .get_or_create(&BadRequestLabels { reason })
             .inc();
     }
+}
+
+fn count_discard(
+    family: &Family<DiscardLabels, Counter>,
+    tenant: &TenantId,
+    reason: &'static str,
+    n: usize,
+) {
+    let labels = DiscardLabels {
+        tenant: tenant.to_string(),
+        reason,
+    };
+    family.get_or_create(&labels).inc_by(n as u64);
 }
 
 fn tenant_labels(tenant: &TenantId) -> TenantLabels {

@@ -5,21 +5,52 @@
 //! of the request goes on to the ingesters. Samples outside the accepted time
 //! window are dropped individually; the in-window samples of the same series
 //! are kept. Values, NaN and the stale marker included, are copied bit-exact.
+//!
+//! Exemplars and metric metadata are checked here too; an invalid one is
+//! dropped and counted, never failing its series or the request (Mimir does
+//! the same, since Prometheus does not retry 4xx answers).
 
 use std::cmp::Ordering;
 use std::time::Duration;
 
 use common::discard::DiscardReason;
+use common::exemplar::{self, Exemplar, ExemplarLabelError, SeriesExemplars};
 use common::labels::{Label, Labels, METRIC_NAME};
 use common::limits::Limits;
+use common::metadata::{MetricMetadata, MetricType};
 use common::push::{PushSeries, Rejection};
 use common::series::Sample;
 
-use crate::remote_write::{TimeSeries, WriteRequest};
+use crate::remote_write::{self, TimeSeries, WriteRequest};
 
 /// Discard-counter `reason` for native histogram samples. Not in the
 /// [`DiscardReason`] catalogue yet because Cairn does not store histograms.
 pub(crate) const NATIVE_HISTOGRAM_UNSUPPORTED: &str = "native-histogram-unsupported";
+
+/// Discard-counter `reason`s for exemplars and metadata (Mimir's IDs).
+pub(crate) mod reason {
+    /// An exemplar without labels.
+    pub(crate) const EXEMPLAR_LABELS_MISSING: &str = "exemplar-labels-missing";
+    /// An exemplar whose labels exceed 128 runes.
+    pub(crate) const EXEMPLAR_LABELS_TOO_LONG: &str = "exemplar-labels-too-long";
+    /// An exemplar label name that is not `[a-zA-Z_][a-zA-Z0-9_]*`.
+    pub(crate) const EXEMPLAR_LABEL_INVALID: &str = "exemplar-label-invalid";
+    /// An exemplar with timestamp 0 (unset).
+    pub(crate) const EXEMPLAR_TIMESTAMP_INVALID: &str = "exemplar-timestamp-invalid";
+    /// An exemplar not newer than its series' newest (refused by the ingester).
+    pub(crate) const EXEMPLAR_OUT_OF_ORDER: &str = "exemplar-out-of-order";
+    /// Exemplars or metadata the ingesters could not take.
+    pub(crate) const INGESTER_FAILED: &str = "ingester-failed";
+    /// Metadata without a metric family name.
+    pub(crate) const METADATA_MISSING_METRIC_NAME: &str = "metadata-missing-metric-name";
+    /// Metadata whose family name, help or unit is longer than
+    /// [`MAX_METADATA_LENGTH`](super::MAX_METADATA_LENGTH).
+    pub(crate) const METADATA_TOO_LONG: &str = "metadata-too-long";
+}
+
+/// Longest metadata family name, help or unit in bytes (Mimir's default
+/// `max_metadata_length`).
+pub(crate) const MAX_METADATA_LENGTH: usize = 1024;
 
 /// Longest label name, value or series text quoted in a message, in characters.
 const MAX_QUOTED_CHARS: usize = 200;
@@ -35,6 +66,22 @@ pub(crate) struct Validated {
     pub(crate) rejected: Vec<Rejection>,
     /// Native histogram samples dropped.
     pub(crate) histogram_samples: usize,
+    /// Valid exemplars of valid series, sorted by timestamp per series.
+    pub(crate) exemplars: Vec<SeriesExemplars>,
+    /// Valid metric metadata.
+    pub(crate) metadata: Vec<MetricMetadata>,
+    /// Exemplars dropped, by [`reason`] (counter label).
+    pub(crate) dropped_exemplars: Vec<(&'static str, usize)>,
+    /// Metadata entries dropped, by [`reason`].
+    pub(crate) dropped_metadata: Vec<(&'static str, usize)>,
+}
+
+/// Adds `n` to the tally of `reason`.
+fn tally(counts: &mut Vec<(&'static str, usize)>, reason: &'static str, n: usize) {
+    match counts.iter_mut().find(|(r, _)| *r == reason) {
+        Some((_, c)) => *c += n,
+        None => counts.push((reason, n)),
+    }
 }
 
 /// Splits `req` into valid series and rejections under `limits`, judging
@@ -45,7 +92,77 @@ pub(crate) fn validate(req: WriteRequest, limits: &Limits, now_ms: i64) -> Valid
     for ts in req.timeseries {
         validate_series(ts, limits, &window, &mut out);
     }
+    for m in req.metadata {
+        match check_metadata(m) {
+            Ok(m) => out.metadata.push(m),
+            Err(reason) => tally(&mut out.dropped_metadata, reason, 1),
+        }
+    }
     out
+}
+
+/// One metadata entry, or the [`reason`] it is dropped.
+fn check_metadata(m: remote_write::MetricMetadata) -> Result<MetricMetadata, &'static str> {
+    if m.metric_family_name.is_empty() {
+        return Err(reason::METADATA_MISSING_METRIC_NAME);
+    }
+    if [&m.metric_family_name, &m.help, &m.unit]
+        .iter()
+        .any(|s| s.len() > MAX_METADATA_LENGTH)
+    {
+        return Err(reason::METADATA_TOO_LONG);
+    }
+    Ok(MetricMetadata {
+        family: m.metric_family_name,
+        metric_type: MetricType::from_remote_write(m.r#type),
+        help: m.help,
+        unit: m.unit,
+    })
+}
+
+/// The valid exemplars of a valid series, sorted by timestamp; the dropped
+/// ones are tallied in `out`.
+fn validate_exemplars(series: &Labels, raw: Vec<remote_write::Exemplar>, out: &mut Validated) {
+    let mut exemplars = Vec::with_capacity(raw.len());
+    for e in raw {
+        let labels = Labels::new(
+            e.labels
+                .into_iter()
+                .map(|l| Label {
+                    name: l.name,
+                    value: l.value,
+                })
+                .collect(),
+        );
+        let problem = if let Err(err) = exemplar::check_labels(&labels) {
+            Some(match err {
+                ExemplarLabelError::Missing => reason::EXEMPLAR_LABELS_MISSING,
+                ExemplarLabelError::TooLong { .. } => reason::EXEMPLAR_LABELS_TOO_LONG,
+            })
+        } else if labels.iter().any(|l| !is_valid_label_name(&l.name)) {
+            Some(reason::EXEMPLAR_LABEL_INVALID)
+        } else if e.timestamp == 0 {
+            Some(reason::EXEMPLAR_TIMESTAMP_INVALID)
+        } else {
+            None
+        };
+        match problem {
+            Some(reason) => tally(&mut out.dropped_exemplars, reason, 1),
+            None => exemplars.push(Exemplar {
+                labels,
+                value: e.value,
+                timestamp: e.timestamp,
+            }),
+        }
+    }
+    if exemplars.is_empty() {
+        return;
+    }
+    exemplars.sort_by_key(|e| e.timestamp);
+    out.exemplars.push(SeriesExemplars {
+        series: series.clone(),
+        exemplars,
+    });
 }
 
 fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &mut Validated) {
@@ -70,6 +187,7 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
         return;
     }
     let labels = Labels::from_sorted(labels);
+    validate_exemplars(&labels, ts.exemplars, out);
 
     let mut too_old = OutOfWindow::default();
     let mut too_new = OutOfWindow::default();

@@ -6,11 +6,12 @@ mod support;
 use std::time::Duration;
 
 use cairn_distributor::DistributorConfig;
-use cairn_distributor::remote_write::Sample;
+use cairn_distributor::remote_write::metric_metadata::MetricType;
+use cairn_distributor::remote_write::{Exemplar, Label, MetricMetadata, Sample, WriteRequest};
 use common::labels::Labels;
 use common::limits::Limits;
 use common::series::STALE_NAN_BITS;
-use support::{Server, body, now_ms, series};
+use support::{Server, body, now_ms, request_body, series};
 
 const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
 
@@ -392,4 +393,109 @@ async fn unavailable_ingester_gets_503() {
         "{}",
         reply.body
     );
+}
+
+fn exemplar(labels: &[(&str, &str)], value: f64, timestamp: i64) -> Exemplar {
+    Exemplar {
+        labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+        value,
+        timestamp,
+    }
+}
+
+#[tokio::test]
+async fn exemplars_and_metadata_reach_the_ingester() {
+    let server = Server::start(Limits::default()).await;
+    let now = now_ms();
+    let mut s = series(UP, &[1.0]);
+    s.exemplars = vec![
+        exemplar(&[("trace_id", "b")], 2.0, now),
+        exemplar(&[("trace_id", "a")], 1.0, now - 5),
+    ];
+    let req = WriteRequest {
+        timeseries: vec![s],
+        metadata: vec![MetricMetadata {
+            r#type: MetricType::Counter as i32,
+            metric_family_name: "http_requests_total".into(),
+            help: "Requests.".into(),
+            unit: String::new(),
+        }],
+    };
+    let reply = server
+        .post_raw("/api/v1/push", Some("team-a"), request_body(req))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let got = server.ingester.exemplars_of("team-a");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].series, Labels::from_pairs(UP.iter().copied()));
+    let times: Vec<i64> = got[0].exemplars.iter().map(|e| e.timestamp).collect();
+    assert_eq!(times, [now - 5, now], "exemplars are sorted by time");
+    let meta = server.ingester.metadata_of("team-a");
+    assert_eq!(meta.len(), 1);
+    assert_eq!(meta[0].family, "http_requests_total");
+    assert_eq!(meta[0].metric_type.as_str(), "counter");
+}
+
+#[tokio::test]
+async fn metadata_only_request_is_forwarded() {
+    // Prometheus sends metadata in requests of their own, without series.
+    let server = Server::start(Limits::default()).await;
+    let req = WriteRequest {
+        metadata: vec![MetricMetadata {
+            r#type: MetricType::Gauge as i32,
+            metric_family_name: "up".into(),
+            help: "Up.".into(),
+            unit: String::new(),
+        }],
+        ..Default::default()
+    };
+    let reply = server
+        .post_raw("/api/v1/push", Some("team-a"), request_body(req))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(server.ingester.metadata_of("team-a").len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_exemplars_and_metadata_are_dropped_and_counted_without_failing_the_push() {
+    let server = Server::start(Limits::default()).await;
+    let now = now_ms();
+    let mut s = series(UP, &[1.0]);
+    // 8 + 120 runes is the most Prometheus accepts; one more is too long.
+    let at_limit = "é".repeat(120);
+    let too_long = "é".repeat(121);
+    s.exemplars = vec![
+        exemplar(&[("trace_id", &at_limit)], 1.0, now - 3),
+        exemplar(&[("trace_id", &too_long)], 1.0, now - 2),
+        exemplar(&[], 1.0, now - 1),
+        exemplar(&[("trace_id", "x")], 1.0, 0),
+        exemplar(&[("bad-name", "x")], 1.0, now),
+    ];
+    let req = WriteRequest {
+        timeseries: vec![s],
+        metadata: vec![MetricMetadata {
+            metric_family_name: String::new(),
+            ..Default::default()
+        }],
+    };
+    let reply = server
+        .post_raw("/api/v1/push", Some("team-a"), request_body(req))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(server.ingester.series_of("team-a").len(), 1);
+    let got = server.ingester.exemplars_of("team-a");
+    assert_eq!(got[0].exemplars.len(), 1);
+    assert_eq!(got[0].exemplars[0].labels.get("trace_id"), Some(&*at_limit));
+    assert!(server.ingester.metadata_of("team-a").is_empty());
+    let metrics = server.metrics();
+    for line in [
+        r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-labels-too-long"} 1"#,
+        r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-labels-missing"} 1"#,
+        r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-timestamp-invalid"} 1"#,
+        r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-label-invalid"} 1"#,
+        r#"cairn_discarded_metadata_total{tenant="team-a",reason="metadata-missing-metric-name"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
 }

@@ -24,6 +24,12 @@ pub struct IngesterConfig {
     pub wal_segment_size: u64,
     /// Upload attempts per cut before giving up until the next cut (data stays in the WAL).
     pub upload_attempts: u32,
+    /// Exemplars kept in memory per series (a circular buffer; 0 disables exemplar storage).
+    pub max_exemplars_per_series: usize,
+    /// Series with exemplars kept per tenant; past it the longest-held series is evicted.
+    pub max_exemplar_series_per_tenant: usize,
+    /// Metric families whose metadata is kept per tenant; new families past it are dropped.
+    pub max_metadata_per_tenant: usize,
 }
 
 impl Default for IngesterConfig {
@@ -36,6 +42,9 @@ impl Default for IngesterConfig {
             wal_fsync: wal.fsync,
             wal_segment_size: wal.segment_size,
             upload_attempts: 5,
+            max_exemplars_per_series: 10,
+            max_exemplar_series_per_tenant: 100_000,
+            max_metadata_per_tenant: 10_000,
         }
     }
 }

@@ -13,20 +13,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use common::block::BlockMeta;
+use common::exemplar::{ExemplarSource, SeriesExemplars};
 use common::labels::Labels;
 use common::limits::Overrides;
-use common::push::{MetricsPusher, PushError, PushOutcome, PushSeries};
+use common::metadata::{MetadataSource, MetricMetadata};
+use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
 use common::series::{Matcher, Series, SeriesStore, StoreError};
 use common::tenant::TenantId;
 use common::wal::WalOptions;
 use dashmap::DashMap;
 use object_store::ObjectStore;
+use parking_lot::Mutex;
 use prometheus_client::registry::Registry;
 
 pub use config::IngesterConfig;
 pub use error::IngesterError;
+use metrics::exemplars::{ExemplarBounds, ExemplarStore};
+use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
-use self_metrics::{IngesterMetrics, TenantLabel};
+use self_metrics::{IngesterMetrics, TenantLabel, TenantReasonLabel};
 
 /// The ingester service. Cheap to share: wrap in an `Arc`.
 pub struct Ingester {
@@ -34,6 +39,10 @@ pub struct Ingester {
     store: Arc<dyn ObjectStore>,
     overrides: Arc<Overrides>,
     tenants: DashMap<TenantId, Arc<TenantDb>>,
+    /// Per-tenant exemplars, in memory and logged to the tenant's WAL.
+    exemplars: DashMap<TenantId, Arc<Mutex<ExemplarStore>>>,
+    /// Per-tenant metric metadata (memory only, like Mimir).
+    metadata: DashMap<TenantId, Mutex<MetadataStore>>,
     metrics: IngesterMetrics,
 }
 
@@ -51,6 +60,8 @@ impl Ingester {
             store,
             overrides,
             tenants: DashMap::new(),
+            exemplars: DashMap::new(),
+            metadata: DashMap::new(),
             metrics,
         };
         this.replay_all()?;
@@ -76,8 +87,12 @@ impl Ingester {
                 tracing::warn!(path = %entry.path().display(), "ignoring non-tenant entry in WAL directory");
                 continue;
             };
-            let (db, stats) = TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
-            tracing::info!(%tenant, records = stats.records, segments = stats.segments, "replayed WAL");
+            let (db, stats, exemplars) =
+                TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
+            tracing::info!(%tenant, records = stats.records, segments = stats.segments, exemplars = exemplars.len(), "replayed WAL");
+            if !exemplars.is_empty() {
+                self.exemplar_store(&tenant).lock().add(exemplars);
+            }
             self.metrics.wal_replayed_records.inc_by(stats.records);
             self.metrics
                 .wal_corrupt_segments
@@ -96,11 +111,25 @@ impl Ingester {
         let db = match entry {
             dashmap::Entry::Occupied(o) => Arc::clone(o.get()),
             dashmap::Entry::Vacant(v) => {
-                let (db, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
+                let (db, _, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
                 Arc::clone(v.insert(Arc::new(db)).value())
             }
         };
         Ok(db)
+    }
+
+    /// The tenant's exemplar store, created on first use.
+    fn exemplar_store(&self, tenant: &TenantId) -> Arc<Mutex<ExemplarStore>> {
+        let bounds = ExemplarBounds {
+            per_series: self.cfg.max_exemplars_per_series,
+            series: self.cfg.max_exemplar_series_per_tenant,
+        };
+        Arc::clone(
+            &self
+                .exemplars
+                .entry(tenant.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(ExemplarStore::new(bounds)))),
+        )
     }
 
     /// Cuts every tenant's head into a block and uploads it now
@@ -208,6 +237,103 @@ impl MetricsPusher for Ingester {
             .get_or_create(&label)
             .set(db.active_series() as i64);
         outcome
+    }
+
+    async fn push_exemplars(
+        &self,
+        tenant: &TenantId,
+        exemplars: Vec<SeriesExemplars>,
+    ) -> Result<ExemplarOutcome, PushError> {
+        let db = self
+            .tenant_db(tenant)
+            .map_err(|e| PushError::Wal(e.to_string()))?;
+        let store = self.exemplar_store(tenant);
+        // Stored and logged under the store's lock, so the WAL keeps each
+        // series' exemplars in the order the store accepted them.
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut store = store.lock();
+            let (outcome, stored) = store.add(exemplars);
+            db.log_exemplars(&stored).map(|()| outcome)
+        })
+        .await
+        .map_err(|e| PushError::Unavailable(format!("exemplar task failed: {e}")))??;
+        let tenant = tenant.to_string();
+        self.metrics
+            .appended_exemplars
+            .get_or_create(&TenantLabel {
+                tenant: tenant.clone(),
+            })
+            .inc_by(outcome.accepted as u64);
+        for (reason, n) in [
+            ("duplicate", outcome.duplicates),
+            ("out-of-order", outcome.out_of_order),
+        ] {
+            if n > 0 {
+                self.metrics
+                    .dropped_exemplars
+                    .get_or_create(&TenantReasonLabel {
+                        tenant: tenant.clone(),
+                        reason,
+                    })
+                    .inc_by(n as u64);
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn push_metadata(
+        &self,
+        tenant: &TenantId,
+        metadata: Vec<MetricMetadata>,
+    ) -> Result<usize, PushError> {
+        let max = self.cfg.max_metadata_per_tenant;
+        let outcome = self
+            .metadata
+            .entry(tenant.clone())
+            .or_insert_with(|| Mutex::new(MetadataStore::new(max)))
+            .lock()
+            .add(metadata);
+        if outcome.refused > 0 {
+            self.metrics
+                .dropped_metadata
+                .get_or_create(&TenantLabel {
+                    tenant: tenant.to_string(),
+                })
+                .inc_by(outcome.refused as u64);
+        }
+        Ok(outcome.kept)
+    }
+}
+
+#[async_trait]
+impl ExemplarSource for Ingester {
+    async fn exemplars(
+        &self,
+        tenant: &TenantId,
+        selectors: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<SeriesExemplars>, StoreError> {
+        Ok(self
+            .exemplars
+            .get(tenant)
+            .map(|s| s.lock().query(selectors, start, end))
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl MetadataSource for Ingester {
+    async fn metadata(
+        &self,
+        tenant: &TenantId,
+        metric: Option<&str>,
+    ) -> Result<Vec<MetricMetadata>, StoreError> {
+        Ok(self
+            .metadata
+            .get(tenant)
+            .map(|s| s.lock().get(metric))
+            .unwrap_or_default())
     }
 }
 

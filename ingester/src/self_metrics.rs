@@ -12,6 +12,13 @@ pub(crate) struct TenantLabel {
     pub(crate) tenant: String,
 }
 
+/// A `tenant` and a `reason` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TenantReasonLabel {
+    pub(crate) tenant: String,
+    pub(crate) reason: &'static str,
+}
+
 /// Counters and gauges the ingester updates.
 #[derive(Debug, Default)]
 pub(crate) struct IngesterMetrics {
@@ -22,6 +29,9 @@ pub(crate) struct IngesterMetrics {
     pub(crate) wal_write_failures: Counter,
     pub(crate) blocks_uploaded: Family<TenantLabel, Counter>,
     pub(crate) block_upload_failures: Family<TenantLabel, Counter>,
+    pub(crate) appended_exemplars: Family<TenantLabel, Counter>,
+    pub(crate) dropped_exemplars: Family<TenantReasonLabel, Counter>,
+    pub(crate) dropped_metadata: Family<TenantLabel, Counter>,
 }
 
 impl IngesterMetrics {
@@ -63,6 +73,21 @@ impl IngesterMetrics {
             "block_upload_failures",
             "Cuts whose block upload failed after retries",
             m.block_upload_failures.clone(),
+        );
+        r.register(
+            "appended_exemplars",
+            "Exemplars stored in memory",
+            m.appended_exemplars.clone(),
+        );
+        r.register(
+            "dropped_exemplars",
+            "Exemplars dropped as duplicate or out of order",
+            m.dropped_exemplars.clone(),
+        );
+        r.register(
+            "dropped_metadata",
+            "Metadata entries refused because the tenant holds max_metadata_per_tenant families",
+            m.dropped_metadata.clone(),
         );
         m
     }

@@ -14,10 +14,12 @@ use bytes::Bytes;
 use cairn_ingester::{Ingester, IngesterConfig};
 use common::block::{BlockReader, list_blocks};
 use common::discard::DiscardReason;
+use common::exemplar::{Exemplar, ExemplarSource, SeriesExemplars};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
-use common::push::{MetricsPusher, PushSeries};
-use common::series::{Sample, SeriesStore};
+use common::metadata::{MetadataSource, MetricMetadata, MetricType};
+use common::push::{ExemplarOutcome, MetricsPusher, PushSeries};
+use common::series::{MatchOp, Matcher, Sample, SeriesStore};
 use common::tenant::TenantId;
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
@@ -276,4 +278,129 @@ async fn other_tenants_wal_and_data_are_separate() {
     );
     assert!(dir.path().join("team-a").is_dir());
     assert!(!dir.path().join("team-b").exists());
+}
+
+fn exemplars(job: &str, ts: &[i64]) -> SeriesExemplars {
+    SeriesExemplars {
+        series: series(job, 0..0).labels,
+        exemplars: ts
+            .iter()
+            .map(|&t| Exemplar {
+                labels: Labels::from_pairs([("trace_id", format!("t{t}"))]),
+                value: t as f64,
+                timestamp: t,
+            })
+            .collect(),
+    }
+}
+
+fn job_is(job: &str) -> Vec<Vec<Matcher>> {
+    vec![vec![Matcher::new(MatchOp::Equal, "job", job)]]
+}
+
+#[tokio::test]
+async fn exemplars_are_kept_per_series_newest_last_and_out_of_order_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());
+    // The default buffer holds 10 exemplars per series; 12 overwrite the first 2.
+    let first: Vec<i64> = (1..=12).collect();
+    let out = ing
+        .push_exemplars(
+            &tenant(),
+            vec![exemplars("a", &first), exemplars("b", &[5])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 13);
+    let again = ing
+        .push_exemplars(&tenant(), vec![exemplars("a", &[12, 11, 13])])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        ExemplarOutcome {
+            accepted: 1,
+            out_of_order: 1,
+            duplicates: 1,
+        }
+    );
+
+    let got = ing
+        .exemplars(&tenant(), &job_is("a"), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let times: Vec<i64> = got[0].exemplars.iter().map(|e| e.timestamp).collect();
+    assert_eq!(times, (4..=13).collect::<Vec<_>>());
+    let ranged = ing
+        .exemplars(&tenant(), &job_is("a"), 12, 13)
+        .await
+        .unwrap();
+    assert_eq!(ranged[0].exemplars.len(), 2);
+    let both = [job_is("a"), job_is("b")].concat();
+    assert_eq!(
+        ing.exemplars(&tenant(), &both, 0, 100).await.unwrap().len(),
+        2
+    );
+
+    let other = TenantId::parse("team-b").unwrap();
+    assert!(
+        ing.exemplars(&other, &job_is("a"), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn acked_exemplars_survive_a_restart_and_stay_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    ing.push(&tenant(), vec![series("a", 0..3)]).await.unwrap();
+    ing.push_exemplars(&tenant(), vec![exemplars("a", &[1, 2])])
+        .await
+        .unwrap();
+    drop(ing);
+
+    let ing = open(dir.path(), store, Limits::default());
+    let got = ing
+        .exemplars(&tenant(), &job_is("a"), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![exemplars("a", &[1, 2])]);
+    // The replayed newest still rejects an older exemplar.
+    let out = ing
+        .push_exemplars(&tenant(), vec![exemplars("a", &[1])])
+        .await
+        .unwrap();
+    assert_eq!(out.duplicates + out.out_of_order, 1);
+}
+
+#[tokio::test]
+async fn metadata_keeps_the_latest_per_family_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());
+    let meta = |family: &str, help: &str| MetricMetadata {
+        family: family.into(),
+        metric_type: MetricType::Counter,
+        help: help.into(),
+        unit: "seconds".into(),
+    };
+    ing.push_metadata(&tenant(), vec![meta("a", "old"), meta("b", "b")])
+        .await
+        .unwrap();
+    ing.push_metadata(&tenant(), vec![meta("a", "new")])
+        .await
+        .unwrap();
+    assert_eq!(
+        ing.metadata(&tenant(), None).await.unwrap(),
+        vec![meta("a", "new"), meta("b", "b")]
+    );
+    assert_eq!(
+        ing.metadata(&tenant(), Some("b")).await.unwrap(),
+        vec![meta("b", "b")]
+    );
+    let other = TenantId::parse("team-b").unwrap();
+    assert!(ing.metadata(&other, None).await.unwrap().is_empty());
 }

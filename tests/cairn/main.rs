@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api_parity;
 mod bad_input;
 mod durability;
 mod limits;

@@ -9,8 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use cairn_distributor::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
 use cairn_distributor::{Distributor, DistributorConfig};
+use common::exemplar::SeriesExemplars;
 use common::limits::{Limits, Overrides};
-use common::push::{MetricsPusher, PushError, PushOutcome, PushSeries};
+use common::metadata::MetricMetadata;
+use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
 use common::tenant::TenantId;
 use parking_lot::Mutex;
 use prometheus_client::registry::Registry;
@@ -20,6 +22,8 @@ use prometheus_client::registry::Registry;
 #[derive(Default)]
 pub struct RecordingIngester {
     pushes: Mutex<Vec<(TenantId, Vec<PushSeries>)>>,
+    exemplars: Mutex<Vec<(TenantId, SeriesExemplars)>>,
+    metadata: Mutex<Vec<(TenantId, MetricMetadata)>>,
     unavailable: AtomicBool,
 }
 
@@ -32,6 +36,16 @@ impl RecordingIngester {
             .filter(|(t, _)| t.as_str() == tenant)
             .flat_map(|(_, s)| s.clone())
             .collect()
+    }
+
+    /// Every series' exemplars received so far for `tenant`.
+    pub fn exemplars_of(&self, tenant: &str) -> Vec<SeriesExemplars> {
+        of_tenant(&self.exemplars.lock(), tenant)
+    }
+
+    /// Every metadata entry received so far for `tenant`.
+    pub fn metadata_of(&self, tenant: &str) -> Vec<MetricMetadata> {
+        of_tenant(&self.metadata.lock(), tenant)
     }
 
     /// Makes every later push fail with [`PushError::Unavailable`].
@@ -57,6 +71,39 @@ impl MetricsPusher for RecordingIngester {
             rejected: vec![],
         })
     }
+
+    async fn push_exemplars(
+        &self,
+        tenant: &TenantId,
+        exemplars: Vec<SeriesExemplars>,
+    ) -> Result<ExemplarOutcome, PushError> {
+        let accepted = exemplars.iter().map(|s| s.exemplars.len()).sum();
+        let mut all = self.exemplars.lock();
+        all.extend(exemplars.into_iter().map(|e| (tenant.clone(), e)));
+        Ok(ExemplarOutcome {
+            accepted,
+            ..Default::default()
+        })
+    }
+
+    async fn push_metadata(
+        &self,
+        tenant: &TenantId,
+        metadata: Vec<MetricMetadata>,
+    ) -> Result<usize, PushError> {
+        let n = metadata.len();
+        let mut all = self.metadata.lock();
+        all.extend(metadata.into_iter().map(|m| (tenant.clone(), m)));
+        Ok(n)
+    }
+}
+
+fn of_tenant<T: Clone>(items: &[(TenantId, T)], tenant: &str) -> Vec<T> {
+    items
+        .iter()
+        .filter(|(t, _)| t.as_str() == tenant)
+        .map(|(_, x)| x.clone())
+        .collect()
 }
 
 /// A distributor serving HTTP on 127.0.0.1.
@@ -182,9 +229,13 @@ pub fn series(labels: &[(&str, &str)], values: &[f64]) -> TimeSeries {
 
 /// A remote-write body (snappy protobuf) holding `series`.
 pub fn body(series: Vec<TimeSeries>) -> Vec<u8> {
-    remote_write::encode(&WriteRequest {
+    request_body(WriteRequest {
         timeseries: series,
         ..Default::default()
     })
-    .unwrap()
+}
+
+/// A remote-write body (snappy protobuf) holding `req`.
+pub fn request_body(req: WriteRequest) -> Vec<u8> {
+    remote_write::encode(&req).unwrap()
 }

@@ -1,18 +1,24 @@
 //! WAL record encoding for the metrics head.
 //!
 //! The WAL (`common::wal`) stores opaque records; this module gives them
-//! meaning. Two kinds, little-endian, fixed width:
+//! meaning. Three kinds, little-endian, fixed width:
 //!
-//! - series:  `0x01 | ref u32 | n u16 | n × (len u16, name, len u16, value)`
+//! - series:  `0x01 | ref u32 | labels`
 //! - samples: `0x02 | n u32 | n × (ref u32, t i64, v f64 bits)`
+//! - exemplars: `0x03 | n u32 | n × (series labels | m u32 | m × (labels, t i64, v f64 bits))`
 //!
+//! where `labels` is `n u16 | n × (len u16, name, len u16, value)`.
 //! A series record always precedes the first samples record naming its ref.
+//! Exemplar records name their series by labels: the exemplar store is
+//! keyed by labels and outlives head cuts.
 
+use common::exemplar::{Exemplar, SeriesExemplars};
 use common::labels::{Label, Labels};
 use common::series::Sample;
 
 const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
+const EXEMPLARS: u8 = 3;
 
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,18 +27,18 @@ pub(crate) enum Record {
     Series { id: u32, labels: Labels },
     /// Samples appended to series by ref.
     Samples(Vec<(u32, Sample)>),
+    /// Exemplars stored, by series.
+    Exemplars(Vec<SeriesExemplars>),
 }
 
-/// Encodes a series record.
-pub(crate) fn encode_series(id: u32, labels: &Labels) -> Vec<u8> {
-    let mut b = Vec::with_capacity(
-        8 + labels
-            .iter()
-            .map(|l| 4 + l.name.len() + l.value.len())
-            .sum::<usize>(),
-    );
-    b.push(SERIES);
-    b.extend_from_slice(&id.to_le_bytes());
+fn labels_size(labels: &Labels) -> usize {
+    2 + labels
+        .iter()
+        .map(|l| 4 + l.name.len() + l.value.len())
+        .sum::<usize>()
+}
+
+fn put_labels(b: &mut Vec<u8>, labels: &Labels) {
     b.extend_from_slice(&(labels.len() as u16).to_le_bytes());
     for l in labels {
         for s in [&l.name, &l.value] {
@@ -40,6 +46,42 @@ pub(crate) fn encode_series(id: u32, labels: &Labels) -> Vec<u8> {
             let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
             b.extend_from_slice(&(s.len() as u16).to_le_bytes());
             b.extend_from_slice(s);
+        }
+    }
+}
+
+/// Encodes a series record.
+pub(crate) fn encode_series(id: u32, labels: &Labels) -> Vec<u8> {
+    let mut b = Vec::with_capacity(5 + labels_size(labels));
+    b.push(SERIES);
+    b.extend_from_slice(&id.to_le_bytes());
+    put_labels(&mut b, labels);
+    b
+}
+
+/// Encodes an exemplars record.
+pub(crate) fn encode_exemplars(list: &[SeriesExemplars]) -> Vec<u8> {
+    let size: usize = list
+        .iter()
+        .map(|s| {
+            labels_size(&s.series)
+                + 4
+                + s.exemplars
+                    .iter()
+                    .map(|e| labels_size(&e.labels) + 16)
+                    .sum::<usize>()
+        })
+        .sum();
+    let mut b = Vec::with_capacity(5 + size);
+    b.push(EXEMPLARS);
+    b.extend_from_slice(&(list.len() as u32).to_le_bytes());
+    for s in list {
+        put_labels(&mut b, &s.series);
+        b.extend_from_slice(&(s.exemplars.len() as u32).to_le_bytes());
+        for e in &s.exemplars {
+            put_labels(&mut b, &e.labels);
+            b.extend_from_slice(&e.timestamp.to_le_bytes());
+            b.extend_from_slice(&e.value.to_bits().to_le_bytes());
         }
     }
     b
@@ -64,17 +106,29 @@ pub(crate) fn decode(rec: &[u8]) -> Result<Record, String> {
     match r.u8()? {
         SERIES => {
             let id = r.u32()?;
-            let n = r.u16()? as usize;
-            let mut labels = Vec::with_capacity(n);
+            let labels = r.labels()?;
+            Ok(Record::Series { id, labels })
+        }
+        EXEMPLARS => {
+            let n = r.count(4)?;
+            let mut out = Vec::with_capacity(n);
             for _ in 0..n {
-                let name = r.string()?;
-                let value = r.string()?;
-                labels.push(Label { name, value });
+                let series = r.labels()?;
+                let m = r.count(18)?;
+                let mut exemplars = Vec::with_capacity(m);
+                for _ in 0..m {
+                    let labels = r.labels()?;
+                    let timestamp = r.u64()? as i64;
+                    let value = f64::from_bits(r.u64()?);
+                    exemplars.push(Exemplar {
+                        labels,
+                        value,
+                        timestamp,
+                    });
+                }
+                out.push(SeriesExemplars { series, exemplars });
             }
-            Ok(Record::Series {
-                id,
-                labels: Labels::new(labels),
-            })
+            Ok(Record::Exemplars(out))
         }
         SAMPLES => {
             let n = r.u32()? as usize;
@@ -132,6 +186,28 @@ impl<'a> Reader<'a> {
         let n = self.u16()? as usize;
         String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "label is not UTF-8".to_string())
     }
+    fn labels(&mut self) -> Result<Labels, String> {
+        let n = self.u16()? as usize;
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = self.string()?;
+            let value = self.string()?;
+            labels.push(Label { name, value });
+        }
+        Ok(Labels::new(labels))
+    }
+    /// A `u32` count of items at least `min_size` bytes each, checked
+    /// against the bytes left so a corrupt count cannot allocate wildly.
+    fn count(&mut self, min_size: usize) -> Result<usize, String> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size) > self.buf.len() - self.pos {
+            return Err(format!(
+                "record claims {n} items in {} bytes",
+                self.buf.len() - self.pos
+            ));
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -157,5 +233,22 @@ mod tests {
             assert!(decode(&enc[..cut]).is_err());
         }
         assert!(decode(&[9]).is_err());
+    }
+
+    #[test]
+    fn exemplar_records_round_trip_and_truncation_is_an_error() {
+        let list = vec![SeriesExemplars {
+            series: Labels::from_pairs([("__name__", "up")]),
+            exemplars: vec![Exemplar {
+                labels: Labels::from_pairs([("trace_id", "abc")]),
+                value: 1.5,
+                timestamp: 42,
+            }],
+        }];
+        let enc = encode_exemplars(&list);
+        assert_eq!(decode(&enc).unwrap(), Record::Exemplars(list));
+        for cut in 0..enc.len() {
+            assert!(decode(&enc[..cut]).is_err());
+        }
     }
 }

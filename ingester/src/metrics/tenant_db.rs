@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::block::{BlockMeta, write_block};
 use common::discard::DiscardReason;
+use common::exemplar::SeriesExemplars;
 use common::labels::Labels;
 use common::limits::Limits;
 use common::push::{PushError, PushOutcome, PushSeries, Rejection};
@@ -52,13 +53,15 @@ pub(crate) struct TenantDb {
 }
 
 impl TenantDb {
-    /// Opens the tenant's WAL directory, replaying whatever it holds into a head.
+    /// Opens the tenant's WAL directory, replaying whatever it holds into a
+    /// head; the logged exemplars are returned for the exemplar store.
     pub(crate) fn open(
         tenant: TenantId,
         dir: &Path,
         opts: WalOptions,
-    ) -> Result<(Self, ReplayStats), IngesterError> {
+    ) -> Result<(Self, ReplayStats, Vec<SeriesExemplars>), IngesterError> {
         let head = Head::new();
+        let mut exemplars = Vec::new();
         let mut max_id = 0u32;
         // A series dropped while idle and re-created gets a new ref; map the
         // newer ref onto the one the replayed head already has.
@@ -75,6 +78,7 @@ impl TenantDb {
                         None => head.create(id, labels),
                     }
                 }
+                Record::Exemplars(list) => exemplars.extend(list),
                 Record::Samples(samples) => {
                     for (id, s) in samples {
                         let id = aliases.get(&id).copied().unwrap_or(id);
@@ -103,7 +107,21 @@ impl TenantDb {
             next_id: AtomicU32::new(max_id + 1),
             cut: tokio::sync::Mutex::new(()),
         };
-        Ok((db, stats))
+        Ok((db, stats, exemplars))
+    }
+
+    /// Logs exemplars the exemplar store accepted, so they survive a restart
+    /// until their WAL segment is removed after the next block upload (like
+    /// Prometheus, blocks do not hold exemplars). Blocking (file I/O).
+    pub(crate) fn log_exemplars(&self, list: &[SeriesExemplars]) -> Result<(), PushError> {
+        if list.is_empty() {
+            return Ok(());
+        }
+        let rec = record::encode_exemplars(list);
+        let _guard = self.append.lock();
+        self.wal
+            .append(&[rec.as_slice()])
+            .map_err(|e| PushError::Wal(e.to_string()))
     }
 
     /// Appends validated series; returns once accepted samples are in the WAL.

@@ -2,19 +2,25 @@
 //! lookups, encode the Prometheus JSON response.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use common::series::{Matcher, SeriesStore};
 use common::tenant::{TenantId, tenants_from_headers};
 
 use super::error::ApiError;
 use super::metadata::{self, Lookup};
+use super::metric_metadata::{self, MetadataByFamily, MetadataQuery};
 use super::params::{MAX_TIME, MIN_TIME, Params};
-use super::{MAX_POINTS_PER_SERIES, Querier, json};
-use crate::promql::{QueryRange, duration_ms};
+use super::stats::{CountingStore, QueryStats, result_points};
+use super::{MAX_POINTS_PER_SERIES, Querier, exemplars, json};
+use crate::promql::{self, Engine, QueryRange, duration_ms};
+
+/// Prometheus's warning when `limit` cut a result.
+const TRUNCATED_WARNING: &str = "results truncated due to limit";
 
 /// Largest form body accepted.
 const MAX_FORM_BYTES: usize = 8 << 20;
@@ -64,19 +70,54 @@ pub(crate) async fn query(
     State(q): State<Arc<Querier>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let t = params.time_or("time", now_ms())?;
-    let value = q
-        .engine
-        .query_with_timeout(
-            &tenants,
-            expr,
-            QueryRange::Instant(t),
-            timeout(&q, &params)?,
-        )
+    let range = QueryRange::Instant(t);
+    run_query(&q, &tenants, &params, expr, range, received).await
+}
+
+/// Evaluates `expr` over `range` and encodes the result, with the `stats`
+/// block when the request has a non-empty `stats` parameter (timings count
+/// from `received`).
+async fn run_query(
+    q: &Querier,
+    tenants: &[TenantId],
+    params: &Params,
+    expr: &str,
+    range: QueryRange,
+    received: Instant,
+) -> Result<Response, ApiError> {
+    let timeout = timeout(q, params)?;
+    if params.get("stats").is_none() {
+        let value = q
+            .engine
+            .query_with_timeout(tenants, expr, range, timeout)
+            .await?;
+        return Ok(ok_json(json::query_result(&value)));
+    }
+    // An engine over a counting view of the store, for this request only.
+    let counting = Arc::new(CountingStore::new(Arc::clone(&q.store)));
+    let engine = Engine::new(
+        Arc::clone(&counting) as Arc<dyn SeriesStore>,
+        Arc::clone(&q.overrides),
+        q.engine.options().clone(),
+    );
+    let eval_start = Instant::now();
+    let value = engine
+        .query_with_timeout(tenants, expr, range, timeout)
         .await?;
-    Ok(ok_json(json::query_result(&value)))
+    let stats = QueryStats {
+        exec_total: received.elapsed(),
+        eval_total: eval_start.elapsed(),
+        total_queryable_samples: counting.samples(),
+        peak_samples: result_points(&value),
+    };
+    Ok(ok_json(json::query_result_with_stats(
+        &value,
+        &stats.to_json(),
+    )))
 }
 
 /// `GET|POST /prometheus/api/v1/query_range`.
@@ -84,6 +125,7 @@ pub(crate) async fn query_range(
     State(q): State<Arc<Querier>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let start = params.time("start")?;
@@ -112,26 +154,53 @@ pub(crate) async fn query_range(
         ));
     }
     let range = QueryRange::Range { start, end, step };
-    let value = q
-        .engine
-        .query_with_timeout(&tenants, expr, range, timeout(&q, &params)?)
-        .await?;
-    Ok(ok_json(json::query_result(&value)))
+    run_query(&q, &tenants, &params, expr, range, received).await
 }
 
-/// The tenants, `match[]` sets and time bounds of a metadata request.
-async fn lookup_params(
-    q: &Querier,
-    req: Request,
-) -> Result<(Vec<TenantId>, Vec<Vec<common::series::Matcher>>, i64, i64), ApiError> {
+/// The decoded parameters of `/series`, `/labels` and `/label/…/values`.
+struct LookupParams {
+    tenants: Vec<TenantId>,
+    /// One matcher set per `match[]` alternative.
+    sets: Vec<Vec<Matcher>>,
+    start: i64,
+    end: i64,
+    /// Most results returned (`limit`), `None` for all.
+    limit: Option<usize>,
+}
+
+impl LookupParams {
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            tenants: &self.tenants,
+            match_sets: &self.sets,
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
+
+/// The tenants, `match[]` sets, time bounds and limit of a series or label
+/// request.
+async fn lookup_params(q: &Querier, req: Request) -> Result<LookupParams, ApiError> {
     let (tenants, params) = decode(q, req).await?;
-    let sets = params.match_sets()?;
-    Ok((
+    Ok(LookupParams {
         tenants,
-        sets,
-        params.time_or("start", MIN_TIME)?,
-        params.time_or("end", MAX_TIME)?,
-    ))
+        sets: params.match_sets()?,
+        start: params.time_or("start", MIN_TIME)?,
+        end: params.time_or("end", MAX_TIME)?,
+        limit: params.result_limit()?,
+    })
+}
+
+/// Cuts `items` to `limit`, returning Prometheus's warning when it did.
+fn truncate<T>(items: &mut Vec<T>, limit: Option<usize>) -> Vec<&'static str> {
+    match limit {
+        Some(n) if items.len() > n => {
+            items.truncate(n);
+            vec![TRUNCATED_WARNING]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// `GET|POST /prometheus/api/v1/series`.
@@ -139,21 +208,13 @@ pub(crate) async fn series(
     State(q): State<Arc<Querier>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (tenants, sets, start, end) = lookup_params(&q, req).await?;
-    if sets.is_empty() {
+    let p = lookup_params(&q, req).await?;
+    if p.sets.is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".into()));
     }
-    let found = metadata::series(
-        &*q.store,
-        &Lookup {
-            tenants: &tenants,
-            match_sets: &sets,
-            start,
-            end,
-        },
-    )
-    .await?;
-    Ok(ok_json(json::series_result(&found)))
+    let mut found = metadata::series(&*q.store, &p.lookup()).await?;
+    let warnings = truncate(&mut found, p.limit);
+    Ok(ok_json(json::series_result(&found, &warnings)))
 }
 
 /// `GET|POST /prometheus/api/v1/labels`.
@@ -161,39 +222,90 @@ pub(crate) async fn labels(
     State(q): State<Arc<Querier>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (tenants, sets, start, end) = lookup_params(&q, req).await?;
-    let names = metadata::label_names(
-        &*q.store,
-        &Lookup {
-            tenants: &tenants,
-            match_sets: &sets,
-            start,
-            end,
-        },
-    )
-    .await?;
-    Ok(ok_json(json::strings_result(&names)))
+    let p = lookup_params(&q, req).await?;
+    let mut names = metadata::label_names(&*q.store, &p.lookup()).await?;
+    let warnings = truncate(&mut names, p.limit);
+    Ok(ok_json(json::strings_result(&names, &warnings)))
 }
 
-/// `GET /prometheus/api/v1/label/{name}/values`.
+/// `GET|POST /prometheus/api/v1/label/{name}/values`.
 pub(crate) async fn label_values(
     State(q): State<Arc<Querier>>,
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (tenants, sets, start, end) = lookup_params(&q, req).await?;
+    let p = lookup_params(&q, req).await?;
     if name.is_empty() {
         return Err(ApiError::BadParam {
             name: "label",
             reason: format!("invalid label name: {name:?}"),
         });
     }
-    let lookup = Lookup {
-        tenants: &tenants,
-        match_sets: &sets,
-        start,
-        end,
+    let mut values = metadata::label_values(&*q.store, &name, &p.lookup()).await?;
+    let warnings = truncate(&mut values, p.limit);
+    Ok(ok_json(json::strings_result(&values, &warnings)))
+}
+
+/// `GET|POST /prometheus/api/v1/metadata` (`metric`, `limit`,
+/// `limit_per_metric`).
+pub(crate) async fn metadata(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (tenants, params) = decode(&q, req).await?;
+    let query = MetadataQuery {
+        metric: params.get("metric"),
+        limit: params.metadata_limit("limit")?,
+        // Prometheus: only a positive `limit_per_metric` limits.
+        limit_per_metric: params
+            .metadata_limit("limit_per_metric")?
+            .filter(|&n| n > 0),
     };
-    let values = metadata::label_values(&*q.store, &name, &lookup).await?;
-    Ok(ok_json(json::strings_result(&values)))
+    let found = match &q.metadata {
+        Some(source) => metric_metadata::lookup(&**source, &tenants, query).await?,
+        None => MetadataByFamily::new(),
+    };
+    Ok(ok_json(json::metadata_result(&found)))
+}
+
+/// `GET|POST /prometheus/api/v1/query_exemplars` (`query`, `start`, `end`).
+pub(crate) async fn query_exemplars(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (tenants, params) = decode(&q, req).await?;
+    let start = params.time_or("start", MIN_TIME)?;
+    let end = params.time_or("end", MAX_TIME)?;
+    if end < start {
+        return Err(ApiError::BadParam {
+            name: "end",
+            reason: "end timestamp must not be before start timestamp".into(),
+        });
+    }
+    let expr = promql::parse(params.get("query").unwrap_or(""))?;
+    let selectors = exemplars::selectors(&expr);
+    if selectors.is_empty() {
+        // Prometheus answers a query without selectors with no body at all.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let found = match &q.exemplars {
+        Some(source) => exemplars::query(&**source, &tenants, &selectors, start, end).await?,
+        None => Vec::new(),
+    };
+    Ok(ok_json(json::exemplars_result(&found)))
+}
+
+/// `GET|POST /prometheus/api/v1/format_query`: the query pretty-printed.
+pub(crate) async fn format_query(
+    State(q): State<Arc<Querier>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (_, params) = decode(&q, req).await?;
+    let expr = promql::parse(params.get("query").unwrap_or(""))?;
+    Ok(ok_json(json::string_result(&expr.prettify())))
+}
+
+/// `GET /prometheus/api/v1/status/buildinfo`.
+pub(crate) async fn build_info() -> Response {
+    ok_json(json::build_info(env!("CARGO_PKG_VERSION")))
 }

@@ -4,9 +4,11 @@
 
 use std::fmt::Write;
 
+use common::exemplar::SeriesExemplars;
 use common::labels::Labels;
 use common::series::Sample as Point;
 
+use super::metric_metadata::MetadataByFamily;
 use crate::promql::QueryValue;
 use crate::promql::format::{api_float, api_timestamp};
 
@@ -85,23 +87,118 @@ pub(crate) fn query_result(value: &QueryValue) -> String {
     out
 }
 
-/// `{"status":"success","data":[{…labels…},…]}` for `/series`.
-pub(crate) fn series_result(series: &[Labels]) -> String {
-    let mut out = String::from("{\"status\":\"success\",\"data\":[");
-    for (i, l) in series.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        labels_object(&mut out, l);
+/// `{"status":"success","data":…}` plus `"warnings"` when there are any.
+fn success(data: &str, warnings: &[&str]) -> String {
+    let mut out = format!("{{\"status\":\"success\",\"data\":{data}");
+    if !warnings.is_empty() {
+        let items: Vec<String> = warnings.iter().map(|w| string(w)).collect();
+        let _ = write!(out, ",\"warnings\":[{}]", items.join(","));
     }
-    out.push_str("]}");
+    out.push('}');
     out
 }
 
+/// A query result with Prometheus's `"stats"` object (already JSON) added
+/// to `data`.
+pub(crate) fn query_result_with_stats(value: &QueryValue, stats_json: &str) -> String {
+    let mut out = query_result(value);
+    // `query_result` ends with the closing braces of `data` and the response.
+    if out.ends_with("}}") {
+        out.truncate(out.len() - 2);
+        let _ = write!(out, ",\"stats\":{stats_json}}}}}");
+    }
+    out
+}
+
+/// `{"status":"success","data":[{…labels…},…]}` for `/series`.
+pub(crate) fn series_result(series: &[Labels], warnings: &[&str]) -> String {
+    let mut data = String::from("[");
+    for (i, l) in series.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        labels_object(&mut data, l);
+    }
+    data.push(']');
+    success(&data, warnings)
+}
+
 /// `{"status":"success","data":["a","b"]}` for label names and values.
-pub(crate) fn strings_result(values: &[String]) -> String {
+pub(crate) fn strings_result(values: &[String], warnings: &[&str]) -> String {
     let items: Vec<String> = values.iter().map(|v| string(v)).collect();
-    format!("{{\"status\":\"success\",\"data\":[{}]}}", items.join(","))
+    success(&format!("[{}]", items.join(",")), warnings)
+}
+
+/// `{"status":"success","data":"…"}` for `/format_query`.
+pub(crate) fn string_result(value: &str) -> String {
+    success(&string(value), &[])
+}
+
+/// `{"status":"success","data":{"family":[{"type":…,"help":…,"unit":…}]}}`
+/// for `/metadata`.
+pub(crate) fn metadata_result(families: &MetadataByFamily) -> String {
+    let mut data = String::from("{");
+    for (i, (family, entries)) in families.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        let _ = write!(data, "{}:[", string(family));
+        for (j, m) in entries.iter().enumerate() {
+            if j > 0 {
+                data.push(',');
+            }
+            let _ = write!(
+                data,
+                "{{\"type\":{},\"help\":{},\"unit\":{}}}",
+                string(m.metric_type.as_str()),
+                string(&m.help),
+                string(&m.unit)
+            );
+        }
+        data.push(']');
+    }
+    data.push('}');
+    success(&data, &[])
+}
+
+/// `{"status":"success","data":[{"seriesLabels":…,"exemplars":[…]}]}` for
+/// `/query_exemplars`.
+pub(crate) fn exemplars_result(result: &[SeriesExemplars]) -> String {
+    let mut data = String::from("[");
+    for (i, s) in result.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        data.push_str("{\"seriesLabels\":");
+        labels_object(&mut data, &s.series);
+        data.push_str(",\"exemplars\":[");
+        for (j, e) in s.exemplars.iter().enumerate() {
+            if j > 0 {
+                data.push(',');
+            }
+            data.push_str("{\"labels\":");
+            labels_object(&mut data, &e.labels);
+            let _ = write!(
+                data,
+                ",\"value\":\"{}\",\"timestamp\":{}}}",
+                api_float(e.value),
+                api_timestamp(e.timestamp)
+            );
+        }
+        data.push_str("]}");
+    }
+    data.push(']');
+    success(&data, &[])
+}
+
+/// `/status/buildinfo` in Prometheus's shape.
+pub(crate) fn build_info(version: &str) -> String {
+    let data = format!(
+        "{{\"version\":{},\"revision\":\"unknown\",\"branch\":\"unknown\",\"buildUser\":\"unknown\",\
+         \"buildDate\":\"unknown\",\"goVersion\":\"unknown\"}}",
+        string(version)
+    );
+    success(&data, &[])
 }
 
 /// `{"status":"error","errorType":…,"error":…}`.

@@ -2,16 +2,21 @@
 //! the engine and the store to thin axum handlers.
 
 mod error;
+mod exemplars;
 mod handlers;
 mod json;
 mod metadata;
+mod metric_metadata;
 mod params;
+mod stats;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use common::exemplar::ExemplarSource;
 use common::limits::Overrides;
+use common::metadata::MetadataSource;
 use common::series::SeriesStore;
 
 pub use error::ApiError;
@@ -27,7 +32,12 @@ pub struct Querier {
     cfg: QuerierConfig,
     engine: Engine,
     store: Arc<dyn SeriesStore>,
+    overrides: Arc<Overrides>,
     multitenancy: bool,
+    /// Where `/metadata` reads from; none answers an empty result.
+    metadata: Option<Arc<dyn MetadataSource>>,
+    /// Where `/query_exemplars` reads from; none answers an empty result.
+    exemplars: Option<Arc<dyn ExemplarSource>>,
 }
 
 impl Querier {
@@ -39,13 +49,28 @@ impl Querier {
         overrides: Arc<Overrides>,
         multitenancy: bool,
     ) -> Self {
-        let engine = Engine::new(store.clone(), overrides, cfg.engine_options());
+        let engine = Engine::new(store.clone(), overrides.clone(), cfg.engine_options());
         Self {
             cfg,
             engine,
             store,
+            overrides,
             multitenancy,
+            metadata: None,
+            exemplars: None,
         }
+    }
+
+    /// Answers `/api/v1/metadata` from `source` (e.g. the ingesters).
+    pub fn with_metadata_source(mut self, source: Arc<dyn MetadataSource>) -> Self {
+        self.metadata = Some(source);
+        self
+    }
+
+    /// Answers `/api/v1/query_exemplars` from `source` (e.g. the ingesters).
+    pub fn with_exemplar_source(mut self, source: Arc<dyn ExemplarSource>) -> Self {
+        self.exemplars = Some(source);
+        self
     }
 
     /// The PromQL engine (e.g. for rule evaluation).
@@ -75,7 +100,23 @@ impl Querier {
             )
             .route(
                 "/prometheus/api/v1/label/{name}/values",
-                get(handlers::label_values),
+                get(handlers::label_values).post(handlers::label_values),
+            )
+            .route(
+                "/prometheus/api/v1/metadata",
+                get(handlers::metadata).post(handlers::metadata),
+            )
+            .route(
+                "/prometheus/api/v1/query_exemplars",
+                get(handlers::query_exemplars).post(handlers::query_exemplars),
+            )
+            .route(
+                "/prometheus/api/v1/format_query",
+                get(handlers::format_query).post(handlers::format_query),
+            )
+            .route(
+                "/prometheus/api/v1/status/buildinfo",
+                get(handlers::build_info),
             )
             .with_state(self)
     }

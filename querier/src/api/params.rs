@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use common::series::Matcher;
-use promql_parser::parser::Expr;
+use common::labels::METRIC_NAME;
+use common::series::{MatchOp, Matcher};
+use promql_parser::parser::{Expr, VectorSelector};
 
 use super::error::ApiError;
 use crate::promql::dates::days_from_civil;
@@ -95,25 +96,68 @@ impl Params {
             let Expr::VectorSelector(vs) = promql_parser::parser::parse(m).map_err(bad)? else {
                 return Err(bad(format!("{m:?} is not a series selector")));
             };
-            let name = vs.name.map(|n| {
-                Matcher::new(
-                    common::series::MatchOp::Equal,
-                    common::labels::METRIC_NAME,
-                    &n,
-                )
+            sets.extend(matcher_sets(&vs));
+        }
+        // Prometheus refuses selectors that would match every series.
+        if sets.iter().any(|set| set.iter().all(|m| m.is_match(""))) {
+            return Err(ApiError::BadParam {
+                name: "match[]",
+                reason: "match[] must contain at least one non-empty matcher".into(),
             });
-            if vs.matchers.or_matchers.is_empty() {
-                sets.push(vs.matchers.matchers.into_iter().chain(name).collect());
-            } else {
-                sets.extend(
-                    vs.matchers
-                        .or_matchers
-                        .into_iter()
-                        .map(|g| g.into_iter().chain(name.clone()).collect()),
-                );
-            }
         }
         Ok(sets)
+    }
+
+    /// The `limit` of `/series`, `/labels` and `/label/…/values`: `None`
+    /// when absent or 0 (no limit), an error when negative or not a number.
+    pub(crate) fn result_limit(&self) -> Result<Option<usize>, ApiError> {
+        let Some(s) = self.get("limit") else {
+            return Ok(None);
+        };
+        let n: i64 = s.parse().map_err(|_| ApiError::BadParam {
+            name: "limit",
+            reason: format!("cannot parse {s:?} to a valid limit"),
+        })?;
+        match usize::try_from(n) {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(ApiError::BadParam {
+                name: "limit",
+                reason: "limit must be non-negative".into(),
+            }),
+        }
+    }
+
+    /// A `/metadata` count limit (`limit`, `limit_per_metric`): `None` when
+    /// absent or negative (Prometheus's "no limit"), an error when not a
+    /// number.
+    pub(crate) fn metadata_limit(&self, name: &'static str) -> Result<Option<usize>, ApiError> {
+        let Some(s) = self.get(name) else {
+            return Ok(None);
+        };
+        let n: i64 = s.parse().map_err(|_| ApiError::BadParam {
+            name,
+            reason: format!("{name} must be a number"),
+        })?;
+        Ok(usize::try_from(n).ok())
+    }
+}
+
+/// A vector selector's conjunctions of matchers (one per `or` alternative),
+/// its metric name included as an `__name__` matcher.
+pub(crate) fn matcher_sets(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
+    let name = vs
+        .name
+        .as_ref()
+        .map(|n| Matcher::new(MatchOp::Equal, METRIC_NAME, n));
+    if vs.matchers.or_matchers.is_empty() {
+        vec![vs.matchers.matchers.iter().cloned().chain(name).collect()]
+    } else {
+        vs.matchers
+            .or_matchers
+            .iter()
+            .map(|g| g.iter().cloned().chain(name.clone()).collect())
+            .collect()
     }
 }
 
@@ -276,5 +320,15 @@ mod tests {
         p.extend_from_urlencoded("match%5B%5D=up&match[]=a%7Bb%3D%22c%22%7D&query=1+%2B+1");
         assert_eq!(p.get_all("match[]"), vec!["up", "a{b=\"c\"}"]);
         assert_eq!(p.get("query"), Some("1 + 1"));
+    }
+
+    #[test]
+    fn match_sets_need_a_non_empty_matcher() {
+        let mut p = Params::default();
+        p.extend_from_urlencoded("match[]=%7Bjob%3D~%22.*%22%7D");
+        assert!(p.match_sets().is_err());
+        let mut p = Params::default();
+        p.extend_from_urlencoded("match[]=%7Bjob%3D~%22.%2B%22%7D");
+        assert_eq!(p.match_sets().unwrap().len(), 1);
     }
 }

@@ -1,12 +1,14 @@
-//! Test helpers: an in-memory [`SeriesStore`] and a querier server on a
-//! free loopback port.
+//! Test helpers: an in-memory [`SeriesStore`] (also holding metric metadata
+//! and exemplars) and a querier server on a free loopback port.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_querier::{Querier, QuerierConfig};
+use common::exemplar::{ExemplarSource, SeriesExemplars};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
+use common::metadata::{MetadataSource, MetricMetadata};
 use common::series::{Matcher, Sample, Series, SeriesStore, StoreError, matches_all};
 use common::tenant::TenantId;
 use parking_lot::RwLock;
@@ -15,6 +17,8 @@ use parking_lot::RwLock;
 #[derive(Default)]
 pub struct MemStore {
     tenants: RwLock<std::collections::HashMap<String, Vec<Series>>>,
+    metadata: RwLock<Vec<(String, MetricMetadata)>>,
+    exemplars: RwLock<Vec<(String, SeriesExemplars)>>,
 }
 
 impl MemStore {
@@ -31,6 +35,16 @@ impl MemStore {
             }
             None => list.push(Series { labels, samples }),
         }
+    }
+
+    /// Adds metric metadata for `tenant`.
+    pub fn add_metadata(&self, tenant: &str, m: MetricMetadata) {
+        self.metadata.write().push((tenant.to_string(), m));
+    }
+
+    /// Adds a series' exemplars for `tenant`.
+    pub fn add_exemplars(&self, tenant: &str, e: SeriesExemplars) {
+        self.exemplars.write().push((tenant.to_string(), e));
     }
 
     /// Drops every tenant's data.
@@ -94,6 +108,55 @@ impl SeriesStore for MemStore {
     }
 }
 
+#[async_trait]
+impl MetadataSource for MemStore {
+    async fn metadata(
+        &self,
+        tenant: &TenantId,
+        metric: Option<&str>,
+    ) -> Result<Vec<MetricMetadata>, StoreError> {
+        let mut out: Vec<MetricMetadata> = self
+            .metadata
+            .read()
+            .iter()
+            .filter(|(t, m)| t == tenant.as_str() && metric.is_none_or(|n| n == m.family))
+            .map(|(_, m)| m.clone())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl ExemplarSource for MemStore {
+    async fn exemplars(
+        &self,
+        tenant: &TenantId,
+        selectors: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<SeriesExemplars>, StoreError> {
+        Ok(self
+            .exemplars
+            .read()
+            .iter()
+            .filter(|(t, e)| {
+                t == tenant.as_str() && selectors.iter().any(|s| matches_all(&e.series, s))
+            })
+            .map(|(_, e)| SeriesExemplars {
+                series: e.series.clone(),
+                exemplars: e
+                    .exemplars
+                    .iter()
+                    .filter(|x| x.timestamp >= start && x.timestamp <= end)
+                    .cloned()
+                    .collect(),
+            })
+            .filter(|e| !e.exemplars.is_empty())
+            .collect())
+    }
+}
+
 /// A running querier API server.
 pub struct Server {
     /// `http://127.0.0.1:<port>`.
@@ -106,12 +169,16 @@ pub struct Server {
 /// every tenant's limits.
 pub async fn start_server(limits: Limits) -> Server {
     let store = Arc::new(MemStore::default());
-    let querier = Arc::new(Querier::new(
-        QuerierConfig::default(),
-        store.clone(),
-        Arc::new(Overrides::new(limits)),
-        true,
-    ));
+    let querier = Arc::new(
+        Querier::new(
+            QuerierConfig::default(),
+            store.clone(),
+            Arc::new(Overrides::new(limits)),
+            true,
+        )
+        .with_metadata_source(store.clone())
+        .with_exemplar_source(store.clone()),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");

@@ -38,7 +38,8 @@ impl Prometheus {
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
                  scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
                  remote_write:\n  - url: {remote_write_url}\n    basic_auth:\n      username: {tenant}\n      password: unused\n\
-                 \x20   queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+                 \x20   queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n\
+                 \x20   metadata_config:\n      send_interval: 1s\n"
             ),
         )
         .unwrap();
