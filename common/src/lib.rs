@@ -6,6 +6,7 @@
 pub mod block;
 pub mod chunk;
 pub mod discard;
+pub mod histogram;
 pub mod labels;
 pub mod limits;
 pub mod postings;

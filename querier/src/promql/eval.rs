@@ -107,7 +107,7 @@ impl<'a> Evaluator<'a> {
                 QueryValue::Matrix(
                     merged
                         .into_iter()
-                        .map(|(labels, samples)| Series { labels, samples })
+                        .map(|(labels, samples)| Series::floats(labels, samples))
                         .collect(),
                 )
             }
@@ -157,7 +157,7 @@ impl<'a> Evaluator<'a> {
         }
         Ok(QueryValue::Matrix(
             out.into_iter()
-                .map(|(labels, samples)| Series { labels, samples })
+                .map(|(labels, samples)| Series::floats(labels, samples))
                 .collect(),
         ))
     }

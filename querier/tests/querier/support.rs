@@ -29,7 +29,7 @@ impl MemStore {
                 s.samples.extend(samples);
                 s.samples.sort_by_key(|p| p.t);
             }
-            None => list.push(Series { labels, samples }),
+            None => list.push(Series::floats(labels, samples)),
         }
     }
 
@@ -59,8 +59,14 @@ impl MemStore {
                     .copied()
                     .filter(|p| p.t >= mint && p.t <= maxt)
                     .collect(),
+                histograms: s
+                    .histograms
+                    .iter()
+                    .filter(|p| p.t >= mint && p.t <= maxt)
+                    .cloned()
+                    .collect(),
             })
-            .filter(|s| !s.samples.is_empty())
+            .filter(|s| !s.is_empty())
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
