@@ -67,7 +67,7 @@ pub(crate) async fn query(
     let (tenants, params) = decode(&q, req).await?;
     let expr = params.require("query")?;
     let t = params.time_or("time", now_ms())?;
-    let value = q
+    let result = q
         .engine
         .query_with_timeout(
             &tenants,
@@ -76,7 +76,7 @@ pub(crate) async fn query(
             timeout(&q, &params)?,
         )
         .await?;
-    Ok(ok_json(json::query_result(&value)))
+    Ok(ok_json(json::query_result(&result)))
 }
 
 /// `GET|POST /prometheus/api/v1/query_range`.
@@ -112,11 +112,11 @@ pub(crate) async fn query_range(
         ));
     }
     let range = QueryRange::Range { start, end, step };
-    let value = q
+    let result = q
         .engine
         .query_with_timeout(&tenants, expr, range, timeout(&q, &params)?)
         .await?;
-    Ok(ok_json(json::query_result(&value)))
+    Ok(ok_json(json::query_result(&result)))
 }
 
 /// The tenants, `match[]` sets and time bounds of a metadata request.

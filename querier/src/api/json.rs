@@ -7,8 +7,8 @@ use std::fmt::Write;
 use common::labels::Labels;
 use common::series::Sample as Point;
 
-use crate::promql::QueryValue;
 use crate::promql::format::{api_float, api_timestamp};
+use crate::promql::{Annotations, QueryResult, QueryValue};
 
 /// A JSON string literal.
 fn string(s: &str) -> String {
@@ -41,8 +41,10 @@ fn points(out: &mut String, pts: &[Point]) {
     out.push(']');
 }
 
-/// `{"status":"success","data":{"resultType":…,"result":…}}`.
-pub(crate) fn query_result(value: &QueryValue) -> String {
+/// `{"status":"success","data":{"resultType":…,"result":…}}`, plus
+/// `"warnings"` and `"infos"` when the query raised annotations.
+pub(crate) fn query_result(result: &QueryResult) -> String {
+    let value = &result.value;
     let mut out = format!(
         "{{\"status\":\"success\",\"data\":{{\"resultType\":\"{}\",\"result\":",
         value.result_type()
@@ -81,8 +83,19 @@ pub(crate) fn query_result(value: &QueryValue) -> String {
             out.push(']');
         }
     }
-    out.push_str("}}");
+    out.push('}');
+    annotations(&mut out, &result.annotations);
+    out.push('}');
     out
+}
+
+fn annotations(out: &mut String, a: &Annotations) {
+    for (key, list) in [("warnings", &a.warnings), ("infos", &a.infos)] {
+        if !list.is_empty() {
+            let items: Vec<String> = list.iter().map(|t| string(t)).collect();
+            let _ = write!(out, ",\"{key}\":[{}]", items.join(","));
+        }
+    }
 }
 
 /// `{"status":"success","data":[{…labels…},…]}` for `/series`.

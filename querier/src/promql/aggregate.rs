@@ -12,6 +12,7 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
+use super::annotations::Annotation;
 use super::eval::Evaluator;
 use super::functions::unwrap_parens;
 use super::range_functions::quantile;
@@ -59,6 +60,9 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<Va
                 (T_QUANTILE, Some(p)) => ev.eval_scalar(p, t)?,
                 _ => f64::NAN,
             };
+            if op == T_QUANTILE && !(0.0..=1.0).contains(&q) {
+                ev.annotate(Annotation::quantile_out_of_range(q));
+            }
             let input = ev.eval_vector(&agg.expr, t)?;
             Ok(Value::Vector(aggregate(op, q, input, &grouping)?))
         }

@@ -1,7 +1,7 @@
 //! The evaluator: walks the AST at one evaluation time over the prefetched
 //! data, and steps that over a range query's timestamps.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -9,8 +9,11 @@ use common::labels::Labels;
 use common::series::{Sample as Point, Series, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
+use super::annotations::{Annotation, Annotations};
 use super::fetch::{Fetched, at_ms, offset_ms, selector_key};
-use super::value::{QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata};
+use super::value::{
+    QueryResult, QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata,
+};
 use super::{EngineOptions, QueryError, QueryRange, aggregate, binary, duration_ms, functions};
 
 /// A range vector argument with the window it was taken over, which the
@@ -37,6 +40,8 @@ pub(crate) struct Evaluator<'a> {
     deadline: Instant,
     /// Samples held in memory by the current step.
     step_samples: Cell<usize>,
+    /// Warnings and infos raised so far.
+    annotations: RefCell<Annotations>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -60,15 +65,30 @@ impl<'a> Evaluator<'a> {
             query_step,
             deadline,
             step_samples: Cell::new(0),
+            annotations: RefCell::new(Annotations::default()),
         }
     }
 
     /// Evaluates `expr` over `range` and shapes the result.
-    pub(crate) fn run(&self, expr: &Expr, range: QueryRange) -> Result<QueryValue, QueryError> {
-        match range {
+    pub(crate) fn run(self, expr: &Expr, range: QueryRange) -> Result<QueryResult, QueryError> {
+        let value = match range {
             QueryRange::Instant(t) => self.run_instant(expr, t),
             QueryRange::Range { start, end, step } => self.run_range(expr, start, end, step.max(1)),
-        }
+        }?;
+        Ok(QueryResult {
+            value,
+            annotations: self.annotations.into_inner(),
+        })
+    }
+
+    /// Raises an annotation for the query's result.
+    pub(crate) fn annotate(&self, a: Annotation) {
+        self.annotations.borrow_mut().add(a);
+    }
+
+    /// True for range queries (where `sort` has no effect).
+    pub(crate) fn is_range_query(&self) -> bool {
+        self.query_step != 0
     }
 
     fn run_instant(&self, expr: &Expr, t: i64) -> Result<QueryValue, QueryError> {

@@ -10,6 +10,7 @@ use common::series::MatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::QueryError;
+use super::annotations::Annotation;
 use super::dates;
 use super::eval::{Evaluator, duplicate_labelset};
 use super::range_functions;
@@ -92,6 +93,9 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         }
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
+            if ev.is_range_query() {
+                ev.annotate(Annotation::sort_in_range_query());
+            }
             let desc = name == "sort_desc";
             v.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
                 (true, true) => Ordering::Equal,
@@ -104,6 +108,9 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         }
         "sort_by_label" | "sort_by_label_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
+            if ev.is_range_query() {
+                ev.annotate(Annotation::sort_in_range_query());
+            }
             let names = args[1..]
                 .iter()
                 .map(|a| string_arg(a))
@@ -128,7 +135,11 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         "label_join" => label_join(ev, &args, t),
         "histogram_quantile" => {
             let q = ev.eval_scalar(args[0], t)?;
+            if !(0.0..=1.0).contains(&q) {
+                ev.annotate(Annotation::quantile_out_of_range(q));
+            }
             Ok(Value::Vector(histogram_quantile(
+                ev,
                 q,
                 ev.eval_vector(args[1], t)?,
             )))
@@ -367,47 +378,75 @@ fn parse_le(s: &str) -> Option<f64> {
 }
 
 /// `histogram_quantile` over classic `le` buckets.
-fn histogram_quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
-    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+fn histogram_quantile(ev: &Evaluator<'_>, q: f64, input: Vec<Sample>) -> Vec<Sample> {
+    /// The buckets of one classic histogram.
+    struct Group {
+        /// Output labels: without `le` and `__name__`.
+        labels: Labels,
+        /// The metric name, for annotations.
+        metric: String,
+        /// `(upper bound, cumulative count)`.
+        buckets: Vec<(f64, f64)>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
-        let Some(le) = s.labels.get("le").and_then(parse_le) else {
+        let metric = s.labels.metric_name().unwrap_or_default().to_string();
+        let le_label = s.labels.get("le");
+        let Some(le) = le_label.and_then(parse_le) else {
+            ev.annotate(Annotation::bad_bucket_label(
+                le_label.unwrap_or_default(),
+                &metric,
+            ));
             continue;
         };
         let mut key = s.labels.clone();
         key.remove("le");
         let i = *index.entry(key.clone()).or_insert_with(|| {
-            let mut out = key;
-            out.remove(METRIC_NAME);
-            groups.push((out, Vec::new()));
+            let mut labels = key;
+            labels.remove(METRIC_NAME);
+            groups.push(Group {
+                labels,
+                metric,
+                buckets: Vec::new(),
+            });
             groups.len() - 1
         });
-        groups[i].1.push((le, s.v));
+        groups[i].buckets.push((le, s.v));
     }
     groups
         .into_iter()
-        .map(|(labels, mut buckets)| Sample {
-            labels,
-            v: bucket_quantile(q, &mut buckets),
-            drop_name: true,
+        .map(|mut g| {
+            let (v, forced_monotonic) = bucket_quantile(q, &mut g.buckets);
+            if forced_monotonic {
+                ev.annotate(Annotation::histogram_quantile_forced_monotonicity(
+                    &g.metric,
+                ));
+            }
+            Sample {
+                labels: g.labels,
+                v,
+                drop_name: true,
+            }
         })
         .collect()
 }
 
-/// Prometheus's `bucketQuantile` over `(upper bound, cumulative count)`.
-fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
+/// Prometheus's `bucketQuantile` over `(upper bound, cumulative count)`;
+/// the flag says whether counts had to be forced monotonic.
+fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
     if q.is_nan() {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     if q < 0.0 {
-        return f64::NEG_INFINITY;
+        return (f64::NEG_INFINITY, false);
     }
     if q > 1.0 {
-        return f64::INFINITY;
+        return (f64::INFINITY, false);
     }
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     // Coalesce equal bounds.
     let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
@@ -430,14 +469,22 @@ fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
             prev = b.1;
         }
     }
+    let mut forced = false;
     let mut max = merged[0].1;
     for b in merged.iter_mut().skip(1) {
         if b.1 > max {
             max = b.1;
         } else if b.1 < max {
             b.1 = max;
+            forced = true;
         }
     }
+    (quantile_of_monotonic(q, &merged), forced)
+}
+
+/// The quantile of sorted, coalesced, monotonic cumulative buckets ending
+/// with `+Inf`, interpolating linearly inside the bucket holding the rank.
+fn quantile_of_monotonic(q: f64, merged: &[(f64, f64)]) -> f64 {
     if merged.len() < 2 {
         return f64::NAN;
     }
@@ -499,11 +546,11 @@ mod tests {
     #[test]
     fn bucket_quantile_interpolates_and_uses_second_highest_bound() {
         let mut b = vec![(0.1, 10.0), (0.5, 20.0), (f64::INFINITY, 20.0)];
-        assert!((bucket_quantile(0.5, &mut b) - 0.1).abs() < 1e-12);
+        assert!((bucket_quantile(0.5, &mut b).0 - 0.1).abs() < 1e-12);
         let mut b = vec![(1.0, 0.0), (2.0, 0.0), (f64::INFINITY, 10.0)];
-        assert_eq!(bucket_quantile(0.9, &mut b), 2.0);
+        assert_eq!(bucket_quantile(0.9, &mut b).0, 2.0);
         let mut b = vec![(1.0, 5.0)];
-        assert!(bucket_quantile(0.5, &mut b).is_nan());
+        assert!(bucket_quantile(0.5, &mut b).0.is_nan());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! ```
 
 mod aggregate;
+mod annotations;
 mod binary;
 pub(crate) mod dates;
 mod error;
@@ -34,8 +35,9 @@ use common::tenant::TenantId;
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, Expr};
 
+pub use annotations::Annotations;
 pub use error::QueryError;
-pub use value::{QueryValue, VectorSample};
+pub use value::{QueryResult, QueryValue, VectorSample};
 
 /// Label added to every series when a query spans several tenants.
 pub const TENANT_LABEL: &str = "__tenant_id__";
@@ -121,20 +123,21 @@ impl Engine {
         tenants: &[TenantId],
         query: &str,
         range: QueryRange,
-    ) -> Result<QueryValue, QueryError> {
+    ) -> Result<QueryResult, QueryError> {
         self.query_with_timeout(tenants, query, range, self.opts.timeout)
             .await
     }
 
     /// Runs `query` for `tenants` (several tenants: every series gets a
-    /// [`TENANT_LABEL`]), failing with [`QueryError::Timeout`] after `timeout`.
+    /// [`TENANT_LABEL`]) and returns its value with the annotations it raised,
+    /// failing with [`QueryError::Timeout`] after `timeout`.
     pub async fn query_with_timeout(
         &self,
         tenants: &[TenantId],
         query: &str,
         range: QueryRange,
         timeout: Duration,
-    ) -> Result<QueryValue, QueryError> {
+    ) -> Result<QueryResult, QueryError> {
         let deadline = Instant::now() + timeout;
         let expr = parse(query)?;
         if let QueryRange::Range { .. } = range {

@@ -6,9 +6,10 @@ use common::series::Sample as Point;
 use promql_parser::parser::Expr;
 use promql_parser::parser::value::ValueType;
 
+use super::annotations::{Annotation, looks_like_counter};
 use super::eval::{Evaluator, RangeArg};
 use super::functions::absent_labels;
-use super::value::{Sample, Value};
+use super::value::{RangeSeries, Sample, Value};
 use super::{QueryError, kahan};
 
 /// What a range function sees besides the points of one series.
@@ -124,6 +125,7 @@ pub(crate) fn call(
             params.push(ev.eval_scalar(a, t)?);
         }
     }
+    annotate_inputs(ev, name, &series, &params);
     let window = Window {
         start,
         end,
@@ -145,6 +147,28 @@ pub(crate) fn call(
         }
     }
     Ok(Value::Vector(out))
+}
+
+/// Raises the annotations Prometheus attaches to range function inputs:
+/// counters that may not be counters, quantiles outside [0, 1].
+fn annotate_inputs(ev: &Evaluator<'_>, name: &str, series: &[RangeSeries], params: &[f64]) {
+    let series = series.iter().filter(|s| !s.points.is_empty());
+    match name {
+        "rate" | "increase" => {
+            for s in series {
+                if let Some(m) = s.labels.metric_name().filter(|m| !looks_like_counter(m)) {
+                    ev.annotate(Annotation::possible_non_counter(m));
+                }
+            }
+        }
+        "quantile_over_time" => {
+            let q = params.first().copied().unwrap_or(f64::NAN);
+            if series.count() > 0 && !(0.0..=1.0).contains(&q) {
+                ev.annotate(Annotation::quantile_out_of_range(q));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Prometheus's `extrapolatedRate`: the increase between the first and last

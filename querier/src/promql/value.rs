@@ -124,3 +124,12 @@ impl QueryValue {
         }
     }
 }
+
+/// A finished query: its value and the annotations raised computing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The result.
+    pub value: QueryValue,
+    /// Warnings and infos for the API's `warnings` and `infos`.
+    pub annotations: super::Annotations,
+}

@@ -29,8 +29,16 @@ pub struct Expectation {
     pub fail: bool,
     pub fail_msg: Option<String>,
     pub fail_regex: Option<String>,
-    /// Any `expect warn|info` line or `eval_warn|eval_info`.
-    pub annotations: bool,
+    /// `expect warn|info` lines.
+    pub annotations: Vec<AnnotationExpect>,
+    /// `eval_warn`: at least one warning is required.
+    pub require_warn: bool,
+    /// `eval_info`: at least one info is required.
+    pub require_info: bool,
+    /// `expect no_warn`.
+    pub no_warn: bool,
+    /// `expect no_info`.
+    pub no_info: bool,
     pub ordered: bool,
     /// `expect range vector from … to … step …` (ms).
     pub range_vector: Option<(i64, i64, i64)>,
@@ -39,6 +47,56 @@ pub struct Expectation {
     pub series: Vec<SeriesLine>,
     /// An expected line held a native histogram.
     pub histograms: bool,
+}
+
+impl Expectation {
+    /// True when the eval expects any annotation.
+    pub fn annotations(&self) -> bool {
+        !self.annotations.is_empty() || self.require_warn || self.require_info
+    }
+}
+
+/// The two kinds of annotation Prometheus reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnotationKind {
+    Warn,
+    Info,
+}
+
+/// An `expect warn|info [msg: …|regex: …]` line.
+#[derive(Debug, Clone)]
+pub struct AnnotationExpect {
+    pub kind: AnnotationKind,
+    pub text: TextMatch,
+}
+
+/// How an expected message is compared.
+#[derive(Debug, Clone)]
+pub enum TextMatch {
+    Any,
+    Exact(String),
+    Regex(String),
+}
+
+impl TextMatch {
+    fn from_detail(detail: &str) -> Self {
+        if let Some(m) = detail.strip_prefix("msg:") {
+            TextMatch::Exact(m.trim().to_string())
+        } else if let Some(r) = detail.strip_prefix("regex:") {
+            TextMatch::Regex(r.trim().to_string())
+        } else {
+            TextMatch::Any
+        }
+    }
+
+    /// True when `text` satisfies this expectation.
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            TextMatch::Any => true,
+            TextMatch::Exact(m) => m == text,
+            TextMatch::Regex(r) => regex::Regex::new(r).is_ok_and(|re| re.is_match(text)),
+        }
+    }
 }
 
 /// An `eval` command.
@@ -133,7 +191,8 @@ fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String>
     match cmd {
         "eval" => {}
         "eval_fail" => expect.fail = true,
-        "eval_warn" | "eval_info" => expect.annotations = true,
+        "eval_warn" => expect.require_warn = true,
+        "eval_info" => expect.require_info = true,
         "eval_ordered" => expect.ordered = true,
         other => return Err(format!("unknown eval command {other}")),
     }
@@ -194,8 +253,16 @@ fn parse_expect_line(e: &str, expect: &mut Expectation) -> Result<(), String> {
                 expect.fail_regex = Some(r.trim().to_string());
             }
         }
-        "warn" | "info" => expect.annotations = true,
-        "no_warn" | "no_info" => {}
+        "warn" | "info" => expect.annotations.push(AnnotationExpect {
+            kind: if kind == "warn" {
+                AnnotationKind::Warn
+            } else {
+                AnnotationKind::Info
+            },
+            text: TextMatch::from_detail(detail),
+        }),
+        "no_warn" => expect.no_warn = true,
+        "no_info" => expect.no_info = true,
         "ordered" => expect.ordered = true,
         "string" => expect.string = Some(unquote(detail)?),
         "range" => {
