@@ -5,6 +5,7 @@
 //! Prometheus's own, without the `(line:col)` position suffix.
 
 use super::format::go_float;
+use super::histogram::arith::Incompatible;
 
 /// The annotations of one query, deduplicated, in the order first raised.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +46,63 @@ impl Annotation {
     pub(crate) fn possible_non_counter(metric: &str) -> Self {
         Self::Info(format!(
             "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+        ))
+    }
+
+    /// `sum`/`avg` over a group holding both floats and histograms.
+    pub(crate) fn mixed_floats_histograms_aggregation() -> Self {
+        Self::Warning("encountered a mix of histograms and floats for aggregation".into())
+    }
+
+    /// An aggregation that only works on floats met a histogram.
+    pub(crate) fn histogram_ignored_in_aggregation(op: &str) -> Self {
+        Self::Info(format!("ignored histogram in {op} aggregation"))
+    }
+
+    /// Two histograms that cannot be combined by `during` (an operation).
+    pub(crate) fn incompatible_histograms(e: Incompatible, metric: &str, during: &str) -> Self {
+        match e {
+            Incompatible::MixedSchemas => Self::Warning(format!(
+                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
+            )),
+            Incompatible::MismatchedCustomBuckets => Self::Info(format!(
+                "mismatched custom buckets were reconciled during {during}"
+            )),
+        }
+    }
+
+    /// A binary operator between sample types it does not combine.
+    pub(crate) fn incompatible_sample_types(lhs: &str, op: &str, rhs: &str) -> Self {
+        Self::Info(format!(
+            "incompatible sample types encountered for binary operator {op:?}: {lhs} {op} {rhs}"
+        ))
+    }
+
+    /// A range function met floats and histograms in one series.
+    pub(crate) fn mixed_floats_histograms(metric: &str) -> Self {
+        Self::Warning(format!(
+            "encountered a mix of histograms and floats for metric name {metric:?}"
+        ))
+    }
+
+    /// A float-only range function skipped the histograms of a mixed range.
+    pub(crate) fn histograms_ignored_in_mixed_range(metric: &str) -> Self {
+        Self::Info(format!(
+            "ignored histograms in a range containing both floats and histograms for metric name {metric:?}"
+        ))
+    }
+
+    /// A counter function over a gauge histogram.
+    pub(crate) fn native_histogram_not_counter(metric: &str) -> Self {
+        Self::Warning(format!(
+            "this native histogram metric is not a counter: {metric:?}"
+        ))
+    }
+
+    /// A gauge function over a counter histogram.
+    pub(crate) fn native_histogram_not_gauge(metric: &str) -> Self {
+        Self::Warning(format!(
+            "this native histogram metric is not a gauge: {metric:?}"
         ))
     }
 

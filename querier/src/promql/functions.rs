@@ -13,6 +13,7 @@ use super::QueryError;
 use super::annotations::Annotation;
 use super::dates;
 use super::eval::{Evaluator, duplicate_labelset};
+use super::histogram;
 use super::range_functions;
 use super::value::{Sample, Value};
 
@@ -23,6 +24,10 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
     if let Some(f) = simple_math(name) {
         let v = ev.eval_vector(args[0], t)?;
         return Ok(Value::Vector(map_values(v, f)));
+    }
+    if let Some(f) = histogram::functions::statistic(name) {
+        let v = ev.eval_vector(args[0], t)?;
+        return Ok(Value::Vector(histogram::functions::map_histograms(v, f)));
     }
     if let Some(f) = dates::function(name) {
         return Ok(match args.first() {
@@ -54,7 +59,8 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
             ev.eval_scalar(args[0], t)?,
         )])),
         "scalar" => {
-            let v = ev.eval_vector(args[0], t)?;
+            let mut v = ev.eval_vector(args[0], t)?;
+            v.retain(Sample::is_float);
             Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
         }
         "timestamp" => timestamp(ev, args[0], t),
@@ -93,6 +99,7 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         }
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
+            v.retain(Sample::is_float);
             if ev.is_range_query() {
                 ev.annotate(Annotation::sort_in_range_query());
             }
@@ -138,19 +145,23 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
             if !(0.0..=1.0).contains(&q) {
                 ev.annotate(Annotation::quantile_out_of_range(q));
             }
-            Ok(Value::Vector(histogram_quantile(
-                ev,
-                q,
-                ev.eval_vector(args[1], t)?,
+            let (native, classic): (Vec<Sample>, Vec<Sample>) = ev
+                .eval_vector(args[1], t)?
+                .into_iter()
+                .partition(|s| !s.is_float());
+            let mut out = histogram::functions::quantile(q, native);
+            out.extend(histogram_quantile(ev, q, classic));
+            Ok(Value::Vector(out))
+        }
+        "histogram_fraction" => {
+            let lower = ev.eval_scalar(args[0], t)?;
+            let upper = ev.eval_scalar(args[1], t)?;
+            let input = ev.eval_vector(args[2], t)?;
+            Ok(Value::Vector(histogram::functions::fraction(
+                lower, upper, input,
             )))
         }
-        // Native-histogram functions: float samples carry no histogram, so
-        // the result is empty, as in Prometheus.
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" => {
-            ev.eval_vector(args[0], t)?;
-            Ok(Value::Vector(vec![]))
-        }
+
         _ if range_functions::is_range_function(name) => range_functions::call(ev, name, &args, t),
         _ => Err(QueryError::exec(format!(
             "function \"{name}\" is not supported by this engine"
@@ -175,8 +186,10 @@ fn string_arg(e: &Expr) -> Result<String, QueryError> {
     }
 }
 
-/// Applies `f` to every value; the result loses its metric name.
+/// Applies `f` to every float value (histogram samples are dropped); the
+/// result loses its metric name.
 fn map_values(mut v: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
+    v.retain(Sample::is_float);
     for s in &mut v {
         s.v = f(s.v);
         s.drop_name = true;
@@ -254,13 +267,19 @@ fn timestamp(ev: &Evaluator<'_>, arg: &Expr, t: i64) -> Result<Value, QueryError
         Expr::VectorSelector(vs) => ev
             .select_instant(vs, t)?
             .into_iter()
-            .map(|(labels, p)| Sample {
-                labels: labels.clone(),
-                v: p.t as f64 / 1000.0,
+            .map(|s| Sample {
                 drop_name: true,
+                ..Sample::new(s.labels.clone(), s.t as f64 / 1000.0)
             })
             .collect(),
-        other => map_values(ev.eval_vector(other, t)?, |_| t as f64 / 1000.0),
+        other => ev
+            .eval_vector(other, t)?
+            .into_iter()
+            .map(|s| Sample {
+                drop_name: true,
+                ..Sample::new(s.labels, t as f64 / 1000.0)
+            })
+            .collect(),
     };
     Ok(Value::Vector(samples))
 }
@@ -424,9 +443,8 @@ fn histogram_quantile(ev: &Evaluator<'_>, q: f64, input: Vec<Sample>) -> Vec<Sam
                 ));
             }
             Sample {
-                labels: g.labels,
-                v,
                 drop_name: true,
+                ..Sample::new(g.labels, v)
             }
         })
         .collect()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_querier::{Querier, QuerierConfig};
+use common::histogram::HistogramSample;
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::{Matcher, Sample, Series, SeriesStore, StoreError, matches_all};
@@ -31,6 +32,26 @@ impl MemStore {
             }
             None => list.push(Series::floats(labels, samples)),
         }
+    }
+
+    /// Adds histogram samples to `labels` for `tenant` (merging with what
+    /// is there; a histogram replaces a float at the same timestamp).
+    pub fn add_histograms(&self, tenant: &str, labels: Labels, histograms: Vec<HistogramSample>) {
+        let mut all = self.tenants.write();
+        let list = all.entry(tenant.to_string()).or_default();
+        let i = match list.iter().position(|s| s.labels == labels) {
+            Some(i) => i,
+            None => {
+                list.push(Series::floats(labels, Vec::new()));
+                list.len() - 1
+            }
+        };
+        let s = &mut list[i];
+        s.samples.retain(|p| !histograms.iter().any(|h| h.t == p.t));
+        s.histograms
+            .retain(|p| !histograms.iter().any(|h| h.t == p.t));
+        s.histograms.extend(histograms);
+        s.histograms.sort_by_key(|p| p.t);
     }
 
     /// Drops every tenant's data.

@@ -9,7 +9,10 @@
 //! `@`-rewriting reruns (rule 4a) are not done.
 
 mod classify;
+mod compare;
+mod histogram_syntax;
 mod known_failures;
+mod nhcb;
 mod script;
 
 use std::collections::BTreeMap;
@@ -19,10 +22,12 @@ use std::time::Duration;
 
 use cairn_querier::promql::{Annotations, Engine, EngineOptions, QueryRange, QueryValue};
 use classify::LoadedFeatures;
+use common::histogram::HistogramSample;
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
-use common::series::{STALE_NAN_BITS, Sample, is_stale_nan};
+use common::series::{STALE_NAN_BITS, Sample};
 use common::tenant::TenantId;
+use compare::{compare_matrix, compare_sets, float_eq, single_value};
 use script::{AnnotationKind, Command, Eval, Item};
 
 use crate::support::MemStore;
@@ -96,26 +101,29 @@ impl Harness {
     }
 
     fn load(&mut self, interval: i64, nhcb: bool, series: Vec<script::SeriesLine>) {
-        for s in series {
-            if s.items.iter().any(|i| matches!(i, Item::Histogram)) {
-                self.loaded.histogram_series.push(s.labels);
-                continue;
+        if nhcb {
+            for (labels, histograms) in nhcb::convert(&series, interval) {
+                self.loaded.histogram_series.push(labels.clone());
+                self.store.add_histograms(TENANT, labels, histograms);
             }
-            if nhcb
-                && s.labels
-                    .metric_name()
-                    .is_some_and(|n| n.ends_with("_bucket"))
-                && s.labels.get("le").is_some()
-            {
-                let mut base = s.labels.clone();
-                base.remove("le");
-                let name = base
-                    .metric_name()
-                    .unwrap_or_default()
-                    .trim_end_matches("_bucket")
-                    .to_string();
-                base.set("__name__", &name);
-                self.loaded.histogram_series.push(base);
+        }
+        for s in series {
+            let histograms: Vec<HistogramSample> = s
+                .items
+                .iter()
+                .enumerate()
+                .filter_map(|(k, it)| match it {
+                    Item::Histogram(h) => Some(HistogramSample {
+                        t: k as i64 * interval,
+                        h: h.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            if !histograms.is_empty() {
+                self.loaded.histogram_series.push(s.labels.clone());
+                self.store
+                    .add_histograms(TENANT, s.labels.clone(), histograms);
             }
             let samples = s
                 .items
@@ -188,17 +196,17 @@ impl Harness {
         let QueryValue::Matrix(series) = value else {
             return Outcome::Fail("range re-run gave no matrix".into());
         };
-        let at_t: Vec<(Labels, f64)> = series
+        let at_t: Vec<(Labels, Item)> = series
             .iter()
             .filter_map(|s| {
-                s.samples
-                    .iter()
-                    .find(|p| p.t == t)
-                    .map(|p| (s.labels.clone(), p.v))
+                compare::points(s)
+                    .into_iter()
+                    .find(|p| p.0 == t)
+                    .map(|p| (s.labels.clone(), p.1))
             })
             .collect();
-        let expected: Vec<(Labels, f64)> = match eval.expect.scalar {
-            Some(v) => vec![(Labels::default(), v)],
+        let expected: Vec<(Labels, Item)> = match eval.expect.scalar {
+            Some(v) => vec![(Labels::default(), Item::Value(v))],
             None => eval
                 .expect
                 .series
@@ -293,115 +301,6 @@ fn describe(v: &QueryValue) -> String {
     }
 }
 
-/// Prometheus's `almost.Equal` with the stale-marker rule.
-fn float_eq(a: f64, b: f64) -> bool {
-    const EPSILON: f64 = 1e-6;
-    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
-    if is_stale_nan(a) || is_stale_nan(b) {
-        return a.to_bits() == b.to_bits();
-    }
-    if (a.is_nan() && b.is_nan()) || a == b {
-        return true;
-    }
-    let abs_sum = a.abs() + b.abs();
-    let diff = (a - b).abs();
-    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
-        return diff < EPSILON * MIN_NORMAL;
-    }
-    diff / abs_sum.min(f64::MAX) < EPSILON
-}
-
-fn single_value(items: &[Item]) -> Option<f64> {
-    match items {
-        [Item::Value(v)] => Some(*v),
-        _ => None,
-    }
-}
-
-fn compare_sets(got: &[(Labels, f64)], want: &[(Labels, f64)]) -> Result<(), String> {
-    for (labels, v) in want {
-        match got.iter().find(|(l, _)| l == labels) {
-            None => {
-                let got: Vec<String> = got.iter().map(|(l, v)| format!("{l} {v}")).collect();
-                return Err(format!("missing series {labels}; got [{}]", got.join(", ")));
-            }
-            Some((_, g)) if !float_eq(*g, *v) => {
-                return Err(format!("{labels}: got {g}, want {v}"));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some((l, _)) = got.iter().find(|(l, _)| !want.iter().any(|(w, _)| w == l)) {
-        return Err(format!("unexpected series {l}"));
-    }
-    if got.len() != want.len() {
-        return Err(format!("got {} series, want {}", got.len(), want.len()));
-    }
-    Ok(())
-}
-
-/// Expected points of a series line for steps `start + k*step`.
-fn expected_points(items: &[Item], start: i64, step: i64) -> Vec<Sample> {
-    items
-        .iter()
-        .enumerate()
-        .filter_map(|(k, it)| match it {
-            Item::Value(v) => Some(Sample {
-                t: start + k as i64 * step,
-                v: *v,
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
-fn compare_matrix(
-    got: &[common::series::Series],
-    eval: &Eval,
-    start: i64,
-    step: i64,
-) -> Result<(), String> {
-    let want: Vec<(Labels, Vec<Sample>)> = eval
-        .expect
-        .series
-        .iter()
-        .map(|s| (s.labels.clone(), expected_points(&s.items, start, step)))
-        .collect();
-    for (labels, points) in &want {
-        let Some(g) = got.iter().find(|s| &s.labels == labels) else {
-            return Err(format!("missing series {labels}"));
-        };
-        let same = g.samples.len() == points.len()
-            && g.samples
-                .iter()
-                .zip(points)
-                .all(|(a, b)| a.t == b.t && float_eq(a.v, b.v));
-        if !same {
-            let fmt = |p: &[Sample]| {
-                p.iter()
-                    .map(|p| format!("{}@{}", p.v, p.t / 1000))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            return Err(format!(
-                "{labels}: got [{}], want [{}]",
-                fmt(&g.samples),
-                fmt(points)
-            ));
-        }
-    }
-    if let Some(extra) = got
-        .iter()
-        .find(|s| !want.iter().any(|(l, _)| *l == s.labels))
-    {
-        return Err(format!("unexpected series {}", extra.labels));
-    }
-    if got.windows(2).any(|w| w[0].labels > w[1].labels) {
-        return Err("matrix is not sorted by labels".into());
-    }
-    Ok(())
-}
-
 fn check_instant(value: &QueryValue, eval: &Eval, t: i64) -> Result<(), String> {
     let e = &eval.expect;
     if let Some(want) = &e.string {
@@ -428,8 +327,11 @@ fn check_instant(value: &QueryValue, eval: &Eval, t: i64) -> Result<(), String> 
     if samples.iter().any(|s| s.t != t) {
         return Err("vector sample with a timestamp other than the evaluation time".into());
     }
-    let got: Vec<(Labels, f64)> = samples.iter().map(|s| (s.labels.clone(), s.v)).collect();
-    let want: Vec<(Labels, f64)> = e
+    let got: Vec<(Labels, Item)> = samples
+        .iter()
+        .map(|s| (s.labels.clone(), compare::item(s.v, s.h.as_ref())))
+        .collect();
+    let want: Vec<(Labels, Item)> = e
         .series
         .iter()
         .map(|s| {

@@ -2,18 +2,23 @@
 //! /work/shared/conformance/promql/README.md): `load`, `clear` and `eval`
 //! commands with their expectations.
 
+use std::sync::Arc;
+
+use common::histogram::FloatHistogram;
 use common::labels::{Label, Labels};
 use common::series::STALE_NAN_BITS;
 
+use super::histogram_syntax;
+
 /// One value item of a series line, expanded.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     /// A float (the stale marker keeps its bit pattern).
     Value(f64),
     /// `_`: no sample at this step.
     Missing,
-    /// A native histogram (`{{…}}`), not loaded by this engine.
-    Histogram,
+    /// A native histogram (`{{…}}`).
+    Histogram(Arc<FloatHistogram>),
 }
 
 /// A `<series> <values>` line.
@@ -228,7 +233,7 @@ fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String>
             expect.scalar = Some(v);
         } else {
             let s = parse_series_line(l)?;
-            expect.histograms |= s.items.contains(&Item::Histogram);
+            expect.histograms |= s.items.iter().any(|i| matches!(i, Item::Histogram(_)));
             expect.series.push(s);
         }
     }
@@ -501,11 +506,11 @@ pub fn unquote(s: &str) -> Result<String, String> {
 
 fn expand_item(tok: &str, items: &mut Vec<Item>) -> Result<(), String> {
     if tok.starts_with("{{") {
-        let n = tok
-            .rsplit_once("}}x")
-            .and_then(|(_, n)| n.parse::<usize>().ok())
-            .map_or(1, |n| n + 1);
-        items.extend(std::iter::repeat_n(Item::Histogram, n));
+        items.extend(
+            histogram_syntax::expand_item(tok)?
+                .into_iter()
+                .map(Item::Histogram),
+        );
         return Ok(());
     }
     if tok == "_" {

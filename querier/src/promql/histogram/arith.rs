@@ -1,0 +1,123 @@
+//! Histogram arithmetic. Operands of different schemas meet at the coarser
+//! one (Prometheus reduces the finer histogram's resolution); custom-bucket
+//! histograms only combine with equal bounds.
+
+use std::collections::BTreeMap;
+
+use common::histogram::{CounterResetHint, FloatHistogram, compact};
+
+/// Why two histograms could not be combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incompatible {
+    /// One uses custom buckets and the other exponential ones.
+    MixedSchemas,
+    /// Both use custom buckets, with different bounds.
+    MismatchedCustomBuckets,
+}
+
+/// `a + sign * b` (sign 1 adds, -1 subtracts).
+pub(crate) fn combine(
+    a: &FloatHistogram,
+    b: &FloatHistogram,
+    sign: f64,
+) -> Result<FloatHistogram, Incompatible> {
+    if a.uses_custom_buckets() != b.uses_custom_buckets() {
+        return Err(Incompatible::MixedSchemas);
+    }
+    if a.uses_custom_buckets() && a.custom_values != b.custom_values {
+        return Err(Incompatible::MismatchedCustomBuckets);
+    }
+    let schema = a.schema.min(b.schema);
+    let (a, b) = (reduce(a, schema), reduce(b, schema));
+    let merge = |x: Vec<(i32, f64)>, y: Vec<(i32, f64)>| {
+        let mut all: BTreeMap<i32, f64> = x.into_iter().collect();
+        for (i, c) in y {
+            *all.entry(i).or_default() += sign * c;
+        }
+        compact(&all.into_iter().collect::<Vec<_>>())
+    };
+    let mut out = a.clone();
+    out.count += sign * b.count;
+    out.sum += sign * b.sum;
+    out.zero_count += sign * b.zero_count;
+    out.zero_threshold = a.zero_threshold.max(b.zero_threshold);
+    (out.positive_spans, out.positive_buckets) = merge(a.positive(), b.positive());
+    (out.negative_spans, out.negative_buckets) = merge(a.negative(), b.negative());
+    out.counter_reset_hint = if a.counter_reset_hint == CounterResetHint::Gauge
+        || b.counter_reset_hint == CounterResetHint::Gauge
+    {
+        CounterResetHint::Gauge
+    } else {
+        CounterResetHint::Unknown
+    };
+    Ok(out)
+}
+
+/// Every count and the sum multiplied by `f`.
+pub(crate) fn scale(h: &FloatHistogram, f: f64) -> FloatHistogram {
+    let mut out = h.clone();
+    out.count *= f;
+    out.sum *= f;
+    out.zero_count *= f;
+    out.positive_buckets.iter_mut().for_each(|c| *c *= f);
+    out.negative_buckets.iter_mut().for_each(|c| *c *= f);
+    out
+}
+
+/// `h` at the coarser `schema` (a no-op when already there or custom).
+pub(crate) fn reduce(h: &FloatHistogram, schema: i32) -> FloatHistogram {
+    if h.schema <= schema || h.uses_custom_buckets() {
+        return h.clone();
+    }
+    let shift = (h.schema - schema).clamp(0, 31) as u32;
+    let regroup = |buckets: Vec<(i32, f64)>| {
+        let mut all: BTreeMap<i32, f64> = BTreeMap::new();
+        for (i, c) in buckets {
+            // Bucket i covers (2^((i-1)/2^s), 2^(i/2^s)]; coarser buckets
+            // take 2^shift of them.
+            *all.entry(((i - 1) >> shift) + 1).or_default() += c;
+        }
+        compact(&all.into_iter().collect::<Vec<_>>())
+    };
+    let mut out = h.clone();
+    out.schema = schema;
+    (out.positive_spans, out.positive_buckets) = regroup(h.positive());
+    (out.negative_spans, out.negative_buckets) = regroup(h.negative());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::histogram::Span;
+
+    fn h(schema: i32, buckets: &[f64]) -> FloatHistogram {
+        FloatHistogram {
+            schema,
+            count: buckets.iter().sum(),
+            positive_spans: vec![Span {
+                offset: 0,
+                length: buckets.len() as u32,
+            }],
+            positive_buckets: buckets.to_vec(),
+            ..FloatHistogram::default()
+        }
+    }
+
+    #[test]
+    fn adding_meets_at_the_coarser_schema() {
+        let sum = combine(&h(1, &[1.0, 1.0, 1.0]), &h(0, &[2.0]), 1.0).unwrap();
+        assert_eq!(sum.schema, 0);
+        assert_eq!(sum.count, 5.0);
+        // Schema-1 buckets 0, 1, 2 land in schema-0 buckets 0, 1, 1.
+        assert_eq!(sum.positive(), vec![(0, 3.0), (1, 2.0)]);
+    }
+
+    #[test]
+    fn scaling_scales_every_count() {
+        assert_eq!(
+            scale(&h(0, &[1.0, 2.0]), 2.0).positive(),
+            vec![(0, 2.0), (1, 4.0)]
+        );
+    }
+}

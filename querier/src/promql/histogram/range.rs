@@ -1,0 +1,208 @@
+//! Range functions over series that hold native histograms: `rate`,
+//! `increase`, `delta`, `irate`, `idelta` on histograms, the `*_over_time`
+//! functions that count or pick samples of either kind, and `sum`/`avg`
+//! over time of histograms. Functions not listed here see only a series'
+//! floats.
+
+use std::sync::Arc;
+
+use common::histogram::{CounterResetHint, FloatHistogram, HistogramSample};
+
+use super::arith;
+use crate::promql::annotations::Annotation;
+use crate::promql::eval::Evaluator;
+use crate::promql::range_functions::{SampledSpan, extrapolation_factor};
+use crate::promql::value::RangeSeries;
+
+/// The result of a range function on one series.
+pub(crate) enum Outcome {
+    /// A float result.
+    Float(f64),
+    /// A histogram result.
+    Histogram(Arc<FloatHistogram>),
+    /// No result for this series.
+    Nothing,
+    /// The function only reads floats: evaluate it on them.
+    FloatsOnly,
+}
+
+/// Evaluates `name` on series `s`, which holds at least one histogram,
+/// over the window `(start, end]`.
+pub(crate) fn eval(
+    ev: &Evaluator<'_>,
+    name: &str,
+    s: &RangeSeries,
+    start: i64,
+    end: i64,
+) -> Outcome {
+    let metric = s.labels.metric_name().unwrap_or_default();
+    let hs = &s.histograms;
+    let mixed = !s.points.is_empty();
+    // Timestamps of every sample, either kind, for the pickers.
+    let first_t = hs[0].t.min(s.points.first().map_or(i64::MAX, |p| p.t));
+    let last_t = hs[hs.len() - 1]
+        .t
+        .max(s.points.last().map_or(i64::MIN, |p| p.t));
+    let pick = |t: i64| match hs.iter().find(|h| h.t == t) {
+        Some(h) => Outcome::Histogram(h.h.clone()),
+        None => s
+            .points
+            .iter()
+            .find(|p| p.t == t)
+            .map_or(Outcome::Nothing, |p| Outcome::Float(p.v)),
+    };
+    match name {
+        "count_over_time" => Outcome::Float((hs.len() + s.points.len()) as f64),
+        "present_over_time" => Outcome::Float(1.0),
+        "last_over_time" => pick(last_t),
+        "first_over_time" => pick(first_t),
+        "ts_of_last_over_time" => Outcome::Float(last_t as f64 / 1000.0),
+        "ts_of_first_over_time" => Outcome::Float(first_t as f64 / 1000.0),
+        "sum_over_time" | "avg_over_time" | "rate" | "increase" | "delta" | "irate" | "idelta"
+            if mixed =>
+        {
+            ev.annotate(Annotation::mixed_floats_histograms(metric));
+            Outcome::Nothing
+        }
+        "sum_over_time" | "avg_over_time" => match sum(hs.iter().map(|h| h.h.as_ref())) {
+            Ok(total) if name == "avg_over_time" => {
+                Outcome::Histogram(Arc::new(arith::scale(&total, 1.0 / hs.len() as f64)))
+            }
+            Ok(total) => Outcome::Histogram(Arc::new(total)),
+            Err(e) => {
+                ev.annotate(Annotation::incompatible_histograms(
+                    e,
+                    metric,
+                    "aggregation",
+                ));
+                Outcome::Nothing
+            }
+        },
+        "rate" | "increase" | "delta" => {
+            let is_counter = name != "delta";
+            annotate_kind(ev, hs, is_counter, metric);
+            if hs.len() < 2 {
+                return Outcome::Nothing;
+            }
+            match increase(hs, is_counter) {
+                Ok(h) => {
+                    let span = SampledSpan {
+                        first: hs[0].t,
+                        last: hs[hs.len() - 1].t,
+                        count: hs.len(),
+                    };
+                    let f = extrapolation_factor(span, start, end, name == "rate", None);
+                    Outcome::Histogram(Arc::new(gauge_or_not(arith::scale(&h, f), !is_counter)))
+                }
+                Err(e) => {
+                    ev.annotate(Annotation::incompatible_histograms(
+                        e,
+                        metric,
+                        "subtraction",
+                    ));
+                    Outcome::Nothing
+                }
+            }
+        }
+        "irate" | "idelta" => {
+            let is_rate = name == "irate";
+            annotate_kind(ev, hs, is_rate, metric);
+            let [prev, last] = &hs[hs.len().saturating_sub(2)..] else {
+                return Outcome::Nothing;
+            };
+            let dt = (last.t - prev.t) as f64 / 1000.0;
+            let diff = if is_rate && is_reset(&prev.h, &last.h) {
+                Ok(last.h.as_ref().clone())
+            } else {
+                arith::combine(&last.h, &prev.h, -1.0)
+            };
+            match diff {
+                Ok(d) => {
+                    let d = if is_rate {
+                        arith::scale(&d, 1.0 / dt)
+                    } else {
+                        d
+                    };
+                    Outcome::Histogram(Arc::new(gauge_or_not(d, !is_rate)))
+                }
+                Err(e) => {
+                    ev.annotate(Annotation::incompatible_histograms(
+                        e,
+                        metric,
+                        "subtraction",
+                    ));
+                    Outcome::Nothing
+                }
+            }
+        }
+        _ => Outcome::FloatsOnly,
+    }
+}
+
+/// `rate`-like functions on gauge histograms, or `delta` on counters, get a
+/// warning.
+fn annotate_kind(ev: &Evaluator<'_>, hs: &[HistogramSample], wants_counter: bool, metric: &str) {
+    let is_gauge = |h: &HistogramSample| h.h.counter_reset_hint == CounterResetHint::Gauge;
+    if wants_counter && hs.iter().any(is_gauge) {
+        ev.annotate(Annotation::native_histogram_not_counter(metric));
+    } else if !wants_counter && !hs.iter().all(is_gauge) {
+        ev.annotate(Annotation::native_histogram_not_gauge(metric));
+    }
+}
+
+/// The result hint: gauge for `delta`/`idelta`, otherwise cleared.
+fn gauge_or_not(mut h: FloatHistogram, gauge: bool) -> FloatHistogram {
+    h.counter_reset_hint = if gauge {
+        CounterResetHint::Gauge
+    } else {
+        CounterResetHint::NotCounterReset
+    };
+    h
+}
+
+/// The sum of histograms.
+fn sum<'h>(
+    mut hs: impl Iterator<Item = &'h FloatHistogram>,
+) -> Result<FloatHistogram, arith::Incompatible> {
+    let Some(first) = hs.next() else {
+        return Ok(FloatHistogram::default());
+    };
+    hs.try_fold(first.clone(), |acc, h| arith::combine(&acc, h, 1.0))
+}
+
+/// Last minus first, plus every value lost to a counter reset.
+fn increase(
+    hs: &[HistogramSample],
+    is_counter: bool,
+) -> Result<FloatHistogram, arith::Incompatible> {
+    let (first, last) = (&hs[0].h, &hs[hs.len() - 1].h);
+    let mut out = arith::combine(last, first, -1.0)?;
+    if is_counter {
+        for pair in hs.windows(2) {
+            if is_reset(&pair[0].h, &pair[1].h) {
+                out = arith::combine(&out, &pair[0].h, 1.0)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `cur` starts over relative to `prev`: its hint says so, or
+/// (without a hint) its count or any bucket went down.
+pub(crate) fn is_reset(prev: &FloatHistogram, cur: &FloatHistogram) -> bool {
+    match cur.counter_reset_hint {
+        CounterResetHint::CounterReset => return true,
+        CounterResetHint::NotCounterReset | CounterResetHint::Gauge => return false,
+        CounterResetHint::Unknown => {}
+    }
+    if cur.count < prev.count || cur.zero_count < prev.zero_count || cur.schema > prev.schema {
+        return true;
+    }
+    let Ok(diff) = arith::combine(cur, prev, -1.0) else {
+        return true;
+    };
+    diff.positive_buckets
+        .iter()
+        .chain(&diff.negative_buckets)
+        .any(|c| *c < 0.0)
+}
