@@ -7,7 +7,7 @@ use std::fmt::Write;
 use common::labels::Labels;
 use common::series::Sample as Point;
 
-use crate::promql::format::{api_float, api_timestamp};
+use crate::promql::format::{api_float, api_histogram, api_timestamp};
 use crate::promql::{Annotations, QueryResult, QueryValue};
 
 /// A JSON string literal.
@@ -62,8 +62,20 @@ pub(crate) fn query_result(result: &QueryResult) -> String {
                 }
                 out.push_str("{\"metric\":");
                 labels_object(&mut out, &s.labels);
-                out.push_str(",\"value\":");
-                point(&mut out, s.t, s.v);
+                match &s.h {
+                    Some(h) => {
+                        let _ = write!(
+                            out,
+                            ",\"histogram\":[{},{}]",
+                            api_timestamp(s.t),
+                            api_histogram(h)
+                        );
+                    }
+                    None => {
+                        out.push_str(",\"value\":");
+                        point(&mut out, s.t, s.v);
+                    }
+                }
                 out.push('}');
             }
             out.push(']');
@@ -76,8 +88,18 @@ pub(crate) fn query_result(result: &QueryResult) -> String {
                 }
                 out.push_str("{\"metric\":");
                 labels_object(&mut out, &s.labels);
-                out.push_str(",\"values\":");
-                points(&mut out, &s.samples);
+                if !s.samples.is_empty() || s.histograms.is_empty() {
+                    out.push_str(",\"values\":");
+                    points(&mut out, &s.samples);
+                }
+                if !s.histograms.is_empty() {
+                    let items: Vec<String> = s
+                        .histograms
+                        .iter()
+                        .map(|p| format!("[{},{}]", api_timestamp(p.t), api_histogram(&p.h)))
+                        .collect();
+                    let _ = write!(out, ",\"histograms\":[{}]", items.join(","));
+                }
                 out.push('}');
             }
             out.push(']');

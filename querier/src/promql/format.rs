@@ -47,6 +47,42 @@ pub fn api_timestamp(t: i64) -> String {
     }
 }
 
+/// A native histogram as the Prometheus HTTP API writes it:
+/// `{"count":"…","sum":"…","buckets":[[rule,"lower","upper","count"],…]}`
+/// with only non-empty buckets; `rule` says which bounds are inclusive
+/// (0: upper, 1: lower, 3: both, as for the zero bucket).
+pub fn api_histogram(h: &common::histogram::FloatHistogram) -> String {
+    let buckets: Vec<String> = super::histogram::buckets::all(h)
+        .into_iter()
+        .filter(|b| b.count != 0.0)
+        .map(|b| {
+            let rule = if b.lower < 0.0 && b.upper > 0.0 && !h.uses_custom_buckets() {
+                3
+            } else if b.upper <= 0.0 && !h.uses_custom_buckets() {
+                1
+            } else {
+                0
+            };
+            format!(
+                "[{rule},\"{}\",\"{}\",\"{}\"]",
+                api_float(b.lower),
+                api_float(b.upper),
+                api_float(b.count)
+            )
+        })
+        .collect();
+    let mut out = format!(
+        "{{\"count\":\"{}\",\"sum\":\"{}\"",
+        api_float(h.count),
+        api_float(h.sum)
+    );
+    if !buckets.is_empty() {
+        out.push_str(&format!(",\"buckets\":[{}]", buckets.join(",")));
+    }
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

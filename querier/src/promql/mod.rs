@@ -22,7 +22,7 @@ mod eval;
 mod fetch;
 pub mod format;
 mod functions;
-mod histogram;
+pub(crate) mod histogram;
 mod kahan;
 mod range_functions;
 mod value;
