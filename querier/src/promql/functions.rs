@@ -3,7 +3,6 @@
 //! functions. Behaviour follows Prometheus's `promql/functions.go`.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use common::labels::{Labels, METRIC_NAME};
 use common::series::MatchOp;
@@ -145,20 +144,16 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
             if !(0.0..=1.0).contains(&q) {
                 ev.annotate(Annotation::quantile_out_of_range(q));
             }
-            let (native, classic): (Vec<Sample>, Vec<Sample>) = ev
-                .eval_vector(args[1], t)?
-                .into_iter()
-                .partition(|s| !s.is_float());
-            let mut out = histogram::functions::quantile(q, native);
-            out.extend(histogram_quantile(ev, q, classic));
-            Ok(Value::Vector(out))
+            let input = ev.eval_vector(args[1], t)?;
+            Ok(Value::Vector(histogram::functions::quantile(ev, q, input)))
         }
+        "histogram_quantiles" => histogram::functions::quantiles(ev, &args, t).map(Value::Vector),
         "histogram_fraction" => {
             let lower = ev.eval_scalar(args[0], t)?;
             let upper = ev.eval_scalar(args[1], t)?;
             let input = ev.eval_vector(args[2], t)?;
             Ok(Value::Vector(histogram::functions::fraction(
-                lower, upper, input,
+                ev, lower, upper, input,
             )))
         }
 
@@ -384,149 +379,6 @@ fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Value, Query
     Ok(Value::Vector(v))
 }
 
-/// Parses a bucket bound the way Go's `strconv.ParseFloat` does for the
-/// spellings exporters use (`+Inf`, `1e3`, `0.5`).
-fn parse_le(s: &str) -> Option<f64> {
-    s.trim_start_matches('+').parse::<f64>().ok().or_else(|| {
-        match s.to_ascii_lowercase().as_str() {
-            "+inf" | "inf" => Some(f64::INFINITY),
-            "-inf" => Some(f64::NEG_INFINITY),
-            _ => None,
-        }
-    })
-}
-
-/// `histogram_quantile` over classic `le` buckets.
-fn histogram_quantile(ev: &Evaluator<'_>, q: f64, input: Vec<Sample>) -> Vec<Sample> {
-    /// The buckets of one classic histogram.
-    struct Group {
-        /// Output labels: without `le` and `__name__`.
-        labels: Labels,
-        /// The metric name, for annotations.
-        metric: String,
-        /// `(upper bound, cumulative count)`.
-        buckets: Vec<(f64, f64)>,
-    }
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in input {
-        let metric = s.labels.metric_name().unwrap_or_default().to_string();
-        let le_label = s.labels.get("le");
-        let Some(le) = le_label.and_then(parse_le) else {
-            ev.annotate(Annotation::bad_bucket_label(
-                le_label.unwrap_or_default(),
-                &metric,
-            ));
-            continue;
-        };
-        let mut key = s.labels.clone();
-        key.remove("le");
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            let mut labels = key;
-            labels.remove(METRIC_NAME);
-            groups.push(Group {
-                labels,
-                metric,
-                buckets: Vec::new(),
-            });
-            groups.len() - 1
-        });
-        groups[i].buckets.push((le, s.v));
-    }
-    groups
-        .into_iter()
-        .map(|mut g| {
-            let (v, forced_monotonic) = bucket_quantile(q, &mut g.buckets);
-            if forced_monotonic {
-                ev.annotate(Annotation::histogram_quantile_forced_monotonicity(
-                    &g.metric,
-                ));
-            }
-            Sample {
-                drop_name: true,
-                ..Sample::new(g.labels, v)
-            }
-        })
-        .collect()
-}
-
-/// Prometheus's `bucketQuantile` over `(upper bound, cumulative count)`;
-/// the flag says whether counts had to be forced monotonic.
-fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
-    if q.is_nan() {
-        return (f64::NAN, false);
-    }
-    if q < 0.0 {
-        return (f64::NEG_INFINITY, false);
-    }
-    if q > 1.0 {
-        return (f64::INFINITY, false);
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
-        return (f64::NAN, false);
-    }
-    // Coalesce equal bounds.
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for &(ub, c) in buckets.iter() {
-        match merged.last_mut() {
-            Some(last) if last.0 == ub => last.1 += c,
-            _ => merged.push((ub, c)),
-        }
-    }
-    // Fix float precision errors, then force monotonicity.
-    let mut prev = merged[0].1;
-    for b in merged.iter_mut().skip(1) {
-        let delta = (b.1 - prev).abs();
-        if delta == 0.0 {
-            continue;
-        }
-        if delta / b.1 <= 1e-12 {
-            b.1 = prev;
-        } else {
-            prev = b.1;
-        }
-    }
-    let mut forced = false;
-    let mut max = merged[0].1;
-    for b in merged.iter_mut().skip(1) {
-        if b.1 > max {
-            max = b.1;
-        } else if b.1 < max {
-            b.1 = max;
-            forced = true;
-        }
-    }
-    (quantile_of_monotonic(q, &merged), forced)
-}
-
-/// The quantile of sorted, coalesced, monotonic cumulative buckets ending
-/// with `+Inf`, interpolating linearly inside the bucket holding the rank.
-fn quantile_of_monotonic(q: f64, merged: &[(f64, f64)]) -> f64 {
-    if merged.len() < 2 {
-        return f64::NAN;
-    }
-    let observations = merged[merged.len() - 1].1;
-    if observations == 0.0 {
-        return f64::NAN;
-    }
-    let mut rank = q * observations;
-    let b = merged[..merged.len() - 1].partition_point(|b| b.1 < rank);
-    if b == merged.len() - 1 {
-        return merged[merged.len() - 2].0;
-    }
-    if b == 0 && merged[0].0 <= 0.0 {
-        return merged[0].0;
-    }
-    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
-    if b > 0 {
-        start = merged[b - 1].0;
-        count -= merged[b - 1].1;
-        rank -= merged[b - 1].1;
-    }
-    start + (end - start) * (rank / count)
-}
-
 /// Natural ordering: digit runs compare numerically, the rest bytewise.
 fn natural_cmp(a: &str, b: &str) -> Ordering {
     fn chunks(s: &str) -> Vec<(bool, &str)> {
@@ -560,16 +412,6 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bucket_quantile_interpolates_and_uses_second_highest_bound() {
-        let mut b = vec![(0.1, 10.0), (0.5, 20.0), (f64::INFINITY, 20.0)];
-        assert!((bucket_quantile(0.5, &mut b).0 - 0.1).abs() < 1e-12);
-        let mut b = vec![(1.0, 0.0), (2.0, 0.0), (f64::INFINITY, 10.0)];
-        assert_eq!(bucket_quantile(0.9, &mut b).0, 2.0);
-        let mut b = vec![(1.0, 5.0)];
-        assert!(bucket_quantile(0.5, &mut b).0.is_nan());
-    }
 
     #[test]
     fn natural_order_compares_numbers() {

@@ -1,9 +1,16 @@
 //! The `histogram_*` functions over native histogram samples:
 //! `histogram_count`, `histogram_sum`, `histogram_avg`, `histogram_stddev`,
-//! `histogram_stdvar`, `histogram_fraction`, and the native half of
-//! `histogram_quantile`. Float samples are ignored, as in Prometheus.
+//! `histogram_stdvar` over native histogram samples (floats are ignored, as
+//! in Prometheus), and `histogram_fraction`, `histogram_quantile` and
+//! `histogram_quantiles` over native and classic histograms alike.
 
-use super::stats;
+use promql_parser::parser::Expr;
+
+use super::{classic, stats};
+use crate::promql::QueryError;
+use crate::promql::annotations::Annotation;
+use crate::promql::eval::Evaluator;
+use crate::promql::format::go_float;
 use crate::promql::value::Sample;
 
 /// What a one-histogram statistic function computes.
@@ -36,12 +43,71 @@ pub(crate) fn map_histograms(
         .collect()
 }
 
-/// `histogram_fraction(lower, upper, v)` over the histogram samples of `v`.
-pub(crate) fn fraction(lower: f64, upper: f64, input: Vec<Sample>) -> Vec<Sample> {
-    map_histograms(input, |h| stats::fraction(lower, upper, h))
+/// `histogram_fraction(lower, upper, v)`: native histograms each, classic
+/// ones per `le` group.
+pub(crate) fn fraction(
+    ev: &Evaluator<'_>,
+    lower: f64,
+    upper: f64,
+    input: Vec<Sample>,
+) -> Vec<Sample> {
+    let (native, classic): (Vec<Sample>, Vec<Sample>) =
+        input.into_iter().partition(|s| !s.is_float());
+    let mut out = map_histograms(native, |h| stats::fraction(lower, upper, h));
+    out.extend(classic::fraction(ev, lower, upper, classic));
+    out
 }
 
-/// `histogram_quantile(q, v)` over the histogram samples of `v`.
-pub(crate) fn quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
-    map_histograms(input, |h| stats::quantile(q, h))
+/// `histogram_quantile(q, v)`: native histograms each, classic ones per
+/// `le` group.
+pub(crate) fn quantile(ev: &Evaluator<'_>, q: f64, input: Vec<Sample>) -> Vec<Sample> {
+    let (native, classic): (Vec<Sample>, Vec<Sample>) =
+        input.into_iter().partition(|s| !s.is_float());
+    let mut out = map_histograms(native, |h| stats::quantile(q, h));
+    out.extend(classic::quantile(ev, q, classic));
+    out
+}
+
+/// `histogram_quantiles(v, "label", q1, q2, …)`: `histogram_quantile` for
+/// every `q`, each result labelled `label="q"`.
+pub(crate) fn quantiles(
+    ev: &Evaluator<'_>,
+    args: &[&Expr],
+    t: i64,
+) -> Result<Vec<Sample>, QueryError> {
+    let (Some(vector), Some(Expr::StringLiteral(label))) = (args.first(), args.get(1)) else {
+        return Err(QueryError::exec(
+            "histogram_quantiles needs a vector, a label name and quantiles",
+        ));
+    };
+    let label = &label.val;
+    let input = ev.eval_vector(vector, t)?;
+    if let Some(s) = input.iter().find(|s| s.labels.get(label).is_some()) {
+        return Err(QueryError::exec(format!(
+            "label {label:?} already exists on input series {}",
+            s.labels
+        )));
+    }
+    let mut out = Vec::new();
+    for q in &args[2..] {
+        let q = ev.eval_scalar(q, t)?;
+        if !(0.0..=1.0).contains(&q) {
+            ev.annotate(Annotation::quantile_out_of_range(q));
+        }
+        for mut s in quantile(ev, q, input.clone()) {
+            s.labels.set(label, &quantile_label(q));
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// A quantile as a label value: Go's shortest float, with `.0` on integers.
+fn quantile_label(q: f64) -> String {
+    let s = go_float(q);
+    if q.is_finite() && !s.contains(['.', 'e']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
 }
