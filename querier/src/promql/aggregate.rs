@@ -42,9 +42,12 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<Va
             if r.is_nan() {
                 return Err(QueryError::exec("Ratio value is NaN"));
             }
-            Err(QueryError::exec(
-                "limit_ratio is not supported by this engine",
-            ))
+            let capped = r.clamp(-1.0, 1.0);
+            if capped != r {
+                ev.annotate(Annotation::ratio_out_of_range(r, capped));
+            }
+            let input = ev.eval_vector(&agg.expr, t)?;
+            Ok(Value::Vector(limit_ratio(capped, input)))
         }
         T_COUNT_VALUES => {
             let Expr::StringLiteral(label) = required(param)? else {
@@ -169,6 +172,25 @@ fn select_k(
         out.extend(members.into_iter().take(k).cloned());
     }
     Ok(out)
+}
+
+/// `limit_ratio(r, v)`: a deterministic sample of about `r` of the series
+/// (by a hash of their labels), or for negative `r` the complementary
+/// `-r` share, so `limit_ratio(r, v)` and `limit_ratio(r - 1, v)` split `v`.
+fn limit_ratio(r: f64, input: Vec<Sample>) -> Vec<Sample> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let offset = |labels: &Labels| {
+        let mut h = DefaultHasher::new();
+        labels.hash(&mut h);
+        h.finish() as f64 / u64::MAX as f64
+    };
+    input
+        .into_iter()
+        .filter(|s| {
+            let o = offset(&s.labels);
+            (r >= 0.0 && o < r) || (r < 0.0 && o >= 1.0 + r)
+        })
+        .collect()
 }
 
 /// Orders values descending (or ascending) with NaN after everything else.

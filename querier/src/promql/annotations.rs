@@ -106,6 +106,15 @@ impl Annotation {
         ))
     }
 
+    /// A `limit_ratio` parameter outside [-1, 1], capped to `capped`.
+    pub(crate) fn ratio_out_of_range(r: f64, capped: f64) -> Self {
+        Self::Warning(format!(
+            "ratio value should be between -1 and 1, got {}, capping to {}",
+            go_float(r),
+            go_float(capped)
+        ))
+    }
+
     /// A quantile parameter outside [0, 1].
     pub(crate) fn quantile_out_of_range(q: f64) -> Self {
         Self::Warning(format!(
