@@ -13,6 +13,7 @@ use super::annotations::Annotation;
 use super::dates;
 use super::eval::{Evaluator, duplicate_labelset};
 use super::histogram;
+use super::info;
 use super::range_functions;
 use super::value::{Sample, Value};
 
@@ -146,6 +147,10 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
             }
             let input = ev.eval_vector(args[1], t)?;
             Ok(Value::Vector(histogram::functions::quantile(ev, q, input)))
+        }
+        "info" => {
+            let owned: Vec<Expr> = args.iter().map(|a| (*a).clone()).collect();
+            info::eval(ev, &owned, t).map(Value::Vector)
         }
         "histogram_quantiles" => histogram::functions::quantiles(ev, &args, t).map(Value::Vector),
         "histogram_fraction" => {

@@ -23,6 +23,7 @@ mod fetch;
 pub mod format;
 mod functions;
 pub(crate) mod histogram;
+mod info;
 mod kahan;
 mod range_functions;
 mod value;
