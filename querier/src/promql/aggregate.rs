@@ -255,6 +255,11 @@ fn aggregate(
                     ev.annotate(Annotation::mixed_floats_histograms_aggregation());
                     continue;
                 }
+                if arith::any_mismatched_custom_buckets(
+                    histograms.iter().filter_map(|s| s.h.as_deref()),
+                ) {
+                    ev.annotate(Annotation::custom_buckets_reconciled("aggregation"));
+                }
                 match histogram_sum_or_avg(op == T_AVG, &histograms) {
                     Ok(h) => out.push(Sample {
                         drop_name,
@@ -262,11 +267,7 @@ fn aggregate(
                     }),
                     Err(e) => {
                         let metric = histograms[0].labels.metric_name().unwrap_or_default();
-                        ev.annotate(Annotation::incompatible_histograms(
-                            e,
-                            metric,
-                            "aggregation",
-                        ));
+                        ev.annotate(Annotation::incompatible_histograms(e, metric));
                     }
                 }
                 continue;

@@ -59,16 +59,21 @@ impl Annotation {
         Self::Info(format!("ignored histogram in {op} aggregation"))
     }
 
-    /// Two histograms that cannot be combined by `during` (an operation).
-    pub(crate) fn incompatible_histograms(e: Incompatible, metric: &str, during: &str) -> Self {
+    /// Two histograms that cannot be combined.
+    pub(crate) fn incompatible_histograms(e: Incompatible, metric: &str) -> Self {
         match e {
             Incompatible::MixedSchemas => Self::Warning(format!(
                 "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {metric:?}"
             )),
-            Incompatible::MismatchedCustomBuckets => Self::Info(format!(
-                "mismatched custom buckets were reconciled during {during}"
-            )),
         }
+    }
+
+    /// Custom-bucket histograms with different bounds were combined by
+    /// `during` (an operation) at their common bounds.
+    pub(crate) fn custom_buckets_reconciled(during: &str) -> Self {
+        Self::Info(format!(
+            "mismatched custom buckets were reconciled during {during}"
+        ))
     }
 
     /// A binary operator between sample types it does not combine.

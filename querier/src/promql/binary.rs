@@ -159,16 +159,18 @@ fn apply_operands(
             Applied::Float(v, keep)
         }
         (Some(a), Some(b)) if matches!(op, T_ADD | T_SUB) => {
-            let sign = if op == T_ADD { 1.0 } else { -1.0 };
+            let (sign, during) = if op == T_ADD {
+                (1.0, "addition")
+            } else {
+                (-1.0, "subtraction")
+            };
+            if arith::mismatched_custom_buckets(a, b) {
+                ev.annotate(Annotation::custom_buckets_reconciled(during));
+            }
             match arith::combine(a, b, sign) {
                 Ok(h) => Applied::Histogram(Arc::new(h), true),
                 Err(e) => {
-                    let during = if op == T_ADD {
-                        "addition"
-                    } else {
-                        "subtraction"
-                    };
-                    ev.annotate(Annotation::incompatible_histograms(e, "", during));
+                    ev.annotate(Annotation::incompatible_histograms(e, ""));
                     Applied::Dropped
                 }
             }

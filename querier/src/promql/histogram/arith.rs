@@ -1,6 +1,7 @@
 //! Histogram arithmetic. Operands of different schemas meet at the coarser
 //! one (Prometheus reduces the finer histogram's resolution); custom-bucket
-//! histograms only combine with equal bounds.
+//! histograms with different bounds meet at the bounds both have
+//! ("reconciled", which callers report with [`mismatched_custom_buckets`]).
 
 use std::collections::BTreeMap;
 
@@ -11,8 +12,42 @@ use common::histogram::{CounterResetHint, FloatHistogram, compact};
 pub(crate) enum Incompatible {
     /// One uses custom buckets and the other exponential ones.
     MixedSchemas,
-    /// Both use custom buckets, with different bounds.
-    MismatchedCustomBuckets,
+}
+
+/// True when both use custom buckets with different bounds.
+pub(crate) fn mismatched_custom_buckets(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    a.uses_custom_buckets() && b.uses_custom_buckets() && a.custom_values != b.custom_values
+}
+
+/// True when any two of `hs` are custom-bucket histograms with different
+/// bounds.
+pub(crate) fn any_mismatched_custom_buckets<'h>(
+    hs: impl IntoIterator<Item = &'h FloatHistogram>,
+) -> bool {
+    let mut custom = hs.into_iter().filter(|h| h.uses_custom_buckets());
+    let Some(first) = custom.next() else {
+        return false;
+    };
+    custom.any(|h| h.custom_values != first.custom_values)
+}
+
+/// `h` with its custom buckets merged onto `bounds` (a subset of its own
+/// bounds): each bucket moves to the first bound at or above its own.
+fn rebucket_custom(h: &FloatHistogram, bounds: &[f64]) -> FloatHistogram {
+    let mut merged: BTreeMap<i32, f64> = BTreeMap::new();
+    for (i, c) in h.positive() {
+        let upper = usize::try_from(i)
+            .ok()
+            .and_then(|i| h.custom_values.get(i))
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        let target = bounds.partition_point(|b| *b < upper);
+        *merged.entry(target as i32).or_default() += c;
+    }
+    let mut out = h.clone();
+    out.custom_values = bounds.to_vec();
+    (out.positive_spans, out.positive_buckets) = compact(&merged.into_iter().collect::<Vec<_>>());
+    out
 }
 
 /// `a + sign * b` (sign 1 adds, -1 subtracts).
@@ -24,8 +59,18 @@ pub(crate) fn combine(
     if a.uses_custom_buckets() != b.uses_custom_buckets() {
         return Err(Incompatible::MixedSchemas);
     }
-    if a.uses_custom_buckets() && a.custom_values != b.custom_values {
-        return Err(Incompatible::MismatchedCustomBuckets);
+    if mismatched_custom_buckets(a, b) {
+        let common: Vec<f64> = a
+            .custom_values
+            .iter()
+            .copied()
+            .filter(|v| b.custom_values.contains(v))
+            .collect();
+        return combine(
+            &rebucket_custom(a, &common),
+            &rebucket_custom(b, &common),
+            sign,
+        );
     }
     let schema = a.schema.min(b.schema);
     let (a, b) = (reduce(a, schema), reduce(b, schema));

@@ -64,20 +64,12 @@ pub(crate) fn eval(
             ev.annotate(Annotation::mixed_floats_histograms(metric));
             Outcome::Nothing
         }
-        "sum_over_time" | "avg_over_time" => match sum(hs.iter().map(|h| h.h.as_ref())) {
-            Ok(total) if name == "avg_over_time" => {
-                Outcome::Histogram(Arc::new(arith::scale(&total, 1.0 / hs.len() as f64)))
+        "sum_over_time" | "avg_over_time" => {
+            if arith::any_mismatched_custom_buckets(hs.iter().map(|h| h.h.as_ref())) {
+                ev.annotate(Annotation::custom_buckets_reconciled("aggregation"));
             }
-            Ok(total) => Outcome::Histogram(Arc::new(total)),
-            Err(e) => {
-                ev.annotate(Annotation::incompatible_histograms(
-                    e,
-                    metric,
-                    "aggregation",
-                ));
-                Outcome::Nothing
-            }
-        },
+            sum_or_avg(ev, name == "avg_over_time", hs, metric)
+        }
         "rate" | "increase" | "delta" => {
             let is_counter = name != "delta";
             annotate_kind(ev, hs, is_counter, metric);
@@ -95,11 +87,7 @@ pub(crate) fn eval(
                     Outcome::Histogram(Arc::new(gauge_or_not(arith::scale(&h, f), !is_counter)))
                 }
                 Err(e) => {
-                    ev.annotate(Annotation::incompatible_histograms(
-                        e,
-                        metric,
-                        "subtraction",
-                    ));
+                    ev.annotate(Annotation::incompatible_histograms(e, metric));
                     Outcome::Nothing
                 }
             }
@@ -126,11 +114,7 @@ pub(crate) fn eval(
                     Outcome::Histogram(Arc::new(gauge_or_not(d, !is_rate)))
                 }
                 Err(e) => {
-                    ev.annotate(Annotation::incompatible_histograms(
-                        e,
-                        metric,
-                        "subtraction",
-                    ));
+                    ev.annotate(Annotation::incompatible_histograms(e, metric));
                     Outcome::Nothing
                 }
             }
@@ -158,6 +142,20 @@ fn gauge_or_not(mut h: FloatHistogram, gauge: bool) -> FloatHistogram {
         CounterResetHint::NotCounterReset
     };
     h
+}
+
+/// `sum_over_time` / `avg_over_time` of histograms.
+fn sum_or_avg(ev: &Evaluator<'_>, avg: bool, hs: &[HistogramSample], metric: &str) -> Outcome {
+    match sum(hs.iter().map(|h| h.h.as_ref())) {
+        Ok(total) if avg => {
+            Outcome::Histogram(Arc::new(arith::scale(&total, 1.0 / hs.len() as f64)))
+        }
+        Ok(total) => Outcome::Histogram(Arc::new(total)),
+        Err(e) => {
+            ev.annotate(Annotation::incompatible_histograms(e, metric));
+            Outcome::Nothing
+        }
+    }
 }
 
 /// The sum of histograms.
