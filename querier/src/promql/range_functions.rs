@@ -109,7 +109,7 @@ pub(crate) fn call(
         .unwrap_or(0);
     let RangeArg { series, start, end } = ev.eval_range(args[matrix_idx], t)?;
     if name == "absent_over_time" {
-        let present = series.iter().any(|s| !s.points.is_empty());
+        let present = series.iter().any(|s| !s.is_empty());
         return Ok(Value::Vector(if present {
             vec![]
         } else {
@@ -264,7 +264,7 @@ pub(crate) fn extrapolation_factor(
 }
 
 /// `irate` / `idelta` from the last two samples.
-fn instant_value(points: &[Point], is_rate: bool) -> Option<f64> {
+pub(crate) fn instant_value(points: &[Point], is_rate: bool) -> Option<f64> {
     let [prev, last] = points.get(points.len().checked_sub(2)?..)? else {
         return None;
     };

@@ -129,8 +129,16 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [(f64, f64)]) -> f64 {
             0 => f64::NEG_INFINITY,
             _ => merged[i - 1].0,
         };
-        let interpolate =
-            |v: f64| rank + (c - rank) * (v - lower_bound) / (upper_bound - lower_bound);
+        // Infinitely wide buckets are not interpolated (see `stats::fraction`).
+        let interpolate = |v: f64| {
+            if lower_bound == f64::NEG_INFINITY {
+                c
+            } else if upper_bound == f64::INFINITY {
+                rank
+            } else {
+                rank + (c - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+            }
+        };
         if lower_rank.is_none() && lower_bound >= lower {
             lower_rank = Some(rank);
         }

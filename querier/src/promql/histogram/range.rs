@@ -11,7 +11,7 @@ use common::histogram::{CounterResetHint, FloatHistogram, HistogramSample};
 use super::arith;
 use crate::promql::annotations::Annotation;
 use crate::promql::eval::Evaluator;
-use crate::promql::range_functions::{SampledSpan, extrapolation_factor};
+use crate::promql::range_functions::{SampledSpan, extrapolation_factor, instant_value};
 use crate::promql::value::RangeSeries;
 
 /// The result of a range function on one series.
@@ -58,9 +58,9 @@ pub(crate) fn eval(
         "first_over_time" => pick(first_t),
         "ts_of_last_over_time" => Outcome::Float(last_t as f64 / 1000.0),
         "ts_of_first_over_time" => Outcome::Float(first_t as f64 / 1000.0),
-        "sum_over_time" | "avg_over_time" | "rate" | "increase" | "delta" | "irate" | "idelta"
-            if mixed =>
-        {
+        "changes" | "resets" => Outcome::Float(count_transitions(name == "resets", &merged(s))),
+        "irate" | "idelta" => last_two(ev, name == "irate", s, metric),
+        "sum_over_time" | "avg_over_time" | "rate" | "increase" | "delta" if mixed => {
             ev.annotate(Annotation::mixed_floats_histograms(metric));
             Outcome::Nothing
         }
@@ -92,17 +92,65 @@ pub(crate) fn eval(
                 }
             }
         }
-        "irate" | "idelta" => {
-            let is_rate = name == "irate";
-            annotate_kind(ev, hs, is_rate, metric);
-            let [prev, last] = &hs[hs.len().saturating_sub(2)..] else {
-                return Outcome::Nothing;
-            };
-            let dt = (last.t - prev.t) as f64 / 1000.0;
-            let diff = if is_rate && is_reset(&prev.h, &last.h) {
-                Ok(last.h.as_ref().clone())
+        _ => Outcome::FloatsOnly,
+    }
+}
+
+/// A sample of either kind.
+enum Point<'s> {
+    Float(f64),
+    Histogram(&'s FloatHistogram),
+}
+
+/// Every sample of `s` in time order.
+fn merged(s: &RangeSeries) -> Vec<(i64, Point<'_>)> {
+    let mut out: Vec<(i64, Point<'_>)> = s
+        .points
+        .iter()
+        .map(|p| (p.t, Point::Float(p.v)))
+        .chain(s.histograms.iter().map(|h| (h.t, Point::Histogram(&h.h))))
+        .collect();
+    out.sort_by_key(|p| p.0);
+    out
+}
+
+/// `changes` (any difference, including a switch of kind) or `resets`
+/// (a float going down, a histogram counter reset, or a switch of kind).
+fn count_transitions(resets: bool, points: &[(i64, Point<'_>)]) -> f64 {
+    points
+        .windows(2)
+        .filter(|w| match (&w[0].1, &w[1].1) {
+            (Point::Float(a), Point::Float(b)) if resets => b < a,
+            (Point::Float(a), Point::Float(b)) => a != b && !(a.is_nan() && b.is_nan()),
+            (Point::Histogram(a), Point::Histogram(b)) if resets => is_reset(a, b),
+            (Point::Histogram(a), Point::Histogram(b)) => a != b,
+            _ => true,
+        })
+        .count() as f64
+}
+
+/// `irate` / `idelta` from the last two samples, which must be of one kind.
+fn last_two(ev: &Evaluator<'_>, is_rate: bool, s: &RangeSeries, metric: &str) -> Outcome {
+    let all = merged(s);
+    let [(t0, prev), (t1, last)] = &all[all.len().saturating_sub(2)..] else {
+        return Outcome::Nothing;
+    };
+    let dt = (t1 - t0) as f64 / 1000.0;
+    match (prev, last) {
+        (Point::Float(a), Point::Float(b)) => {
+            let pair = [
+                common::series::Sample { t: *t0, v: *a },
+                common::series::Sample { t: *t1, v: *b },
+            ];
+            instant_value(&pair, is_rate).map_or(Outcome::Nothing, Outcome::Float)
+        }
+        (Point::Histogram(prev), Point::Histogram(last)) => {
+            let pair = &s.histograms[s.histograms.len() - 2..];
+            annotate_kind(ev, pair, is_rate, metric);
+            let diff = if is_rate && is_reset(prev, last) {
+                Ok((*last).clone())
             } else {
-                arith::combine(&last.h, &prev.h, -1.0)
+                arith::combine(last, prev, -1.0)
             };
             match diff {
                 Ok(d) => {
@@ -119,7 +167,10 @@ pub(crate) fn eval(
                 }
             }
         }
-        _ => Outcome::FloatsOnly,
+        _ => {
+            ev.annotate(Annotation::mixed_floats_histograms(metric));
+            Outcome::Nothing
+        }
     }
 }
 

@@ -104,7 +104,13 @@ pub(crate) fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> f64 {
         }
         let linear = h.uses_custom_buckets() || zero_bucket;
         let interpolate = |v: f64| {
-            if linear {
+            // Infinitely wide buckets are not interpolated: all their
+            // observations count as below (lowest) or above (highest) `v`.
+            if b.lower == f64::NEG_INFINITY {
+                rank + b.count
+            } else if b.upper == f64::INFINITY {
+                rank
+            } else if linear {
                 rank + b.count * (v - b.lower) / (b.upper - b.lower)
             } else {
                 let (ll, lu, lv) = (b.lower.abs().log2(), b.upper.abs().log2(), v.abs().log2());
@@ -164,8 +170,11 @@ pub(crate) fn variance(h: &FloatHistogram) -> f64 {
     acc / h.count
 }
 
+/// Midpoint of a custom bucket; the lowest bucket starts at 0 when its
+/// bound is positive, and an infinite bucket stands at its finite bound.
 fn custom_midpoint(b: &Bucket) -> f64 {
     match (b.lower.is_infinite(), b.upper.is_infinite()) {
+        (true, _) if b.upper > 0.0 => b.upper / 2.0,
         (true, _) => b.upper,
         (_, true) => b.lower,
         _ => (b.lower + b.upper) / 2.0,
