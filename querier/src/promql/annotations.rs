@@ -120,6 +120,14 @@ impl Annotation {
         ))
     }
 
+    /// `histogram_quantile`/`histogram_fraction` found a classic and a
+    /// native histogram with the same labels.
+    pub(crate) fn mixed_classic_native_histograms(metric: &str) -> Self {
+        Self::Warning(format!(
+            "vector contains a mix of classic and native histograms for metric name {metric:?}"
+        ))
+    }
+
     /// A quantile parameter outside [0, 1].
     pub(crate) fn quantile_out_of_range(q: f64) -> Self {
         Self::Warning(format!(

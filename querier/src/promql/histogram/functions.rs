@@ -53,9 +53,35 @@ pub(crate) fn fraction(
 ) -> Vec<Sample> {
     let (native, classic): (Vec<Sample>, Vec<Sample>) =
         input.into_iter().partition(|s| !s.is_float());
-    let mut out = map_histograms(native, |h| stats::fraction(lower, upper, h));
-    out.extend(classic::fraction(ev, lower, upper, classic));
-    out
+    let native = map_histograms(native, |h| stats::fraction(lower, upper, h));
+    without_collisions(ev, native, classic::fraction(ev, lower, upper, classic))
+}
+
+/// Native and classic results together, except that a native and a
+/// classic histogram with the same labels both go, with a warning.
+fn without_collisions(
+    ev: &Evaluator<'_>,
+    mut native: Vec<Sample>,
+    mut classic: Vec<Sample>,
+) -> Vec<Sample> {
+    let clashing: Vec<_> = native
+        .iter()
+        .map(Sample::final_labels)
+        .filter(|l| classic.iter().any(|c| c.final_labels() == *l))
+        .collect();
+    if !clashing.is_empty() {
+        for s in native
+            .iter()
+            .filter(|s| clashing.contains(&s.final_labels()))
+        {
+            let metric = s.labels.metric_name().unwrap_or_default();
+            ev.annotate(Annotation::mixed_classic_native_histograms(metric));
+        }
+        native.retain(|s| !clashing.contains(&s.final_labels()));
+        classic.retain(|s| !clashing.contains(&s.final_labels()));
+    }
+    native.extend(classic);
+    native
 }
 
 /// `histogram_quantile(q, v)`: native histograms each, classic ones per
@@ -63,9 +89,8 @@ pub(crate) fn fraction(
 pub(crate) fn quantile(ev: &Evaluator<'_>, q: f64, input: Vec<Sample>) -> Vec<Sample> {
     let (native, classic): (Vec<Sample>, Vec<Sample>) =
         input.into_iter().partition(|s| !s.is_float());
-    let mut out = map_histograms(native, |h| stats::quantile(q, h));
-    out.extend(classic::quantile(ev, q, classic));
-    out
+    let native = map_histograms(native, |h| stats::quantile(q, h));
+    without_collisions(ev, native, classic::quantile(ev, q, classic))
 }
 
 /// `histogram_quantiles(v, "label", q1, q2, …)`: `histogram_quantile` for
