@@ -262,9 +262,7 @@ impl<'a> Evaluator<'a> {
                 Value::Vector(mut samples) => {
                     for s in &mut samples {
                         s.v = -s.v;
-                        s.h =
-                            s.h.take()
-                                .map(|h| Arc::new(histogram::arith::scale(&h, -1.0)));
+                        s.h = s.h.take().map(|h| Arc::new(histogram::arith::negate(&h)));
                         s.drop_name = true;
                     }
                     Ok(Value::Vector(samples))

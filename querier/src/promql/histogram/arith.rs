@@ -88,14 +88,27 @@ pub(crate) fn combine(
     out.zero_threshold = a.zero_threshold.max(b.zero_threshold);
     (out.positive_spans, out.positive_buckets) = merge(a.positive(), b.positive());
     (out.negative_spans, out.negative_buckets) = merge(a.negative(), b.negative());
-    out.counter_reset_hint = if a.counter_reset_hint == CounterResetHint::Gauge
-        || b.counter_reset_hint == CounterResetHint::Gauge
-    {
-        CounterResetHint::Gauge
-    } else {
-        CounterResetHint::Unknown
-    };
+    out.counter_reset_hint = combined_hint(a.counter_reset_hint, b.counter_reset_hint, sign);
     Ok(out)
+}
+
+/// The counter-reset hint of `a + sign * b`: differences are gauges, as is
+/// anything involving a gauge; equal hints stay; others become unknown.
+fn combined_hint(a: CounterResetHint, b: CounterResetHint, sign: f64) -> CounterResetHint {
+    use CounterResetHint::{Gauge, Unknown};
+    match (a, b) {
+        _ if sign < 0.0 => Gauge,
+        (Gauge, _) | (_, Gauge) => Gauge,
+        (a, b) if a == b => a,
+        _ => Unknown,
+    }
+}
+
+/// `-h`: every count negated, and a gauge, since counters cannot go down.
+pub(crate) fn negate(h: &FloatHistogram) -> FloatHistogram {
+    let mut out = scale(h, -1.0);
+    out.counter_reset_hint = CounterResetHint::Gauge;
+    out
 }
 
 /// Every count and the sum multiplied by `f`.

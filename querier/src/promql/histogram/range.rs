@@ -84,7 +84,7 @@ pub(crate) fn eval(
                         count: hs.len(),
                     };
                     let f = extrapolation_factor(span, start, end, name == "rate", None);
-                    Outcome::Histogram(Arc::new(gauge_or_not(arith::scale(&h, f), !is_counter)))
+                    Outcome::Histogram(Arc::new(as_gauge(arith::scale(&h, f))))
                 }
                 Err(e) => {
                     ev.annotate(Annotation::incompatible_histograms(e, metric));
@@ -159,7 +159,7 @@ fn last_two(ev: &Evaluator<'_>, is_rate: bool, s: &RangeSeries, metric: &str) ->
                     } else {
                         d
                     };
-                    Outcome::Histogram(Arc::new(gauge_or_not(d, !is_rate)))
+                    Outcome::Histogram(Arc::new(as_gauge(d)))
                 }
                 Err(e) => {
                     ev.annotate(Annotation::incompatible_histograms(e, metric));
@@ -185,13 +185,9 @@ fn annotate_kind(ev: &Evaluator<'_>, hs: &[HistogramSample], wants_counter: bool
     }
 }
 
-/// The result hint: gauge for `delta`/`idelta`, otherwise cleared.
-fn gauge_or_not(mut h: FloatHistogram, gauge: bool) -> FloatHistogram {
-    h.counter_reset_hint = if gauge {
-        CounterResetHint::Gauge
-    } else {
-        CounterResetHint::NotCounterReset
-    };
+/// Rates and deltas are gauges, whatever their input was.
+fn as_gauge(mut h: FloatHistogram) -> FloatHistogram {
+    h.counter_reset_hint = CounterResetHint::Gauge;
     h
 }
 
