@@ -176,7 +176,7 @@ fn apply_operands(
             }
         }
         (Some(a), Some(b)) if matches!(op, T_EQLC | T_NEQ) => {
-            let equal = a == b;
+            let equal = arith::same_values(a, b);
             Applied::Histogram(a.clone(), equal == (op == T_EQLC))
         }
         (Some(h), None) if op == T_MUL => scaled(h, r.v),

@@ -449,7 +449,10 @@ impl<'a> Evaluator<'a> {
                 }
                 series.drop_name |= s.drop_name;
                 match s.h {
-                    Some(h) => series.histograms.push(HistogramSample { t: ts, h }),
+                    Some(h) => series.histograms.push(HistogramSample {
+                        t: ts,
+                        h: without_reset_hint(h),
+                    }),
                     None => series.points.push(Point { t: ts, v: s.v }),
                 }
             }
@@ -464,6 +467,18 @@ impl<'a> Evaluator<'a> {
             end,
         })
     }
+}
+
+/// A subquery step's histogram with a stored reset hint made unknown: a
+/// step may repeat a sample, so the hint says nothing about the step before.
+fn without_reset_hint(h: Arc<FloatHistogram>) -> Arc<FloatHistogram> {
+    use common::histogram::CounterResetHint::{Gauge, Unknown};
+    if matches!(h.counter_reset_hint, Gauge | Unknown) {
+        return h;
+    }
+    let mut out = h.as_ref().clone();
+    out.counter_reset_hint = Unknown;
+    Arc::new(out)
 }
 
 /// Prometheus's error for two result series with equal labels.

@@ -104,6 +104,15 @@ fn combined_hint(a: CounterResetHint, b: CounterResetHint, sign: f64) -> Counter
     }
 }
 
+/// True when `a` and `b` hold the same values (hints aside).
+pub(crate) fn same_values(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    let strip = |h: &FloatHistogram| FloatHistogram {
+        counter_reset_hint: CounterResetHint::Unknown,
+        ..h.clone()
+    };
+    strip(a) == strip(b)
+}
+
 /// `-h`: every count negated, and a gauge, since counters cannot go down.
 pub(crate) fn negate(h: &FloatHistogram) -> FloatHistogram {
     let mut out = scale(h, -1.0);

@@ -123,7 +123,7 @@ fn count_transitions(resets: bool, points: &[(i64, Point<'_>)]) -> f64 {
             (Point::Float(a), Point::Float(b)) if resets => b < a,
             (Point::Float(a), Point::Float(b)) => a != b && !(a.is_nan() && b.is_nan()),
             (Point::Histogram(a), Point::Histogram(b)) if resets => is_reset(a, b),
-            (Point::Histogram(a), Point::Histogram(b)) => a != b,
+            (Point::Histogram(a), Point::Histogram(b)) => !arith::same_values(a, b),
             _ => true,
         })
         .count() as f64
@@ -237,8 +237,8 @@ fn increase(
 pub(crate) fn is_reset(prev: &FloatHistogram, cur: &FloatHistogram) -> bool {
     match cur.counter_reset_hint {
         CounterResetHint::CounterReset => return true,
-        CounterResetHint::NotCounterReset | CounterResetHint::Gauge => return false,
-        CounterResetHint::Unknown => {}
+        CounterResetHint::NotCounterReset => return false,
+        CounterResetHint::Unknown | CounterResetHint::Gauge => {}
     }
     if cur.count < prev.count || cur.zero_count < prev.zero_count || cur.schema > prev.schema {
         return true;

@@ -10,6 +10,7 @@
 
 mod classify;
 mod compare;
+mod hints;
 mod histogram_syntax;
 mod known_failures;
 mod nhcb;
@@ -104,7 +105,8 @@ impl Harness {
         if nhcb {
             for (labels, histograms) in nhcb::convert(&series, interval) {
                 self.loaded.histogram_series.push(labels.clone());
-                self.store.add_histograms(TENANT, labels, histograms);
+                self.store
+                    .add_histograms(TENANT, labels, hints::as_stored(histograms));
             }
         }
         for s in series {
@@ -123,7 +125,7 @@ impl Harness {
             if !histograms.is_empty() {
                 self.loaded.histogram_series.push(s.labels.clone());
                 self.store
-                    .add_histograms(TENANT, s.labels.clone(), histograms);
+                    .add_histograms(TENANT, s.labels.clone(), hints::as_stored(histograms));
             }
             let samples = s
                 .items
