@@ -128,6 +128,25 @@ impl Annotation {
         ))
     }
 
+    /// `histogram_quantile` over a histogram with NaN observations.
+    pub(crate) fn nan_observations_in_quantile(metric: &str, result_is_nan: bool) -> Self {
+        let effect = if result_is_nan {
+            "result is NaN"
+        } else {
+            "result is skewed higher"
+        };
+        Self::Info(format!(
+            "input to histogram_quantile has NaN observations, {effect} for metric name {metric:?}"
+        ))
+    }
+
+    /// `histogram_fraction` over a histogram with NaN observations.
+    pub(crate) fn nan_observations_excluded_from_fraction(metric: &str) -> Self {
+        Self::Info(format!(
+            "input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {metric:?}"
+        ))
+    }
+
     /// A quantile parameter outside [0, 1].
     pub(crate) fn quantile_out_of_range(q: f64) -> Self {
         Self::Warning(format!(

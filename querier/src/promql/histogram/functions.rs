@@ -4,6 +4,7 @@
 //! in Prometheus), and `histogram_fraction`, `histogram_quantile` and
 //! `histogram_quantiles` over native and classic histograms alike.
 
+use common::histogram::FloatHistogram;
 use promql_parser::parser::Expr;
 
 use super::{classic, stats};
@@ -53,8 +54,25 @@ pub(crate) fn fraction(
 ) -> Vec<Sample> {
     let (native, classic): (Vec<Sample>, Vec<Sample>) =
         input.into_iter().partition(|s| !s.is_float());
+    annotate_nan_observations(ev, &native, |metric, _| {
+        Annotation::nan_observations_excluded_from_fraction(metric)
+    });
     let native = map_histograms(native, |h| stats::fraction(lower, upper, h));
     without_collisions(ev, native, classic::fraction(ev, lower, upper, classic))
+}
+
+/// Raises `annotation(metric, h)` for every histogram that holds NaN
+/// observations (its sum is NaN).
+fn annotate_nan_observations(
+    ev: &Evaluator<'_>,
+    native: &[Sample],
+    annotation: impl Fn(&str, &FloatHistogram) -> Annotation,
+) {
+    for s in native {
+        if let Some(h) = s.h.as_deref().filter(|h| h.sum.is_nan()) {
+            ev.annotate(annotation(s.labels.metric_name().unwrap_or_default(), h));
+        }
+    }
 }
 
 /// Native and classic results together, except that a native and a
@@ -89,6 +107,9 @@ fn without_collisions(
 pub(crate) fn quantile(ev: &Evaluator<'_>, q: f64, input: Vec<Sample>) -> Vec<Sample> {
     let (native, classic): (Vec<Sample>, Vec<Sample>) =
         input.into_iter().partition(|s| !s.is_float());
+    annotate_nan_observations(ev, &native, |metric, h| {
+        Annotation::nan_observations_in_quantile(metric, stats::quantile(q, h).is_nan())
+    });
     let native = map_histograms(native, |h| stats::quantile(q, h));
     without_collisions(ev, native, classic::quantile(ev, q, classic))
 }

@@ -61,7 +61,12 @@ pub(crate) fn quantile(q: f64, h: &FloatHistogram) -> f64 {
     }
     count = count.min(h.count);
     if count < rank {
-        return bucket.upper;
+        // Only NaN observations are left above the buckets.
+        return if h.sum.is_nan() {
+            f64::NAN
+        } else {
+            bucket.upper
+        };
     }
     if forward {
         rank -= count - bucket.count;
@@ -142,7 +147,9 @@ pub(crate) fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> f64 {
         }
         rank += b.count;
     }
-    let clamp = |r: Option<f64>| r.filter(|r| *r <= h.count).unwrap_or(h.count);
+    // Unset ranks lie above every bucket: NaN observations are in no bucket
+    // and so in no fraction.
+    let clamp = |r: Option<f64>| r.unwrap_or(rank).min(h.count);
     (clamp(upper_rank) - clamp(lower_rank)) / h.count
 }
 
