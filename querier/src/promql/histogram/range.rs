@@ -76,6 +76,9 @@ pub(crate) fn eval(
             if hs.len() < 2 {
                 return Outcome::Nothing;
             }
+            if !is_counter && arith::mismatched_custom_buckets(&hs[0].h, &hs[hs.len() - 1].h) {
+                ev.annotate(Annotation::custom_buckets_reconciled("subtraction"));
+            }
             match increase(hs, is_counter) {
                 Ok(h) => {
                     let span = SampledSpan {
@@ -83,7 +86,11 @@ pub(crate) fn eval(
                         last: hs[hs.len() - 1].t,
                         count: hs.len(),
                     };
-                    let f = extrapolation_factor(span, start, end, name == "rate", None);
+                    // Counters cannot be extrapolated below an empty histogram.
+                    let first_count = hs[0].h.count;
+                    let zero_clamp = (is_counter && h.count > 0.0 && first_count >= 0.0)
+                        .then(|| first_count / h.count);
+                    let f = extrapolation_factor(span, start, end, name == "rate", zero_clamp);
                     Outcome::Histogram(Arc::new(as_gauge(arith::scale(&h, f))))
                 }
                 Err(e) => {
@@ -216,20 +223,38 @@ fn sum<'h>(
 }
 
 /// Last minus first, plus every value lost to a counter reset.
+///
+/// For counters the samples are split at resets: the first segment adds
+/// its last minus its first sample, every later one its last sample (the
+/// counter started from zero). So no difference is ever taken across a
+/// reset, where the layouts may not even be compatible.
 fn increase(
     hs: &[HistogramSample],
     is_counter: bool,
 ) -> Result<FloatHistogram, arith::Incompatible> {
     let (first, last) = (&hs[0].h, &hs[hs.len() - 1].h);
-    let mut out = arith::combine(last, first, -1.0)?;
-    if is_counter {
-        for pair in hs.windows(2) {
-            if is_reset(&pair[0].h, &pair[1].h) {
-                out = arith::combine(&out, &pair[0].h, 1.0)?;
-            }
-        }
+    if !is_counter {
+        return arith::combine(last, first, -1.0);
     }
-    Ok(out)
+    let mut starts = vec![0];
+    starts.extend((1..hs.len()).filter(|&i| is_reset(&hs[i - 1].h, &hs[i].h)));
+    let mut total: Option<FloatHistogram> = None;
+    for (k, &s) in starts.iter().enumerate() {
+        let e = starts.get(k + 1).map_or(hs.len() - 1, |next| next - 1);
+        let part = if k == 0 {
+            if e == s {
+                continue;
+            }
+            arith::combine(&hs[e].h, &hs[s].h, -1.0)?
+        } else {
+            hs[e].h.as_ref().clone()
+        };
+        total = Some(match total {
+            Some(t) => arith::combine(&t, &part, 1.0)?,
+            None => part,
+        });
+    }
+    Ok(total.unwrap_or_else(|| arith::scale(last, 0.0)))
 }
 
 /// Whether `cur` starts over relative to `prev`: its hint says so, or
