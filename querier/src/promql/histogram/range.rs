@@ -157,6 +157,9 @@ fn last_two(ev: &Evaluator<'_>, is_rate: bool, s: &RangeSeries, metric: &str) ->
             let diff = if is_rate && is_reset(prev, last) {
                 Ok((*last).clone())
             } else {
+                if arith::mismatched_custom_buckets(prev, last) {
+                    ev.annotate(Annotation::custom_buckets_reconciled("subtraction"));
+                }
                 arith::combine(last, prev, -1.0)
             };
             match diff {
