@@ -12,20 +12,9 @@ use promql_parser::parser::{Expr, VectorSelector};
 use super::script::Eval;
 
 /// Functions this engine does not implement.
-const UNSUPPORTED_FUNCTIONS: &[&str] = &[
-    "info",
-    "histogram_avg",
-    "histogram_count",
-    "histogram_fraction",
-    "histogram_quantile",
-    "histogram_quantiles",
-    "histogram_stddev",
-    "histogram_stdvar",
-    "histogram_sum",
-    "start_timestamp",
-];
+const UNSUPPORTED_FUNCTIONS: &[&str] = &["start_timestamp"];
 /// Aggregations this engine does not implement.
-const UNSUPPORTED_AGGREGATIONS: &[&str] = &["limit_ratio"];
+const UNSUPPORTED_AGGREGATIONS: &[&str] = &[];
 
 /// What the data loaded so far holds beyond float samples.
 #[derive(Default)]
@@ -67,11 +56,11 @@ pub fn reason(eval: &Eval, loaded: &LoadedFeatures, msg: &str) -> String {
     if parsed.is_err() {
         return rejected_syntax(&eval.query).into();
     }
-    if e.histograms || touches(&loaded.histogram_series) {
-        return "native histograms: not evaluated by the engine yet".into();
-    }
-    if touches(&loaded.start_timestamp_series) {
+    if touches(&loaded.start_timestamp_series) || eval.query.contains("start_timestamp") {
         return "start timestamps (`@st` lines): the SeriesStore does not hold them".into();
+    }
+    if e.histograms || touches(&loaded.histogram_series) {
+        return format!("native histograms: {}", short(msg));
     }
     if let Some(f) = functions
         .iter()
@@ -88,11 +77,16 @@ pub fn reason(eval: &Eval, loaded: &LoadedFeatures, msg: &str) -> String {
     if e.annotations() {
         return "annotations: the engine does not report warn/info annotations".into();
     }
-    let mut short: String = msg.chars().take(120).collect();
-    if short.len() < msg.len() {
-        short.push('…');
+    format!("differs: {}", short(msg))
+}
+
+/// The failure message cut to one line of about 100 characters.
+fn short(msg: &str) -> String {
+    let mut out: String = msg.chars().take(100).collect();
+    if out.len() < msg.len() {
+        out.push('…');
     }
-    format!("differs: {}", short.replace('\n', " "))
+    out.replace('\n', " ")
 }
 
 /// Which syntax promql-parser 0.11.1 rejected, judged from the query text.
