@@ -209,7 +209,11 @@ fn count_values(label: &str, input: Vec<Sample>, grouping: &Grouping<'_>) -> Vec
     let with_value: Vec<Sample> = input
         .into_iter()
         .map(|mut s| {
-            s.labels.set(label, &format::go_float(s.v));
+            let value = match &s.h {
+                Some(h) => format::histogram_text(h),
+                None => format::go_float(s.v),
+            };
+            s.labels.set(label, &value);
             s
         })
         .collect();
