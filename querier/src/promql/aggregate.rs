@@ -314,14 +314,8 @@ fn aggregate(
 
 /// The sum (or mean) of histogram samples.
 fn histogram_sum_or_avg(avg: bool, members: &[&Sample]) -> Result<FloatHistogram, Incompatible> {
-    let mut hs = members.iter().filter_map(|s| s.h.as_deref());
-    let Some(first) = hs.next() else {
-        return Ok(FloatHistogram::default());
-    };
-    let mut acc = first.clone();
-    for h in hs {
-        acc = arith::combine(&acc, h, 1.0)?;
-    }
+    let hs: Vec<&FloatHistogram> = members.iter().filter_map(|s| s.h.as_deref()).collect();
+    let acc = arith::kahan_sum(&hs)?;
     Ok(if avg {
         arith::scale(&acc, 1.0 / members.len() as f64)
     } else {

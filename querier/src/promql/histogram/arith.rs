@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use common::histogram::{CounterResetHint, FloatHistogram, compact};
 
+use crate::promql::kahan;
+
 /// Why two histograms could not be combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Incompatible {
@@ -118,6 +120,79 @@ pub(crate) fn negate(h: &FloatHistogram) -> FloatHistogram {
     let mut out = scale(h, -1.0);
     out.counter_reset_hint = CounterResetHint::Gauge;
     out
+}
+
+/// The sum of `hs` with Kahan compensation in every field and bucket (as
+/// Prometheus sums histograms in `sum`, `avg` and `sum_over_time`), after
+/// bringing all to one layout.
+pub(crate) fn kahan_sum(hs: &[&FloatHistogram]) -> Result<FloatHistogram, Incompatible> {
+    let Some(first) = hs.first() else {
+        return Ok(FloatHistogram::default());
+    };
+    if hs
+        .iter()
+        .any(|h| h.uses_custom_buckets() != first.uses_custom_buckets())
+    {
+        return Err(Incompatible::MixedSchemas);
+    }
+    let aligned: Vec<FloatHistogram> = if first.uses_custom_buckets() {
+        let common: Vec<f64> = first
+            .custom_values
+            .iter()
+            .copied()
+            .filter(|v| hs.iter().all(|h| h.custom_values.contains(v)))
+            .collect();
+        hs.iter().map(|h| rebucket_custom(h, &common)).collect()
+    } else {
+        let schema = hs.iter().map(|h| h.schema).min().unwrap_or(first.schema);
+        hs.iter().map(|h| reduce(h, schema)).collect()
+    };
+    #[derive(Default, Clone, Copy)]
+    struct Acc(f64, f64);
+    impl Acc {
+        fn add(&mut self, v: f64) {
+            (self.0, self.1) = kahan::inc(v, self.0, self.1);
+        }
+        fn value(self) -> f64 {
+            if self.0.is_infinite() {
+                self.0
+            } else {
+                self.0 + self.1
+            }
+        }
+    }
+    let (mut count, mut sum, mut zero) = (Acc::default(), Acc::default(), Acc::default());
+    let mut pos: BTreeMap<i32, Acc> = BTreeMap::new();
+    let mut neg: BTreeMap<i32, Acc> = BTreeMap::new();
+    let mut hint = aligned[0].counter_reset_hint;
+    for h in &aligned {
+        count.add(h.count);
+        sum.add(h.sum);
+        zero.add(h.zero_count);
+        for (i, c) in h.positive() {
+            pos.entry(i).or_default().add(c);
+        }
+        for (i, c) in h.negative() {
+            neg.entry(i).or_default().add(c);
+        }
+        hint = combined_hint(hint, h.counter_reset_hint, 1.0);
+    }
+    let finish = |m: BTreeMap<i32, Acc>| {
+        compact(
+            &m.into_iter()
+                .map(|(i, a)| (i, a.value()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut out = aligned[0].clone();
+    out.count = count.value();
+    out.sum = sum.value();
+    out.zero_count = zero.value();
+    out.zero_threshold = aligned.iter().map(|h| h.zero_threshold).fold(0.0, f64::max);
+    (out.positive_spans, out.positive_buckets) = finish(pos);
+    (out.negative_spans, out.negative_buckets) = finish(neg);
+    out.counter_reset_hint = hint;
+    Ok(out)
 }
 
 /// Every count and the sum multiplied by `f`.

@@ -203,7 +203,8 @@ fn as_gauge(mut h: FloatHistogram) -> FloatHistogram {
 
 /// `sum_over_time` / `avg_over_time` of histograms.
 fn sum_or_avg(ev: &Evaluator<'_>, avg: bool, hs: &[HistogramSample], metric: &str) -> Outcome {
-    match sum(hs.iter().map(|h| h.h.as_ref())) {
+    let all: Vec<&FloatHistogram> = hs.iter().map(|h| h.h.as_ref()).collect();
+    match arith::kahan_sum(&all) {
         Ok(total) if avg => {
             Outcome::Histogram(Arc::new(arith::scale(&total, 1.0 / hs.len() as f64)))
         }
@@ -213,16 +214,6 @@ fn sum_or_avg(ev: &Evaluator<'_>, avg: bool, hs: &[HistogramSample], metric: &st
             Outcome::Nothing
         }
     }
-}
-
-/// The sum of histograms.
-fn sum<'h>(
-    mut hs: impl Iterator<Item = &'h FloatHistogram>,
-) -> Result<FloatHistogram, arith::Incompatible> {
-    let Some(first) = hs.next() else {
-        return Ok(FloatHistogram::default());
-    };
-    hs.try_fold(first.clone(), |acc, h| arith::combine(&acc, h, 1.0))
 }
 
 /// Last minus first, plus every value lost to a counter reset.
