@@ -1,7 +1,9 @@
 //! What Prometheus's storage does to the counter-reset hints of appended
-//! histograms, which results inherit: the first sample of a series has
-//! none (unknown), later ones are marked `reset` or `not_reset` by comparing
-//! with the previous sample; gauge histograms keep their hint.
+//! histograms, which results inherit: a sample that starts a chunk (the
+//! first, one after a counter reset, one with a new bucket layout) reads
+//! back with no hint (unknown — the `reset` hint is lost on reading,
+//! prometheus/prometheus#15346); the others read back as `not_reset`.
+//! Gauge histograms keep their hint.
 
 use std::sync::Arc;
 
@@ -17,8 +19,9 @@ pub fn as_stored(samples: Vec<HistogramSample>) -> Vec<HistogramSample> {
                 (_, CounterResetHint::Gauge) => CounterResetHint::Gauge,
                 (_, CounterResetHint::CounterReset) => CounterResetHint::CounterReset,
                 (None, _) => CounterResetHint::Unknown,
-                (Some(p), _) if new_layout(p, &s.h) => CounterResetHint::Unknown,
-                (Some(p), _) if went_down(p, &s.h) => CounterResetHint::CounterReset,
+                (Some(p), _) if new_layout(p, &s.h) || went_down(p, &s.h) => {
+                    CounterResetHint::Unknown
+                }
                 (Some(_), _) => CounterResetHint::NotCounterReset,
             };
             prev = Some(s.h.clone());
@@ -35,8 +38,7 @@ pub fn as_stored(samples: Vec<HistogramSample>) -> Vec<HistogramSample> {
         .collect()
 }
 
-/// A change of bucket layout starts a new chunk, whose first sample has no
-/// hint.
+/// A change of bucket layout starts a new chunk.
 fn new_layout(prev: &FloatHistogram, cur: &FloatHistogram) -> bool {
     cur.schema != prev.schema
         || cur.zero_threshold != prev.zero_threshold
