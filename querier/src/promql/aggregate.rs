@@ -315,12 +315,11 @@ fn aggregate(
 /// The sum (or mean) of histogram samples.
 fn histogram_sum_or_avg(avg: bool, members: &[&Sample]) -> Result<FloatHistogram, Incompatible> {
     let hs: Vec<&FloatHistogram> = members.iter().filter_map(|s| s.h.as_deref()).collect();
-    let acc = arith::kahan_sum(&hs)?;
-    Ok(if avg {
-        arith::scale(&acc, 1.0 / members.len() as f64)
+    if avg {
+        arith::kahan_mean(&hs)
     } else {
-        acc
-    })
+        arith::kahan_sum(&hs)
+    }
 }
 
 fn op_name(op: u16) -> String {

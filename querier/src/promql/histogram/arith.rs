@@ -123,9 +123,30 @@ pub(crate) fn negate(h: &FloatHistogram) -> FloatHistogram {
 }
 
 /// The sum of `hs` with Kahan compensation in every field and bucket (as
-/// Prometheus sums histograms in `sum`, `avg` and `sum_over_time`), after
-/// bringing all to one layout.
+/// Prometheus sums histograms in `sum` and `sum_over_time`).
 pub(crate) fn kahan_sum(hs: &[&FloatHistogram]) -> Result<FloatHistogram, Incompatible> {
+    fieldwise(hs, |values| {
+        let (s, c) = values
+            .iter()
+            .fold((0.0, 0.0), |(s, c), v| kahan::inc(*v, s, c));
+        if s.is_infinite() { s } else { s + c }
+    })
+}
+
+/// The mean of `hs`, field by field and bucket by bucket, computed like the
+/// float `avg` (compensated sum, incremental once the sum would overflow).
+pub(crate) fn kahan_mean(hs: &[&FloatHistogram]) -> Result<FloatHistogram, Incompatible> {
+    fieldwise(hs, |values| {
+        kahan::mean(values.iter().copied()).unwrap_or(f64::NAN)
+    })
+}
+
+/// Brings `hs` to one layout, then combines each field and each bucket's
+/// counts (0 where a histogram lacks the bucket) with `f`.
+fn fieldwise(
+    hs: &[&FloatHistogram],
+    f: impl Fn(&[f64]) -> f64,
+) -> Result<FloatHistogram, Incompatible> {
     let Some(first) = hs.first() else {
         return Ok(FloatHistogram::default());
     };
@@ -147,51 +168,39 @@ pub(crate) fn kahan_sum(hs: &[&FloatHistogram]) -> Result<FloatHistogram, Incomp
         let schema = hs.iter().map(|h| h.schema).min().unwrap_or(first.schema);
         hs.iter().map(|h| reduce(h, schema)).collect()
     };
-    #[derive(Default, Clone, Copy)]
-    struct Acc(f64, f64);
-    impl Acc {
-        fn add(&mut self, v: f64) {
-            (self.0, self.1) = kahan::inc(v, self.0, self.1);
-        }
-        fn value(self) -> f64 {
-            if self.0.is_infinite() {
-                self.0
-            } else {
-                self.0 + self.1
-            }
-        }
-    }
-    let (mut count, mut sum, mut zero) = (Acc::default(), Acc::default(), Acc::default());
-    let mut pos: BTreeMap<i32, Acc> = BTreeMap::new();
-    let mut neg: BTreeMap<i32, Acc> = BTreeMap::new();
-    let mut hint = aligned[0].counter_reset_hint;
-    for h in &aligned {
-        count.add(h.count);
-        sum.add(h.sum);
-        zero.add(h.zero_count);
-        for (i, c) in h.positive() {
-            pos.entry(i).or_default().add(c);
-        }
-        for (i, c) in h.negative() {
-            neg.entry(i).or_default().add(c);
-        }
-        hint = combined_hint(hint, h.counter_reset_hint, 1.0);
-    }
-    let finish = |m: BTreeMap<i32, Acc>| {
-        compact(
-            &m.into_iter()
-                .map(|(i, a)| (i, a.value()))
-                .collect::<Vec<_>>(),
-        )
+    let field = |get: fn(&FloatHistogram) -> f64| f(&aligned.iter().map(get).collect::<Vec<_>>());
+    let side = |get: fn(&FloatHistogram) -> Vec<(i32, f64)>| {
+        let per: Vec<BTreeMap<i32, f64>> = aligned
+            .iter()
+            .map(|h| get(h).into_iter().collect())
+            .collect();
+        let indexes: std::collections::BTreeSet<i32> =
+            per.iter().flat_map(|m| m.keys().copied()).collect();
+        let buckets: Vec<(i32, f64)> = indexes
+            .into_iter()
+            .map(|i| {
+                let values: Vec<f64> = per
+                    .iter()
+                    .map(|m| m.get(&i).copied().unwrap_or(0.0))
+                    .collect();
+                (i, f(&values))
+            })
+            .collect();
+        compact(&buckets)
     };
     let mut out = aligned[0].clone();
-    out.count = count.value();
-    out.sum = sum.value();
-    out.zero_count = zero.value();
+    out.count = field(|h| h.count);
+    out.sum = field(|h| h.sum);
+    out.zero_count = field(|h| h.zero_count);
     out.zero_threshold = aligned.iter().map(|h| h.zero_threshold).fold(0.0, f64::max);
-    (out.positive_spans, out.positive_buckets) = finish(pos);
-    (out.negative_spans, out.negative_buckets) = finish(neg);
-    out.counter_reset_hint = hint;
+    (out.positive_spans, out.positive_buckets) = side(FloatHistogram::positive);
+    (out.negative_spans, out.negative_buckets) = side(FloatHistogram::negative);
+    out.counter_reset_hint = aligned
+        .iter()
+        .skip(1)
+        .fold(aligned[0].counter_reset_hint, |acc, h| {
+            combined_hint(acc, h.counter_reset_hint, 1.0)
+        });
     Ok(out)
 }
 

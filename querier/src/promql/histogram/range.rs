@@ -204,11 +204,13 @@ fn as_gauge(mut h: FloatHistogram) -> FloatHistogram {
 /// `sum_over_time` / `avg_over_time` of histograms.
 fn sum_or_avg(ev: &Evaluator<'_>, avg: bool, hs: &[HistogramSample], metric: &str) -> Outcome {
     let all: Vec<&FloatHistogram> = hs.iter().map(|h| h.h.as_ref()).collect();
-    match arith::kahan_sum(&all) {
-        Ok(total) if avg => {
-            Outcome::Histogram(Arc::new(arith::scale(&total, 1.0 / hs.len() as f64)))
-        }
-        Ok(total) => Outcome::Histogram(Arc::new(total)),
+    let combined = if avg {
+        arith::kahan_mean(&all)
+    } else {
+        arith::kahan_sum(&all)
+    };
+    match combined {
+        Ok(h) => Outcome::Histogram(Arc::new(h)),
         Err(e) => {
             ev.annotate(Annotation::incompatible_histograms(e, metric));
             Outcome::Nothing
