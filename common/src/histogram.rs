@@ -98,6 +98,30 @@ impl FloatHistogram {
     pub fn negative(&self) -> Vec<(i32, f64)> {
         expand(&self.negative_spans, &self.negative_buckets)
     }
+
+    /// This histogram at the coarser `schema`, each bucket merged into the
+    /// one covering it; unchanged when already at or below `schema`, or for
+    /// custom buckets.
+    pub fn with_schema(&self, schema: i32) -> FloatHistogram {
+        if self.schema <= schema || self.uses_custom_buckets() {
+            return self.clone();
+        }
+        let shift = (self.schema - schema).clamp(0, 31) as u32;
+        let regroup = |buckets: Vec<(i32, f64)>| {
+            let mut merged: std::collections::BTreeMap<i32, f64> = Default::default();
+            for (i, c) in buckets {
+                // Bucket i covers (2^((i-1)/2^s), 2^(i/2^s)]; a coarser
+                // bucket covers 2^shift of them.
+                *merged.entry(((i - 1) >> shift) + 1).or_default() += c;
+            }
+            compact(&merged.into_iter().collect::<Vec<_>>())
+        };
+        let mut out = self.clone();
+        out.schema = schema;
+        (out.positive_spans, out.positive_buckets) = regroup(self.positive());
+        (out.negative_spans, out.negative_buckets) = regroup(self.negative());
+        out
+    }
 }
 
 /// Bucket indexes and counts described by `spans` over `buckets`; buckets
@@ -183,6 +207,21 @@ mod tests {
         let e = expand(&spans, &buckets);
         assert_eq!(e, vec![(-1, 1.0), (0, 2.0), (6, 3.0)]);
         assert_eq!(compact(&e), (spans, buckets));
+    }
+
+    #[test]
+    fn coarser_schema_merges_neighbouring_buckets() {
+        let h = FloatHistogram {
+            schema: 1,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
+            positive_buckets: vec![1.0, 2.0, 4.0],
+            ..FloatHistogram::default()
+        };
+        // Schema-1 buckets 0, 1, 2 lie in schema-0 buckets 0, 1, 1.
+        assert_eq!(h.with_schema(0).positive(), vec![(0, 1.0), (1, 6.0)]);
     }
 
     #[test]

@@ -181,7 +181,7 @@ fn apply_operands(
         }
         (Some(h), None) if op == T_MUL => scaled(h, r.v),
         (None, Some(h)) if op == T_MUL => scaled(h, l.v),
-        (Some(h), None) if op == T_DIV => scaled(h, 1.0 / r.v),
+        (Some(h), None) if op == T_DIV => Applied::Histogram(Arc::new(arith::divide(h, r.v)), true),
         _ => {
             ev.annotate(Annotation::incompatible_sample_types(
                 l.type_name(),

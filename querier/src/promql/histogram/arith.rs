@@ -75,7 +75,7 @@ pub(crate) fn combine(
         );
     }
     let schema = a.schema.min(b.schema);
-    let (a, b) = (reduce(a, schema), reduce(b, schema));
+    let (a, b) = (a.with_schema(schema), b.with_schema(schema));
     let merge = |x: Vec<(i32, f64)>, y: Vec<(i32, f64)>| {
         let mut all: BTreeMap<i32, f64> = x.into_iter().collect();
         for (i, c) in y {
@@ -104,6 +104,26 @@ fn combined_hint(a: CounterResetHint, b: CounterResetHint, sign: f64) -> Counter
         (a, b) if a == b => a,
         _ => Unknown,
     }
+}
+
+/// Every count and the sum divided by `d`. Dividing by zero leaves no
+/// buckets, only infinite (or NaN) count, sum and zero bucket, as in
+/// Prometheus.
+pub(crate) fn divide(h: &FloatHistogram, d: f64) -> FloatHistogram {
+    let mut out = h.clone();
+    out.count /= d;
+    out.sum /= d;
+    out.zero_count /= d;
+    if d == 0.0 {
+        out.positive_spans.clear();
+        out.positive_buckets.clear();
+        out.negative_spans.clear();
+        out.negative_buckets.clear();
+    } else {
+        out.positive_buckets.iter_mut().for_each(|c| *c /= d);
+        out.negative_buckets.iter_mut().for_each(|c| *c /= d);
+    }
+    out
 }
 
 /// True when `a` and `b` hold the same values (hints aside).
@@ -166,7 +186,7 @@ fn fieldwise(
         hs.iter().map(|h| rebucket_custom(h, &common)).collect()
     } else {
         let schema = hs.iter().map(|h| h.schema).min().unwrap_or(first.schema);
-        hs.iter().map(|h| reduce(h, schema)).collect()
+        hs.iter().map(|h| h.with_schema(schema)).collect()
     };
     let field = |get: fn(&FloatHistogram) -> f64| f(&aligned.iter().map(get).collect::<Vec<_>>());
     let side = |get: fn(&FloatHistogram) -> Vec<(i32, f64)>| {
@@ -212,28 +232,6 @@ pub(crate) fn scale(h: &FloatHistogram, f: f64) -> FloatHistogram {
     out.zero_count *= f;
     out.positive_buckets.iter_mut().for_each(|c| *c *= f);
     out.negative_buckets.iter_mut().for_each(|c| *c *= f);
-    out
-}
-
-/// `h` at the coarser `schema` (a no-op when already there or custom).
-pub(crate) fn reduce(h: &FloatHistogram, schema: i32) -> FloatHistogram {
-    if h.schema <= schema || h.uses_custom_buckets() {
-        return h.clone();
-    }
-    let shift = (h.schema - schema).clamp(0, 31) as u32;
-    let regroup = |buckets: Vec<(i32, f64)>| {
-        let mut all: BTreeMap<i32, f64> = BTreeMap::new();
-        for (i, c) in buckets {
-            // Bucket i covers (2^((i-1)/2^s), 2^(i/2^s)]; coarser buckets
-            // take 2^shift of them.
-            *all.entry(((i - 1) >> shift) + 1).or_default() += c;
-        }
-        compact(&all.into_iter().collect::<Vec<_>>())
-    };
-    let mut out = h.clone();
-    out.schema = schema;
-    (out.positive_spans, out.positive_buckets) = regroup(h.positive());
-    (out.negative_spans, out.negative_buckets) = regroup(h.negative());
     out
 }
 

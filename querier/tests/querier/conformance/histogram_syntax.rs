@@ -132,6 +132,8 @@ fn add(a: &FloatHistogram, b: &FloatHistogram, sign: f64) -> FloatHistogram {
         }
         compact(&all.into_iter().collect::<Vec<_>>())
     };
+    let schema = a.schema.min(b.schema);
+    let (a, b) = (&a.with_schema(schema), &b.with_schema(schema));
     let mut out = a.clone();
     out.count += sign * b.count;
     out.sum += sign * b.sum;
