@@ -17,6 +17,7 @@ mod aggregate;
 mod annotations;
 mod binary;
 pub(crate) mod dates;
+mod duration_expr;
 mod error;
 mod eval;
 mod fetch;
@@ -141,7 +142,15 @@ impl Engine {
         timeout: Duration,
     ) -> Result<QueryResult, QueryError> {
         let deadline = Instant::now() + timeout;
-        let expr = parse(query)?;
+        let (start, end, step) = match range {
+            QueryRange::Instant(_) => (0, 0, 0),
+            QueryRange::Range { start, end, step } => (start, end, step),
+        };
+        let times = duration_expr::QueryTimes {
+            step_ms: step,
+            range_ms: end.saturating_sub(start),
+        };
+        let expr = parse(&duration_expr::rewrite(query, times))?;
         if let QueryRange::Range { .. } = range {
             let vt = expr.value_type();
             if vt != ValueType::Scalar && vt != ValueType::Vector {
