@@ -119,7 +119,7 @@ fn offset(query: &str, start: usize, times: QueryTimes) -> Option<(String, usize
 /// A non-negative number of seconds as a millisecond duration literal.
 fn ms_literal(seconds: f64) -> Option<String> {
     let ms = (seconds * 1000.0).round();
-    (ms.is_finite() && ms >= 0.0 && ms < 9.0e15).then(|| format!("{}ms", ms as i64))
+    (0.0..9.0e15).contains(&ms).then(|| format!("{}ms", ms as i64))
 }
 
 /// A value of the expression language: seconds, and whether it was written
