@@ -42,9 +42,14 @@ pub(crate) fn rewrite(query: &str, times: QueryTimes) -> String {
                 if query[i..word_end].eq_ignore_ascii_case("offset")
                     && let Some((text, end)) = offset(query, word_end, times)
                 {
-                    out.push_str(&query[copied..word_end]);
-                    out.push(' ');
-                    out.push_str(&text);
+                    // A zero offset is no offset (the parser rejects `offset 0ms`).
+                    if text.is_empty() {
+                        out.push_str(&query[copied..i]);
+                    } else {
+                        out.push_str(&query[copied..word_end]);
+                        out.push(' ');
+                        out.push_str(&text);
+                    }
                     copied = end;
                     i = end;
                 } else {
@@ -110,6 +115,8 @@ fn offset(query: &str, start: usize, times: QueryTimes) -> Option<(String, usize
     }
     let text = if v.seconds < 0.0 {
         format!("-{}", ms_literal(-v.seconds)?)
+    } else if v.seconds == 0.0 {
+        String::new()
     } else {
         ms_literal(v.seconds)?
     };
@@ -119,7 +126,9 @@ fn offset(query: &str, start: usize, times: QueryTimes) -> Option<(String, usize
 /// A non-negative number of seconds as a millisecond duration literal.
 fn ms_literal(seconds: f64) -> Option<String> {
     let ms = (seconds * 1000.0).round();
-    (0.0..9.0e15).contains(&ms).then(|| format!("{}ms", ms as i64))
+    (0.0..9.0e15)
+        .contains(&ms)
+        .then(|| format!("{}ms", ms as i64))
 }
 
 /// A value of the expression language: seconds, and whether it was written
@@ -182,7 +191,7 @@ impl<'q> Parser<'q> {
             let Some((op, bp)) = self.operator() else {
                 break;
             };
-            if bp < min_bp || (bp == min_bp && op != b'^') {
+            if bp < min_bp {
                 self.pos = save;
                 break;
             }
@@ -393,5 +402,8 @@ mod tests {
         // Binary operators after an offset apply to the selector.
         assert_eq!(rewrite("x offset step()*2", TIMES), "x offset 5000ms*2");
         assert_eq!(rewrite("x offset 5m + 3", TIMES), "x offset 5m + 3");
+        assert_eq!(rewrite("x[30m1s-30m1s % 1m]", TIMES), "x[1800000ms]");
+        assert_eq!(rewrite("x[1+(step()-4)*2]", TIMES), "x[3000ms]");
+        assert_eq!(rewrite("x offset (step()*0)", TIMES), "x ");
     }
 }
