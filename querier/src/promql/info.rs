@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use common::labels::{Labels, METRIC_NAME};
 use common::series::{MatchOp, Matcher};
 use promql_parser::label::Matchers;
+use promql_parser::parser::token::T_EQL_REGEX;
 use promql_parser::parser::{Expr, VectorSelector};
 
 use super::QueryError;
@@ -21,7 +22,8 @@ const IDENTIFYING_LABELS: [&str; 2] = ["instance", "job"];
 const DEFAULT_INFO_METRIC: &str = "target_info";
 
 /// The selector for the info series of an `info` call: the second argument
-/// (if any) with the default metric name when it has no `__name__` matcher.
+/// (if any) with the default metric name when it has no `__name__` matcher,
+/// and restricted to `*_info` metrics when it only excludes names.
 pub(crate) fn info_selector(args: &[Expr]) -> VectorSelector {
     let given = args.get(1).and_then(|a| match a {
         Expr::VectorSelector(vs) => Some(vs.clone()),
@@ -36,8 +38,17 @@ pub(crate) fn info_selector(args: &[Expr]) -> VectorSelector {
             METRIC_NAME,
             DEFAULT_INFO_METRIC,
         ));
+    } else if !name_matchers(&vs).iter().any(is_positive)
+        && let Ok(m) = Matcher::new_matcher(T_EQL_REGEX, METRIC_NAME.into(), ".+_info".into())
+    {
+        vs.matchers.matchers.push(m);
     }
     vs
+}
+
+/// True for `=` and `=~` matchers.
+fn is_positive(m: &Matcher) -> bool {
+    matches!(m.op, MatchOp::Equal | MatchOp::Re(_))
 }
 
 /// The `__name__` matchers of the info selector.
@@ -87,10 +98,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, args: &[Expr], t: i64) -> Result<Vec<Samp
     let mut out = Vec::with_capacity(base.len());
     for mut s in base {
         let own_name = s.labels.metric_name().unwrap_or_default();
-        let positive = names
-            .iter()
-            .any(|m| matches!(m.op, MatchOp::Equal | MatchOp::Re(_)));
-        if positive && names.iter().all(|m| m.is_match(own_name)) {
+        if names.iter().any(is_positive) && names.iter().all(|m| m.is_match(own_name)) {
             out.push(s);
             continue;
         }
