@@ -163,10 +163,10 @@ pub(crate) fn variance(h: &FloatHistogram) -> f64 {
     let mean = h.sum / h.count;
     let mut acc = 0.0;
     for b in buckets::all(h).into_iter().filter(|b| b.count != 0.0) {
-        let mid = if b.lower <= 0.0 && b.upper >= 0.0 {
-            0.0
-        } else if h.uses_custom_buckets() {
+        let mid = if h.uses_custom_buckets() {
             custom_midpoint(&b)
+        } else if b.lower <= 0.0 && b.upper >= 0.0 {
+            0.0
         } else {
             let m = (b.lower * b.upper).abs().sqrt();
             if b.upper < 0.0 { -m } else { m }
