@@ -264,7 +264,7 @@ fn aggregate(
                 ) {
                     ev.annotate(Annotation::custom_buckets_reconciled("aggregation"));
                 }
-                match histogram_sum_or_avg(op == T_AVG, &histograms) {
+                match histogram_sum_or_avg(ev, op == T_AVG, &histograms) {
                     Ok(h) => out.push(Sample {
                         drop_name,
                         ..Sample::histogram(labels, Arc::new(h))
@@ -313,8 +313,15 @@ fn aggregate(
 }
 
 /// The sum (or mean) of histogram samples.
-fn histogram_sum_or_avg(avg: bool, members: &[&Sample]) -> Result<FloatHistogram, Incompatible> {
+fn histogram_sum_or_avg(
+    ev: &Evaluator<'_>,
+    avg: bool,
+    members: &[&Sample],
+) -> Result<FloatHistogram, Incompatible> {
     let hs: Vec<&FloatHistogram> = members.iter().filter_map(|s| s.h.as_deref()).collect();
+    if arith::conflicting_resets(&hs) {
+        ev.annotate(Annotation::conflicting_counter_resets());
+    }
     if avg {
         arith::kahan_mean(&hs)
     } else {

@@ -147,6 +147,11 @@ impl Annotation {
         ))
     }
 
+    /// Summed histograms disagree on whether a counter reset happened.
+    pub(crate) fn conflicting_counter_resets() -> Self {
+        Self::Warning("conflicting counter resets during histogram aggregation".into())
+    }
+
     /// A quantile parameter outside [0, 1].
     pub(crate) fn quantile_out_of_range(q: f64) -> Self {
         Self::Warning(format!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::histogram::{FloatHistogram, HistogramSample};
+use common::histogram::{CounterResetHint, FloatHistogram, HistogramSample};
 use common::labels::Labels;
 use common::series::{Sample as Point, Series, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
@@ -84,6 +84,10 @@ pub(crate) struct Evaluator<'a> {
     step_samples: Cell<usize>,
     /// Warnings and infos raised so far.
     annotations: RefCell<Annotations>,
+    /// Inside `histogram_count`/`histogram_sum`/…: like Prometheus's
+    /// `HistogramStatsIterator`, selectors mark each histogram `reset` or
+    /// `not_reset` against the sample before it.
+    stats_decoding: Cell<bool>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -108,6 +112,7 @@ impl<'a> Evaluator<'a> {
             deadline,
             step_samples: Cell::new(0),
             annotations: RefCell::new(Annotations::default()),
+            stats_decoding: Cell::new(false),
         }
     }
 
@@ -126,6 +131,36 @@ impl<'a> Evaluator<'a> {
     /// Raises an annotation for the query's result.
     pub(crate) fn annotate(&self, a: Annotation) {
         self.annotations.borrow_mut().add(a);
+    }
+
+    /// Runs `f` with stats decoding on (see the field).
+    pub(crate) fn with_stats_decoding<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.stats_decoding.replace(true);
+        let out = f();
+        self.stats_decoding.set(before);
+        out
+    }
+
+    /// `histograms[i]` as the selector yields it: with its reset re-detected
+    /// against `histograms[i - 1]` under stats decoding.
+    fn histogram_at(&self, histograms: &[HistogramSample], i: usize) -> HistogramSample {
+        let cur = &histograms[i];
+        if !self.stats_decoding.get() || cur.h.counter_reset_hint == CounterResetHint::Gauge {
+            return cur.clone();
+        }
+        let hint = match i.checked_sub(1).map(|p| &histograms[p]) {
+            Some(prev) if histogram::range::is_reset(&prev.h, &cur.h) => {
+                CounterResetHint::CounterReset
+            }
+            Some(_) => CounterResetHint::NotCounterReset,
+            None => cur.h.counter_reset_hint,
+        };
+        let mut h = cur.h.as_ref().clone();
+        h.counter_reset_hint = hint;
+        HistogramSample {
+            t: cur.t,
+            h: Arc::new(h),
+        }
     }
 
     /// True for range queries (where `sort` has no effect).
@@ -354,12 +389,16 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::new();
         for s in self.series_of(vs) {
             let float = s.samples[..s.samples.partition_point(|p| p.t <= reference)].last();
-            let hist = s.histograms[..s.histograms.partition_point(|p| p.t <= reference)].last();
+            let hist = s
+                .histograms
+                .partition_point(|p| p.t <= reference)
+                .checked_sub(1)
+                .map(|i| self.histogram_at(&s.histograms, i));
             let selected = match (float, hist) {
-                (Some(f), Some(h)) if h.t > f.t => Selected::histogram(&s.labels, h),
+                (Some(f), Some(h)) if h.t > f.t => Selected::histogram(&s.labels, &h),
                 (Some(f), _) if !is_stale_nan(f.v) => Selected::float(&s.labels, *f),
                 (Some(_), _) => continue,
-                (None, Some(h)) => Selected::histogram(&s.labels, h),
+                (None, Some(h)) => Selected::histogram(&s.labels, &h),
                 (None, None) => continue,
             };
             if selected.t > floor {
@@ -386,7 +425,9 @@ impl<'a> Evaluator<'a> {
                 .collect();
             let hlo = s.histograms.partition_point(|p| p.t <= start);
             let hhi = s.histograms.partition_point(|p| p.t <= end);
-            let histograms = s.histograms[hlo..hhi].to_vec();
+            let histograms = (hlo..hhi)
+                .map(|i| self.histogram_at(&s.histograms, i))
+                .collect();
             let r = RangeSeries {
                 labels: s.labels.clone(),
                 points,

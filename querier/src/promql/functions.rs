@@ -26,7 +26,7 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         return Ok(Value::Vector(map_values(v, f)));
     }
     if let Some(f) = histogram::functions::statistic(name) {
-        let v = ev.eval_vector(args[0], t)?;
+        let v = ev.with_stats_decoding(|| ev.eval_vector(args[0], t))?;
         return Ok(Value::Vector(histogram::functions::map_histograms(v, f)));
     }
     if let Some(f) = dates::function(name) {

@@ -33,6 +33,13 @@ pub(crate) fn any_mismatched_custom_buckets<'h>(
     custom.any(|h| h.custom_values != first.custom_values)
 }
 
+/// True when some of `hs` say a counter reset happened and others that
+/// none did: their sum cannot say either.
+pub(crate) fn conflicting_resets(hs: &[&FloatHistogram]) -> bool {
+    let has = |hint| hs.iter().any(|h| h.counter_reset_hint == hint);
+    has(CounterResetHint::CounterReset) && has(CounterResetHint::NotCounterReset)
+}
+
 /// `h` with its custom buckets merged onto `bounds` (a subset of its own
 /// bounds): each bucket moves to the first bound at or above its own.
 fn rebucket_custom(h: &FloatHistogram, bounds: &[f64]) -> FloatHistogram {

@@ -204,6 +204,9 @@ fn as_gauge(mut h: FloatHistogram) -> FloatHistogram {
 /// `sum_over_time` / `avg_over_time` of histograms.
 fn sum_or_avg(ev: &Evaluator<'_>, avg: bool, hs: &[HistogramSample], metric: &str) -> Outcome {
     let all: Vec<&FloatHistogram> = hs.iter().map(|h| h.h.as_ref()).collect();
+    if arith::conflicting_resets(&all) {
+        ev.annotate(Annotation::conflicting_counter_resets());
+    }
     let combined = if avg {
         arith::kahan_mean(&all)
     } else {
