@@ -7,6 +7,7 @@ pub mod block;
 pub mod chunk;
 pub mod discard;
 pub mod exemplar;
+pub mod histogram;
 pub mod labels;
 pub mod limits;
 pub mod metadata;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 pub use promql_parser::label::{MatchOp, Matcher};
 
+use crate::histogram::HistogramSample;
 use crate::labels::Labels;
 use crate::tenant::TenantId;
 
@@ -32,8 +33,27 @@ pub fn is_stale_nan(v: f64) -> bool {
 pub struct Series {
     /// The series' identity.
     pub labels: Labels,
-    /// Samples sorted by `t`, no duplicate timestamps.
+    /// Float samples sorted by `t`, no duplicate timestamps.
     pub samples: Vec<Sample>,
+    /// Native histogram samples sorted by `t`, no duplicate timestamps and
+    /// none at a timestamp that also has a float sample.
+    pub histograms: Vec<HistogramSample>,
+}
+
+impl Series {
+    /// A series with float samples only.
+    pub fn floats(labels: Labels, samples: Vec<Sample>) -> Self {
+        Self {
+            labels,
+            samples,
+            histograms: Vec::new(),
+        }
+    }
+
+    /// True when the series holds no sample of either kind.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty() && self.histograms.is_empty()
+    }
 }
 
 /// Errors a store returns while answering a query.
@@ -130,20 +150,29 @@ pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
 /// Merges two sorted sample lists, dropping duplicate timestamps (the first
 /// list wins). Used to combine replicas, head and blocks.
 pub fn merge_samples(a: &[Sample], b: &[Sample]) -> Vec<Sample> {
+    merge_by_time(a, b, |s| s.t)
+}
+
+/// [`merge_samples`] for histogram samples.
+pub fn merge_histograms(a: &[HistogramSample], b: &[HistogramSample]) -> Vec<HistogramSample> {
+    merge_by_time(a, b, |s| s.t)
+}
+
+fn merge_by_time<T: Clone>(a: &[T], b: &[T], t: fn(&T) -> i64) -> Vec<T> {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::with_capacity(a.len() + b.len());
     while i < a.len() && j < b.len() {
-        match a[i].t.cmp(&b[j].t) {
+        match t(&a[i]).cmp(&t(&b[j])) {
             std::cmp::Ordering::Less => {
-                out.push(a[i]);
+                out.push(a[i].clone());
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                out.push(b[j]);
+                out.push(b[j].clone());
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
-                out.push(a[i]);
+                out.push(a[i].clone());
                 i += 1;
                 j += 1;
             }
@@ -163,7 +192,8 @@ pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
     for s in all {
         match out.last_mut() {
             Some(last) if last.labels == s.labels => {
-                last.samples = merge_samples(&last.samples, &s.samples)
+                last.samples = merge_samples(&last.samples, &s.samples);
+                last.histograms = merge_histograms(&last.histograms, &s.histograms);
             }
             _ => out.push(s),
         }
@@ -190,19 +220,10 @@ mod tests {
         let a = Labels::from_pairs([("__name__", "a")]);
         let b = Labels::from_pairs([("__name__", "b")]);
         let out = merge_series(vec![
-            vec![Series {
-                labels: b.clone(),
-                samples: vec![s(1, 1.0)],
-            }],
+            vec![Series::floats(b.clone(), vec![s(1, 1.0)])],
             vec![
-                Series {
-                    labels: a.clone(),
-                    samples: vec![s(1, 1.0)],
-                },
-                Series {
-                    labels: b.clone(),
-                    samples: vec![s(2, 2.0)],
-                },
+                Series::floats(a.clone(), vec![s(1, 1.0)]),
+                Series::floats(b.clone(), vec![s(2, 2.0)]),
             ],
         ]);
         assert_eq!(out.len(), 2);

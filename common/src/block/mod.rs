@@ -411,10 +411,7 @@ impl BlockReader {
             if !samples.is_empty()
                 && let Some(entry) = self.index.series(id)
             {
-                out.push(Series {
-                    labels: self.index.labels(entry),
-                    samples,
-                });
+                out.push(Series::floats(self.index.labels(entry), samples));
             }
         }
         if !out.is_sorted_by(|a, b| a.labels <= b.labels) {

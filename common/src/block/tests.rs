@@ -59,7 +59,7 @@ fn make_series(i: usize, chunks: usize, start: i64) -> (BlockSeries, Series) {
         labels: labels.clone(),
         chunks: samples.chunks(120).map(chunk).collect(),
     };
-    (block, Series { labels, samples })
+    (block, Series::floats(labels, samples))
 }
 
 fn corpus(n: usize, chunks: usize) -> (Vec<BlockSeries>, Vec<Series>) {

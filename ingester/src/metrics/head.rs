@@ -210,10 +210,7 @@ impl Head {
     pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
         self.map_matching(matchers, mint, maxt, |s| {
             let samples = s.samples_in(mint, maxt);
-            (!samples.is_empty()).then(|| Series {
-                labels: s.labels.clone(),
-                samples,
-            })
+            (!samples.is_empty()).then(|| Series::floats(s.labels.clone(), samples))
         })
     }
 

@@ -91,11 +91,11 @@ async fn run_query(
 ) -> Result<Response, ApiError> {
     let timeout = timeout(q, params)?;
     if params.get("stats").is_none() {
-        let value = q
+        let result = q
             .engine
             .query_with_timeout(tenants, expr, range, timeout)
             .await?;
-        return Ok(ok_json(json::query_result(&value)));
+        return Ok(ok_json(json::query_result(&result, None)));
     }
     // An engine over a counting view of the store, for this request only.
     let counting = Arc::new(CountingStore::new(Arc::clone(&q.store)));
@@ -105,19 +105,16 @@ async fn run_query(
         q.engine.options().clone(),
     );
     let eval_start = Instant::now();
-    let value = engine
+    let result = engine
         .query_with_timeout(tenants, expr, range, timeout)
         .await?;
     let stats = QueryStats {
         exec_total: received.elapsed(),
         eval_total: eval_start.elapsed(),
         total_queryable_samples: counting.samples(),
-        peak_samples: result_points(&value),
+        peak_samples: result_points(&result.value),
     };
-    Ok(ok_json(json::query_result_with_stats(
-        &value,
-        &stats.to_json(),
-    )))
+    Ok(ok_json(json::query_result(&result, Some(&stats.to_json()))))
 }
 
 /// `GET|POST /prometheus/api/v1/query_range`.

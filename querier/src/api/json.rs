@@ -9,8 +9,8 @@ use common::labels::Labels;
 use common::series::Sample as Point;
 
 use super::metric_metadata::MetadataByFamily;
-use crate::promql::QueryValue;
-use crate::promql::format::{api_float, api_timestamp};
+use crate::promql::format::{api_float, api_histogram, api_timestamp};
+use crate::promql::{Annotations, QueryResult, QueryValue};
 
 /// A JSON string literal.
 fn string(s: &str) -> String {
@@ -43,8 +43,11 @@ fn points(out: &mut String, pts: &[Point]) {
     out.push(']');
 }
 
-/// `{"status":"success","data":{"resultType":…,"result":…}}`.
-pub(crate) fn query_result(value: &QueryValue) -> String {
+/// `{"status":"success","data":{"resultType":…,"result":…}}`, with
+/// Prometheus's `"stats"` object (already JSON) in `data` when given, plus
+/// `"warnings"` and `"infos"` when the query raised annotations.
+pub(crate) fn query_result(result: &QueryResult, stats_json: Option<&str>) -> String {
+    let value = &result.value;
     let mut out = format!(
         "{{\"status\":\"success\",\"data\":{{\"resultType\":\"{}\",\"result\":",
         value.result_type()
@@ -62,8 +65,20 @@ pub(crate) fn query_result(value: &QueryValue) -> String {
                 }
                 out.push_str("{\"metric\":");
                 labels_object(&mut out, &s.labels);
-                out.push_str(",\"value\":");
-                point(&mut out, s.t, s.v);
+                match &s.h {
+                    Some(h) => {
+                        let _ = write!(
+                            out,
+                            ",\"histogram\":[{},{}]",
+                            api_timestamp(s.t),
+                            api_histogram(h)
+                        );
+                    }
+                    None => {
+                        out.push_str(",\"value\":");
+                        point(&mut out, s.t, s.v);
+                    }
+                }
                 out.push('}');
             }
             out.push(']');
@@ -76,15 +91,39 @@ pub(crate) fn query_result(value: &QueryValue) -> String {
                 }
                 out.push_str("{\"metric\":");
                 labels_object(&mut out, &s.labels);
-                out.push_str(",\"values\":");
-                points(&mut out, &s.samples);
+                if !s.samples.is_empty() || s.histograms.is_empty() {
+                    out.push_str(",\"values\":");
+                    points(&mut out, &s.samples);
+                }
+                if !s.histograms.is_empty() {
+                    let items: Vec<String> = s
+                        .histograms
+                        .iter()
+                        .map(|p| format!("[{},{}]", api_timestamp(p.t), api_histogram(&p.h)))
+                        .collect();
+                    let _ = write!(out, ",\"histograms\":[{}]", items.join(","));
+                }
                 out.push('}');
             }
             out.push(']');
         }
     }
-    out.push_str("}}");
+    if let Some(stats) = stats_json {
+        let _ = write!(out, ",\"stats\":{stats}");
+    }
+    out.push('}');
+    annotations(&mut out, &result.annotations);
+    out.push('}');
     out
+}
+
+fn annotations(out: &mut String, a: &Annotations) {
+    for (key, list) in [("warnings", &a.warnings), ("infos", &a.infos)] {
+        if !list.is_empty() {
+            let items: Vec<String> = list.iter().map(|t| string(t)).collect();
+            let _ = write!(out, ",\"{key}\":[{}]", items.join(","));
+        }
+    }
 }
 
 /// `{"status":"success","data":…}` plus `"warnings"` when there are any.
@@ -95,18 +134,6 @@ fn success(data: &str, warnings: &[&str]) -> String {
         let _ = write!(out, ",\"warnings\":[{}]", items.join(","));
     }
     out.push('}');
-    out
-}
-
-/// A query result with Prometheus's `"stats"` object (already JSON) added
-/// to `data`.
-pub(crate) fn query_result_with_stats(value: &QueryValue, stats_json: &str) -> String {
-    let mut out = query_result(value);
-    // `query_result` ends with the closing braces of `data` and the response.
-    if out.ends_with("}}") {
-        out.truncate(out.len() - 2);
-        let _ = write!(out, ",\"stats\":{stats_json}}}}}");
-    }
     out
 }
 

@@ -3,6 +3,9 @@
 //! `aggregationK`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::histogram::FloatHistogram;
 
 use common::labels::{Labels, METRIC_NAME};
 use promql_parser::label::Labels as LabelNames;
@@ -12,8 +15,10 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
+use super::annotations::Annotation;
 use super::eval::Evaluator;
 use super::functions::unwrap_parens;
+use super::histogram::arith::{self, Incompatible};
 use super::range_functions::quantile;
 use super::value::{Sample, Value};
 use super::{QueryError, format, kahan};
@@ -30,16 +35,19 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<Va
         T_TOPK | T_BOTTOMK | T_LIMITK => {
             let k = ev.eval_scalar(required(param)?, t)?;
             let input = ev.eval_vector(&agg.expr, t)?;
-            Ok(Value::Vector(select_k(op, k, input, &grouping)?))
+            Ok(Value::Vector(select_k(ev, op, k, input, &grouping)?))
         }
         T_LIMIT_RATIO => {
             let r = ev.eval_scalar(required(param)?, t)?;
             if r.is_nan() {
                 return Err(QueryError::exec("Ratio value is NaN"));
             }
-            Err(QueryError::exec(
-                "limit_ratio is not supported by this engine",
-            ))
+            let capped = r.clamp(-1.0, 1.0);
+            if capped != r {
+                ev.annotate(Annotation::ratio_out_of_range(r, capped));
+            }
+            let input = ev.eval_vector(&agg.expr, t)?;
+            Ok(Value::Vector(limit_ratio(capped, input)))
         }
         T_COUNT_VALUES => {
             let Expr::StringLiteral(label) = required(param)? else {
@@ -59,8 +67,11 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<Va
                 (T_QUANTILE, Some(p)) => ev.eval_scalar(p, t)?,
                 _ => f64::NAN,
             };
+            if op == T_QUANTILE && !(0.0..=1.0).contains(&q) {
+                ev.annotate(Annotation::quantile_out_of_range(q));
+            }
             let input = ev.eval_vector(&agg.expr, t)?;
-            Ok(Value::Vector(aggregate(op, q, input, &grouping)?))
+            Ok(Value::Vector(aggregate(ev, op, q, input, &grouping)?))
         }
     }
 }
@@ -122,6 +133,7 @@ fn group<'s>(input: &'s [Sample], grouping: &Grouping<'_>) -> Vec<(Labels, Vec<&
 
 /// `topk`, `bottomk`, `limitk`: up to `k` input samples per group, labels kept.
 fn select_k(
+    ev: &Evaluator<'_>,
     op: u16,
     k: f64,
     input: Vec<Sample>,
@@ -148,6 +160,10 @@ fn select_k(
     let k = k as usize;
     let mut out = Vec::new();
     for (_, mut members) in group(&input, grouping) {
+        if op != T_LIMITK && members.iter().any(|s| !s.is_float()) {
+            ev.annotate(Annotation::histogram_ignored_in_aggregation(&op_name(op)));
+            members.retain(|s| s.is_float());
+        }
         match op {
             T_TOPK => members.sort_by(|a, b| nan_last(a.v, b.v, true)),
             T_BOTTOMK => members.sort_by(|a, b| nan_last(a.v, b.v, false)),
@@ -156,6 +172,25 @@ fn select_k(
         out.extend(members.into_iter().take(k).cloned());
     }
     Ok(out)
+}
+
+/// `limit_ratio(r, v)`: a deterministic sample of about `r` of the series
+/// (by a hash of their labels), or for negative `r` the complementary
+/// `-r` share, so `limit_ratio(r, v)` and `limit_ratio(r - 1, v)` split `v`.
+fn limit_ratio(r: f64, input: Vec<Sample>) -> Vec<Sample> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let offset = |labels: &Labels| {
+        let mut h = DefaultHasher::new();
+        labels.hash(&mut h);
+        h.finish() as f64 / u64::MAX as f64
+    };
+    input
+        .into_iter()
+        .filter(|s| {
+            let o = offset(&s.labels);
+            (r >= 0.0 && o < r) || (r < 0.0 && o >= 1.0 + r)
+        })
+        .collect()
 }
 
 /// Orders values descending (or ascending) with NaN after everything else.
@@ -174,7 +209,11 @@ fn count_values(label: &str, input: Vec<Sample>, grouping: &Grouping<'_>) -> Vec
     let with_value: Vec<Sample> = input
         .into_iter()
         .map(|mut s| {
-            s.labels.set(label, &format::go_float(s.v));
+            let value = match &s.h {
+                Some(h) => format::histogram_text(h),
+                None => format::go_float(s.v),
+            };
+            s.labels.set(label, &value);
             s
         })
         .collect();
@@ -197,7 +236,12 @@ fn count_values(label: &str, input: Vec<Sample>, grouping: &Grouping<'_>) -> Vec
 }
 
 /// `sum`, `avg`, `count`, `group`, `min`, `max`, `stddev`, `stdvar`, `quantile`.
+///
+/// `count` and `group` take every sample; `sum` and `avg` add up either
+/// floats or histograms (a group mixing both is dropped with a warning);
+/// the rest ignore histograms, with an info.
 fn aggregate(
+    ev: &Evaluator<'_>,
     op: u16,
     q: f64,
     input: Vec<Sample>,
@@ -205,7 +249,39 @@ fn aggregate(
 ) -> Result<Vec<Sample>, QueryError> {
     let mut out = Vec::new();
     for (labels, members) in group(&input, grouping) {
-        let values = members.iter().map(|s| s.v);
+        let drop_name = members.iter().any(|s| s.drop_name);
+        let (floats, histograms): (Vec<&Sample>, Vec<&Sample>) =
+            members.iter().partition(|s| s.is_float());
+        let counted = matches!(op, T_COUNT | T_GROUP);
+        if !counted && !histograms.is_empty() {
+            if matches!(op, T_SUM | T_AVG) {
+                if !floats.is_empty() {
+                    ev.annotate(Annotation::mixed_floats_histograms_aggregation());
+                    continue;
+                }
+                if arith::any_mismatched_custom_buckets(
+                    histograms.iter().filter_map(|s| s.h.as_deref()),
+                ) {
+                    ev.annotate(Annotation::custom_buckets_reconciled("aggregation"));
+                }
+                match histogram_sum_or_avg(ev, op == T_AVG, &histograms) {
+                    Ok(h) => out.push(Sample {
+                        drop_name,
+                        ..Sample::histogram(labels, Arc::new(h))
+                    }),
+                    Err(e) => {
+                        let metric = histograms[0].labels.metric_name().unwrap_or_default();
+                        ev.annotate(Annotation::incompatible_histograms(e, metric));
+                    }
+                }
+                continue;
+            }
+            ev.annotate(Annotation::histogram_ignored_in_aggregation(&op_name(op)));
+            if floats.is_empty() {
+                continue;
+            }
+        }
+        let values = floats.iter().map(|s| s.v);
         let v = match op {
             T_SUM => {
                 let (s, c) = values.fold((0.0, 0.0), |(s, c), v| kahan::inc(v, s, c));
@@ -228,14 +304,29 @@ fn aggregate(
                 )));
             }
         };
-        let drop_name = members.iter().any(|s| s.drop_name);
         out.push(Sample {
-            labels,
-            v,
             drop_name,
+            ..Sample::new(labels, v)
         });
     }
     Ok(out)
+}
+
+/// The sum (or mean) of histogram samples.
+fn histogram_sum_or_avg(
+    ev: &Evaluator<'_>,
+    avg: bool,
+    members: &[&Sample],
+) -> Result<FloatHistogram, Incompatible> {
+    let hs: Vec<&FloatHistogram> = members.iter().filter_map(|s| s.h.as_deref()).collect();
+    if arith::conflicting_resets(&hs) {
+        ev.annotate(Annotation::conflicting_counter_resets());
+    }
+    if avg {
+        arith::kahan_mean(&hs)
+    } else {
+        arith::kahan_sum(&hs)
+    }
 }
 
 fn op_name(op: u16) -> String {
@@ -268,6 +359,7 @@ fn welford_variance(mut values: impl Iterator<Item = f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::promql::eval::with_test_evaluator;
 
     fn s(pairs: &[(&str, &str)], v: f64) -> Sample {
         Sample::new(Labels::from_pairs(pairs.iter().copied()), v)
@@ -281,7 +373,9 @@ mod tests {
             s(&[("job", "b")], 5.0),
         ];
         let names = vec!["job".to_string()];
-        let out = aggregate(T_SUM, f64::NAN, input, &Grouping::By(&names)).unwrap();
+        let out = with_test_evaluator(|ev| {
+            aggregate(ev, T_SUM, f64::NAN, input, &Grouping::By(&names)).unwrap()
+        });
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].labels, Labels::from_pairs([("job", "a")]));
         assert_eq!(out[0].v, 3.0);
@@ -294,8 +388,10 @@ mod tests {
             s(&[("i", "2")], 1.0),
             s(&[("i", "3")], 2.0),
         ];
-        let out = select_k(T_TOPK, 2.0, input, &Grouping::By(&[])).unwrap();
-        assert_eq!(out.iter().map(|s| s.v).collect::<Vec<_>>(), vec![2.0, 1.0]);
-        assert!(select_k(T_TOPK, f64::NAN, vec![], &Grouping::By(&[])).is_err());
+        with_test_evaluator(|ev| {
+            let out = select_k(ev, T_TOPK, 2.0, input, &Grouping::By(&[])).unwrap();
+            assert_eq!(out.iter().map(|s| s.v).collect::<Vec<_>>(), vec![2.0, 1.0]);
+            assert!(select_k(ev, T_TOPK, f64::NAN, vec![], &Grouping::By(&[])).is_err());
+        });
     }
 }

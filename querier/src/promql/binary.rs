@@ -4,6 +4,9 @@
 //! Errors and result labels follow Prometheus's `VectorBinop`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use common::histogram::FloatHistogram;
 
 use common::labels::{Labels, METRIC_NAME};
 use promql_parser::label::Labels as LabelNames;
@@ -14,7 +17,9 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::QueryError;
+use super::annotations::Annotation;
 use super::eval::Evaluator;
+use super::histogram::arith;
 use super::value::{Sample, Value, drop_metadata};
 
 /// Evaluates a binary expression at time `t`.
@@ -32,19 +37,29 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, 
                 v
             }))
         }
-        (Value::Vector(l), Value::Scalar(r)) => {
-            Ok(Value::Vector(vector_scalar(op, l, r, false, return_bool)?))
-        }
-        (Value::Scalar(l), Value::Vector(r)) => {
-            Ok(Value::Vector(vector_scalar(op, r, l, true, return_bool)?))
-        }
+        (Value::Vector(l), Value::Scalar(r)) => Ok(Value::Vector(vector_scalar(
+            ev,
+            op,
+            l,
+            r,
+            false,
+            return_bool,
+        )?)),
+        (Value::Scalar(l), Value::Vector(r)) => Ok(Value::Vector(vector_scalar(
+            ev,
+            op,
+            r,
+            l,
+            true,
+            return_bool,
+        )?)),
         (Value::Vector(l), Value::Vector(r)) => {
             let default = BinModifier::default();
             let modifier = b.modifier.as_ref().unwrap_or(&default);
             let matching = Matching::from(modifier);
             Ok(Value::Vector(match op {
                 T_LAND | T_LOR | T_LUNLESS => set_operation(op, l, r, &matching),
-                _ => vector_vector(op, l, r, &matching, modifier, return_bool)?,
+                _ => vector_vector(ev, op, l, r, &matching, modifier, return_bool)?,
             }))
         }
         (l, r) => Err(QueryError::exec(format!(
@@ -88,7 +103,102 @@ fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
     })
 }
 
+/// One side of an operation on sample values.
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    v: f64,
+    h: Option<&'a Arc<FloatHistogram>>,
+}
+
+impl<'a> Operand<'a> {
+    fn of(s: &'a Sample) -> Self {
+        Self {
+            v: s.v,
+            h: s.h.as_ref(),
+        }
+    }
+
+    fn float(v: f64) -> Self {
+        Self { v, h: None }
+    }
+
+    fn type_name(&self) -> &'static str {
+        if self.h.is_some() {
+            "histogram"
+        } else {
+            "float"
+        }
+    }
+}
+
+/// `l op r` on sample values.
+enum Applied {
+    /// A float result, and whether a comparison held.
+    Float(f64, bool),
+    /// A histogram result, and whether a comparison held.
+    Histogram(Arc<FloatHistogram>, bool),
+    /// No result for these operand types.
+    Dropped,
+}
+
+/// `l op r` for floats and histograms, as Prometheus's `vectorElemBinop`:
+/// histograms add and subtract, scale by floats (`*`, and `/` with the
+/// histogram on the left) and compare for (in)equality; anything else
+/// drops the sample with an info.
+fn apply_operands(
+    ev: &Evaluator<'_>,
+    op: u16,
+    l: Operand<'_>,
+    r: Operand<'_>,
+) -> Result<Applied, QueryError> {
+    let scaled =
+        |h: &FloatHistogram, f: f64| Applied::Histogram(Arc::new(arith::scale(h, f)), true);
+    Ok(match (l.h, r.h) {
+        (None, None) => {
+            let (v, keep) = apply(op, l.v, r.v)?;
+            Applied::Float(v, keep)
+        }
+        (Some(a), Some(b)) if matches!(op, T_ADD | T_SUB) => {
+            let (sign, during) = if op == T_ADD {
+                (1.0, "addition")
+            } else {
+                (-1.0, "subtraction")
+            };
+            if arith::mismatched_custom_buckets(a, b) {
+                ev.annotate(Annotation::custom_buckets_reconciled(during));
+            }
+            match arith::combine(a, b, sign) {
+                Ok(h) => Applied::Histogram(Arc::new(h), true),
+                Err(e) => {
+                    ev.annotate(Annotation::incompatible_histograms(e, ""));
+                    Applied::Dropped
+                }
+            }
+        }
+        (Some(a), Some(b)) if matches!(op, T_EQLC | T_NEQ) => {
+            let equal = arith::same_values(a, b);
+            Applied::Histogram(a.clone(), equal == (op == T_EQLC))
+        }
+        (Some(h), None) if op == T_MUL => scaled(h, r.v),
+        (None, Some(h)) if op == T_MUL => scaled(h, l.v),
+        (Some(h), None) if op == T_DIV => Applied::Histogram(Arc::new(arith::divide(h, r.v)), true),
+        _ => {
+            ev.annotate(Annotation::incompatible_sample_types(
+                l.type_name(),
+                &op_display(op),
+                r.type_name(),
+            ));
+            Applied::Dropped
+        }
+    })
+}
+
+fn op_display(op: u16) -> String {
+    promql_parser::parser::token::TokenType::new(op).to_string()
+}
+
 fn vector_scalar(
+    ev: &Evaluator<'_>,
     op: u16,
     vec: Vec<Sample>,
     scalar: f64,
@@ -97,10 +207,27 @@ fn vector_scalar(
 ) -> Result<Vec<Sample>, QueryError> {
     let mut out = Vec::with_capacity(vec.len());
     for mut s in vec {
-        let (l, r) = if swap { (scalar, s.v) } else { (s.v, scalar) };
-        let (mut v, mut keep) = apply(op, l, r)?;
+        let (l, r) = if swap {
+            (Operand::float(scalar), Operand::of(&s))
+        } else {
+            (Operand::of(&s), Operand::float(scalar))
+        };
+        let (mut v, mut keep) = match apply_operands(ev, op, l, r)? {
+            Applied::Float(v, keep) => (v, keep),
+            Applied::Histogram(h, keep) => {
+                if keep {
+                    s.h = Some(h);
+                    if changes_metric_schema(op) {
+                        s.drop_name = true;
+                    }
+                    out.push(s);
+                }
+                continue;
+            }
+            Applied::Dropped => continue,
+        };
         if is_comparison(op) && swap {
-            v = r;
+            v = r.v;
         }
         if return_bool {
             v = f64::from(u8::from(keep));
@@ -183,6 +310,7 @@ fn set_operation(op: u16, lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching<'_>) 
 
 /// Arithmetic and comparison between two vectors.
 fn vector_vector(
+    ev: &Evaluator<'_>,
     op: u16,
     lhs: Vec<Sample>,
     rhs: Vec<Sample>,
@@ -223,6 +351,7 @@ fn vector_vector(
     }
 
     let mut join = Join {
+        ev,
         op,
         m,
         include,
@@ -256,6 +385,7 @@ fn vector_vector(
 /// State of one vector-vector operation: which match groups were used and
 /// the output so far.
 struct Join<'a> {
+    ev: &'a Evaluator<'a>,
     op: u16,
     m: &'a Matching<'a>,
     include: &'a [String],
@@ -271,13 +401,18 @@ impl Join<'_> {
     /// Applies the operator to a "many"-side and a "one"-side sample.
     fn pair(&mut self, many: &Sample, one: &Sample, sig: &Labels) -> Result<(), QueryError> {
         let (l, r) = if self.one_to_many {
-            (one.v, many.v)
+            (Operand::of(one), Operand::of(many))
         } else {
-            (many.v, one.v)
+            (Operand::of(many), Operand::of(one))
         };
-        let (mut v, keep) = apply(self.op, l, r)?;
+        let (mut v, mut h, keep) = match apply_operands(self.ev, self.op, l, r)? {
+            Applied::Float(v, keep) => (v, None, keep),
+            Applied::Histogram(h, keep) => (0.0, Some(h), keep),
+            Applied::Dropped => return Ok(()),
+        };
         if self.return_bool {
             v = f64::from(u8::from(keep));
+            h = None;
         }
         let labels = result_labels(
             &many.labels,
@@ -304,6 +439,7 @@ impl Join<'_> {
             self.out.push(Sample {
                 labels,
                 v,
+                h,
                 drop_name: self.return_bool,
             });
         }

@@ -1,17 +1,24 @@
 //! The evaluator: walks the AST at one evaluation time over the prefetched
 //! data, and steps that over a range query's timestamps.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
+use common::histogram::{CounterResetHint, FloatHistogram, HistogramSample};
 use common::labels::Labels;
 use common::series::{Sample as Point, Series, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
+use super::annotations::{Annotation, Annotations};
 use super::fetch::{Fetched, at_ms, offset_ms, selector_key};
-use super::value::{QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata};
-use super::{EngineOptions, QueryError, QueryRange, aggregate, binary, duration_ms, functions};
+use super::value::{
+    QueryResult, QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata,
+};
+use super::{
+    EngineOptions, QueryError, QueryRange, aggregate, binary, duration_ms, functions, histogram,
+};
 
 /// A range vector argument with the window it was taken over, which the
 /// extrapolating functions (`rate`, `delta`, …) need.
@@ -21,6 +28,44 @@ pub(crate) struct RangeArg {
     pub start: i64,
     /// Right (inclusive) edge of the window, ms.
     pub end: i64,
+}
+
+/// A sample an instant selector picked, with its own timestamp.
+pub(crate) struct Selected<'a> {
+    pub labels: &'a Labels,
+    pub t: i64,
+    pub v: f64,
+    pub h: Option<Arc<FloatHistogram>>,
+}
+
+impl<'a> Selected<'a> {
+    fn float(labels: &'a Labels, p: Point) -> Self {
+        Self {
+            labels,
+            t: p.t,
+            v: p.v,
+            h: None,
+        }
+    }
+
+    fn histogram(labels: &'a Labels, p: &HistogramSample) -> Self {
+        Self {
+            labels,
+            t: p.t,
+            v: 0.0,
+            h: Some(p.h.clone()),
+        }
+    }
+
+    /// The evaluation sample (the sample's own timestamp is dropped).
+    pub(crate) fn into_sample(self) -> Sample {
+        Sample {
+            labels: self.labels.clone(),
+            v: self.v,
+            h: self.h,
+            drop_name: false,
+        }
+    }
 }
 
 /// Evaluates one query over prefetched data.
@@ -37,6 +82,12 @@ pub(crate) struct Evaluator<'a> {
     deadline: Instant,
     /// Samples held in memory by the current step.
     step_samples: Cell<usize>,
+    /// Warnings and infos raised so far.
+    annotations: RefCell<Annotations>,
+    /// Inside `histogram_count`/`histogram_sum`/…: like Prometheus's
+    /// `HistogramStatsIterator`, selectors mark each histogram `reset` or
+    /// `not_reset` against the sample before it.
+    stats_decoding: Cell<bool>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -60,15 +111,61 @@ impl<'a> Evaluator<'a> {
             query_step,
             deadline,
             step_samples: Cell::new(0),
+            annotations: RefCell::new(Annotations::default()),
+            stats_decoding: Cell::new(false),
         }
     }
 
     /// Evaluates `expr` over `range` and shapes the result.
-    pub(crate) fn run(&self, expr: &Expr, range: QueryRange) -> Result<QueryValue, QueryError> {
-        match range {
+    pub(crate) fn run(self, expr: &Expr, range: QueryRange) -> Result<QueryResult, QueryError> {
+        let value = match range {
             QueryRange::Instant(t) => self.run_instant(expr, t),
             QueryRange::Range { start, end, step } => self.run_range(expr, start, end, step.max(1)),
+        }?;
+        Ok(QueryResult {
+            value,
+            annotations: self.annotations.into_inner(),
+        })
+    }
+
+    /// Raises an annotation for the query's result.
+    pub(crate) fn annotate(&self, a: Annotation) {
+        self.annotations.borrow_mut().add(a);
+    }
+
+    /// Runs `f` with stats decoding on (see the field).
+    pub(crate) fn with_stats_decoding<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.stats_decoding.replace(true);
+        let out = f();
+        self.stats_decoding.set(before);
+        out
+    }
+
+    /// `histograms[i]` as the selector yields it: with its reset re-detected
+    /// against `histograms[i - 1]` under stats decoding.
+    fn histogram_at(&self, histograms: &[HistogramSample], i: usize) -> HistogramSample {
+        let cur = &histograms[i];
+        if !self.stats_decoding.get() || cur.h.counter_reset_hint == CounterResetHint::Gauge {
+            return cur.clone();
         }
+        let hint = match i.checked_sub(1).map(|p| &histograms[p]) {
+            Some(prev) if histogram::range::is_reset(&prev.h, &cur.h) => {
+                CounterResetHint::CounterReset
+            }
+            Some(_) => CounterResetHint::NotCounterReset,
+            None => cur.h.counter_reset_hint,
+        };
+        let mut h = cur.h.as_ref().clone();
+        h.counter_reset_hint = hint;
+        HistogramSample {
+            t: cur.t,
+            h: Arc::new(h),
+        }
+    }
+
+    /// True for range queries (where `sort` has no effect).
+    pub(crate) fn is_range_query(&self) -> bool {
+        self.query_step != 0
     }
 
     fn run_instant(&self, expr: &Expr, t: i64) -> Result<QueryValue, QueryError> {
@@ -82,6 +179,7 @@ impl<'a> Evaluator<'a> {
                         labels: s.final_labels(),
                         t,
                         v: s.v,
+                        h: s.h.clone(),
                     })
                     .collect();
                 let mut seen = std::collections::HashSet::with_capacity(out.len());
@@ -91,25 +189,26 @@ impl<'a> Evaluator<'a> {
                 QueryValue::Vector(out)
             }
             Value::Matrix(series) => {
-                let mut merged: BTreeMap<Labels, Vec<Point>> = BTreeMap::new();
+                let mut merged: BTreeMap<Labels, Series> = BTreeMap::new();
                 for s in series {
                     let mut labels = s.labels;
                     if s.drop_name {
                         drop_metadata(&mut labels);
                     }
-                    let points = merged.entry(labels).or_default();
-                    points.extend(s.points);
-                    points.sort_by_key(|p| p.t);
-                    if points.windows(2).any(|w| w[0].t == w[1].t) {
+                    let out = merged
+                        .entry(labels.clone())
+                        .or_insert_with(|| Series::floats(labels, Vec::new()));
+                    out.samples.extend(s.points);
+                    out.samples.sort_by_key(|p| p.t);
+                    out.histograms.extend(s.histograms);
+                    out.histograms.sort_by_key(|p| p.t);
+                    if out.samples.windows(2).any(|w| w[0].t == w[1].t)
+                        || out.histograms.windows(2).any(|w| w[0].t == w[1].t)
+                    {
                         return Err(duplicate_labelset());
                     }
                 }
-                QueryValue::Matrix(
-                    merged
-                        .into_iter()
-                        .map(|(labels, samples)| Series { labels, samples })
-                        .collect(),
-                )
+                QueryValue::Matrix(merged.into_values().collect())
             }
         })
     }
@@ -121,7 +220,7 @@ impl<'a> Evaluator<'a> {
         end: i64,
         step: i64,
     ) -> Result<QueryValue, QueryError> {
-        let mut out: BTreeMap<Labels, Vec<Point>> = BTreeMap::new();
+        let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
         let mut total = 0usize;
         let mut t = start;
         while t <= end {
@@ -144,22 +243,26 @@ impl<'a> Evaluator<'a> {
                 });
             }
             for s in samples {
-                let points = out.entry(s.final_labels()).or_default();
-                if points.last().is_some_and(|p| p.t == t) {
+                let labels = s.final_labels();
+                let series = out
+                    .entry(labels.clone())
+                    .or_insert_with(|| Series::floats(labels, Vec::new()));
+                if series.samples.last().is_some_and(|p| p.t == t)
+                    || series.histograms.last().is_some_and(|p| p.t == t)
+                {
                     return Err(duplicate_labelset());
                 }
-                points.push(Point { t, v: s.v });
+                match s.h {
+                    Some(h) => series.histograms.push(HistogramSample { t, h }),
+                    None => series.samples.push(Point { t, v: s.v }),
+                }
             }
             t = match t.checked_add(step) {
                 Some(next) => next,
                 None => break,
             };
         }
-        Ok(QueryValue::Matrix(
-            out.into_iter()
-                .map(|(labels, samples)| Series { labels, samples })
-                .collect(),
-        ))
+        Ok(QueryValue::Matrix(out.into_values().collect()))
     }
 
     /// Fails once the deadline has passed.
@@ -194,6 +297,7 @@ impl<'a> Evaluator<'a> {
                 Value::Vector(mut samples) => {
                     for s in &mut samples {
                         s.v = -s.v;
+                        s.h = s.h.take().map(|h| Arc::new(histogram::arith::negate(&h)));
                         s.drop_name = true;
                     }
                     Ok(Value::Vector(samples))
@@ -207,7 +311,7 @@ impl<'a> Evaluator<'a> {
                 let samples: Vec<Sample> = self
                     .select_instant(vs, t)?
                     .into_iter()
-                    .map(|(labels, p)| Sample::new(labels.clone(), p.v))
+                    .map(Selected::into_sample)
                     .collect();
                 Ok(Value::Vector(samples))
             }
@@ -273,24 +377,32 @@ impl<'a> Evaluator<'a> {
             .saturating_sub(offset)
     }
 
-    /// The latest non-stale sample of each series within the lookback
-    /// window `(ref - lookback, ref]`, with the sample's own timestamp.
+    /// The latest non-stale sample (float or histogram) of each series
+    /// within the lookback window `(ref - lookback, ref]`.
     pub(crate) fn select_instant(
         &self,
         vs: &VectorSelector,
         t: i64,
-    ) -> Result<Vec<(&'a Labels, Point)>, QueryError> {
+    ) -> Result<Vec<Selected<'a>>, QueryError> {
         let reference = self.reference_time(&vs.at, offset_ms(&vs.offset), t);
         let floor = reference.saturating_sub(self.lookback);
         let mut out = Vec::new();
         for s in self.series_of(vs) {
-            let idx = s.samples.partition_point(|p| p.t <= reference);
-            if idx == 0 {
-                continue;
-            }
-            let p = s.samples[idx - 1];
-            if p.t > floor && !is_stale_nan(p.v) {
-                out.push((&s.labels, p));
+            let float = s.samples[..s.samples.partition_point(|p| p.t <= reference)].last();
+            let hist = s
+                .histograms
+                .partition_point(|p| p.t <= reference)
+                .checked_sub(1)
+                .map(|i| self.histogram_at(&s.histograms, i));
+            let selected = match (float, hist) {
+                (Some(f), Some(h)) if h.t > f.t => Selected::histogram(&s.labels, &h),
+                (Some(f), _) if !is_stale_nan(f.v) => Selected::float(&s.labels, *f),
+                (Some(_), _) => continue,
+                (None, Some(h)) => Selected::histogram(&s.labels, &h),
+                (None, None) => continue,
+            };
+            if selected.t > floor {
+                out.push(selected);
             }
         }
         self.hold(out.len())?;
@@ -311,13 +423,20 @@ impl<'a> Evaluator<'a> {
                 .copied()
                 .filter(|p| !is_stale_nan(p.v))
                 .collect();
-            if !points.is_empty() {
-                held += points.len();
-                series.push(RangeSeries {
-                    labels: s.labels.clone(),
-                    points,
-                    drop_name: false,
-                });
+            let hlo = s.histograms.partition_point(|p| p.t <= start);
+            let hhi = s.histograms.partition_point(|p| p.t <= end);
+            let histograms = (hlo..hhi)
+                .map(|i| self.histogram_at(&s.histograms, i))
+                .collect();
+            let r = RangeSeries {
+                labels: s.labels.clone(),
+                points,
+                histograms,
+                drop_name: false,
+            };
+            if !r.is_empty() {
+                held += r.points.len() + r.histograms.len();
+                series.push(r);
             }
         }
         self.hold(held)?;
@@ -358,16 +477,25 @@ impl<'a> Evaluator<'a> {
                     by_labels.push(RangeSeries {
                         labels: s.labels,
                         points: Vec::new(),
+                        histograms: Vec::new(),
                         drop_name: s.drop_name,
                     });
                     by_labels.len() - 1
                 });
                 let series = &mut by_labels[i];
-                if series.points.last().is_some_and(|p| p.t == ts) {
+                if series.points.last().is_some_and(|p| p.t == ts)
+                    || series.histograms.last().is_some_and(|p| p.t == ts)
+                {
                     return Err(duplicate_labelset());
                 }
                 series.drop_name |= s.drop_name;
-                series.points.push(Point { t: ts, v: s.v });
+                match s.h {
+                    Some(h) => series.histograms.push(HistogramSample {
+                        t: ts,
+                        h: without_reset_hint(h),
+                    }),
+                    None => series.points.push(Point { t: ts, v: s.v }),
+                }
             }
             ts = match ts.checked_add(step) {
                 Some(next) => next,
@@ -382,7 +510,33 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// A subquery step's histogram with a stored reset hint made unknown: a
+/// step may repeat a sample, so the hint says nothing about the step before.
+fn without_reset_hint(h: Arc<FloatHistogram>) -> Arc<FloatHistogram> {
+    use common::histogram::CounterResetHint::{Gauge, Unknown};
+    if matches!(h.counter_reset_hint, Gauge | Unknown) {
+        return h;
+    }
+    let mut out = h.as_ref().clone();
+    out.counter_reset_hint = Unknown;
+    Arc::new(out)
+}
+
 /// Prometheus's error for two result series with equal labels.
 pub(crate) fn duplicate_labelset() -> QueryError {
     QueryError::exec("vector cannot contain metrics with the same labelset")
+}
+
+/// Runs `f` with an evaluator over no data (for unit tests of operators).
+#[cfg(test)]
+pub(crate) fn with_test_evaluator<R>(f: impl FnOnce(&Evaluator<'_>) -> R) -> R {
+    let data = Fetched::default();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let ev = Evaluator::new(
+        &data,
+        &EngineOptions::default(),
+        QueryRange::Instant(0),
+        deadline,
+    );
+    f(&ev)
 }

@@ -127,6 +127,13 @@ impl Planner {
                 self.walk(&b.rhs, from, to);
             }
             Expr::Paren(p) => self.walk(&p.expr, from, to),
+            Expr::Call(c) if c.func.name == "info" => {
+                if let Some(base) = c.args.args.first() {
+                    self.walk(base, from, to);
+                }
+                let args: Vec<Expr> = c.args.args.iter().map(|a| (**a).clone()).collect();
+                self.selector(&super::info::info_selector(&args), None, from, to);
+            }
             Expr::Call(c) => c.args.args.iter().for_each(|a| self.walk(a, from, to)),
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
         }

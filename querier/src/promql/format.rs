@@ -47,9 +47,96 @@ pub fn api_timestamp(t: i64) -> String {
     }
 }
 
+/// A native histogram as the Prometheus HTTP API writes it:
+/// `{"count":"…","sum":"…","buckets":[[rule,"lower","upper","count"],…]}`
+/// with only non-empty buckets; `rule` says which bounds are inclusive
+/// (0: upper, 1: lower, 3: both, as for the zero bucket).
+pub fn api_histogram(h: &common::histogram::FloatHistogram) -> String {
+    let buckets: Vec<String> = super::histogram::buckets::all(h)
+        .into_iter()
+        .filter(|b| b.count != 0.0)
+        .map(|b| {
+            let rule = if b.lower < 0.0 && b.upper > 0.0 && !h.uses_custom_buckets() {
+                3
+            } else if b.upper <= 0.0 && !h.uses_custom_buckets() {
+                1
+            } else {
+                0
+            };
+            format!(
+                "[{rule},\"{}\",\"{}\",\"{}\"]",
+                api_float(b.lower),
+                api_float(b.upper),
+                api_float(b.count)
+            )
+        })
+        .collect();
+    let mut out = format!(
+        "{{\"count\":\"{}\",\"sum\":\"{}\"",
+        api_float(h.count),
+        api_float(h.sum)
+    );
+    if !buckets.is_empty() {
+        out.push_str(&format!(",\"buckets\":[{}]", buckets.join(",")));
+    }
+    out.push('}');
+    out
+}
+
+/// Go's `%g` with the shortest digits: exponent form (`1e+06`, `1e-05`)
+/// below 1e-4 or from 1e6 on.
+pub fn go_g(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return go_float(v);
+    }
+    let s = format!("{v:e}");
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        return format!("{v}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
+}
+
+/// A native histogram as Prometheus's `FloatHistogram.String()` writes it:
+/// `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (0.5,1]:1}` (the
+/// label value `count_values` gives histograms).
+pub fn histogram_text(h: &common::histogram::FloatHistogram) -> String {
+    let mut out = format!("{{count:{}, sum:{}", go_g(h.count), go_g(h.sum));
+    for b in super::histogram::buckets::all(h)
+        .into_iter()
+        .filter(|b| b.count != 0.0)
+    {
+        let zero = b.lower < 0.0 && b.upper > 0.0 && !h.uses_custom_buckets();
+        let negative = b.upper <= 0.0 && !h.uses_custom_buckets();
+        let (open, close) = match (zero, negative) {
+            (true, _) => ('[', ']'),
+            (_, true) => ('[', ')'),
+            _ => ('(', ']'),
+        };
+        out.push_str(&format!(
+            ", {open}{},{}{close}:{}",
+            go_g(b.lower),
+            go_g(b.upper),
+            go_g(b.count)
+        ));
+    }
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_g_switches_to_exponents_like_go() {
+        assert_eq!(go_g(100000.0), "100000");
+        assert_eq!(go_g(1e6), "1e+06");
+        assert_eq!(go_g(0.0001), "0.0001");
+        assert_eq!(go_g(1.5e-5), "1.5e-05");
+    }
 
     #[test]
     fn floats_match_go() {

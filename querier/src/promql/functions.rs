@@ -3,15 +3,17 @@
 //! functions. Behaviour follows Prometheus's `promql/functions.go`.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use common::labels::{Labels, METRIC_NAME};
 use common::series::MatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::QueryError;
+use super::annotations::Annotation;
 use super::dates;
 use super::eval::{Evaluator, duplicate_labelset};
+use super::histogram;
+use super::info;
 use super::range_functions;
 use super::value::{Sample, Value};
 
@@ -22,6 +24,10 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
     if let Some(f) = simple_math(name) {
         let v = ev.eval_vector(args[0], t)?;
         return Ok(Value::Vector(map_values(v, f)));
+    }
+    if let Some(f) = histogram::functions::statistic(name) {
+        let v = ev.with_stats_decoding(|| ev.eval_vector(args[0], t))?;
+        return Ok(Value::Vector(histogram::functions::map_histograms(v, f)));
     }
     if let Some(f) = dates::function(name) {
         return Ok(match args.first() {
@@ -53,7 +59,8 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
             ev.eval_scalar(args[0], t)?,
         )])),
         "scalar" => {
-            let v = ev.eval_vector(args[0], t)?;
+            let mut v = ev.eval_vector(args[0], t)?;
+            v.retain(Sample::is_float);
             Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
         }
         "timestamp" => timestamp(ev, args[0], t),
@@ -92,6 +99,10 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         }
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
+            v.retain(Sample::is_float);
+            if ev.is_range_query() {
+                ev.annotate(Annotation::sort_in_range_query());
+            }
             let desc = name == "sort_desc";
             v.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
                 (true, true) => Ordering::Equal,
@@ -104,6 +115,9 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         }
         "sort_by_label" | "sort_by_label_desc" => {
             let mut v = ev.eval_vector(args[0], t)?;
+            if ev.is_range_query() {
+                ev.annotate(Annotation::sort_in_range_query());
+            }
             let names = args[1..]
                 .iter()
                 .map(|a| string_arg(a))
@@ -128,18 +142,26 @@ pub(crate) fn call(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<Value, Que
         "label_join" => label_join(ev, &args, t),
         "histogram_quantile" => {
             let q = ev.eval_scalar(args[0], t)?;
-            Ok(Value::Vector(histogram_quantile(
-                q,
-                ev.eval_vector(args[1], t)?,
+            if !(0.0..=1.0).contains(&q) {
+                ev.annotate(Annotation::quantile_out_of_range(q));
+            }
+            let input = ev.eval_vector(args[1], t)?;
+            Ok(Value::Vector(histogram::functions::quantile(ev, q, input)))
+        }
+        "info" => {
+            let owned: Vec<Expr> = args.iter().map(|a| (*a).clone()).collect();
+            info::eval(ev, &owned, t).map(Value::Vector)
+        }
+        "histogram_quantiles" => histogram::functions::quantiles(ev, &args, t).map(Value::Vector),
+        "histogram_fraction" => {
+            let lower = ev.eval_scalar(args[0], t)?;
+            let upper = ev.eval_scalar(args[1], t)?;
+            let input = ev.eval_vector(args[2], t)?;
+            Ok(Value::Vector(histogram::functions::fraction(
+                ev, lower, upper, input,
             )))
         }
-        // Native-histogram functions: float samples carry no histogram, so
-        // the result is empty, as in Prometheus.
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" => {
-            ev.eval_vector(args[0], t)?;
-            Ok(Value::Vector(vec![]))
-        }
+
         _ if range_functions::is_range_function(name) => range_functions::call(ev, name, &args, t),
         _ => Err(QueryError::exec(format!(
             "function \"{name}\" is not supported by this engine"
@@ -164,8 +186,10 @@ fn string_arg(e: &Expr) -> Result<String, QueryError> {
     }
 }
 
-/// Applies `f` to every value; the result loses its metric name.
+/// Applies `f` to every float value (histogram samples are dropped); the
+/// result loses its metric name.
 fn map_values(mut v: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
+    v.retain(Sample::is_float);
     for s in &mut v {
         s.v = f(s.v);
         s.drop_name = true;
@@ -243,13 +267,19 @@ fn timestamp(ev: &Evaluator<'_>, arg: &Expr, t: i64) -> Result<Value, QueryError
         Expr::VectorSelector(vs) => ev
             .select_instant(vs, t)?
             .into_iter()
-            .map(|(labels, p)| Sample {
-                labels: labels.clone(),
-                v: p.t as f64 / 1000.0,
+            .map(|s| Sample {
                 drop_name: true,
+                ..Sample::new(s.labels.clone(), s.t as f64 / 1000.0)
             })
             .collect(),
-        other => map_values(ev.eval_vector(other, t)?, |_| t as f64 / 1000.0),
+        other => ev
+            .eval_vector(other, t)?
+            .into_iter()
+            .map(|s| Sample {
+                drop_name: true,
+                ..Sample::new(s.labels, t as f64 / 1000.0)
+            })
+            .collect(),
     };
     Ok(Value::Vector(samples))
 }
@@ -354,114 +384,6 @@ fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Value, Query
     Ok(Value::Vector(v))
 }
 
-/// Parses a bucket bound the way Go's `strconv.ParseFloat` does for the
-/// spellings exporters use (`+Inf`, `1e3`, `0.5`).
-fn parse_le(s: &str) -> Option<f64> {
-    s.trim_start_matches('+').parse::<f64>().ok().or_else(|| {
-        match s.to_ascii_lowercase().as_str() {
-            "+inf" | "inf" => Some(f64::INFINITY),
-            "-inf" => Some(f64::NEG_INFINITY),
-            _ => None,
-        }
-    })
-}
-
-/// `histogram_quantile` over classic `le` buckets.
-fn histogram_quantile(q: f64, input: Vec<Sample>) -> Vec<Sample> {
-    let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in input {
-        let Some(le) = s.labels.get("le").and_then(parse_le) else {
-            continue;
-        };
-        let mut key = s.labels.clone();
-        key.remove("le");
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            let mut out = key;
-            out.remove(METRIC_NAME);
-            groups.push((out, Vec::new()));
-            groups.len() - 1
-        });
-        groups[i].1.push((le, s.v));
-    }
-    groups
-        .into_iter()
-        .map(|(labels, mut buckets)| Sample {
-            labels,
-            v: bucket_quantile(q, &mut buckets),
-            drop_name: true,
-        })
-        .collect()
-}
-
-/// Prometheus's `bucketQuantile` over `(upper bound, cumulative count)`.
-fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
-        return f64::NAN;
-    }
-    // Coalesce equal bounds.
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for &(ub, c) in buckets.iter() {
-        match merged.last_mut() {
-            Some(last) if last.0 == ub => last.1 += c,
-            _ => merged.push((ub, c)),
-        }
-    }
-    // Fix float precision errors, then force monotonicity.
-    let mut prev = merged[0].1;
-    for b in merged.iter_mut().skip(1) {
-        let delta = (b.1 - prev).abs();
-        if delta == 0.0 {
-            continue;
-        }
-        if delta / b.1 <= 1e-12 {
-            b.1 = prev;
-        } else {
-            prev = b.1;
-        }
-    }
-    let mut max = merged[0].1;
-    for b in merged.iter_mut().skip(1) {
-        if b.1 > max {
-            max = b.1;
-        } else if b.1 < max {
-            b.1 = max;
-        }
-    }
-    if merged.len() < 2 {
-        return f64::NAN;
-    }
-    let observations = merged[merged.len() - 1].1;
-    if observations == 0.0 {
-        return f64::NAN;
-    }
-    let mut rank = q * observations;
-    let b = merged[..merged.len() - 1].partition_point(|b| b.1 < rank);
-    if b == merged.len() - 1 {
-        return merged[merged.len() - 2].0;
-    }
-    if b == 0 && merged[0].0 <= 0.0 {
-        return merged[0].0;
-    }
-    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
-    if b > 0 {
-        start = merged[b - 1].0;
-        count -= merged[b - 1].1;
-        rank -= merged[b - 1].1;
-    }
-    start + (end - start) * (rank / count)
-}
-
 /// Natural ordering: digit runs compare numerically, the rest bytewise.
 fn natural_cmp(a: &str, b: &str) -> Ordering {
     fn chunks(s: &str) -> Vec<(bool, &str)> {
@@ -495,16 +417,6 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bucket_quantile_interpolates_and_uses_second_highest_bound() {
-        let mut b = vec![(0.1, 10.0), (0.5, 20.0), (f64::INFINITY, 20.0)];
-        assert!((bucket_quantile(0.5, &mut b) - 0.1).abs() < 1e-12);
-        let mut b = vec![(1.0, 0.0), (2.0, 0.0), (f64::INFINITY, 10.0)];
-        assert_eq!(bucket_quantile(0.9, &mut b), 2.0);
-        let mut b = vec![(1.0, 5.0)];
-        assert!(bucket_quantile(0.5, &mut b).is_nan());
-    }
 
     #[test]
     fn natural_order_compares_numbers() {

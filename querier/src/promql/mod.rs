@@ -14,13 +14,17 @@
 //! ```
 
 mod aggregate;
+mod annotations;
 mod binary;
 pub(crate) mod dates;
+mod duration_expr;
 mod error;
 mod eval;
 mod fetch;
 pub mod format;
 mod functions;
+pub(crate) mod histogram;
+mod info;
 mod kahan;
 mod range_functions;
 mod value;
@@ -34,8 +38,9 @@ use common::tenant::TenantId;
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, Expr};
 
+pub use annotations::Annotations;
 pub use error::QueryError;
-pub use value::{QueryValue, VectorSample};
+pub use value::{QueryResult, QueryValue, VectorSample};
 
 /// Label added to every series when a query spans several tenants.
 pub const TENANT_LABEL: &str = "__tenant_id__";
@@ -121,22 +126,31 @@ impl Engine {
         tenants: &[TenantId],
         query: &str,
         range: QueryRange,
-    ) -> Result<QueryValue, QueryError> {
+    ) -> Result<QueryResult, QueryError> {
         self.query_with_timeout(tenants, query, range, self.opts.timeout)
             .await
     }
 
     /// Runs `query` for `tenants` (several tenants: every series gets a
-    /// [`TENANT_LABEL`]), failing with [`QueryError::Timeout`] after `timeout`.
+    /// [`TENANT_LABEL`]) and returns its value with the annotations it raised,
+    /// failing with [`QueryError::Timeout`] after `timeout`.
     pub async fn query_with_timeout(
         &self,
         tenants: &[TenantId],
         query: &str,
         range: QueryRange,
         timeout: Duration,
-    ) -> Result<QueryValue, QueryError> {
+    ) -> Result<QueryResult, QueryError> {
         let deadline = Instant::now() + timeout;
-        let expr = parse(query)?;
+        let (start, end, step) = match range {
+            QueryRange::Instant(_) => (0, 0, 0),
+            QueryRange::Range { start, end, step } => (start, end, step),
+        };
+        let times = duration_expr::QueryTimes {
+            step_ms: step,
+            range_ms: end.saturating_sub(start),
+        };
+        let expr = parse(&duration_expr::rewrite(query, times))?;
         if let QueryRange::Range { .. } = range {
             let vt = expr.value_type();
             if vt != ValueType::Scalar && vt != ValueType::Vector {

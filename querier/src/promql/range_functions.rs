@@ -6,9 +6,12 @@ use common::series::Sample as Point;
 use promql_parser::parser::Expr;
 use promql_parser::parser::value::ValueType;
 
+use super::annotations::{Annotation, looks_like_counter};
 use super::eval::{Evaluator, RangeArg};
 use super::functions::absent_labels;
-use super::value::{Sample, Value};
+use super::histogram;
+use super::histogram::range::Outcome;
+use super::value::{RangeSeries, Sample, Value};
 use super::{QueryError, kahan};
 
 /// What a range function sees besides the points of one series.
@@ -106,7 +109,7 @@ pub(crate) fn call(
         .unwrap_or(0);
     let RangeArg { series, start, end } = ev.eval_range(args[matrix_idx], t)?;
     if name == "absent_over_time" {
-        let present = series.iter().any(|s| !s.points.is_empty());
+        let present = series.iter().any(|s| !s.is_empty());
         return Ok(Value::Vector(if present {
             vec![]
         } else {
@@ -124,6 +127,7 @@ pub(crate) fn call(
             params.push(ev.eval_scalar(a, t)?);
         }
     }
+    annotate_inputs(ev, name, &series, &params);
     let window = Window {
         start,
         end,
@@ -133,18 +137,65 @@ pub(crate) fn call(
     let drop_name = name != "last_over_time" && name != "first_over_time";
     let mut out = Vec::with_capacity(series.len());
     for s in series {
+        let drop_name = drop_name || s.drop_name;
+        if !s.histograms.is_empty() {
+            match histogram::range::eval(ev, name, &s, start, end) {
+                Outcome::Float(v) => out.push(Sample {
+                    drop_name,
+                    ..Sample::new(s.labels, v)
+                }),
+                Outcome::Histogram(h) => out.push(Sample {
+                    drop_name,
+                    ..Sample::histogram(s.labels, h)
+                }),
+                Outcome::Nothing => {}
+                Outcome::FloatsOnly if s.points.is_empty() => {}
+                Outcome::FloatsOnly => {
+                    let metric = s.labels.metric_name().unwrap_or_default();
+                    ev.annotate(Annotation::histograms_ignored_in_mixed_range(metric));
+                    if let Some(v) = f(&s.points, &window)? {
+                        out.push(Sample {
+                            drop_name,
+                            ..Sample::new(s.labels, v)
+                        });
+                    }
+                }
+            }
+            continue;
+        }
         if s.points.is_empty() {
             continue;
         }
         if let Some(v) = f(&s.points, &window)? {
             out.push(Sample {
-                labels: s.labels,
-                v,
-                drop_name: drop_name || s.drop_name,
+                drop_name,
+                ..Sample::new(s.labels, v)
             });
         }
     }
     Ok(Value::Vector(out))
+}
+
+/// Raises the annotations Prometheus attaches to range function inputs:
+/// counters that may not be counters, quantiles outside [0, 1].
+fn annotate_inputs(ev: &Evaluator<'_>, name: &str, series: &[RangeSeries], params: &[f64]) {
+    let series = series.iter().filter(|s| !s.points.is_empty());
+    match name {
+        "rate" | "increase" => {
+            for s in series {
+                if let Some(m) = s.labels.metric_name().filter(|m| !looks_like_counter(m)) {
+                    ev.annotate(Annotation::possible_non_counter(m));
+                }
+            }
+        }
+        "quantile_over_time" => {
+            let q = params.first().copied().unwrap_or(f64::NAN);
+            if series.count() > 0 && !(0.0..=1.0).contains(&q) {
+                ev.annotate(Annotation::quantile_out_of_range(q));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Prometheus's `extrapolatedRate`: the increase between the first and last
@@ -163,32 +214,57 @@ fn extrapolated_rate(points: &[Point], w: &Window, is_counter: bool, is_rate: bo
             }
         }
     }
-    let mut to_start = (first.t - w.start) as f64 / 1000.0;
-    let mut to_end = (w.end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg_step = sampled / (points.len() - 1) as f64;
+    let zero_clamp = (is_counter && result > 0.0 && first.v >= 0.0).then_some(first.v / result);
+    let span = SampledSpan {
+        first: first.t,
+        last: last.t,
+        count: points.len(),
+    };
+    Some(result * extrapolation_factor(span, w.start, w.end, is_rate, zero_clamp))
+}
+
+/// Where the samples of a range sit: first and last timestamp and count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SampledSpan {
+    pub first: i64,
+    pub last: i64,
+    pub count: usize,
+}
+
+/// The factor Prometheus multiplies the raw increase by to extrapolate it
+/// to the window `(start, end]` (and, for rates, per second).
+/// `zero_clamp` is `first / increase` for counters, where the extrapolation
+/// must not reach below zero.
+pub(crate) fn extrapolation_factor(
+    span: SampledSpan,
+    start: i64,
+    end: i64,
+    is_rate: bool,
+    zero_clamp: Option<f64>,
+) -> f64 {
+    let mut to_start = (span.first - start) as f64 / 1000.0;
+    let mut to_end = (end - span.last) as f64 / 1000.0;
+    let sampled = (span.last - span.first) as f64 / 1000.0;
+    let avg_step = sampled / (span.count - 1) as f64;
     let threshold = avg_step * 1.1;
     if to_start >= threshold {
         to_start = avg_step / 2.0;
     }
-    if is_counter && result > 0.0 && first.v >= 0.0 {
-        let to_zero = sampled * (first.v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
+    if let Some(ratio) = zero_clamp {
+        to_start = to_start.min(sampled * ratio);
     }
     if to_end >= threshold {
         to_end = avg_step / 2.0;
     }
     let mut factor = (sampled + to_start + to_end) / sampled;
     if is_rate {
-        factor /= (w.end - w.start) as f64 / 1000.0;
+        factor /= (end - start) as f64 / 1000.0;
     }
-    Some(result * factor)
+    factor
 }
 
 /// `irate` / `idelta` from the last two samples.
-fn instant_value(points: &[Point], is_rate: bool) -> Option<f64> {
+pub(crate) fn instant_value(points: &[Point], is_rate: bool) -> Option<f64> {
     let [prev, last] = points.get(points.len().checked_sub(2)?..)? else {
         return None;
     };

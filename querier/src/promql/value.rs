@@ -7,25 +7,47 @@
 //! removal: functions mark samples instead of stripping the name at once, and
 //! the name is dropped when the step's result is finalised.
 
+use std::sync::Arc;
+
+use common::histogram::{FloatHistogram, HistogramSample};
 use common::labels::Labels;
 use common::series::{Sample as Point, Series};
 
-/// One element of an instant vector during evaluation.
+/// One element of an instant vector during evaluation: a float, or a
+/// native histogram when `h` is set (then `v` is meaningless).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Sample {
     pub labels: Labels,
     pub v: f64,
+    pub h: Option<Arc<FloatHistogram>>,
     /// Drop `__name__` from `labels` when the result is finalised.
     pub drop_name: bool,
 }
 
 impl Sample {
+    /// A float sample.
     pub(crate) fn new(labels: Labels, v: f64) -> Self {
         Self {
             labels,
             v,
+            h: None,
             drop_name: false,
         }
+    }
+
+    /// A histogram sample.
+    pub(crate) fn histogram(labels: Labels, h: Arc<FloatHistogram>) -> Self {
+        Self {
+            labels,
+            v: 0.0,
+            h: Some(h),
+            drop_name: false,
+        }
+    }
+
+    /// True for a float sample.
+    pub(crate) fn is_float(&self) -> bool {
+        self.h.is_none()
     }
 
     /// The labels this sample will carry once delayed name removal applies.
@@ -54,8 +76,18 @@ pub(crate) fn drop_metadata(labels: &mut Labels) {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RangeSeries {
     pub labels: Labels,
+    /// Float samples, by time.
     pub points: Vec<Point>,
+    /// Histogram samples, by time.
+    pub histograms: Vec<HistogramSample>,
     pub drop_name: bool,
+}
+
+impl RangeSeries {
+    /// True when the series has no sample of either kind.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.histograms.is_empty()
+    }
 }
 
 /// The value of an expression at one evaluation time.
@@ -86,8 +118,10 @@ pub struct VectorSample {
     pub labels: Labels,
     /// Evaluation time in milliseconds.
     pub t: i64,
-    /// The value.
+    /// The value (meaningless when `h` is set).
     pub v: f64,
+    /// The native histogram, for histogram samples.
+    pub h: Option<Arc<FloatHistogram>>,
 }
 
 /// The result of a query, in Prometheus's four result types.
@@ -123,4 +157,13 @@ impl QueryValue {
             QueryValue::Matrix(_) => "matrix",
         }
     }
+}
+
+/// A finished query: its value and the annotations raised computing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The result.
+    pub value: QueryValue,
+    /// Warnings and infos for the API's `warnings` and `infos`.
+    pub annotations: super::Annotations,
 }

@@ -281,3 +281,48 @@ async fn series_labels_and_label_values() {
     .await;
     assert_eq!(body, r#"{"status":"success","data":["team-a","team-b"]}"#);
 }
+
+#[tokio::test]
+async fn native_histograms_and_annotations_have_prometheus_json_shape() {
+    use common::histogram::{FloatHistogram, HistogramSample, Span};
+    let server = server_with_data().await;
+    let h = FloatHistogram {
+        count: 3.0,
+        sum: 4.0,
+        positive_spans: vec![Span {
+            offset: 1,
+            length: 1,
+        }],
+        positive_buckets: vec![3.0],
+        ..FloatHistogram::default()
+    };
+    server.store.add_histograms(
+        "team-a",
+        Labels::from_pairs([("__name__", "latency")]),
+        vec![HistogramSample {
+            t: T,
+            h: std::sync::Arc::new(h),
+        }],
+    );
+    let (status, body) = get(
+        &server,
+        Some("team-a"),
+        "/prometheus/api/v1/query?query=latency&time=1700000000",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"latency"},"histogram":[1700000000,{"count":"3","sum":"4","buckets":[[0,"1","2","3"]]}]}]}}"#
+    );
+    let (_, body) = get(
+        &server,
+        Some("team-a"),
+        "/prometheus/api/v1/query?query=rate(up%5B5m%5D)&time=1700000000",
+    )
+    .await;
+    assert!(
+        body.ends_with(r#""infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"up\""]}"#),
+        "{body}"
+    );
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use cairn_querier::{Querier, QuerierConfig};
 use common::exemplar::{ExemplarSource, SeriesExemplars};
+use common::histogram::HistogramSample;
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::metadata::{MetadataSource, MetricMetadata};
@@ -33,7 +34,7 @@ impl MemStore {
                 s.samples.extend(samples);
                 s.samples.sort_by_key(|p| p.t);
             }
-            None => list.push(Series { labels, samples }),
+            None => list.push(Series::floats(labels, samples)),
         }
     }
 
@@ -45,6 +46,26 @@ impl MemStore {
     /// Adds a series' exemplars for `tenant`.
     pub fn add_exemplars(&self, tenant: &str, e: SeriesExemplars) {
         self.exemplars.write().push((tenant.to_string(), e));
+    }
+
+    /// Adds histogram samples to `labels` for `tenant` (merging with what
+    /// is there; a histogram replaces a float at the same timestamp).
+    pub fn add_histograms(&self, tenant: &str, labels: Labels, histograms: Vec<HistogramSample>) {
+        let mut all = self.tenants.write();
+        let list = all.entry(tenant.to_string()).or_default();
+        let i = match list.iter().position(|s| s.labels == labels) {
+            Some(i) => i,
+            None => {
+                list.push(Series::floats(labels, Vec::new()));
+                list.len() - 1
+            }
+        };
+        let s = &mut list[i];
+        s.samples.retain(|p| !histograms.iter().any(|h| h.t == p.t));
+        s.histograms
+            .retain(|p| !histograms.iter().any(|h| h.t == p.t));
+        s.histograms.extend(histograms);
+        s.histograms.sort_by_key(|p| p.t);
     }
 
     /// Drops every tenant's data.
@@ -73,8 +94,14 @@ impl MemStore {
                     .copied()
                     .filter(|p| p.t >= mint && p.t <= maxt)
                     .collect(),
+                histograms: s
+                    .histograms
+                    .iter()
+                    .filter(|p| p.t >= mint && p.t <= maxt)
+                    .cloned()
+                    .collect(),
             })
-            .filter(|s| !s.samples.is_empty())
+            .filter(|s| !s.is_empty())
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out

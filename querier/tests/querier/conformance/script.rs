@@ -2,18 +2,23 @@
 //! /work/shared/conformance/promql/README.md): `load`, `clear` and `eval`
 //! commands with their expectations.
 
+use std::sync::Arc;
+
+use common::histogram::FloatHistogram;
 use common::labels::{Label, Labels};
 use common::series::STALE_NAN_BITS;
 
+use super::histogram_syntax;
+
 /// One value item of a series line, expanded.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     /// A float (the stale marker keeps its bit pattern).
     Value(f64),
     /// `_`: no sample at this step.
     Missing,
-    /// A native histogram (`{{…}}`), not loaded by this engine.
-    Histogram,
+    /// A native histogram (`{{…}}`).
+    Histogram(Arc<FloatHistogram>),
 }
 
 /// A `<series> <values>` line.
@@ -29,8 +34,16 @@ pub struct Expectation {
     pub fail: bool,
     pub fail_msg: Option<String>,
     pub fail_regex: Option<String>,
-    /// Any `expect warn|info` line or `eval_warn|eval_info`.
-    pub annotations: bool,
+    /// `expect warn|info` lines.
+    pub annotations: Vec<AnnotationExpect>,
+    /// `eval_warn`: at least one warning is required.
+    pub require_warn: bool,
+    /// `eval_info`: at least one info is required.
+    pub require_info: bool,
+    /// `expect no_warn`.
+    pub no_warn: bool,
+    /// `expect no_info`.
+    pub no_info: bool,
     pub ordered: bool,
     /// `expect range vector from … to … step …` (ms).
     pub range_vector: Option<(i64, i64, i64)>,
@@ -39,6 +52,56 @@ pub struct Expectation {
     pub series: Vec<SeriesLine>,
     /// An expected line held a native histogram.
     pub histograms: bool,
+}
+
+impl Expectation {
+    /// True when the eval expects any annotation.
+    pub fn annotations(&self) -> bool {
+        !self.annotations.is_empty() || self.require_warn || self.require_info
+    }
+}
+
+/// The two kinds of annotation Prometheus reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnotationKind {
+    Warn,
+    Info,
+}
+
+/// An `expect warn|info [msg: …|regex: …]` line.
+#[derive(Debug, Clone)]
+pub struct AnnotationExpect {
+    pub kind: AnnotationKind,
+    pub text: TextMatch,
+}
+
+/// How an expected message is compared.
+#[derive(Debug, Clone)]
+pub enum TextMatch {
+    Any,
+    Exact(String),
+    Regex(String),
+}
+
+impl TextMatch {
+    fn from_detail(detail: &str) -> Self {
+        if let Some(m) = detail.strip_prefix("msg:") {
+            TextMatch::Exact(m.trim().to_string())
+        } else if let Some(r) = detail.strip_prefix("regex:") {
+            TextMatch::Regex(r.trim().to_string())
+        } else {
+            TextMatch::Any
+        }
+    }
+
+    /// True when `text` satisfies this expectation.
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            TextMatch::Any => true,
+            TextMatch::Exact(m) => m == text,
+            TextMatch::Regex(r) => regex::Regex::new(r).is_ok_and(|re| re.is_match(text)),
+        }
+    }
 }
 
 /// An `eval` command.
@@ -133,7 +196,8 @@ fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String>
     match cmd {
         "eval" => {}
         "eval_fail" => expect.fail = true,
-        "eval_warn" | "eval_info" => expect.annotations = true,
+        "eval_warn" => expect.require_warn = true,
+        "eval_info" => expect.require_info = true,
         "eval_ordered" => expect.ordered = true,
         other => return Err(format!("unknown eval command {other}")),
     }
@@ -169,7 +233,7 @@ fn parse_eval(line_no: usize, line: &str, body: &[&str]) -> Result<Eval, String>
             expect.scalar = Some(v);
         } else {
             let s = parse_series_line(l)?;
-            expect.histograms |= s.items.contains(&Item::Histogram);
+            expect.histograms |= s.items.iter().any(|i| matches!(i, Item::Histogram(_)));
             expect.series.push(s);
         }
     }
@@ -194,8 +258,16 @@ fn parse_expect_line(e: &str, expect: &mut Expectation) -> Result<(), String> {
                 expect.fail_regex = Some(r.trim().to_string());
             }
         }
-        "warn" | "info" => expect.annotations = true,
-        "no_warn" | "no_info" => {}
+        "warn" | "info" => expect.annotations.push(AnnotationExpect {
+            kind: if kind == "warn" {
+                AnnotationKind::Warn
+            } else {
+                AnnotationKind::Info
+            },
+            text: TextMatch::from_detail(detail),
+        }),
+        "no_warn" => expect.no_warn = true,
+        "no_info" => expect.no_info = true,
         "ordered" => expect.ordered = true,
         "string" => expect.string = Some(unquote(detail)?),
         "range" => {
@@ -434,11 +506,11 @@ pub fn unquote(s: &str) -> Result<String, String> {
 
 fn expand_item(tok: &str, items: &mut Vec<Item>) -> Result<(), String> {
     if tok.starts_with("{{") {
-        let n = tok
-            .rsplit_once("}}x")
-            .and_then(|(_, n)| n.parse::<usize>().ok())
-            .map_or(1, |n| n + 1);
-        items.extend(std::iter::repeat_n(Item::Histogram, n));
+        items.extend(
+            histogram_syntax::expand_item(tok)?
+                .into_iter()
+                .map(Item::Histogram),
+        );
         return Ok(());
     }
     if tok == "_" {
