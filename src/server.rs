@@ -22,7 +22,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use querier::Querier;
-use querier::store::{BlockStore, MergedStore};
+use querier::store::{BlockStore, BlockStoreConfig, MergedStore};
 
 use crate::config::Config;
 
@@ -78,7 +78,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
-        Arc::new(BlockStore::new(Arc::clone(&store))),
+        Arc::new(BlockStore::new(
+            Arc::clone(&store),
+            Arc::clone(&overrides),
+            BlockStoreConfig::default(),
+        )),
     ]));
     let querier = Arc::new(Querier::new(
         cfg.querier.clone(),

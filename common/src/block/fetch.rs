@@ -171,6 +171,10 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!(calls.load(Ordering::SeqCst), 3, "first try plus two retries");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "first try plus two retries"
+        );
     }
 }

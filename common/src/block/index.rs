@@ -234,11 +234,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
         .sum();
     let series_bytes: usize = series
         .iter()
-        .map(|e| {
-            size_of::<SeriesEntry>()
-                + size_of_val(&*e.labels)
-                + size_of_val(&*e.chunks)
-        })
+        .map(|e| size_of::<SeriesEntry>() + size_of_val(&*e.labels) + size_of_val(&*e.chunks))
         .sum();
     Ok(Index {
         symbols,

@@ -666,7 +666,11 @@ async fn plans_count_series_and_chunk_bytes_before_fetching() {
             other => panic!("unbounded GET {other:?}"),
         })
         .sum();
-    assert!(read >= plan.chunk_bytes(), "{read} < {}", plan.chunk_bytes());
+    assert!(
+        read >= plan.chunk_bytes(),
+        "{read} < {}",
+        plan.chunk_bytes()
+    );
 
     assert!(reader.memory_bytes() > 1000, "{}", reader.memory_bytes());
 }
