@@ -72,10 +72,7 @@ fn parse_args() -> Result<Args, String> {
             continue;
         }
         let val = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<usize>()
-                .map_err(|e| format!("{flag} {v}: {e}"))
-        };
+        let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
         match flag.as_str() {
             "--cairn" => a.cairn = val,
             "--prometheus" => a.prometheus = val,
@@ -134,13 +131,20 @@ fn series_labels(instances: usize) -> Vec<Vec<Label>> {
 /// Series `s`'s value at round `round`: counters grow (histogram buckets
 /// cumulatively in `le`), gauges wander.
 fn value(labels: &[Label], s: usize, round: usize) -> f64 {
-    let get = |n: &str| labels.iter().find(|l| l.name == n).map(|l| l.value.as_str());
+    let get = |n: &str| {
+        labels
+            .iter()
+            .find(|l| l.name == n)
+            .map(|l| l.value.as_str())
+    };
     let r = round as f64;
     match get("__name__") {
         Some("bench_requests_total") => r * ((s % 13) + 1) as f64,
         Some("bench_latency_seconds_bucket") => {
+            // Cumulative: non-decreasing in `le` within each histogram.
             let rank = LE.iter().position(|le| Some(*le) == get("le")).unwrap_or(0);
-            r * ((s % 5) + 1) as f64 * (rank + 1) as f64
+            let path = get("path").map_or(0, str::len) + (s / 101) % 3;
+            r * (path + 1) as f64 * (rank + 1) as f64
         }
         Some("bench_cpu_usage") => ((s * 31 + round * 7) % 100) as f64 / 100.0,
         _ => 1.0,
@@ -363,7 +367,13 @@ async fn run(mut a: Args) -> Result<(), String> {
         if !r.status().is_success() {
             return Err(format!("flush: {}", r.status()));
         }
-        measure(&client, &a, range, "cairn from blocks (after /ingester/flush)").await?;
+        measure(
+            &client,
+            &a,
+            range,
+            "cairn from blocks (after /ingester/flush)",
+        )
+        .await?;
     }
     Ok(())
 }
