@@ -143,7 +143,9 @@ fn value(labels: &[Label], s: usize, round: usize) -> f64 {
         Some("bench_latency_seconds_bucket") => {
             // Cumulative: non-decreasing in `le` within each histogram.
             let rank = LE.iter().position(|le| Some(*le) == get("le")).unwrap_or(0);
-            let path = get("path").map_or(0, str::len) + (s / 101) % 3;
+            let path = get("path")
+                .and_then(|p| p.rsplit('/').next()?.parse::<usize>().ok())
+                .unwrap_or(0);
             r * (path + 1) as f64 * (rank + 1) as f64
         }
         Some("bench_cpu_usage") => ((s * 31 + round * 7) % 100) as f64 / 100.0,
