@@ -4,6 +4,8 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -24,6 +26,10 @@ pub struct InstrumentedStore {
     /// GETs still to fail, and which objects they apply to (a path
     /// substring; empty = any).
     failures: Mutex<(u32, String)>,
+    /// Added latency per GET, GETs in flight now and the most seen.
+    delay: Mutex<Duration>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl InstrumentedStore {
@@ -34,6 +40,9 @@ impl InstrumentedStore {
             gets: Mutex::new(Vec::new()),
             lists: Mutex::new(Vec::new()),
             failures: Mutex::new((0, String::new())),
+            delay: Mutex::new(Duration::ZERO),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -45,6 +54,16 @@ impl InstrumentedStore {
     /// Removes and returns the prefixes of the listings recorded so far.
     pub fn take_lists(&self) -> Vec<Option<Path>> {
         std::mem::take(&mut *self.lists.lock())
+    }
+
+    /// Delays every GET by `delay`, so concurrent GETs overlap measurably.
+    pub fn set_get_delay(&self, delay: Duration) {
+        *self.delay.lock() = delay;
+    }
+
+    /// The most GETs that were in flight at once, and resets the count.
+    pub fn take_max_in_flight(&self) -> usize {
+        self.max_in_flight.swap(0, Ordering::SeqCst)
     }
 
     /// Makes the next `n` GETs of objects whose path contains `path_part`
@@ -97,7 +116,15 @@ impl ObjectStore for InstrumentedStore {
                 });
             }
         }
-        self.inner.get_opts(location, options).await
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let delay = *self.delay.lock();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let result = self.inner.get_opts(location, options).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 
     fn delete_stream(

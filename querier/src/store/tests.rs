@@ -421,6 +421,32 @@ async fn samples_both_in_the_ingester_and_in_a_block_appear_once() {
 }
 
 #[tokio::test]
+async fn a_select_keeps_at_most_fetch_concurrency_gets_in_flight() {
+    let f = Fixture::new();
+    for b in 0..24 {
+        f.block(&series("m", 2, b * 1000, b * 1000 + 1000)).await;
+    }
+    let bs = f.block_store(
+        Limits::default(),
+        BlockStoreConfig {
+            fetch_concurrency: 4,
+            ..quick()
+        },
+    );
+    // List first (meta.json reads have their own, listing concurrency).
+    bs.select(&tenant(), &name_is("m"), -100, -1).await.unwrap();
+    f.recording.set_get_delay(Duration::from_millis(5));
+    f.recording.take_max_in_flight();
+    let got = bs
+        .select(&tenant(), &name_is("m"), 0, 24_000)
+        .await
+        .unwrap();
+    assert_eq!(got, series("m", 2, 0, 24_000));
+    let max = f.recording.take_max_in_flight();
+    assert!((2..=4).contains(&max), "{max} GETs in flight");
+}
+
+#[tokio::test]
 async fn transient_storage_errors_are_retried_during_a_query() {
     let f = Fixture::new();
     f.block(&series("m", 5, 0, 1000)).await;
