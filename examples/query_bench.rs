@@ -369,6 +369,10 @@ async fn run(mut a: Args) -> Result<(), String> {
         if !r.status().is_success() {
             return Err(format!("flush: {}", r.status()));
         }
+        // The querier reuses a tenant's block list for `block_list_ttl`
+        // (30 s by default); wait it out so the new blocks are seen.
+        println!("flushed; waiting 31 s for the querier's block list to expire");
+        tokio::time::sleep(Duration::from_secs(31)).await;
         measure(
             &client,
             &a,
