@@ -261,21 +261,33 @@ async fn query_range(
     Ok((took, answer))
 }
 
-/// Whether two answers agree: same series, same timestamps, values equal
-/// to a relative 1e-6 (NaN equals NaN).
-fn agree(a: &Answer, b: &Answer) -> bool {
+/// The first difference between Cairn's answer `a` and Prometheus's `b`
+/// (same series, same timestamps, values equal to a relative 1e-6, NaN
+/// equal to NaN), or `None` when they agree.
+fn difference(a: &Answer, b: &Answer) -> Option<String> {
     let close = |x: f64, y: f64| {
         (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= 1e-6 * x.abs().max(y.abs())
     };
-    a.len() == b.len()
-        && a.iter().zip(b).all(|((ka, pa), (kb, pb))| {
-            ka == kb
-                && pa.len() == pb.len()
-                && pa
-                    .iter()
-                    .zip(pb)
-                    .all(|(x, y)| x.0 == y.0 && close(x.1, y.1))
-        })
+    if let Some(k) = a.keys().find(|k| !b.contains_key(*k)) {
+        return Some(format!("only cairn has {k}"));
+    }
+    if let Some(k) = b.keys().find(|k| !a.contains_key(*k)) {
+        return Some(format!("only prometheus has {k}"));
+    }
+    for (k, pa) in a {
+        let pb = &b[k];
+        if pa.len() != pb.len() {
+            return Some(format!("{k}: {} points vs {}", pa.len(), pb.len()));
+        }
+        if let Some((x, y)) = pa
+            .iter()
+            .zip(pb)
+            .find(|(x, y)| x.0 != y.0 || !close(x.1, y.1))
+        {
+            return Some(format!("{k}: {x:?} vs {y:?}"));
+        }
+    }
+    None
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {
@@ -299,6 +311,7 @@ async fn measure(
         "#", "cairn", "prometheus", "ratio", "series", "agree"
     );
     let mut ratios = Vec::new();
+    let mut differences = Vec::new();
     for (i, q) in QUERIES.iter().enumerate() {
         let (_, want) = query_range(client, &prom, &a.tenant, q, range).await?;
         let (_, got) = query_range(client, &cairn, &a.tenant, q, range).await?;
@@ -310,6 +323,7 @@ async fn measure(
         let (mc, mp) = (median(tc), median(tp));
         let ratio = mc.as_secs_f64() / mp.as_secs_f64();
         ratios.push(ratio);
+        let diff = difference(&got, &want);
         println!(
             "{:<4} {:>9.1}ms {:>9.1}ms {:>7.2} {:>7} {:>6}  {q}",
             i + 1,
@@ -317,11 +331,17 @@ async fn measure(
             mp.as_secs_f64() * 1e3,
             ratio,
             got.len(),
-            if agree(&got, &want) { "yes" } else { "NO" },
+            if diff.is_none() { "yes" } else { "NO" },
         );
+        if let Some(d) = diff {
+            differences.push(format!("#{}: {d}", i + 1));
+        }
     }
     let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
     println!("geometric mean ratio cairn/prometheus: {geo:.2}");
+    for d in differences {
+        println!("first difference (cairn vs prometheus) in {d}");
+    }
     Ok(())
 }
 
