@@ -33,7 +33,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
-use super::index_cache::IndexCache;
+use super::index_cache::{BlockKey, IndexCache};
 use super::merged::union;
 
 /// How the querier reads blocks (`querier.blocks` in the main config).
@@ -88,6 +88,10 @@ struct Listed {
 /// refresh instead of each listing the bucket.
 type ListSlot = Arc<tokio::sync::Mutex<Option<Listed>>>;
 
+/// A block being opened; queries needing it meanwhile wait for the same
+/// open instead of each fetching the index.
+type OpenSlot = Arc<tokio::sync::OnceCell<Arc<BlockReader>>>;
+
 /// A [`SeriesStore`] over the blocks in object storage.
 pub struct BlockStore {
     store: Arc<dyn ObjectStore>,
@@ -95,6 +99,7 @@ pub struct BlockStore {
     cfg: BlockStoreConfig,
     lists: DashMap<TenantId, ListSlot>,
     indexes: IndexCache,
+    opening: DashMap<BlockKey, OpenSlot>,
 }
 
 impl std::fmt::Debug for BlockStore {
@@ -121,6 +126,7 @@ impl BlockStore {
             overrides,
             cfg,
             lists: DashMap::new(),
+            opening: DashMap::new(),
         }
     }
 
@@ -172,7 +178,8 @@ impl BlockStore {
             .await
     }
 
-    /// The reader for one block: cached, or opened and cached.
+    /// The reader for one block: cached, or opened (once, however many
+    /// queries ask at the same time) and cached.
     async fn reader(
         &self,
         tenant: &TenantId,
@@ -182,12 +189,27 @@ impl BlockStore {
         if let Some(r) = self.indexes.get(&key) {
             return Ok(r);
         }
-        let reader = Arc::new(
-            BlockReader::open_with_retry(Arc::clone(&self.store), tenant, meta, &self.cfg.retry())
-                .await?,
-        );
-        self.indexes.insert(key, Arc::clone(&reader));
-        Ok(reader)
+        let slot: OpenSlot = Arc::clone(&self.opening.entry(key.clone()).or_default());
+        let opened = slot
+            .get_or_try_init(|| async {
+                let reader = BlockReader::open_with_retry(
+                    Arc::clone(&self.store),
+                    tenant,
+                    meta,
+                    &self.cfg.retry(),
+                )
+                .await?;
+                let reader = Arc::new(reader);
+                self.indexes.insert(key.clone(), Arc::clone(&reader));
+                Ok::<_, StoreError>(reader)
+            })
+            .await
+            .map(Arc::clone);
+        // Done (or failed, so the next query tries afresh): later queries
+        // find the reader in the cache.
+        self.opening
+            .remove_if(&key, |_, current| Arc::ptr_eq(current, &slot));
+        opened
     }
 
     /// Index bytes the reader cache holds now.

@@ -447,6 +447,29 @@ async fn a_select_keeps_at_most_fetch_concurrency_gets_in_flight() {
 }
 
 #[tokio::test]
+async fn concurrent_queries_open_each_block_once() {
+    let f = Fixture::new();
+    for b in 0..3 {
+        f.block(&series("m", 2, b * 1000, b * 1000 + 1000)).await;
+    }
+    let bs = f.block_store(Limits::default(), quick());
+    bs.select(&tenant(), &name_is("m"), -100, -1).await.unwrap();
+    f.recording.set_get_delay(Duration::from_millis(20));
+    f.read_paths();
+    let (t, m) = (tenant(), name_is("m"));
+    let queries = (0..8).map(|_| bs.select(&t, &m, 0, 3000));
+    for got in futures::future::join_all(queries).await {
+        assert_eq!(got.unwrap(), series("m", 2, 0, 3000));
+    }
+    let index_reads = f
+        .read_paths()
+        .iter()
+        .filter(|p| p.ends_with("/index"))
+        .count();
+    assert_eq!(index_reads, 3);
+}
+
+#[tokio::test]
 async fn transient_storage_errors_are_retried_during_a_query() {
     let f = Fixture::new();
     f.block(&series("m", 5, 0, 1000)).await;
