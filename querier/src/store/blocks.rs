@@ -32,6 +32,7 @@ use dashmap::DashMap;
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
+use ulid::Ulid;
 
 use super::index_cache::{BlockKey, IndexCache};
 use super::merged::union;
@@ -148,6 +149,14 @@ impl BlockStore {
             &self.cfg.retry(),
         )
         .await?;
+        // Blocks gone from the bucket (compacted away, deleted by
+        // retention) free their cached readers now, not when evicted.
+        if let Some(known) = &known {
+            let still: HashSet<Ulid> = metas.iter().map(|m| m.ulid).collect();
+            for gone in known.iter().filter(|m| !still.contains(&m.ulid)) {
+                self.indexes.remove(&(tenant.clone(), gone.ulid));
+            }
+        }
         let metas = Arc::new(metas);
         *listed = Some(Listed {
             at: Instant::now(),
@@ -219,7 +228,7 @@ impl BlockStore {
 
     /// True when block `ulid` of `tenant` is open in the reader cache.
     #[cfg(test)]
-    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: ulid::Ulid) -> bool {
+    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: Ulid) -> bool {
         self.indexes.contains(&(tenant.clone(), ulid))
     }
 }

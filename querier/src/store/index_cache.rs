@@ -95,6 +95,11 @@ impl IndexCache {
         );
     }
 
+    /// Drops the reader for `key`, if cached.
+    pub(crate) fn remove(&self, key: &BlockKey) {
+        self.inner.lock().remove(key);
+    }
+
     /// Index bytes currently cached.
     pub(crate) fn bytes(&self) -> usize {
         self.inner.lock().bytes

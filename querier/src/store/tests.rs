@@ -13,8 +13,9 @@ use common::series::{
     MatchOp, Matcher, Sample, Series, SeriesStore, StoreError, matches_all, merge_series,
 };
 use common::tenant::TenantId;
-use object_store::ObjectStore;
+use futures::TryStreamExt;
 use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::{BlockStore, BlockStoreConfig, MergedStore};
 
@@ -228,7 +229,7 @@ async fn blocks_outside_the_query_range_are_never_fetched() {
 #[tokio::test]
 async fn block_list_is_reused_until_stale_then_refreshed() {
     let f = Fixture::new();
-    f.block(&series("m", 2, 0, 1000)).await;
+    let first = f.block(&series("m", 2, 0, 1000)).await;
     let bs = f.block_store(
         Limits::default(),
         BlockStoreConfig {
@@ -261,6 +262,26 @@ async fn block_list_is_reused_until_stale_then_refreshed() {
         .filter(|p| p.ends_with("meta.json"))
         .count();
     assert_eq!(metas_read, 1, "only the new block's meta.json is read");
+
+    // A block deleted from the bucket leaves the list and the reader cache.
+    let gone = first.ulid;
+    assert!(bs.is_block_cached(&tenant(), gone));
+    let dir =
+        object_store::path::Path::from_iter(["team-a", "metrics", "blocks", &gone.to_string()]);
+    let paths: Vec<_> = f
+        .store
+        .list(Some(&dir))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .unwrap();
+    for p in paths {
+        f.store.delete(&p).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
+    assert_eq!(got, series("m", 2, 1000, 2000));
+    assert!(!bs.is_block_cached(&tenant(), gone));
 }
 
 #[tokio::test]
