@@ -248,6 +248,13 @@ impl Config {
     /// Rejects settings that cannot work, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         self.ingester.validate()?;
+        if self.ingester.retain_uploaded_for <= self.querier.blocks.block_list_ttl {
+            return Err(format!(
+                "ingester.retain_uploaded_for ({:?}) must exceed querier.blocks.block_list_ttl ({:?}), \
+                 or freshly uploaded data is briefly invisible",
+                self.ingester.retain_uploaded_for, self.querier.blocks.block_list_ttl
+            ));
+        }
         if self.storage.backend == Backend::S3 && self.storage.s3.bucket_name.is_empty() {
             return Err("storage.s3.bucket_name is required with storage.backend: s3".into());
         }

@@ -69,6 +69,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     )
     .context("starting ingester")?;
     ingester.spawn_cut_loop();
+    ingester.spawn_retention_loop();
     let distributor = Arc::new(Distributor::new(
         cfg.distributor.clone(),
         Arc::clone(&overrides),
@@ -78,7 +79,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
-        Arc::new(BlockStore::new(Arc::clone(&store))),
+        Arc::new(BlockStore::new(
+            Arc::clone(&store),
+            Arc::clone(&overrides),
+            cfg.querier.blocks.clone(),
+        )),
     ]));
     let querier = Arc::new(
         Querier::new(

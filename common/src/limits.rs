@@ -44,6 +44,9 @@ pub struct Limits {
     /// How far back a query may look; zero disables the check.
     #[serde(with = "humantime_serde")]
     pub max_query_lookback: Duration,
+    /// Bytes of chunks one query may fetch from object storage; zero
+    /// disables the check.
+    pub max_fetched_chunk_bytes_per_query: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +62,7 @@ impl Default for Limits {
             past_grace_period: Duration::ZERO,
             max_fetched_series_per_query: 0,
             max_query_lookback: Duration::ZERO,
+            max_fetched_chunk_bytes_per_query: 0,
         }
     }
 }

@@ -78,6 +78,14 @@ pub enum StoreError {
         /// The limit in force.
         limit: usize,
     },
+    /// The query would fetch more chunk bytes than the tenant may.
+    #[error(
+        "the query exceeded the aggregated chunks size limit (limit: {limit} bytes, `max_fetched_chunk_bytes_per_query`)"
+    )]
+    TooManyChunkBytes {
+        /// The limit in force.
+        limit: usize,
+    },
     /// Anything else (I/O, a peer unavailable).
     #[error("{0}")]
     Other(String),

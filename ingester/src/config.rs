@@ -22,6 +22,11 @@ pub struct IngesterConfig {
     pub wal_fsync: FsyncPolicy,
     /// WAL segment file size in bytes.
     pub wal_segment_size: u64,
+    /// How long a head stays queryable after its block was uploaded. Must
+    /// exceed how long queriers cache the block list, or freshly uploaded
+    /// data is briefly in neither place.
+    #[serde(with = "humantime_serde")]
+    pub retain_uploaded_for: Duration,
     /// Upload attempts per cut before giving up until the next cut (data stays in the WAL).
     pub upload_attempts: u32,
     /// Exemplars kept in memory per series (a circular buffer; 0 disables exemplar storage).
@@ -42,6 +47,7 @@ impl Default for IngesterConfig {
             wal_fsync: wal.fsync,
             wal_segment_size: wal.segment_size,
             upload_attempts: 5,
+            retain_uploaded_for: Duration::from_secs(120),
             max_exemplars_per_series: 10,
             max_exemplar_series_per_tenant: 100_000,
             max_metadata_per_tenant: 10_000,

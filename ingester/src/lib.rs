@@ -197,6 +197,24 @@ impl Ingester {
         })
     }
 
+    /// Drops uploaded heads past `retain_uploaded_for`, every few seconds,
+    /// for as long as the runtime runs.
+    pub fn spawn_retention_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let retain = this.cfg.retain_uploaded_for;
+            let mut tick = tokio::time::interval(
+                (retain / 4).clamp(Duration::from_secs(1), Duration::from_secs(15)),
+            );
+            loop {
+                tick.tick().await;
+                for db in this.tenants.iter() {
+                    db.expire_uploaded(retain);
+                }
+            }
+        })
+    }
+
     /// `POST /ingester/flush`.
     pub fn router(self: Arc<Self>) -> axum::Router {
         http::router(self)

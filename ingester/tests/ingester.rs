@@ -200,6 +200,11 @@ async fn failed_upload_keeps_data_queryable_and_in_the_wal_until_a_retry_succeed
     assert_eq!(blocks[0].stats.num_samples, 210);
     assert_eq!(block_sample_count(Arc::clone(&store)).await, 210);
     assert_eq!(
+        sample_count(ing.as_ref()).await,
+        210,
+        "an uploaded head stays queryable until queriers have listed its block"
+    );
+    assert_eq!(
         wal_segments(dir.path()),
         1,
         "uploaded segments are removed, only the live one stays"

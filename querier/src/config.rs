@@ -21,6 +21,8 @@ pub struct QuerierConfig {
     /// Subquery resolution when a subquery names none (`[1h:]`).
     #[serde(with = "humantime_serde")]
     pub default_evaluation_interval: Duration,
+    /// How blocks are read from object storage (caches, fetch concurrency).
+    pub blocks: crate::store::BlockStoreConfig,
 }
 
 impl Default for QuerierConfig {
@@ -31,6 +33,7 @@ impl Default for QuerierConfig {
             max_samples: e.max_samples,
             timeout: e.timeout,
             default_evaluation_interval: e.default_subquery_step,
+            blocks: Default::default(),
         }
     }
 }

@@ -77,12 +77,19 @@ pub(crate) struct Index {
     symbols: Vec<String>,
     series: Vec<SeriesEntry>,
     postings: MemPostings,
+    memory_bytes: usize,
 }
 
 impl Index {
     /// The series with ID `id` (its position in the index).
     pub fn series(&self, id: u32) -> Option<&SeriesEntry> {
         self.series.get(id as usize)
+    }
+
+    /// Roughly how much heap the decoded index holds: what a cache of
+    /// indexes counts against its byte budget.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory_bytes
     }
 
     /// The postings of every label pair.
@@ -220,11 +227,20 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
 
     let symbols = decode_symbols(symbols_body)?;
     let series = decode_series(series_body, &symbols)?;
-    let postings = decode_postings(postings_body, &symbols, series.len())?;
+    let (postings, postings_bytes) = decode_postings(postings_body, &symbols, series.len())?;
+    let symbols_bytes: usize = symbols
+        .iter()
+        .map(|s| s.capacity() + size_of::<String>())
+        .sum();
+    let series_bytes: usize = series
+        .iter()
+        .map(|e| size_of::<SeriesEntry>() + size_of_val(&*e.labels) + size_of_val(&*e.chunks))
+        .sum();
     Ok(Index {
         symbols,
         series,
         postings,
+        memory_bytes: symbols_bytes + series_bytes + postings_bytes,
     })
 }
 
@@ -402,14 +418,20 @@ fn decode_series(body: &[u8], symbols: &[String]) -> Result<Vec<SeriesEntry>, St
     Ok(out)
 }
 
+/// The postings and roughly the heap they take (label strings, map nodes,
+/// bitmaps).
 fn decode_postings(
     body: &[u8],
     symbols: &[String],
     num_series: usize,
-) -> Result<MemPostings, String> {
+) -> Result<(MemPostings, usize), String> {
+    /// Per label pair: the owned name and value strings and a map node.
+    const PAIR_OVERHEAD: usize = 2 * size_of::<String>() + 64;
     let mut c = Cursor::new(body, "postings");
     let n = c.count()?;
     let mut postings = MemPostings::new();
+    // The all-series bitmap, at most one bit per series.
+    let mut bytes = num_series / 8;
     if let Some(last) = num_series.checked_sub(1) {
         // decode_series capped the count at 2^32, so `last` fits a u32.
         postings.insert_id_range(0..=last as u32);
@@ -429,10 +451,11 @@ fn decode_postings(
                 "{name}={value:?} lists a series beyond the {num_series} in the index"
             )));
         }
+        bytes += PAIR_OVERHEAD + name.len() + value.len() + ids.serialized_size();
         postings.insert_postings(name.clone(), value.clone(), ids);
     }
     c.finish()?;
-    Ok(postings)
+    Ok((postings, bytes))
 }
 
 #[cfg(test)]

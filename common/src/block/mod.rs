@@ -19,7 +19,9 @@
 //! naming the object, never as a panic.
 
 mod chunks;
+mod fetch;
 mod index;
+mod instrumented;
 mod meta;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +35,9 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use ulid::Ulid;
 
 use self::chunks::{FRAME_HEADER_LEN, MAX_SEGMENT_BYTES, SEGMENT_HEADER};
+pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
 use self::index::{ChunkRef, Index};
+pub use self::instrumented::InstrumentedStore;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
 use crate::chunk::xor;
 use crate::labels::Labels;
@@ -45,8 +49,6 @@ use crate::tenant::TenantId;
 const MAX_RANGE_GAP: u64 = 256 << 10;
 /// Coalesced GETs stop growing at this size.
 const MAX_RANGE_LEN: u64 = 16 << 20;
-/// Ranged GETs in flight per query.
-const FETCH_CONCURRENCY: usize = 8;
 /// `meta.json` reads in flight while listing.
 const LIST_CONCURRENCY: usize = 16;
 
@@ -271,20 +273,42 @@ pub async fn list_blocks(
     store: &dyn ObjectStore,
     tenant: &TenantId,
 ) -> Result<Vec<BlockMeta>, BlockError> {
-    let listing = store
-        .list_with_delimiter(Some(&blocks_prefix(tenant)))
+    refresh_block_list(store, tenant, &[], &RetryPolicy::default()).await
+}
+
+/// [`list_blocks`] for a reader that listed before: `known` blocks still
+/// in the bucket keep their metadata (blocks are immutable), so only new
+/// blocks cost a `meta.json` GET; blocks gone from the bucket drop out.
+/// Reads are retried per `retry`.
+pub async fn refresh_block_list(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
+    let prefix = blocks_prefix(tenant);
+    let listing = retry
+        .run(&prefix, || store.list_with_delimiter(Some(&prefix)))
         .await?;
-    let ulids: Vec<Ulid> = listing
+    let known: BTreeMap<Ulid, &BlockMeta> = known.iter().map(|m| (m.ulid, m)).collect();
+    let mut metas = Vec::with_capacity(listing.common_prefixes.len());
+    let mut unknown = Vec::new();
+    for ulid in listing
         .common_prefixes
         .iter()
         .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()))
-        .collect();
-    let metas: Vec<Option<BlockMeta>> = futures::stream::iter(ulids)
-        .map(|ulid| read_meta(store, tenant, ulid))
+    {
+        match known.get(&ulid) {
+            Some(meta) => metas.push((*meta).clone()),
+            None => unknown.push(ulid),
+        }
+    }
+    let new: Vec<Option<BlockMeta>> = futures::stream::iter(unknown)
+        .map(|ulid| read_meta(store, tenant, ulid, retry))
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
         .await?;
-    let mut metas: Vec<BlockMeta> = metas.into_iter().flatten().collect();
+    metas.extend(new.into_iter().flatten());
     metas.sort_by_key(|m| (m.min_time, m.ulid));
     Ok(metas)
 }
@@ -295,10 +319,11 @@ async fn read_meta(
     store: &dyn ObjectStore,
     tenant: &TenantId,
     ulid: Ulid,
+    retry: &RetryPolicy,
 ) -> Result<Option<BlockMeta>, BlockError> {
     let path = block_dir(tenant, ulid).join("meta.json");
-    let bytes = match store.get(&path).await {
-        Ok(r) => r.bytes().await?,
+    let bytes = match retry.run(&path, || get_all(store, &path)).await {
+        Ok(bytes) => bytes,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
@@ -313,6 +338,12 @@ async fn read_meta(
             Ok(None)
         }
     }
+}
+
+/// The whole object at `path`: one GET, body included (so a retry covers
+/// a body cut short as well as a failed request).
+async fn get_all(store: &dyn ObjectStore, path: &Path) -> object_store::Result<Bytes> {
+    store.get(path).await?.bytes().await
 }
 
 /// Queries one block: its index held in memory, chunks fetched on demand.
@@ -340,9 +371,19 @@ impl BlockReader {
         tenant: &TenantId,
         meta: BlockMeta,
     ) -> Result<Self, BlockError> {
+        Self::open_with_retry(store, tenant, meta, &RetryPolicy::default()).await
+    }
+
+    /// [`BlockReader::open`] retrying the index GET per `retry`.
+    pub async fn open_with_retry(
+        store: Arc<dyn ObjectStore>,
+        tenant: &TenantId,
+        meta: BlockMeta,
+        retry: &RetryPolicy,
+    ) -> Result<Self, BlockError> {
         let dir = block_dir(tenant, meta.ulid);
         let path = dir.clone().join("index");
-        let bytes = store.get(&path).await?.bytes().await?;
+        let bytes = retry.run(&path, || get_all(store.as_ref(), &path)).await?;
         let index = index::decode(&bytes).map_err(|reason| corrupt(&path, reason))?;
         Ok(Self {
             store,
@@ -357,6 +398,11 @@ impl BlockReader {
         &self.meta
     }
 
+    /// Roughly the heap this reader holds (its decoded index).
+    pub fn memory_bytes(&self) -> usize {
+        self.index.memory_bytes() + size_of::<Self>()
+    }
+
     /// Series matching `matchers` with their samples in `[mint, maxt]`
     /// (inclusive), sorted by label set; series without samples in range
     /// are left out. Only chunks overlapping the range are fetched.
@@ -366,7 +412,22 @@ impl BlockReader {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, BlockError> {
-        let mut wanted: Vec<(u32, Vec<ChunkRef>)> = Vec::new();
+        let plan = self.plan_select(matchers, mint, maxt);
+        self.fetch_plan(plan, &FetchOptions::default()).await
+    }
+
+    /// Decides from the index alone what [`BlockReader::select`] would
+    /// read: the matching series with chunks overlapping `[mint, maxt]`
+    /// and how many chunk bytes that is. Lets a caller enforce limits
+    /// across blocks before any chunk is fetched.
+    pub fn plan_select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> SelectPlan {
+        let mut plan = SelectPlan {
+            ulid: self.meta.ulid,
+            mint,
+            maxt,
+            series: Vec::new(),
+            chunk_bytes: 0,
+        };
         for id in &self.index.postings().select(matchers) {
             let Some(entry) = self.index.series(id) else {
                 continue;
@@ -378,13 +439,34 @@ impl BlockReader {
                 .copied()
                 .collect();
             if !chunks.is_empty() {
-                wanted.push((id, chunks));
+                plan.chunk_bytes += chunks.iter().map(|c| u64::from(c.len)).sum::<u64>();
+                plan.series.push((self.index.labels(entry), chunks));
             }
         }
-        let fetched = self.fetch(wanted.iter().flat_map(|(_, cs)| cs)).await?;
+        plan
+    }
 
-        let mut out = Vec::with_capacity(wanted.len());
-        for (id, chunks) in wanted {
+    /// Fetches and decodes the chunks `plan` (from this reader's
+    /// [`BlockReader::plan_select`]) names, under `opts`' concurrency cap
+    /// and retry policy.
+    pub async fn fetch_plan(
+        &self,
+        plan: SelectPlan,
+        opts: &FetchOptions,
+    ) -> Result<Vec<Series>, BlockError> {
+        if plan.ulid != self.meta.ulid {
+            return Err(BlockError::InvalidInput(format!(
+                "plan for block {} fetched from block {}",
+                plan.ulid, self.meta.ulid
+            )));
+        }
+        let (mint, maxt) = (plan.mint, plan.maxt);
+        let fetched = self
+            .fetch(plan.series.iter().flat_map(|(_, cs)| cs), opts)
+            .await?;
+
+        let mut out = Vec::with_capacity(plan.series.len());
+        for (labels, chunks) in plan.series {
             let mut samples: Vec<Sample> = Vec::new();
             for c in &chunks {
                 let path = segment_path(&self.dir, c.segment);
@@ -408,10 +490,8 @@ impl BlockReader {
                     _ => samples.extend(in_range),
                 }
             }
-            if !samples.is_empty()
-                && let Some(entry) = self.index.series(id)
-            {
-                out.push(Series::floats(self.index.labels(entry), samples));
+            if !samples.is_empty() {
+                out.push(Series::floats(labels, samples));
             }
         }
         if !out.is_sorted_by(|a, b| a.labels <= b.labels) {
@@ -477,6 +557,7 @@ impl BlockReader {
     async fn fetch<'a>(
         &self,
         refs: impl Iterator<Item = &'a ChunkRef>,
+        opts: &FetchOptions,
     ) -> Result<Fetched, BlockError> {
         let mut ranges: Vec<(u32, u64, u64)> = refs
             .map(|c| (c.segment, c.offset, c.offset + u64::from(c.len)))
@@ -497,7 +578,9 @@ impl BlockReader {
         let parts: Vec<(u32, u64, Bytes)> = futures::stream::iter(merged)
             .map(|(segment, range)| async move {
                 let path = segment_path(&self.dir, segment);
-                let data = self.store.get_range(&path, range.clone()).await?;
+                let data = opts
+                    .read(&path, || self.store.get_range(&path, range.clone()))
+                    .await?;
                 if data.len() as u64 != range.end - range.start {
                     return Err(corrupt(
                         &path,
@@ -506,7 +589,9 @@ impl BlockReader {
                 }
                 Ok((segment, range.start, data))
             })
-            .buffered(FETCH_CONCURRENCY)
+            // The real cap is `opts`' semaphore, shared by all the
+            // blocks of a query; this only bounds futures created ahead.
+            .buffer_unordered(DEFAULT_FETCH_CONCURRENCY)
             .try_collect()
             .await?;
         let mut fetched = Fetched::default();
@@ -517,7 +602,39 @@ impl BlockReader {
                 .or_default()
                 .push((start, data));
         }
+        for parts in fetched.by_segment.values_mut() {
+            parts.sort_unstable_by_key(|(start, _)| *start);
+        }
         Ok(fetched)
+    }
+}
+
+/// What [`BlockReader::select`] would read from one block, decided from its
+/// index: see [`BlockReader::plan_select`].
+#[derive(Debug, Clone)]
+pub struct SelectPlan {
+    ulid: Ulid,
+    mint: i64,
+    maxt: i64,
+    series: Vec<(Labels, Vec<ChunkRef>)>,
+    chunk_bytes: u64,
+}
+
+impl SelectPlan {
+    /// The label sets of the series the plan reads, sorted.
+    pub fn labels(&self) -> impl Iterator<Item = &Labels> {
+        self.series.iter().map(|(l, _)| l)
+    }
+
+    /// How many series the plan reads.
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Bytes of chunk frames the plan reads (not counting the gaps that
+    /// coalesced GETs read between them).
+    pub fn chunk_bytes(&self) -> u64 {
+        self.chunk_bytes
     }
 }
 

@@ -1,16 +1,10 @@
 //! Block round trips against real `object_store` backends.
 
-use std::fmt;
+use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
+use object_store::GetRange;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use object_store::{
-    CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
-    PutMultipartOptions, PutOptions, PutResult,
-};
-use parking_lot::Mutex;
 use regex::Regex;
 
 use super::*;
@@ -469,83 +463,15 @@ async fn blocks_are_listed_by_min_time_and_per_tenant() {
     );
 }
 
-/// An in-memory store that records every GET, to check what a query reads.
-#[derive(Debug, Default)]
-struct RecordingStore {
-    inner: InMemory,
-    gets: Mutex<Vec<(Path, Option<GetRange>)>>,
-}
-
-impl fmt::Display for RecordingStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RecordingStore({})", self.inner)
-    }
-}
-
-#[async_trait]
-impl ObjectStore for RecordingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.gets
-            .lock()
-            .push((location.clone(), options.range.clone()));
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 #[tokio::test]
 async fn queries_read_only_the_needed_chunks_with_ranged_gets() {
-    let recording = Arc::new(RecordingStore::default());
+    let recording = Arc::new(InstrumentedStore::new(Arc::new(InMemory::new())));
     let store: Arc<dyn ObjectStore> = recording.clone();
     let (series, expected) = corpus(2000, 2);
     let reader = write_and_open(&store, series).await;
     let segment = segment_path(&block_dir(&tenant(), reader.meta().ulid), 1);
     let segment_size = store.head(&segment).await.unwrap().size;
-    recording.gets.lock().clear();
+    recording.take_gets();
 
     // One series, second chunk only.
     let want = &expected[1234];
@@ -558,7 +484,7 @@ async fn queries_read_only_the_needed_chunks_with_ranged_gets() {
     let got = reader.select(&matchers, mint, i64::MAX).await.unwrap();
     assert_eq!(got[0].samples, want.samples[130..].to_vec());
 
-    let gets = std::mem::take(&mut *recording.gets.lock());
+    let gets = recording.take_gets();
     assert_eq!(gets.len(), 1, "{gets:?}");
     let (path, range) = &gets[0];
     assert_eq!(path, &segment);
@@ -581,7 +507,7 @@ async fn queries_read_only_the_needed_chunks_with_ranged_gets() {
             .filter(|s| matches_all(&s.labels, &api))
             .count()
     );
-    let gets = std::mem::take(&mut *recording.gets.lock());
+    let gets = recording.take_gets();
     assert!(gets.len() < 10, "{} GETs", gets.len());
     assert!(
         gets.iter()
@@ -619,4 +545,132 @@ async fn select_future_is_send() {
     let fut = reader.select(&[], 0, 1);
     assert_send(&fut);
     fut.await.unwrap();
+}
+
+fn quick_retry(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        backoff: Duration::from_millis(1),
+    }
+}
+
+#[tokio::test]
+async fn transient_read_failures_are_retried_on_disk_and_in_memory() {
+    for (inner, _dir) in stores() {
+        let store = Arc::new(InstrumentedStore::new(inner));
+        let dyn_store: Arc<dyn ObjectStore> = store.clone();
+        let (series, expected) = corpus(50, 2);
+        let meta = write_block(dyn_store.as_ref(), &tenant(), series, "i")
+            .await
+            .unwrap();
+
+        store.fail_next_gets(2, "meta.json");
+        let metas = refresh_block_list(dyn_store.as_ref(), &tenant(), &[], &quick_retry(3))
+            .await
+            .unwrap();
+        assert_eq!(metas, vec![meta.clone()]);
+
+        store.fail_next_gets(2, "/index");
+        let reader =
+            BlockReader::open_with_retry(Arc::clone(&dyn_store), &tenant(), meta, &quick_retry(3))
+                .await
+                .unwrap();
+
+        store.fail_next_gets(3, "/chunks/");
+        let opts = FetchOptions::new(4, quick_retry(3));
+        let got = reader
+            .fetch_plan(reader.plan_select(&[], i64::MIN, i64::MAX), &opts)
+            .await
+            .unwrap();
+        assert_eq!(got, expected);
+
+        // Out of retries: the error surfaces, naming object storage.
+        store.fail_next_gets(10, "/chunks/");
+        let opts = FetchOptions::new(4, quick_retry(1));
+        let err = reader
+            .fetch_plan(reader.plan_select(&[], i64::MIN, i64::MAX), &opts)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BlockError::ObjectStore(_)), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn refreshing_the_block_list_reads_only_new_meta_json() {
+    let store = Arc::new(InstrumentedStore::new(Arc::new(InMemory::new())));
+    let dyn_store: Arc<dyn ObjectStore> = store.clone();
+    let first = write_block(dyn_store.as_ref(), &tenant(), corpus(3, 1).0, "i")
+        .await
+        .unwrap();
+    let known = list_blocks(dyn_store.as_ref(), &tenant()).await.unwrap();
+    let second = write_block(dyn_store.as_ref(), &tenant(), corpus(3, 1).0, "i")
+        .await
+        .unwrap();
+    store.take_gets();
+
+    let metas = refresh_block_list(dyn_store.as_ref(), &tenant(), &known, &quick_retry(0))
+        .await
+        .unwrap();
+    let ulids: BTreeSet<Ulid> = metas.iter().map(|m| m.ulid).collect();
+    assert_eq!(ulids, BTreeSet::from([first.ulid, second.ulid]));
+    let gets = store.take_gets();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert!(gets[0].0.as_ref().contains(&second.ulid.to_string()));
+
+    // A block deleted from the bucket drops out of the list.
+    let dir = block_dir(&tenant(), first.ulid);
+    let paths: Vec<Path> = dyn_store
+        .list(Some(&dir))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .unwrap();
+    for p in paths {
+        dyn_store.delete(&p).await.unwrap();
+    }
+    let metas = refresh_block_list(dyn_store.as_ref(), &tenant(), &metas, &quick_retry(0))
+        .await
+        .unwrap();
+    assert_eq!(metas, vec![second]);
+}
+
+#[tokio::test]
+async fn plans_count_series_and_chunk_bytes_before_fetching() {
+    let store = Arc::new(InstrumentedStore::new(Arc::new(InMemory::new())));
+    let dyn_store: Arc<dyn ObjectStore> = store.clone();
+    let (series, expected) = corpus(40, 3);
+    let reader = write_and_open(&dyn_store, series).await;
+    store.take_gets();
+
+    let api = [Matcher::new(MatchOp::Equal, "job", "api")];
+    let plan = reader.plan_select(&api, i64::MIN, i64::MAX);
+    let want: Vec<&Series> = expected
+        .iter()
+        .filter(|s| matches_all(&s.labels, &api))
+        .collect();
+    assert_eq!(plan.series_count(), want.len());
+    assert!(plan.labels().eq(want.iter().map(|s| &s.labels)));
+    assert!(plan.chunk_bytes() > 0);
+    assert!(store.take_gets().is_empty(), "planning reads nothing");
+
+    let got = reader
+        .fetch_plan(plan.clone(), &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(got.len(), want.len());
+    let read: u64 = store
+        .take_gets()
+        .iter()
+        .map(|(_, r)| match r {
+            Some(GetRange::Bounded(r)) => r.end - r.start,
+            other => panic!("unbounded GET {other:?}"),
+        })
+        .sum();
+    assert!(
+        read >= plan.chunk_bytes(),
+        "{read} < {}",
+        plan.chunk_bytes()
+    );
+
+    assert!(reader.memory_bytes() > 1000, "{}", reader.memory_bytes());
 }

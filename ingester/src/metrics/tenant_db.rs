@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::block::{BlockMeta, write_block};
 use common::discard::DiscardReason;
@@ -38,6 +38,9 @@ struct Pending {
 struct Heads {
     current: Arc<Head>,
     pending: Vec<Pending>,
+    /// Heads whose blocks are uploaded, kept queryable (with when they were
+    /// uploaded) until queriers are sure to have listed the new blocks.
+    uploaded: Vec<(Arc<Head>, Instant)>,
 }
 
 /// Per-tenant metrics state in an ingester.
@@ -103,6 +106,7 @@ impl TenantDb {
             heads: RwLock::new(Heads {
                 current: Arc::new(head),
                 pending: Vec::new(),
+                uploaded: Vec::new(),
             }),
             next_id: AtomicU32::new(max_id + 1),
             cut: tokio::sync::Mutex::new(()),
@@ -231,7 +235,11 @@ impl TenantDb {
                 break;
             };
             let meta = upload_with_retry(store, &self.tenant, &head, source, attempts).await?;
-            self.heads.write().pending.remove(0);
+            {
+                let mut heads = self.heads.write();
+                let done = heads.pending.remove(0);
+                heads.uploaded.push((done.head, Instant::now()));
+            }
             self.wal
                 .remove_segments_before(next_segment)
                 .map_err(|e| IngesterError::Wal(format!("removing uploaded WAL segments: {e}")))?;
@@ -271,17 +279,28 @@ impl TenantDb {
         Ok(())
     }
 
+    /// Forgets uploaded heads older than `retain`: their blocks are listed
+    /// by every querier by then.
+    pub(crate) fn expire_uploaded(&self, retain: Duration) {
+        self.heads
+            .write()
+            .uploaded
+            .retain(|(_, at)| at.elapsed() < retain);
+    }
+
     fn all_heads(&self) -> Vec<Arc<Head>> {
         let heads = self.heads.read();
-        heads
-            .pending
-            .iter()
-            .map(|p| Arc::clone(&p.head))
-            .chain([Arc::clone(&heads.current)])
+        let uploaded = heads.uploaded.iter().map(|(h, _)| h);
+        let pending = heads.pending.iter().map(|p| &p.head);
+        uploaded
+            .chain(pending)
+            .chain([&heads.current])
+            .map(Arc::clone)
             .collect()
     }
 
-    /// Samples of matching series from every head (current and pending).
+    /// Samples of matching series from every head (current, pending and
+    /// recently uploaded).
     pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
         let lists = self
             .all_heads()

@@ -49,7 +49,9 @@ impl ApiError {
             }
             ApiError::Query(QueryError::Timeout) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Query(QueryError::Store(e)) | ApiError::Store(e) => match e {
-                StoreError::TooManySeries { .. } => EXECUTION,
+                StoreError::TooManySeries { .. } | StoreError::TooManyChunkBytes { .. } => {
+                    EXECUTION
+                }
                 _ => INTERNAL,
             },
         }

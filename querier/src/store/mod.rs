@@ -2,7 +2,10 @@
 //! ingesters' heads, merged into one [`common::series::SeriesStore`].
 
 mod blocks;
+mod index_cache;
 mod merged;
+#[cfg(test)]
+mod tests;
 
-pub use blocks::BlockStore;
+pub use blocks::{BlockStore, BlockStoreConfig};
 pub use merged::MergedStore;
