@@ -4,6 +4,7 @@
 //! compare, hash and serialise identically wherever they were built.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +31,12 @@ impl Label {
 }
 
 /// A set of labels sorted by name, names unique.
+///
+/// Shared behind an `Arc`: query evaluation hands the same label set to many
+/// steps and results, so cloning must be a reference-count increment, not a
+/// copy of every string. Mutation copies on write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<Vec<Label>>);
 
 impl Labels {
     /// Sorts `labels` by name; of duplicate names the last one wins.
@@ -46,7 +51,7 @@ impl Labels {
                 _ => out.push(l),
             }
         }
-        Self(out)
+        Self(Arc::new(out))
     }
 
     /// Builds from `(name, value)` pairs; handy in tests and examples.
@@ -60,7 +65,7 @@ impl Labels {
     /// (e.g. decoded from a block index written by [`Labels`]).
     pub fn from_sorted(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Self(labels)
+        Self(Arc::new(labels))
     }
 
     /// The value of label `name`, if present.
@@ -98,18 +103,18 @@ impl Labels {
 
     /// Consumes the set, returning its labels in name order.
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        Arc::unwrap_or_clone(self.0)
     }
 
     /// Sets `name` to `value` (removing it when `value` is empty).
     pub fn set(&mut self, name: &str, value: &str) {
         match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].value = value.to_string(),
+            Ok(i) => Arc::make_mut(&mut self.0)[i].value = value.to_string(),
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, Label::new(name, value)),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, Label::new(name, value)),
         }
     }
 
@@ -122,7 +127,7 @@ impl Labels {
     /// shard series and to key maps without re-hashing strings.
     pub fn stable_hash(&self) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for l in &self.0 {
+        for l in self.0.iter() {
             h.update(l.name.as_bytes());
             h.update(&[0xff]);
             h.update(l.value.as_bytes());
