@@ -44,6 +44,12 @@ pub struct Limits {
     /// How far back a query may look; zero disables the check.
     #[serde(with = "humantime_serde")]
     pub max_query_lookback: Duration,
+    /// Longest time range (`end - start`) a range query may cover; zero
+    /// disables the check. Over it the query is refused with 422.
+    #[serde(with = "humantime_serde")]
+    pub max_query_length: Duration,
+    /// Most parts of one split range query evaluated at the same time.
+    pub max_query_parallelism: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +65,8 @@ impl Default for Limits {
             past_grace_period: Duration::ZERO,
             max_fetched_series_per_query: 0,
             max_query_lookback: Duration::ZERO,
+            max_query_length: Duration::ZERO,
+            max_query_parallelism: 14,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::metadata::{self, Lookup};
 use super::params::{MAX_TIME, MIN_TIME, Params};
 use super::{MAX_POINTS_PER_SERIES, Querier, json};
-use crate::promql::{QueryRange, duration_ms};
+use crate::promql::duration_ms;
 
 /// Largest form body accepted.
 const MAX_FORM_BYTES: usize = 8 << 20;
@@ -68,13 +68,8 @@ pub(crate) async fn query(
     let expr = params.require("query")?;
     let t = params.time_or("time", now_ms())?;
     let value = q
-        .engine
-        .query_with_timeout(
-            &tenants,
-            expr,
-            QueryRange::Instant(t),
-            timeout(&q, &params)?,
-        )
+        .frontend
+        .instant(&tenants, expr, t, timeout(&q, &params)?)
         .await?;
     Ok(ok_json(json::query_result(&value)))
 }
@@ -111,10 +106,9 @@ pub(crate) async fn query_range(
                 .into(),
         ));
     }
-    let range = QueryRange::Range { start, end, step };
     let value = q
-        .engine
-        .query_with_timeout(&tenants, expr, range, timeout(&q, &params)?)
+        .frontend
+        .range(&tenants, expr, start, end, step, timeout(&q, &params)?)
         .await?;
     Ok(ok_json(json::query_result(&value)))
 }

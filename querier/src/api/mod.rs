@@ -17,6 +17,7 @@ use common::series::SeriesStore;
 pub use error::ApiError;
 
 use crate::config::QuerierConfig;
+use crate::frontend::Frontend;
 use crate::promql::Engine;
 
 /// Most points a range query may return per series (Prometheus's limit).
@@ -25,7 +26,7 @@ pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 /// The query service: PromQL engine plus the metadata endpoints.
 pub struct Querier {
     cfg: QuerierConfig,
-    engine: Engine,
+    frontend: Frontend,
     store: Arc<dyn SeriesStore>,
     multitenancy: bool,
 }
@@ -39,10 +40,15 @@ impl Querier {
         overrides: Arc<Overrides>,
         multitenancy: bool,
     ) -> Self {
-        let engine = Engine::new(store.clone(), overrides, cfg.engine_options());
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Arc::clone(&overrides),
+            cfg.engine_options(),
+        ));
+        let frontend = Frontend::new(engine, overrides, &cfg);
         Self {
             cfg,
-            engine,
+            frontend,
             store,
             multitenancy,
         }
@@ -50,7 +56,13 @@ impl Querier {
 
     /// The PromQL engine (e.g. for rule evaluation).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.frontend.engine()
+    }
+
+    /// The query frontend (splitting, results cache, fair queue) that
+    /// `query` and `query_range` go through.
+    pub fn frontend(&self) -> &Frontend {
+        &self.frontend
     }
 
     /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),
