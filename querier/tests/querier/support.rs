@@ -112,6 +112,13 @@ pub async fn start_server(limits: Limits) -> Server {
         Arc::new(Overrides::new(limits)),
         true,
     ));
+    let base = serve(querier).await;
+    Server { base, store }
+}
+
+/// Serves `querier`'s routes on a free loopback port; returns
+/// `http://127.0.0.1:<port>`.
+pub async fn serve(querier: Arc<Querier>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -121,7 +128,7 @@ pub async fn start_server(limits: Limits) -> Server {
             .await
             .expect("serve")
     });
-    Server { base, store }
+    base
 }
 
 /// An HTTP client (plain HTTP; rustls only needs a provider installed).
