@@ -175,8 +175,11 @@ impl Frontend {
             .filter(|&p| p > 0)
             .min()
             .unwrap_or(1);
+        let limit = self.engine.options().max_samples;
         let run = async {
-            let results: Vec<CachedMatrix> = futures::stream::iter(parts)
+            // Parts are counted as they arrive, so a result over `max_samples`
+            // fails (and cancels the parts in flight) before it is all in memory.
+            let (results, _) = futures::stream::iter(parts)
                 .map(|part| {
                     let cache_key = (shape.cacheable
                         && self.cache.enabled()
@@ -190,14 +193,19 @@ impl Frontend {
                     self.part(&job, part, step, cache_key)
                 })
                 .buffered(parallelism)
-                .try_collect()
+                .try_fold(
+                    (Vec::<CachedMatrix>::new(), 0usize),
+                    |(mut results, samples), m| async move {
+                        let samples = samples + m.iter().map(|s| s.samples.len()).sum::<usize>();
+                        if samples > limit {
+                            return Err(QueryError::TooManySamples { limit }.into());
+                        }
+                        results.push(m);
+                        Ok((results, samples))
+                    },
+                )
                 .await?;
             let merged = split::merge(results.iter().map(|m| m.as_slice()));
-            let limit = self.engine.options().max_samples;
-            let samples: usize = merged.iter().map(|s| s.samples.len()).sum();
-            if samples > limit {
-                return Err(QueryError::TooManySamples { limit }.into());
-            }
             Ok(QueryValue::Matrix(merged))
         };
         within(timeout, run).await
