@@ -84,12 +84,32 @@ pub struct Frontend {
     queue: Arc<FairQueue>,
 }
 
-/// The range of one evaluation and what it needs to run.
+/// A query being answered: who asks, what, and by when.
 struct Job<'a> {
     tenants: &'a [TenantId],
-    tenants_key: &'a str,
+    /// The tenant set's queue and cache identity (`a|b`, as requested).
+    tenants_key: String,
     query: &'a str,
     deadline: Instant,
+}
+
+impl<'a> Job<'a> {
+    fn new(tenants: &'a [TenantId], query: &'a str, timeout: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            tenants,
+            tenants_key: tenants
+                .iter()
+                .map(TenantId::as_str)
+                .collect::<Vec<_>>()
+                .join("|"),
+            query,
+            // A timeout too large to add is as good as none.
+            deadline: now
+                .checked_add(timeout)
+                .unwrap_or(now + Duration::from_secs(365 * 86_400)),
+        }
+    }
 }
 
 impl Frontend {
@@ -129,13 +149,7 @@ impl Frontend {
         t: i64,
         timeout: Duration,
     ) -> Result<QueryValue, FrontendError> {
-        let tenants_key = tenants_key(tenants);
-        let job = Job {
-            tenants,
-            tenants_key: &tenants_key,
-            query,
-            deadline: Instant::now() + timeout,
-        };
+        let job = Job::new(tenants, query, timeout);
         within(timeout, self.execute(&job, QueryRange::Instant(t))).await
     }
 
@@ -161,13 +175,7 @@ impl Frontend {
             vec![Part { start, end }]
         };
         let normalized = expr.to_string();
-        let tenants_key = tenants_key(tenants);
-        let job = Job {
-            tenants,
-            tenants_key: &tenants_key,
-            query,
-            deadline: Instant::now() + timeout,
-        };
+        let job = Job::new(tenants, query, timeout);
         let fresh_after = now_ms().saturating_sub(self.max_freshness_ms);
         let parallelism = limits
             .iter()
@@ -186,8 +194,8 @@ impl Frontend {
                         && part.end < fresh_after)
                         .then(|| {
                             format!(
-                                "{tenants_key}\u{0}{normalized}\u{0}{}\u{0}{}\u{0}{step}",
-                                part.start, part.end
+                                "{}\u{0}{normalized}\u{0}{}\u{0}{}\u{0}{step}",
+                                job.tenants_key, part.start, part.end
                             )
                         });
                     self.part(&job, part, step, cache_key)
@@ -248,7 +256,7 @@ impl Frontend {
     async fn execute(&self, job: &Job<'_>, range: QueryRange) -> Result<QueryValue, FrontendError> {
         let _slot = self
             .queue
-            .acquire(job.tenants_key)
+            .acquire(&job.tenants_key)
             .await
             .map_err(|full| FrontendError::TooManyOutstanding { limit: full.limit })?;
         let remaining = job.deadline.saturating_duration_since(Instant::now());
@@ -285,15 +293,6 @@ async fn within<T>(
     tokio::time::timeout(timeout, fut)
         .await
         .unwrap_or(Err(FrontendError::Query(QueryError::Timeout)))
-}
-
-/// The queue and cache identity of a tenant set (`a|b`, as requested).
-fn tenants_key(tenants: &[TenantId]) -> String {
-    tenants
-        .iter()
-        .map(TenantId::as_str)
-        .collect::<Vec<_>>()
-        .join("|")
 }
 
 fn now_ms() -> i64 {
