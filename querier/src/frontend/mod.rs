@@ -17,6 +17,7 @@
 //!   `max_outstanding_requests_per_tenant` executions waiting gets 429.
 
 mod cache;
+mod pool;
 mod queue;
 mod split;
 
@@ -32,6 +33,7 @@ pub use cache::CacheStats;
 use crate::config::QuerierConfig;
 use crate::promql::{self, Engine, QueryError, QueryRange, QueryValue, duration_ms};
 use cache::{CachedMatrix, ResultsCache};
+use pool::QueryPool;
 use queue::FairQueue;
 use split::{Part, Shape};
 
@@ -82,28 +84,30 @@ pub struct Frontend {
     max_freshness_ms: i64,
     cache: ResultsCache,
     queue: Arc<FairQueue>,
+    pool: QueryPool,
 }
 
-/// A query being answered: who asks, what, and by when.
-struct Job<'a> {
-    tenants: &'a [TenantId],
+/// A query being answered: who asks, what, and by when. Shared by its
+/// parts, which run on the query pool.
+struct Job {
+    tenants: Arc<[TenantId]>,
     /// The tenant set's queue and cache identity (`a|b`, as requested).
     tenants_key: String,
-    query: &'a str,
+    query: Arc<str>,
     deadline: Instant,
 }
 
-impl<'a> Job<'a> {
-    fn new(tenants: &'a [TenantId], query: &'a str, timeout: Duration) -> Self {
+impl Job {
+    fn new(tenants: &[TenantId], query: &str, timeout: Duration) -> Self {
         let now = Instant::now();
         Self {
-            tenants,
+            tenants: tenants.into(),
             tenants_key: tenants
                 .iter()
                 .map(TenantId::as_str)
                 .collect::<Vec<_>>()
                 .join("|"),
-            query,
+            query: query.into(),
             // A timeout too large to add is as good as none.
             deadline: now
                 .checked_add(timeout)
@@ -123,6 +127,7 @@ impl Frontend {
             max_freshness_ms: duration_ms(cfg.results_cache.max_freshness),
             cache: ResultsCache::new(cfg.results_cache.max_size_bytes),
             queue: FairQueue::new(cfg.max_concurrent, cfg.max_outstanding_requests_per_tenant),
+            pool: QueryPool::new(cfg.max_concurrent),
         }
     }
 
@@ -223,7 +228,7 @@ impl Frontend {
     /// present, else evaluated (and stored under `cache_key`).
     async fn part(
         &self,
-        job: &Job<'_>,
+        job: &Job,
         part: Part,
         step: i64,
         cache_key: Option<String>,
@@ -253,17 +258,27 @@ impl Frontend {
     }
 
     /// Runs one evaluation once the fair queue grants a slot.
-    async fn execute(&self, job: &Job<'_>, range: QueryRange) -> Result<QueryValue, FrontendError> {
+    async fn execute(&self, job: &Job, range: QueryRange) -> Result<QueryValue, FrontendError> {
         let _slot = self
             .queue
             .acquire(&job.tenants_key)
             .await
             .map_err(|full| FrontendError::TooManyOutstanding { limit: full.limit })?;
         let remaining = job.deadline.saturating_duration_since(Instant::now());
-        Ok(self
-            .engine
-            .query_with_timeout(job.tenants, job.query, range, remaining)
-            .await?)
+        let (engine, tenants, query) = (
+            Arc::clone(&self.engine),
+            Arc::clone(&job.tenants),
+            Arc::clone(&job.query),
+        );
+        let run = self.pool.spawn(async move {
+            engine
+                .query_with_timeout(&tenants, &query, range, remaining)
+                .await
+        });
+        match run.join().await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(QueryError::Execution(format!("query execution aborted: {e}")).into()),
+        }
     }
 }
 
