@@ -26,6 +26,11 @@ pub struct QuerierConfig {
     /// queries) running at once in this process; the rest wait in the
     /// per-tenant fair queue. Zero is treated as one.
     pub max_concurrent: usize,
+    /// Of the `max_concurrent` slots, this many only go to tenant sets with
+    /// nothing running, so a tenant arriving while another keeps the querier
+    /// busy starts at once instead of waiting for a heavy execution to end.
+    /// At most `max_concurrent - 1` take effect.
+    pub reserved_concurrent_for_idle_tenants: usize,
     /// Most executions one tenant (set) may have waiting; beyond it, 429.
     pub max_outstanding_requests_per_tenant: usize,
     /// Range queries are split into parts at multiples of this interval
@@ -67,6 +72,7 @@ impl Default for QuerierConfig {
             timeout: e.timeout,
             default_evaluation_interval: e.default_subquery_step,
             max_concurrent: 8,
+            reserved_concurrent_for_idle_tenants: 2,
             max_outstanding_requests_per_tenant: 100,
             split_queries_by_interval: Duration::from_secs(24 * 3600),
             results_cache: ResultsCacheConfig::default(),

@@ -13,8 +13,11 @@
 //!   by tenant set, normalized query, part range and step.
 //! - **Fair queue.** Every execution (a part, or an instant query) takes one of
 //!   `max_concurrent` process-wide slots; waiting executions are served
-//!   round-robin across tenant sets, and a tenant set with
+//!   round-robin across tenant sets, `reserved_concurrent_for_idle_tenants`
+//!   slots only go to tenant sets with nothing running, and a tenant set with
 //!   `max_outstanding_requests_per_tenant` executions waiting gets 429.
+//!   Executions run on their own threads ([`pool`]), so heavy queries cannot
+//!   keep the HTTP threads from reading new requests.
 
 mod cache;
 mod pool;
@@ -126,7 +129,11 @@ impl Frontend {
             split_interval_ms: duration_ms(cfg.split_queries_by_interval),
             max_freshness_ms: duration_ms(cfg.results_cache.max_freshness),
             cache: ResultsCache::new(cfg.results_cache.max_size_bytes),
-            queue: FairQueue::new(cfg.max_concurrent, cfg.max_outstanding_requests_per_tenant),
+            queue: FairQueue::new(
+                cfg.max_concurrent,
+                cfg.reserved_concurrent_for_idle_tenants,
+                cfg.max_outstanding_requests_per_tenant,
+            ),
             pool: QueryPool::new(cfg.max_concurrent),
         }
     }

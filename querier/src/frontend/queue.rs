@@ -4,7 +4,11 @@
 //! run in the process at once. Executions that find every slot busy wait in
 //! their tenant's FIFO queue; a freed slot goes to the next tenant in
 //! round-robin order, so a tenant with many queued heavy queries cannot starve
-//! another tenant's single light one. A tenant whose queue already holds
+//! another tenant's single light one. Round-robin alone still makes a light
+//! query wait for one of the heavy executions to finish, so a few slots
+//! (`reserved_concurrent_for_idle_tenants`) are only given to tenant sets
+//! with nothing running: a tenant arriving while another saturates the
+//! querier starts at once. A tenant whose queue already holds
 //! `max_outstanding_requests_per_tenant` executions is turned away at once.
 
 use std::collections::{HashMap, VecDeque};
@@ -23,6 +27,8 @@ struct Waiter {
 struct State {
     /// Executions holding a slot.
     running: usize,
+    /// The same, per queue key (keys with none are absent).
+    running_per_key: HashMap<String, usize>,
     /// Waiting executions per queue key.
     queues: HashMap<String, VecDeque<Waiter>>,
     /// Queue keys with waiters, in the order they are served next.
@@ -32,14 +38,49 @@ struct State {
     next_id: u64,
 }
 
+/// How many slots there are, and how many only idle tenants may take.
+#[derive(Debug, Clone, Copy)]
+struct Capacity {
+    max: usize,
+    reserved: usize,
+}
+
 impl State {
-    /// Hands a free slot to the next waiter in round-robin order; returns
-    /// false when nobody waits.
-    fn hand_over(&mut self) -> bool {
-        if self.order.len() > 1 && self.order.front() == self.last_served.as_ref() {
-            self.order.rotate_left(1);
+    /// Whether `key` may take a free slot: any key may fill the shared
+    /// slots, only a key with nothing running may take a reserved one.
+    fn may_start(&self, key: &str, cap: Capacity) -> bool {
+        self.running < cap.max - cap.reserved
+            || (self.running < cap.max && !self.running_per_key.contains_key(key))
+    }
+
+    fn start(&mut self, key: &str) {
+        self.running += 1;
+        *self.running_per_key.entry(key.to_string()).or_default() += 1;
+        self.last_served = Some(key.to_string());
+    }
+
+    fn finish(&mut self, key: &str) {
+        self.running = self.running.saturating_sub(1);
+        if let Some(n) = self.running_per_key.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                self.running_per_key.remove(key);
+            }
         }
-        while let Some(key) = self.order.pop_front() {
+    }
+
+    /// Hands free slots to waiters, round-robin over the keys that may start.
+    fn dispatch(&mut self, cap: Capacity) {
+        while self.running < cap.max {
+            if self.order.len() > 1 && self.order.front() == self.last_served.as_ref() {
+                self.order.rotate_left(1);
+            }
+            let Some(pos) = self.order.iter().position(|k| self.may_start(k, cap)) else {
+                return;
+            };
+            let Some(key) = self.order.remove(pos) else {
+                return;
+            };
             let Some(queue) = self.queues.get_mut(&key) else {
                 continue;
             };
@@ -54,11 +95,9 @@ impl State {
             }
             // A waiter that went away cannot take the slot; try the next one.
             if waiter.wake.send(()).is_ok() {
-                self.last_served = Some(key);
-                return true;
+                self.start(&key);
             }
         }
-        false
     }
 
     fn queued(&self) -> usize {
@@ -75,17 +114,26 @@ pub(crate) struct QueueFull {
 
 /// The fair scheduler shared by every query of the process.
 pub(crate) struct FairQueue {
-    max_concurrent: usize,
+    cap: Capacity,
     max_queued_per_tenant: usize,
     state: Mutex<State>,
 }
 
 impl FairQueue {
-    /// A queue running at most `max_concurrent` executions (at least one), with
-    /// at most `max_queued_per_tenant` waiting per queue key.
-    pub(crate) fn new(max_concurrent: usize, max_queued_per_tenant: usize) -> Arc<Self> {
+    /// A queue running at most `max_concurrent` executions (at least one),
+    /// `reserved` of them (at most all but one) only for keys with nothing
+    /// running, with at most `max_queued_per_tenant` waiting per key.
+    pub(crate) fn new(
+        max_concurrent: usize,
+        reserved: usize,
+        max_queued_per_tenant: usize,
+    ) -> Arc<Self> {
+        let max = max_concurrent.max(1);
         Arc::new(Self {
-            max_concurrent: max_concurrent.max(1),
+            cap: Capacity {
+                max,
+                reserved: reserved.min(max - 1),
+            },
             max_queued_per_tenant,
             state: Mutex::new(State::default()),
         })
@@ -97,15 +145,8 @@ impl FairQueue {
     pub(crate) async fn acquire(self: &Arc<Self>, key: &str) -> Result<Slot, QueueFull> {
         let (id, rx) = {
             let mut st = self.state.lock();
-            if st.running < self.max_concurrent && st.order.is_empty() {
-                st.running += 1;
-                st.last_served = Some(key.to_string());
-                return Ok(Slot {
-                    queue: Arc::clone(self),
-                });
-            }
             let queued = st.queues.get(key).map_or(0, VecDeque::len);
-            if queued >= self.max_queued_per_tenant {
+            if queued >= self.max_queued_per_tenant && !st.may_start(key, self.cap) {
                 return Err(QueueFull {
                     limit: self.max_queued_per_tenant,
                 });
@@ -120,6 +161,7 @@ impl FairQueue {
                 .entry(key.to_string())
                 .or_default()
                 .push_back(Waiter { id, wake });
+            st.dispatch(self.cap);
             (id, rx)
         };
         let mut waiting = Waiting {
@@ -136,6 +178,7 @@ impl FairQueue {
         if woken {
             Ok(Slot {
                 queue: Arc::clone(self),
+                key: key.to_string(),
             })
         } else {
             // The sender is only dropped by `Waiting::drop`, which has not run;
@@ -152,22 +195,22 @@ impl FairQueue {
         (st.running, st.queued())
     }
 
-    fn release(&self) {
+    fn release(&self, key: &str) {
         let mut st = self.state.lock();
-        if !st.hand_over() {
-            st.running = st.running.saturating_sub(1);
-        }
+        st.finish(key);
+        st.dispatch(self.cap);
     }
 }
 
 /// A held execution slot; dropping it lets the next waiter run.
 pub(crate) struct Slot {
     queue: Arc<FairQueue>,
+    key: String,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.queue.release();
+        self.queue.release(&self.key);
     }
 }
 
@@ -189,8 +232,8 @@ impl Drop for Waiting<'_> {
         rx.close();
         if rx.try_recv().is_ok() {
             // Woken but never ran: pass the slot on.
-            drop(st);
-            self.queue.release();
+            st.finish(self.key);
+            st.dispatch(self.queue.cap);
             return;
         }
         if let Some(q) = st.queues.get_mut(self.key) {
@@ -209,7 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn freed_slot_goes_round_robin_across_tenants() {
-        let q = FairQueue::new(1, 100);
+        let q = FairQueue::new(1, 0, 100);
         let first = q.acquire("a").await.unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
@@ -234,8 +277,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reserved_slot_goes_to_an_idle_tenant_only() {
+        let q = FairQueue::new(2, 1, 100);
+        let a1 = q.acquire("a").await.unwrap();
+        let queue = Arc::clone(&q);
+        let a2 = tokio::spawn(async move { queue.acquire("a").await.map(drop) });
+        while q.load().1 < 1 {
+            tokio::task::yield_now().await;
+        }
+        // `a` is busy: its second execution waits although a slot is free;
+        // `b` has nothing running and takes the reserved slot at once.
+        let b = q.acquire("b").await.unwrap();
+        assert_eq!(q.load(), (2, 1));
+        drop(b);
+        // The freed slot is the reserved one again: still not for busy `a`.
+        assert_eq!(q.load(), (1, 1));
+        drop(a1);
+        a2.await.unwrap().unwrap();
+        assert_eq!(q.load(), (0, 0));
+    }
+
+    #[tokio::test]
     async fn full_tenant_queue_is_refused_and_cancelled_waiters_leave() {
-        let q = FairQueue::new(1, 1);
+        let q = FairQueue::new(1, 0, 1);
         let held = q.acquire("a").await.unwrap();
         let queue = Arc::clone(&q);
         let waiter = tokio::spawn(async move { queue.acquire("a").await.map(drop) });
