@@ -16,7 +16,7 @@
 //!   round-robin across tenant sets, `reserved_concurrent_for_idle_tenants`
 //!   slots only go to tenant sets with nothing running, and a tenant set with
 //!   `max_outstanding_requests_per_tenant` executions waiting gets 429.
-//!   Executions run on their own threads ([`pool`]), so heavy queries cannot
+//!   Executions run on their own threads (`pool.rs`), so heavy queries cannot
 //!   keep the HTTP threads from reading new requests.
 
 mod cache;
