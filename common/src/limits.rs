@@ -47,6 +47,12 @@ pub struct Limits {
     /// Bytes of chunks one query may fetch from object storage; zero
     /// disables the check.
     pub max_fetched_chunk_bytes_per_query: usize,
+    /// Longest time range (`end - start`) a range query may cover; zero
+    /// disables the check. Over it the query is refused with 422.
+    #[serde(with = "humantime_serde")]
+    pub max_query_length: Duration,
+    /// Most parts of one split range query evaluated at the same time.
+    pub max_query_parallelism: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +69,8 @@ impl Default for Limits {
             max_fetched_series_per_query: 0,
             max_query_lookback: Duration::ZERO,
             max_fetched_chunk_bytes_per_query: 0,
+            max_query_length: Duration::ZERO,
+            max_query_parallelism: 14,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Cairn's querier: the PromQL engine ([`promql`]) and the Prometheus query
-//! HTTP API ([`api`]) over any [`common::series::SeriesStore`], plus the
-//! stores it reads from ([`store`]).
+//! HTTP API ([`api`]) over any [`common::series::SeriesStore`], the query
+//! frontend between them ([`frontend`]: splitting, results cache, fair
+//! queue, query limits), plus the stores it reads from ([`store`]).
 
 pub mod api;
 mod config;
+pub mod frontend;
 pub mod promql;
 pub mod store;
 
 pub use api::Querier;
-pub use config::QuerierConfig;
+pub use config::{QuerierConfig, ResultsCacheConfig};

@@ -7,6 +7,7 @@ use common::series::StoreError;
 use common::tenant::TenantError;
 
 use super::json;
+use crate::frontend::FrontendError;
 use crate::promql::QueryError;
 
 /// Why a query API request failed.
@@ -32,6 +33,18 @@ pub enum ApiError {
     /// The store failed while answering a metadata request.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The query frontend refused the query (a query limit, a full queue).
+    #[error(transparent)]
+    Frontend(FrontendError),
+}
+
+impl From<FrontendError> for ApiError {
+    fn from(e: FrontendError) -> Self {
+        match e {
+            FrontendError::Query(q) => ApiError::Query(q),
+            other => ApiError::Frontend(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -48,6 +61,12 @@ impl ApiError {
                 EXECUTION
             }
             ApiError::Query(QueryError::Timeout) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Frontend(FrontendError::QueryTooLong { .. }) => EXECUTION,
+            ApiError::Frontend(FrontendError::TooManyOutstanding { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "unavailable")
+            }
+            // `From` unwraps engine errors into `ApiError::Query`.
+            ApiError::Frontend(FrontendError::Query(_)) => INTERNAL,
             ApiError::Query(QueryError::Store(e)) | ApiError::Store(e) => match e {
                 StoreError::TooManySeries { .. } | StoreError::TooManyChunkBytes { .. } => {
                     EXECUTION

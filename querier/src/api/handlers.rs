@@ -91,18 +91,23 @@ async fn run_query(
 ) -> Result<Response, ApiError> {
     let timeout = timeout(q, params)?;
     if params.get("stats").is_none() {
-        let result = q
-            .engine
-            .query_with_timeout(tenants, expr, range, timeout)
-            .await?;
+        let result = match range {
+            QueryRange::Instant(t) => q.frontend.instant(tenants, expr, t, timeout).await?,
+            QueryRange::Range { start, end, step } => {
+                q.frontend
+                    .range(tenants, expr, start, end, step, timeout)
+                    .await?
+            }
+        };
         return Ok(ok_json(json::query_result(&result, None)));
     }
-    // An engine over a counting view of the store, for this request only.
+    // With `stats`, the query runs directly (not split, cached or queued)
+    // on an engine over a counting view of the store, for this request only.
     let counting = Arc::new(CountingStore::new(Arc::clone(&q.store)));
     let engine = Engine::new(
         Arc::clone(&counting) as Arc<dyn SeriesStore>,
         Arc::clone(&q.overrides),
-        q.engine.options().clone(),
+        q.engine().options().clone(),
     );
     let eval_start = Instant::now();
     let result = engine

@@ -22,6 +22,7 @@ use common::series::SeriesStore;
 pub use error::ApiError;
 
 use crate::config::QuerierConfig;
+use crate::frontend::Frontend;
 use crate::promql::Engine;
 
 /// Most points a range query may return per series (Prometheus's limit).
@@ -30,7 +31,7 @@ pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 /// The query service: PromQL engine plus the metadata endpoints.
 pub struct Querier {
     cfg: QuerierConfig,
-    engine: Engine,
+    frontend: Frontend,
     store: Arc<dyn SeriesStore>,
     overrides: Arc<Overrides>,
     multitenancy: bool,
@@ -49,10 +50,15 @@ impl Querier {
         overrides: Arc<Overrides>,
         multitenancy: bool,
     ) -> Self {
-        let engine = Engine::new(store.clone(), overrides.clone(), cfg.engine_options());
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Arc::clone(&overrides),
+            cfg.engine_options(),
+        ));
+        let frontend = Frontend::new(engine, Arc::clone(&overrides), &cfg);
         Self {
             cfg,
-            engine,
+            frontend,
             store,
             overrides,
             multitenancy,
@@ -75,7 +81,13 @@ impl Querier {
 
     /// The PromQL engine (e.g. for rule evaluation).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.frontend.engine()
+    }
+
+    /// The query frontend (splitting, results cache, fair queue) that
+    /// `query` and `query_range` go through.
+    pub fn frontend(&self) -> &Frontend {
+        &self.frontend
     }
 
     /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),

@@ -28,6 +28,21 @@ impl Annotations {
         }
     }
 
+    /// Adds `other`'s texts that are not already here (merging the parts of
+    /// a split query).
+    pub(crate) fn merge(&mut self, other: &Annotations) {
+        for (mine, theirs) in [
+            (&mut self.warnings, &other.warnings),
+            (&mut self.infos, &other.infos),
+        ] {
+            for text in theirs {
+                if !mine.contains(text) {
+                    mine.push(text.clone());
+                }
+            }
+        }
+    }
+
     /// True when there is nothing to report.
     pub fn is_empty(&self) -> bool {
         self.warnings.is_empty() && self.infos.is_empty()

@@ -1,7 +1,9 @@
 //! The querier's integration tests: Prometheus's own PromQL conformance
-//! scripts run against the engine, and the HTTP API over a real socket.
+//! scripts run against the engine, the HTTP API over a real socket, and the
+//! query frontend (splitting, caching, fairness, limits).
 
 mod api;
 mod api_parity;
 mod conformance;
+mod frontend;
 mod support;

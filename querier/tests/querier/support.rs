@@ -206,6 +206,13 @@ pub async fn start_server(limits: Limits) -> Server {
         .with_metadata_source(store.clone())
         .with_exemplar_source(store.clone()),
     );
+    let base = serve(querier).await;
+    Server { base, store }
+}
+
+/// Serves `querier`'s routes on a free loopback port; returns
+/// `http://127.0.0.1:<port>`.
+pub async fn serve(querier: Arc<Querier>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -215,7 +222,7 @@ pub async fn start_server(limits: Limits) -> Server {
             .await
             .expect("serve")
     });
-    Server { base, store }
+    base
 }
 
 /// An HTTP client (plain HTTP; rustls only needs a provider installed).
