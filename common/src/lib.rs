@@ -16,4 +16,5 @@ pub mod push;
 pub mod series;
 pub mod storage;
 pub mod tenant;
+pub mod time;
 pub mod wal;

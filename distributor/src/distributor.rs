@@ -4,7 +4,7 @@
 //! the samples to the ingesters; losing them never fails a push.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use common::discard::DiscardReason;
 use common::exemplar::SeriesExemplars;
@@ -12,6 +12,7 @@ use common::limits::Overrides;
 use common::metadata::MetricMetadata;
 use common::push::{MetricsPusher, Rejection};
 use common::tenant::TenantId;
+use common::time::now_ms;
 use prometheus_client::registry::Registry;
 
 use crate::config::DistributorConfig;
@@ -19,7 +20,7 @@ use crate::error::DistributorError;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::remote_write::WriteRequest;
-use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED, millis, reason};
+use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED, reason};
 
 /// The metrics distributor: the front door of remote write.
 ///
@@ -212,15 +213,6 @@ impl Distributor {
             self.metrics.discarded(tenant, r.reason.id(), r.samples);
         }
     }
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_ms() -> i64 {
-    millis(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default(),
-    )
 }
 
 #[cfg(test)]

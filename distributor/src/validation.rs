@@ -362,7 +362,7 @@ pub(crate) fn quoted(s: &str) -> &str {
 }
 
 /// `d` in whole milliseconds, saturating at `i64::MAX`.
-pub(crate) fn millis(d: Duration) -> i64 {
+fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

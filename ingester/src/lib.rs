@@ -9,7 +9,7 @@ mod metrics;
 mod self_metrics;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use common::block::BlockMeta;
@@ -184,10 +184,7 @@ impl Ingester {
         tokio::spawn(async move {
             let range = this.cfg.block_range.as_millis().max(1) as u64;
             loop {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis() as u64;
+                let now = common::time::now_ms().max(0) as u64;
                 let wait = range - now % range;
                 tokio::time::sleep(Duration::from_millis(wait)).await;
                 if let Err(e) = this.flush().await {

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use common::time::now_ms;
 
 use async_trait::async_trait;
 use cairn_distributor::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
@@ -199,14 +200,6 @@ impl Server {
         prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
         text
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// A series with the given labels (in the order given) and one sample per

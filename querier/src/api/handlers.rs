@@ -2,7 +2,7 @@
 //! lookups, encode the Prometheus JSON response.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::series::{Matcher, SeriesStore};
 use common::tenant::{TenantId, tenants_from_headers};
+use common::time::now_ms;
 
 use super::error::ApiError;
 use super::metadata::{self, Lookup};
@@ -45,13 +46,6 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(duration_ms)
-        .unwrap_or(0)
 }
 
 fn ok_json(body: String) -> Response {

@@ -25,10 +25,11 @@ mod queue;
 mod split;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::limits::{Limits, Overrides};
 use common::tenant::TenantId;
+use common::time::now_ms;
 use futures::{StreamExt, TryStreamExt};
 
 pub use cache::CacheStats;
@@ -324,13 +325,6 @@ async fn within<T>(
     tokio::time::timeout(timeout, fut)
         .await
         .unwrap_or(Err(FrontendError::Query(QueryError::Timeout)))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(duration_ms)
-        .unwrap_or(0)
 }
 
 /// A duration the way Prometheus prints one: `31d`, `1h30m`, `0s`.

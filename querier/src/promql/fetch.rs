@@ -154,10 +154,7 @@ pub(crate) async fn fetch(
         plans: HashMap::new(),
     };
     planner.walk(expr, window.start, window.end);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(duration_ms)
-        .unwrap_or(0);
+    let now = common::time::now_ms();
     let multi = tenants.len() > 1;
     let mut out: Fetched = HashMap::with_capacity(planner.plans.len());
     let mut fetched_per_tenant = vec![0usize; tenants.len()];

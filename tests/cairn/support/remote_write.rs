@@ -1,5 +1,7 @@
 //! A small remote-write client built on the distributor's own protobuf types.
 
+pub use common::time::now_ms;
+
 use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 
 /// A series `name{labels}` with samples `(t_ms, v)`.
@@ -42,12 +44,4 @@ pub async fn push_raw(base: &str, tenant: Option<&str>, body: Vec<u8>) -> (u16, 
     }
     let r = req.send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// Now in milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
