@@ -10,6 +10,7 @@ pub mod exemplar;
 pub mod histogram;
 pub mod labels;
 pub mod limits;
+pub mod logs;
 pub mod metadata;
 pub mod postings;
 pub mod push;
