@@ -12,6 +12,7 @@ use common::series::{Sample as Point, Series, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::annotations::{Annotation, Annotations};
+use super::extended_range::{self, RangeMode};
 use super::fetch::{Fetched, at_ms, offset_ms, selector_key};
 use super::value::{
     QueryResult, QueryValue, RangeSeries, Sample, Value, VectorSample, drop_metadata,
@@ -28,6 +29,9 @@ pub(crate) struct RangeArg {
     pub start: i64,
     /// Right (inclusive) edge of the window, ms.
     pub end: i64,
+    /// Whether the series also hold samples around the window
+    /// (`anchored`/`smoothed`), which the functions must trim.
+    pub mode: RangeMode,
 }
 
 /// A sample an instant selector picked, with its own timestamp.
@@ -315,7 +319,10 @@ impl<'a> Evaluator<'a> {
                     .collect();
                 Ok(Value::Vector(samples))
             }
-            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.select_range(ms, t)?.series)),
+            Expr::MatrixSelector(ms) => {
+                let arg = self.select_range(ms, t)?;
+                Ok(Value::Matrix(extended_range::trim(arg)?))
+            }
             Expr::Subquery(sq) => Ok(Value::Matrix(self.subquery(sq, t)?.series)),
             Expr::Call(call) => functions::call(self, call, t),
             Expr::Aggregate(agg) => aggregate::eval(self, agg, t),
@@ -388,6 +395,21 @@ impl<'a> Evaluator<'a> {
         let floor = reference.saturating_sub(self.lookback);
         let mut out = Vec::new();
         for s in self.series_of(vs) {
+            if vs.smoothed && s.histograms.is_empty() {
+                let lo = s.samples.partition_point(|p| p.t <= floor);
+                let hi = s
+                    .samples
+                    .partition_point(|p| p.t <= reference.saturating_add(self.lookback));
+                let points: Vec<Point> = s.samples[lo..hi]
+                    .iter()
+                    .copied()
+                    .filter(|p| !is_stale_nan(p.v))
+                    .collect();
+                if let Some(v) = extended_range::smoothed_at(&points, reference, self.lookback) {
+                    out.push(Selected::float(&s.labels, Point { t: reference, v }));
+                }
+                continue;
+            }
             let float = s.samples[..s.samples.partition_point(|p| p.t <= reference)].last();
             let hist = s
                 .histograms
@@ -409,22 +431,33 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// Non-stale samples of each series in `(ref - range, ref]`.
+    /// Non-stale samples of each series in `(ref - range, ref]`, widened by
+    /// a lookback delta on the left for `anchored` and on both sides for
+    /// `smoothed`.
     fn select_range(&self, ms: &MatrixSelector, t: i64) -> Result<RangeArg, QueryError> {
         let end = self.reference_time(&ms.vs.at, offset_ms(&ms.vs.offset), t);
         let start = end.saturating_sub(duration_ms(ms.range));
+        let mode = RangeMode::of(&ms.vs);
+        let (read_from, read_to) = match mode {
+            RangeMode::Plain => (start, end),
+            RangeMode::Anchored => (start.saturating_sub(self.lookback), end),
+            RangeMode::Smoothed => (
+                start.saturating_sub(self.lookback),
+                end.saturating_add(self.lookback),
+            ),
+        };
         let mut series = Vec::new();
         let mut held = 0;
         for s in self.series_of(&ms.vs) {
-            let lo = s.samples.partition_point(|p| p.t <= start);
-            let hi = s.samples.partition_point(|p| p.t <= end);
+            let lo = s.samples.partition_point(|p| p.t <= read_from);
+            let hi = s.samples.partition_point(|p| p.t <= read_to);
             let points: Vec<Point> = s.samples[lo..hi]
                 .iter()
                 .copied()
                 .filter(|p| !is_stale_nan(p.v))
                 .collect();
-            let hlo = s.histograms.partition_point(|p| p.t <= start);
-            let hhi = s.histograms.partition_point(|p| p.t <= end);
+            let hlo = s.histograms.partition_point(|p| p.t <= read_from);
+            let hhi = s.histograms.partition_point(|p| p.t <= read_to);
             let histograms = (hlo..hhi)
                 .map(|i| self.histogram_at(&s.histograms, i))
                 .collect();
@@ -440,7 +473,12 @@ impl<'a> Evaluator<'a> {
             }
         }
         self.hold(held)?;
-        Ok(RangeArg { series, start, end })
+        Ok(RangeArg {
+            series,
+            start,
+            end,
+            mode,
+        })
     }
 
     /// Evaluates a subquery's inner expression at every step aligned to its
@@ -506,6 +544,7 @@ impl<'a> Evaluator<'a> {
             series: by_labels,
             start,
             end,
+            mode: RangeMode::Plain,
         })
     }
 }

@@ -87,9 +87,17 @@ impl Planner {
             None => (from, to),
         };
         let off = offset_ms(&vs.offset);
-        let back = range.unwrap_or(self.window.lookback);
+        let lookback = self.window.lookback;
+        // `anchored` also reads the sample before the range (up to one
+        // lookback back); `smoothed` also the one after it.
+        let back = match range {
+            Some(r) if vs.anchored || vs.smoothed => r.saturating_add(lookback),
+            Some(r) => r,
+            None => lookback,
+        };
+        let ahead = if vs.smoothed { lookback } else { 0 };
         let mint = from.saturating_sub(back).saturating_sub(off);
-        let maxt = to.saturating_sub(off);
+        let maxt = to.saturating_sub(off).saturating_add(ahead);
         let entry = self
             .plans
             .entry(selector_key(vs))

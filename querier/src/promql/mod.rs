@@ -20,6 +20,7 @@ pub(crate) mod dates;
 mod duration_expr;
 mod error;
 mod eval;
+mod extended_range;
 mod fetch;
 pub mod format;
 mod functions;

@@ -8,6 +8,7 @@ use promql_parser::parser::value::ValueType;
 
 use super::annotations::{Annotation, looks_like_counter};
 use super::eval::{Evaluator, RangeArg};
+use super::extended_range::{self, RangeMode};
 use super::functions::absent_labels;
 use super::histogram;
 use super::histogram::range::Outcome;
@@ -107,7 +108,13 @@ pub(crate) fn call(
         .iter()
         .position(|a| a.value_type() == ValueType::Matrix)
         .unwrap_or(0);
-    let RangeArg { series, start, end } = ev.eval_range(args[matrix_idx], t)?;
+    let arg = ev.eval_range(args[matrix_idx], t)?;
+    if arg.mode != RangeMode::Plain {
+        return extended_call(name, arg);
+    }
+    let RangeArg {
+        series, start, end, ..
+    } = arg;
     if name == "absent_over_time" {
         let present = series.iter().any(|s| !s.is_empty());
         return Ok(Value::Vector(if present {
@@ -169,6 +176,43 @@ pub(crate) fn call(
         if let Some(v) = f(&s.points, &window)? {
             out.push(Sample {
                 drop_name,
+                ..Sample::new(s.labels, v)
+            });
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+/// A range function over an `anchored` or `smoothed` range: `rate`,
+/// `increase` and `delta` take the edge values; `changes` and `resets` see
+/// the range extended to its edges.
+fn extended_call(name: &str, arg: RangeArg) -> Result<Value, QueryError> {
+    arg.mode.check_function(name)?;
+    let smoothed = arg.mode == RangeMode::Smoothed;
+    let (start, end) = (arg.start, arg.end);
+    let mut out = Vec::new();
+    for s in extended_range::refuse_histograms(arg.series, arg.mode)? {
+        let v = match name {
+            "rate" => extended_range::rate(&s.points, start, end, smoothed, true, true),
+            "increase" => extended_range::rate(&s.points, start, end, smoothed, true, false),
+            "delta" => extended_range::rate(&s.points, start, end, smoothed, false, false),
+            _ => {
+                let points = extended_range::extend(&s.points, start, end, smoothed);
+                let window = Window {
+                    start,
+                    end,
+                    t: end,
+                    params: Vec::new(),
+                };
+                match lookup(name) {
+                    Some(f) if !points.is_empty() => f(&points, &window)?,
+                    _ => None,
+                }
+            }
+        };
+        if let Some(v) = v {
+            out.push(Sample {
+                drop_name: true,
                 ..Sample::new(s.labels, v)
             });
         }
