@@ -12,7 +12,7 @@ use common::labels::{Labels, METRIC_NAME};
 use promql_parser::label::Labels as LabelNames;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
-    T_MUL, T_NEQ, T_POW, T_SUB,
+    T_MUL, T_NEQ, T_POW, T_SUB, T_TRIM_LOWER, T_TRIM_UPPER,
 };
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
@@ -20,6 +20,7 @@ use super::QueryError;
 use super::annotations::Annotation;
 use super::eval::Evaluator;
 use super::histogram::arith;
+use super::histogram::trim::{Keep, trim};
 use super::value::{Sample, Value, drop_metadata};
 
 /// Evaluates a binary expression at time `t`.
@@ -143,8 +144,8 @@ enum Applied {
 
 /// `l op r` for floats and histograms, as Prometheus's `vectorElemBinop`:
 /// histograms add and subtract, scale by floats (`*`, and `/` with the
-/// histogram on the left) and compare for (in)equality; anything else
-/// drops the sample with an info.
+/// histogram on the left), compare for (in)equality and are trimmed by a
+/// float (`</`, `>/`); anything else drops the sample with an info.
 fn apply_operands(
     ev: &Evaluator<'_>,
     op: u16,
@@ -154,7 +155,15 @@ fn apply_operands(
     let scaled =
         |h: &FloatHistogram, f: f64| Applied::Histogram(Arc::new(arith::scale(h, f)), true);
     Ok(match (l.h, r.h) {
-        (None, None) => {
+        (Some(h), None) if matches!(op, T_TRIM_UPPER | T_TRIM_LOWER) => {
+            let keep = if op == T_TRIM_UPPER {
+                Keep::Below
+            } else {
+                Keep::Above
+            };
+            Applied::Histogram(Arc::new(trim(h, r.v, keep)), true)
+        }
+        (None, None) if !matches!(op, T_TRIM_UPPER | T_TRIM_LOWER) => {
             let (v, keep) = apply(op, l.v, r.v)?;
             Applied::Float(v, keep)
         }

@@ -8,3 +8,4 @@ pub(crate) mod classic;
 pub(crate) mod functions;
 pub(crate) mod range;
 pub(crate) mod stats;
+pub(crate) mod trim;
