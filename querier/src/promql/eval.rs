@@ -395,7 +395,25 @@ impl<'a> Evaluator<'a> {
         let floor = reference.saturating_sub(self.lookback);
         let mut out = Vec::new();
         for s in self.series_of(vs) {
-            if vs.smoothed && s.histograms.is_empty() {
+            if vs.smoothed && !s.histograms.is_empty() {
+                let hs = &s.histograms;
+                match histogram::extended::smoothed_at(hs, reference, self.lookback) {
+                    Some(Ok(h)) => out.push(Selected::histogram(
+                        &s.labels,
+                        &HistogramSample {
+                            t: reference,
+                            h: Arc::new(h),
+                        },
+                    )),
+                    Some(Err(e)) => {
+                        let metric = s.labels.metric_name().unwrap_or_default();
+                        self.annotate(Annotation::incompatible_histograms(e, metric));
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            if vs.smoothed {
                 let lo = s.samples.partition_point(|p| p.t <= floor);
                 let hi = s
                     .samples

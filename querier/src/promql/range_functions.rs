@@ -110,7 +110,7 @@ pub(crate) fn call(
         .unwrap_or(0);
     let arg = ev.eval_range(args[matrix_idx], t)?;
     if arg.mode != RangeMode::Plain {
-        return extended_call(name, arg);
+        return extended_call(ev, name, arg);
     }
     let RangeArg {
         series, start, end, ..
@@ -186,12 +186,34 @@ pub(crate) fn call(
 /// A range function over an `anchored` or `smoothed` range: `rate`,
 /// `increase` and `delta` take the edge values; `changes` and `resets` see
 /// the range extended to its edges.
-fn extended_call(name: &str, arg: RangeArg) -> Result<Value, QueryError> {
+fn extended_call(ev: &Evaluator<'_>, name: &str, arg: RangeArg) -> Result<Value, QueryError> {
     arg.mode.check_function(name)?;
     let smoothed = arg.mode == RangeMode::Smoothed;
     let (start, end) = (arg.start, arg.end);
     let mut out = Vec::new();
-    for s in extended_range::refuse_histograms(arg.series, arg.mode)? {
+    let rates = matches!(name, "rate" | "increase" | "delta");
+    let (histograms, floats): (Vec<_>, Vec<_>) = arg
+        .series
+        .into_iter()
+        .partition(|s| rates && !s.histograms.is_empty());
+    for s in histograms {
+        let metric = s.labels.metric_name().unwrap_or_default();
+        if !s.points.is_empty() {
+            ev.annotate(Annotation::mixed_floats_histograms(metric));
+            continue;
+        }
+        let (is_counter, is_rate) = (name != "delta", name == "rate");
+        let hs = &s.histograms;
+        if let Some(h) =
+            histogram::extended::rate(ev, hs, start, end, smoothed, is_counter, is_rate, metric)
+        {
+            out.push(Sample {
+                drop_name: true,
+                ..Sample::histogram(s.labels, h)
+            });
+        }
+    }
+    for s in extended_range::refuse_histograms(floats, arg.mode)? {
         let v = match name {
             "rate" => extended_range::rate(&s.points, start, end, smoothed, true, true),
             "increase" => extended_range::rate(&s.points, start, end, smoothed, true, false),

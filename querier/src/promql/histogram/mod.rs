@@ -5,6 +5,7 @@
 pub(crate) mod arith;
 pub(crate) mod buckets;
 pub(crate) mod classic;
+pub(crate) mod extended;
 pub(crate) mod functions;
 pub(crate) mod range;
 pub(crate) mod stats;
