@@ -276,7 +276,7 @@ impl Frontend {
 
     /// Runs one evaluation once the fair queue grants a slot.
     async fn execute(&self, job: &Job, range: QueryRange) -> Result<QueryResult, FrontendError> {
-        let _slot = self
+        let slot = self
             .queue
             .acquire(&job.tenants_key)
             .await
@@ -287,7 +287,7 @@ impl Frontend {
             Arc::clone(&job.tenants),
             Arc::clone(&job.query),
         );
-        let run = self.pool.spawn(async move {
+        let run = self.pool.spawn(slot.priority(), async move {
             engine
                 .query_with_timeout(&tenants, &query, range, remaining)
                 .await

@@ -3,44 +3,68 @@
 //! Parts of the read path (decoding head chunks, merging series) are CPU work
 //! inside async functions. Run on the HTTP runtime, a few heavy queries would
 //! occupy every worker thread and even a trivial request would wait to be
-//! read. Executions therefore run on their own runtime, sized to the number
-//! of concurrent executions the fair queue allows, and the operating system
-//! shares the CPU between them and the HTTP threads.
+//! read. Executions therefore run on their own runtimes, sized to the number
+//! of concurrent executions the fair queue allows.
+//!
+//! There are two: executions at [`Priority::Normal`] (each tenant set's
+//! first) run at the process's own CPU priority, further executions of a
+//! tenant that already has one running run on threads with a lower
+//! scheduling priority (nice 10 on Linux). When one tenant floods the
+//! querier, the operating system then gives the CPU to the light queries of
+//! the others first, instead of sharing it evenly among all threads.
 
 use std::future::Future;
 
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 
-/// A dedicated multi-threaded runtime for query executions.
+use super::queue::Priority;
+
+/// Niceness of the background threads (0 is normal, 19 the lowest).
+#[cfg(target_os = "linux")]
+const BACKGROUND_NICENESS: libc::c_int = 10;
+
+/// Dedicated multi-threaded runtimes for query executions.
 pub(crate) struct QueryPool {
     /// `None` if the threads could not be started: executions then run on
     /// the caller's runtime, as they would without a pool.
-    runtime: Option<Runtime>,
+    normal: Option<Runtime>,
+    background: Option<Runtime>,
 }
 
 impl QueryPool {
-    /// A pool with `threads` workers (and as many blocking threads).
+    /// A pool with `threads` workers (and as many blocking threads) per
+    /// priority.
     pub(crate) fn new(threads: usize) -> Self {
-        let threads = threads.max(1);
-        let runtime = Builder::new_multi_thread()
-            .worker_threads(threads)
-            .max_blocking_threads(threads)
-            .thread_name("cairn-query")
-            .enable_all()
-            .build()
-            .ok();
-        Self { runtime }
+        let build = |name: &str, on_start: fn()| {
+            let threads = threads.max(1);
+            Builder::new_multi_thread()
+                .worker_threads(threads)
+                .max_blocking_threads(threads)
+                .thread_name(name)
+                .on_thread_start(on_start)
+                .enable_all()
+                .build()
+                .ok()
+        };
+        Self {
+            normal: build("cairn-query", || {}),
+            background: build("cairn-query-bg", lower_thread_priority),
+        }
     }
 
-    /// Runs `fut` on the pool; dropping the returned guard aborts it.
-    /// Must be called within a Tokio runtime.
-    pub(crate) fn spawn<F>(&self, fut: F) -> AbortOnDrop<F::Output>
+    /// Runs `fut` on the pool of `priority`; dropping the returned guard
+    /// aborts it. Must be called within a Tokio runtime.
+    pub(crate) fn spawn<F>(&self, priority: Priority, fut: F) -> AbortOnDrop<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        AbortOnDrop(match &self.runtime {
+        let runtime = match priority {
+            Priority::Normal => &self.normal,
+            Priority::Background => &self.background,
+        };
+        AbortOnDrop(match runtime {
             Some(rt) => rt.spawn(fut),
             None => tokio::spawn(fut),
         })
@@ -50,9 +74,30 @@ impl QueryPool {
 impl Drop for QueryPool {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which is not allowed inside async code
-        // (where a querier may well be dropped); let it wind down on its own.
-        if let Some(rt) = self.runtime.take() {
+        // (where a querier may well be dropped); let them wind down on their own.
+        for rt in [self.normal.take(), self.background.take()]
+            .into_iter()
+            .flatten()
+        {
             rt.shutdown_background();
+        }
+    }
+}
+
+/// Lowers the calling thread's CPU priority. Linux applies `setpriority`
+/// to a single thread when given its thread ID; elsewhere this does nothing.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `gettid` and `setpriority` take and return plain integers
+        // and touch no memory of ours; a failure only leaves the priority as
+        // it was.
+        let rc = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICENESS)
+        };
+        if rc != 0 {
+            tracing::debug!("could not lower a background query thread's priority");
         }
     }
 }

@@ -17,10 +17,21 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+/// How urgently an execution's threads should get the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Priority {
+    /// The tenant set's only running execution: a light query, or the first
+    /// part of a heavy one.
+    Normal,
+    /// Another execution of a tenant set that already has one running: it
+    /// yields the CPU to tenants doing less.
+    Background,
+}
+
 /// A waiting execution: its ID (to withdraw it) and how to wake it.
 struct Waiter {
     id: u64,
-    wake: oneshot::Sender<()>,
+    wake: oneshot::Sender<Priority>,
 }
 
 #[derive(Default)]
@@ -51,6 +62,15 @@ impl State {
     fn may_start(&self, key: &str, cap: Capacity) -> bool {
         self.running < cap.max - cap.reserved
             || (self.running < cap.max && !self.running_per_key.contains_key(key))
+    }
+
+    /// The priority an execution of `key` starting now gets.
+    fn priority_for(&self, key: &str) -> Priority {
+        if self.running_per_key.contains_key(key) {
+            Priority::Background
+        } else {
+            Priority::Normal
+        }
     }
 
     fn start(&mut self, key: &str) {
@@ -94,7 +114,7 @@ impl State {
                 self.order.push_back(key.clone());
             }
             // A waiter that went away cannot take the slot; try the next one.
-            if waiter.wake.send(()).is_ok() {
+            if waiter.wake.send(self.priority_for(&key)).is_ok() {
                 self.start(&key);
             }
         }
@@ -171,14 +191,15 @@ impl FairQueue {
             rx: Some(rx),
         };
         let woken = match waiting.rx.as_mut() {
-            Some(rx) => rx.await.is_ok(),
-            None => false,
+            Some(rx) => rx.await.ok(),
+            None => None,
         };
         waiting.rx = None;
-        if woken {
+        if let Some(priority) = woken {
             Ok(Slot {
                 queue: Arc::clone(self),
                 key: key.to_string(),
+                priority,
             })
         } else {
             // The sender is only dropped by `Waiting::drop`, which has not run;
@@ -206,6 +227,14 @@ impl FairQueue {
 pub(crate) struct Slot {
     queue: Arc<FairQueue>,
     key: String,
+    priority: Priority,
+}
+
+impl Slot {
+    /// The CPU priority the execution holding this slot runs at.
+    pub(crate) fn priority(&self) -> Priority {
+        self.priority
+    }
 }
 
 impl Drop for Slot {
@@ -220,7 +249,7 @@ struct Waiting<'a> {
     queue: Arc<FairQueue>,
     key: &'a str,
     id: u64,
-    rx: Option<oneshot::Receiver<()>>,
+    rx: Option<oneshot::Receiver<Priority>>,
 }
 
 impl Drop for Waiting<'_> {
@@ -274,6 +303,17 @@ mod tests {
         // `a` just ran, so `b` goes first; then `a` in FIFO order.
         assert_eq!(*order.lock(), ["b3", "a0", "a1", "a2"]);
         assert_eq!(q.load(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_busy_tenants_further_executions_run_in_the_background() {
+        let q = FairQueue::new(4, 1, 100);
+        let a1 = q.acquire("a").await.unwrap();
+        let a2 = q.acquire("a").await.unwrap();
+        let b = q.acquire("b").await.unwrap();
+        assert_eq!(a1.priority(), Priority::Normal);
+        assert_eq!(a2.priority(), Priority::Background);
+        assert_eq!(b.priority(), Priority::Normal);
     }
 
     #[tokio::test]
