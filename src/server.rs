@@ -96,6 +96,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .with_exemplar_source(Arc::clone(&ingester) as _),
     );
 
+    querier.frontend().register_metrics(&mut registry);
+
     let addr = format!(
         "{}:{}",
         cfg.server.http_listen_address, cfg.server.http_listen_port

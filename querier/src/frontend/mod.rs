@@ -20,6 +20,7 @@
 //!   keep the HTTP threads from reading new requests.
 
 mod cache;
+mod metrics;
 mod pool;
 mod queue;
 mod split;
@@ -40,6 +41,7 @@ use crate::promql::{
 };
 use cache::{CachedMatrix, ResultsCache};
 use pool::QueryPool;
+use prometheus_client::registry::Registry;
 use queue::FairQueue;
 use split::{Part, Shape};
 
@@ -88,7 +90,7 @@ pub struct Frontend {
     overrides: Arc<Overrides>,
     split_interval_ms: i64,
     max_freshness_ms: i64,
-    cache: ResultsCache,
+    cache: Arc<ResultsCache>,
     queue: Arc<FairQueue>,
     pool: QueryPool,
 }
@@ -131,7 +133,7 @@ impl Frontend {
             overrides,
             split_interval_ms: duration_ms(cfg.split_queries_by_interval),
             max_freshness_ms: duration_ms(cfg.results_cache.max_freshness),
-            cache: ResultsCache::new(cfg.results_cache.max_size_bytes),
+            cache: Arc::new(ResultsCache::new(cfg.results_cache.max_size_bytes)),
             queue: FairQueue::new(
                 cfg.max_concurrent,
                 cfg.reserved_concurrent_for_idle_tenants,
@@ -154,6 +156,14 @@ impl Frontend {
             running,
             queued,
         }
+    }
+
+    /// Registers the queue and cache figures for `/metrics`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register_collector(Box::new(metrics::FrontendCollector {
+            queue: Arc::clone(&self.queue),
+            cache: Arc::clone(&self.cache),
+        }));
     }
 
     /// An instant query at `t` (ms): queued fairly, never split or cached.

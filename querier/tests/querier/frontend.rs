@@ -163,6 +163,23 @@ async fn repeated_range_query_is_answered_from_the_cache() {
     let after_second = q.frontend().stats().cache;
     assert_eq!((after_second.hits, after_second.misses), (4, 4));
     assert_eq!(first, second);
+
+    // Operators see the same figures on /metrics.
+    let mut registry = prometheus_client::registry::Registry::default();
+    q.frontend().register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    for line in [
+        "cairn_query_frontend_results_cache_hits_total 4",
+        "cairn_query_frontend_results_cache_misses_total 4",
+        "cairn_query_frontend_results_cache_entries 4",
+        "cairn_query_frontend_queue_length 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing in:\n{text}"
+        );
+    }
 }
 
 #[tokio::test]
