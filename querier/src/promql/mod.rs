@@ -169,7 +169,13 @@ impl Engine {
         };
         let fetched = tokio::time::timeout_at(
             deadline.into(),
-            fetch::fetch(&*self.store, &self.overrides, tenants, &expr, window),
+            crate::store::budget::scope(fetch::fetch(
+                &*self.store,
+                &self.overrides,
+                tenants,
+                &expr,
+                window,
+            )),
         )
         .await
         .map_err(|_| QueryError::Timeout)??;

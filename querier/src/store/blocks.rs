@@ -34,6 +34,7 @@ use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
+use super::budget;
 use super::index_cache::{BlockKey, IndexCache};
 use super::merged::union;
 
@@ -234,15 +235,18 @@ impl BlockStore {
 }
 
 /// Refuses plans that together exceed the tenant's fetch limits (zero =
-/// unlimited). Series are counted once however many blocks hold them.
+/// unlimited). Series are counted once however many blocks hold them;
+/// chunk bytes add up over the query's selects (see [`budget`]).
 fn check_limits(
+    tenant: &TenantId,
     plans: &[SelectPlan],
     max_series: usize,
     max_chunk_bytes: usize,
 ) -> Result<(), StoreError> {
+    let bytes: u64 = plans.iter().map(SelectPlan::chunk_bytes).sum();
+    let query_bytes = budget::charge(tenant, bytes);
     if max_chunk_bytes > 0 {
-        let bytes: u64 = plans.iter().map(SelectPlan::chunk_bytes).sum();
-        if bytes > max_chunk_bytes as u64 {
+        if query_bytes > max_chunk_bytes as u64 {
             return Err(StoreError::TooManyChunkBytes {
                 limit: max_chunk_bytes,
             });
@@ -276,6 +280,7 @@ impl SeriesStore for BlockStore {
             .collect();
         let limits = self.overrides.get(tenant);
         check_limits(
+            tenant,
             &plans,
             limits.max_fetched_series_per_query,
             limits.max_fetched_chunk_bytes_per_query,

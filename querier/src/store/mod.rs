@@ -2,6 +2,7 @@
 //! ingesters' heads, merged into one [`common::series::SeriesStore`].
 
 mod blocks;
+pub mod budget;
 mod index_cache;
 mod merged;
 #[cfg(test)]

@@ -335,6 +335,18 @@ async fn chunk_bytes_limit_applies_across_blocks_before_any_chunk_is_read() {
         f.read_paths().iter().all(|p| !p.contains("/chunks/")),
         "no chunk read once the limit is known to be exceeded"
     );
+
+    // Within one query, two selects that each fit share the budget.
+    let err = crate::store::budget::scope(async {
+        bs.select(&tenant(), &name_is("m"), 0, 999).await?;
+        bs.select(&tenant(), &name_is("m"), 1000, 1999).await
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooManyChunkBytes { limit: l } if l == limit),
+        "{err}"
+    );
 }
 
 #[tokio::test]
