@@ -245,12 +245,10 @@ fn check_limits(
 ) -> Result<(), StoreError> {
     let bytes: u64 = plans.iter().map(SelectPlan::chunk_bytes).sum();
     let query_bytes = budget::charge(tenant, bytes);
-    if max_chunk_bytes > 0 {
-        if query_bytes > max_chunk_bytes as u64 {
-            return Err(StoreError::TooManyChunkBytes {
-                limit: max_chunk_bytes,
-            });
-        }
+    if max_chunk_bytes > 0 && query_bytes > max_chunk_bytes as u64 {
+        return Err(StoreError::TooManyChunkBytes {
+            limit: max_chunk_bytes,
+        });
     }
     if max_series > 0 {
         let upper_bound: usize = plans.iter().map(SelectPlan::series_count).sum();

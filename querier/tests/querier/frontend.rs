@@ -205,23 +205,29 @@ async fn parts_ending_within_max_freshness_are_not_cached() {
     assert_eq!(stats.entries, 0);
 }
 
-/// A store that records which tenant each fetch is for, and makes one
-/// tenant's fetches slow.
+/// A store that records which tenant each fetch is for, and holds one
+/// tenant's fetches until the test opens the gate.
 struct SlowStore {
     inner: MemStore,
     slow_tenant: &'static str,
-    delay: Duration,
+    gate: tokio::sync::Semaphore,
     fetches: Mutex<Vec<String>>,
 }
 
 impl SlowStore {
-    fn new(slow_tenant: &'static str, delay: Duration) -> Arc<Self> {
+    fn new(slow_tenant: &'static str) -> Arc<Self> {
         Arc::new(Self {
             inner: MemStore::default(),
             slow_tenant,
-            delay,
+            gate: tokio::sync::Semaphore::new(0),
             fetches: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Lets every held and future fetch through.
+    fn open(&self) {
+        self.gate
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
     }
 }
 
@@ -236,7 +242,8 @@ impl SeriesStore for SlowStore {
     ) -> Result<Vec<Series>, StoreError> {
         self.fetches.lock().push(tenant.to_string());
         if tenant.as_str() == self.slow_tenant {
-            tokio::time::sleep(self.delay).await;
+            let permit = self.gate.acquire().await;
+            drop(permit);
         }
         self.inner.select(tenant, matchers, mint, maxt).await
     }
@@ -289,7 +296,7 @@ async fn until_load(q: &Querier, running: usize, queued: usize) {
 
 #[tokio::test]
 async fn tenant_b_runs_right_after_the_running_query_despite_a_backlog_from_a() {
-    let store = SlowStore::new("team-a", Duration::from_millis(150));
+    let store = SlowStore::new("team-a");
     let q = querier(store.clone(), one_at_a_time(100), Limits::default());
     let base = serve(q.clone()).await;
     let mut tasks = vec![spawn_query(&base, "team-a")];
@@ -300,6 +307,7 @@ async fn tenant_b_runs_right_after_the_running_query_despite_a_backlog_from_a() 
     }
     tasks.push(spawn_query(&base, "team-b"));
     until_load(&q, 1, 11).await;
+    store.open();
     for t in tasks {
         let (status, body) = t.await.expect("task");
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -311,8 +319,8 @@ async fn tenant_b_runs_right_after_the_running_query_despite_a_backlog_from_a() 
 
 #[tokio::test]
 async fn full_tenant_queue_gets_429_naming_the_limit_and_spares_other_tenants() {
-    let store = SlowStore::new("team-a", Duration::from_millis(300));
-    let q = querier(store, one_at_a_time(2), Limits::default());
+    let store = SlowStore::new("team-a");
+    let q = querier(store.clone(), one_at_a_time(2), Limits::default());
     let base = serve(q.clone()).await;
     let mut tasks = vec![spawn_query(&base, "team-a")];
     until_load(&q, 1, 0).await;
@@ -326,6 +334,7 @@ async fn full_tenant_queue_gets_429_naming_the_limit_and_spares_other_tenants() 
         "{body}"
     );
     tasks.push(spawn_query(&base, "team-b"));
+    store.open();
     for t in tasks {
         let (status, body) = t.await.expect("task");
         assert_eq!(status, StatusCode::OK, "{body}");
