@@ -68,6 +68,14 @@ impl Labels {
         Self(Arc::new(labels))
     }
 
+    /// An identity of this label set's shared storage: the same for all
+    /// clones of one set, so a cache can recognise a set it has seen
+    /// without comparing strings. Only meaningful while a clone is alive
+    /// (a cache keyed by it must keep one).
+    pub fn storage_id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

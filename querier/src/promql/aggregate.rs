@@ -95,6 +95,15 @@ impl<'a> Grouping<'a> {
         }
     }
 
+    /// Identifies this grouping for [`Evaluator::derived_labels`]: the
+    /// address of its label names, and whether they are kept or dropped.
+    fn id(&self) -> usize {
+        match self {
+            Grouping::By(names) => names.as_ptr() as usize,
+            Grouping::Without(names) => names.as_ptr() as usize | 1,
+        }
+    }
+
     /// The labels of the output series `labels` falls into.
     fn group_labels(&self, labels: &Labels) -> Labels {
         match self {
@@ -116,12 +125,27 @@ impl<'a> Grouping<'a> {
     }
 }
 
-/// Splits `input` into groups in order of first appearance.
-fn group<'s>(input: &'s [Sample], grouping: &Grouping<'_>) -> Vec<(Labels, Vec<&'s Sample>)> {
+/// Splits `input` into groups in order of first appearance. With `ev`,
+/// group keys are remembered across steps (`grouping` must then borrow
+/// from the query's AST, which outlives the evaluation).
+fn group<'s>(
+    ev: Option<&Evaluator<'_>>,
+    input: &'s [Sample],
+    grouping: &Grouping<'_>,
+) -> Vec<(Labels, Vec<&'s Sample>)> {
+    if matches!(grouping, Grouping::By([])) {
+        if input.is_empty() {
+            return Vec::new();
+        }
+        return vec![(Labels::default(), input.iter().collect())];
+    }
     let mut groups: Vec<(Labels, Vec<&Sample>)> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in input {
-        let key = grouping.group_labels(&s.labels);
+        let key = match ev {
+            Some(ev) => ev.derived_labels(grouping.id(), &s.labels, |l| grouping.group_labels(l)),
+            None => grouping.group_labels(&s.labels),
+        };
         let i = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
@@ -159,7 +183,7 @@ fn select_k(
     }
     let k = k as usize;
     let mut out = Vec::new();
-    for (_, mut members) in group(&input, grouping) {
+    for (_, mut members) in group(Some(ev), &input, grouping) {
         if op != T_LIMITK && members.iter().any(|s| !s.is_float()) {
             ev.annotate(Annotation::histogram_ignored_in_aggregation(&op_name(op)));
             members.retain(|s| s.is_float());
@@ -229,7 +253,7 @@ fn count_values(label: &str, input: Vec<Sample>, grouping: &Grouping<'_>) -> Vec
         }
         Grouping::Without(w) => Grouping::Without(w),
     };
-    group(&with_value, &grouping)
+    group(None, &with_value, &grouping)
         .into_iter()
         .map(|(labels, members)| Sample::new(labels, members.len() as f64))
         .collect()
@@ -248,7 +272,7 @@ fn aggregate(
     grouping: &Grouping<'_>,
 ) -> Result<Vec<Sample>, QueryError> {
     let mut out = Vec::new();
-    for (labels, members) in group(&input, grouping) {
+    for (labels, members) in group(Some(ev), &input, grouping) {
         let drop_name = members.iter().any(|s| s.drop_name);
         let (floats, histograms): (Vec<&Sample>, Vec<&Sample>) =
             members.iter().partition(|s| s.is_float());

@@ -2,7 +2,7 @@
 //! data, and steps that over a range query's timestamps.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use common::series::{Sample as Point, Series, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::annotations::{Annotation, Annotations};
+use super::cursor::{Cursors, seek};
 use super::extended_range::{self, RangeMode};
 use super::fetch::{Fetched, at_ms, offset_ms, selector_key};
 use super::value::{
@@ -92,6 +93,12 @@ pub(crate) struct Evaluator<'a> {
     /// `HistogramStatsIterator`, selectors mark each histogram `reset` or
     /// `not_reset` against the sample before it.
     stats_decoding: Cell<bool>,
+    /// Where each selector's series were read last.
+    cursors: Cursors,
+    /// Labels derived from input labels at earlier steps (group keys), by
+    /// (what derives them, input storage id); each entry keeps its input
+    /// alive so the id cannot be reused by another label set.
+    derived: RefCell<HashMap<(usize, usize), (Labels, Labels)>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -117,6 +124,8 @@ impl<'a> Evaluator<'a> {
             step_samples: Cell::new(0),
             annotations: RefCell::new(Annotations::default()),
             stats_decoding: Cell::new(false),
+            cursors: Cursors::default(),
+            derived: RefCell::new(HashMap::new()),
         }
     }
 
@@ -130,6 +139,40 @@ impl<'a> Evaluator<'a> {
             value,
             annotations: self.annotations.into_inner(),
         })
+    }
+
+    /// `derive(labels)`, remembered across steps: `scope` names the
+    /// derivation and must stay the same derivation for the whole query
+    /// (e.g. the address of grouping labels in the query's AST).
+    pub(crate) fn derived_labels(
+        &self,
+        scope: usize,
+        labels: &Labels,
+        derive: impl FnOnce(&Labels) -> Labels,
+    ) -> Labels {
+        let key = (scope, labels.storage_id());
+        if let Some((_, derived)) = self.derived.borrow().get(&key) {
+            return derived.clone();
+        }
+        let derived = derive(labels);
+        self.derived
+            .borrow_mut()
+            .insert(key, (labels.clone(), derived.clone()));
+        derived
+    }
+
+    /// Whether `labels` were already [`seen`](Self::seen) under `scope` in
+    /// this query (recording them if not), for checks that need to run
+    /// once per series rather than once per step.
+    pub(crate) fn seen(&self, scope: usize, labels: &Labels) -> bool {
+        let key = (scope, labels.storage_id());
+        if self.derived.borrow().contains_key(&key) {
+            return true;
+        }
+        self.derived
+            .borrow_mut()
+            .insert(key, (labels.clone(), Labels::default()));
+        false
     }
 
     /// Raises an annotation for the query's result.
@@ -224,7 +267,12 @@ impl<'a> Evaluator<'a> {
         end: i64,
         step: i64,
     ) -> Result<QueryValue, QueryError> {
-        let mut out: BTreeMap<Labels, Series> = BTreeMap::new();
+        let mut out: Vec<Series> = Vec::new();
+        // Output series by the labels of the samples feeding them and
+        // whether their name goes (so a series seen at an earlier step
+        // costs a lookup, not a new label set), and by their final labels.
+        let mut by_source: HashMap<(Labels, bool), usize> = HashMap::new();
+        let mut by_final: HashMap<Labels, usize> = HashMap::new();
         let mut total = 0usize;
         let mut t = start;
         while t <= end {
@@ -247,10 +295,20 @@ impl<'a> Evaluator<'a> {
                 });
             }
             for s in samples {
-                let labels = s.final_labels();
-                let series = out
-                    .entry(labels.clone())
-                    .or_insert_with(|| Series::floats(labels, Vec::new()));
+                let source = (s.labels.clone(), s.drop_name);
+                let idx = match by_source.get(&source) {
+                    Some(&i) => i,
+                    None => {
+                        let labels = s.final_labels();
+                        let i = *by_final.entry(labels.clone()).or_insert_with(|| {
+                            out.push(Series::floats(labels, Vec::new()));
+                            out.len() - 1
+                        });
+                        by_source.insert(source, i);
+                        i
+                    }
+                };
+                let series = &mut out[idx];
                 if series.samples.last().is_some_and(|p| p.t == t)
                     || series.histograms.last().is_some_and(|p| p.t == t)
                 {
@@ -266,7 +324,8 @@ impl<'a> Evaluator<'a> {
                 None => break,
             };
         }
-        Ok(QueryValue::Matrix(out.into_values().collect()))
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryValue::Matrix(out))
     }
 
     /// Fails once the deadline has passed.
@@ -365,11 +424,9 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn series_of(&self, vs: &VectorSelector) -> &'a [Series] {
-        self.data
-            .get(&selector_key(vs))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+    /// The fetched series of the selector with [`selector_key`] `key`.
+    fn series_of_key(&self, key: &str) -> &'a [Series] {
+        self.data.get(key).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The time a selector or subquery reads at, after `@` and `offset`.
@@ -393,58 +450,64 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Vec<Selected<'a>>, QueryError> {
         let reference = self.reference_time(&vs.at, offset_ms(&vs.offset), t);
         let floor = reference.saturating_sub(self.lookback);
+        let key = selector_key(vs);
+        let all = self.series_of_key(&key);
         let mut out = Vec::new();
-        for s in self.series_of(vs) {
-            if vs.smoothed && !s.histograms.is_empty() {
-                let hs = &s.histograms;
-                match histogram::extended::smoothed_at(hs, reference, self.lookback) {
-                    Some(Ok(h)) => out.push(Selected::histogram(
-                        &s.labels,
-                        &HistogramSample {
-                            t: reference,
-                            h: Arc::new(h),
-                        },
-                    )),
-                    Some(Err(e)) => {
-                        let metric = s.labels.metric_name().unwrap_or_default();
-                        self.annotate(Annotation::incompatible_histograms(e, metric));
+        self.cursors.with(&key, 0, all.len(), |hints| {
+            for (s, hint) in all.iter().zip(hints.iter_mut()) {
+                if vs.smoothed && !s.histograms.is_empty() {
+                    let hs = &s.histograms;
+                    match histogram::extended::smoothed_at(hs, reference, self.lookback) {
+                        Some(Ok(h)) => out.push(Selected::histogram(
+                            &s.labels,
+                            &HistogramSample {
+                                t: reference,
+                                h: Arc::new(h),
+                            },
+                        )),
+                        Some(Err(e)) => {
+                            let metric = s.labels.metric_name().unwrap_or_default();
+                            self.annotate(Annotation::incompatible_histograms(e, metric));
+                        }
+                        None => {}
                     }
-                    None => {}
+                    continue;
                 }
-                continue;
-            }
-            if vs.smoothed {
-                let lo = s.samples.partition_point(|p| p.t <= floor);
-                let hi = s
-                    .samples
-                    .partition_point(|p| p.t <= reference.saturating_add(self.lookback));
-                let points: Vec<Point> = s.samples[lo..hi]
-                    .iter()
-                    .copied()
-                    .filter(|p| !is_stale_nan(p.v))
-                    .collect();
-                if let Some(v) = extended_range::smoothed_at(&points, reference, self.lookback) {
-                    out.push(Selected::float(&s.labels, Point { t: reference, v }));
+                if vs.smoothed {
+                    let lo = s.samples.partition_point(|p| p.t <= floor);
+                    let hi = s
+                        .samples
+                        .partition_point(|p| p.t <= reference.saturating_add(self.lookback));
+                    let points: Vec<Point> = s.samples[lo..hi]
+                        .iter()
+                        .copied()
+                        .filter(|p| !is_stale_nan(p.v))
+                        .collect();
+                    if let Some(v) = extended_range::smoothed_at(&points, reference, self.lookback)
+                    {
+                        out.push(Selected::float(&s.labels, Point { t: reference, v }));
+                    }
+                    continue;
                 }
-                continue;
+                *hint = seek(&s.samples, reference, *hint);
+                let float = s.samples[..*hint].last();
+                let hist = s
+                    .histograms
+                    .partition_point(|p| p.t <= reference)
+                    .checked_sub(1)
+                    .map(|i| self.histogram_at(&s.histograms, i));
+                let selected = match (float, hist) {
+                    (Some(f), Some(h)) if h.t > f.t => Selected::histogram(&s.labels, &h),
+                    (Some(f), _) if !is_stale_nan(f.v) => Selected::float(&s.labels, *f),
+                    (Some(_), _) => continue,
+                    (None, Some(h)) => Selected::histogram(&s.labels, &h),
+                    (None, None) => continue,
+                };
+                if selected.t > floor {
+                    out.push(selected);
+                }
             }
-            let float = s.samples[..s.samples.partition_point(|p| p.t <= reference)].last();
-            let hist = s
-                .histograms
-                .partition_point(|p| p.t <= reference)
-                .checked_sub(1)
-                .map(|i| self.histogram_at(&s.histograms, i));
-            let selected = match (float, hist) {
-                (Some(f), Some(h)) if h.t > f.t => Selected::histogram(&s.labels, &h),
-                (Some(f), _) if !is_stale_nan(f.v) => Selected::float(&s.labels, *f),
-                (Some(_), _) => continue,
-                (None, Some(h)) => Selected::histogram(&s.labels, &h),
-                (None, None) => continue,
-            };
-            if selected.t > floor {
-                out.push(selected);
-            }
-        }
+        });
         self.hold(out.len())?;
         Ok(out)
     }
@@ -466,14 +529,22 @@ impl<'a> Evaluator<'a> {
         };
         let mut series = Vec::new();
         let mut held = 0;
-        for s in self.series_of(&ms.vs) {
-            let lo = s.samples.partition_point(|p| p.t <= read_from);
-            let hi = s.samples.partition_point(|p| p.t <= read_to);
-            let points: Vec<Point> = s.samples[lo..hi]
-                .iter()
-                .copied()
-                .filter(|p| !is_stale_nan(p.v))
-                .collect();
+        let key = selector_key(&ms.vs);
+        let all = self.series_of_key(&key);
+        // One hint per series for each end of the window.
+        let bounds: Vec<(usize, usize)> = self.cursors.with(&key, 1, all.len() * 2, |hints| {
+            all.iter()
+                .zip(hints.chunks_exact_mut(2))
+                .map(|(s, h)| {
+                    h[0] = seek(&s.samples, read_from, h[0]);
+                    h[1] = seek(&s.samples, read_to, h[1].max(h[0]));
+                    (h[0], h[1])
+                })
+                .collect()
+        });
+        for (s, (lo, hi)) in all.iter().zip(bounds) {
+            let mut points: Vec<Point> = Vec::with_capacity(hi - lo);
+            points.extend(s.samples[lo..hi].iter().filter(|p| !is_stale_nan(p.v)));
             let hlo = s.histograms.partition_point(|p| p.t <= read_from);
             let hhi = s.histograms.partition_point(|p| p.t <= read_to);
             let histograms = (hlo..hhi)

@@ -16,6 +16,7 @@
 mod aggregate;
 mod annotations;
 mod binary;
+mod cursor;
 pub(crate) mod dates;
 mod duration_expr;
 mod error;

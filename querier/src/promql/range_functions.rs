@@ -242,13 +242,17 @@ fn extended_call(ev: &Evaluator<'_>, name: &str, arg: RangeArg) -> Result<Value,
     Ok(Value::Vector(out))
 }
 
+/// [`Evaluator::seen`] scope of series whose name was checked for looking
+/// like a counter (not an address, so no grouping scope can equal it).
+const COUNTER_CHECKED: usize = 2;
+
 /// Raises the annotations Prometheus attaches to range function inputs:
 /// counters that may not be counters, quantiles outside [0, 1].
 fn annotate_inputs(ev: &Evaluator<'_>, name: &str, series: &[RangeSeries], params: &[f64]) {
     let series = series.iter().filter(|s| !s.points.is_empty());
     match name {
         "rate" | "increase" => {
-            for s in series {
+            for s in series.filter(|s| !ev.seen(COUNTER_CHECKED, &s.labels)) {
                 if let Some(m) = s.labels.metric_name().filter(|m| !looks_like_counter(m)) {
                     ev.annotate(Annotation::possible_non_counter(m));
                 }
