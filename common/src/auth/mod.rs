@@ -9,7 +9,6 @@
 //! needs. In both modes a tenant's `allowed_source_cidrs` is enforced.
 
 pub mod cidr;
-pub mod redact;
 pub mod scope;
 pub mod source;
 pub mod token;
@@ -404,6 +403,12 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("secret"), "{text}");
+        let shown = serde_json::to_string(&auth.overrides.snapshot()).unwrap();
+        assert!(shown.contains(token::REDACTED), "{shown}");
+        assert!(
+            !shown.contains(&TokenHash::of("w-secret").to_hex()),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -63,11 +63,16 @@ impl fmt::Debug for TokenHash {
     }
 }
 
+/// What a hash is printed as, wherever configuration is shown.
+pub const REDACTED: &str = "<redacted>";
+
 impl Serialize for TokenHash {
+    /// Always `<redacted>`: `/config`, `/runtime_config` and `--print-config`
+    /// serialize limits, and hashes must never leave the process. (Hashes are
+    /// therefore only allowed in the overrides file, never in the defaults,
+    /// which the overrides are merged over in serialized form.)
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Overrides are merged through their serialized form; the HTTP
-        // endpoints that print config go through `redact_secrets`.
-        s.serialize_str(&self.to_hex())
+        s.serialize_str(REDACTED)
     }
 }
 
@@ -128,6 +133,8 @@ mod tests {
             assert!(TokenHash::from_hex(bad).is_err(), "{bad:?}");
         }
         assert!(!format!("{h:?}").contains("ba78"), "Debug prints the hash");
+        let shown = serde_json::to_string(&h).unwrap();
+        assert_eq!(shown, format!("\"{REDACTED}\""));
     }
 
     #[test]
