@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use common::auth::AuthConfig;
 use common::auth::cidr::Cidr;
+use common::auth::{AuthConfig, AuthMode};
 use common::limits::Limits;
 use common::storage::{Backend, StorageConfig};
 use common::tls::TlsConfig;
@@ -142,6 +142,9 @@ pub struct Flags {
     /// Require a tenant per request (`true`) or serve one tenant, `anonymous` (`false`).
     #[arg(long = "auth.multitenancy-enabled", value_name = "BOOL")]
     pub multitenancy_enabled: Option<bool>,
+    /// How requests prove their tenant [default: trust].
+    #[arg(long = "auth.type", value_enum)]
+    pub auth_type: Option<AuthTypeFlag>,
     /// Object storage backend [default: filesystem].
     #[arg(long = "storage.backend", value_enum)]
     pub storage_backend: Option<BackendFlag>,
@@ -191,6 +194,15 @@ pub enum Tool {
     /// Read a token from stdin and print its sha256, for `auth_tokens` in the
     /// runtime overrides file (e.g. `openssl rand -hex 32 | tee token | cairn tool hash-token`).
     HashToken,
+}
+
+/// `--auth.type` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthTypeFlag {
+    /// Believe the tenant a request names (as Mimir does).
+    Trust,
+    /// Every request carries a token of each tenant it names.
+    Tokens,
 }
 
 /// `--storage.backend` values.
@@ -267,6 +279,12 @@ impl Config {
         set(&mut self.ingester.wal_dir, &f.wal_dir);
         set(&mut self.ingester.block_range, &f.block_range);
         set(&mut self.ingester.id, &f.ingester_id);
+        if let Some(t) = f.auth_type {
+            self.auth.mode = match t {
+                AuthTypeFlag::Trust => AuthMode::Trust,
+                AuthTypeFlag::Tokens => AuthMode::Tokens,
+            };
+        }
         if let Some(b) = f.storage_backend {
             self.storage.backend = match b {
                 BackendFlag::Filesystem => Backend::Filesystem,

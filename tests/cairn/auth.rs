@@ -517,6 +517,16 @@ async fn https_round_trip_and_certificate_reload() {
         .unwrap();
     let got = vector(&r.json::<Value>().await.unwrap());
     assert_eq!(got.len(), 1);
+    // Under `trust` too, a header and a basic-auth user that disagree get 401.
+    let r = first
+        .client()
+        .get(format!("{}/prometheus/api/v1/labels", cairn.url()))
+        .header("X-Scope-OrgID", "team-a")
+        .basic_auth("team-b", Some("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
     // Plain HTTP to the TLS port gets no answer.
     assert!(
         http()
