@@ -310,16 +310,27 @@ async fn every_endpoint_refuses_missing_wrong_foreign_and_unscoped_tokens() {
     // Routes other crates add under known prefixes are covered already:
     // refused without the scope, passed to the router with it.
     for (method, path, unscoped, scoped) in [
-        ("POST", "/loki/api/v1/push", A_READ, A_WRITE),
-        ("POST", "/otlp/v1/traces", A_READ, A_WRITE),
-        ("POST", "/v1/traces", A_READ, A_WRITE),
-        ("GET", "/loki/api/v1/tail", A_WRITE, A_READ),
-        ("GET", "/api/search", A_WRITE, A_READ),
-        ("GET", "/prometheus/api/v1/rules", A_WRITE, A_RULES),
-        ("POST", "/prometheus/config/v1/rules/ns", A_READ, A_RULES),
-        ("DELETE", "/loki/api/v1/rules/ns/group", A_READ, A_RULES),
-        ("POST", "/compactor/run", A_WRITE, A_ADMIN),
-        ("POST", "/ingester/shutdown", A_WRITE, A_ADMIN),
+        ("POST", "/loki/api/v1/push", A_READ, Some(A_WRITE)),
+        ("POST", "/otlp/v1/traces", A_READ, Some(A_WRITE)),
+        ("POST", "/v1/traces", A_READ, Some(A_WRITE)),
+        ("GET", "/loki/api/v1/tail", A_WRITE, Some(A_READ)),
+        ("GET", "/api/search", A_WRITE, Some(A_READ)),
+        ("GET", "/prometheus/api/v1/rules", A_WRITE, Some(A_RULES)),
+        (
+            "POST",
+            "/prometheus/config/v1/rules/ns",
+            A_READ,
+            Some(A_RULES),
+        ),
+        (
+            "DELETE",
+            "/loki/api/v1/rules/ns/group",
+            A_READ,
+            Some(A_RULES),
+        ),
+        ("POST", "/compactor/run", A_WRITE, Some(A_ADMIN)),
+        // Not called with its token: it would stop the ingester.
+        ("POST", "/ingester/shutdown", A_WRITE, None),
     ] {
         let send = |token: Option<&'static str>| {
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -333,9 +344,11 @@ async fn every_endpoint_refuses_missing_wrong_foreign_and_unscoped_tokens() {
         };
         assert_eq!(send(None).await, 401, "{method} {path}");
         assert_eq!(send(Some(unscoped)).await, 403, "{method} {path}");
-        // 404 until the route exists, then whatever it answers an empty request.
-        let passed = send(Some(scoped)).await;
-        assert!(![401, 403].contains(&passed), "{method} {path}: {passed}");
+        if let Some(scoped) = scoped {
+            // 404 until the route exists, then whatever it answers an empty request.
+            let passed = send(Some(scoped)).await;
+            assert!(![401, 403].contains(&passed), "{method} {path}: {passed}");
+        }
     }
 
     // Unknown routes need admin; operational endpoints stay open and print no secrets.
