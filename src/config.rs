@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
+use common::auth::cidr::Cidr;
+use common::auth::{AuthConfig, AuthMode};
 use common::limits::Limits;
 use common::storage::{Backend, StorageConfig};
+use common::tls::TlsConfig;
 use distributor::DistributorConfig;
 use ingester::IngesterConfig;
 use querier::QuerierConfig;
@@ -29,6 +32,13 @@ pub struct ServerConfig {
     pub http_listen_address: String,
     /// Port of the HTTP API.
     pub http_listen_port: u16,
+    /// Serve HTTPS with this certificate and key (re-read when the files
+    /// change); unset = plain HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Proxies whose `X-Forwarded-For` is believed when deciding a client's
+    /// address for `allowed_source_cidrs`; empty = the TCP peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +46,8 @@ impl Default for ServerConfig {
         Self {
             http_listen_address: "127.0.0.1".into(),
             http_listen_port: 9009,
+            tls: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -68,6 +80,8 @@ pub struct Config {
     pub target: Target,
     /// Off: every request belongs to tenant `anonymous` and no header is needed.
     pub multitenancy_enabled: bool,
+    /// How requests prove their tenant: `type: trust` or `type: tokens`.
+    pub auth: AuthConfig,
     /// HTTP server.
     pub server: ServerConfig,
     /// Object storage.
@@ -89,6 +103,7 @@ impl Default for Config {
         Self {
             target: Target::All,
             multitenancy_enabled: true,
+            auth: AuthConfig::default(),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             distributor: DistributorConfig::default(),
@@ -127,6 +142,9 @@ pub struct Flags {
     /// Require a tenant per request (`true`) or serve one tenant, `anonymous` (`false`).
     #[arg(long = "auth.multitenancy-enabled", value_name = "BOOL")]
     pub multitenancy_enabled: Option<bool>,
+    /// How requests prove their tenant [default: trust].
+    #[arg(long = "auth.type", value_enum)]
+    pub auth_type: Option<AuthTypeFlag>,
     /// Object storage backend [default: filesystem].
     #[arg(long = "storage.backend", value_enum)]
     pub storage_backend: Option<BackendFlag>,
@@ -157,6 +175,34 @@ pub struct Flags {
     /// Print the effective configuration as YAML and exit.
     #[arg(long = "print-config")]
     pub print_config: bool,
+    /// Without a command, run the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `cairn <command>`: helpers that do not start the server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Operator tools.
+    #[command(subcommand)]
+    Tool(Tool),
+}
+
+/// `cairn tool <name>`.
+#[derive(Debug, Subcommand)]
+pub enum Tool {
+    /// Read a token from stdin and print its sha256, for `auth_tokens` in the
+    /// runtime overrides file (e.g. `openssl rand -hex 32 | tee token | cairn tool hash-token`).
+    HashToken,
+}
+
+/// `--auth.type` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthTypeFlag {
+    /// Believe the tenant a request names (as Mimir does).
+    Trust,
+    /// Every request carries a token of each tenant it names.
+    Tokens,
 }
 
 /// `--storage.backend` values.
@@ -233,6 +279,12 @@ impl Config {
         set(&mut self.ingester.wal_dir, &f.wal_dir);
         set(&mut self.ingester.block_range, &f.block_range);
         set(&mut self.ingester.id, &f.ingester_id);
+        if let Some(t) = f.auth_type {
+            self.auth.mode = match t {
+                AuthTypeFlag::Trust => AuthMode::Trust,
+                AuthTypeFlag::Tokens => AuthMode::Tokens,
+            };
+        }
         if let Some(b) = f.storage_backend {
             self.storage.backend = match b {
                 BackendFlag::Filesystem => Backend::Filesystem,
@@ -254,6 +306,13 @@ impl Config {
                  or freshly uploaded data is briefly invisible",
                 self.ingester.retain_uploaded_for, self.querier.blocks.block_list_ttl
             ));
+        }
+        if !self.limits.auth_tokens.is_empty() {
+            return Err(
+                "limits.auth_tokens would make the same tokens valid for every tenant: \
+                 set auth_tokens per tenant in the runtime overrides file"
+                    .into(),
+            );
         }
         if self.storage.backend == Backend::S3 && self.storage.s3.bucket_name.is_empty() {
             return Err("storage.s3.bucket_name is required with storage.backend: s3".into());

@@ -1,16 +1,25 @@
 //! `cairn`: parses flags and config, builds the requested services, wires
 //! them and serves HTTP. The services themselves live in the workspace crates.
 
+mod access;
 mod config;
 mod server;
 
 use clap::Parser;
 
-use crate::config::{Config, Flags};
+use std::io::Read;
+use std::process::ExitCode;
+
+use common::auth::token::TokenHash;
+
+use crate::config::{Command, Config, Flags, Tool};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let flags = Flags::parse();
+    if let Some(Command::Tool(Tool::HashToken)) = flags.command {
+        return hash_token();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&flags.log_level)
@@ -21,7 +30,7 @@ async fn main() -> std::process::ExitCode {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("cairn: invalid configuration: {e}");
-            return std::process::ExitCode::from(2);
+            return ExitCode::from(2);
         }
     };
     if flags.print_config {
@@ -29,13 +38,32 @@ async fn main() -> std::process::ExitCode {
             Ok(yaml) => print!("{yaml}"),
             Err(e) => eprintln!("cairn: cannot print config: {e}"),
         }
-        return std::process::ExitCode::SUCCESS;
+        return ExitCode::SUCCESS;
     }
     match server::run(cfg).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("cairn stopped: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
+}
+
+/// `cairn tool hash-token`: the sha256 of the token on stdin (one trailing
+/// newline, as `echo` adds, is not part of the token).
+fn hash_token() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("cairn: reading the token from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let token = input
+        .strip_suffix('\n')
+        .map_or(input.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+    if token.is_empty() {
+        eprintln!("cairn: no token on stdin");
+        return ExitCode::from(2);
+    }
+    println!("{}", TokenHash::of(token).to_hex());
+    ExitCode::SUCCESS
 }

@@ -1,7 +1,9 @@
 //! Builds every service of `--target all`, mounts their routers on one HTTP
 //! port, and adds the operational endpoints (`/ready`, `/metrics`, `/config`,
-//! `/runtime_config`) and per-request metrics.
+//! `/runtime_config`), access control and per-request metrics, over HTTP or
+//! HTTPS.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,8 +14,11 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
+use common::auth::Authenticator;
 use common::limits::Overrides;
 use common::series::SeriesStore;
+use common::tls::TlsListener;
 use distributor::Distributor;
 use ingester::Ingester;
 use parking_lot::Mutex;
@@ -59,6 +64,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .context("loading runtime overrides")?;
         overrides.spawn_reloader(path.clone(), cfg.runtime_config.period);
     }
+    let auth = Arc::new(Authenticator::new(
+        &cfg.auth,
+        cfg.multitenancy_enabled,
+        cfg.server.trusted_proxies.clone(),
+        Arc::clone(&overrides),
+        &mut registry,
+    ));
     let store = common::storage::build_store(&cfg.storage).context("building object storage")?;
 
     let ingester = Ingester::new(
@@ -102,6 +114,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "{}:{}",
         cfg.server.http_listen_address, cfg.server.http_listen_port
     );
+    let tls = cfg.server.tls.clone();
     let ops = Arc::new(Ops {
         cfg,
         overrides,
@@ -113,16 +126,37 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
         .merge(ops_router(Arc::clone(&ops)))
-        .layer(middleware::from_fn_with_state(ops, record_duration));
+        .layer(middleware::from_fn_with_state(
+            auth,
+            crate::access::authorize,
+        ))
+        .layer(middleware::from_fn_with_state(ops, record_duration))
+        .into_make_service_with_connect_info::<SocketAddr>();
 
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, "cairn listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    match tls {
+        None => {
+            tracing::info!(%addr, "cairn listening (HTTP)");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+        Some(tls) => {
+            let config = common::tls::server_config(&tls).context("loading server.tls")?;
+            // `tap_io` gives any listener with `SocketAddr` peers the
+            // `ConnectInfo<SocketAddr>` the access layer reads.
+            let listener = TlsListener::new(listener, config)
+                .context("starting the TLS listener")?
+                .tap_io(|_| {});
+            tracing::info!(%addr, "cairn listening (HTTPS)");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+    }
+    .context("serving HTTP")?;
     Ok(())
 }
 

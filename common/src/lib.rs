@@ -3,6 +3,7 @@
 //! Codecs (chunks, blocks, WAL) live here once and are used by both their
 //! writers (ingester, compactor) and readers (querier).
 
+pub mod auth;
 pub mod block;
 pub mod chunk;
 pub mod discard;
@@ -18,4 +19,5 @@ pub mod series;
 pub mod storage;
 pub mod tenant;
 pub mod time;
+pub mod tls;
 pub mod wal;

@@ -14,6 +14,8 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::cidr::Cidr;
+use crate::auth::token::AuthToken;
 use crate::tenant::TenantId;
 
 /// Every per-tenant limit. Zero means "unlimited" for the count limits.
@@ -53,6 +55,13 @@ pub struct Limits {
     pub max_query_length: Duration,
     /// Most parts of one split range query evaluated at the same time.
     pub max_query_parallelism: usize,
+
+    // --- Authentication and access policy (issue 11). Keep last. ---
+    /// Tokens that prove this tenant under `auth.type: tokens` (name,
+    /// SHA-256, scopes); empty = the tenant cannot be used under `tokens`.
+    pub auth_tokens: Vec<AuthToken>,
+    /// Networks requests for this tenant may come from; empty = any.
+    pub allowed_source_cidrs: Vec<Cidr>,
 }
 
 impl Default for Limits {
@@ -71,6 +80,10 @@ impl Default for Limits {
             max_fetched_chunk_bytes_per_query: 0,
             max_query_length: Duration::ZERO,
             max_query_parallelism: 14,
+
+            // Authentication and access policy.
+            auth_tokens: Vec::new(),
+            allowed_source_cidrs: Vec::new(),
         }
     }
 }
@@ -127,6 +140,11 @@ impl Overrides {
             .get(tenant.as_str())
             .cloned()
             .unwrap_or_else(|| self.defaults.clone())
+    }
+
+    /// Whether the overrides file has an entry for `tenant`.
+    pub fn has_overrides(&self, tenant: &TenantId) -> bool {
+        self.per_tenant.read().contains_key(tenant.as_str())
     }
 
     /// The defaults (what tenants without overrides get).

@@ -122,17 +122,28 @@ pub fn tenant_from_headers(
 }
 
 fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
-    let v = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let b64 = v
-        .strip_prefix("Basic ")
-        .or_else(|| v.strip_prefix("basic "))?;
-    let decoded = base64_decode(b64.trim())?;
-    let s = String::from_utf8(decoded).ok()?;
-    let user = s.split_once(':').map_or(s.as_str(), |(u, _)| u);
-    (!user.is_empty()).then(|| user.to_string())
+    let (user, _) = basic_auth(headers)?;
+    (!user.is_empty()).then_some(user)
+}
+
+/// The `(user, password)` of an `Authorization: Basic` header, if the request
+/// has a well-formed one (the password is empty when none was given).
+pub fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    headers
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let b64 = v
+                .strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))?;
+            let decoded = base64_decode(b64.trim())?;
+            let s = String::from_utf8(decoded).ok()?;
+            Some(match s.split_once(':') {
+                Some((u, p)) => (u.to_string(), p.to_string()),
+                None => (s, String::new()),
+            })
+        })
 }
 
 /// Minimal standard-alphabet base64 decoder (basic-auth only needs this).

@@ -4,6 +4,7 @@
 mod support;
 
 mod api_parity;
+mod auth;
 mod bad_input;
 mod durability;
 mod limits;

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: start real processes (Cairn, Prometheus,
 //! SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
 
+pub mod certs;
 pub mod peers;
 pub mod remote_write;
 
@@ -22,7 +23,17 @@ pub fn free_port() -> u16 {
 
 /// Polls `url` until it answers 200 or `timeout` passes; panics naming `what`.
 pub async fn wait_ready(url: &str, what: &str, timeout: Duration, child: &mut Child) {
-    let client = http();
+    wait_ready_with(&http(), url, what, timeout, child).await;
+}
+
+/// [`wait_ready`] with a given client (e.g. one trusting a test CA).
+pub async fn wait_ready_with(
+    client: &reqwest::Client,
+    url: &str,
+    what: &str,
+    timeout: Duration,
+    child: &mut Child,
+) {
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(r) = client.get(url).send().await
@@ -45,6 +56,7 @@ pub async fn wait_ready(url: &str, what: &str, timeout: Duration, child: &mut Ch
 pub struct Cairn {
     child: Child,
     pub port: u16,
+    scheme: &'static str,
     pub dir: PathBuf,
     config: PathBuf,
     log: PathBuf,
@@ -63,17 +75,56 @@ impl Cairn {
 
     /// Like [`Cairn::start`] with an explicit `storage:` section.
     pub async fn start_with_storage(dir: &Path, storage_yaml: &str, extra_yaml: &str) -> Self {
+        Self::start_full(dir, "", storage_yaml, extra_yaml, None).await
+    }
+
+    /// Like [`Cairn::start`] with extra `server:` keys (each line indented
+    /// two spaces); `https` is the client to probe readiness over HTTPS with
+    /// (when the extra keys set `tls:`).
+    pub async fn start_with_server(
+        dir: &Path,
+        server_yaml: &str,
+        extra_yaml: &str,
+        https: Option<&reqwest::Client>,
+    ) -> Self {
+        let storage = format!(
+            "storage:\n  filesystem:\n    dir: {}/bucket\n",
+            dir.display()
+        );
+        Self::start_full(dir, server_yaml, &storage, extra_yaml, https).await
+    }
+
+    async fn start_full(
+        dir: &Path,
+        server_yaml: &str,
+        storage_yaml: &str,
+        extra_yaml: &str,
+        https: Option<&reqwest::Client>,
+    ) -> Self {
         let port = free_port();
         let config = dir.join("cairn.yaml");
         let yaml = format!(
-            "server:\n  http_listen_port: {port}\n{storage_yaml}ingester:\n  wal_dir: {d}/wal\n{extra_yaml}",
+            "server:\n  http_listen_port: {port}\n{server_yaml}{storage_yaml}ingester:\n  wal_dir: {d}/wal\n{extra_yaml}",
             d = dir.display()
         );
         std::fs::write(&config, yaml).unwrap();
-        Self::spawn(dir, port, config).await
+        match https {
+            None => Self::spawn(dir, port, config).await,
+            Some(client) => Self::spawn_with(dir, port, config, "https", client).await,
+        }
     }
 
     async fn spawn(dir: &Path, port: u16, config: PathBuf) -> Self {
+        Self::spawn_with(dir, port, config, "http", &http()).await
+    }
+
+    async fn spawn_with(
+        dir: &Path,
+        port: u16,
+        config: PathBuf,
+        scheme: &'static str,
+        client: &reqwest::Client,
+    ) -> Self {
         let log = dir.join(format!("cairn-{port}-{}.log", std::process::id()));
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -88,8 +139,9 @@ impl Cairn {
             .stderr(out)
             .spawn()
             .expect("starting cairn");
-        wait_ready(
-            &format!("http://127.0.0.1:{port}/ready"),
+        wait_ready_with(
+            client,
+            &format!("{scheme}://127.0.0.1:{port}/ready"),
             "cairn",
             Duration::from_secs(30),
             &mut child,
@@ -98,15 +150,16 @@ impl Cairn {
         Self {
             child,
             port,
+            scheme,
             dir: dir.to_path_buf(),
             config,
             log,
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// Kills the process with SIGKILL (no shutdown code runs) and waits for it.

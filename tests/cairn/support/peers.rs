@@ -30,6 +30,17 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub async fn start(dir: &Path, remote_write_url: &str, tenant: &str) -> Self {
+        Self::start_with_password(dir, remote_write_url, tenant, "unused").await
+    }
+
+    /// Like [`Prometheus::start`] with `password` as the basic-auth password
+    /// (the tenant's token under `auth.type: tokens`). `dir` must be its own.
+    pub async fn start_with_password(
+        dir: &Path,
+        remote_write_url: &str,
+        tenant: &str,
+        password: &str,
+    ) -> Self {
         let port = free_port();
         let cfg = dir.join("prometheus.yml");
         std::fs::write(
@@ -37,7 +48,7 @@ impl Prometheus {
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
                  scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
-                 remote_write:\n  - url: {remote_write_url}\n    basic_auth:\n      username: {tenant}\n      password: unused\n\
+                 remote_write:\n  - url: {remote_write_url}\n    basic_auth:\n      username: {tenant}\n      password: {password}\n\
                  \x20   queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n\
                  \x20   metadata_config:\n      send_interval: 1s\n"
             ),
