@@ -20,4 +20,5 @@ pub mod storage;
 pub mod tenant;
 pub mod time;
 pub mod tls;
+pub mod traces;
 pub mod wal;
