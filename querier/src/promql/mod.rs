@@ -13,9 +13,9 @@
 //! # }
 //! ```
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod annotations;
-mod binary;
+pub(crate) mod binary;
 pub(crate) mod dates;
 mod duration_expr;
 mod error;
@@ -25,8 +25,8 @@ pub mod format;
 mod functions;
 pub(crate) mod histogram;
 mod info;
-mod kahan;
-mod range_functions;
+pub(crate) mod kahan;
+pub(crate) mod range_functions;
 mod value;
 
 use std::sync::Arc;

@@ -1,0 +1,192 @@
+//! Log queries: select streams with the leading line filters pushed down,
+//! run the pipeline on each line (streams split across threads when there
+//! are many lines), regroup lines by their resulting labels, and keep the
+//! `limit` lines nearest the requested end.
+
+use std::collections::HashMap;
+
+use common::labels::Labels;
+use common::logs::{Direction, LogEntry, LogSelect, StreamEntries};
+
+use super::ast::LogExpr;
+use super::line_filter::push_down;
+use super::pipeline::Pipeline;
+use super::select::Source;
+use super::{LogqlError, LogqlResult, LogqlValue, QueryParams};
+
+/// Lines above which the pipeline runs on two threads.
+const PARALLEL_LINES: usize = 20_000;
+
+/// Evaluates a log query over `[start_ns, end_ns)`.
+pub(crate) async fn eval(
+    src: &Source<'_>,
+    log: &LogExpr,
+    params: &QueryParams,
+) -> Result<LogqlResult, LogqlError> {
+    let pipeline = Pipeline::compile(log).map_err(LogqlError::BadQuery)?;
+    let sel = LogSelect {
+        matchers: log.matchers.clone(),
+        start_ns: params.start_ns,
+        end_ns: params.end_ns,
+        line_filter: push_down(pipeline.pushed_filters()),
+        // Later stages may drop lines: then the store must not cut.
+        limit: pipeline.is_passthrough().then_some(params.limit),
+        direction: params.direction,
+    };
+    let (streams, stats) = src.select(&sel).await?;
+    let processed = run_pipeline(&pipeline, streams);
+    Ok(LogqlResult {
+        value: LogqlValue::Streams(limit_streams(processed, params.limit, params.direction)),
+        stats,
+    })
+}
+
+/// Runs `pipeline` on every line and groups the survivors by label set.
+fn run_pipeline(pipeline: &Pipeline, streams: Vec<StreamEntries>) -> Vec<StreamEntries> {
+    if pipeline.is_passthrough() {
+        return streams
+            .into_iter()
+            .flat_map(split_by_metadata)
+            .collect::<Vec<_>>();
+    }
+    let total: usize = streams.iter().map(|s| s.entries.len()).sum();
+    let groups = if total >= PARALLEL_LINES && streams.len() > 1 {
+        let mid = split_point(&streams, total);
+        let (a, b) = streams.split_at(mid);
+        let (ga, gb) = std::thread::scope(|scope| {
+            let ha = scope.spawn(|| process(pipeline, a));
+            let gb = process(pipeline, b);
+            (ha.join().unwrap_or_default(), gb)
+        });
+        merge_groups(ga, gb)
+    } else {
+        process(pipeline, &streams)
+    };
+    groups
+        .into_iter()
+        .map(|(labels, mut entries)| {
+            entries.sort_by_key(|e| e.ts_ns);
+            StreamEntries { labels, entries }
+        })
+        .collect()
+}
+
+/// The index splitting `streams` into two halves by line count.
+fn split_point(streams: &[StreamEntries], total: usize) -> usize {
+    let mut seen = 0;
+    for (i, s) in streams.iter().enumerate() {
+        seen += s.entries.len();
+        if seen * 2 >= total {
+            return (i + 1).min(streams.len() - 1).max(1);
+        }
+    }
+    1
+}
+
+type Groups = HashMap<Labels, Vec<LogEntry>>;
+
+fn process(pipeline: &Pipeline, streams: &[StreamEntries]) -> Groups {
+    let mut groups: Groups = HashMap::new();
+    for s in streams {
+        for e in &s.entries {
+            if let Some(line) = pipeline.process(&s.labels, e) {
+                groups.entry(line.label_set()).or_default().push(LogEntry {
+                    ts_ns: e.ts_ns,
+                    line: line.line,
+                    structured_metadata: Labels::default(),
+                });
+            }
+        }
+    }
+    groups
+}
+
+fn merge_groups(mut a: Groups, b: Groups) -> Groups {
+    for (k, v) in b {
+        a.entry(k).or_default().extend(v);
+    }
+    a
+}
+
+/// Without pipeline stages lines keep their stream, but structured
+/// metadata still becomes labels (as Loki returns it when not categorised).
+fn split_by_metadata(s: StreamEntries) -> Vec<StreamEntries> {
+    if s.entries.iter().all(|e| e.structured_metadata.is_empty()) {
+        return vec![s];
+    }
+    let mut groups: Vec<StreamEntries> = Vec::new();
+    for mut e in s.entries {
+        let mut labels = s.labels.clone();
+        for m in e.structured_metadata.iter() {
+            labels.set(&m.name, &m.value);
+        }
+        e.structured_metadata = Labels::default();
+        match groups.iter_mut().find(|g| g.labels == labels) {
+            Some(g) => g.entries.push(e),
+            None => groups.push(StreamEntries {
+                labels,
+                entries: vec![e],
+            }),
+        }
+    }
+    groups
+}
+
+/// Keeps the `limit` lines nearest the `direction` end across streams;
+/// entries ordered in that direction, streams by labels.
+pub(crate) fn limit_streams(
+    mut streams: Vec<StreamEntries>,
+    limit: usize,
+    direction: Direction,
+) -> Vec<StreamEntries> {
+    let total: usize = streams.iter().map(|s| s.entries.len()).sum();
+    if total > limit {
+        let mut ts: Vec<i64> = streams
+            .iter()
+            .flat_map(|s| s.entries.iter().map(|e| e.ts_ns))
+            .collect();
+        ts.sort_unstable();
+        // Lines at the cutoff timestamp are taken in stream order until
+        // the limit is reached.
+        let (cutoff, mut at_cutoff) = match direction {
+            Direction::Forward => {
+                let c = ts[limit.saturating_sub(1).min(ts.len() - 1)];
+                let before = ts.iter().filter(|&&t| t < c).count();
+                (c, limit.saturating_sub(before))
+            }
+            Direction::Backward => {
+                let c = ts[ts.len() - limit.max(1).min(ts.len())];
+                let after = ts.iter().filter(|&&t| t > c).count();
+                (c, limit.saturating_sub(after))
+            }
+        };
+        if limit == 0 {
+            streams.clear();
+        }
+        streams.sort_by(|a, b| a.labels.cmp(&b.labels));
+        for s in &mut streams {
+            s.entries.retain(|e| {
+                let inside = match direction {
+                    Direction::Forward => e.ts_ns < cutoff,
+                    Direction::Backward => e.ts_ns > cutoff,
+                };
+                if inside {
+                    return true;
+                }
+                if e.ts_ns == cutoff && at_cutoff > 0 {
+                    at_cutoff -= 1;
+                    return true;
+                }
+                false
+            });
+        }
+        streams.retain(|s| !s.entries.is_empty());
+    }
+    streams.sort_by(|a, b| a.labels.cmp(&b.labels));
+    if direction == Direction::Backward {
+        for s in &mut streams {
+            s.entries.reverse();
+        }
+    }
+    streams
+}
