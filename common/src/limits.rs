@@ -53,6 +53,11 @@ pub struct Limits {
     pub max_query_length: Duration,
     /// Most parts of one split range query evaluated at the same time.
     pub max_query_parallelism: usize,
+
+    // --- LogQL query limits (Loki names and defaults) ---
+    /// Most log lines one LogQL query may return (`limit` above it is
+    /// refused with 400).
+    pub max_entries_limit_per_query: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +76,9 @@ impl Default for Limits {
             max_fetched_chunk_bytes_per_query: 0,
             max_query_length: Duration::ZERO,
             max_query_parallelism: 14,
+
+            // --- LogQL query limits ---
+            max_entries_limit_per_query: 5000,
         }
     }
 }

@@ -675,7 +675,8 @@ impl Display for LabelFilter {
         match self {
             LabelFilter::Matcher(m) => write!(f, "{}{}{}", m.name, m.op, quote(&m.value)),
             LabelFilter::Compare { name, op, text, .. } => {
-                write!(f, "{name}{}{text}", op.symbol())
+                let op = if *op == CmpOp::Eq { "=" } else { op.symbol() };
+                write!(f, "{name}{op}{text}")
             }
             LabelFilter::And(l, r) => write!(f, "{l} and {r}"),
             LabelFilter::Or(l, r) => write!(f, "{l} or {r}"),
@@ -769,7 +770,7 @@ impl Display for LogRange {
                 write!(f, " | {pf}")?;
             }
         }
-        write!(f, " [{}]", fmt_duration(self.range_ns))?;
+        write!(f, "[{}]", fmt_duration(self.range_ns))?;
         if self.offset_ns != 0 {
             write!(f, " offset {}", fmt_duration(self.offset_ns))?;
         }

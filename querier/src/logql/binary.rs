@@ -153,9 +153,24 @@ fn set_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>, steps: usize) -> V
             .chain(r.into_iter().map(|s| keep_if(s, false)))
             .collect(),
     };
-    out.into_iter()
+    // `or` may yield the same labels from both sides at different steps.
+    let mut merged: Vec<StepSeries> = Vec::with_capacity(out.len());
+    for s in out
+        .into_iter()
         .filter(|s| s.values.iter().any(Option::is_some))
-        .collect()
+    {
+        match merged.iter_mut().find(|m| m.labels == s.labels) {
+            Some(m) => {
+                for (slot, v) in m.values.iter_mut().zip(s.values) {
+                    if slot.is_none() {
+                        *slot = v;
+                    }
+                }
+            }
+            None => merged.push(s),
+        }
+    }
+    merged
 }
 
 fn vector_vector(
@@ -225,10 +240,12 @@ fn vector_vector(
             }
         }
     }
-    Ok(out
+    let mut out: Vec<StepSeries> = out
         .into_values()
         .filter(|s| s.values.iter().any(Option::is_some))
-        .collect())
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(out)
 }
 
 /// The labels of a result: one-to-one keeps the `on` labels (or drops the

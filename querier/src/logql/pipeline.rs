@@ -329,11 +329,11 @@ fn run_stage(s: &Compiled, line: &mut Line<'_>) -> bool {
             let mut results = Vec::with_capacity(fmts.len());
             for (dst, how) in fmts {
                 let value = match how {
-                    Err(src) => {
-                        let v = line.get(src).unwrap_or("").to_string();
-                        line.labels.remove(src);
-                        Ok(v)
-                    }
+                    // Renaming a label the line does not have sets nothing.
+                    Err(src) => match line.labels.remove(src) {
+                        Some(v) => Ok(v),
+                        None => continue,
+                    },
                     Ok(t) => t.render(line),
                 };
                 results.push((dst.clone(), value));

@@ -82,7 +82,13 @@ pub(crate) async fn eval(
                     v
                 }
             };
-            let key = group_labels(&line.label_set(), agg.grouping.as_ref());
+            // Grouping would hide an error label: errors keep every label.
+            let grouping = if line.has_error() {
+                None
+            } else {
+                agg.grouping.as_ref()
+            };
+            let key = group_labels(&line.label_set(), grouping);
             series.entry(key).or_default().push((e.ts_ns, v));
         }
     }
@@ -92,6 +98,8 @@ pub(crate) async fn eval(
             series: labels.to_string(),
         });
     }
+    let mut series: Vec<(Labels, Vec<(i64, f64)>)> = series.into_iter().collect();
+    series.sort_by(|a, b| a.0.cmp(&b.0));
     let samples: Vec<(Labels, Samples)> = series
         .into_iter()
         .map(|(labels, mut pts)| {
