@@ -51,33 +51,9 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
         }
         i += 1;
         if i < b.len() && b[i] == b'"' {
-            i += 1;
-            let mut value = String::new();
-            let mut closed = false;
-            while i < b.len() {
-                match b[i] {
-                    b'"' => {
-                        closed = true;
-                        i += 1;
-                        break;
-                    }
-                    b'\\' if i + 1 < b.len() => {
-                        value.push(match b[i + 1] {
-                            b'n' => '\n',
-                            b't' => '\t',
-                            b'r' => '\r',
-                            other => other as char,
-                        });
-                        i += 2;
-                    }
-                    _ => {
-                        let ch = line[i..].chars().next().unwrap_or(' ');
-                        value.push(ch);
-                        i += ch.len_utf8();
-                    }
-                }
-            }
-            if !closed {
+            let (value, used) = quoted(&line[i + 1..]);
+            i += 1 + used;
+            let Some(value) = value else {
                 if strict {
                     return Err(format!(
                         "logfmt syntax error at pos {}: unterminated quoted value",
@@ -85,7 +61,7 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
                     ));
                 }
                 continue;
-            }
+            };
             out.push((key.to_string(), value));
         } else {
             let vstart = i;
@@ -96,6 +72,27 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
         }
     }
     Ok(out)
+}
+
+/// The value of a quoted string whose opening quote was just consumed, and
+/// the bytes used (through the closing quote); `None` when unterminated.
+fn quoted(rest: &str) -> (Option<String>, usize) {
+    let mut value = String::new();
+    let mut chars = rest.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' => return (Some(value), at + 1),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, 't')) => value.push('\t'),
+                Some((_, 'r')) => value.push('\r'),
+                Some((_, other)) => value.push(other),
+                None => break,
+            },
+            c => value.push(c),
+        }
+    }
+    (None, rest.len())
 }
 
 #[cfg(test)]
@@ -121,5 +118,9 @@ mod tests {
         assert!(parse("a=1 =2", true).is_err());
         assert_eq!(parse("a=1 =2", false).unwrap().len(), 1);
         assert!(parse("a=\"open", true).is_err());
+        assert_eq!(
+            parse("a=\"\\é ü\" b=2", true).unwrap(),
+            vec![("a".into(), "é ü".into()), ("b".into(), "2".into())]
+        );
     }
 }

@@ -56,7 +56,10 @@ fn run_pipeline(pipeline: &Pipeline, streams: Vec<StreamEntries>) -> Vec<StreamE
         let (ga, gb) = std::thread::scope(|scope| {
             let ha = scope.spawn(|| process(pipeline, a));
             let gb = process(pipeline, b);
-            (ha.join().unwrap_or_default(), gb)
+            (
+                ha.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                gb,
+            )
         });
         merge_groups(ga, gb)
     } else {

@@ -21,7 +21,7 @@ mod vector;
 
 use std::sync::Arc;
 
-use common::logs::{Direction, LogStore, StreamEntries};
+use common::logs::{Direction, LineFilter, LogStore, StreamEntries};
 use common::tenant::TenantId;
 
 pub use ast::Expr;
@@ -74,6 +74,14 @@ pub struct LogqlResult {
     pub value: LogqlValue,
     /// What it read.
     pub stats: ExecStats,
+}
+
+/// The filter the engine pushes down to the store for `log`: its leading
+/// line filters as one predicate (`None` without any). Stores and
+/// benchmarks use it to apply a query's filters exactly as the engine does.
+pub fn pushed_line_filter(log: &ast::LogExpr) -> Result<Option<LineFilter>, LogqlError> {
+    let pipeline = pipeline::Pipeline::compile(log).map_err(LogqlError::BadQuery)?;
+    Ok(line_filter::push_down(pipeline.pushed_filters()))
 }
 
 /// Evaluates LogQL over a log store.

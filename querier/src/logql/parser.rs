@@ -904,6 +904,15 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_parses_or_fails_without_panicking() {
+        let q = r#"sum by (a) (rate({app="x", b=~"y.*"} |= "a" or "b" | json c="d[0]" | logfmt --strict | e > 1.5KB and f < 10s or (g="h") | line_format "{{.a | ToUpper}} {{ printf \"%05d\" .n }}" | label_format x=y | drop z | unwrap duration(w) | __error__="" [5m] offset 1m)) / on (a) group_left () topk(3, count_over_time({a="é"} | pattern "<x> é <_>"[1h])) > bool 2 ^ -1"#;
+        assert!(parse(q).is_ok());
+        for (i, _) in q.char_indices() {
+            let _ = parse(&q[..i]);
+        }
+    }
+
+    #[test]
     fn bool_only_on_comparisons() {
         assert!(err("1 + bool 2").contains("bool modifier"));
     }

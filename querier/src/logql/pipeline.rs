@@ -9,7 +9,7 @@ use common::labels::{Label, Labels};
 use common::logs::LogEntry;
 use regex::Regex;
 
-use super::ast::{CmpOp, Extraction, LabelFilter, LabelFmt, LabelSel, LogExpr, Stage, ValueKind};
+use super::ast::{Extraction, LabelFilter, LabelFmt, LabelSel, LogExpr, Stage, ValueKind};
 use super::json;
 use super::lexer::{parse_bytes, parse_go_duration};
 use super::line_filter::LineMatcher;
@@ -363,7 +363,8 @@ fn selects(s: &LabelSel, name: &str, value: &str) -> bool {
 }
 
 /// Applies a label filter; a comparison on an unreadable label keeps the
-/// line with `__error__="LabelFilterErr"`, as in Loki.
+/// line with `__error__="LabelFilterErr"` (unless it already failed), as
+/// in Loki.
 pub(crate) fn label_filter(f: &LabelFilter, line: &mut Line<'_>) -> bool {
     match f {
         LabelFilter::Matcher(m) => m.is_match(line.get(&m.name).unwrap_or("")),
@@ -374,13 +375,9 @@ pub(crate) fn label_filter(f: &LabelFilter, line: &mut Line<'_>) -> bool {
             value,
             ..
         } => {
-            // Lines that already failed pass comparisons: only `__error__`
-            // matchers filter them.
-            if line.has_error() {
-                return true;
-            }
+            // A missing label fails every comparison (as in Loki).
             let Some(text) = line.get(name) else {
-                return *op == CmpOp::Ne;
+                return false;
             };
             match convert(*kind, text) {
                 Ok(v) => op.holds(v, *value),

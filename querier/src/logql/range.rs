@@ -67,7 +67,11 @@ pub(crate) async fn eval(
                         Conversion::Duration | Conversion::DurationSeconds => ValueKind::Duration,
                         Conversion::Bytes => ValueKind::Bytes,
                     };
-                    let text = line.get(&u.label).unwrap_or("").to_string();
+                    // Lines without the label yield no sample (Loki #6713).
+                    let text = match line.get(&u.label) {
+                        Some(t) if !t.is_empty() => t.to_string(),
+                        _ => continue,
+                    };
                     let v = match convert(kind, &text) {
                         Ok(v) => v,
                         Err(e) => {
