@@ -52,7 +52,7 @@ fn generate(target_bytes: usize) -> Vec<String> {
     let mut i: u64 = 0;
     while total < target_bytes {
         let r = rng.next();
-        let msg = if r % 10_000 == 0 {
+        let msg = if r.is_multiple_of(10_000) {
             "found the needle42 in the haystack"
         } else {
             rng.pick(&msgs)
