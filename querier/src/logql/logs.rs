@@ -10,12 +10,10 @@ use common::logs::{Direction, LogEntry, LogSelect, StreamEntries};
 
 use super::ast::LogExpr;
 use super::line_filter::push_down;
+use super::parallel::split_run;
 use super::pipeline::Pipeline;
 use super::select::Source;
 use super::{LogqlError, LogqlResult, LogqlValue, QueryParams};
-
-/// Lines above which the pipeline runs on two threads.
-const PARALLEL_LINES: usize = 20_000;
 
 /// Evaluates a log query over `[start_ns, end_ns)`.
 pub(crate) async fn eval(
@@ -49,22 +47,7 @@ fn run_pipeline(pipeline: &Pipeline, streams: Vec<StreamEntries>) -> Vec<StreamE
             .flat_map(split_by_metadata)
             .collect::<Vec<_>>();
     }
-    let total: usize = streams.iter().map(|s| s.entries.len()).sum();
-    let groups = if total >= PARALLEL_LINES && streams.len() > 1 {
-        let mid = split_point(&streams, total);
-        let (a, b) = streams.split_at(mid);
-        let (ga, gb) = std::thread::scope(|scope| {
-            let ha = scope.spawn(|| process(pipeline, a));
-            let gb = process(pipeline, b);
-            (
-                ha.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                gb,
-            )
-        });
-        merge_groups(ga, gb)
-    } else {
-        process(pipeline, &streams)
-    };
+    let groups = split_run(&streams, |part| process(pipeline, part), merge_groups);
     groups
         .into_iter()
         .map(|(labels, mut entries)| {
@@ -72,18 +55,6 @@ fn run_pipeline(pipeline: &Pipeline, streams: Vec<StreamEntries>) -> Vec<StreamE
             StreamEntries { labels, entries }
         })
         .collect()
-}
-
-/// The index splitting `streams` into two halves by line count.
-fn split_point(streams: &[StreamEntries], total: usize) -> usize {
-    let mut seen = 0;
-    for (i, s) in streams.iter().enumerate() {
-        seen += s.entries.len();
-        if seen * 2 >= total {
-            return (i + 1).min(streams.len() - 1).max(1);
-        }
-    }
-    1
 }
 
 type Groups = HashMap<Labels, Vec<LogEntry>>;

@@ -11,6 +11,7 @@ mod line_filter;
 mod logfmt;
 mod logs;
 mod metric;
+mod parallel;
 mod parser;
 mod pattern;
 mod pipeline;

@@ -351,3 +351,63 @@ fn rewrite(text: &str, blessed: &[(usize, Vec<String>)]) -> String {
     }
     out
 }
+
+/// Enough lines that the engine splits the streams across two threads:
+/// the answers must be those of a serial scan.
+#[tokio::test]
+async fn many_lines_split_across_threads_give_the_same_answers() {
+    let store = MemLogStore::default();
+    for s in 0..3 {
+        let entries = (0..10_000)
+            .map(|i| entry(T0 + i * 1_000_000, &format!("i={i} odd={}", i % 2)))
+            .collect();
+        store.push(
+            "t1",
+            Labels::from_pairs([("job", "bulk"), ("shard", &s.to_string())]),
+            entries,
+        );
+    }
+    let engine = LogqlEngine::new(Arc::new(store));
+    let tenants = [TenantId::parse("t1").expect("tenant")];
+    let metric = QueryParams {
+        start_ns: T0 + 20 * SEC,
+        end_ns: T0 + 20 * SEC,
+        step_ns: SEC,
+        instant: true,
+        limit: 100,
+        direction: Direction::Forward,
+    };
+    let r = engine
+        .query(
+            &tenants,
+            "sum by (job) (count_over_time({job=\"bulk\"} | logfmt | odd=\"1\"[1m]))",
+            &metric,
+        )
+        .await
+        .expect("metric query");
+    assert_eq!(render(&r.value, &metric), vec!["{job=\"bulk\"} 15000"]);
+    let logs = QueryParams {
+        start_ns: T0,
+        end_ns: T0 + 20 * SEC,
+        limit: 20_000,
+        instant: false,
+        ..metric
+    };
+    let r = engine
+        .query(&tenants, "{job=\"bulk\"} | logfmt | odd=\"0\"", &logs)
+        .await
+        .expect("log query");
+    let LogqlValue::Streams(streams) = r.value else {
+        panic!("streams expected");
+    };
+    assert_eq!(
+        streams.len(),
+        3 * 5_000,
+        "one stream per distinct label set (i differs)"
+    );
+    assert!(
+        streams
+            .iter()
+            .all(|s| s.entries.len() == 1 && s.labels.get("odd") == Some("0"))
+    );
+}
