@@ -357,3 +357,44 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
     let v = value * mult;
     (v.is_finite() && v < u64::MAX as f64).then_some(v as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_go_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_go_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_go_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_go_duration("-2m"), Some(-120_000_000_000));
+        assert_eq!(parse_go_duration("5x"), None);
+        assert_eq!(parse_bytes("20MB"), Some(20_000_000));
+        assert_eq!(parse_bytes("1KiB"), Some(1024));
+        assert_eq!(parse_bytes("1.5 kb"), Some(1500));
+        assert_eq!(parse_bytes("12"), Some(12));
+        assert_eq!(parse_bytes("3 parsecs"), None);
+    }
+
+    #[test]
+    fn numbers_durations_and_sizes_are_told_apart() {
+        let toks: Vec<Tok> = lex("5 5m 5MB 1e3 0x10")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.tok)
+            .collect();
+        assert_eq!(
+            toks,
+            vec![
+                Tok::Num(5.0),
+                Tok::Duration(300_000_000_000, "5m".into()),
+                Tok::Bytes(5_000_000, "5MB".into()),
+                Tok::Num(1000.0),
+                Tok::Num(16.0),
+                Tok::Eof
+            ]
+        );
+        assert!(lex("5zz").is_err());
+        assert!(lex("\"open").is_err());
+    }
+}

@@ -164,3 +164,40 @@ pub(crate) fn limit_streams(
     }
     streams
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(name: &str, ts: &[i64]) -> StreamEntries {
+        StreamEntries {
+            labels: Labels::from_pairs([("s", name)]),
+            entries: ts
+                .iter()
+                .map(|&t| LogEntry {
+                    ts_ns: t,
+                    line: format!("{name}{t}"),
+                    structured_metadata: Labels::default(),
+                })
+                .collect(),
+        }
+    }
+
+    fn lines(streams: &[StreamEntries]) -> Vec<String> {
+        streams
+            .iter()
+            .flat_map(|s| s.entries.iter().map(|e| e.line.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn limit_keeps_the_lines_nearest_the_direction_end() {
+        let input = vec![stream("a", &[1, 3, 5]), stream("b", &[2, 3, 4])];
+        let fwd = limit_streams(input.clone(), 3, Direction::Forward);
+        assert_eq!(lines(&fwd), vec!["a1", "a3", "b2"]);
+        let back = limit_streams(input.clone(), 2, Direction::Backward);
+        assert_eq!(lines(&back), vec!["a5", "b4"]);
+        let all = limit_streams(input, 10, Direction::Backward);
+        assert_eq!(lines(&all), vec!["a5", "a3", "a1", "b4", "b3", "b2"]);
+    }
+}
