@@ -96,8 +96,11 @@ impl Tok {
 /// A token and where it starts (1-based line and column).
 #[derive(Debug, Clone)]
 pub(crate) struct Spanned {
+    /// The token.
     pub tok: Tok,
+    /// 1-based line of its first character.
     pub line: usize,
+    /// 1-based column of its first character.
     pub col: usize,
 }
 

@@ -19,8 +19,11 @@ pub(crate) const MAX_STEPS: i64 = 11_000;
 /// The evaluation times, nanoseconds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Steps {
+    /// The first evaluation time.
     pub start: i64,
+    /// Time between evaluations.
     pub step: i64,
+    /// How many evaluations.
     pub count: usize,
 }
 
@@ -39,7 +42,9 @@ impl Steps {
 /// One series' value at each step (`None`: no sample then).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StepSeries {
+    /// The series' labels.
     pub labels: Labels,
+    /// One entry per step.
     pub values: Vec<Option<f64>>,
 }
 

@@ -2,6 +2,7 @@
 //! ([`LogqlEngine`]) over any [`LogStore`]: log queries return streams,
 //! metric queries return Prometheus-shaped vectors and matrices.
 
+/// The syntax tree and its canonical text form.
 pub mod ast;
 mod binary;
 mod error;

@@ -11,7 +11,9 @@ use crate::promql::TENANT_LABEL;
 
 /// The store and the tenants a query reads.
 pub(crate) struct Source<'a> {
+    /// Where the lines are.
     pub store: &'a dyn LogStore,
+    /// Whose lines the query may read.
     pub tenants: &'a [TenantId],
 }
 
