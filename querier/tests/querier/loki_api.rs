@@ -486,3 +486,26 @@ async fn tail_streams_existing_then_new_lines_over_websocket() {
                 "values": [["1700000004000000000", "level=info msg=new"]]}])
     );
 }
+
+#[tokio::test]
+async fn post_form_and_since_are_accepted() {
+    let server = server(Limits::default()).await;
+    let resp = client()
+        .post(format!("{}/loki/api/v1/query_range", server.base))
+        .header("X-Scope-OrgID", "team-a")
+        .form(&[
+            ("query", "sum(count_over_time({app=\"api\"}[10s]))"),
+            ("end", "1700000010"),
+            ("since", "10s"),
+            ("step", "10"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v = parse(&resp.text().await.expect("body"));
+    assert_eq!(
+        v["data"]["result"],
+        json!([{"metric": {}, "values": [[1700000010, "3"]]}])
+    );
+}
