@@ -10,7 +10,7 @@ use common::logs::{Direction, LogEntry, LogSelect, StreamEntries};
 
 use super::ast::LogExpr;
 use super::line_filter::push_down;
-use super::parallel::split_run;
+use super::parallel::{off_runtime, split_run};
 use super::pipeline::Pipeline;
 use super::select::Source;
 use super::{LogqlError, LogqlResult, LogqlValue, QueryParams};
@@ -32,7 +32,7 @@ pub(crate) async fn eval(
         direction: params.direction,
     };
     let (streams, stats) = src.select(&sel).await?;
-    let processed = run_pipeline(&pipeline, streams);
+    let processed = off_runtime(move || run_pipeline(&pipeline, streams)).await?;
     Ok(LogqlResult {
         value: LogqlValue::Streams(limit_streams(processed, params.limit, params.direction)),
         stats,

@@ -3,6 +3,22 @@
 
 use common::logs::StreamEntries;
 
+use super::LogqlError;
+
+/// Runs CPU-heavy `f` on the blocking pool, so a large query neither
+/// stalls the async workers serving other requests nor keeps its request
+/// timeout from firing.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LogqlError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(_) => Err(LogqlError::Timeout),
+    }
+}
+
 /// Lines above which the work runs on two threads.
 const PARALLEL_LINES: usize = 20_000;
 

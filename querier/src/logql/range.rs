@@ -12,7 +12,7 @@ use common::series::{MatchOp, Sample as Point};
 use super::ast::{Conversion, RangeAgg, RangeOp, ValueKind};
 use super::line_filter::push_down;
 use super::metric::{StepSeries, Steps, group_labels};
-use super::parallel::split_run;
+use super::parallel::{off_runtime, split_run};
 use super::pipeline::{ERROR_LABEL, Pipeline, SAMPLE_ERR, convert, label_filter};
 use super::select::Source;
 use super::{ExecStats, LogqlError};
@@ -45,9 +45,23 @@ pub(crate) async fn eval(
         direction: Direction::Forward,
     };
     let (streams, stats) = src.select(&sel).await?;
+    let (agg, steps) = (agg.clone(), *steps);
+    let series = off_runtime(move || aggregate(&agg, &pipeline, &streams, &steps)).await??;
+    Ok((series, stats))
+}
+
+/// Extracts the samples of `streams` and aggregates them at every step
+/// (CPU work, run off the async runtime).
+fn aggregate(
+    agg: &RangeAgg,
+    pipeline: &Pipeline,
+    streams: &[StreamEntries],
+    steps: &Steps,
+) -> Result<Vec<StepSeries>, LogqlError> {
+    let r = &agg.range;
     let series = split_run(
-        &streams,
-        |part| extract(agg, &pipeline, part),
+        streams,
+        |part| extract(agg, pipeline, part),
         |mut a, b| {
             for (k, v) in b {
                 a.entry(k).or_default().extend(v);
@@ -81,7 +95,7 @@ pub(crate) async fn eval(
         })
         .collect();
     if agg.op == RangeOp::AbsentOverTime {
-        return Ok((absent(agg, steps, &samples), stats));
+        return Ok(absent(agg, steps, &samples));
     }
     let mut out = Vec::with_capacity(samples.len());
     for (labels, s) in &samples {
@@ -105,7 +119,7 @@ pub(crate) async fn eval(
             });
         }
     }
-    Ok((out, stats))
+    Ok(out)
 }
 
 /// Samples by series: `(timestamp ns, value)` in no particular order.
