@@ -4,13 +4,14 @@
 //! `limit` lines nearest the requested end.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 
 use common::labels::Labels;
 use common::logs::{Direction, LogEntry, LogSelect, StreamEntries};
 
 use super::ast::LogExpr;
 use super::line_filter::push_down;
-use super::parallel::{off_runtime, split_run};
+use super::parallel::{lines, off_runtime, split_run};
 use super::pipeline::Pipeline;
 use super::select::Source;
 use super::{LogqlError, LogqlResult, LogqlValue, QueryParams};
@@ -32,7 +33,7 @@ pub(crate) async fn eval(
         direction: params.direction,
     };
     let (streams, stats) = src.select(&sel).await?;
-    let processed = off_runtime(move || run_pipeline(&pipeline, streams)).await?;
+    let processed = off_runtime(move |cancel| run_pipeline(&pipeline, streams, cancel)).await?;
     Ok(LogqlResult {
         value: LogqlValue::Streams(limit_streams(processed, params.limit, params.direction)),
         stats,
@@ -40,14 +41,22 @@ pub(crate) async fn eval(
 }
 
 /// Runs `pipeline` on every line and groups the survivors by label set.
-fn run_pipeline(pipeline: &Pipeline, streams: Vec<StreamEntries>) -> Vec<StreamEntries> {
+fn run_pipeline(
+    pipeline: &Pipeline,
+    streams: Vec<StreamEntries>,
+    cancel: &AtomicBool,
+) -> Vec<StreamEntries> {
     if pipeline.is_passthrough() {
         return streams
             .into_iter()
             .flat_map(split_by_metadata)
             .collect::<Vec<_>>();
     }
-    let groups = split_run(&streams, |part| process(pipeline, part), merge_groups);
+    let groups = split_run(
+        &streams,
+        |part| process(pipeline, part, cancel),
+        merge_groups,
+    );
     groups
         .into_iter()
         .map(|(labels, mut entries)| {
@@ -59,17 +68,15 @@ fn run_pipeline(pipeline: &Pipeline, streams: Vec<StreamEntries>) -> Vec<StreamE
 
 type Groups = HashMap<Labels, Vec<LogEntry>>;
 
-fn process(pipeline: &Pipeline, streams: &[StreamEntries]) -> Groups {
+fn process(pipeline: &Pipeline, streams: &[StreamEntries], cancel: &AtomicBool) -> Groups {
     let mut groups: Groups = HashMap::new();
-    for s in streams {
-        for e in &s.entries {
-            if let Some(line) = pipeline.process(&s.labels, e) {
-                groups.entry(line.label_set()).or_default().push(LogEntry {
-                    ts_ns: e.ts_ns,
-                    line: line.line,
-                    structured_metadata: Labels::default(),
-                });
-            }
+    for (s, e) in lines(streams, cancel) {
+        if let Some(line) = pipeline.process(&s.labels, e) {
+            groups.entry(line.label_set()).or_default().push(LogEntry {
+                ts_ns: e.ts_ns,
+                line: line.line,
+                structured_metadata: Labels::default(),
+            });
         }
     }
     groups

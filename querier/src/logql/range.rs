@@ -4,6 +4,7 @@
 //! exactly like Loki.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 
 use common::labels::Labels;
 use common::logs::{Direction, LogSelect, StreamEntries};
@@ -12,7 +13,7 @@ use common::series::{MatchOp, Sample as Point};
 use super::ast::{Conversion, RangeAgg, RangeOp, ValueKind};
 use super::line_filter::push_down;
 use super::metric::{StepSeries, Steps, group_labels};
-use super::parallel::{off_runtime, split_run};
+use super::parallel::{lines, off_runtime, split_run};
 use super::pipeline::{ERROR_LABEL, Pipeline, SAMPLE_ERR, convert, label_filter};
 use super::select::Source;
 use super::{ExecStats, LogqlError};
@@ -46,7 +47,8 @@ pub(crate) async fn eval(
     };
     let (streams, stats) = src.select(&sel).await?;
     let (agg, steps) = (agg.clone(), *steps);
-    let series = off_runtime(move || aggregate(&agg, &pipeline, &streams, &steps)).await??;
+    let series =
+        off_runtime(move |cancel| aggregate(&agg, &pipeline, &streams, &steps, cancel)).await??;
     Ok((series, stats))
 }
 
@@ -57,11 +59,12 @@ fn aggregate(
     pipeline: &Pipeline,
     streams: &[StreamEntries],
     steps: &Steps,
+    cancel: &AtomicBool,
 ) -> Result<Vec<StepSeries>, LogqlError> {
     let r = &agg.range;
     let series = split_run(
         streams,
-        |part| extract(agg, pipeline, part),
+        |part| extract(agg, pipeline, part, cancel),
         |mut a, b| {
             for (k, v) in b {
                 a.entry(k).or_default().extend(v);
@@ -127,60 +130,63 @@ type SampleMap = HashMap<Labels, Vec<(i64, f64)>>;
 
 /// Turns every line of `streams` that survives the pipeline into a sample
 /// of its (grouped) labels: 1, its length, or its unwrapped value.
-fn extract(agg: &RangeAgg, pipeline: &Pipeline, streams: &[StreamEntries]) -> SampleMap {
+fn extract(
+    agg: &RangeAgg,
+    pipeline: &Pipeline,
+    streams: &[StreamEntries],
+    cancel: &AtomicBool,
+) -> SampleMap {
     let r = &agg.range;
     let bytes = matches!(agg.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
     let mut series: SampleMap = HashMap::new();
     let simple = pipeline.is_passthrough() && r.unwrap.is_none();
-    for s in streams {
-        for e in &s.entries {
-            if simple && e.structured_metadata.is_empty() {
-                let v = if bytes { e.line.len() as f64 } else { 1.0 };
-                let key = group_labels(&s.labels, agg.grouping.as_ref());
-                series.entry(key).or_default().push((e.ts_ns, v));
-                continue;
-            }
-            let Some(mut line) = pipeline.process(&s.labels, e) else {
-                continue;
-            };
-            let v = match &r.unwrap {
-                None if bytes => line.line.len() as f64,
-                None => 1.0,
-                Some(u) => {
-                    let kind = match u.conversion {
-                        Conversion::Float => ValueKind::Number,
-                        Conversion::Duration | Conversion::DurationSeconds => ValueKind::Duration,
-                        Conversion::Bytes => ValueKind::Bytes,
-                    };
-                    // Lines without the label yield no sample (Loki #6713).
-                    let text = match line.get(&u.label) {
-                        Some(t) if !t.is_empty() => t.to_string(),
-                        _ => continue,
-                    };
-                    let v = match convert(kind, &text) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            line.set_error(SAMPLE_ERR, e);
-                            0.0
-                        }
-                    };
-                    if !u.post_filters.iter().all(|f| label_filter(f, &mut line)) {
-                        continue;
-                    }
-                    // The unwrapped label is not part of the series.
-                    line.labels.remove(&u.label);
-                    v
-                }
-            };
-            // Grouping would hide an error label: errors keep every label.
-            let grouping = if line.has_error() {
-                None
-            } else {
-                agg.grouping.as_ref()
-            };
-            let key = group_labels(&line.label_set(), grouping);
+    for (s, e) in lines(streams, cancel) {
+        if simple && e.structured_metadata.is_empty() {
+            let v = if bytes { e.line.len() as f64 } else { 1.0 };
+            let key = group_labels(&s.labels, agg.grouping.as_ref());
             series.entry(key).or_default().push((e.ts_ns, v));
+            continue;
         }
+        let Some(mut line) = pipeline.process(&s.labels, e) else {
+            continue;
+        };
+        let v = match &r.unwrap {
+            None if bytes => line.line.len() as f64,
+            None => 1.0,
+            Some(u) => {
+                let kind = match u.conversion {
+                    Conversion::Float => ValueKind::Number,
+                    Conversion::Duration | Conversion::DurationSeconds => ValueKind::Duration,
+                    Conversion::Bytes => ValueKind::Bytes,
+                };
+                // Lines without the label yield no sample (Loki #6713).
+                let text = match line.get(&u.label) {
+                    Some(t) if !t.is_empty() => t.to_string(),
+                    _ => continue,
+                };
+                let v = match convert(kind, &text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        line.set_error(SAMPLE_ERR, e);
+                        0.0
+                    }
+                };
+                if !u.post_filters.iter().all(|f| label_filter(f, &mut line)) {
+                    continue;
+                }
+                // The unwrapped label is not part of the series.
+                line.labels.remove(&u.label);
+                v
+            }
+        };
+        // Grouping would hide an error label: errors keep every label.
+        let grouping = if line.has_error() {
+            None
+        } else {
+            agg.grouping.as_ref()
+        };
+        let key = group_labels(&line.label_set(), grouping);
+        series.entry(key).or_default().push((e.ts_ns, v));
     }
     series
 }

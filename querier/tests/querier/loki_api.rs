@@ -509,3 +509,46 @@ async fn post_form_and_since_are_accepted() {
         json!([{"metric": {}, "values": [[1700000010, "3"]]}])
     );
 }
+
+#[tokio::test]
+async fn a_query_over_its_timeout_answers_504() {
+    let logs = std::sync::Arc::new(crate::support::MemLogStore::default());
+    let lines = (0..200_000)
+        .map(|i| {
+            entry(
+                T + i * 1_000,
+                &format!("level=info i={i} msg=\"some text\""),
+            )
+        })
+        .collect();
+    logs.push("team-a", Labels::from_pairs([("app", "big")]), lines);
+    let querier = cairn_querier::Querier::new(
+        cairn_querier::QuerierConfig {
+            timeout: Duration::from_millis(1),
+            ..cairn_querier::QuerierConfig::default()
+        },
+        std::sync::Arc::new(crate::support::MemStore::default()),
+        std::sync::Arc::new(common::limits::Overrides::new(Limits::default())),
+        true,
+    )
+    .with_log_store(logs);
+    let server = LokiServer {
+        base: crate::support::serve(std::sync::Arc::new(querier)).await,
+        logs: std::sync::Arc::new(crate::support::MemLogStore::default()),
+    };
+    let (status, _, body) = get(
+        &server,
+        Some("team-a"),
+        "/loki/api/v1/query",
+        &[
+            (
+                "query",
+                "sum(count_over_time({app=\"big\"} | logfmt | i=~\".*7\"[1h]))",
+            ),
+            ("time", "1700000001"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body, "query timed out\n");
+}
