@@ -28,14 +28,19 @@ pub(crate) async fn eval(
         start_ns: params.start_ns,
         end_ns: params.end_ns,
         line_filter: push_down(pipeline.pushed_filters()),
-        // Later stages may drop lines: then the store must not cut.
-        limit: pipeline.is_passthrough().then_some(params.limit),
+        // Later stages or `interval` may drop lines: then the store must not cut.
+        limit: (pipeline.is_passthrough() && params.interval_ns == 0).then_some(params.limit),
         direction: params.direction,
     };
     let (streams, stats) = src.select(&sel).await?;
     let processed = off_runtime(move |cancel| run_pipeline(&pipeline, streams, cancel)).await?;
     Ok(LogqlResult {
-        value: LogqlValue::Streams(limit_streams(processed, params.limit, params.direction)),
+        value: LogqlValue::Streams(limit_streams(
+            processed,
+            params.limit,
+            params.interval_ns,
+            params.direction,
+        )),
         stats,
     })
 }
@@ -113,57 +118,64 @@ fn split_by_metadata(s: StreamEntries) -> Vec<StreamEntries> {
     groups
 }
 
-/// Keeps the `limit` lines nearest the `direction` end across streams;
-/// entries ordered in that direction, streams by labels.
+/// Walks the lines of all streams in `direction` order (ties in label
+/// order), as Loki's `readStreams` does: keeps at most `limit`, and with a
+/// non-zero `interval_ns` only lines at least that far from the previously
+/// kept one. Entries come out in that direction, streams by labels.
 pub(crate) fn limit_streams(
     mut streams: Vec<StreamEntries>,
     limit: usize,
+    interval_ns: i64,
     direction: Direction,
 ) -> Vec<StreamEntries> {
+    streams.sort_by(|a, b| a.labels.cmp(&b.labels));
     let total: usize = streams.iter().map(|s| s.entries.len()).sum();
-    if total > limit {
-        let mut ts: Vec<i64> = streams
+    if total > limit || interval_ns > 0 {
+        let mut order: Vec<(i64, usize, usize)> = streams
             .iter()
-            .flat_map(|s| s.entries.iter().map(|e| e.ts_ns))
+            .enumerate()
+            .flat_map(|(si, s)| {
+                s.entries
+                    .iter()
+                    .enumerate()
+                    .map(move |(ei, e)| (e.ts_ns, si, ei))
+            })
             .collect();
-        ts.sort_unstable();
-        // Lines at the cutoff timestamp are taken in stream order until
-        // the limit is reached.
-        let (cutoff, mut at_cutoff) = match direction {
-            Direction::Forward => {
-                let c = ts[limit.saturating_sub(1).min(ts.len() - 1)];
-                let before = ts.iter().filter(|&&t| t < c).count();
-                (c, limit.saturating_sub(before))
-            }
+        match direction {
+            Direction::Forward => order.sort_unstable(),
             Direction::Backward => {
-                let c = ts[ts.len() - limit.max(1).min(ts.len())];
-                let after = ts.iter().filter(|&&t| t > c).count();
-                (c, limit.saturating_sub(after))
+                order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)))
             }
-        };
-        if limit == 0 {
-            streams.clear();
         }
-        streams.sort_by(|a, b| a.labels.cmp(&b.labels));
-        for s in &mut streams {
-            s.entries.retain(|e| {
-                let inside = match direction {
-                    Direction::Forward => e.ts_ns < cutoff,
-                    Direction::Backward => e.ts_ns > cutoff,
-                };
-                if inside {
-                    return true;
+        let mut keep: Vec<Vec<bool>> = streams
+            .iter()
+            .map(|s| vec![false; s.entries.len()])
+            .collect();
+        let mut last: Option<i64> = None;
+        let mut kept = 0;
+        for (ts, si, ei) in order {
+            if kept >= limit {
+                break;
+            }
+            let far_enough = match (last, direction) {
+                (None, _) => true,
+                (Some(l), Direction::Forward) => ts >= l.saturating_add(interval_ns),
+                (Some(l), Direction::Backward) => ts <= l.saturating_sub(interval_ns),
+            };
+            if interval_ns == 0 || far_enough {
+                if let Some(k) = keep.get_mut(si).and_then(|k| k.get_mut(ei)) {
+                    *k = true;
                 }
-                if e.ts_ns == cutoff && at_cutoff > 0 {
-                    at_cutoff -= 1;
-                    return true;
-                }
-                false
-            });
+                kept += 1;
+                last = Some(ts);
+            }
+        }
+        for (s, k) in streams.iter_mut().zip(keep) {
+            let mut flags = k.into_iter();
+            s.entries.retain(|_| flags.next().unwrap_or(false));
         }
         streams.retain(|s| !s.entries.is_empty());
     }
-    streams.sort_by(|a, b| a.labels.cmp(&b.labels));
     if direction == Direction::Backward {
         for s in &mut streams {
             s.entries.reverse();
@@ -200,11 +212,16 @@ mod tests {
     #[test]
     fn limit_keeps_the_lines_nearest_the_direction_end() {
         let input = vec![stream("a", &[1, 3, 5]), stream("b", &[2, 3, 4])];
-        let fwd = limit_streams(input.clone(), 3, Direction::Forward);
+        let fwd = limit_streams(input.clone(), 3, 0, Direction::Forward);
         assert_eq!(lines(&fwd), vec!["a1", "a3", "b2"]);
-        let back = limit_streams(input.clone(), 2, Direction::Backward);
+        let back = limit_streams(input.clone(), 2, 0, Direction::Backward);
         assert_eq!(lines(&back), vec!["a5", "b4"]);
-        let all = limit_streams(input, 10, Direction::Backward);
+        let all = limit_streams(input.clone(), 10, 0, Direction::Backward);
         assert_eq!(lines(&all), vec!["a5", "a3", "a1", "b4", "b3", "b2"]);
+        // interval 2: 1 (a), 3 (a; b3 is too close after it), 5 (a).
+        let spaced = limit_streams(input.clone(), 10, 2, Direction::Forward);
+        assert_eq!(lines(&spaced), vec!["a1", "a3", "a5"]);
+        let spaced = limit_streams(input, 10, 2, Direction::Backward);
+        assert_eq!(lines(&spaced), vec!["a5", "a3", "a1"]);
     }
 }

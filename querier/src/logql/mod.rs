@@ -49,6 +49,9 @@ pub struct QueryParams {
     pub limit: usize,
     /// Which end of the range a log query returns first.
     pub direction: Direction,
+    /// Log queries: only lines at least this far (ns) from the previous
+    /// one returned (Loki's `interval`; 0 returns every line).
+    pub interval_ns: i64,
 }
 
 /// A finished query's value.

@@ -178,6 +178,7 @@ fn params(eval: &str) -> Result<QueryParams, String> {
         instant: false,
         limit: 100,
         direction: Direction::Forward,
+        interval_ns: 0,
     };
     match words.first().copied() {
         Some("logs") => {
@@ -376,6 +377,7 @@ async fn many_lines_split_across_threads_give_the_same_answers() {
         instant: true,
         limit: 100,
         direction: Direction::Forward,
+        interval_ns: 0,
     };
     let r = engine
         .query(

@@ -134,6 +134,27 @@ async fn limit_and_forward_direction() {
                         ["1700000002000000000", "level=error msg=\"db down\""]]}
         ])
     );
+    let (status, _, body) = get(
+        &server,
+        Some("team-a"),
+        "/loki/api/v1/query_range",
+        &[
+            ("query", "{app=\"api\"}"),
+            ("start", START),
+            ("end", END),
+            ("interval", "2s"),
+            ("direction", "forward"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        parse(&body)["data"]["result"][0]["values"],
+        json!([
+            ["1700000001000000000", "level=info msg=started"],
+            ["1700000003000000000", "level=info msg=recovered"]
+        ])
+    );
 }
 
 #[tokio::test]

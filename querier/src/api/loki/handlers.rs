@@ -86,6 +86,7 @@ pub(crate) async fn query(
         instant: true,
         limit: params::limit(&p, max_entries(&st, &tenants))?,
         direction: params::direction(&p)?,
+        interval_ns: 0,
     };
     run(&st, &tenants, query, qp).await
 }
@@ -105,6 +106,7 @@ pub(crate) async fn query_range(
         instant: false,
         limit: params::limit(&p, max_entries(&st, &tenants))?,
         direction: params::direction(&p)?,
+        interval_ns: params::interval(&p)?,
     };
     run(&st, &tenants, query, qp).await
 }

@@ -93,6 +93,11 @@ pub(crate) fn step(params: &Params, start: i64, end: i64) -> Result<i64, LokiErr
     }
 }
 
+/// `interval` of a log query (0 when absent).
+pub(crate) fn interval(params: &Params) -> Result<i64, LokiError> {
+    Ok(duration_ns(params, "interval")?.unwrap_or(0))
+}
+
 /// `limit` (default 100), checked against the tenant's maximum.
 pub(crate) fn limit(params: &Params, max: usize) -> Result<usize, LokiError> {
     let limit = match params.get("limit") {

@@ -70,6 +70,7 @@ async fn stream(
             instant: false,
             limit,
             direction: Direction::Forward,
+            interval_ns: 0,
         };
         let streams = match st.engine.eval(&tenants, &expr, &qp).await {
             Ok(r) => match r.value {
