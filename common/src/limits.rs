@@ -58,6 +58,8 @@ pub struct Limits {
     /// Most log lines one LogQL query may return (`limit` above it is
     /// refused with 400).
     pub max_entries_limit_per_query: usize,
+    /// Most series a LogQL metric query may return; zero disables the check.
+    pub max_query_series: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +81,7 @@ impl Default for Limits {
 
             // --- LogQL query limits ---
             max_entries_limit_per_query: 5000,
+            max_query_series: 500,
         }
     }
 }

@@ -348,6 +348,7 @@ async fn query_limits_are_enforced() {
     let limits = Limits {
         max_entries_limit_per_query: 50,
         max_query_length: Duration::from_secs(5),
+        max_query_series: 1,
         ..Limits::default()
     };
     let server = server(limits).await;
@@ -386,6 +387,22 @@ async fn query_limits_are_enforced() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         body.contains("the query time range exceeds the limit (query length: 10s, limit: 5s)"),
+        "{body}"
+    );
+
+    let (status, _, body) = get(
+        &server,
+        Some("team-a"),
+        "/loki/api/v1/query",
+        &[
+            ("query", "count_over_time({env=~\".+\"}[10s])"),
+            ("time", END),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.starts_with("maximum number of series (1) reached"),
         "{body}"
     );
 }

@@ -20,8 +20,8 @@ use crate::api::handlers::{decode, ok_json};
 use crate::api::json::{series_result, string_result, strings_result};
 use crate::api::params::Params;
 use crate::logql::ast::fmt_duration;
-use crate::logql::{self, Expr, LogqlError, QueryParams};
-use crate::promql::TENANT_LABEL;
+use crate::logql::{self, Expr, LogqlError, LogqlValue, QueryParams};
+use crate::promql::{QueryValue, TENANT_LABEL};
 
 /// Lookback of the label, series and stats endpoints without `start`.
 const METADATA_SINCE_NS: i64 = 6 * DEFAULT_SINCE_NS;
@@ -36,10 +36,6 @@ fn strictest(st: &LokiState, tenants: &[TenantId], f: impl Fn(&Limits) -> u64) -
         .unwrap_or(0)
 }
 
-fn max_entries(st: &LokiState, tenants: &[TenantId]) -> usize {
-    strictest(st, tenants, |l| l.max_entries_limit_per_query as u64) as usize
-}
-
 /// Runs `query` and encodes the result, enforcing the query timeout.
 async fn run(
     st: &LokiState,
@@ -49,6 +45,13 @@ async fn run(
 ) -> Result<Response, LokiError> {
     let started = Instant::now();
     let expr = logql::parse(query).map_err(LogqlError::from)?;
+    let max_entries = strictest(st, tenants, |l| l.max_entries_limit_per_query as u64);
+    if matches!(expr, Expr::Log(_)) && max_entries > 0 && qp.limit as u64 > max_entries {
+        return Err(LokiError::Query(LogqlError::Limit(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {max_entries})",
+            qp.limit
+        ))));
+    }
     let max_len = strictest(st, tenants, |l| l.max_query_length.as_nanos() as u64);
     let len = (qp.end_ns - qp.start_ns).max(0) as u64;
     if max_len > 0 && len > max_len {
@@ -61,6 +64,17 @@ async fn run(
     let result = tokio::time::timeout(st.querier.cfg.timeout, st.engine.eval(tenants, &expr, &qp))
         .await
         .map_err(|_| LogqlError::Timeout)??;
+    let max_series = strictest(st, tenants, |l| l.max_query_series as u64);
+    let series = match &result.value {
+        LogqlValue::Metric(QueryValue::Vector(v)) => v.len(),
+        LogqlValue::Metric(QueryValue::Matrix(m)) => m.len(),
+        _ => 0,
+    };
+    if max_series > 0 && series as u64 > max_series {
+        return Err(LokiError::Query(LogqlError::Limit(format!(
+            "maximum number of series ({max_series}) reached for a single query; consider reducing query cardinality by adding more filters to the stream selector or by using more specific aggregations (max_query_series)"
+        ))));
+    }
     tracing::debug!(
         query,
         tenants = tenants.len(),
@@ -84,7 +98,7 @@ pub(crate) async fn query(
         end_ns: t,
         step_ns: 0,
         instant: true,
-        limit: params::limit(&p, max_entries(&st, &tenants))?,
+        limit: params::limit(&p)?,
         direction: params::direction(&p)?,
         interval_ns: 0,
     };
@@ -104,7 +118,7 @@ pub(crate) async fn query_range(
         end_ns: end,
         step_ns: params::step(&p, start, end)?,
         instant: false,
-        limit: params::limit(&p, max_entries(&st, &tenants))?,
+        limit: params::limit(&p)?,
         direction: params::direction(&p)?,
         interval_ns: params::interval(&p)?,
     };

@@ -98,8 +98,8 @@ pub(crate) fn interval(params: &Params) -> Result<i64, LokiError> {
     Ok(duration_ns(params, "interval")?.unwrap_or(0))
 }
 
-/// `limit` (default 100), checked against the tenant's maximum.
-pub(crate) fn limit(params: &Params, max: usize) -> Result<usize, LokiError> {
+/// `limit` (default 100).
+pub(crate) fn limit(params: &Params) -> Result<usize, LokiError> {
     let limit = match params.get("limit") {
         None => 100,
         Some(s) => s
@@ -110,11 +110,6 @@ pub(crate) fn limit(params: &Params, max: usize) -> Result<usize, LokiError> {
         return Err(LokiError::BadRequest(
             "limit must be a positive value".into(),
         ));
-    }
-    if max > 0 && limit > max {
-        return Err(LokiError::BadRequest(format!(
-            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {max})"
-        )));
     }
     Ok(limit)
 }

@@ -38,7 +38,7 @@ pub(crate) async fn tail(
             "tail requires a log query, not a metric query".into(),
         ));
     }
-    let limit = params::limit(&p, 0)?;
+    let limit = params::limit(&p)?;
     let start = params::time_or(&p, "start", now_ns() - DEFAULT_SINCE_NS)?;
     Ok(ws
         .on_upgrade(move |socket| stream(st, tenants, expr, start, limit, socket))
