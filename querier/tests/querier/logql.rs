@@ -413,3 +413,58 @@ async fn many_lines_split_across_threads_give_the_same_answers() {
             .all(|s| s.entries.len() == 1 && s.labels.get("odd") == Some("0"))
     );
 }
+
+/// Records what the engine asks the store for.
+struct RecordingStore {
+    inner: MemLogStore,
+    selects: parking_lot::Mutex<Vec<(bool, Option<usize>)>>,
+}
+
+#[async_trait::async_trait]
+impl common::logs::LogStore for RecordingStore {
+    async fn select_logs(
+        &self,
+        tenant: &TenantId,
+        sel: &common::logs::LogSelect,
+    ) -> Result<Vec<common::logs::StreamEntries>, common::series::StoreError> {
+        self.selects
+            .lock()
+            .push((sel.line_filter.is_some(), sel.limit));
+        self.inner.select_logs(tenant, sel).await
+    }
+
+    async fn log_streams(
+        &self,
+        tenant: &TenantId,
+        matchers: &[common::series::Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Labels>, common::series::StoreError> {
+        self.inner
+            .log_streams(tenant, matchers, start_ns, end_ns)
+            .await
+    }
+}
+
+/// Leading line filters reach the store as one predicate, and the limit
+/// hint only when no later stage can drop lines.
+#[tokio::test]
+async fn leading_line_filters_and_limits_are_pushed_down() {
+    let store = Arc::new(RecordingStore {
+        inner: dataset(),
+        selects: parking_lot::Mutex::new(Vec::new()),
+    });
+    let engine = LogqlEngine::new(store.clone());
+    let tenants = [TenantId::parse("t1").expect("tenant")];
+    let p = params("logs").expect("params");
+    for (query, pushed) in [
+        ("{app=\"api\"} |= \"timeout\"", (true, Some(100))),
+        ("{app=\"api\"} | json |= \"timeout\"", (false, None)),
+        ("{app=\"api\"} |= \"db\" | json", (true, None)),
+        ("{app=\"api\"}", (false, Some(100))),
+    ] {
+        store.selects.lock().clear();
+        engine.query(&tenants, query, &p).await.expect(query);
+        assert_eq!(*store.selects.lock(), vec![pushed], "{query}");
+    }
+}
