@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{LokiServer, client, entry, start_loki_server};
+use cairn_querier::QuerierConfig;
+
+use crate::support::{LokiServer, client, entry, start_loki_server, start_loki_server_with};
 
 /// 2023-11-14T22:13:20Z in nanoseconds.
 const T: i64 = 1_700_000_000_000_000_000;
@@ -550,7 +552,11 @@ async fn post_form_and_since_are_accepted() {
 
 #[tokio::test]
 async fn a_query_over_its_timeout_answers_504() {
-    let logs = std::sync::Arc::new(crate::support::MemLogStore::default());
+    let cfg = QuerierConfig {
+        timeout: Duration::from_millis(1),
+        ..QuerierConfig::default()
+    };
+    let server = start_loki_server_with(cfg, Limits::default()).await;
     let lines = (0..200_000)
         .map(|i| {
             entry(
@@ -559,21 +565,9 @@ async fn a_query_over_its_timeout_answers_504() {
             )
         })
         .collect();
-    logs.push("team-a", Labels::from_pairs([("app", "big")]), lines);
-    let querier = cairn_querier::Querier::new(
-        cairn_querier::QuerierConfig {
-            timeout: Duration::from_millis(1),
-            ..cairn_querier::QuerierConfig::default()
-        },
-        std::sync::Arc::new(crate::support::MemStore::default()),
-        std::sync::Arc::new(common::limits::Overrides::new(Limits::default())),
-        true,
-    )
-    .with_log_store(logs);
-    let server = LokiServer {
-        base: crate::support::serve(std::sync::Arc::new(querier)).await,
-        logs: std::sync::Arc::new(crate::support::MemLogStore::default()),
-    };
+    server
+        .logs
+        .push("team-a", Labels::from_pairs([("app", "big")]), lines);
     let (status, _, body) = get(
         &server,
         Some("team-a"),

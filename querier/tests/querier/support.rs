@@ -337,10 +337,15 @@ pub struct LokiServer {
 
 /// Starts a querier with a log store on a free loopback port.
 pub async fn start_loki_server(limits: Limits) -> LokiServer {
+    start_loki_server_with(QuerierConfig::default(), limits).await
+}
+
+/// [`start_loki_server`] with querier settings `cfg`.
+pub async fn start_loki_server_with(cfg: QuerierConfig, limits: Limits) -> LokiServer {
     let logs = Arc::new(MemLogStore::default());
     let querier = Arc::new(
         Querier::new(
-            QuerierConfig::default(),
+            cfg,
             Arc::new(MemStore::default()),
             Arc::new(Overrides::new(limits)),
             true,
