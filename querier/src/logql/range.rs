@@ -250,9 +250,10 @@ fn absent(agg: &RangeAgg, steps: &Steps, samples: &[(Labels, Samples)]) -> Vec<S
         .map(|i| {
             let end = steps.at(i) - r.offset_ns;
             let start = end - r.range_ns;
-            let any = samples
-                .iter()
-                .any(|(_, s)| s.ts_ns.iter().any(|&t| t > start && t <= end));
+            let any = samples.iter().any(|(_, s)| {
+                let first_after_start = s.ts_ns.partition_point(|&t| t <= start);
+                s.ts_ns.get(first_after_start).is_some_and(|&t| t <= end)
+            });
             (!any).then_some(1.0)
         })
         .collect();
