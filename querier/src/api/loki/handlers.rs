@@ -8,33 +8,21 @@ use std::time::Instant;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use common::labels::Labels;
-use common::limits::Limits;
 use common::logs::LogStats;
 use common::series::Matcher;
 use common::tenant::TenantId;
 
 use super::error::LokiError;
 use super::params::{self, DEFAULT_SINCE_NS, now_ns};
-use super::{LokiState, json};
+use super::{LokiState, json, limits};
 use crate::api::handlers::{decode, ok_json};
 use crate::api::json::{series_result, string_result, strings_result};
 use crate::api::params::Params;
-use crate::logql::ast::fmt_duration;
-use crate::logql::{self, Expr, LogqlError, LogqlValue, QueryParams};
-use crate::promql::{QueryValue, TENANT_LABEL};
+use crate::logql::{self, Expr, LogqlError, QueryParams};
+use crate::promql::TENANT_LABEL;
 
 /// Lookback of the label, series and stats endpoints without `start`.
 const METADATA_SINCE_NS: i64 = 6 * DEFAULT_SINCE_NS;
-
-/// The strictest of the tenants' limits: `f` of each, zero meaning none.
-fn strictest(st: &LokiState, tenants: &[TenantId], f: impl Fn(&Limits) -> u64) -> u64 {
-    tenants
-        .iter()
-        .map(|t| f(&st.querier.overrides.get(t)))
-        .filter(|&v| v > 0)
-        .min()
-        .unwrap_or(0)
-}
 
 /// Runs `query` and encodes the result, enforcing the query timeout.
 async fn run(
@@ -45,36 +33,11 @@ async fn run(
 ) -> Result<Response, LokiError> {
     let started = Instant::now();
     let expr = logql::parse(query).map_err(LogqlError::from)?;
-    let max_entries = strictest(st, tenants, |l| l.max_entries_limit_per_query as u64);
-    if matches!(expr, Expr::Log(_)) && max_entries > 0 && qp.limit as u64 > max_entries {
-        return Err(LokiError::Query(LogqlError::Limit(format!(
-            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {max_entries})",
-            qp.limit
-        ))));
-    }
-    let max_len = strictest(st, tenants, |l| l.max_query_length.as_nanos() as u64);
-    let len = (qp.end_ns - qp.start_ns).max(0) as u64;
-    if max_len > 0 && len > max_len {
-        return Err(LokiError::Query(LogqlError::Limit(format!(
-            "the query time range exceeds the limit (query length: {}, limit: {})",
-            fmt_duration(len as i64),
-            fmt_duration(max_len as i64),
-        ))));
-    }
+    limits::check_request(&st.querier.overrides, tenants, &expr, &qp)?;
     let result = tokio::time::timeout(st.querier.cfg.timeout, st.engine.eval(tenants, &expr, &qp))
         .await
         .map_err(|_| LogqlError::Timeout)??;
-    let max_series = strictest(st, tenants, |l| l.max_query_series as u64);
-    let series = match &result.value {
-        LogqlValue::Metric(QueryValue::Vector(v)) => v.len(),
-        LogqlValue::Metric(QueryValue::Matrix(m)) => m.len(),
-        _ => 0,
-    };
-    if max_series > 0 && series as u64 > max_series {
-        return Err(LokiError::Query(LogqlError::Limit(format!(
-            "maximum number of series ({max_series}) reached for a single query; consider reducing query cardinality by adding more filters to the stream selector or by using more specific aggregations (max_query_series)"
-        ))));
-    }
+    limits::check_result(&st.querier.overrides, tenants, &result)?;
     tracing::debug!(
         query,
         tenants = tenants.len(),

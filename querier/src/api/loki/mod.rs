@@ -4,6 +4,7 @@
 mod error;
 mod handlers;
 mod json;
+mod limits;
 mod params;
 mod tail;
 
