@@ -56,6 +56,13 @@ pub struct Limits {
     /// Most parts of one split range query evaluated at the same time.
     pub max_query_parallelism: usize,
 
+    // --- LogQL query limits (Loki names and defaults) ---
+    /// Most log lines one LogQL query may return (`limit` above it is
+    /// refused with 400).
+    pub max_entries_limit_per_query: usize,
+    /// Most series a LogQL metric query may return; zero disables the check.
+    pub max_query_series: usize,
+
     // --- Authentication and access policy (issue 11). Keep last. ---
     /// Tokens that prove this tenant under `auth.type: tokens` (name,
     /// SHA-256, scopes); empty = the tenant cannot be used under `tokens`.
@@ -81,6 +88,9 @@ impl Default for Limits {
             max_query_length: Duration::ZERO,
             max_query_parallelism: 14,
 
+            // --- LogQL query limits ---
+            max_entries_limit_per_query: 5000,
+            max_query_series: 500,
             // Authentication and access policy.
             auth_tokens: Vec::new(),
             allowed_source_cidrs: Vec::new(),

@@ -6,6 +6,7 @@
 pub mod api;
 mod config;
 pub mod frontend;
+pub mod logql;
 pub mod promql;
 pub mod store;
 

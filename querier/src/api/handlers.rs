@@ -27,7 +27,7 @@ const TRUNCATED_WARNING: &str = "results truncated due to limit";
 const MAX_FORM_BYTES: usize = 8 << 20;
 
 /// The request's tenants and parameters (URL query plus POST form body).
-async fn decode(q: &Querier, req: Request) -> Result<(Vec<TenantId>, Params), ApiError> {
+pub(crate) async fn decode(q: &Querier, req: Request) -> Result<(Vec<TenantId>, Params), ApiError> {
     let (parts, body) = req.into_parts();
     let tenants = tenants_from_headers(&parts.headers, q.multitenancy)?;
     let mut params = Params::default();
@@ -48,7 +48,7 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-fn ok_json(body: String) -> Response {
+pub(crate) fn ok_json(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

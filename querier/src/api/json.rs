@@ -13,11 +13,12 @@ use crate::promql::format::{api_float, api_histogram, api_timestamp};
 use crate::promql::{Annotations, QueryResult, QueryValue};
 
 /// A JSON string literal.
-fn string(s: &str) -> String {
+pub(crate) fn string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-fn labels_object(out: &mut String, labels: &Labels) {
+/// Appends `labels` as a JSON object of name → value.
+pub(crate) fn labels_object(out: &mut String, labels: &Labels) {
     out.push('{');
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {

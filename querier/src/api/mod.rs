@@ -5,6 +5,7 @@ mod error;
 mod exemplars;
 mod handlers;
 mod json;
+mod loki;
 mod metadata;
 mod metric_metadata;
 mod params;
@@ -16,6 +17,7 @@ use axum::Router;
 use axum::routing::get;
 use common::exemplar::ExemplarSource;
 use common::limits::Overrides;
+use common::logs::LogStore;
 use common::metadata::MetadataSource;
 use common::series::SeriesStore;
 
@@ -39,6 +41,9 @@ pub struct Querier {
     metadata: Option<Arc<dyn MetadataSource>>,
     /// Where `/query_exemplars` reads from; none answers an empty result.
     exemplars: Option<Arc<dyn ExemplarSource>>,
+    /// Where the Loki API (`/loki/api/v1/…`) reads logs from; none leaves
+    /// those routes out.
+    log_store: Option<Arc<dyn LogStore>>,
 }
 
 impl Querier {
@@ -64,6 +69,7 @@ impl Querier {
             multitenancy,
             metadata: None,
             exemplars: None,
+            log_store: None,
         }
     }
 
@@ -79,6 +85,13 @@ impl Querier {
         self
     }
 
+    /// Serves LogQL and the Loki query API from `store` (e.g. ingesters
+    /// merged with blocks).
+    pub fn with_log_store(mut self, store: Arc<dyn LogStore>) -> Self {
+        self.log_store = Some(store);
+        self
+    }
+
     /// The PromQL engine (e.g. for rule evaluation).
     pub fn engine(&self) -> &Engine {
         self.frontend.engine()
@@ -91,8 +104,10 @@ impl Querier {
     }
 
     /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),
-    /// each answering GET and POST (form body).
+    /// each answering GET and POST (form body), plus the Loki API
+    /// (`/loki/api/v1/…`) when a log store is set.
     pub fn router(self: Arc<Self>) -> Router {
+        let loki = loki::router(Arc::clone(&self));
         Router::new()
             .route(
                 "/prometheus/api/v1/query",
@@ -131,5 +146,6 @@ impl Querier {
                 get(handlers::build_info),
             )
             .with_state(self)
+            .merge(loki)
     }
 }

@@ -365,7 +365,7 @@ fn fold_first(mut values: impl Iterator<Item = f64>, replace: fn(f64, f64) -> bo
 
 /// The aggregation operators' variance: Welford without compensation, NaN
 /// when the first value is NaN or infinite.
-fn welford_variance(mut values: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn welford_variance(mut values: impl Iterator<Item = f64>) -> f64 {
     let Some(first) = values.next() else {
         return f64::NAN;
     };

@@ -81,7 +81,7 @@ fn changes_metric_schema(op: u16) -> bool {
 }
 
 /// `(value, keep)` of `l op r`; comparisons return `l` and whether it holds.
-fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
+pub(crate) fn apply(op: u16, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
     Ok(match op {
         T_ADD => (l + r, true),
         T_SUB => (l - r, true),

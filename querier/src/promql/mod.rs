@@ -13,9 +13,9 @@
 //! # }
 //! ```
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod annotations;
-mod binary;
+pub(crate) mod binary;
 mod cursor;
 pub(crate) mod dates;
 mod duration_expr;
@@ -27,8 +27,8 @@ pub mod format;
 mod functions;
 pub(crate) mod histogram;
 mod info;
-mod kahan;
-mod range_functions;
+pub(crate) mod kahan;
+pub(crate) mod range_functions;
 mod value;
 
 use std::sync::Arc;

@@ -16,20 +16,23 @@ use super::value::{RangeSeries, Sample, Value};
 use super::{QueryError, kahan};
 
 /// What a range function sees besides the points of one series.
-struct Window {
+pub(crate) struct Window {
     /// Left (exclusive) edge of the range, ms.
-    start: i64,
+    pub(crate) start: i64,
     /// Right (inclusive) edge of the range, ms.
-    end: i64,
+    pub(crate) end: i64,
     /// Evaluation time, ms.
-    t: i64,
+    pub(crate) t: i64,
     /// Scalar arguments, in call order.
-    params: Vec<f64>,
+    pub(crate) params: Vec<f64>,
 }
 
-type RangeFn = fn(&[Point], &Window) -> Result<Option<f64>, QueryError>;
+/// A range function over one series' points in a window (shared with the
+/// LogQL engine's unwrapped range aggregations).
+pub(crate) type RangeFn = fn(&[Point], &Window) -> Result<Option<f64>, QueryError>;
 
-fn lookup(name: &str) -> Option<RangeFn> {
+/// The range function named `name`, if there is one.
+pub(crate) fn lookup(name: &str) -> Option<RangeFn> {
     Some(match name {
         "rate" => |p, w| Ok(extrapolated_rate(p, w, true, true)),
         "increase" => |p, w| Ok(extrapolated_rate(p, w, true, false)),

@@ -6,4 +6,6 @@ mod api;
 mod api_parity;
 mod conformance;
 mod frontend;
+mod logql;
+mod loki_api;
 mod support;

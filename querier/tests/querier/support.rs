@@ -1,5 +1,6 @@
 //! Test helpers: an in-memory [`SeriesStore`] (also holding metric metadata
-//! and exemplars) and a querier server on a free loopback port.
+//! and exemplars), an in-memory [`LogStore`], and querier servers on free
+//! loopback ports.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use common::exemplar::{ExemplarSource, SeriesExemplars};
 use common::histogram::HistogramSample;
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
+use common::logs::{Direction, LogEntry, LogSelect, LogStore, StreamEntries};
 use common::metadata::{MetadataSource, MetricMetadata};
 use common::series::{Matcher, Sample, Series, SeriesStore, StoreError, matches_all};
 use common::tenant::TenantId;
@@ -229,4 +231,127 @@ pub async fn serve(querier: Arc<Querier>) -> String {
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
+}
+
+/// Log streams per tenant, held in memory: a real [`LogStore`] applying
+/// matchers, the time range, the pushed-down line filter and the limit hint.
+#[derive(Default)]
+pub struct MemLogStore {
+    tenants: RwLock<std::collections::HashMap<String, Vec<StreamEntries>>>,
+}
+
+impl MemLogStore {
+    /// Appends `entries` to the stream `labels` of `tenant`.
+    pub fn push(&self, tenant: &str, labels: Labels, entries: Vec<LogEntry>) {
+        let mut all = self.tenants.write();
+        let list = all.entry(tenant.to_string()).or_default();
+        match list.iter_mut().find(|s| s.labels == labels) {
+            Some(s) => s.entries.extend(entries),
+            None => list.push(StreamEntries { labels, entries }),
+        }
+        for s in list.iter_mut() {
+            s.entries.sort_by_key(|e| e.ts_ns);
+        }
+    }
+}
+
+/// A log line without structured metadata.
+pub fn entry(ts_ns: i64, line: &str) -> LogEntry {
+    LogEntry {
+        ts_ns,
+        line: line.to_string(),
+        structured_metadata: Labels::default(),
+    }
+}
+
+#[async_trait]
+impl LogStore for MemLogStore {
+    async fn select_logs(
+        &self,
+        tenant: &TenantId,
+        sel: &LogSelect,
+    ) -> Result<Vec<StreamEntries>, StoreError> {
+        let all = self.tenants.read();
+        let mut out = Vec::new();
+        for s in all.get(tenant.as_str()).into_iter().flatten() {
+            if !matches_all(&s.labels, &sel.matchers) {
+                continue;
+            }
+            let mut entries: Vec<LogEntry> = s
+                .entries
+                .iter()
+                .filter(|e| e.ts_ns >= sel.start_ns && e.ts_ns < sel.end_ns)
+                .filter(|e| sel.line_filter.as_ref().is_none_or(|f| f(&e.line)))
+                .cloned()
+                .collect();
+            if let Some(limit) = sel.limit
+                && entries.len() > limit
+            {
+                match sel.direction {
+                    Direction::Forward => entries.truncate(limit),
+                    Direction::Backward => {
+                        entries.drain(..entries.len() - limit);
+                    }
+                }
+            }
+            if !entries.is_empty() {
+                out.push(StreamEntries {
+                    labels: s.labels.clone(),
+                    entries,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn log_streams(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        let all = self.tenants.read();
+        Ok(all
+            .get(tenant.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|s| matches_all(&s.labels, matchers))
+            .filter(|s| {
+                s.entries
+                    .iter()
+                    .any(|e| e.ts_ns >= start_ns && e.ts_ns < end_ns)
+            })
+            .map(|s| s.labels.clone())
+            .collect())
+    }
+}
+
+/// A running querier serving the Loki API over a [`MemLogStore`].
+pub struct LokiServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The log store behind it.
+    pub logs: Arc<MemLogStore>,
+}
+
+/// Starts a querier with a log store on a free loopback port.
+pub async fn start_loki_server(limits: Limits) -> LokiServer {
+    start_loki_server_with(QuerierConfig::default(), limits).await
+}
+
+/// [`start_loki_server`] with querier settings `cfg`.
+pub async fn start_loki_server_with(cfg: QuerierConfig, limits: Limits) -> LokiServer {
+    let logs = Arc::new(MemLogStore::default());
+    let querier = Arc::new(
+        Querier::new(
+            cfg,
+            Arc::new(MemStore::default()),
+            Arc::new(Overrides::new(limits)),
+            true,
+        )
+        .with_log_store(logs.clone()),
+    );
+    let base = serve(querier).await;
+    LokiServer { base, logs }
 }

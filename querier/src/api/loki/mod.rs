@@ -1,0 +1,69 @@
+//! The Loki query API (`/loki/api/v1/…`) over the querier's log store, so
+//! Grafana's Loki data source, `logcli` and Loki clients work unchanged.
+
+mod error;
+mod handlers;
+mod json;
+mod limits;
+mod params;
+mod tail;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use common::logs::LogStore;
+
+use super::Querier;
+use crate::logql::LogqlEngine;
+
+/// What the Loki handlers share: the querier (tenancy, limits, timeout),
+/// its log store and a LogQL engine over it.
+pub(crate) struct LokiState {
+    querier: Arc<Querier>,
+    store: Arc<dyn LogStore>,
+    engine: LogqlEngine,
+}
+
+/// The Loki routes, or none when the querier has no log store.
+pub(crate) fn router(querier: Arc<Querier>) -> Router {
+    let Some(store) = querier.log_store.clone() else {
+        return Router::new();
+    };
+    let state = Arc::new(LokiState {
+        engine: LogqlEngine::new(Arc::clone(&store)),
+        store,
+        querier,
+    });
+    Router::new()
+        .route(
+            "/loki/api/v1/query",
+            get(handlers::query).post(handlers::query),
+        )
+        .route(
+            "/loki/api/v1/query_range",
+            get(handlers::query_range).post(handlers::query_range),
+        )
+        .route(
+            "/loki/api/v1/labels",
+            get(handlers::labels).post(handlers::labels),
+        )
+        .route(
+            "/loki/api/v1/label/{name}/values",
+            get(handlers::label_values).post(handlers::label_values),
+        )
+        .route(
+            "/loki/api/v1/series",
+            get(handlers::series).post(handlers::series),
+        )
+        .route(
+            "/loki/api/v1/index/stats",
+            get(handlers::index_stats).post(handlers::index_stats),
+        )
+        .route(
+            "/loki/api/v1/format_query",
+            get(handlers::format_query).post(handlers::format_query),
+        )
+        .route("/loki/api/v1/tail", get(tail::tail))
+        .with_state(state)
+}

@@ -1,0 +1,801 @@
+//! The Go `text/template` subset `line_format` and `label_format` use:
+//! `{{.label}}`, pipelines (`{{ .a | ToUpper }}`), `{{if}}…{{else}}…{{end}}`,
+//! and Loki's common template functions (Sprig's string and math helpers,
+//! `printf`, `default`, `__line__`, `__timestamp__`, …).
+
+use std::fmt::Write;
+
+use crate::promql::format::go_g;
+
+/// A compiled template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Text(String),
+    Action(Pipeline),
+    If {
+        cond: Pipeline,
+        then: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Pipeline(Vec<Command>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Command(Vec<Arg>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Arg {
+    Field(String),
+    Dot,
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Func(String),
+    Sub(Pipeline),
+}
+
+/// What a template reads: labels, the line and its timestamp.
+pub trait Data {
+    /// The value of label `name`.
+    fn label(&self, name: &str) -> Option<&str>;
+    /// The current line.
+    fn line(&self) -> &str;
+    /// The line's timestamp, nanoseconds.
+    fn timestamp_ns(&self) -> i64;
+}
+
+/// A template value.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    S(String),
+    F(f64),
+    I(i64),
+    B(bool),
+}
+
+impl Val {
+    fn text(&self) -> String {
+        match self {
+            Val::S(s) => s.clone(),
+            Val::F(f) => go_g(*f),
+            Val::I(i) => i.to_string(),
+            Val::B(b) => b.to_string(),
+        }
+    }
+
+    fn truthy(&self) -> bool {
+        match self {
+            Val::S(s) => !s.is_empty(),
+            Val::F(f) => *f != 0.0,
+            Val::I(i) => *i != 0,
+            Val::B(b) => *b,
+        }
+    }
+
+    fn float(&self) -> f64 {
+        match self {
+            Val::S(s) => s.trim().parse().unwrap_or(0.0),
+            Val::F(f) => *f,
+            Val::I(i) => *i as f64,
+            Val::B(b) => f64::from(u8::from(*b)),
+        }
+    }
+
+    fn int(&self) -> i64 {
+        match self {
+            Val::S(s) => s
+                .trim()
+                .parse::<i64>()
+                .unwrap_or_else(|_| s.trim().parse::<f64>().map_or(0, |f| f as i64)),
+            Val::F(f) => *f as i64,
+            Val::I(i) => *i,
+            Val::B(b) => i64::from(*b),
+        }
+    }
+}
+
+impl Template {
+    /// Compiles template text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parser = TemplateParser { rest: text };
+        let (nodes, end) = parser.nodes()?;
+        match end {
+            Some(kw) => Err(format!("template: unexpected {{{{{kw}}}}}")),
+            None => Ok(Self { nodes }),
+        }
+    }
+
+    /// Renders the template over `data`.
+    pub fn render(&self, data: &dyn Data) -> Result<String, String> {
+        let mut out = String::new();
+        render_nodes(&self.nodes, data, &mut out)?;
+        Ok(out)
+    }
+}
+
+fn render_nodes(nodes: &[Node], data: &dyn Data, out: &mut String) -> Result<(), String> {
+    for n in nodes {
+        match n {
+            Node::Text(t) => out.push_str(t),
+            Node::Action(p) => out.push_str(&eval_pipeline(p, data)?.text()),
+            Node::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                if eval_pipeline(cond, data)?.truthy() {
+                    render_nodes(then, data, out)?;
+                } else {
+                    render_nodes(otherwise, data, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn eval_pipeline(p: &Pipeline, data: &dyn Data) -> Result<Val, String> {
+    let mut piped: Option<Val> = None;
+    for cmd in &p.0 {
+        piped = Some(eval_command(cmd, data, piped)?);
+    }
+    piped.ok_or_else(|| "empty pipeline".to_string())
+}
+
+fn eval_arg(a: &Arg, data: &dyn Data) -> Result<Val, String> {
+    Ok(match a {
+        Arg::Field(name) => Val::S(data.label(name).unwrap_or("").to_string()),
+        Arg::Dot => Val::S(String::new()),
+        Arg::Str(s) => Val::S(s.clone()),
+        Arg::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => Val::I(*n as i64),
+        Arg::Num(n) => Val::F(*n),
+        Arg::Bool(b) => Val::B(*b),
+        Arg::Func(f) => call(f, Vec::new(), data)?,
+        Arg::Sub(p) => eval_pipeline(p, data)?,
+    })
+}
+
+fn eval_command(cmd: &Command, data: &dyn Data, piped: Option<Val>) -> Result<Val, String> {
+    let Some((first, rest)) = cmd.0.split_first() else {
+        return Err("empty command".into());
+    };
+    match first {
+        Arg::Func(f) => {
+            let mut args = rest
+                .iter()
+                .map(|a| eval_arg(a, data))
+                .collect::<Result<Vec<_>, _>>()?;
+            args.extend(piped);
+            call(f, args, data)
+        }
+        other if rest.is_empty() && piped.is_none() => eval_arg(other, data),
+        _ => Err("can't give argument to non-function".into()),
+    }
+}
+
+fn arg(args: &[Val], i: usize, f: &str) -> Result<Val, String> {
+    args.get(i)
+        .cloned()
+        .ok_or_else(|| format!("wrong number of args for {f}"))
+}
+
+fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
+    let s = |i: usize| arg(&args, i, f).map(|v| v.text());
+    let last = || {
+        args.last()
+            .map(Val::text)
+            .ok_or_else(|| format!("wrong number of args for {f}"))
+    };
+    Ok(match f {
+        "__line__" => Val::S(data.line().to_string()),
+        "__timestamp__" => Val::I(data.timestamp_ns()),
+        "ToLower" | "lower" => Val::S(last()?.to_lowercase()),
+        "ToUpper" | "upper" => Val::S(last()?.to_uppercase()),
+        "title" | "Title" => Val::S(title(&last()?)),
+        "trim" | "TrimSpace" | "trimSpace" => Val::S(last()?.trim().to_string()),
+        "trimAll" => {
+            let cut: Vec<char> = s(0)?.chars().collect();
+            Val::S(s(1)?.trim_matches(|c| cut.contains(&c)).to_string())
+        }
+        "trimPrefix" | "TrimPrefix" => {
+            let (p, v) = (s(0)?, s(1)?);
+            Val::S(v.strip_prefix(p.as_str()).unwrap_or(&v).to_string())
+        }
+        "trimSuffix" | "TrimSuffix" => {
+            let (p, v) = (s(0)?, s(1)?);
+            Val::S(v.strip_suffix(p.as_str()).unwrap_or(&v).to_string())
+        }
+        "replace" | "Replace" => Val::S(s(2)?.replace(&s(0)?, &s(1)?)),
+        "substr" => {
+            let (start, end, v) = (arg(&args, 0, f)?.int(), arg(&args, 1, f)?.int(), s(2)?);
+            let chars: Vec<char> = v.chars().collect();
+            let len = chars.len() as i64;
+            let start = start.clamp(0, len) as usize;
+            let end = if end < 0 || end > len { len } else { end } as usize;
+            Val::S(
+                chars
+                    .get(start..end.max(start))
+                    .unwrap_or(&[])
+                    .iter()
+                    .collect(),
+            )
+        }
+        "contains" => Val::B(s(1)?.contains(&s(0)?)),
+        "hasPrefix" => Val::B(s(1)?.starts_with(&s(0)?)),
+        "hasSuffix" => Val::B(s(1)?.ends_with(&s(0)?)),
+        "regexReplaceAll" | "regexReplaceAllLiteral" => {
+            let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
+            let (v, repl) = (s(1)?, s(2)?);
+            let out = if f == "regexReplaceAll" {
+                re.replace_all(&v, repl.as_str()).into_owned()
+            } else {
+                re.replace_all(&v, regex::NoExpand(&repl)).into_owned()
+            };
+            Val::S(out)
+        }
+        "default" => {
+            let given = args.get(1).filter(|v| v.truthy()).cloned();
+            match given {
+                Some(v) => v,
+                None => arg(&args, 0, f)?,
+            }
+        }
+        "printf" => Val::S(printf(&s(0)?, args.get(1..).unwrap_or(&[]))),
+        "len" => Val::I(last()?.chars().count() as i64),
+        "repeat" => {
+            let n = arg(&args, 0, f)?.int().clamp(0, 10_000) as usize;
+            Val::S(s(1)?.repeat(n))
+        }
+        "count" => {
+            let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
+            Val::I(re.find_iter(&s(1)?).count() as i64)
+        }
+        "alignLeft" | "alignRight" => {
+            let n = arg(&args, 0, f)?.int().max(0) as usize;
+            let v: Vec<char> = s(1)?.chars().collect();
+            let text: String = if v.len() >= n {
+                v[..n].iter().collect()
+            } else if f == "alignLeft" {
+                format!(
+                    "{}{}",
+                    v.iter().collect::<String>(),
+                    " ".repeat(n - v.len())
+                )
+            } else {
+                format!(
+                    "{}{}",
+                    " ".repeat(n - v.len()),
+                    v.iter().collect::<String>()
+                )
+            };
+            Val::S(text)
+        }
+        "add" | "sub" | "mul" | "div" | "mod" | "max" | "min" => {
+            let a = arg(&args, 0, f)?.int();
+            let b = arg(&args, 1, f)?.int();
+            Val::I(match f {
+                "add" => a.wrapping_add(b),
+                "sub" => a.wrapping_sub(b),
+                "mul" => a.wrapping_mul(b),
+                "div" if b == 0 => return Err("division by zero".into()),
+                "div" => a.wrapping_div(b),
+                "mod" if b == 0 => return Err("division by zero".into()),
+                "mod" => a.wrapping_rem(b),
+                "max" => a.max(b),
+                _ => a.min(b),
+            })
+        }
+        "addf" | "subf" | "mulf" | "divf" | "maxf" | "minf" => {
+            let a = arg(&args, 0, f)?.float();
+            let b = arg(&args, 1, f)?.float();
+            Val::F(match f {
+                "addf" => a + b,
+                "subf" => a - b,
+                "mulf" => a * b,
+                "divf" => a / b,
+                "maxf" => a.max(b),
+                _ => a.min(b),
+            })
+        }
+        "round" => Val::F(arg(&args, 0, f)?.float().round()),
+        "ceil" => Val::F(arg(&args, 0, f)?.float().ceil()),
+        "floor" => Val::F(arg(&args, 0, f)?.float().floor()),
+        "int" => Val::I(arg(&args, 0, f)?.int()),
+        "float64" => Val::F(arg(&args, 0, f)?.float()),
+        "urlencode" => Val::S(urlencode(&last()?)),
+        "eq" => Val::B(s(0)? == s(1)?),
+        "ne" => Val::B(s(0)? != s(1)?),
+        "lt" | "le" | "gt" | "ge" => {
+            let (a, b) = (arg(&args, 0, f)?, arg(&args, 1, f)?);
+            let ord = match (&a, &b) {
+                (Val::S(x), Val::S(y)) => x.cmp(y),
+                _ => a.float().total_cmp(&b.float()),
+            };
+            Val::B(match f {
+                "lt" => ord.is_lt(),
+                "le" => ord.is_le(),
+                "gt" => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+        "not" => Val::B(!arg(&args, 0, f)?.truthy()),
+        "and" => args
+            .iter()
+            .find(|v| !v.truthy())
+            .or(args.last())
+            .cloned()
+            .unwrap_or(Val::B(true)),
+        "or" => args
+            .iter()
+            .find(|v| v.truthy())
+            .or(args.last())
+            .cloned()
+            .unwrap_or(Val::B(false)),
+        other => return Err(format!("function {other:?} not defined")),
+    })
+}
+
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = c.is_whitespace();
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %g %q %x %%`
+/// with optional width and precision.
+fn printf(format: &str, args: &[Val]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_digit() || n == '.' || n == '-' {
+                spec.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(v) = args.next() else {
+            let _ = write!(out, "%!{verb}(MISSING)");
+            continue;
+        };
+        let left = spec.starts_with('-');
+        let spec = spec.trim_start_matches('-');
+        let fill = if spec.starts_with('0') && !left {
+            "0"
+        } else {
+            " "
+        };
+        let (width, prec) = match spec.split_once('.') {
+            Some((w, p)) => (w.parse::<usize>().unwrap_or(0), p.parse::<usize>().ok()),
+            None => (spec.parse().unwrap_or(0), None),
+        };
+        let text = match verb {
+            'd' => v.int().to_string(),
+            'f' | 'F' => format!("{:.*}", prec.unwrap_or(6), v.float()),
+            'e' => format!("{:.*e}", prec.unwrap_or(6), v.float()),
+            'g' => go_g(v.float()),
+            'q' => super::ast::quote(&v.text()),
+            'x' => match v {
+                Val::I(i) => format!("{i:x}"),
+                other => other.text().bytes().map(|b| format!("{b:02x}")).collect(),
+            },
+            's' | 'v' => match prec {
+                Some(p) => v.text().chars().take(p).collect(),
+                None => v.text(),
+            },
+            other => format!("%!{other}({})", v.text()),
+        };
+        let pad = width.saturating_sub(text.chars().count());
+        if left {
+            out.push_str(&text);
+            out.push_str(&" ".repeat(pad));
+        } else if fill == "0" && text.starts_with('-') {
+            out.push('-');
+            out.push_str(&"0".repeat(pad));
+            out.push_str(&text[1..]);
+        } else {
+            out.push_str(&fill.repeat(pad));
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+struct TemplateParser<'a> {
+    rest: &'a str,
+}
+
+impl TemplateParser<'_> {
+    /// Nodes up to the end of input or an `{{else}}`/`{{end}}` (returned).
+    fn nodes(&mut self) -> Result<(Vec<Node>, Option<String>), String> {
+        let mut nodes = Vec::new();
+        loop {
+            let Some(open) = self.rest.find("{{") else {
+                if !self.rest.is_empty() {
+                    nodes.push(Node::Text(self.rest.to_string()));
+                }
+                self.rest = "";
+                return Ok((nodes, None));
+            };
+            let mut text = &self.rest[..open];
+            let mut inner_start = open + 2;
+            if self.rest[inner_start..].starts_with('-') {
+                text = text.trim_end();
+                inner_start += 1;
+            }
+            if !text.is_empty() {
+                nodes.push(Node::Text(text.to_string()));
+            }
+            let close = find_close(&self.rest[inner_start..]).ok_or("template: unclosed action")?
+                + inner_start;
+            let mut inner = &self.rest[inner_start..close];
+            let mut after = &self.rest[close + 2..];
+            if let Some(stripped) = inner.strip_suffix('-') {
+                inner = stripped;
+                after = after.trim_start();
+            }
+            self.rest = after;
+            let inner = inner.trim();
+            let (word, tail) = match inner.split_once(char::is_whitespace) {
+                Some((w, t)) => (w, t.trim()),
+                None => (inner, ""),
+            };
+            match word {
+                "end" | "else" if tail.is_empty() => return Ok((nodes, Some(word.to_string()))),
+                "if" => {
+                    let cond = parse_pipeline(tail)?;
+                    let (then, end) = self.nodes()?;
+                    let otherwise = match end.as_deref() {
+                        Some("else") => {
+                            let (otherwise, end) = self.nodes()?;
+                            if end.as_deref() != Some("end") {
+                                return Err("template: missing {{end}}".into());
+                            }
+                            otherwise
+                        }
+                        Some("end") => Vec::new(),
+                        _ => return Err("template: missing {{end}}".into()),
+                    };
+                    nodes.push(Node::If {
+                        cond,
+                        then,
+                        otherwise,
+                    });
+                }
+                _ if inner.starts_with("/*") => {}
+                _ => nodes.push(Node::Action(parse_pipeline(inner)?)),
+            }
+        }
+    }
+}
+
+/// Where the action's closing `}}` is, skipping string literals.
+fn find_close(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ActTok {
+    Arg(Arg),
+    Pipe,
+    Open,
+    Close,
+}
+
+fn lex_action(s: &str) -> Result<Vec<ActTok>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '|' => {
+                out.push(ActTok::Pipe);
+                i += 1;
+            }
+            '(' => {
+                out.push(ActTok::Open);
+                i += 1;
+            }
+            ')' => {
+                out.push(ActTok::Close);
+                i += 1;
+            }
+            '"' | '`' => {
+                let mut j = i + 1;
+                let mut v = String::new();
+                while j < chars.len() && chars[j] != c {
+                    if c == '"' && chars[j] == '\\' && j + 1 < chars.len() {
+                        j += 1;
+                        v.push(match chars[j] {
+                            'n' => '\n',
+                            't' => '\t',
+                            other => other,
+                        });
+                    } else {
+                        v.push(chars[j]);
+                    }
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err("template: unterminated string".into());
+                }
+                out.push(ActTok::Arg(Arg::Str(v)));
+                i = j + 1;
+            }
+            '.' => {
+                let mut j = i + 1;
+                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                let name: String = chars[i + 1..j].iter().collect();
+                out.push(ActTok::Arg(if name.is_empty() {
+                    Arg::Dot
+                } else {
+                    Arg::Field(name)
+                }));
+                i = j;
+            }
+            c if c.is_ascii_digit() || c == '-' || c == '+' => {
+                let mut j = i + 1;
+                while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '.') {
+                    j += 1;
+                }
+                let text: String = chars[i..j].iter().collect();
+                let n: f64 = text
+                    .parse()
+                    .map_err(|_| format!("template: bad number {text:?}"))?;
+                out.push(ActTok::Arg(Arg::Num(n)));
+                i = j;
+            }
+            c if c.is_alphabetic() || c == '_' => {
+                let mut j = i;
+                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                let name: String = chars[i..j].iter().collect();
+                out.push(ActTok::Arg(match name.as_str() {
+                    "true" => Arg::Bool(true),
+                    "false" => Arg::Bool(false),
+                    _ => Arg::Func(name),
+                }));
+                i = j;
+            }
+            other => return Err(format!("template: unexpected {other:?} in action")),
+        }
+    }
+    Ok(out)
+}
+
+fn parse_pipeline(s: &str) -> Result<Pipeline, String> {
+    let toks = lex_action(s)?;
+    let mut pos = 0;
+    let p = pipeline_from(&toks, &mut pos)?;
+    if pos != toks.len() {
+        return Err("template: unexpected ) in action".into());
+    }
+    Ok(p)
+}
+
+fn pipeline_from(toks: &[ActTok], pos: &mut usize) -> Result<Pipeline, String> {
+    let mut cmds = Vec::new();
+    let mut cur = Vec::new();
+    while let Some(t) = toks.get(*pos) {
+        match t {
+            ActTok::Close => break,
+            ActTok::Pipe => {
+                if cur.is_empty() {
+                    return Err("template: missing command before |".into());
+                }
+                cmds.push(Command(std::mem::take(&mut cur)));
+                *pos += 1;
+            }
+            ActTok::Open => {
+                *pos += 1;
+                let sub = pipeline_from(toks, pos)?;
+                if toks.get(*pos) != Some(&ActTok::Close) {
+                    return Err("template: unclosed (".into());
+                }
+                *pos += 1;
+                cur.push(Arg::Sub(sub));
+            }
+            ActTok::Arg(a) => {
+                if let Arg::Func(name) = a
+                    && !is_function(name)
+                {
+                    return Err(format!("template: function {name:?} not defined"));
+                }
+                cur.push(a.clone());
+                *pos += 1;
+            }
+        }
+    }
+    if cur.is_empty() {
+        return Err("template: missing value for command".into());
+    }
+    cmds.push(Command(cur));
+    Ok(Pipeline(cmds))
+}
+
+const FUNCTIONS: &[&str] = &[
+    "__line__",
+    "__timestamp__",
+    "ToLower",
+    "lower",
+    "ToUpper",
+    "upper",
+    "title",
+    "Title",
+    "trim",
+    "TrimSpace",
+    "trimSpace",
+    "trimAll",
+    "trimPrefix",
+    "TrimPrefix",
+    "trimSuffix",
+    "TrimSuffix",
+    "replace",
+    "Replace",
+    "substr",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "regexReplaceAll",
+    "regexReplaceAllLiteral",
+    "default",
+    "printf",
+    "len",
+    "repeat",
+    "count",
+    "alignLeft",
+    "alignRight",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "max",
+    "min",
+    "addf",
+    "subf",
+    "mulf",
+    "divf",
+    "maxf",
+    "minf",
+    "round",
+    "ceil",
+    "floor",
+    "int",
+    "float64",
+    "urlencode",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "not",
+    "and",
+    "or",
+];
+
+fn is_function(name: &str) -> bool {
+    FUNCTIONS.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct D;
+    impl Data for D {
+        fn label(&self, name: &str) -> Option<&str> {
+            match name {
+                "app" => Some("api"),
+                "n" => Some("7"),
+                _ => None,
+            }
+        }
+        fn line(&self) -> &str {
+            "the line"
+        }
+        fn timestamp_ns(&self) -> i64 {
+            5
+        }
+    }
+
+    fn r(t: &str) -> String {
+        Template::parse(t).unwrap().render(&D).unwrap()
+    }
+
+    #[test]
+    fn fields_functions_and_pipes() {
+        assert_eq!(r("{{.app}}-{{ .app | ToUpper }}"), "api-API");
+        assert_eq!(r("{{ printf \"%s=%03d\" .app .n }}"), "api=007");
+        assert_eq!(r("{{ default \"none\" .missing }}"), "none");
+        assert_eq!(r("{{ div .n 2 }} {{ divf .n 2 }}"), "3 3.5");
+        assert_eq!(r("{{ __line__ | replace \"line\" \"end\" }}"), "the end");
+        assert_eq!(r("{{ regexReplaceAll \"(a)(p)\" .app \"${2}$1\" }}"), "pai");
+        assert_eq!(r("{{if .app}}yes{{else}}no{{end}}"), "yes");
+        assert_eq!(r("{{if .zzz}}yes{{else}}no{{end}}"), "no");
+        assert_eq!(r("a  {{- .app -}}  b"), "aapib");
+    }
+
+    #[test]
+    fn errors() {
+        assert!(Template::parse("{{ .a").is_err());
+        assert!(Template::parse("{{ nosuch .a }}").is_err());
+        assert!(Template::parse("{{ end }}").is_err());
+    }
+}
