@@ -53,6 +53,29 @@ pub struct Limits {
     pub max_query_length: Duration,
     /// Most parts of one split range query evaluated at the same time.
     pub max_query_parallelism: usize,
+
+    // --- Compactor: retention ---
+    /// How long a tenant's data is kept, all signals (Loki's and the
+    /// issue's name); zero keeps it forever. For metrics blocks,
+    /// `compactor_blocks_retention_period` wins when set.
+    #[serde(with = "humantime_serde")]
+    pub retention_period: Duration,
+    /// How long a tenant's metrics blocks are kept (Mimir's name); zero
+    /// defers to `retention_period`.
+    #[serde(with = "humantime_serde")]
+    pub compactor_blocks_retention_period: Duration,
+}
+
+impl Limits {
+    /// The retention of metrics blocks: `compactor_blocks_retention_period`,
+    /// else `retention_period`; zero keeps blocks forever.
+    pub fn metrics_retention(&self) -> Duration {
+        if self.compactor_blocks_retention_period.is_zero() {
+            self.retention_period
+        } else {
+            self.compactor_blocks_retention_period
+        }
+    }
 }
 
 impl Default for Limits {
@@ -71,6 +94,10 @@ impl Default for Limits {
             max_fetched_chunk_bytes_per_query: 0,
             max_query_length: Duration::ZERO,
             max_query_parallelism: 14,
+
+            // --- Compactor: retention ---
+            retention_period: Duration::ZERO,
+            compactor_blocks_retention_period: Duration::ZERO,
         }
     }
 }

@@ -179,7 +179,9 @@ pub trait LogStore: Send + Sync {
         end_ns: i64,
     ) -> Result<Vec<String>, StoreError> {
         let streams = self.log_streams(tenant, matchers, start_ns, end_ns).await?;
-        let names = streams.iter().flat_map(|l| l.iter().map(|l| l.name.clone()));
+        let names = streams
+            .iter()
+            .flat_map(|l| l.iter().map(|l| l.name.clone()));
         Ok(names.collect::<BTreeSet<_>>().into_iter().collect())
     }
 

@@ -1,0 +1,294 @@
+//! The compactor's work on a tenant's metrics blocks: one pass marks
+//! expired blocks (retention) and leftovers of an interrupted compaction
+//! (sources already covered by a compacted block), merges planned windows,
+//! then cleans up (deletes blocks whose mark is past `deletion_delay`,
+//! removes abandoned partial uploads) and writes the bucket index.
+//!
+//! Crash safety: a compacted block is uploaded completely (`meta.json`
+//! last) before its sources are marked, and readers skip blocks covered by
+//! another block's sources, so at every point either the sources or the
+//! compacted block is counted, never both and never neither.
+
+mod merge;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use common::block::{
+    BUCKET_INDEX_VERSION, BlockCompaction, BlockMeta, BlockReader, BlockWriter, BucketIndex,
+    DELETION_MARK_FILE, DeletionMark, FetchOptions, RetryPolicy, blocks_prefix, read_bucket_index,
+    read_deletion_mark, refresh_block_list, split_covered, write_bucket_index, write_deletion_mark,
+};
+use common::tenant::TenantId;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path;
+use ulid::Ulid;
+
+pub use self::merge::{MAX_SAMPLES_PER_CHUNK, MergeStats, encode_chunks, merge_into};
+use crate::deletion::{META_FILE, delete_block_files};
+use crate::planner::{self, Span};
+use crate::{CompactorError, TenantReport, retention};
+
+/// Series fetched per source block per step of a merge.
+const MERGE_BATCH_SERIES: u32 = 256;
+/// Segment size of compacted blocks: what a merge buffers before uploading.
+const COMPACTED_SEGMENT_BYTES: u64 = 64 << 20;
+/// Deletion marks read at once.
+const MARK_READ_CONCURRENCY: usize = 16;
+
+/// What the pass needs from the compactor: where, how and as whom.
+pub(crate) struct MetricsPass<'a> {
+    pub(crate) store: &'a Arc<dyn ObjectStore>,
+    pub(crate) cfg: &'a crate::CompactorConfig,
+    pub(crate) retention: std::time::Duration,
+    pub(crate) now_ms: i64,
+}
+
+/// A block directory as listed: its objects and whether it is complete
+/// and marked.
+#[derive(Debug, Default)]
+struct BlockDir {
+    files: Vec<Path>,
+    has_meta: bool,
+    has_mark: bool,
+}
+
+impl MetricsPass<'_> {
+    /// Retention, duplicate marking and compaction of `tenant`'s blocks.
+    pub(crate) async fn compact(
+        &self,
+        tenant: &TenantId,
+        report: &mut TenantReport,
+    ) -> Result<(), CompactorError> {
+        let metas = self.complete_blocks(tenant).await?;
+        let dirs = self.scan(tenant).await?;
+        let marks = self.marks(tenant, &dirs).await?;
+        let live: Vec<BlockMeta> = metas
+            .into_iter()
+            .filter(|m| !marks.contains_key(&m.ulid))
+            .collect();
+
+        let expired: BTreeSet<usize> =
+            retention::expired(&spans(&live), self.retention, self.now_ms)
+                .into_iter()
+                .collect();
+        let (expired, live): (Vec<_>, Vec<_>) = live
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| expired.contains(i));
+        let expired: Vec<BlockMeta> = expired.into_iter().map(|(_, m)| m).collect();
+        let live: Vec<BlockMeta> = live.into_iter().map(|(_, m)| m).collect();
+        self.mark(tenant, &expired).await?;
+        report.marked_retention += expired.len();
+
+        let (live, covered) = split_covered(live);
+        self.mark(tenant, &covered).await?;
+        report.marked_duplicate += covered.len();
+
+        let ranges: Vec<i64> = self
+            .cfg
+            .block_ranges
+            .iter()
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .collect();
+        let complete_before = self.now_ms.saturating_sub(
+            i64::try_from(self.cfg.consistency_delay.as_millis()).unwrap_or(i64::MAX),
+        );
+        for job in planner::plan(&spans(&live), &ranges, complete_before) {
+            let sources: Vec<BlockMeta> = job
+                .blocks
+                .iter()
+                .filter_map(|&i| live.get(i).cloned())
+                .collect();
+            let (meta, stats) = self.merge(tenant, &sources).await?;
+            tracing::info!(
+                %tenant, block = %meta.ulid, sources = sources.len(), window_start = job.start,
+                window_end = job.end, samples_in = stats.samples_in, samples_out = stats.samples_out,
+                "compacted blocks"
+            );
+            // The compacted block is complete: from here on readers skip
+            // the sources, so marking them cannot make anything vanish.
+            self.mark(tenant, &sources).await?;
+            report.compactions += 1;
+            report.marked_compacted += sources.len();
+            report.merged_samples += stats.samples_out;
+        }
+        Ok(())
+    }
+
+    /// Deletes blocks whose mark is older than `deletion_delay`, partial
+    /// uploads older than it, and writes the bucket index.
+    pub(crate) async fn cleanup(
+        &self,
+        tenant: &TenantId,
+        report: &mut TenantReport,
+    ) -> Result<(), CompactorError> {
+        let delay_ms = i64::try_from(self.cfg.deletion_delay.as_millis()).unwrap_or(i64::MAX);
+        let cutoff_ms = self.now_ms.saturating_sub(delay_ms);
+        let dirs = self.scan(tenant).await?;
+        let marks = self.marks(tenant, &dirs).await?;
+        for (ulid, dir) in dirs {
+            let doomed = match marks.get(&ulid) {
+                Some(mark) => mark.deletion_time.saturating_mul(1000) <= cutoff_ms,
+                // No meta.json and no mark: an upload that never finished.
+                None => !dir.has_meta && ulid_ms(ulid) <= cutoff_ms,
+            };
+            if doomed {
+                delete_block_files(self.store.as_ref(), dir.files).await?;
+                tracing::info!(%tenant, block = %ulid, "deleted block");
+                report.deleted += 1;
+            }
+        }
+        self.write_index(tenant).await
+    }
+
+    /// Rewrites the bucket index from the bucket's current state.
+    async fn write_index(&self, tenant: &TenantId) -> Result<(), CompactorError> {
+        let blocks = self.complete_blocks(tenant).await?;
+        let dirs = self.scan(tenant).await?;
+        let marks = self.marks(tenant, &dirs).await?;
+        let index = BucketIndex {
+            version: BUCKET_INDEX_VERSION,
+            block_deletion_marks: blocks
+                .iter()
+                .filter_map(|m| marks.get(&m.ulid).cloned())
+                .collect(),
+            blocks,
+            updated_at: common::time::now_ms().div_euclid(1000),
+        };
+        write_bucket_index(self.store.as_ref(), tenant, &index).await?;
+        Ok(())
+    }
+
+    /// The complete blocks, reading only `meta.json`s the last bucket
+    /// index does not already hold.
+    async fn complete_blocks(&self, tenant: &TenantId) -> Result<Vec<BlockMeta>, CompactorError> {
+        let known = match read_bucket_index(self.store.as_ref(), tenant).await {
+            Ok(index) => index.map(|i| i.blocks).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "ignoring unreadable bucket index");
+                Vec::new()
+            }
+        };
+        Ok(
+            refresh_block_list(self.store.as_ref(), tenant, &known, &RetryPolicy::default())
+                .await?,
+        )
+    }
+
+    /// Every block directory and its objects (one recursive listing).
+    async fn scan(&self, tenant: &TenantId) -> Result<BTreeMap<Ulid, BlockDir>, CompactorError> {
+        let prefix = blocks_prefix(tenant);
+        let depth = prefix.parts().count();
+        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        let mut dirs: BTreeMap<Ulid, BlockDir> = BTreeMap::new();
+        for object in objects {
+            let Some(ulid) = object
+                .location
+                .parts()
+                .nth(depth)
+                .and_then(|p| Ulid::from_string(p.as_ref()).ok())
+            else {
+                continue;
+            };
+            let dir = dirs.entry(ulid).or_default();
+            let top_level = object.location.parts().count() == depth + 2;
+            match object.location.filename() {
+                Some(META_FILE) if top_level => dir.has_meta = true,
+                Some(DELETION_MARK_FILE) if top_level => dir.has_mark = true,
+                _ => {}
+            }
+            dir.files.push(object.location);
+        }
+        Ok(dirs)
+    }
+
+    /// The deletion marks of the listed blocks that have one.
+    async fn marks(
+        &self,
+        tenant: &TenantId,
+        dirs: &BTreeMap<Ulid, BlockDir>,
+    ) -> Result<HashMap<Ulid, DeletionMark>, CompactorError> {
+        let reads: Vec<_> = dirs
+            .iter()
+            .filter(|(_, d)| d.has_mark)
+            .map(|(ulid, _)| read_deletion_mark(self.store.as_ref(), tenant, *ulid))
+            .collect();
+        let marks: Vec<Option<DeletionMark>> = futures::stream::iter(reads)
+            .buffer_unordered(MARK_READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(marks.into_iter().flatten().map(|m| (m.id, m)).collect())
+    }
+
+    /// Marks `blocks` for deletion now.
+    async fn mark(&self, tenant: &TenantId, blocks: &[BlockMeta]) -> Result<(), CompactorError> {
+        for meta in blocks {
+            let mark = DeletionMark::new(meta.ulid, self.now_ms);
+            write_deletion_mark(self.store.as_ref(), tenant, &mark).await?;
+        }
+        Ok(())
+    }
+
+    /// Merges `sources` into one new block and returns its metadata.
+    async fn merge(
+        &self,
+        tenant: &TenantId,
+        sources: &[BlockMeta],
+    ) -> Result<(BlockMeta, MergeStats), CompactorError> {
+        let retry = RetryPolicy::default();
+        let readers = futures::future::try_join_all(sources.iter().map(|meta| {
+            BlockReader::open_with_retry(Arc::clone(self.store), tenant, meta.clone(), &retry)
+        }))
+        .await?;
+        let mut writer = BlockWriter::new(self.store.as_ref(), tenant, COMPACTED_SEGMENT_BYTES);
+        let stats = merge_into(
+            readers.into_iter().map(Arc::new).collect(),
+            &mut writer,
+            MERGE_BATCH_SERIES,
+            &FetchOptions::default(),
+        )
+        .await?;
+        let compaction = BlockCompaction {
+            level: sources
+                .iter()
+                .map(|m| m.compaction.level)
+                .max()
+                .unwrap_or(1)
+                .saturating_add(1),
+            sources: sources
+                .iter()
+                .flat_map(|m| {
+                    if m.compaction.sources.is_empty() {
+                        vec![m.ulid]
+                    } else {
+                        m.compaction.sources.clone()
+                    }
+                })
+                .collect::<BTreeSet<Ulid>>()
+                .into_iter()
+                .collect(),
+        };
+        let meta = writer
+            .finish(compaction, &self.cfg.sharding.instance_id)
+            .await?;
+        Ok((meta, stats))
+    }
+}
+
+/// The time spans of `metas`, for the planner and retention.
+fn spans(metas: &[BlockMeta]) -> Vec<Span> {
+    metas
+        .iter()
+        .map(|m| Span {
+            min_time: m.min_time,
+            max_time: m.max_time,
+        })
+        .collect()
+}
+
+/// When block `ulid` was created (its ULID's timestamp), in milliseconds.
+fn ulid_ms(ulid: Ulid) -> i64 {
+    i64::try_from(ulid.timestamp_ms()).unwrap_or(i64::MAX)
+}
