@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use object_store::GetRange;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::{GetRange, PutPayload};
 use regex::Regex;
 
 use super::*;
