@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use common::limits::Limits;
 use common::storage::{Backend, StorageConfig};
+use compactor::CompactorConfig;
 use distributor::DistributorConfig;
 use ingester::IngesterConfig;
 use querier::QuerierConfig;
@@ -78,6 +79,8 @@ pub struct Config {
     pub ingester: IngesterConfig,
     /// Query engine and API.
     pub querier: QuerierConfig,
+    /// Block compaction, retention and the bucket index.
+    pub compactor: CompactorConfig,
     /// Default per-tenant limits.
     pub limits: Limits,
     /// Per-tenant overrides file.
@@ -94,6 +97,7 @@ impl Default for Config {
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
             querier: QuerierConfig::default(),
+            compactor: CompactorConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
         }
@@ -248,6 +252,7 @@ impl Config {
     /// Rejects settings that cannot work, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         self.ingester.validate()?;
+        self.compactor.validate()?;
         if self.ingester.retain_uploaded_for <= self.querier.blocks.block_list_ttl {
             return Err(format!(
                 "ingester.retain_uploaded_for ({:?}) must exceed querier.blocks.block_list_ttl ({:?}), \

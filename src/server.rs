@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::limits::Overrides;
 use common::series::SeriesStore;
+use compactor::Compactor;
 use distributor::Distributor;
 use ingester::Ingester;
 use parking_lot::Mutex;
@@ -70,6 +71,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     .context("starting ingester")?;
     ingester.spawn_cut_loop();
     ingester.spawn_retention_loop();
+    let compactor = Compactor::new(
+        cfg.compactor.clone(),
+        Arc::clone(&store),
+        Arc::clone(&overrides),
+        &mut registry,
+    );
+    compactor.spawn_loops();
     let distributor = Arc::new(Distributor::new(
         cfg.distributor.clone(),
         Arc::clone(&overrides),
@@ -110,6 +118,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(distributor.router())
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
+        .merge(compactor.router())
         .merge(ops_router(Arc::clone(&ops)))
         .layer(middleware::from_fn_with_state(ops, record_duration));
 

@@ -226,14 +226,27 @@ pub async fn refresh_block_list(
     let listing = retry
         .run(&prefix, || store.list_with_delimiter(Some(&prefix)))
         .await?;
-    let known: BTreeMap<Ulid, &BlockMeta> = known.iter().map(|m| (m.ulid, m)).collect();
-    let mut metas = Vec::with_capacity(listing.common_prefixes.len());
-    let mut unknown = Vec::new();
-    for ulid in listing
+    let listed = listing
         .common_prefixes
         .iter()
-        .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()))
-    {
+        .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()));
+    metas_of(store, tenant, listed, known, retry).await
+}
+
+/// The metadata of blocks `ulids`, sorted by `min_time`: from `known`
+/// where it is there (blocks are immutable), else from `meta.json`
+/// (blocks without a usable one are left out).
+async fn metas_of(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    ulids: impl Iterator<Item = Ulid>,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
+    let known: BTreeMap<Ulid, &BlockMeta> = known.iter().map(|m| (m.ulid, m)).collect();
+    let mut metas = Vec::new();
+    let mut unknown = Vec::new();
+    for ulid in ulids {
         match known.get(&ulid) {
             Some(meta) => metas.push((*meta).clone()),
             None => unknown.push(ulid),
@@ -247,6 +260,40 @@ pub async fn refresh_block_list(
     metas.extend(new.into_iter().flatten());
     metas.sort_by_key(|m| (m.min_time, m.ulid));
     Ok(metas)
+}
+
+/// The complete blocks of `tenant` whose ULID was created at or after
+/// `since_ms`, sorted by `min_time`: what a reader holding a bucket index
+/// written at about `since_ms` is missing. ULIDs sort by creation time, so
+/// this is one listing starting after `since_ms` (S3's `start-after`), not
+/// a listing of the whole tenant. `known` blocks keep their metadata; the
+/// others cost a `meta.json` GET.
+pub async fn blocks_created_since(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    since_ms: i64,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
+    let prefix = blocks_prefix(tenant);
+    let since = u64::try_from(since_ms).unwrap_or(0);
+    let offset = prefix.clone().join(Ulid::from_parts(since, 0).to_string());
+    let depth = prefix.parts().count();
+    let objects: Vec<object_store::ObjectMeta> = retry
+        .run(&prefix, || {
+            store.list_with_offset(Some(&prefix), &offset).try_collect()
+        })
+        .await?;
+    let complete: BTreeSet<Ulid> = objects
+        .iter()
+        .filter(|o| o.location.filename() == Some("meta.json"))
+        .filter(|o| o.location.parts().count() == depth + 2)
+        .filter_map(|o| {
+            let dir = o.location.parts().nth(depth)?;
+            Ulid::from_string(dir.as_ref()).ok()
+        })
+        .collect();
+    metas_of(store, tenant, complete.into_iter(), known, retry).await
 }
 
 /// A block's `meta.json`, `None` when the block is incomplete or the file

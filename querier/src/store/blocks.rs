@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::block::{
     BlockMeta, BlockReader, BucketIndex, DEFAULT_FETCH_CONCURRENCY, DeletionMark, FetchOptions,
-    RetryPolicy, SelectPlan, read_bucket_index, refresh_block_list, split_covered,
+    RetryPolicy, SelectPlan, blocks_created_since, read_bucket_index, refresh_block_list,
+    split_covered,
 };
 use common::labels::Labels;
 use common::limits::Overrides;
@@ -99,6 +100,11 @@ impl BlockStoreConfig {
         }
     }
 }
+
+/// How long a block upload may take: a block whose ULID (made when its
+/// upload started) is this much older than the bucket index may still have
+/// completed after the index was written.
+const UPLOAD_MARGIN_MS: i64 = 3_600_000;
 
 /// A tenant's block list and when it was read.
 #[derive(Debug)]
@@ -174,7 +180,33 @@ impl BlockStore {
         }
         let known = listed.as_ref().map(|l| Arc::clone(&l.all));
         let (all, marks) = match self.fresh_bucket_index(tenant, relist).await {
-            Some(index) => (index.blocks, index.block_deletion_marks),
+            Some(index) => {
+                // Blocks uploaded since the index was written are found by
+                // listing only ULIDs created after it (minus upload time).
+                let since = index
+                    .updated_at
+                    .saturating_mul(1000)
+                    .saturating_sub(UPLOAD_MARGIN_MS);
+                let mut cached: Vec<BlockMeta> = index.blocks.clone();
+                cached.extend(known.iter().flat_map(|k| k.iter().cloned()));
+                let recent = blocks_created_since(
+                    self.store.as_ref(),
+                    tenant,
+                    since,
+                    &cached,
+                    &self.cfg.retry(),
+                )
+                .await?;
+                let mut seen = HashSet::new();
+                let mut all: Vec<BlockMeta> = Vec::with_capacity(index.blocks.len());
+                for m in recent.into_iter().chain(index.blocks) {
+                    if seen.insert(m.ulid) {
+                        all.push(m);
+                    }
+                }
+                all.sort_by_key(|m| (m.min_time, m.ulid));
+                (all, index.block_deletion_marks)
+            }
             None => {
                 let all = refresh_block_list(
                     self.store.as_ref(),
