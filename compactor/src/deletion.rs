@@ -56,7 +56,7 @@ mod tests {
             store.put(f, PutPayload::from_static(b"x")).await.unwrap();
         }
         // The second delete (a data file) fails: meta.json is gone, the mark stays.
-        store.fail_next_deletes(1, "index");
+        store.fail_deletes(0, 1, "index");
         let err = delete_block_files(store.as_ref(), files.clone()).await;
         assert!(err.is_err());
         let left: Vec<String> = store

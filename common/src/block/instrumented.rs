@@ -27,10 +27,10 @@ pub struct InstrumentedStore {
     lists: Mutex<Vec<Option<Path>>>,
     /// GETs still to fail, and which objects they apply to (a path
     /// substring; empty = any).
-    failures: Mutex<(u32, String)>,
+    failures: Mutex<Fault>,
     /// The same for PUTs and for deletes.
-    put_failures: Mutex<(u32, String)>,
-    delete_failures: Arc<Mutex<(u32, String)>>,
+    put_failures: Mutex<Fault>,
+    delete_failures: Arc<Mutex<Fault>>,
     /// Added latency per GET, GETs in flight now and the most seen.
     delay: Mutex<Duration>,
     in_flight: AtomicUsize,
@@ -44,9 +44,9 @@ impl InstrumentedStore {
             inner,
             gets: Mutex::new(Vec::new()),
             lists: Mutex::new(Vec::new()),
-            failures: Mutex::new((0, String::new())),
-            put_failures: Mutex::new((0, String::new())),
-            delete_failures: Arc::new(Mutex::new((0, String::new()))),
+            failures: Mutex::default(),
+            put_failures: Mutex::default(),
+            delete_failures: Arc::default(),
             delay: Mutex::new(Duration::ZERO),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -76,37 +76,58 @@ impl InstrumentedStore {
     /// Makes the next `n` GETs of objects whose path contains `path_part`
     /// fail with a transient (`Generic`) error.
     pub fn fail_next_gets(&self, n: u32, path_part: &str) {
-        *self.failures.lock() = (n, path_part.to_string());
+        *self.failures.lock() = Fault::new(0, n, path_part);
     }
 
-    /// Makes the next `n` PUTs of objects whose path contains `path_part`
-    /// fail with a transient error (the object is not written).
-    pub fn fail_next_puts(&self, n: u32, path_part: &str) {
-        *self.put_failures.lock() = (n, path_part.to_string());
+    /// Lets `skip` PUTs of objects whose path contains `path_part` succeed,
+    /// then makes the next `n` of them fail with a transient error (the
+    /// object is not written): a crash or outage at a chosen upload.
+    pub fn fail_puts(&self, skip: u32, n: u32, path_part: &str) {
+        *self.put_failures.lock() = Fault::new(skip, n, path_part);
     }
 
-    /// Makes the next `n` deletes of objects whose path contains
-    /// `path_part` fail with a transient error (the object stays).
-    pub fn fail_next_deletes(&self, n: u32, path_part: &str) {
-        *self.delete_failures.lock() = (n, path_part.to_string());
+    /// [`InstrumentedStore::fail_puts`] for deletes (the object stays).
+    pub fn fail_deletes(&self, skip: u32, n: u32, path_part: &str) {
+        *self.delete_failures.lock() = Fault::new(skip, n, path_part);
     }
 }
 
-/// Takes one injected failure from `failures` if it applies to `location`.
-fn injected(
-    failures: &Mutex<(u32, String)>,
-    op: &str,
-    location: &Path,
-) -> Option<object_store::Error> {
-    let mut failures = failures.lock();
-    if failures.0 > 0 && location.as_ref().contains(failures.1.as_str()) {
-        failures.0 -= 1;
-        return Some(object_store::Error::Generic {
-            store: "InstrumentedStore",
-            source: format!("injected failure: {op} {location}").into(),
-        });
+/// Injected failures of one kind of operation.
+#[derive(Debug, Default)]
+struct Fault {
+    /// Matching operations still to let through before failing.
+    skip: u32,
+    /// Matching operations still to fail.
+    left: u32,
+    /// Which objects match (a path substring; empty = any).
+    part: String,
+}
+
+impl Fault {
+    fn new(skip: u32, left: u32, part: &str) -> Self {
+        Self {
+            skip,
+            left,
+            part: part.to_string(),
+        }
     }
-    None
+}
+
+/// Takes one injected failure from `fault` if it applies to `location`.
+fn injected(fault: &Mutex<Fault>, op: &str, location: &Path) -> Option<object_store::Error> {
+    let mut fault = fault.lock();
+    if fault.left == 0 || !location.as_ref().contains(fault.part.as_str()) {
+        return None;
+    }
+    if fault.skip > 0 {
+        fault.skip -= 1;
+        return None;
+    }
+    fault.left -= 1;
+    Some(object_store::Error::Generic {
+        store: "InstrumentedStore",
+        source: format!("injected failure: {op} {location}").into(),
+    })
 }
 
 impl fmt::Display for InstrumentedStore {
