@@ -5,6 +5,7 @@ mod support;
 
 mod api_parity;
 mod bad_input;
+mod compaction;
 mod durability;
 mod limits;
 mod prometheus_peer;
