@@ -68,11 +68,6 @@ impl<'a> BlockWriter<'a> {
         self.ulid
     }
 
-    /// Samples appended so far.
-    pub fn num_samples(&self) -> u64 {
-        self.stats.num_samples
-    }
-
     /// Adds a series with its chunks, which must be sorted by time and not
     /// empty. Label sets must strictly increase from call to call.
     pub async fn append(

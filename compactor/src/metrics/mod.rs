@@ -140,14 +140,18 @@ impl MetricsPass<'_> {
                 report.deleted += 1;
             }
         }
-        self.write_index(tenant).await
+        self.write_index(tenant, &marks).await
     }
 
-    /// Rewrites the bucket index from the bucket's current state.
-    async fn write_index(&self, tenant: &TenantId) -> Result<(), CompactorError> {
+    /// Rewrites the bucket index from the bucket's current state; `marks`
+    /// are the deletion marks seen just before (marks of blocks deleted
+    /// since drop out with their blocks).
+    async fn write_index(
+        &self,
+        tenant: &TenantId,
+        marks: &HashMap<Ulid, DeletionMark>,
+    ) -> Result<(), CompactorError> {
         let blocks = self.complete_blocks(tenant).await?;
-        let dirs = self.scan(tenant).await?;
-        let marks = self.marks(tenant, &dirs).await?;
         let index = BucketIndex {
             version: BUCKET_INDEX_VERSION,
             block_deletion_marks: blocks
