@@ -48,11 +48,11 @@ fn series(i: usize, from: i64) -> BlockSeries {
     let samples: Vec<Sample> = (0..2 * H / STEP)
         .map(|k| {
             // Scrapes land on the 15s grid, one in ten a millisecond late.
-            let t = from + k * STEP + i64::from(rng.next() % 10 == 0);
+            let t = from + k * STEP + i64::from(rng.next().is_multiple_of(10));
             value = match kind {
                 0 | 1 => value + (rng.next() % 20) as f64,
                 2 => value + ((rng.next() % 2001) as f64 - 1000.0) / 100.0,
-                _ if rng.next() % 50 == 0 => value + 1.0,
+                _ if rng.next().is_multiple_of(50) => value + 1.0,
                 _ => value,
             };
             Sample { t, v: value }
