@@ -11,13 +11,14 @@
 
 mod merge;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use common::block::{
-    BUCKET_INDEX_VERSION, BlockCompaction, BlockMeta, BlockReader, BlockWriter, BucketIndex,
-    DELETION_MARK_FILE, DeletionMark, FetchOptions, RetryPolicy, blocks_prefix, read_bucket_index,
-    read_deletion_mark, refresh_block_list, split_covered, write_bucket_index, write_deletion_mark,
+    BUCKET_INDEX_VERSION, BlockCompaction, BlockError, BlockMeta, BlockReader, BlockWriter,
+    BucketIndex, DELETION_MARK_FILE, DeletionMark, FetchOptions, RetryPolicy, blocks_prefix,
+    read_bucket_index, read_deletion_mark, refresh_block_list, split_covered, write_bucket_index,
+    write_deletion_mark,
 };
 use common::tenant::TenantId;
 use futures::{StreamExt, TryStreamExt};
@@ -69,16 +70,12 @@ impl MetricsPass<'_> {
             .filter(|m| !marks.contains_key(&m.ulid))
             .collect();
 
-        let expired: BTreeSet<usize> =
-            retention::expired(&spans(&live), self.retention, self.now_ms)
-                .into_iter()
-                .collect();
-        let (expired, live): (Vec<_>, Vec<_>) = live
+        let expired: HashSet<Ulid> = retention::expired(&spans(&live), self.retention, self.now_ms)
             .into_iter()
-            .enumerate()
-            .partition(|(i, _)| expired.contains(i));
-        let expired: Vec<BlockMeta> = expired.into_iter().map(|(_, m)| m).collect();
-        let live: Vec<BlockMeta> = live.into_iter().map(|(_, m)| m).collect();
+            .filter_map(|i| live.get(i).map(|m| m.ulid))
+            .collect();
+        let (expired, live): (Vec<BlockMeta>, Vec<BlockMeta>) =
+            live.into_iter().partition(|m| expired.contains(&m.ulid));
         self.mark(tenant, &expired).await?;
         report.marked_retention += expired.len();
 
@@ -208,7 +205,9 @@ impl MetricsPass<'_> {
         Ok(dirs)
     }
 
-    /// The deletion marks of the listed blocks that have one.
+    /// The deletion marks of the listed blocks that have one. A damaged
+    /// mark is logged and treated as absent (its block is then either
+    /// complete and kept, or partial and removed as an abandoned upload).
     async fn marks(
         &self,
         tenant: &TenantId,
@@ -217,7 +216,15 @@ impl MetricsPass<'_> {
         let reads: Vec<_> = dirs
             .iter()
             .filter(|(_, d)| d.has_mark)
-            .map(|(ulid, _)| read_deletion_mark(self.store.as_ref(), tenant, *ulid))
+            .map(|(ulid, _)| async move {
+                match read_deletion_mark(self.store.as_ref(), tenant, *ulid).await {
+                    Err(e @ BlockError::Corrupt { .. }) => {
+                        tracing::warn!(%tenant, block = %ulid, error = %e, "ignoring damaged deletion mark");
+                        Ok(None)
+                    }
+                    other => other,
+                }
+            })
             .collect();
         let marks: Vec<Option<DeletionMark>> = futures::stream::iter(reads)
             .buffer_unordered(MARK_READ_CONCURRENCY)
