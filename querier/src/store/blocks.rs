@@ -181,31 +181,11 @@ impl BlockStore {
         let known = listed.as_ref().map(|l| Arc::clone(&l.all));
         let (all, marks) = match self.fresh_bucket_index(tenant, relist).await {
             Some(index) => {
-                // Blocks uploaded since the index was written are found by
-                // listing only ULIDs created after it (minus upload time).
-                let since = index
-                    .updated_at
-                    .saturating_mul(1000)
-                    .saturating_sub(UPLOAD_MARGIN_MS);
-                let mut cached: Vec<BlockMeta> = index.blocks.clone();
-                cached.extend(known.iter().flat_map(|k| k.iter().cloned()));
-                let recent = blocks_created_since(
-                    self.store.as_ref(),
-                    tenant,
-                    since,
-                    &cached,
-                    &self.cfg.retry(),
+                let marks = index.block_deletion_marks.clone();
+                (
+                    self.indexed_blocks(tenant, index, known.as_deref()).await?,
+                    marks,
                 )
-                .await?;
-                let mut seen = HashSet::new();
-                let mut all: Vec<BlockMeta> = Vec::with_capacity(index.blocks.len());
-                for m in recent.into_iter().chain(index.blocks) {
-                    if seen.insert(m.ulid) {
-                        all.push(m);
-                    }
-                }
-                all.sort_by_key(|m| (m.min_time, m.ulid));
-                (all, index.block_deletion_marks)
             }
             None => {
                 let all = refresh_block_list(
@@ -233,6 +213,40 @@ impl BlockStore {
             metas: Arc::clone(&metas),
         });
         Ok(metas)
+    }
+
+    /// The blocks of a fresh bucket index plus those uploaded since it was
+    /// written, found by listing only ULIDs created after it (less the
+    /// time an upload may take). `known` saves `meta.json` reads.
+    async fn indexed_blocks(
+        &self,
+        tenant: &TenantId,
+        index: BucketIndex,
+        known: Option<&Vec<BlockMeta>>,
+    ) -> Result<Vec<BlockMeta>, StoreError> {
+        let since = index
+            .updated_at
+            .saturating_mul(1000)
+            .saturating_sub(UPLOAD_MARGIN_MS);
+        let mut cached: Vec<BlockMeta> = index.blocks.clone();
+        cached.extend(known.into_iter().flatten().cloned());
+        let recent = blocks_created_since(
+            self.store.as_ref(),
+            tenant,
+            since,
+            &cached,
+            &self.cfg.retry(),
+        )
+        .await?;
+        let mut seen = HashSet::new();
+        let mut all: Vec<BlockMeta> = Vec::with_capacity(index.blocks.len() + recent.len());
+        for m in recent.into_iter().chain(index.blocks) {
+            if seen.insert(m.ulid) {
+                all.push(m);
+            }
+        }
+        all.sort_by_key(|m| (m.min_time, m.ulid));
+        Ok(all)
     }
 
     /// The tenant's bucket index when it exists and is fresh enough; any
