@@ -8,7 +8,7 @@
 //! ([`retention`]) and safe deletion ([`deletion`]) work on time spans and
 //! block directories, not on a signal's format; [`metrics`] holds what is
 //! specific to metrics blocks (merge, marks, bucket index). Another signal
-//! plugs in as a sibling module run from [`Compactor::run_tenant`].
+//! plugs in as a sibling module called from the per-tenant step of a pass.
 
 pub mod config;
 pub mod deletion;
