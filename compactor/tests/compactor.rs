@@ -9,15 +9,15 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_compactor::metrics::encode_chunks;
+use cairn_compactor::metrics::{Batch, encode_chunks, merge_into};
 use cairn_compactor::{Compactor, CompactorConfig, ShardingConfig};
 use common::block::{
-    BlockMeta, BlockSeries, InstrumentedStore, blocks_prefix, list_blocks, read_bucket_index,
-    split_covered, write_block,
+    BlockCompaction, BlockMeta, BlockReader, BlockSeries, BlockWriter, FetchOptions,
+    InstrumentedStore, blocks_prefix, list_blocks, read_bucket_index, split_covered, write_block,
 };
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
-use common::series::{MatchOp, Matcher, Sample, Series, SeriesStore};
+use common::series::{MatchOp, Matcher, Sample, Series, SeriesStore, merge_series};
 use common::tenant::TenantId;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
@@ -469,4 +469,63 @@ async fn replicas_split_tenants_and_together_compact_all() {
             1
         );
     }
+}
+
+#[tokio::test]
+async fn merge_walks_sources_with_different_series_in_small_batches() {
+    let b = Bucket::new();
+    let t = tenant("team-a");
+    let day = base();
+    // Even series early, every series in the middle (overlapping both),
+    // odd series late: label sets and time ranges differ per source.
+    let pick = |from: i64, to: i64, keep: fn(usize) -> bool| -> Vec<Series> {
+        expected(from, to)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, s)| s)
+            .collect()
+    };
+    let inputs = vec![
+        pick(day, day + H, |i| i % 2 == 0),
+        pick(day + H / 2, day + 3 * H / 2, |_| true),
+        pick(day + H, day + 2 * H, |i| i % 2 == 1),
+    ];
+    let mut readers = Vec::new();
+    for input in &inputs {
+        let meta = write_block(b.store.as_ref(), &t, to_block_series(input), "i")
+            .await
+            .unwrap();
+        readers.push(Arc::new(
+            BlockReader::open(Arc::clone(&b.store), &t, meta)
+                .await
+                .unwrap(),
+        ));
+    }
+    let mut w = BlockWriter::new(b.store.as_ref(), &t, 1 << 20);
+    let tiny = Batch {
+        series: 3,
+        chunk_bytes: 1,
+    };
+    let stats = merge_into(readers, &mut w, tiny, &FetchOptions::default())
+        .await
+        .unwrap();
+    let compaction = BlockCompaction {
+        level: 2,
+        sources: vec![],
+    };
+    let meta = w.finish(compaction, "compactor-0").await.unwrap();
+    let want = merge_series(inputs);
+    assert_eq!(stats.series, SERIES as u64);
+    let unique: usize = want.iter().map(|s| s.samples.len()).sum();
+    assert_eq!(stats.samples_out, unique as u64);
+    assert!(
+        stats.samples_in > stats.samples_out,
+        "overlap was deduplicated"
+    );
+    let merged = BlockReader::open(Arc::clone(&b.store), &t, meta)
+        .await
+        .unwrap();
+    let all = [Matcher::new(MatchOp::Equal, "__name__", "m")];
+    assert_eq!(merged.select(&all, i64::MIN, i64::MAX).await.unwrap(), want);
 }

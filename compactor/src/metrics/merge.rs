@@ -4,7 +4,7 @@
 //! wrote more than once (same series and timestamp → one sample), re-encodes
 //! XOR chunks of at most [`MAX_SAMPLES_PER_CHUNK`] samples and appends each
 //! series to a [`BlockWriter`]. Memory holds the sources' indexes and one
-//! batch of series per source, never a whole block.
+//! batch of series per source (bounded by [`Batch`]), never a whole block.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,6 +27,16 @@ pub struct MergeStats {
     pub samples_out: u64,
 }
 
+/// How much of each source a merge step reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Series per source per step, at most.
+    pub series: u32,
+    /// Chunk bytes (compressed) per source per step, at most — unless a
+    /// single series is larger, which is then read alone.
+    pub chunk_bytes: u64,
+}
+
 /// One source block's position in the merge.
 struct Cursor {
     reader: Arc<BlockReader>,
@@ -36,11 +46,15 @@ struct Cursor {
 
 impl Cursor {
     /// Fetches the next batch when nothing is buffered.
-    async fn fill(&mut self, batch: u32, opts: &FetchOptions) -> Result<(), BlockError> {
+    async fn fill(&mut self, batch: Batch, opts: &FetchOptions) -> Result<(), BlockError> {
         let total = self.reader.series_count();
         while self.buffered.is_empty() && self.next_id < total {
-            let end = self.next_id.saturating_add(batch.max(1)).min(total);
-            let plan = self.reader.plan_series(self.next_id..end);
+            let mut end = self.next_id.saturating_add(batch.series.max(1)).min(total);
+            let mut plan = self.reader.plan_series(self.next_id..end);
+            while plan.chunk_bytes() > batch.chunk_bytes && end - self.next_id > 1 {
+                end = self.next_id + (end - self.next_id) / 2;
+                plan = self.reader.plan_series(self.next_id..end);
+            }
             self.next_id = end;
             self.buffered
                 .extend(self.reader.fetch_plan(plan, opts).await?);
@@ -49,12 +63,12 @@ impl Cursor {
     }
 }
 
-/// Merges `sources` into `writer`, fetching `batch` series per source at
-/// a time under `opts`' concurrency and retry policy.
+/// Merges `sources` into `writer`, reading each source a `batch` at a
+/// time under `opts`' concurrency and retry policy.
 pub async fn merge_into(
     sources: Vec<Arc<BlockReader>>,
     writer: &mut BlockWriter<'_>,
-    batch: u32,
+    batch: Batch,
     opts: &FetchOptions,
 ) -> Result<MergeStats, BlockError> {
     let mut cursors: Vec<Cursor> = sources

@@ -26,13 +26,16 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use ulid::Ulid;
 
-pub use self::merge::{MAX_SAMPLES_PER_CHUNK, MergeStats, encode_chunks, merge_into};
+pub use self::merge::{Batch, MAX_SAMPLES_PER_CHUNK, MergeStats, encode_chunks, merge_into};
 use crate::deletion::{META_FILE, delete_block_files};
 use crate::planner::{self, Span};
 use crate::{CompactorError, TenantReport, retention};
 
-/// Series fetched per source block per step of a merge.
-const MERGE_BATCH_SERIES: u32 = 256;
+/// What a merge reads per source block per step.
+const MERGE_BATCH: Batch = Batch {
+    series: 256,
+    chunk_bytes: 4 << 20,
+};
 /// Segment size of compacted blocks: what a merge buffers before uploading.
 const COMPACTED_SEGMENT_BYTES: u64 = 64 << 20;
 /// Deletion marks read at once.
@@ -257,7 +260,7 @@ impl MetricsPass<'_> {
         let stats = merge_into(
             readers.into_iter().map(Arc::new).collect(),
             &mut writer,
-            MERGE_BATCH_SERIES,
+            MERGE_BATCH,
             &FetchOptions::default(),
         )
         .await?;
