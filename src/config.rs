@@ -297,4 +297,28 @@ mod tests {
         assert_eq!(cfg.limits.ingestion_rate, 5.0);
         assert!(serde_saphyr::from_str::<Config>("sever: {}\n").is_err());
     }
+
+    #[test]
+    fn compactor_section_parses_and_is_validated() {
+        let cfg: Config = serde_saphyr::from_str(
+            "compactor:\n  block_ranges: [1m, 2h]\n  deletion_delay: 0s\n  \
+             sharding:\n    instance_id: c-1\n    instances: [c-0, c-1]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.compactor.block_ranges,
+            [Duration::from_secs(60), Duration::from_secs(7200)]
+        );
+        cfg.validate().unwrap();
+        let stranger: Config = serde_saphyr::from_str(
+            "compactor:\n  sharding:\n    instance_id: x\n    instances: [c-0]\n",
+        )
+        .unwrap();
+        assert!(
+            stranger
+                .validate()
+                .unwrap_err()
+                .contains("compactor.sharding")
+        );
+    }
 }
