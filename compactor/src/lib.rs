@@ -215,13 +215,14 @@ impl Compactor {
             retention: self.overrides.get(tenant).metrics_retention(),
             now_ms,
         };
-        let result = async {
-            if kind == PassKind::Full {
-                pass.compact(tenant, &mut report).await?;
-            }
-            pass.cleanup(tenant, &mut report).await
-        }
-        .await;
+        // Cleanup runs even when compaction failed (a damaged block, an
+        // outage): deletions and the bucket index must not stall with it.
+        let compacted = match kind {
+            PassKind::Full => pass.compact(tenant, &mut report).await,
+            PassKind::CleanupOnly => Ok(()),
+        };
+        let cleaned = pass.cleanup(tenant, &mut report).await;
+        let result = compacted.and(cleaned);
         self.record(&report);
         result.map(|()| report)
     }
