@@ -64,6 +64,8 @@ pub struct TenantReport {
     pub marked_duplicate: usize,
     /// Blocks past the tenant's retention marked for deletion.
     pub marked_retention: usize,
+    /// Damaged blocks excluded from compaction (`no-compact-mark.json`).
+    pub marked_no_compact: usize,
     /// Block directories deleted (marked blocks and partial uploads).
     pub deleted: usize,
 }
@@ -236,6 +238,8 @@ impl Compactor {
         m.marked(&r.tenant, "compaction", r.marked_compacted);
         m.marked(&r.tenant, "duplicate", r.marked_duplicate);
         m.marked(&r.tenant, "retention", r.marked_retention);
+        CompactorMetrics::tenant(&m.blocks_marked_no_compact, &r.tenant)
+            .inc_by(r.marked_no_compact as u64);
     }
 
     /// Runs a full pass every `compaction_interval` and a cleanup pass

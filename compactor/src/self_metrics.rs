@@ -35,6 +35,7 @@ pub(crate) struct CompactorMetrics {
     pub(crate) merged_samples: Family<TenantLabel, Counter>,
     pub(crate) blocks_marked_for_deletion: Family<TenantReasonLabel, Counter>,
     pub(crate) blocks_deleted: Family<TenantLabel, Counter>,
+    pub(crate) blocks_marked_no_compact: Family<TenantLabel, Counter>,
     pub(crate) last_successful_run: Gauge<f64, AtomicU64>,
 }
 
@@ -72,6 +73,11 @@ impl CompactorMetrics {
             "blocks_deleted",
             "Blocks deleted after their deletion delay, and partial uploads removed",
             m.blocks_deleted.clone(),
+        );
+        r.register(
+            "blocks_marked_no_compact",
+            "Damaged blocks excluded from compaction",
+            m.blocks_marked_no_compact.clone(),
         );
         r.register(
             "last_successful_run_timestamp_seconds",

@@ -13,15 +13,16 @@ use cairn_compactor::metrics::{Batch, encode_chunks, merge_into};
 use cairn_compactor::{Compactor, CompactorConfig, ShardingConfig};
 use common::block::{
     BlockCompaction, BlockMeta, BlockReader, BlockSeries, BlockWriter, FetchOptions,
-    InstrumentedStore, blocks_prefix, list_blocks, read_bucket_index, split_covered, write_block,
+    InstrumentedStore, block_dir, blocks_prefix, list_blocks, read_bucket_index, split_covered,
+    write_block,
 };
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::{MatchOp, Matcher, Sample, Series, SeriesStore, merge_series};
 use common::tenant::TenantId;
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use prometheus_client::registry::Registry;
 use querier::store::{BlockStore, BlockStoreConfig};
 
@@ -528,4 +529,47 @@ async fn merge_walks_sources_with_different_series_in_small_batches() {
         .unwrap();
     let all = [Matcher::new(MatchOp::Equal, "__name__", "m")];
     assert_eq!(merged.select(&all, i64::MIN, i64::MAX).await.unwrap(), want);
+}
+
+#[tokio::test]
+async fn a_damaged_block_is_excluded_from_compaction_instead_of_stalling_it() {
+    let b = Bucket::new();
+    let t = tenant("team-a");
+    let day = base();
+    let replicas = write_replicas(b.store.as_ref(), &t, day, day + 2 * H).await;
+    let damaged = &replicas[1];
+    let segment = block_dir(&t, damaged.ulid).join("chunks").join("000001");
+    let mut bytes = b
+        .store
+        .get(&segment)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    b.store
+        .put(&segment, PutPayload::from(bytes))
+        .await
+        .unwrap();
+    let mut registry = Registry::default();
+    let c = b.compactor(cfg(), &mut registry);
+
+    let err = c.run_at(day + 3 * H).await.unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    let mark = block_dir(&t, damaged.ulid).join("no-compact-mark.json");
+    assert!(b.store.head(&mark).await.is_ok(), "damaged block marked");
+
+    // The next pass merges the two healthy replicas and leaves the damaged one.
+    let report = c.run_at(day + 3 * H).await.unwrap();
+    assert_eq!(report.tenants[0].compactions, 1, "{report:?}");
+    let blocks = list_blocks(b.store.as_ref(), &t).await.unwrap();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert!(blocks.iter().any(|m| m.ulid == damaged.ulid));
+    assert!(
+        metrics_text(&registry)
+            .contains("cairn_compactor_blocks_marked_no_compact_total{tenant=\"team-a\"} 1")
+    );
 }

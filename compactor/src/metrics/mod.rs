@@ -10,6 +10,7 @@
 //! compacted block is counted, never both and never neither.
 
 mod merge;
+mod no_compact;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use object_store::path::Path;
 use ulid::Ulid;
 
 pub use self::merge::{Batch, MAX_SAMPLES_PER_CHUNK, MergeStats, encode_chunks, merge_into};
+use self::no_compact::{NO_COMPACT_MARK_FILE, mark_no_compact};
 use crate::deletion::{META_FILE, delete_block_files};
 use crate::planner::{self, Span};
 use crate::{CompactorError, TenantReport, retention};
@@ -56,6 +58,7 @@ struct BlockDir {
     files: Vec<Path>,
     has_meta: bool,
     has_mark: bool,
+    no_compact: bool,
 }
 
 impl MetricsPass<'_> {
@@ -85,6 +88,10 @@ impl MetricsPass<'_> {
         let (live, covered) = split_covered(live);
         self.mark(tenant, &covered).await?;
         report.marked_duplicate += covered.len();
+        let live: Vec<BlockMeta> = live
+            .into_iter()
+            .filter(|m| !dirs.get(&m.ulid).is_some_and(|d| d.no_compact))
+            .collect();
 
         let ranges: Vec<i64> = self
             .cfg
@@ -101,7 +108,14 @@ impl MetricsPass<'_> {
                 .iter()
                 .filter_map(|&i| live.get(i).cloned())
                 .collect();
-            let (meta, stats) = self.merge(tenant, &sources).await?;
+            let (meta, stats) = match self.merge(tenant, &sources).await {
+                Ok(done) => done,
+                Err(e) => {
+                    self.exclude_if_damaged(tenant, &sources, &e, report)
+                        .await?;
+                    return Err(e);
+                }
+            };
             tracing::info!(
                 %tenant, block = %meta.ulid, sources = sources.len(), window_start = job.start,
                 window_end = job.end, samples_in = stats.samples_in, samples_out = stats.samples_out,
@@ -201,6 +215,7 @@ impl MetricsPass<'_> {
             match object.location.filename() {
                 Some(META_FILE) if top_level => dir.has_meta = true,
                 Some(DELETION_MARK_FILE) if top_level => dir.has_mark = true,
+                Some(NO_COMPACT_MARK_FILE) if top_level => dir.no_compact = true,
                 _ => {}
             }
             dir.files.push(object.location);
@@ -234,6 +249,38 @@ impl MetricsPass<'_> {
             .try_collect()
             .await?;
         Ok(marks.into_iter().flatten().map(|m| (m.id, m)).collect())
+    }
+
+    /// When `error` says a source block is damaged, marks that block
+    /// no-compact so the next passes plan without it.
+    async fn exclude_if_damaged(
+        &self,
+        tenant: &TenantId,
+        sources: &[BlockMeta],
+        error: &CompactorError,
+        report: &mut TenantReport,
+    ) -> Result<(), CompactorError> {
+        let CompactorError::Block(BlockError::Corrupt { object, reason }) = error else {
+            return Ok(());
+        };
+        let damaged = sources.iter().find(|m| {
+            let dir = format!("{}/", common::block::block_dir(tenant, m.ulid));
+            object.starts_with(&dir)
+        });
+        if let Some(meta) = damaged {
+            tracing::error!(%tenant, block = %meta.ulid, %object, %reason, "damaged block excluded from compaction");
+            let details = format!("{object}: {reason}");
+            mark_no_compact(
+                self.store.as_ref(),
+                tenant,
+                meta.ulid,
+                self.now_ms,
+                &details,
+            )
+            .await?;
+            report.marked_no_compact += 1;
+        }
+        Ok(())
     }
 
     /// Marks `blocks` for deletion now.
