@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub use self::config::{CompactorConfig, ShardingConfig};
 use self::metrics::MetricsPass;
-use self::self_metrics::{CompactorMetrics, StatusLabel};
+use self::self_metrics::{CompactorMetrics, RunLabel};
 
 /// Why a compaction pass failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +141,13 @@ impl Compactor {
         let status = if result.is_ok() { "success" } else { "failure" };
         self.metrics
             .runs
-            .get_or_create(&StatusLabel { status })
+            .get_or_create(&RunLabel {
+                kind: match kind {
+                    PassKind::Full => "compaction",
+                    PassKind::CleanupOnly => "cleanup",
+                },
+                status,
+            })
             .inc();
         if result.is_ok() && kind == PassKind::Full {
             self.metrics

@@ -7,9 +7,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-/// A `status` label: `success` or `failure`.
+/// A pass's `kind` (`compaction` or `cleanup`) and `status` (`success`
+/// or `failure`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct StatusLabel {
+pub(crate) struct RunLabel {
+    pub(crate) kind: &'static str,
     pub(crate) status: &'static str,
 }
 
@@ -29,7 +31,7 @@ pub(crate) struct TenantReasonLabel {
 /// Counters and gauges the compactor updates.
 #[derive(Debug, Default)]
 pub(crate) struct CompactorMetrics {
-    pub(crate) runs: Family<StatusLabel, Counter>,
+    pub(crate) runs: Family<RunLabel, Counter>,
     pub(crate) tenant_failures: Family<TenantLabel, Counter>,
     pub(crate) compactions: Family<TenantLabel, Counter>,
     pub(crate) merged_samples: Family<TenantLabel, Counter>,
@@ -46,7 +48,7 @@ impl CompactorMetrics {
         let r = registry.sub_registry_with_prefix("cairn_compactor");
         r.register(
             "runs",
-            "Compaction passes over all owned tenants, by outcome",
+            "Passes over all owned tenants, by kind (compaction includes cleanup) and outcome",
             m.runs.clone(),
         );
         r.register(

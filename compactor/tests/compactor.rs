@@ -240,7 +240,7 @@ async fn rf3_replicas_compact_to_one_block_per_range_with_each_sample_once() {
 
     let text = metrics_text(&registry);
     for line in [
-        "cairn_compactor_runs_total{status=\"success\"} 1",
+        "cairn_compactor_runs_total{kind=\"compaction\",status=\"success\"} 1",
         "cairn_compactor_blocks_marked_for_deletion_total{tenant=\"team-a\",reason=\"compaction\"} 6",
         "cairn_compactor_compactions_total{tenant=\"team-a\"} 2",
         "cairn_compactor_blocks_deleted_total{tenant=\"team-a\"} 6",
