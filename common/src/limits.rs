@@ -66,18 +66,6 @@ pub struct Limits {
     pub compactor_blocks_retention_period: Duration,
 }
 
-impl Limits {
-    /// The retention of metrics blocks: `compactor_blocks_retention_period`,
-    /// else `retention_period`; zero keeps blocks forever.
-    pub fn metrics_retention(&self) -> Duration {
-        if self.compactor_blocks_retention_period.is_zero() {
-            self.retention_period
-        } else {
-            self.compactor_blocks_retention_period
-        }
-    }
-}
-
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -98,6 +86,18 @@ impl Default for Limits {
             // --- Compactor: retention ---
             retention_period: Duration::ZERO,
             compactor_blocks_retention_period: Duration::ZERO,
+        }
+    }
+}
+
+impl Limits {
+    /// The retention of metrics blocks: `compactor_blocks_retention_period`,
+    /// else `retention_period`; zero keeps blocks forever.
+    pub fn metrics_retention(&self) -> Duration {
+        if self.compactor_blocks_retention_period.is_zero() {
+            self.retention_period
+        } else {
+            self.compactor_blocks_retention_period
         }
     }
 }
@@ -277,5 +277,20 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("ingestion_rat"), "{err}");
         assert_eq!(o.get(&TenantId::parse("a").unwrap()).ingestion_rate, 5.0);
+    }
+
+    #[test]
+    fn mimir_blocks_retention_wins_over_retention_period() {
+        let o = Overrides::new(Limits::default());
+        o.apply_yaml(
+            "overrides:\n  loki:\n    retention_period: 1h\n  both:\n    retention_period: 1h\n    \
+             compactor_blocks_retention_period: 2h\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        let get = |t: &str| o.get(&TenantId::parse(t).unwrap()).metrics_retention();
+        assert_eq!(get("loki"), Duration::from_secs(3600));
+        assert_eq!(get("both"), Duration::from_secs(7200));
+        assert_eq!(get("other"), Duration::ZERO);
     }
 }
