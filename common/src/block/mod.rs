@@ -26,6 +26,7 @@ mod fetch;
 mod index;
 mod instrumented;
 mod meta;
+mod scan;
 mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +52,7 @@ pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
 use self::index::{ChunkRef, Index};
 pub use self::instrumented::InstrumentedStore;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
+pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
 pub use self::writer::BlockWriter;
 use crate::chunk::xor;
 use crate::labels::Labels;

@@ -16,15 +16,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use common::block::{
-    BUCKET_INDEX_VERSION, BlockCompaction, BlockError, BlockMeta, BlockReader, BlockWriter,
-    BucketIndex, DELETION_MARK_FILE, DeletionMark, FetchOptions, RetryPolicy, blocks_prefix,
-    read_bucket_index, read_deletion_mark, refresh_block_list, split_covered, write_bucket_index,
+    BUCKET_INDEX_VERSION, BlockCompaction, BlockError, BlockMeta, BlockObjects, BlockReader,
+    BlockWriter, BucketIndex, DeletionMark, FetchOptions, RetryPolicy, complete_blocks,
+    deletion_marks, read_bucket_index, scan_blocks, split_covered, write_bucket_index,
     write_deletion_mark,
 };
 use common::tenant::TenantId;
-use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
-use object_store::path::Path;
 use ulid::Ulid;
 
 pub use self::merge::{Batch, MAX_SAMPLES_PER_CHUNK, MergeStats, encode_chunks, merge_into};
@@ -40,8 +38,6 @@ const MERGE_BATCH: Batch = Batch {
 };
 /// Segment size of compacted blocks: what a merge buffers before uploading.
 const COMPACTED_SEGMENT_BYTES: u64 = 64 << 20;
-/// Deletion marks read at once.
-const MARK_READ_CONCURRENCY: usize = 16;
 
 /// What the pass needs from the compactor: where, how and as whom.
 pub(crate) struct MetricsPass<'a> {
@@ -51,14 +47,14 @@ pub(crate) struct MetricsPass<'a> {
     pub(crate) now_ms: i64,
 }
 
-/// A block directory as listed: its objects and whether it is complete
-/// and marked.
-#[derive(Debug, Default)]
-struct BlockDir {
-    files: Vec<Path>,
-    has_meta: bool,
-    has_mark: bool,
-    no_compact: bool,
+/// A tenant's blocks as one scan found them.
+struct Bucket {
+    /// When the listing started, in milliseconds (what the bucket index
+    /// built from it calls `updated_at`).
+    scanned_at_ms: i64,
+    dirs: BTreeMap<Ulid, BlockObjects>,
+    metas: Vec<BlockMeta>,
+    marks: HashMap<Ulid, DeletionMark>,
 }
 
 impl MetricsPass<'_> {
@@ -68,9 +64,9 @@ impl MetricsPass<'_> {
         tenant: &TenantId,
         report: &mut TenantReport,
     ) -> Result<(), CompactorError> {
-        let metas = self.complete_blocks(tenant).await?;
-        let dirs = self.scan(tenant).await?;
-        let marks = self.marks(tenant, &dirs).await?;
+        let Bucket {
+            dirs, metas, marks, ..
+        } = self.scan(tenant).await?;
         let live: Vec<BlockMeta> = metas
             .into_iter()
             .filter(|m| !marks.contains_key(&m.ulid))
@@ -90,7 +86,11 @@ impl MetricsPass<'_> {
         report.marked_duplicate += covered.len();
         let live: Vec<BlockMeta> = live
             .into_iter()
-            .filter(|m| !dirs.get(&m.ulid).is_some_and(|d| d.no_compact))
+            .filter(|m| {
+                !dirs
+                    .get(&m.ulid)
+                    .is_some_and(|d| d.has(NO_COMPACT_MARK_FILE))
+            })
             .collect();
 
         let ranges: Vec<i64> = self
@@ -140,32 +140,43 @@ impl MetricsPass<'_> {
     ) -> Result<(), CompactorError> {
         let delay_ms = i64::try_from(self.cfg.deletion_delay.as_millis()).unwrap_or(i64::MAX);
         let cutoff_ms = self.now_ms.saturating_sub(delay_ms);
-        let dirs = self.scan(tenant).await?;
-        let marks = self.marks(tenant, &dirs).await?;
+        let Bucket {
+            scanned_at_ms,
+            dirs,
+            metas,
+            marks,
+        } = self.scan(tenant).await?;
+        let mut deleted = BTreeSet::new();
         for (ulid, dir) in dirs {
             let doomed = match marks.get(&ulid) {
                 Some(mark) => mark.deletion_time.saturating_mul(1000) <= cutoff_ms,
                 // No meta.json and no mark: an upload that never finished.
-                None => !dir.has_meta && ulid_ms(ulid) <= cutoff_ms,
+                None => !dir.has(META_FILE) && ulid_ms(ulid) <= cutoff_ms,
             };
             if doomed {
                 delete_block_files(self.store.as_ref(), dir.files).await?;
                 tracing::info!(%tenant, block = %ulid, "deleted block");
                 report.deleted += 1;
+                deleted.insert(ulid);
             }
         }
-        self.write_index(tenant, &marks).await
+        let blocks = metas
+            .into_iter()
+            .filter(|m| !deleted.contains(&m.ulid))
+            .collect();
+        self.write_index(tenant, blocks, &marks, scanned_at_ms)
+            .await
     }
 
-    /// Rewrites the bucket index from the bucket's current state; `marks`
-    /// are the deletion marks seen just before (marks of blocks deleted
-    /// since drop out with their blocks).
+    /// Writes the bucket index: `blocks` as they are now, their marks, and
+    /// when the listing they come from started.
     async fn write_index(
         &self,
         tenant: &TenantId,
+        blocks: Vec<BlockMeta>,
         marks: &HashMap<Ulid, DeletionMark>,
+        scanned_at_ms: i64,
     ) -> Result<(), CompactorError> {
-        let blocks = self.complete_blocks(tenant).await?;
         let index = BucketIndex {
             version: BUCKET_INDEX_VERSION,
             block_deletion_marks: blocks
@@ -173,82 +184,38 @@ impl MetricsPass<'_> {
                 .filter_map(|m| marks.get(&m.ulid).cloned())
                 .collect(),
             blocks,
-            updated_at: common::time::now_ms().div_euclid(1000),
+            updated_at: scanned_at_ms.div_euclid(1000),
         };
         write_bucket_index(self.store.as_ref(), tenant, &index).await?;
         Ok(())
     }
 
-    /// The complete blocks, reading only `meta.json`s the last bucket
-    /// index does not already hold.
-    async fn complete_blocks(&self, tenant: &TenantId) -> Result<Vec<BlockMeta>, CompactorError> {
-        let known = match read_bucket_index(self.store.as_ref(), tenant).await {
-            Ok(index) => index.map(|i| i.blocks).unwrap_or_default(),
+    /// One listing of the tenant's blocks: directories, complete blocks
+    /// (`meta.json`s read only when the last bucket index lacks them) and
+    /// deletion marks.
+    async fn scan(&self, tenant: &TenantId) -> Result<Bucket, CompactorError> {
+        let store = self.store.as_ref();
+        let retry = RetryPolicy::default();
+        let previous = match read_bucket_index(store, tenant).await {
+            Ok(index) => index,
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "ignoring unreadable bucket index");
-                Vec::new()
+                None
             }
         };
-        Ok(
-            refresh_block_list(self.store.as_ref(), tenant, &known, &RetryPolicy::default())
-                .await?,
-        )
-    }
-
-    /// Every block directory and its objects (one recursive listing).
-    async fn scan(&self, tenant: &TenantId) -> Result<BTreeMap<Ulid, BlockDir>, CompactorError> {
-        let prefix = blocks_prefix(tenant);
-        let depth = prefix.parts().count();
-        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
-        let mut dirs: BTreeMap<Ulid, BlockDir> = BTreeMap::new();
-        for object in objects {
-            let Some(ulid) = object
-                .location
-                .parts()
-                .nth(depth)
-                .and_then(|p| Ulid::from_string(p.as_ref()).ok())
-            else {
-                continue;
-            };
-            let dir = dirs.entry(ulid).or_default();
-            let top_level = object.location.parts().count() == depth + 2;
-            match object.location.filename() {
-                Some(META_FILE) if top_level => dir.has_meta = true,
-                Some(DELETION_MARK_FILE) if top_level => dir.has_mark = true,
-                Some(NO_COMPACT_MARK_FILE) if top_level => dir.no_compact = true,
-                _ => {}
-            }
-            dir.files.push(object.location);
-        }
-        Ok(dirs)
-    }
-
-    /// The deletion marks of the listed blocks that have one. A damaged
-    /// mark is logged and treated as absent (its block is then either
-    /// complete and kept, or partial and removed as an abandoned upload).
-    async fn marks(
-        &self,
-        tenant: &TenantId,
-        dirs: &BTreeMap<Ulid, BlockDir>,
-    ) -> Result<HashMap<Ulid, DeletionMark>, CompactorError> {
-        let reads: Vec<_> = dirs
-            .iter()
-            .filter(|(_, d)| d.has_mark)
-            .map(|(ulid, _)| async move {
-                match read_deletion_mark(self.store.as_ref(), tenant, *ulid).await {
-                    Err(e @ BlockError::Corrupt { .. }) => {
-                        tracing::warn!(%tenant, block = %ulid, error = %e, "ignoring damaged deletion mark");
-                        Ok(None)
-                    }
-                    other => other,
-                }
-            })
-            .collect();
-        let marks: Vec<Option<DeletionMark>> = futures::stream::iter(reads)
-            .buffer_unordered(MARK_READ_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(marks.into_iter().flatten().map(|m| (m.id, m)).collect())
+        let (known, known_marks) = previous.map_or((Vec::new(), Vec::new()), |i| {
+            (i.blocks, i.block_deletion_marks)
+        });
+        let scanned_at_ms = common::time::now_ms();
+        let dirs = scan_blocks(store, tenant, &retry).await?;
+        let metas = complete_blocks(store, tenant, &dirs, &known, &retry).await?;
+        let marks = deletion_marks(store, tenant, &dirs, &known_marks).await?;
+        Ok(Bucket {
+            scanned_at_ms,
+            dirs,
+            metas,
+            marks,
+        })
     }
 
     /// When `error` says a source block is damaged, marks that block

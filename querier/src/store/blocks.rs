@@ -14,8 +14,8 @@
 //!
 //! - The block list comes from the compactor's bucket index
 //!   (`<tenant>/bucket-index.json.gz`) while it is fresher than
-//!   [`BlockStoreConfig::bucket_index_max_staleness`], else from listing
-//!   the bucket. Blocks marked for deletion longer than
+//!   [`BlockStoreConfig::bucket_index_max_staleness`], else from one
+//!   recursive listing of the tenant's blocks (deletion marks included). Blocks marked for deletion longer than
 //!   [`BlockStoreConfig::ignore_deletion_marks_delay`] ago are skipped, and
 //!   so is every block whose compaction sources another listed block holds
 //!   (a compaction's sources and output are never both read).
@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::block::{
     BlockMeta, BlockReader, BucketIndex, DEFAULT_FETCH_CONCURRENCY, DeletionMark, FetchOptions,
-    RetryPolicy, SelectPlan, blocks_created_since, read_bucket_index, refresh_block_list,
-    split_covered,
+    RetryPolicy, SelectPlan, blocks_created_since, complete_blocks, deletion_marks,
+    read_bucket_index, scan_blocks, split_covered,
 };
 use common::labels::Labels;
 use common::limits::Overrides;
@@ -112,6 +112,8 @@ struct Listed {
     at: Instant,
     /// Every complete block, as listed or indexed.
     all: Arc<Vec<BlockMeta>>,
+    /// Their deletion marks.
+    marks: Vec<DeletionMark>,
     /// The ones queries read.
     metas: Arc<Vec<BlockMeta>>,
 }
@@ -188,14 +190,16 @@ impl BlockStore {
                 )
             }
             None => {
-                let all = refresh_block_list(
-                    self.store.as_ref(),
-                    tenant,
-                    known.as_deref().map_or(&[], Vec::as_slice),
-                    &self.cfg.retry(),
-                )
-                .await?;
-                (all, Vec::new())
+                // One recursive listing shows which blocks are complete
+                // and which marked; only new metas and marks are read.
+                let store = self.store.as_ref();
+                let retry = self.cfg.retry();
+                let dirs = scan_blocks(store, tenant, &retry).await?;
+                let known_metas = known.as_deref().map_or(&[][..], Vec::as_slice);
+                let all = complete_blocks(store, tenant, &dirs, known_metas, &retry).await?;
+                let known_marks = listed.as_ref().map_or(&[][..], |l| l.marks.as_slice());
+                let marks = deletion_marks(store, tenant, &dirs, known_marks).await?;
+                (all, marks.into_values().collect())
             }
         };
         // Blocks gone from the bucket (compacted away, deleted by
@@ -209,6 +213,7 @@ impl BlockStore {
         let metas = Arc::new(self.readable(all.clone(), &marks));
         *listed = Some(Listed {
             at: Instant::now(),
+            marks,
             all: Arc::new(all),
             metas: Arc::clone(&metas),
         });

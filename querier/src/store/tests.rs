@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use common::block::{
     BUCKET_INDEX_VERSION, BlockCompaction, BlockMeta, BlockSeries, BlockWriter, BucketIndex,
     ChunkData, DeletionMark, InstrumentedStore, MAX_SEGMENT_BYTES, block_dir, write_block,
-    write_bucket_index,
+    write_bucket_index, write_deletion_mark,
 };
 use common::chunk::xor::XorChunk;
 use common::labels::Labels;
@@ -635,5 +635,35 @@ async fn a_fresh_bucket_index_replaces_listing_and_a_stale_one_does_not() {
         .await
         .unwrap();
     let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
-    assert_eq!(got, series("m", 2, 0, 3000), "listing knows no marks");
+    assert_eq!(
+        got,
+        series("m", 2, 0, 3000),
+        "a stale index's marks are not trusted, and the bucket holds no mark file"
+    );
+}
+
+#[tokio::test]
+async fn without_an_index_listing_finds_deletion_marks() {
+    let f = Fixture::new();
+    f.block(&series("m", 2, 0, 1000)).await;
+    let b = f.block(&series("m", 2, 1000, 2000)).await;
+    let c = f.block(&series("m", 2, 2000, 3000)).await;
+    let old = DeletionMark::new(b.ulid, now_ms() - 2 * 3600 * 1000);
+    write_deletion_mark(f.store.as_ref(), &tenant(), &old)
+        .await
+        .unwrap();
+    let fresh = DeletionMark::new(c.ulid, now_ms());
+    write_deletion_mark(f.store.as_ref(), &tenant(), &fresh)
+        .await
+        .unwrap();
+    let bs = f.block_store(Limits::default(), quick());
+    let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
+    let mut want = series("m", 2, 0, 1000);
+    for (w, late) in want.iter_mut().zip(series("m", 2, 2000, 3000)) {
+        w.samples.extend(late.samples);
+    }
+    assert_eq!(
+        got, want,
+        "b is past the grace and skipped; c, just marked, is read"
+    );
 }
