@@ -10,6 +10,7 @@ use common::auth::{AuthConfig, AuthMode};
 use common::limits::Limits;
 use common::storage::{Backend, StorageConfig};
 use common::tls::TlsConfig;
+use compactor::CompactorConfig;
 use distributor::DistributorConfig;
 use ingester::IngesterConfig;
 use querier::QuerierConfig;
@@ -92,6 +93,8 @@ pub struct Config {
     pub ingester: IngesterConfig,
     /// Query engine and API.
     pub querier: QuerierConfig,
+    /// Block compaction, retention and the bucket index.
+    pub compactor: CompactorConfig,
     /// Default per-tenant limits.
     pub limits: Limits,
     /// Per-tenant overrides file.
@@ -109,6 +112,7 @@ impl Default for Config {
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
             querier: QuerierConfig::default(),
+            compactor: CompactorConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
         }
@@ -300,6 +304,7 @@ impl Config {
     /// Rejects settings that cannot work, naming the key.
     pub fn validate(&self) -> Result<(), String> {
         self.ingester.validate()?;
+        self.compactor.validate()?;
         if self.ingester.retain_uploaded_for <= self.querier.blocks.block_list_ttl {
             return Err(format!(
                 "ingester.retain_uploaded_for ({:?}) must exceed querier.blocks.block_list_ttl ({:?}), \
@@ -350,5 +355,29 @@ mod tests {
         assert_eq!(cfg.server.http_listen_address, "127.0.0.1");
         assert_eq!(cfg.limits.ingestion_rate, 5.0);
         assert!(serde_saphyr::from_str::<Config>("sever: {}\n").is_err());
+    }
+
+    #[test]
+    fn compactor_section_parses_and_is_validated() {
+        let cfg: Config = serde_saphyr::from_str(
+            "compactor:\n  block_ranges: [1m, 2h]\n  deletion_delay: 0s\n  \
+             sharding:\n    instance_id: c-1\n    instances: [c-0, c-1]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.compactor.block_ranges,
+            [Duration::from_secs(60), Duration::from_secs(7200)]
+        );
+        cfg.validate().unwrap();
+        let stranger: Config = serde_saphyr::from_str(
+            "compactor:\n  sharding:\n    instance_id: x\n    instances: [c-0]\n",
+        )
+        .unwrap();
+        assert!(
+            stranger
+                .validate()
+                .unwrap_err()
+                .contains("compactor.sharding")
+        );
     }
 }

@@ -19,6 +19,7 @@ use common::auth::Authenticator;
 use common::limits::Overrides;
 use common::series::SeriesStore;
 use common::tls::TlsListener;
+use compactor::Compactor;
 use distributor::Distributor;
 use ingester::Ingester;
 use parking_lot::Mutex;
@@ -82,6 +83,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     .context("starting ingester")?;
     ingester.spawn_cut_loop();
     ingester.spawn_retention_loop();
+    let compactor = Compactor::new(
+        cfg.compactor.clone(),
+        Arc::clone(&store),
+        Arc::clone(&overrides),
+        &mut registry,
+    );
+    compactor.spawn_loops();
     let distributor = Arc::new(Distributor::new(
         cfg.distributor.clone(),
         Arc::clone(&overrides),
@@ -125,6 +133,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(distributor.router())
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
+        .merge(compactor.router())
         .merge(ops_router(Arc::clone(&ops)))
         .layer(middleware::from_fn_with_state(
             auth,

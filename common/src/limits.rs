@@ -63,6 +63,17 @@ pub struct Limits {
     /// Most series a LogQL metric query may return; zero disables the check.
     pub max_query_series: usize,
 
+    // --- Compactor: retention ---
+    /// How long a tenant's data is kept, all signals (Loki's and the
+    /// issue's name); zero keeps it forever. For metrics blocks,
+    /// `compactor_blocks_retention_period` wins when set.
+    #[serde(with = "humantime_serde")]
+    pub retention_period: Duration,
+    /// How long a tenant's metrics blocks are kept (Mimir's name); zero
+    /// defers to `retention_period`.
+    #[serde(with = "humantime_serde")]
+    pub compactor_blocks_retention_period: Duration,
+
     // --- Authentication and access policy (issue 11). Keep last. ---
     /// Tokens that prove this tenant under `auth.type: tokens` (name,
     /// SHA-256, scopes); empty = the tenant cannot be used under `tokens`.
@@ -91,9 +102,24 @@ impl Default for Limits {
             // --- LogQL query limits ---
             max_entries_limit_per_query: 5000,
             max_query_series: 500,
+            // --- Compactor: retention ---
+            retention_period: Duration::ZERO,
+            compactor_blocks_retention_period: Duration::ZERO,
             // Authentication and access policy.
             auth_tokens: Vec::new(),
             allowed_source_cidrs: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// The retention of metrics blocks: `compactor_blocks_retention_period`,
+    /// else `retention_period`; zero keeps blocks forever.
+    pub fn metrics_retention(&self) -> Duration {
+        if self.compactor_blocks_retention_period.is_zero() {
+            self.retention_period
+        } else {
+            self.compactor_blocks_retention_period
         }
     }
 }
@@ -278,5 +304,20 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("ingestion_rat"), "{err}");
         assert_eq!(o.get(&TenantId::parse("a").unwrap()).ingestion_rate, 5.0);
+    }
+
+    #[test]
+    fn mimir_blocks_retention_wins_over_retention_period() {
+        let o = Overrides::new(Limits::default());
+        o.apply_yaml(
+            "overrides:\n  loki:\n    retention_period: 1h\n  both:\n    retention_period: 1h\n    \
+             compactor_blocks_retention_period: 2h\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        let get = |t: &str| o.get(&TenantId::parse(t).unwrap()).metrics_retention();
+        assert_eq!(get("loki"), Duration::from_secs(3600));
+        assert_eq!(get("both"), Duration::from_secs(7200));
+        assert_eq!(get("other"), Duration::ZERO);
     }
 }

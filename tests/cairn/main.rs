@@ -6,6 +6,7 @@ mod support;
 mod api_parity;
 mod auth;
 mod bad_input;
+mod compaction;
 mod durability;
 mod limits;
 mod prometheus_peer;

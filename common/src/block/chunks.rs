@@ -15,7 +15,7 @@
 //! [`MAX_SEGMENT_BYTES`].
 
 /// A segment is closed once the next frame would take it past this size.
-pub(crate) const MAX_SEGMENT_BYTES: u64 = 512 << 20;
+pub const MAX_SEGMENT_BYTES: u64 = 512 << 20;
 
 /// The segment file header.
 pub(crate) const SEGMENT_HEADER: [u8; 8] = *b"CCHK\x01\0\0\0";

@@ -86,6 +86,11 @@ impl Index {
         self.series.get(id as usize)
     }
 
+    /// How many series the index holds.
+    pub fn series_len(&self) -> usize {
+        self.series.len()
+    }
+
     /// Roughly how much heap the decoded index holds: what a cache of
     /// indexes counts against its byte budget.
     pub fn memory_bytes(&self) -> usize {

@@ -1,6 +1,7 @@
 //! An object store wrapper that records every GET and listing and can make
-//! GETs fail: how tests prove what a query reads (and does not read) and
-//! that reads survive transient storage errors.
+//! GETs, PUTs and deletes fail: how tests prove what a query reads (and does
+//! not read), that reads survive transient storage errors, and that a
+//! compaction failing at any step loses and double-counts nothing.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
@@ -17,7 +19,7 @@ use object_store::{
 use parking_lot::Mutex;
 
 /// Wraps a store, logging each GET (path and range) and failing the next
-/// GETs on request with a transient error.
+/// GETs, PUTs or deletes on request.
 #[derive(Debug)]
 pub struct InstrumentedStore {
     inner: Arc<dyn ObjectStore>,
@@ -25,7 +27,10 @@ pub struct InstrumentedStore {
     lists: Mutex<Vec<Option<Path>>>,
     /// GETs still to fail, and which objects they apply to (a path
     /// substring; empty = any).
-    failures: Mutex<(u32, String)>,
+    failures: Mutex<Fault>,
+    /// The same for PUTs and for deletes.
+    put_failures: Mutex<Fault>,
+    delete_failures: Arc<Mutex<Fault>>,
     /// Added latency per GET, GETs in flight now and the most seen.
     delay: Mutex<Duration>,
     in_flight: AtomicUsize,
@@ -39,7 +44,9 @@ impl InstrumentedStore {
             inner,
             gets: Mutex::new(Vec::new()),
             lists: Mutex::new(Vec::new()),
-            failures: Mutex::new((0, String::new())),
+            failures: Mutex::default(),
+            put_failures: Mutex::default(),
+            delete_failures: Arc::default(),
             delay: Mutex::new(Duration::ZERO),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -69,8 +76,58 @@ impl InstrumentedStore {
     /// Makes the next `n` GETs of objects whose path contains `path_part`
     /// fail with a transient (`Generic`) error.
     pub fn fail_next_gets(&self, n: u32, path_part: &str) {
-        *self.failures.lock() = (n, path_part.to_string());
+        *self.failures.lock() = Fault::new(0, n, path_part);
     }
+
+    /// Lets `skip` PUTs of objects whose path contains `path_part` succeed,
+    /// then makes the next `n` of them fail with a transient error (the
+    /// object is not written): a crash or outage at a chosen upload.
+    pub fn fail_puts(&self, skip: u32, n: u32, path_part: &str) {
+        *self.put_failures.lock() = Fault::new(skip, n, path_part);
+    }
+
+    /// [`InstrumentedStore::fail_puts`] for deletes (the object stays).
+    pub fn fail_deletes(&self, skip: u32, n: u32, path_part: &str) {
+        *self.delete_failures.lock() = Fault::new(skip, n, path_part);
+    }
+}
+
+/// Injected failures of one kind of operation.
+#[derive(Debug, Default)]
+struct Fault {
+    /// Matching operations still to let through before failing.
+    skip: u32,
+    /// Matching operations still to fail.
+    left: u32,
+    /// Which objects match (a path substring; empty = any).
+    part: String,
+}
+
+impl Fault {
+    fn new(skip: u32, left: u32, part: &str) -> Self {
+        Self {
+            skip,
+            left,
+            part: part.to_string(),
+        }
+    }
+}
+
+/// Takes one injected failure from `fault` if it applies to `location`.
+fn injected(fault: &Mutex<Fault>, op: &str, location: &Path) -> Option<object_store::Error> {
+    let mut fault = fault.lock();
+    if fault.left == 0 || !location.as_ref().contains(fault.part.as_str()) {
+        return None;
+    }
+    if fault.skip > 0 {
+        fault.skip -= 1;
+        return None;
+    }
+    fault.left -= 1;
+    Some(object_store::Error::Generic {
+        store: "InstrumentedStore",
+        source: format!("injected failure: {op} {location}").into(),
+    })
 }
 
 impl fmt::Display for InstrumentedStore {
@@ -87,6 +144,9 @@ impl ObjectStore for InstrumentedStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        if let Some(e) = injected(&self.put_failures, "put", location) {
+            return Err(e);
+        }
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -106,15 +166,8 @@ impl ObjectStore for InstrumentedStore {
         self.gets
             .lock()
             .push((location.clone(), options.range.clone()));
-        {
-            let mut failures = self.failures.lock();
-            if failures.0 > 0 && location.as_ref().contains(failures.1.as_str()) {
-                failures.0 -= 1;
-                return Err(object_store::Error::Generic {
-                    store: "InstrumentedStore",
-                    source: format!("injected transient failure reading {location}").into(),
-                });
-            }
+        if let Some(e) = injected(&self.failures, "get", location) {
+            return Err(e);
         }
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -131,7 +184,26 @@ impl ObjectStore for InstrumentedStore {
         &self,
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
+        let failures = Arc::clone(&self.delete_failures);
+        let inner = Arc::clone(&self.inner);
+        // One path at a time, so a failed one never reaches the inner store.
+        locations
+            .then(move |location| {
+                let failures = Arc::clone(&failures);
+                let inner = Arc::clone(&inner);
+                async move {
+                    let path = location?;
+                    if let Some(e) = injected(&failures, "delete", &path) {
+                        return Err(e);
+                    }
+                    let one = futures::stream::once(futures::future::ready(Ok(path.clone())));
+                    match inner.delete_stream(one.boxed()).next().await {
+                        Some(result) => result,
+                        None => Ok(path),
+                    }
+                }
+            })
+            .boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {

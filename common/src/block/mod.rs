@@ -18,11 +18,16 @@
 //! length- and CRC-checked, and damage surfaces as [`BlockError::Corrupt`]
 //! naming the object, never as a panic.
 
+mod bucket_index;
 mod chunks;
+mod covered;
+mod deletion_mark;
 mod fetch;
 mod index;
 mod instrumented;
 mod meta;
+mod scan;
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -31,14 +36,24 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 use ulid::Ulid;
 
-use self::chunks::{FRAME_HEADER_LEN, MAX_SEGMENT_BYTES, SEGMENT_HEADER};
+pub use self::bucket_index::{
+    BUCKET_INDEX_VERSION, BucketIndex, bucket_index_path, read_bucket_index, write_bucket_index,
+};
+use self::chunks::FRAME_HEADER_LEN;
+pub use self::chunks::MAX_SEGMENT_BYTES;
+pub use self::covered::split_covered;
+pub use self::deletion_mark::{
+    DELETION_MARK_FILE, DeletionMark, deletion_mark_path, read_deletion_mark, write_deletion_mark,
+};
 pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
 use self::index::{ChunkRef, Index};
 pub use self::instrumented::InstrumentedStore;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
+pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
+pub use self::writer::BlockWriter;
 use crate::chunk::xor;
 use crate::labels::Labels;
 use crate::series::{Matcher, Sample, Series, StoreError, merge_samples};
@@ -119,7 +134,8 @@ pub fn blocks_prefix(tenant: &TenantId) -> Path {
     Path::from_iter([tenant.as_str(), "metrics", "blocks"])
 }
 
-fn block_dir(tenant: &TenantId, ulid: Ulid) -> Path {
+/// The directory of `tenant`'s block `ulid`.
+pub fn block_dir(tenant: &TenantId, ulid: Ulid) -> Path {
     blocks_prefix(tenant).join(ulid.to_string())
 }
 
@@ -151,98 +167,26 @@ async fn write_block_with_segment_size(
     source: &str,
     max_segment_bytes: u64,
 ) -> Result<BlockMeta, BlockError> {
-    let series = normalize(series)?;
-    if series.is_empty() {
-        return Err(BlockError::Empty);
-    }
-    if u32::try_from(series.len() - 1).is_err() {
-        return Err(BlockError::InvalidInput(format!(
-            "{} series exceed the 2^32 a block can index",
-            series.len()
-        )));
-    }
-    let ulid = Ulid::new();
-    let dir = block_dir(tenant, ulid);
-    let mut stats = BlockStats {
-        num_series: series.len() as u64,
-        ..BlockStats::default()
-    };
-    let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
-
-    let mut index_series = Vec::with_capacity(series.len());
-    let mut segment_no = 1u32;
-    let mut segment = SEGMENT_HEADER.to_vec();
-    let mut frame = Vec::new();
+    let series = normalize(series);
+    let mut writer = BlockWriter::new(store, tenant, max_segment_bytes);
     for s in series {
-        let mut refs = Vec::with_capacity(s.chunks.len());
-        for c in s.chunks {
-            let samples = xor::sample_count(&c.data).map_err(|e| {
-                BlockError::InvalidInput(format!(
-                    "series {}: chunk {}..{}: {e}",
-                    s.labels, c.min_t, c.max_t
-                ))
-            })?;
-            frame.clear();
-            let len = chunks::write_frame(&mut frame, &c.data).map_err(BlockError::InvalidInput)?;
-            if segment.len() > SEGMENT_HEADER.len()
-                && (segment.len() + frame.len()) as u64 > max_segment_bytes
-            {
-                let full = std::mem::replace(&mut segment, SEGMENT_HEADER.to_vec());
-                store
-                    .put(&segment_path(&dir, segment_no), PutPayload::from(full))
-                    .await?;
-                segment_no += 1;
-            }
-            refs.push(ChunkRef {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                segment: segment_no,
-                offset: segment.len() as u64,
-                len,
-            });
-            segment.extend_from_slice(&frame);
-            stats.num_chunks += 1;
-            stats.num_samples += samples;
-            min_time = min_time.min(c.min_t);
-            max_time = max_time.max(c.max_t);
-        }
-        index_series.push((s.labels, refs));
+        writer.append(s.labels, s.chunks).await?;
     }
-    store
-        .put(&segment_path(&dir, segment_no), PutPayload::from(segment))
-        .await?;
-    store
-        .put(
-            &dir.clone().join("index"),
-            PutPayload::from(index::encode(&index_series)),
+    let ulid = writer.ulid();
+    writer
+        .finish(
+            BlockCompaction {
+                level: 1,
+                sources: vec![ulid],
+            },
+            source,
         )
-        .await?;
-
-    let meta = BlockMeta {
-        ulid,
-        min_time,
-        max_time: max_time.saturating_add(1),
-        stats,
-        compaction: BlockCompaction {
-            level: 1,
-            sources: vec![ulid],
-        },
-        version: meta::META_VERSION,
-        cairn: CairnMeta {
-            source: source.to_string(),
-        },
-    };
-    let json = serde_json::to_vec_pretty(&meta)
-        .map_err(|e| BlockError::InvalidInput(format!("encoding meta.json: {e}")))?;
-    store
-        .put(&dir.clone().join("meta.json"), PutPayload::from(json))
-        .await?;
-    Ok(meta)
+        .await
 }
 
 /// Sorts by label set, merges equal label sets, drops chunkless series,
-/// sorts chunks by time and rejects impossible time ranges.
-fn normalize(mut series: Vec<BlockSeries>) -> Result<Vec<BlockSeries>, BlockError> {
+/// and sorts chunks by time ([`BlockWriter`] rejects impossible ones).
+fn normalize(mut series: Vec<BlockSeries>) -> Vec<BlockSeries> {
     series.retain(|s| !s.chunks.is_empty());
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut out: Vec<BlockSeries> = Vec::with_capacity(series.len());
@@ -253,15 +197,9 @@ fn normalize(mut series: Vec<BlockSeries>) -> Result<Vec<BlockSeries>, BlockErro
         }
     }
     for s in &mut out {
-        if let Some(c) = s.chunks.iter().find(|c| c.max_t < c.min_t) {
-            return Err(BlockError::InvalidInput(format!(
-                "series {}: chunk max_t {} is before min_t {}",
-                s.labels, c.max_t, c.min_t
-            )));
-        }
         s.chunks.sort_by_key(|c| (c.min_t, c.max_t));
     }
-    Ok(out)
+    out
 }
 
 /// The complete blocks of `tenant` (those with a readable `meta.json`),
@@ -290,14 +228,27 @@ pub async fn refresh_block_list(
     let listing = retry
         .run(&prefix, || store.list_with_delimiter(Some(&prefix)))
         .await?;
-    let known: BTreeMap<Ulid, &BlockMeta> = known.iter().map(|m| (m.ulid, m)).collect();
-    let mut metas = Vec::with_capacity(listing.common_prefixes.len());
-    let mut unknown = Vec::new();
-    for ulid in listing
+    let listed = listing
         .common_prefixes
         .iter()
-        .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()))
-    {
+        .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()));
+    metas_of(store, tenant, listed, known, retry).await
+}
+
+/// The metadata of blocks `ulids`, sorted by `min_time`: from `known`
+/// where it is there (blocks are immutable), else from `meta.json`
+/// (blocks without a usable one are left out).
+async fn metas_of(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    ulids: impl Iterator<Item = Ulid>,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
+    let known: BTreeMap<Ulid, &BlockMeta> = known.iter().map(|m| (m.ulid, m)).collect();
+    let mut metas = Vec::new();
+    let mut unknown = Vec::new();
+    for ulid in ulids {
         match known.get(&ulid) {
             Some(meta) => metas.push((*meta).clone()),
             None => unknown.push(ulid),
@@ -311,6 +262,40 @@ pub async fn refresh_block_list(
     metas.extend(new.into_iter().flatten());
     metas.sort_by_key(|m| (m.min_time, m.ulid));
     Ok(metas)
+}
+
+/// The complete blocks of `tenant` whose ULID was created at or after
+/// `since_ms`, sorted by `min_time`: what a reader holding a bucket index
+/// written at about `since_ms` is missing. ULIDs sort by creation time, so
+/// this is one listing starting after `since_ms` (S3's `start-after`), not
+/// a listing of the whole tenant. `known` blocks keep their metadata; the
+/// others cost a `meta.json` GET.
+pub async fn blocks_created_since(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    since_ms: i64,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
+    let prefix = blocks_prefix(tenant);
+    let since = u64::try_from(since_ms).unwrap_or(0);
+    let offset = prefix.clone().join(Ulid::from_parts(since, 0).to_string());
+    let depth = prefix.parts().count();
+    let objects: Vec<object_store::ObjectMeta> = retry
+        .run(&prefix, || {
+            store.list_with_offset(Some(&prefix), &offset).try_collect()
+        })
+        .await?;
+    let complete: BTreeSet<Ulid> = objects
+        .iter()
+        .filter(|o| o.location.filename() == Some("meta.json"))
+        .filter(|o| o.location.parts().count() == depth + 2)
+        .filter_map(|o| {
+            let dir = o.location.parts().nth(depth)?;
+            Ulid::from_string(dir.as_ref()).ok()
+        })
+        .collect();
+    metas_of(store, tenant, complete.into_iter(), known, retry).await
 }
 
 /// A block's `meta.json`, `None` when the block is incomplete or the file
@@ -442,6 +427,34 @@ impl BlockReader {
                 plan.chunk_bytes += chunks.iter().map(|c| u64::from(c.len)).sum::<u64>();
                 plan.series.push((self.index.labels(entry), chunks));
             }
+        }
+        plan
+    }
+
+    /// Series in the block. Series IDs `0..series_count()` are in label
+    /// order, which is what lets a merge walk several blocks in step.
+    pub fn series_count(&self) -> u32 {
+        // The index holds at most 2^32 series (writers enforce it).
+        u32::try_from(self.index.series_len()).unwrap_or(u32::MAX)
+    }
+
+    /// A plan reading every chunk of the series with IDs in `ids`: how a
+    /// compaction streams a block a batch of series at a time.
+    pub fn plan_series(&self, ids: Range<u32>) -> SelectPlan {
+        let mut plan = SelectPlan {
+            ulid: self.meta.ulid,
+            mint: i64::MIN,
+            maxt: i64::MAX,
+            series: Vec::new(),
+            chunk_bytes: 0,
+        };
+        for entry in ids.filter_map(|id| self.index.series(id)) {
+            if entry.chunks.is_empty() {
+                continue;
+            }
+            plan.chunk_bytes += entry.chunks.iter().map(|c| u64::from(c.len)).sum::<u64>();
+            plan.series
+                .push((self.index.labels(entry), entry.chunks.to_vec()));
         }
         plan
     }

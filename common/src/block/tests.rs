@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use object_store::GetRange;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::{GetRange, PutPayload};
 use regex::Regex;
 
 use super::*;
@@ -673,4 +673,54 @@ async fn plans_count_series_and_chunk_bytes_before_fetching() {
     );
 
     assert!(reader.memory_bytes() > 1000, "{}", reader.memory_bytes());
+}
+
+#[tokio::test]
+async fn streaming_writer_uploads_segments_as_they_fill_and_rejects_disorder() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (series, expected) = corpus(40, 2);
+    let mut sorted = series;
+    sorted.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut w = BlockWriter::new(store.as_ref(), &tenant(), 4096);
+    let ulid = w.ulid();
+    let dir = block_dir(&tenant(), ulid);
+    for s in sorted.iter().cloned() {
+        w.append(s.labels, s.chunks).await.unwrap();
+    }
+    // Before `finish`: full segments are uploaded, the block is invisible.
+    let uploaded: Vec<_> = store.list(Some(&dir)).try_collect().await.unwrap();
+    assert!(uploaded.len() > 1, "segments upload while appending");
+    assert!(
+        list_blocks(store.as_ref(), &tenant())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let meta = w
+        .finish(
+            BlockCompaction {
+                level: 2,
+                sources: vec![ulid],
+            },
+            "compactor-0",
+        )
+        .await
+        .unwrap();
+    assert_eq!(meta.compaction.level, 2);
+    let reader = BlockReader::open(Arc::clone(&store), &tenant(), meta)
+        .await
+        .unwrap();
+    assert_eq!(reader.series_count(), 40);
+    let all = reader.plan_series(0..40);
+    let got = reader
+        .fetch_plan(all, &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(got, expected);
+
+    let mut w = BlockWriter::new(store.as_ref(), &tenant(), 4096);
+    let (a, b) = (sorted[1].clone(), sorted[0].clone());
+    w.append(a.labels, a.chunks).await.unwrap();
+    let err = w.append(b.labels, b.chunks).await.unwrap_err();
+    assert!(err.to_string().contains("increasing label order"), "{err}");
 }

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::block::{BlockMeta, BlockSeries, ChunkData, InstrumentedStore, write_block};
+use common::block::{
+    BUCKET_INDEX_VERSION, BlockCompaction, BlockMeta, BlockSeries, BlockWriter, BucketIndex,
+    ChunkData, DeletionMark, InstrumentedStore, MAX_SEGMENT_BYTES, block_dir, write_block,
+    write_bucket_index, write_deletion_mark,
+};
 use common::chunk::xor::XorChunk;
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
@@ -13,6 +17,7 @@ use common::series::{
     MatchOp, Matcher, Sample, Series, SeriesStore, StoreError, matches_all, merge_series,
 };
 use common::tenant::TenantId;
+use common::time::now_ms;
 use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -194,11 +199,12 @@ async fn blocks_outside_the_query_range_are_never_fetched() {
         .await
         .unwrap();
     assert_eq!(got, series("m", 3, 1000, 2000));
-    // Listing reads every meta.json; index and chunks only of the block in range.
+    // Listing reads the bucket index (absent here) and every meta.json;
+    // index and chunks only of the block in range.
     let paths: Vec<String> = f
         .read_paths()
         .into_iter()
-        .filter(|p| !p.ends_with("/meta.json"))
+        .filter(|p| !p.ends_with("/meta.json") && !p.ends_with("/bucket-index.json.gz"))
         .collect();
     assert!(paths.iter().any(|p| p.ends_with("/index")), "{paths:?}");
     assert!(paths.iter().any(|p| p.contains("/chunks/")), "{paths:?}");
@@ -516,4 +522,160 @@ async fn transient_storage_errors_are_retried_during_a_query() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::ObjectStore(_)), "{err}");
+}
+
+impl Fixture {
+    /// A block holding `series` that claims `sources` as its compaction
+    /// sources, as the compactor writes it.
+    async fn compacted(&self, series: &[Series], sources: &[&BlockMeta]) -> BlockMeta {
+        let mut w = BlockWriter::new(self.store.as_ref(), &tenant(), MAX_SEGMENT_BYTES);
+        for s in block_series(series) {
+            w.append(s.labels, s.chunks).await.unwrap();
+        }
+        let compaction = BlockCompaction {
+            level: 2,
+            sources: sources.iter().map(|m| m.ulid).collect(),
+        };
+        w.finish(compaction, "compactor").await.unwrap()
+    }
+
+    async fn delete_block(&self, meta: &BlockMeta) {
+        let dir = block_dir(&tenant(), meta.ulid);
+        let paths: Vec<_> = self
+            .store
+            .list(Some(&dir))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .unwrap();
+        for p in paths {
+            self.store.delete(&p).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn compaction_sources_and_output_are_never_both_read() {
+    let f = Fixture::new();
+    let a = f.block(&series("m", 3, 0, 1000)).await;
+    let b = f.block(&series("m", 3, 0, 1000)).await;
+    let c = f.compacted(&series("m", 3, 0, 1000), &[&a, &b]).await;
+    let bs = f.block_store(Limits::default(), quick());
+    f.read_paths();
+    let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
+    assert_eq!(got, series("m", 3, 0, 1000));
+    let chunk_reads: Vec<String> = f
+        .read_paths()
+        .into_iter()
+        .filter(|p| p.contains("/chunks/") || p.ends_with("/index"))
+        .collect();
+    assert!(
+        chunk_reads.iter().all(|p| p.contains(&c.ulid.to_string())),
+        "only the compacted block is read: {chunk_reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_block_deleted_after_listing_does_not_fail_the_query() {
+    let f = Fixture::new();
+    let a = f.block(&series("m", 3, 0, 1000)).await;
+    let b = f.block(&series("m", 3, 1000, 2000)).await;
+    // A long TTL: the store keeps believing in `a` and `b`.
+    let bs = f.block_store(
+        Limits::default(),
+        BlockStoreConfig {
+            block_list_ttl: Duration::from_secs(3600),
+            index_cache_bytes: 0,
+            ..quick()
+        },
+    );
+    let want = series("m", 3, 0, 2000);
+    assert_eq!(
+        bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap(),
+        want
+    );
+    // The compactor replaces them and deletes the sources.
+    f.compacted(&want, &[&a, &b]).await;
+    f.delete_block(&a).await;
+    f.delete_block(&b).await;
+    assert_eq!(
+        bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap(),
+        want
+    );
+    let names = bs.label_names(&tenant(), &[], 0, 5000).await.unwrap();
+    assert_eq!(names, ["__name__", "i"]);
+}
+
+#[tokio::test]
+async fn a_fresh_bucket_index_replaces_listing_and_a_stale_one_does_not() {
+    let f = Fixture::new();
+    let a = f.block(&series("m", 2, 0, 1000)).await;
+    let b = f.block(&series("m", 2, 1000, 2000)).await;
+    let marked_long_ago = DeletionMark::new(b.ulid, now_ms() - 2 * 3600 * 1000);
+    let index = |updated_at| BucketIndex {
+        version: BUCKET_INDEX_VERSION,
+        blocks: vec![a.clone(), b.clone()],
+        block_deletion_marks: vec![marked_long_ago.clone()],
+        updated_at,
+    };
+    let cfg = BlockStoreConfig {
+        block_list_ttl: Duration::ZERO,
+        ..quick()
+    };
+    write_bucket_index(f.store.as_ref(), &tenant(), &index(now_ms() / 1000))
+        .await
+        .unwrap();
+    // Uploaded after the index was written: found by the recent-ULID listing.
+    let c = f.block(&series("m", 2, 2000, 3000)).await;
+    let bs = f.block_store(Limits::default(), cfg.clone());
+    f.read_paths();
+    let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
+    let mut want = series("m", 2, 0, 1000);
+    for (w, late) in want.iter_mut().zip(series("m", 2, 2000, 3000)) {
+        w.samples.extend(late.samples);
+    }
+    assert_eq!(got, want, "b's old mark hides it, c is found");
+    let metas: Vec<String> = f
+        .read_paths()
+        .into_iter()
+        .filter(|p| p.ends_with("meta.json"))
+        .collect();
+    assert_eq!(metas.len(), 1, "only c's meta.json is read: {metas:?}");
+    assert!(metas[0].contains(&c.ulid.to_string()));
+
+    write_bucket_index(f.store.as_ref(), &tenant(), &index(now_ms() / 1000 - 7200))
+        .await
+        .unwrap();
+    let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
+    assert_eq!(
+        got,
+        series("m", 2, 0, 3000),
+        "a stale index's marks are not trusted, and the bucket holds no mark file"
+    );
+}
+
+#[tokio::test]
+async fn without_an_index_listing_finds_deletion_marks() {
+    let f = Fixture::new();
+    f.block(&series("m", 2, 0, 1000)).await;
+    let b = f.block(&series("m", 2, 1000, 2000)).await;
+    let c = f.block(&series("m", 2, 2000, 3000)).await;
+    let old = DeletionMark::new(b.ulid, now_ms() - 2 * 3600 * 1000);
+    write_deletion_mark(f.store.as_ref(), &tenant(), &old)
+        .await
+        .unwrap();
+    let fresh = DeletionMark::new(c.ulid, now_ms());
+    write_deletion_mark(f.store.as_ref(), &tenant(), &fresh)
+        .await
+        .unwrap();
+    let bs = f.block_store(Limits::default(), quick());
+    let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
+    let mut want = series("m", 2, 0, 1000);
+    for (w, late) in want.iter_mut().zip(series("m", 2, 2000, 3000)) {
+        w.samples.extend(late.samples);
+    }
+    assert_eq!(
+        got, want,
+        "b is past the grace and skipped; c, just marked, is read"
+    );
 }
