@@ -8,6 +8,7 @@ mod config;
 pub mod frontend;
 pub mod promql;
 pub mod store;
+pub mod traceql;
 
 pub use api::Querier;
 pub use config::{QuerierConfig, ResultsCacheConfig};

@@ -9,6 +9,7 @@ mod metadata;
 mod metric_metadata;
 mod params;
 mod stats;
+mod tempo;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use common::exemplar::ExemplarSource;
 use common::limits::Overrides;
 use common::metadata::MetadataSource;
 use common::series::SeriesStore;
+use common::traces::TraceStore;
 
 pub use error::ApiError;
 
@@ -39,6 +41,8 @@ pub struct Querier {
     metadata: Option<Arc<dyn MetadataSource>>,
     /// Where `/query_exemplars` reads from; none answers an empty result.
     exemplars: Option<Arc<dyn ExemplarSource>>,
+    /// Where the Tempo API reads traces from; none answers 501.
+    trace_store: Option<Arc<dyn TraceStore>>,
 }
 
 impl Querier {
@@ -64,6 +68,7 @@ impl Querier {
             multitenancy,
             metadata: None,
             exemplars: None,
+            trace_store: None,
         }
     }
 
@@ -76,6 +81,12 @@ impl Querier {
     /// Answers `/api/v1/query_exemplars` from `source` (e.g. the ingesters).
     pub fn with_exemplar_source(mut self, source: Arc<dyn ExemplarSource>) -> Self {
         self.exemplars = Some(source);
+        self
+    }
+
+    /// Answers the Tempo API (`/api/traces`, `/api/search`, …) from `store`.
+    pub fn with_trace_store(mut self, store: Arc<dyn TraceStore>) -> Self {
+        self.trace_store = Some(store);
         self
     }
 
@@ -93,6 +104,7 @@ impl Querier {
     /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),
     /// each answering GET and POST (form body).
     pub fn router(self: Arc<Self>) -> Router {
+        let tempo = tempo::router(Arc::clone(&self));
         Router::new()
             .route(
                 "/prometheus/api/v1/query",
@@ -131,5 +143,6 @@ impl Querier {
                 get(handlers::build_info),
             )
             .with_state(self)
+            .merge(tempo)
     }
 }
