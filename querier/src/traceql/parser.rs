@@ -16,7 +16,11 @@ use super::lexer::{Tok, lex};
 /// Parses a TraceQL query.
 pub fn parse(src: &str) -> Result<Query, ParseError> {
     let tokens = lex(src).map_err(|e| e.locate(src))?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        operators: 0,
+    };
     let run = |p: &mut Parser| {
         let q = p.query()?;
         p.expect(&Tok::Eof, "end of query")?;
@@ -25,9 +29,14 @@ pub fn parse(src: &str) -> Result<Query, ParseError> {
     run(&mut p).map_err(|e: ParseError| e.locate(src))
 }
 
+/// Most operators, parentheses and unary signs one query may use: bounds
+/// the tree's depth, so evaluating and dropping it cannot overflow the stack.
+const MAX_OPERATORS: usize = 128;
+
 struct Parser {
     tokens: Vec<(usize, Tok)>,
     pos: usize,
+    operators: usize,
 }
 
 fn describe(t: &Tok) -> String {
@@ -106,6 +115,18 @@ impl Parser {
         )
     }
 
+    /// Counts one more operator, refusing overly complex queries.
+    fn operator(&mut self) -> Result<(), ParseError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(ParseError::at(
+                self.offset(),
+                format!("query too complex: more than {MAX_OPERATORS} operators"),
+            ));
+        }
+        Ok(())
+    }
+
     fn expect(&mut self, t: &Tok, wanted: &str) -> Result<(), ParseError> {
         if self.peek() == t {
             self.next();
@@ -145,6 +166,7 @@ impl Parser {
             if p <= min_prec {
                 break;
             }
+            self.operator()?;
             self.next();
             let rhs = self.spanset_expr(p)?;
             lhs = SpansetExpr::Binary(op, Box::new(lhs), Box::new(rhs));
@@ -156,6 +178,7 @@ impl Parser {
         match self.peek() {
             Tok::LBrace => Ok(SpansetExpr::Filter(self.filter()?)),
             Tok::LParen => {
+                self.operator()?;
                 self.next();
                 let q = self.query()?;
                 self.expect(&Tok::RParen, "\")\"")?;
@@ -280,6 +303,7 @@ impl Parser {
             if p <= min_prec {
                 break;
             }
+            self.operator()?;
             let negated = self.next() == Tok::Nre;
             if regex {
                 let at = self.offset();
@@ -307,10 +331,12 @@ impl Parser {
     fn field_unary(&mut self) -> Result<FieldExpr, ParseError> {
         match self.peek() {
             Tok::Not => {
+                self.operator()?;
                 self.next();
                 Ok(FieldExpr::Not(Box::new(self.field_unary()?)))
             }
             Tok::Minus => {
+                self.operator()?;
                 self.next();
                 Ok(match self.field_unary()? {
                     FieldExpr::Static(Value::Int(i)) => FieldExpr::Static(Value::Int(-i)),
@@ -328,6 +354,7 @@ impl Parser {
         let stat = |v| Ok(FieldExpr::Static(v));
         match self.next() {
             Tok::LParen => {
+                self.operator()?;
                 let e = self.field_expr(0)?;
                 self.expect(&Tok::RParen, "\")\"")?;
                 Ok(e)

@@ -76,8 +76,9 @@ impl TraceStore for MemTraceStore {
     }
 
     async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
+        let all = self.tenants.read();
         let mut out = Vec::new();
-        for t in self.traces(tenant) {
+        for t in all.get(tenant.as_str()).into_iter().flatten() {
             if scan.limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
@@ -85,7 +86,7 @@ impl TraceStore for MemTraceStore {
                 in_range(s, scan.start_ns, scan.end_ns) && scan.filter.as_ref().is_none_or(|f| f(s))
             });
             if hit {
-                out.push(t);
+                out.push(t.clone());
             }
         }
         Ok(out)

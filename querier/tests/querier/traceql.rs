@@ -98,3 +98,14 @@ fn traceql_cases() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn overly_deep_queries_are_refused_not_overflowed() {
+    let deep = format!("{{ {}.a = 1{} }}", "(".repeat(100_000), ")".repeat(100_000));
+    let err = parse(&deep).expect_err("too deep");
+    assert!(err.to_string().contains("query too complex"), "{err}");
+    let long = vec!["{ .a = 1 }"; 50_000].join(" || ");
+    assert!(parse(&long).is_err());
+    let nots = format!("{{ {}.a }}", "!".repeat(100_000));
+    assert!(parse(&nots).is_err());
+}
