@@ -40,7 +40,7 @@ fn store() -> MemTraceStore {
                     parent: (i > 0).then_some((i / 2) as u8 + 1),
                     name: names[n % names.len()],
                     kind: (n % 5) as i32 + 1,
-                    status: if n % 17 == 0 { 2 } else { 0 },
+                    status: if n.is_multiple_of(17) { 2 } else { 0 },
                     start_ms: i as u64,
                     dur_ms: (n % 97) as u64 + 1,
                     resource: Arc::clone(&services[(t + i) % services.len()]),
