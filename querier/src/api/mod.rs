@@ -1,5 +1,6 @@
-//! The Prometheus HTTP query API (`/prometheus/api/v1/…`): [`Querier`] wires
-//! the engine and the store to thin axum handlers.
+//! The Prometheus HTTP query API (`/prometheus/api/v1/…`) and Tempo's
+//! (`/api/traces`, `/api/search`, in `tempo`): [`Querier`] wires the
+//! engines and the stores to thin axum handlers.
 
 mod error;
 mod exemplars;
@@ -101,8 +102,9 @@ impl Querier {
         &self.frontend
     }
 
-    /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),
-    /// each answering GET and POST (form body).
+    /// The query API routes, at absolute paths: Prometheus's
+    /// (`/prometheus/api/v1/query`, …, each answering GET and POST with a
+    /// form body) and Tempo's (`/api/traces/{id}`, `/api/search`, …).
     pub fn router(self: Arc<Self>) -> Router {
         let tempo = tempo::router(Arc::clone(&self));
         Router::new()

@@ -361,5 +361,12 @@ async fn tags_tag_values_and_echo() {
     let resp = get(&base, None, "/api/echo").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.expect("body"), "echo");
+    let info = get_json(&base, "a", "/api/status/buildinfo").await;
+    assert!(
+        info["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("2.")),
+        "{info}"
+    );
     assert_eq!(get(&base, None, "/api/search/tags").await.status(), 401);
 }

@@ -351,3 +351,20 @@ pub(super) async fn tag_values_v2(
 pub(super) async fn echo() -> &'static str {
     "echo"
 }
+
+/// The Tempo API version Cairn answers like: Grafana reads it from
+/// `/api/status/buildinfo` to pick endpoints (v2 tags, TraceQL search).
+const TEMPO_API_VERSION: &str = "2.9.0";
+
+/// `GET /api/status/buildinfo`: Tempo's flat build-info object, the
+/// version being the Tempo API level served, the revision Cairn's own.
+pub(super) async fn build_info() -> Response {
+    json_response(json!({
+        "version": TEMPO_API_VERSION,
+        "revision": concat!("cairn-", env!("CARGO_PKG_VERSION")),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}

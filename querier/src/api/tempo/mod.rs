@@ -1,5 +1,5 @@
 //! Tempo's query HTTP API (`/api/traces/<id>`, `/api/search`, tag listings,
-//! `/api/echo`) so Grafana's Tempo data source works against Cairn.
+//! `/api/echo`, `/api/status/buildinfo`) so Grafana's Tempo data source works against Cairn.
 
 mod error;
 mod handlers;
@@ -27,5 +27,6 @@ pub(super) fn router(querier: Arc<Querier>) -> Router {
             get(handlers::tag_values_v2),
         )
         .route("/api/echo", get(handlers::echo))
+        .route("/api/status/buildinfo", get(handlers::build_info))
         .with_state(querier)
 }
