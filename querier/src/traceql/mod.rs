@@ -19,7 +19,7 @@ pub use ast::{
 pub use eval::{Spanset, TraceView, field_value, hex};
 pub use parser::parse;
 pub use pushdown::{is_exact, span_filter};
-pub use search::{SearchOutcome, SearchRequest, TraceHit, search};
+pub use search::{SearchOutcome, SearchRequest, TraceHit, intrinsic_values, search};
 pub use tags::tags_query;
 
 /// Why a query does not parse, with where.

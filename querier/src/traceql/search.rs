@@ -6,8 +6,10 @@ use common::series::StoreError;
 use common::tenant::TenantId;
 use common::traces::{Trace, TraceScan, TraceStore};
 
-use super::ast::Query;
-use super::eval::{Spanset, TraceView};
+use std::collections::BTreeSet;
+
+use super::ast::{FieldExpr, Intrinsic, Query, Value};
+use super::eval::{Spanset, TraceView, field_value};
 use super::pushdown::{is_exact, span_filter};
 
 /// What to search for.
@@ -106,4 +108,47 @@ fn evaluate(req: &SearchRequest, trace: Trace) -> Option<TraceHit> {
         start_ns,
         duration_ns,
     })
+}
+
+/// Most traces read to list an intrinsic's values (`name`, `rootName`, …):
+/// stores index attributes, not intrinsics, so listing them is a scan.
+const MAX_TRACES_FOR_VALUES: usize = 1000;
+
+/// Distinct values of `intrinsic` in `[start_ns, end_ns]` over the
+/// tenants' traces (at most [`MAX_TRACES_FOR_VALUES`] traces each).
+pub async fn intrinsic_values(
+    store: &dyn TraceStore,
+    tenants: &[TenantId],
+    intrinsic: Intrinsic,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<BTreeSet<String>, StoreError> {
+    let scan = TraceScan {
+        start_ns,
+        end_ns,
+        filter: None,
+        limit: Some(MAX_TRACES_FOR_VALUES),
+    };
+    let field = FieldExpr::Intrinsic(intrinsic);
+    let mut values = BTreeSet::new();
+    for tenant in tenants {
+        for trace in store
+            .search(tenant, &scan)
+            .await?
+            .iter()
+            .take(MAX_TRACES_FOR_VALUES)
+        {
+            let view = TraceView::new(trace);
+            for span in &trace.spans {
+                match field_value(&field, span, &view) {
+                    Value::Nil => {}
+                    Value::Str(s) if s.is_empty() => {}
+                    v => {
+                        values.insert(v.render());
+                    }
+                }
+            }
+        }
+    }
+    Ok(values)
 }

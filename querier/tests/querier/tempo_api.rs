@@ -358,6 +358,23 @@ async fn tags_tag_values_and_echo() {
             .contains(r#"{"type":"keyword","value":"error"}"#)
     );
 
+    let body = get_json(&base, "a", "/api/v2/search/tag/name/values").await;
+    let names = body["tagValues"].to_string();
+    assert!(
+        names.contains(r#"{"type":"string","value":"pg.exec"}"#),
+        "{names}"
+    );
+    assert!(
+        !names.contains("GET /health"),
+        "tenant b's span name leaked"
+    );
+    let body = get_json(&base, "a|b", "/api/v2/search/tag/rootServiceName/values").await;
+    assert_eq!(
+        body["tagValues"].as_array().map(Vec::len),
+        Some(2),
+        "frontend, worker"
+    );
+
     let resp = get(&base, None, "/api/echo").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.expect("body"), "echo");

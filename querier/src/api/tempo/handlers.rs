@@ -18,7 +18,7 @@ use super::error::TempoError;
 use super::{otlp, search_json};
 use crate::api::Querier;
 use crate::api::params::{Params, parse_duration};
-use crate::traceql::{self, SearchRequest, keyword_values};
+use crate::traceql::{self, Intrinsic, SearchRequest, keyword_values};
 
 /// Traces returned by a search when `limit` is absent (Tempo's default).
 const DEFAULT_LIMIT: usize = 20;
@@ -317,7 +317,8 @@ pub(super) async fn tag_values_v1(
 }
 
 /// `GET /api/v2/search/tag/{tag}/values`: typed values of a scoped
-/// attribute (`span.x`, `resource.x`, `.x`) or a keyword intrinsic.
+/// attribute (`span.x`, `resource.x`, `.x`) or an intrinsic (`status`,
+/// `kind` keywords; `name`, `rootServiceName`, … from the traces).
 pub(super) async fn tag_values_v2(
     State(q): State<Arc<Querier>>,
     Path(tag): Path<String>,
@@ -330,6 +331,16 @@ pub(super) async fn tag_values_v2(
             .iter()
             .map(|w| json!({ "type": "keyword", "value": w }))
             .collect();
+        return Ok(json_response(json!({ "tagValues": values })));
+    }
+    if let Some(intrinsic) = Intrinsic::from_name(&tag) {
+        let (start_ns, end_ns) = cx.time_range()?;
+        let values: Vec<_> =
+            traceql::intrinsic_values(&*cx.store, &cx.tenants, intrinsic, start_ns, end_ns)
+                .await?
+                .into_iter()
+                .map(|v| json!({ "type": "string", "value": v }))
+                .collect();
         return Ok(json_response(json!({ "tagValues": values })));
     }
     let (scope, key) = if let Some(k) = tag.strip_prefix("span.") {
