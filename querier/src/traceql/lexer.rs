@@ -266,3 +266,12 @@ fn number(src: &str, i: usize) -> Result<(Tok, usize), ParseError> {
     }
     Ok((Tok::Duration(total.round() as i64), unit_stop))
 }
+
+/// A non-negative duration written as in TraceQL (`1.5s`, `1h30m`, `250us`),
+/// in nanoseconds: Tempo's `minDuration`/`maxDuration` use the same syntax.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    match lex(text.trim()).ok()?.as_slice() {
+        [(_, Tok::Duration(d)), (_, Tok::Eof)] => u64::try_from(*d).ok(),
+        _ => None,
+    }
+}

@@ -17,6 +17,7 @@ pub use ast::{
     SpansetOp, Stage, Value, format_duration, keyword_values,
 };
 pub use eval::{Spanset, TraceView, field_value, hex};
+pub use lexer::parse_duration;
 pub use parser::parse;
 pub use pushdown::{is_exact, span_filter};
 pub use search::{SearchOutcome, SearchRequest, TraceHit, intrinsic_values, search};

@@ -266,7 +266,12 @@ async fn search_by_tags_durations_and_time_range() {
     assert_eq!(trace_ids(&body), ["a2"]);
     let body = get_json(&base, "a|b", "/api/search?maxDuration=50ms").await;
     assert_eq!(trace_ids(&body), ["a3"]);
-    let body = get_json(&base, "a|b", "/api/search?minDuration=50ms&maxDuration=1s").await;
+    let body = get_json(
+        &base,
+        "a|b",
+        "/api/search?minDuration=50ms&maxDuration=1.5s",
+    )
+    .await;
     assert_eq!(trace_ids(&body), ["a1"]);
     let s = BASE_NS / 1_000_000_000;
     let url = format!("/api/search?start={}&end={}", s + 15, s + 25);

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::error::TempoError;
 use super::{otlp, search_json};
 use crate::api::Querier;
-use crate::api::params::{Params, parse_duration};
+use crate::api::params::Params;
 use crate::traceql::{self, Intrinsic, SearchRequest, keyword_values};
 
 /// Traces returned by a search when `limit` is absent (Tempo's default).
@@ -91,12 +91,10 @@ impl Context {
         self.params
             .get(name)
             .map(|v| {
-                parse_duration(v)
-                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-                    .ok_or_else(|| TempoError::BadParam {
-                        name,
-                        reason: format!("{v:?} is not a duration"),
-                    })
+                traceql::parse_duration(v).ok_or_else(|| TempoError::BadParam {
+                    name,
+                    reason: format!("{v:?} is not a duration"),
+                })
             })
             .transpose()
     }
