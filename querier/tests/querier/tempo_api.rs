@@ -183,6 +183,14 @@ async fn search_by_traceql() {
     assert_eq!(set["spans"][0]["durationNanos"], "500000000");
     assert_eq!(body["metrics"]["inspectedTraces"], 2);
 
+    // The first spanset filter is pushed down: the store returns only
+    // traces with a span passing it.
+    for q in [r#"{ name = "auth" }"#, r#"{ name = "auth" } > { }"#] {
+        let body = get_json(&base, "a", &format!("/api/search?q={}", urlencode(q))).await;
+        assert_eq!(trace_ids(&body), ["a1"], "{q}");
+        assert_eq!(body["metrics"]["inspectedTraces"], 1, "{q}");
+    }
+
     // Attributes the query uses come back with the spans; spss caps spans.
     let q = "{ .queue != nil } | select(resource.service.name)";
     let url = format!("/api/search?q={}&spss=2", urlencode(q));
