@@ -2,7 +2,7 @@
 //! matched by some span of the trace, turned into an equivalent query.
 
 use super::ParseError;
-use super::ast::Query;
+use super::ast::{Query, STATUSES};
 use super::parser::parse;
 
 /// Splits logfmt `k=v k2="quoted v"` into pairs.
@@ -39,26 +39,32 @@ fn logfmt(src: &str) -> Result<Vec<(String, String)>, ParseError> {
 
 /// The query equivalent to a `tags` search (`{ }` when there are none).
 pub fn tags_query(tags: &str) -> Result<Query, ParseError> {
-    let filters: Vec<String> = logfmt(tags)?
+    let filters = logfmt(tags)?
         .into_iter()
         .map(|(k, v)| {
             let quoted = format!("{v:?}");
             let cond = match k.as_str() {
                 "name" => format!("name = {quoted}"),
-                "status.code" => format!("status = {}", v.to_ascii_lowercase()),
+                "status.code" => {
+                    let code = v.to_ascii_lowercase();
+                    if !STATUSES.iter().any(|(n, _)| *n == code) {
+                        return Err(ParseError::at(0, format!("unknown status.code {v:?}")));
+                    }
+                    format!("status = {code}")
+                }
                 _ => {
                     let attr = format!(".{k:?}");
-                    let typed = if v.parse::<i64>().is_ok() || v == "true" || v == "false" {
-                        format!(" || {attr} = {v}")
-                    } else {
-                        String::new()
+                    let typed = match (v.parse::<i64>(), v.parse::<bool>()) {
+                        (Ok(n), _) => format!(" || {attr} = {n}"),
+                        (_, Ok(b)) => format!(" || {attr} = {b}"),
+                        _ => String::new(),
                     };
                     format!("{attr} = {quoted}{typed}")
                 }
             };
-            format!("{{ {cond} }}")
+            Ok(format!("{{ {cond} }}"))
         })
-        .collect();
+        .collect::<Result<Vec<_>, ParseError>>()?;
     if filters.is_empty() {
         return parse("{ }");
     }

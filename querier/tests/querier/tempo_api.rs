@@ -292,6 +292,15 @@ async fn search_by_tags_durations_and_time_range() {
     );
     let resp = get(&base, Some("a"), "/api/search?tags=novalue").await;
     assert_eq!(resp.status(), 400);
+    let body = get_json(
+        &base,
+        "a",
+        "/api/search?tags=status.code%3Derror%20queue%3Dout",
+    )
+    .await;
+    assert_eq!(trace_ids(&body), ["a2"]);
+    let resp = get(&base, Some("a"), "/api/search?tags=status.code%3Dbroken").await;
+    assert_eq!(resp.status(), 400);
 }
 
 #[tokio::test]
