@@ -36,7 +36,7 @@ impl Spanset {
 pub struct TraceView<'a> {
     /// The trace.
     pub trace: &'a Trace,
-    /// The root span (no parent; else the earliest span).
+    /// The root span (the one without a parent), if it has arrived.
     pub root: Option<&'a Span>,
     /// Earliest span start (ns).
     pub start_ns: u64,
@@ -48,11 +48,7 @@ pub struct TraceView<'a> {
 impl<'a> TraceView<'a> {
     /// Facts about `trace`.
     pub fn new(trace: &'a Trace) -> Self {
-        let root = trace
-            .spans
-            .iter()
-            .find(|s| s.parent_span_id.is_none())
-            .or(trace.spans.first());
+        let root = trace.spans.iter().find(|s| s.parent_span_id.is_none());
         let start_ns = trace
             .spans
             .iter()
