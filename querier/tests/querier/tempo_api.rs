@@ -409,3 +409,16 @@ async fn tags_tag_values_and_echo() {
     );
     assert_eq!(get(&base, None, "/api/search/tags").await.status(), 401);
 }
+
+#[tokio::test]
+async fn without_a_trace_store_the_api_says_not_implemented() {
+    let server = crate::support::start_server(Limits::default()).await;
+    let resp = get(&server.base, Some("a"), "/api/search?q=%7B%7D").await;
+    assert_eq!(resp.status(), 501);
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("traces are not enabled")
+    );
+}
