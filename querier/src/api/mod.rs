@@ -1,5 +1,6 @@
-//! The Prometheus HTTP query API (`/prometheus/api/v1/…`): [`Querier`] wires
-//! the engine and the store to thin axum handlers.
+//! The Prometheus HTTP query API (`/prometheus/api/v1/…`) and Tempo's
+//! (`/api/traces`, `/api/search`, in `tempo`): [`Querier`] wires the
+//! engines and the stores to thin axum handlers.
 
 mod error;
 mod exemplars;
@@ -10,6 +11,7 @@ mod metadata;
 mod metric_metadata;
 mod params;
 mod stats;
+mod tempo;
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use common::limits::Overrides;
 use common::logs::LogStore;
 use common::metadata::MetadataSource;
 use common::series::SeriesStore;
+use common::traces::TraceStore;
 
 pub use error::ApiError;
 
@@ -44,6 +47,8 @@ pub struct Querier {
     /// Where the Loki API (`/loki/api/v1/…`) reads logs from; none leaves
     /// those routes out.
     log_store: Option<Arc<dyn LogStore>>,
+    /// Where the Tempo API reads traces from; none answers 501.
+    trace_store: Option<Arc<dyn TraceStore>>,
 }
 
 impl Querier {
@@ -70,6 +75,7 @@ impl Querier {
             metadata: None,
             exemplars: None,
             log_store: None,
+            trace_store: None,
         }
     }
 
@@ -92,6 +98,12 @@ impl Querier {
         self
     }
 
+    /// Answers the Tempo API (`/api/traces`, `/api/search`, …) from `store`.
+    pub fn with_trace_store(mut self, store: Arc<dyn TraceStore>) -> Self {
+        self.trace_store = Some(store);
+        self
+    }
+
     /// The PromQL engine (e.g. for rule evaluation).
     pub fn engine(&self) -> &Engine {
         self.frontend.engine()
@@ -103,11 +115,13 @@ impl Querier {
         &self.frontend
     }
 
-    /// The query API routes, at absolute paths (`/prometheus/api/v1/query`, …),
-    /// each answering GET and POST (form body), plus the Loki API
-    /// (`/loki/api/v1/…`) when a log store is set.
+    /// The query API routes, at absolute paths: Prometheus's
+    /// (`/prometheus/api/v1/query`, …, each answering GET and POST with a
+    /// form body), Tempo's (`/api/traces/{id}`, `/api/search`, …) and the
+    /// Loki API (`/loki/api/v1/…`) when a log store is set.
     pub fn router(self: Arc<Self>) -> Router {
         let loki = loki::router(Arc::clone(&self));
+        let tempo = tempo::router(Arc::clone(&self));
         Router::new()
             .route(
                 "/prometheus/api/v1/query",
@@ -147,5 +161,6 @@ impl Querier {
             )
             .with_state(self)
             .merge(loki)
+            .merge(tempo)
     }
 }

@@ -1,6 +1,7 @@
 //! The querier's integration tests: Prometheus's own PromQL conformance
 //! scripts run against the engine, the HTTP API over a real socket, and the
-//! query frontend (splitting, caching, fairness, limits).
+//! query frontend (splitting, caching, fairness, limits), TraceQL cases
+//! and the Tempo API.
 
 mod api;
 mod api_parity;
@@ -9,3 +10,6 @@ mod frontend;
 mod logql;
 mod loki_api;
 mod support;
+mod tempo_api;
+mod trace_support;
+mod traceql;

@@ -1,0 +1,379 @@
+//! Thin axum handlers for Tempo's query API: decode the tenant and
+//! parameters, call the trace store or the TraceQL search, encode Tempo's
+//! JSON (or protobuf) shapes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use common::tenant::{TenantId, tenants_from_headers};
+use common::traces::{AttrScope, Span, TraceId, TraceStore};
+use opentelemetry_proto::tonic::trace::v1::TracesData;
+use prost::Message;
+use serde_json::json;
+
+use super::error::TempoError;
+use super::{otlp, search_json};
+use crate::api::Querier;
+use crate::api::params::Params;
+use crate::traceql::{self, Intrinsic, SearchRequest, keyword_values};
+
+/// Traces returned by a search when `limit` is absent (Tempo's default).
+const DEFAULT_LIMIT: usize = 20;
+/// Spans returned per spanset when `spss` is absent (Tempo's default).
+const DEFAULT_SPSS: usize = 3;
+/// Intrinsics listed by `/api/v2/search/tags`.
+const INTRINSICS: [&str; 8] = [
+    "duration",
+    "kind",
+    "name",
+    "rootName",
+    "rootServiceName",
+    "status",
+    "statusMessage",
+    "traceDuration",
+];
+
+/// The request's tenants, parameters and the trace store.
+struct Context {
+    tenants: Vec<TenantId>,
+    params: Params,
+    store: Arc<dyn TraceStore>,
+}
+
+fn context(q: &Querier, headers: &HeaderMap, raw: Option<String>) -> Result<Context, TempoError> {
+    let tenants = tenants_from_headers(headers, q.multitenancy)?;
+    let store = q.trace_store.clone().ok_or(TempoError::NoStore)?;
+    let mut params = Params::default();
+    params.extend_from_urlencoded(raw.as_deref().unwrap_or(""));
+    Ok(Context {
+        tenants,
+        params,
+        store,
+    })
+}
+
+impl Context {
+    fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, TempoError> {
+        self.params
+            .get(name)
+            .map(|v| {
+                v.parse().map_err(|_| TempoError::BadParam {
+                    name,
+                    reason: format!("{v:?} is not a non-negative integer"),
+                })
+            })
+            .transpose()
+    }
+
+    /// `start`/`end` (Unix seconds, inclusive) as a nanosecond range.
+    fn time_range(&self) -> Result<(u64, u64), TempoError> {
+        let start = self.number::<u64>("start")?;
+        let end = self.number::<u64>("end")?;
+        let start_ns = start.map_or(0, |s| s.saturating_mul(1_000_000_000));
+        let end_ns = end.map_or(u64::MAX, |e| {
+            e.saturating_add(1)
+                .saturating_mul(1_000_000_000)
+                .saturating_sub(1)
+        });
+        if start_ns > end_ns {
+            return Err(TempoError::BadParam {
+                name: "end",
+                reason: "end must not be before start".into(),
+            });
+        }
+        Ok((start_ns, end_ns))
+    }
+
+    fn duration_ns(&self, name: &'static str) -> Result<Option<u64>, TempoError> {
+        self.params
+            .get(name)
+            .map(|v| {
+                traceql::parse_duration(v).ok_or_else(|| TempoError::BadParam {
+                    name,
+                    reason: format!("{v:?} is not a duration"),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// A trace ID in hex; shorter IDs are left-padded with zeros, like Tempo.
+fn parse_trace_id(s: &str) -> Result<TraceId, TempoError> {
+    let bad = || TempoError::BadTraceId(s.chars().take(64).collect());
+    if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let padded = format!("{s:0>32}");
+    let mut id = [0u8; 16];
+    for (i, byte) in id.iter_mut().enumerate() {
+        let pair = padded.get(2 * i..2 * i + 2).ok_or_else(bad)?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+    }
+    Ok(id)
+}
+
+/// Every stored span of the trace across the request's tenants.
+async fn find_trace(
+    q: &Querier,
+    headers: &HeaderMap,
+    raw: Option<String>,
+    id: &str,
+) -> Result<Vec<Span>, TempoError> {
+    let cx = context(q, headers, raw)?;
+    let id = parse_trace_id(id)?;
+    let (start_ns, end_ns) = cx.time_range()?;
+    let mut spans: Vec<Span> = Vec::new();
+    for tenant in &cx.tenants {
+        if let Some(t) = cx.store.trace_by_id(tenant, id, start_ns, end_ns).await? {
+            spans.extend(t.spans);
+        }
+    }
+    if spans.is_empty() {
+        return Err(TempoError::NotFound);
+    }
+    spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
+    spans.dedup_by(|a, b| a.span_id == b.span_id);
+    Ok(spans)
+}
+
+fn wants_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/protobuf"))
+}
+
+fn protobuf(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/protobuf")], bytes).into_response()
+}
+
+fn json_response(v: serde_json::Value) -> Response {
+    axum::Json(v).into_response()
+}
+
+/// `GET /api/traces/{id}`: `{"batches": [ResourceSpans…]}` (or protobuf
+/// `tempopb.Trace`, wire-identical to OTLP `TracesData`).
+pub(super) async fn trace_v1(
+    State(q): State<Arc<Querier>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let spans = find_trace(&q, &headers, raw, &id).await?;
+    let batches = otlp::resource_spans(&spans);
+    if wants_protobuf(&headers) {
+        let data = TracesData {
+            resource_spans: batches,
+        };
+        return Ok(protobuf(data.encode_to_vec()));
+    }
+    Ok(json_response(json!({ "batches": batches })))
+}
+
+/// `GET /api/v2/traces/{id}`: `{"trace": {"resourceSpans": […]}}` (or
+/// protobuf `TraceByIDResponse`, the trace in field 1).
+pub(super) async fn trace_v2(
+    State(q): State<Arc<Querier>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let spans = find_trace(&q, &headers, raw, &id).await?;
+    let data = TracesData {
+        resource_spans: otlp::resource_spans(&spans),
+    };
+    if wants_protobuf(&headers) {
+        let mut buf = Vec::new();
+        prost::encoding::message::encode(1, &data, &mut buf);
+        return Ok(protobuf(buf));
+    }
+    Ok(json_response(json!({ "trace": data })))
+}
+
+/// `GET /api/search`: TraceQL (`q`) or tag (`tags`) search.
+pub(super) async fn search(
+    State(q): State<Arc<Querier>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let cx = context(&q, &headers, raw)?;
+    let query = match cx.params.get("q") {
+        Some(text) => traceql::parse(text)?,
+        None => traceql::tags_query(cx.params.get("tags").unwrap_or(""))?,
+    };
+    let (start_ns, end_ns) = cx.time_range()?;
+    let limit = cx
+        .number("limit")?
+        .filter(|&l| l > 0)
+        .unwrap_or(DEFAULT_LIMIT);
+    let spss = cx
+        .number("spss")?
+        .filter(|&s| s > 0)
+        .unwrap_or(DEFAULT_SPSS);
+    let req = SearchRequest {
+        query,
+        start_ns,
+        end_ns,
+        limit,
+        min_duration_ns: cx.duration_ns("minDuration")?,
+        max_duration_ns: cx.duration_ns("maxDuration")?,
+    };
+    let outcome = traceql::search(&*cx.store, &cx.tenants, &req).await?;
+    Ok(json_response(search_json::response(
+        &req.query, &outcome, spss,
+    )))
+}
+
+/// Attribute keys by scope, merged over the request's tenants.
+async fn tag_names(cx: &Context) -> Result<BTreeSet<(AttrScope, String)>, TempoError> {
+    let (start_ns, end_ns) = cx.time_range()?;
+    let mut all = BTreeSet::new();
+    for tenant in &cx.tenants {
+        all.extend(cx.store.tag_names(tenant, start_ns, end_ns).await?);
+    }
+    Ok(all)
+}
+
+/// `GET /api/search/tags`: `{"tagNames": […]}`.
+pub(super) async fn tags_v1(
+    State(q): State<Arc<Querier>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let cx = context(&q, &headers, raw)?;
+    let names: BTreeSet<String> = tag_names(&cx).await?.into_iter().map(|(_, n)| n).collect();
+    Ok(json_response(json!({ "tagNames": names })))
+}
+
+/// `GET /api/v2/search/tags`: `{"scopes": [{"name", "tags"}…]}`, optionally
+/// one `scope` (`span`, `resource`, `intrinsic`).
+pub(super) async fn tags_v2(
+    State(q): State<Arc<Querier>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let cx = context(&q, &headers, raw)?;
+    let wanted = cx.params.get("scope").unwrap_or("all");
+    if !["all", "span", "resource", "intrinsic"].contains(&wanted) {
+        return Err(TempoError::BadParam {
+            name: "scope",
+            reason: format!("unknown scope {wanted:?}"),
+        });
+    }
+    let names = tag_names(&cx).await?;
+    let of = |scope: AttrScope| -> Vec<&str> {
+        names
+            .iter()
+            .filter(|(s, _)| *s == scope)
+            .map(|(_, n)| n.as_str())
+            .collect()
+    };
+    let mut scopes = Vec::new();
+    for (name, tags) in [
+        ("span", of(AttrScope::Span)),
+        ("resource", of(AttrScope::Resource)),
+        ("intrinsic", INTRINSICS.to_vec()),
+    ] {
+        if wanted == "all" || wanted == name {
+            scopes.push(json!({ "name": name, "tags": tags }));
+        }
+    }
+    Ok(json_response(json!({ "scopes": scopes })))
+}
+
+async fn tag_values(
+    cx: &Context,
+    scope: Option<AttrScope>,
+    key: &str,
+) -> Result<BTreeSet<String>, TempoError> {
+    let (start_ns, end_ns) = cx.time_range()?;
+    let mut all = BTreeSet::new();
+    for tenant in &cx.tenants {
+        all.extend(
+            cx.store
+                .tag_values(tenant, scope, key, start_ns, end_ns)
+                .await?,
+        );
+    }
+    Ok(all)
+}
+
+/// `GET /api/search/tag/{tag}/values`: `{"tagValues": […]}` for an
+/// attribute key in any scope.
+pub(super) async fn tag_values_v1(
+    State(q): State<Arc<Querier>>,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let cx = context(&q, &headers, raw)?;
+    let values = tag_values(&cx, None, &tag).await?;
+    Ok(json_response(json!({ "tagValues": values })))
+}
+
+/// `GET /api/v2/search/tag/{tag}/values`: typed values of a scoped
+/// attribute (`span.x`, `resource.x`, `.x`) or an intrinsic (`status`,
+/// `kind` keywords; `name`, `rootServiceName`, … from the traces).
+pub(super) async fn tag_values_v2(
+    State(q): State<Arc<Querier>>,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, TempoError> {
+    let cx = context(&q, &headers, raw)?;
+    if let Some(words) = keyword_values(&tag) {
+        let values: Vec<_> = words
+            .iter()
+            .map(|w| json!({ "type": "keyword", "value": w }))
+            .collect();
+        return Ok(json_response(json!({ "tagValues": values })));
+    }
+    if let Some(intrinsic) = Intrinsic::from_name(&tag) {
+        let (start_ns, end_ns) = cx.time_range()?;
+        let values: Vec<_> =
+            traceql::intrinsic_values(&*cx.store, &cx.tenants, intrinsic, start_ns, end_ns)
+                .await?
+                .into_iter()
+                .map(|v| json!({ "type": "string", "value": v }))
+                .collect();
+        return Ok(json_response(json!({ "tagValues": values })));
+    }
+    let (scope, key) = if let Some(k) = tag.strip_prefix("span.") {
+        (Some(AttrScope::Span), k)
+    } else if let Some(k) = tag.strip_prefix("resource.") {
+        (Some(AttrScope::Resource), k)
+    } else {
+        (None, tag.strip_prefix('.').unwrap_or(&tag))
+    };
+    let values: Vec<_> = tag_values(&cx, scope, key)
+        .await?
+        .into_iter()
+        .map(|v| json!({ "type": "string", "value": v }))
+        .collect();
+    Ok(json_response(json!({ "tagValues": values })))
+}
+
+/// `GET /api/echo`: Grafana's connectivity check.
+pub(super) async fn echo() -> &'static str {
+    "echo"
+}
+
+/// The Tempo API version Cairn answers like: Grafana reads it from
+/// `/api/status/buildinfo` to pick endpoints (v2 tags, TraceQL search).
+const TEMPO_API_VERSION: &str = "2.9.0";
+
+/// `GET /api/status/buildinfo`: Tempo's flat build-info object, the
+/// version being the Tempo API level served, the revision Cairn's own.
+pub(super) async fn build_info() -> Response {
+    json_response(json!({
+        "version": TEMPO_API_VERSION,
+        "revision": concat!("cairn-", env!("CARGO_PKG_VERSION")),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}

@@ -1,0 +1,32 @@
+//! Tempo's query HTTP API (`/api/traces/<id>`, `/api/search`, tag listings,
+//! `/api/echo`, `/api/status/buildinfo`) so Grafana's Tempo data source works against Cairn.
+
+mod error;
+mod handlers;
+mod otlp;
+mod search_json;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use super::Querier;
+
+/// The Tempo API routes at absolute paths.
+pub(super) fn router(querier: Arc<Querier>) -> Router {
+    Router::new()
+        .route("/api/traces/{id}", get(handlers::trace_v1))
+        .route("/api/v2/traces/{id}", get(handlers::trace_v2))
+        .route("/api/search", get(handlers::search))
+        .route("/api/search/tags", get(handlers::tags_v1))
+        .route("/api/v2/search/tags", get(handlers::tags_v2))
+        .route("/api/search/tag/{tag}/values", get(handlers::tag_values_v1))
+        .route(
+            "/api/v2/search/tag/{tag}/values",
+            get(handlers::tag_values_v2),
+        )
+        .route("/api/echo", get(handlers::echo))
+        .route("/api/status/buildinfo", get(handlers::build_info))
+        .with_state(querier)
+}

@@ -1,0 +1,478 @@
+//! Evaluates a parsed query over one trace: spanset filters per span,
+//! spanset operators over the span tree (`parent_span_id`), then the
+//! pipeline stages.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
+
+use common::traces::{AttrValue, KeyValue, Span, Trace};
+
+use super::ast::{
+    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, SpansetExpr,
+    SpansetOp, Stage, Value,
+};
+
+/// Spans of one trace that matched together, with the values that
+/// grouped or qualified them (`by(…)`, aggregates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanset {
+    /// Indices into the trace's `spans`, ascending.
+    pub spans: Vec<usize>,
+    /// `(label, value)` pairs, e.g. `("by(resource.service.name)", "api")`.
+    pub attributes: Vec<(String, Value<'static>)>,
+}
+
+impl Spanset {
+    fn of(spans: Vec<usize>) -> Self {
+        Self {
+            spans,
+            attributes: Vec::new(),
+        }
+    }
+}
+
+/// Trace-wide facts the trace-level intrinsics and structural operators need.
+pub struct TraceView<'a> {
+    /// The trace.
+    pub trace: &'a Trace,
+    /// The root span (the one without a parent), if it has arrived.
+    pub root: Option<&'a Span>,
+    /// Earliest span start (ns).
+    pub start_ns: u64,
+    /// Latest span end (ns).
+    pub end_ns: u64,
+    parents: OnceCell<Vec<Option<usize>>>,
+}
+
+impl<'a> TraceView<'a> {
+    /// Facts about `trace`.
+    pub fn new(trace: &'a Trace) -> Self {
+        let root = trace.spans.iter().find(|s| s.parent_span_id.is_none());
+        let start_ns = trace
+            .spans
+            .iter()
+            .map(|s| s.start_unix_nano)
+            .min()
+            .unwrap_or(0);
+        let end_ns = trace
+            .spans
+            .iter()
+            .map(|s| s.end_unix_nano)
+            .max()
+            .unwrap_or(0);
+        Self {
+            trace,
+            root,
+            start_ns,
+            end_ns,
+            parents: OnceCell::new(),
+        }
+    }
+
+    /// The trace's duration (ns).
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    /// The parent index of each span (`None` for roots and orphans).
+    fn parents(&self) -> &[Option<usize>] {
+        self.parents.get_or_init(|| {
+            let by_id: HashMap<_, _> = self
+                .trace
+                .spans
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.span_id, i))
+                .collect();
+            self.trace
+                .spans
+                .iter()
+                .map(|s| s.parent_span_id.and_then(|p| by_id.get(&p).copied()))
+                .collect()
+        })
+    }
+
+    /// Ancestors of span `i`, nearest first (bounded against cycles).
+    fn ancestors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let parents = self.parents();
+        std::iter::successors(parents.get(i).copied().flatten(), move |&p| {
+            parents.get(p).copied().flatten()
+        })
+        .take(parents.len())
+    }
+}
+
+impl Query {
+    /// The spansets this query selects in `trace`.
+    pub fn eval(&self, trace: &Trace) -> Vec<Spanset> {
+        self.eval_view(&TraceView::new(trace))
+    }
+
+    /// Like [`Query::eval`] with precomputed trace facts.
+    pub fn eval_view(&self, view: &TraceView<'_>) -> Vec<Spanset> {
+        let mut sets = eval_spanset(&self.expr, view);
+        for stage in &self.stages {
+            if sets.is_empty() {
+                break;
+            }
+            sets = apply_stage(stage, sets, view);
+        }
+        sets
+    }
+}
+
+fn union(sets: &[Spanset]) -> Vec<usize> {
+    let mut all: Vec<usize> = sets.iter().flat_map(|s| s.spans.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+fn eval_spanset(expr: &SpansetExpr, view: &TraceView<'_>) -> Vec<Spanset> {
+    match expr {
+        SpansetExpr::Filter(f) => {
+            let spans: Vec<usize> = (0..view.trace.spans.len())
+                .filter(|&i| matches_span(f, &view.trace.spans[i], Some(view)))
+                .collect();
+            if spans.is_empty() {
+                Vec::new()
+            } else {
+                vec![Spanset::of(spans)]
+            }
+        }
+        SpansetExpr::Pipeline(q) => q.eval_view(view),
+        SpansetExpr::Binary(op, l, r) => {
+            let lhs = eval_spanset(l, view);
+            if lhs.is_empty() && *op != SpansetOp::Or {
+                return Vec::new();
+            }
+            let rhs = eval_spanset(r, view);
+            let spans = match op {
+                SpansetOp::Or => union(&[lhs, rhs].concat()),
+                SpansetOp::And if rhs.is_empty() => Vec::new(),
+                SpansetOp::And => union(&[lhs, rhs].concat()),
+                _ => structural(*op, &union(&lhs), &union(&rhs), view),
+            };
+            if spans.is_empty() {
+                Vec::new()
+            } else {
+                vec![Spanset::of(spans)]
+            }
+        }
+    }
+}
+
+/// The right-hand spans standing in relation `op` to some left-hand span.
+fn structural(op: SpansetOp, lhs: &[usize], rhs: &[usize], view: &TraceView<'_>) -> Vec<usize> {
+    let parents = view.parents();
+    let left: HashSet<usize> = lhs.iter().copied().collect();
+    let keep: Box<dyn Fn(usize) -> bool + '_> = match op {
+        SpansetOp::Child => Box::new(|r| {
+            parents
+                .get(r)
+                .copied()
+                .flatten()
+                .is_some_and(|p| left.contains(&p))
+        }),
+        SpansetOp::Descendant => Box::new(|r| view.ancestors(r).any(|a| left.contains(&a))),
+        SpansetOp::Parent => {
+            let of_left: HashSet<usize> = lhs
+                .iter()
+                .filter_map(|&l| parents.get(l).copied().flatten())
+                .collect();
+            Box::new(move |r| of_left.contains(&r))
+        }
+        SpansetOp::Ancestor => {
+            let of_left: HashSet<usize> = lhs.iter().flat_map(|&l| view.ancestors(l)).collect();
+            Box::new(move |r| of_left.contains(&r))
+        }
+        SpansetOp::Sibling => {
+            let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+            for &l in lhs {
+                if let Some(p) = parents.get(l).copied().flatten() {
+                    children.entry(p).or_default().push(l);
+                }
+            }
+            Box::new(move |r| {
+                parents
+                    .get(r)
+                    .copied()
+                    .flatten()
+                    .and_then(|p| children.get(&p))
+                    .is_some_and(|ls| ls.iter().any(|&l| l != r))
+            })
+        }
+        SpansetOp::And | SpansetOp::Or => return Vec::new(),
+    };
+    rhs.iter().copied().filter(|&r| keep(r)).collect()
+}
+
+fn apply_stage(stage: &Stage, sets: Vec<Spanset>, view: &TraceView<'_>) -> Vec<Spanset> {
+    let spans = &view.trace.spans;
+    match stage {
+        Stage::Filter(f) => sets
+            .into_iter()
+            .filter_map(|mut s| {
+                s.spans.retain(|&i| matches_span(f, &spans[i], Some(view)));
+                (!s.spans.is_empty()).then_some(s)
+            })
+            .collect(),
+        Stage::Scalar { agg, op, value } => sets
+            .into_iter()
+            .filter_map(|mut s| {
+                let v = aggregate(agg, &s.spans, view);
+                if !compare(&v, value, *op) {
+                    return None;
+                }
+                s.attributes.push((agg.to_string(), v.into_owned()));
+                Some(s)
+            })
+            .collect(),
+        Stage::By(f) => {
+            let label = format!("by({f})");
+            let mut out = Vec::new();
+            for s in sets {
+                let mut groups: Vec<(Value<'static>, Vec<usize>)> = Vec::new();
+                for &i in &s.spans {
+                    let v = eval_field(f, &spans[i], Some(view)).into_owned();
+                    match groups.iter_mut().find(|(k, _)| *k == v) {
+                        Some((_, members)) => members.push(i),
+                        None => groups.push((v, vec![i])),
+                    }
+                }
+                for (k, members) in groups {
+                    let mut attributes = s.attributes.clone();
+                    attributes.push((label.clone(), k));
+                    out.push(Spanset {
+                        spans: members,
+                        attributes,
+                    });
+                }
+            }
+            out
+        }
+        Stage::Select(_) => sets,
+        Stage::Coalesce => vec![Spanset::of(union(&sets))],
+    }
+}
+
+fn as_f64(v: &Value<'_>) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        Value::Duration(d) => Some(*d as f64),
+        _ => None,
+    }
+}
+
+fn aggregate(agg: &Aggregate, members: &[usize], view: &TraceView<'_>) -> Value<'static> {
+    let field = match agg {
+        Aggregate::Count => return Value::Int(members.len() as i64),
+        Aggregate::Avg(f) | Aggregate::Min(f) | Aggregate::Max(f) | Aggregate::Sum(f) => f,
+    };
+    let values: Vec<Value<'_>> = members
+        .iter()
+        .map(|&i| eval_field(field, &view.trace.spans[i], Some(view)))
+        .filter(|v| as_f64(v).is_some())
+        .collect();
+    if values.is_empty() {
+        return Value::Nil;
+    }
+    let durations = values.iter().all(|v| matches!(v, Value::Duration(_)));
+    let nums = values.iter().filter_map(as_f64);
+    let x = match agg {
+        Aggregate::Avg(_) => nums.sum::<f64>() / values.len() as f64,
+        Aggregate::Min(_) => nums.fold(f64::INFINITY, f64::min),
+        Aggregate::Max(_) => nums.fold(f64::NEG_INFINITY, f64::max),
+        _ => nums.sum::<f64>(),
+    };
+    if durations {
+        Value::Duration(x.round() as i64)
+    } else {
+        Value::Float(x)
+    }
+}
+
+/// Whether `f` is true for `span` (`view` absent: trace-level fields are nil).
+pub(crate) fn matches_span(f: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>) -> bool {
+    matches!(eval_field(f, span, view), Value::Bool(true))
+}
+
+fn attr_value(v: &AttrValue) -> Value<'_> {
+    match v {
+        AttrValue::Str(s) => Value::Str(Cow::Borrowed(s)),
+        AttrValue::Bool(b) => Value::Bool(*b),
+        AttrValue::Int(i) => Value::Int(*i),
+        AttrValue::Double(d) => Value::Float(*d),
+        _ => Value::Nil,
+    }
+}
+
+fn find<'a>(kvs: &'a [KeyValue], key: &str) -> Option<Value<'a>> {
+    kvs.iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| attr_value(&kv.value))
+}
+
+fn attribute<'a>(a: &Attribute, span: &'a Span) -> Value<'a> {
+    let found = match a.scope {
+        AttrScope::Span => find(&span.attributes, &a.name),
+        AttrScope::Resource => find(&span.resource.attributes, &a.name),
+        AttrScope::Instrumentation => find(&span.scope.attributes, &a.name),
+        AttrScope::Any => {
+            find(&span.attributes, &a.name).or_else(|| find(&span.resource.attributes, &a.name))
+        }
+    };
+    found.unwrap_or(Value::Nil)
+}
+
+/// Lower-case hex of an ID.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn intrinsic<'a>(i: Intrinsic, span: &'a Span, view: Option<&TraceView<'a>>) -> Value<'a> {
+    let dur = |ns: u64| Value::Duration(i64::try_from(ns).unwrap_or(i64::MAX));
+    match i {
+        Intrinsic::Name => Value::Str(Cow::Borrowed(&span.name)),
+        Intrinsic::Status => Value::Status(span.status_code),
+        Intrinsic::StatusMessage => Value::Str(Cow::Borrowed(&span.status_message)),
+        Intrinsic::Kind => Value::Kind(span.kind),
+        Intrinsic::Duration => dur(span.duration_nanos()),
+        Intrinsic::SpanId => Value::Str(Cow::Owned(hex(&span.span_id))),
+        Intrinsic::ParentId => span
+            .parent_span_id
+            .map_or(Value::Nil, |p| Value::Str(Cow::Owned(hex(&p)))),
+        Intrinsic::TraceId => Value::Str(Cow::Owned(hex(&span.trace_id))),
+        Intrinsic::RootName => view
+            .and_then(|v| v.root)
+            .map_or(Value::Nil, |r| Value::Str(Cow::Borrowed(&r.name))),
+        Intrinsic::RootServiceName => view
+            .and_then(|v| v.root)
+            .and_then(|r| r.service_name())
+            .map_or(Value::Nil, |s| Value::Str(Cow::Borrowed(s))),
+        Intrinsic::TraceDuration => view.map_or(Value::Nil, |v| dur(v.duration_ns())),
+    }
+}
+
+/// Compares two values; values of unrelated types never compare true.
+pub(crate) fn compare(l: &Value<'_>, r: &Value<'_>, op: CmpOp) -> bool {
+    let ord = match (l, r) {
+        (Value::Int(a), Value::Int(b)) => a.cmp(b),
+        (Value::Str(a), Value::Str(b)) => a.cmp(b),
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        (Value::Status(a), Value::Status(b)) | (Value::Kind(a), Value::Kind(b)) => {
+            if !matches!(op, CmpOp::Eq | CmpOp::Neq) {
+                return false;
+            }
+            a.cmp(b)
+        }
+        _ => match (as_f64(l), as_f64(r)) {
+            (Some(a), Some(b)) => match a.partial_cmp(&b) {
+                Some(o) => o,
+                None => return false,
+            },
+            _ => return false,
+        },
+    };
+    op.holds(ord)
+}
+
+fn arithmetic(op: BinOp, l: &Value<'_>, r: &Value<'_>) -> Value<'static> {
+    if let (Value::Int(a), Value::Int(b), BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Mod) =
+        (l, r, op)
+    {
+        let v = match op {
+            BinOp::Add => a.checked_add(*b),
+            BinOp::Sub => a.checked_sub(*b),
+            BinOp::Mul => a.checked_mul(*b),
+            _ => a.checked_rem(*b),
+        };
+        return v.map_or(Value::Nil, Value::Int);
+    }
+    let (Some(a), Some(b)) = (as_f64(l), as_f64(r)) else {
+        return Value::Nil;
+    };
+    let x = match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Mod => a % b,
+        _ => a.powf(b),
+    };
+    if !x.is_finite() {
+        return Value::Nil;
+    }
+    let ld = matches!(l, Value::Duration(_));
+    let rd = matches!(r, Value::Duration(_));
+    let duration = match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mod => ld || rd,
+        BinOp::Mul => ld != rd,
+        BinOp::Div => ld && !rd,
+        _ => false,
+    };
+    if duration {
+        Value::Duration(x.round() as i64)
+    } else {
+        Value::Float(x)
+    }
+}
+
+/// The value of `e` for `span`.
+pub(crate) fn eval_field<'a>(
+    e: &'a FieldExpr,
+    span: &'a Span,
+    view: Option<&TraceView<'a>>,
+) -> Value<'a> {
+    match e {
+        FieldExpr::Static(v) => v.clone(),
+        FieldExpr::Attr(a) => attribute(a, span),
+        FieldExpr::Intrinsic(i) => intrinsic(*i, span, view),
+        FieldExpr::Binary(BinOp::And, l, r) => {
+            Value::Bool(matches_span(l, span, view) && matches_span(r, span, view))
+        }
+        FieldExpr::Binary(BinOp::Or, l, r) => {
+            Value::Bool(matches_span(l, span, view) || matches_span(r, span, view))
+        }
+        FieldExpr::Binary(BinOp::Cmp(op), l, r) => {
+            let (lv, rv) = (eval_field(l, span, view), eval_field(r, span, view));
+            let explicit_nil = |x: &FieldExpr| matches!(x, FieldExpr::Static(Value::Nil));
+            if explicit_nil(l) || explicit_nil(r) {
+                // `x = nil` / `x != nil`: absence tests.
+                let same = (lv == Value::Nil) == (rv == Value::Nil);
+                return Value::Bool(match op {
+                    CmpOp::Eq => same,
+                    CmpOp::Neq => !same,
+                    _ => false,
+                });
+            }
+            Value::Bool(compare(&lv, &rv, *op))
+        }
+        FieldExpr::Binary(op, l, r) => {
+            arithmetic(*op, &eval_field(l, span, view), &eval_field(r, span, view))
+        }
+        FieldExpr::Regex {
+            lhs, re, negated, ..
+        } => match eval_field(lhs, span, view) {
+            Value::Str(s) => Value::Bool(re.is_match(&s) != *negated),
+            _ => Value::Bool(false),
+        },
+        FieldExpr::Not(x) => match eval_field(x, span, view) {
+            Value::Bool(b) => Value::Bool(!b),
+            _ => Value::Nil,
+        },
+        FieldExpr::Neg(x) => match eval_field(x, span, view) {
+            Value::Int(i) => i.checked_neg().map_or(Value::Nil, Value::Int),
+            Value::Float(f) => Value::Float(-f),
+            Value::Duration(d) => Value::Duration(-d),
+            _ => Value::Nil,
+        },
+    }
+}
+
+/// The value of field `f` for `span` in the trace `view` describes.
+pub fn field_value<'a>(f: &'a FieldExpr, span: &'a Span, view: &TraceView<'a>) -> Value<'a> {
+    eval_field(f, span, Some(view))
+}

@@ -1,0 +1,413 @@
+//! A recursive-descent TraceQL parser with Tempo's operator precedence:
+//! spanset `||` < `&&` < structural operators; inside `{ }` `||` < `&&` <
+//! comparisons < `+ -` < `* / %` < `^` < unary `! -`.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+
+use super::ParseError;
+use super::ast::{
+    Aggregate, BinOp, CmpOp, FieldExpr, Intrinsic, KINDS, Query, STATUSES, SpansetExpr, SpansetOp,
+    Stage, Value,
+};
+use super::lexer::{Tok, lex};
+
+/// Parses a TraceQL query.
+pub fn parse(src: &str) -> Result<Query, ParseError> {
+    let tokens = lex(src).map_err(|e| e.locate(src))?;
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        operators: 0,
+    };
+    let run = |p: &mut Parser| {
+        let q = p.query()?;
+        p.expect(&Tok::Eof, "end of query")?;
+        Ok(q)
+    };
+    run(&mut p).map_err(|e: ParseError| e.locate(src))
+}
+
+/// Most operators, parentheses and unary signs one query may use: bounds
+/// the tree's depth, so evaluating and dropping it cannot overflow the stack.
+const MAX_OPERATORS: usize = 128;
+
+struct Parser {
+    tokens: Vec<(usize, Tok)>,
+    pos: usize,
+    operators: usize,
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Eof => "end of query".into(),
+        Tok::Str(s) => format!("string {s:?}"),
+        Tok::Int(i) => format!("number {i}"),
+        Tok::Float(f) => format!("number {f}"),
+        Tok::Duration(_) => "duration".into(),
+        Tok::Ident(w) => format!("{w:?}"),
+        Tok::Attr(a) => format!("attribute {a}"),
+        other => format!("{:?}", symbol(other)),
+    }
+}
+
+/// How a punctuation token is written.
+fn symbol(t: &Tok) -> &'static str {
+    match t {
+        Tok::LBrace => "{",
+        Tok::RBrace => "}",
+        Tok::LParen => "(",
+        Tok::RParen => ")",
+        Tok::Pipe => "|",
+        Tok::Comma => ",",
+        Tok::Eq => "=",
+        Tok::Neq => "!=",
+        Tok::Gt => ">",
+        Tok::Gte => ">=",
+        Tok::Lt => "<",
+        Tok::Lte => "<=",
+        Tok::Re => "=~",
+        Tok::Nre => "!~",
+        Tok::And => "&&",
+        Tok::Or => "||",
+        Tok::Not => "!",
+        Tok::Desc => ">>",
+        Tok::Ance => "<<",
+        Tok::Tilde => "~",
+        Tok::Plus => "+",
+        Tok::Minus => "-",
+        Tok::Star => "*",
+        Tok::Slash => "/",
+        Tok::Percent => "%",
+        Tok::Caret => "^",
+        _ => "token",
+    }
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        self.tokens.get(self.pos).map_or(&Tok::Eof, |(_, t)| t)
+    }
+
+    fn offset(&self) -> usize {
+        self.tokens
+            .get(self.pos)
+            .or(self.tokens.last())
+            .map_or(0, |(o, _)| *o)
+    }
+
+    fn next(&mut self) -> Tok {
+        let t = self.peek().clone();
+        if self.pos < self.tokens.len() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn unexpected(&self, wanted: &str) -> ParseError {
+        ParseError::at(
+            self.offset(),
+            format!(
+                "syntax error: unexpected {}, expecting {wanted}",
+                describe(self.peek())
+            ),
+        )
+    }
+
+    /// Counts one more operator, refusing overly complex queries.
+    fn operator(&mut self) -> Result<(), ParseError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(ParseError::at(
+                self.offset(),
+                format!("query too complex: more than {MAX_OPERATORS} operators"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, t: &Tok, wanted: &str) -> Result<(), ParseError> {
+        if self.peek() == t {
+            self.next();
+            Ok(())
+        } else {
+            Err(self.unexpected(wanted))
+        }
+    }
+
+    fn query(&mut self) -> Result<Query, ParseError> {
+        let expr = self.spanset_expr(0)?;
+        let mut stages = Vec::new();
+        while self.peek() == &Tok::Pipe {
+            self.next();
+            stages.push(self.stage()?);
+        }
+        Ok(Query { expr, stages })
+    }
+
+    fn spanset_op(&self) -> Option<SpansetOp> {
+        Some(match self.peek() {
+            Tok::And => SpansetOp::And,
+            Tok::Or => SpansetOp::Or,
+            Tok::Gt => SpansetOp::Child,
+            Tok::Desc => SpansetOp::Descendant,
+            Tok::Lt => SpansetOp::Parent,
+            Tok::Ance => SpansetOp::Ancestor,
+            Tok::Tilde => SpansetOp::Sibling,
+            _ => return None,
+        })
+    }
+
+    fn spanset_expr(&mut self, min_prec: u8) -> Result<SpansetExpr, ParseError> {
+        let mut lhs = self.spanset_primary()?;
+        while let Some(op) = self.spanset_op() {
+            let p = op.precedence();
+            if p <= min_prec {
+                break;
+            }
+            self.operator()?;
+            self.next();
+            let rhs = self.spanset_expr(p)?;
+            lhs = SpansetExpr::Binary(op, Box::new(lhs), Box::new(rhs));
+        }
+        Ok(lhs)
+    }
+
+    fn spanset_primary(&mut self) -> Result<SpansetExpr, ParseError> {
+        match self.peek() {
+            Tok::LBrace => Ok(SpansetExpr::Filter(self.filter()?)),
+            Tok::LParen => {
+                self.operator()?;
+                self.next();
+                let q = self.query()?;
+                self.expect(&Tok::RParen, "\")\"")?;
+                Ok(if q.stages.is_empty() {
+                    q.expr
+                } else {
+                    SpansetExpr::Pipeline(Box::new(q))
+                })
+            }
+            _ => Err(self.unexpected("\"{\" or \"(\"")),
+        }
+    }
+
+    /// `{ expr }` or `{ }`.
+    fn filter(&mut self) -> Result<FieldExpr, ParseError> {
+        self.expect(&Tok::LBrace, "\"{\"")?;
+        if self.peek() == &Tok::RBrace {
+            self.next();
+            return Ok(FieldExpr::Static(Value::Bool(true)));
+        }
+        let at = self.offset();
+        let e = self.field_expr(0)?;
+        check_boolean(&e).map_err(|m| ParseError::at(at, m))?;
+        self.expect(&Tok::RBrace, "\"}\"")?;
+        Ok(e)
+    }
+
+    fn stage(&mut self) -> Result<Stage, ParseError> {
+        if self.peek() == &Tok::LBrace {
+            return Ok(Stage::Filter(self.filter()?));
+        }
+        let Tok::Ident(word) = self.peek().clone() else {
+            return Err(self.unexpected("a pipeline stage"));
+        };
+        self.next();
+        self.expect(&Tok::LParen, "\"(\"")?;
+        let arg = |p: &mut Parser| p.field_expr(0);
+        let stage = match word.as_str() {
+            "by" => Stage::By(arg(self)?),
+            "select" => {
+                let mut fields = vec![arg(self)?];
+                while self.peek() == &Tok::Comma {
+                    self.next();
+                    fields.push(arg(self)?);
+                }
+                Stage::Select(fields)
+            }
+            "coalesce" => Stage::Coalesce,
+            "count" | "avg" | "min" | "max" | "sum" => {
+                let agg = match word.as_str() {
+                    "count" => Aggregate::Count,
+                    "avg" => Aggregate::Avg(arg(self)?),
+                    "min" => Aggregate::Min(arg(self)?),
+                    "max" => Aggregate::Max(arg(self)?),
+                    _ => Aggregate::Sum(arg(self)?),
+                };
+                self.expect(&Tok::RParen, "\")\"")?;
+                let op = match self.next() {
+                    Tok::Eq => CmpOp::Eq,
+                    Tok::Neq => CmpOp::Neq,
+                    Tok::Gt => CmpOp::Gt,
+                    Tok::Gte => CmpOp::Gte,
+                    Tok::Lt => CmpOp::Lt,
+                    Tok::Lte => CmpOp::Lte,
+                    _ => {
+                        self.pos -= 1;
+                        return Err(self.unexpected("a comparison after the aggregate"));
+                    }
+                };
+                let at = self.offset();
+                let value = match self.field_unary()? {
+                    FieldExpr::Static(
+                        v @ (Value::Int(_) | Value::Float(_) | Value::Duration(_)),
+                    ) => v,
+                    _ => {
+                        return Err(ParseError::at(
+                            at,
+                            "aggregate must be compared with a number or duration",
+                        ));
+                    }
+                };
+                return Ok(Stage::Scalar { agg, op, value });
+            }
+            other => {
+                return Err(ParseError::at(
+                    self.offset(),
+                    format!("unknown pipeline function {other:?}"),
+                ));
+            }
+        };
+        self.expect(&Tok::RParen, "\")\"")?;
+        Ok(stage)
+    }
+
+    fn field_op(&self) -> Option<(BinOp, bool)> {
+        let cmp = |c| Some((BinOp::Cmp(c), false));
+        match self.peek() {
+            Tok::Or => Some((BinOp::Or, false)),
+            Tok::And => Some((BinOp::And, false)),
+            Tok::Eq => cmp(CmpOp::Eq),
+            Tok::Neq => cmp(CmpOp::Neq),
+            Tok::Gt => cmp(CmpOp::Gt),
+            Tok::Gte => cmp(CmpOp::Gte),
+            Tok::Lt => cmp(CmpOp::Lt),
+            Tok::Lte => cmp(CmpOp::Lte),
+            // Regex operators: placeholder op, flagged.
+            Tok::Re | Tok::Nre => Some((BinOp::Cmp(CmpOp::Eq), true)),
+            Tok::Plus => Some((BinOp::Add, false)),
+            Tok::Minus => Some((BinOp::Sub, false)),
+            Tok::Star => Some((BinOp::Mul, false)),
+            Tok::Slash => Some((BinOp::Div, false)),
+            Tok::Percent => Some((BinOp::Mod, false)),
+            Tok::Caret => Some((BinOp::Pow, false)),
+            _ => None,
+        }
+    }
+
+    fn field_expr(&mut self, min_prec: u8) -> Result<FieldExpr, ParseError> {
+        let mut lhs = self.field_unary()?;
+        while let Some((op, regex)) = self.field_op() {
+            let p = op.precedence();
+            if p <= min_prec {
+                break;
+            }
+            self.operator()?;
+            let negated = self.next() == Tok::Nre;
+            if regex {
+                let at = self.offset();
+                let Tok::Str(pattern) = self.next() else {
+                    return Err(ParseError::at(at, "regular expression must be a string"));
+                };
+                let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
+                    ParseError::at(at, format!("invalid regular expression {pattern:?}: {e}"))
+                })?;
+                lhs = FieldExpr::Regex {
+                    lhs: Box::new(lhs),
+                    re,
+                    pattern,
+                    negated,
+                };
+                continue;
+            }
+            // `^` is right-associative.
+            let rhs = self.field_expr(if op == BinOp::Pow { p - 1 } else { p })?;
+            lhs = FieldExpr::Binary(op, Box::new(lhs), Box::new(rhs));
+        }
+        Ok(lhs)
+    }
+
+    fn field_unary(&mut self) -> Result<FieldExpr, ParseError> {
+        match self.peek() {
+            Tok::Not => {
+                self.operator()?;
+                self.next();
+                Ok(FieldExpr::Not(Box::new(self.field_unary()?)))
+            }
+            Tok::Minus => {
+                self.operator()?;
+                self.next();
+                Ok(match self.field_unary()? {
+                    FieldExpr::Static(Value::Int(i)) => FieldExpr::Static(Value::Int(-i)),
+                    FieldExpr::Static(Value::Float(f)) => FieldExpr::Static(Value::Float(-f)),
+                    FieldExpr::Static(Value::Duration(d)) => FieldExpr::Static(Value::Duration(-d)),
+                    e => FieldExpr::Neg(Box::new(e)),
+                })
+            }
+            _ => self.field_primary(),
+        }
+    }
+
+    fn field_primary(&mut self) -> Result<FieldExpr, ParseError> {
+        let at = self.offset();
+        let stat = |v| Ok(FieldExpr::Static(v));
+        match self.next() {
+            Tok::LParen => {
+                self.operator()?;
+                let e = self.field_expr(0)?;
+                self.expect(&Tok::RParen, "\")\"")?;
+                Ok(e)
+            }
+            Tok::Str(s) => stat(Value::Str(Cow::Owned(s))),
+            Tok::Int(i) => stat(Value::Int(i)),
+            Tok::Float(f) => stat(Value::Float(f)),
+            Tok::Duration(d) => stat(Value::Duration(d)),
+            Tok::Attr(a) => Ok(FieldExpr::Attr(a)),
+            Tok::Ident(word) => {
+                if let Some(i) = Intrinsic::from_name(&word) {
+                    return Ok(FieldExpr::Intrinsic(i));
+                }
+                match word.as_str() {
+                    "true" => return stat(Value::Bool(true)),
+                    "false" => return stat(Value::Bool(false)),
+                    "nil" => return stat(Value::Nil),
+                    _ => {}
+                }
+                if let Some((_, c)) = STATUSES.iter().find(|(n, _)| *n == word) {
+                    return stat(Value::Status(*c));
+                }
+                if let Some((_, c)) = KINDS.iter().find(|(n, _)| *n == word) {
+                    return stat(Value::Kind(*c));
+                }
+                Err(ParseError::at(
+                    at,
+                    format!(
+                        "unknown identifier {word:?} (attributes start with \".\", \"span.\" or \"resource.\")"
+                    ),
+                ))
+            }
+            _ => {
+                self.pos -= 1;
+                Err(self.unexpected("a field or a value"))
+            }
+        }
+    }
+}
+
+/// Rejects filters that cannot be true or false (`{ 1 }`, `{ .a + 1 }`).
+fn check_boolean(e: &FieldExpr) -> Result<(), String> {
+    match e {
+        FieldExpr::Static(Value::Bool(_)) | FieldExpr::Static(Value::Nil) => Ok(()),
+        FieldExpr::Static(v) => Err(format!("filter must be a boolean expression, found {v}")),
+        FieldExpr::Binary(op, ..) if op.precedence() > 3 => {
+            Err("filter must be a boolean expression, found arithmetic".into())
+        }
+        FieldExpr::Neg(_) => Err("filter must be a boolean expression, found negation".into()),
+        FieldExpr::Intrinsic(i) => Err(format!(
+            "filter must be a boolean expression, found {}",
+            i.as_str()
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,154 @@
+//! TraceQL search over a [`TraceStore`]: push a conservative filter down,
+//! evaluate the query exactly on each returned trace, keep the most recent
+//! `limit` matching traces across the request's tenants.
+
+use common::series::StoreError;
+use common::tenant::TenantId;
+use common::traces::{Trace, TraceScan, TraceStore};
+
+use std::collections::BTreeSet;
+
+use super::ast::{FieldExpr, Intrinsic, Query, Value};
+use super::eval::{Spanset, TraceView, field_value};
+use super::pushdown::{is_exact, span_filter};
+
+/// What to search for.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The query.
+    pub query: Query,
+    /// Traces with a span starting at or after this (ns).
+    pub start_ns: u64,
+    /// … and at or before this (ns).
+    pub end_ns: u64,
+    /// Most traces returned.
+    pub limit: usize,
+    /// Shortest trace duration (ns), if any.
+    pub min_duration_ns: Option<u64>,
+    /// Longest trace duration (ns), if any.
+    pub max_duration_ns: Option<u64>,
+}
+
+/// One matching trace.
+#[derive(Debug, Clone)]
+pub struct TraceHit {
+    /// The whole trace.
+    pub trace: Trace,
+    /// Its matching spansets.
+    pub spansets: Vec<Spanset>,
+    /// The root span's service, if known.
+    pub root_service_name: Option<String>,
+    /// The root span's name, if known.
+    pub root_name: Option<String>,
+    /// Earliest span start (ns).
+    pub start_ns: u64,
+    /// Trace duration (ns).
+    pub duration_ns: u64,
+}
+
+/// A search's matches and how much it looked at.
+#[derive(Debug, Clone, Default)]
+pub struct SearchOutcome {
+    /// Matching traces, most recent first.
+    pub hits: Vec<TraceHit>,
+    /// Traces the stores returned and the engine evaluated.
+    pub inspected_traces: usize,
+}
+
+/// Runs `req` over each tenant's traces in `store`, merged.
+pub async fn search(
+    store: &dyn TraceStore,
+    tenants: &[TenantId],
+    req: &SearchRequest,
+) -> Result<SearchOutcome, StoreError> {
+    let duration_bounded = req.min_duration_ns.is_some() || req.max_duration_ns.is_some();
+    let scan = TraceScan {
+        start_ns: req.start_ns,
+        end_ns: req.end_ns,
+        filter: span_filter(&req.query),
+        limit: (is_exact(&req.query) && !duration_bounded).then_some(req.limit),
+    };
+    let mut out = SearchOutcome::default();
+    for tenant in tenants {
+        let traces = store.search(tenant, &scan).await?;
+        out.inspected_traces += traces.len();
+        out.hits
+            .extend(traces.into_iter().filter_map(|t| evaluate(req, t)));
+    }
+    out.hits.sort_by(|a, b| {
+        b.start_ns
+            .cmp(&a.start_ns)
+            .then(a.trace.trace_id.cmp(&b.trace.trace_id))
+    });
+    out.hits.truncate(req.limit);
+    Ok(out)
+}
+
+fn evaluate(req: &SearchRequest, trace: Trace) -> Option<TraceHit> {
+    let view = TraceView::new(&trace);
+    let duration_ns = view.duration_ns();
+    if req.min_duration_ns.is_some_and(|m| duration_ns < m)
+        || req.max_duration_ns.is_some_and(|m| duration_ns > m)
+    {
+        return None;
+    }
+    let spansets = req.query.eval_view(&view);
+    if spansets.is_empty() {
+        return None;
+    }
+    let root_service_name = view.root.and_then(|r| r.service_name()).map(str::to_string);
+    let root_name = view.root.map(|r| r.name.clone());
+    let start_ns = view.start_ns;
+    drop(view);
+    Some(TraceHit {
+        trace,
+        spansets,
+        root_service_name,
+        root_name,
+        start_ns,
+        duration_ns,
+    })
+}
+
+/// Most traces read to list an intrinsic's values (`name`, `rootName`, …):
+/// stores index attributes, not intrinsics, so listing them is a scan.
+const MAX_TRACES_FOR_VALUES: usize = 1000;
+
+/// Distinct values of `intrinsic` in `[start_ns, end_ns]` over the
+/// tenants' traces (at most [`MAX_TRACES_FOR_VALUES`] traces each).
+pub async fn intrinsic_values(
+    store: &dyn TraceStore,
+    tenants: &[TenantId],
+    intrinsic: Intrinsic,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<BTreeSet<String>, StoreError> {
+    let scan = TraceScan {
+        start_ns,
+        end_ns,
+        filter: None,
+        limit: Some(MAX_TRACES_FOR_VALUES),
+    };
+    let field = FieldExpr::Intrinsic(intrinsic);
+    let mut values = BTreeSet::new();
+    for tenant in tenants {
+        for trace in store
+            .search(tenant, &scan)
+            .await?
+            .iter()
+            .take(MAX_TRACES_FOR_VALUES)
+        {
+            let view = TraceView::new(trace);
+            for span in &trace.spans {
+                match field_value(&field, span, &view) {
+                    Value::Nil => {}
+                    Value::Str(s) if s.is_empty() => {}
+                    v => {
+                        values.insert(v.render());
+                    }
+                }
+            }
+        }
+    }
+    Ok(values)
+}
