@@ -13,8 +13,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::limits::Overrides;
+use common::logs::LogStore;
 use common::series::SeriesStore;
-use distributor::Distributor;
+use distributor::{Distributor, LogsDistributor};
 use ingester::Ingester;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -22,7 +23,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use querier::Querier;
-use querier::store::{BlockStore, MergedStore};
+use querier::store::{BlockStore, LogBlockStore, MergedLogStore, MergedStore};
 
 use crate::config::Config;
 
@@ -77,6 +78,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &mut registry,
         cfg.multitenancy_enabled,
     ));
+    let logs_distributor = Arc::new(LogsDistributor::new(
+        cfg.distributor.clone(),
+        Arc::clone(&overrides),
+        Arc::clone(&ingester) as _,
+        &mut registry,
+        cfg.multitenancy_enabled,
+    ));
+    let log_store: Arc<dyn LogStore> = Arc::new(MergedLogStore::new(vec![
+        Arc::clone(&ingester) as Arc<dyn LogStore>,
+        Arc::new(LogBlockStore::new(
+            Arc::clone(&store),
+            cfg.querier.blocks.clone(),
+        )),
+    ]));
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
         Arc::new(BlockStore::new(
@@ -93,7 +108,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.multitenancy_enabled,
         )
         .with_metadata_source(Arc::clone(&ingester) as _)
-        .with_exemplar_source(Arc::clone(&ingester) as _),
+        .with_exemplar_source(Arc::clone(&ingester) as _)
+        .with_log_store(log_store),
     );
 
     let addr = format!(
@@ -108,6 +124,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     let app = Router::new()
         .merge(distributor.router())
+        .merge(logs_distributor.router())
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
         .merge(ops_router(Arc::clone(&ops)))

@@ -7,5 +7,6 @@ mod api_parity;
 mod bad_input;
 mod durability;
 mod limits;
+mod logs_push;
 mod prometheus_peer;
 mod tenancy;

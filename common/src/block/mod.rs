@@ -38,6 +38,7 @@ use self::chunks::{FRAME_HEADER_LEN, MAX_SEGMENT_BYTES, SEGMENT_HEADER};
 pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
 use self::index::{ChunkRef, Index};
 pub use self::instrumented::InstrumentedStore;
+pub(crate) use self::meta::META_VERSION;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
 use crate::chunk::xor;
 use crate::labels::Labels;
@@ -227,7 +228,7 @@ async fn write_block_with_segment_size(
             level: 1,
             sources: vec![ulid],
         },
-        version: meta::META_VERSION,
+        version: META_VERSION,
         cairn: CairnMeta {
             source: source.to_string(),
         },
@@ -286,9 +287,20 @@ pub async fn refresh_block_list(
     known: &[BlockMeta],
     retry: &RetryPolicy,
 ) -> Result<Vec<BlockMeta>, BlockError> {
-    let prefix = blocks_prefix(tenant);
+    refresh_block_list_under(store, &blocks_prefix(tenant), known, retry).await
+}
+
+/// [`refresh_block_list`] for the blocks directly under `prefix` (each a
+/// `<ULID>/` directory with a `meta.json`), whatever signal they hold: the
+/// logs blocks share the listing and `meta.json` rules of metrics blocks.
+pub async fn refresh_block_list_under(
+    store: &dyn ObjectStore,
+    prefix: &Path,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
     let listing = retry
-        .run(&prefix, || store.list_with_delimiter(Some(&prefix)))
+        .run(prefix, || store.list_with_delimiter(Some(prefix)))
         .await?;
     let known: BTreeMap<Ulid, &BlockMeta> = known.iter().map(|m| (m.ulid, m)).collect();
     let mut metas = Vec::with_capacity(listing.common_prefixes.len());
@@ -304,7 +316,7 @@ pub async fn refresh_block_list(
         }
     }
     let new: Vec<Option<BlockMeta>> = futures::stream::iter(unknown)
-        .map(|ulid| read_meta(store, tenant, ulid, retry))
+        .map(|ulid| read_meta(store, prefix, ulid, retry))
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
         .await?;
@@ -317,11 +329,11 @@ pub async fn refresh_block_list(
 /// is unusable.
 async fn read_meta(
     store: &dyn ObjectStore,
-    tenant: &TenantId,
+    prefix: &Path,
     ulid: Ulid,
     retry: &RetryPolicy,
 ) -> Result<Option<BlockMeta>, BlockError> {
-    let path = block_dir(tenant, ulid).join("meta.json");
+    let path = prefix.clone().join(ulid.to_string()).join("meta.json");
     let bytes = match retry.run(&path, || get_all(store, &path)).await {
         Ok(bytes) => bytes,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -342,7 +354,7 @@ async fn read_meta(
 
 /// The whole object at `path`: one GET, body included (so a retry covers
 /// a body cut short as well as a failed request).
-async fn get_all(store: &dyn ObjectStore, path: &Path) -> object_store::Result<Bytes> {
+pub(crate) async fn get_all(store: &dyn ObjectStore, path: &Path) -> object_store::Result<Bytes> {
     store.get(path).await?.bytes().await
 }
 

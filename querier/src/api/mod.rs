@@ -16,6 +16,7 @@ use axum::Router;
 use axum::routing::get;
 use common::exemplar::ExemplarSource;
 use common::limits::Overrides;
+use common::logs::LogStore;
 use common::metadata::MetadataSource;
 use common::series::SeriesStore;
 
@@ -39,6 +40,8 @@ pub struct Querier {
     metadata: Option<Arc<dyn MetadataSource>>,
     /// Where `/query_exemplars` reads from; none answers an empty result.
     exemplars: Option<Arc<dyn ExemplarSource>>,
+    /// Where LogQL reads log lines from (ingesters plus logs blocks).
+    logs: Option<Arc<dyn LogStore>>,
 }
 
 impl Querier {
@@ -64,7 +67,20 @@ impl Querier {
             multitenancy,
             metadata: None,
             exemplars: None,
+            logs: None,
         }
+    }
+
+    /// Answers LogQL queries from `store` (e.g. a `MergedLogStore` of the
+    /// ingesters and the logs blocks).
+    pub fn with_log_store(mut self, store: Arc<dyn LogStore>) -> Self {
+        self.logs = Some(store);
+        self
+    }
+
+    /// The log store LogQL reads from, if one was given.
+    pub fn log_store(&self) -> Option<&Arc<dyn LogStore>> {
+        self.logs.as_ref()
     }
 
     /// Answers `/api/v1/metadata` from `source` (e.g. the ingesters).

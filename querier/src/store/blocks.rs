@@ -1,11 +1,8 @@
 //! Reads a tenant's metrics blocks from object storage, efficiently.
 //!
-//! - The block list is cached per tenant for [`BlockStoreConfig::block_list_ttl`]
-//!   and refreshed when stale (one LIST, plus a `meta.json` GET only for
-//!   blocks not seen before), instead of a LIST per query.
-//! - Blocks outside a query's time range are never opened.
-//! - Open blocks (their decoded indexes) live in a byte-bounded LRU
-//!   ([`BlockStoreConfig::index_cache_bytes`]); evicted ones re-open on demand.
+//! - The block list is cached per tenant and blocks outside a query's time
+//!   range are never opened; open blocks (their decoded indexes) live in a
+//!   byte-bounded LRU (see [`super::catalog`], shared with the logs store).
 //! - A select first plans every block from its index, enforces the tenant's
 //!   `max_fetched_series_per_query` and `max_fetched_chunk_bytes_per_query`
 //!   across blocks before any chunk is read, then fetches chunks with
@@ -17,24 +14,22 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use common::block::{
     BlockMeta, BlockReader, DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy, SelectPlan,
-    refresh_block_list,
+    blocks_prefix,
 };
 use common::labels::Labels;
 use common::limits::Overrides;
 use common::series::{Matcher, Series, SeriesStore, StoreError, merge_series};
 use common::tenant::TenantId;
-use dashmap::DashMap;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
-use ulid::Ulid;
 
-use super::index_cache::{BlockKey, IndexCache};
+use super::catalog::BlockCatalog;
 use super::merged::union;
 
 /// How the querier reads blocks (`querier.blocks` in the main config).
@@ -69,48 +64,29 @@ impl Default for BlockStoreConfig {
     }
 }
 
-impl BlockStoreConfig {
-    fn retry(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_retries: self.fetch_max_retries,
-            backoff: self.fetch_retry_backoff,
-        }
-    }
-}
-
-/// A tenant's block list and when it was read.
-#[derive(Debug)]
-struct Listed {
-    at: Instant,
-    metas: Arc<Vec<BlockMeta>>,
-}
-
-/// One slot per tenant; the async mutex makes concurrent queries share one
-/// refresh instead of each listing the bucket.
-type ListSlot = Arc<tokio::sync::Mutex<Option<Listed>>>;
-
-/// A block being opened; queries needing it meanwhile wait for the same
-/// open instead of each fetching the index.
-type OpenSlot = Arc<tokio::sync::OnceCell<Arc<BlockReader>>>;
-
 /// A [`SeriesStore`] over the blocks in object storage.
 pub struct BlockStore {
-    store: Arc<dyn ObjectStore>,
+    catalog: BlockCatalog<BlockReader>,
     overrides: Arc<Overrides>,
-    cfg: BlockStoreConfig,
-    lists: DashMap<TenantId, ListSlot>,
-    indexes: IndexCache,
-    opening: DashMap<BlockKey, OpenSlot>,
 }
 
 impl std::fmt::Debug for BlockStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockStore")
-            .field("store", &self.store.to_string())
-            .field("cfg", &self.cfg)
-            .field("index_cache_bytes_used", &self.indexes.bytes())
+            .field("store", &self.catalog.store.to_string())
+            .field("cfg", &self.catalog.cfg)
+            .field("index_cache_bytes_used", &self.catalog.cached_bytes())
             .finish_non_exhaustive()
     }
+}
+
+fn open_block(
+    store: Arc<dyn ObjectStore>,
+    tenant: TenantId,
+    meta: BlockMeta,
+    retry: RetryPolicy,
+) -> BoxFuture<'static, Result<BlockReader, StoreError>> {
+    Box::pin(async move { Ok(BlockReader::open_with_retry(store, &tenant, meta, &retry).await?) })
 }
 
 impl BlockStore {
@@ -122,114 +98,30 @@ impl BlockStore {
         cfg: BlockStoreConfig,
     ) -> Self {
         Self {
-            indexes: IndexCache::new(cfg.index_cache_bytes),
-            store,
+            catalog: BlockCatalog::new(store, cfg, blocks_prefix, open_block),
             overrides,
-            cfg,
-            lists: DashMap::new(),
-            opening: DashMap::new(),
         }
     }
 
-    /// The tenant's complete blocks, from the cached list while it is
-    /// fresher than the TTL.
-    async fn block_list(&self, tenant: &TenantId) -> Result<Arc<Vec<BlockMeta>>, StoreError> {
-        let slot: ListSlot = Arc::clone(&self.lists.entry(tenant.clone()).or_default());
-        let mut listed = slot.lock().await;
-        if let Some(l) = listed.as_ref()
-            && l.at.elapsed() < self.cfg.block_list_ttl
-        {
-            return Ok(Arc::clone(&l.metas));
-        }
-        let known = listed.as_ref().map(|l| Arc::clone(&l.metas));
-        let metas = refresh_block_list(
-            self.store.as_ref(),
-            tenant,
-            known.as_deref().map_or(&[], Vec::as_slice),
-            &self.cfg.retry(),
-        )
-        .await?;
-        // Blocks gone from the bucket (compacted away, deleted by
-        // retention) free their cached readers now, not when evicted.
-        if let Some(known) = &known {
-            let still: HashSet<Ulid> = metas.iter().map(|m| m.ulid).collect();
-            for gone in known.iter().filter(|m| !still.contains(&m.ulid)) {
-                self.indexes.remove(&(tenant.clone(), gone.ulid));
-            }
-        }
-        let metas = Arc::new(metas);
-        *listed = Some(Listed {
-            at: Instant::now(),
-            metas: Arc::clone(&metas),
-        });
-        Ok(metas)
-    }
-
-    /// Readers for the tenant's blocks overlapping `[mint, maxt]`; blocks
-    /// outside it are never opened.
+    /// Readers for the tenant's blocks overlapping `[mint, maxt]`.
     async fn readers(
         &self,
         tenant: &TenantId,
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Arc<BlockReader>>, StoreError> {
-        let list = self.block_list(tenant).await?;
-        // `max_time` is exclusive: a block ending at `mint` holds nothing
-        // at or after it.
-        let opens: Vec<_> = list
-            .iter()
-            .filter(|m| m.min_time <= maxt && m.max_time > mint)
-            .map(|meta| self.reader(tenant, meta.clone()))
-            .collect();
-        futures::stream::iter(opens)
-            .buffered(self.cfg.fetch_concurrency.max(1))
-            .try_collect()
-            .await
-    }
-
-    /// The reader for one block: cached, or opened (once, however many
-    /// queries ask at the same time) and cached.
-    async fn reader(
-        &self,
-        tenant: &TenantId,
-        meta: BlockMeta,
-    ) -> Result<Arc<BlockReader>, StoreError> {
-        let key = (tenant.clone(), meta.ulid);
-        if let Some(r) = self.indexes.get(&key) {
-            return Ok(r);
-        }
-        let slot: OpenSlot = Arc::clone(&self.opening.entry(key.clone()).or_default());
-        let opened = slot
-            .get_or_try_init(|| async {
-                let reader = BlockReader::open_with_retry(
-                    Arc::clone(&self.store),
-                    tenant,
-                    meta,
-                    &self.cfg.retry(),
-                )
-                .await?;
-                let reader = Arc::new(reader);
-                self.indexes.insert(key.clone(), Arc::clone(&reader));
-                Ok::<_, StoreError>(reader)
-            })
-            .await
-            .map(Arc::clone);
-        // Done (or failed, so the next query tries afresh): later queries
-        // find the reader in the cache.
-        self.opening
-            .remove_if(&key, |_, current| Arc::ptr_eq(current, &slot));
-        opened
+        self.catalog.readers(tenant, mint, maxt).await
     }
 
     /// Index bytes the reader cache holds now.
     pub fn index_cache_bytes(&self) -> usize {
-        self.indexes.bytes()
+        self.catalog.cached_bytes()
     }
 
     /// True when block `ulid` of `tenant` is open in the reader cache.
     #[cfg(test)]
-    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: Ulid) -> bool {
-        self.indexes.contains(&(tenant.clone(), ulid))
+    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: ulid::Ulid) -> bool {
+        self.catalog.is_cached(tenant, ulid)
     }
 }
 
@@ -281,7 +173,7 @@ impl SeriesStore for BlockStore {
             limits.max_fetched_chunk_bytes_per_query,
         )?;
         // One budget for the whole select: its GETs across all blocks.
-        let opts = FetchOptions::new(self.cfg.fetch_concurrency, self.cfg.retry());
+        let opts = FetchOptions::new(self.catalog.cfg.fetch_concurrency, self.catalog.retry());
         let fetches = readers
             .iter()
             .zip(plans)

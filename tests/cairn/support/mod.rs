@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: start real processes (Cairn, Prometheus,
 //! SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
 
+pub mod loki;
 pub mod peers;
 pub mod remote_write;
 
