@@ -558,7 +558,9 @@ async fn logs_stream_limit_and_out_of_order_window() {
     let streams = ing.log_streams(&tenant(), &[], 0, i64::MAX).await.unwrap();
     assert_eq!(streams, vec![app("a")]);
     let filtered = LogSelect {
-        line_filter: Some(Arc::new(|l: &str| l.ends_with(&(2 * hour).to_string()))),
+        line_filter: Some(Arc::new(move |l: &str| {
+            l.ends_with(&(2 * hour).to_string())
+        })),
         ..select_all()
     };
     let got = ing.select_logs(&tenant(), &filtered).await.unwrap();

@@ -6,6 +6,8 @@ mod blocks;
 mod catalog;
 mod index_cache;
 mod log_blocks;
+#[cfg(test)]
+mod log_tests;
 mod merged;
 mod merged_logs;
 #[cfg(test)]
