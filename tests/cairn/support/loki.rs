@@ -70,25 +70,25 @@ pub fn python(modules: &[(&str, &str)], script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Runs `select` (a SQL select list and clauses, e.g. `line ORDER BY
-/// line`) with DuckDB over every `logs.parquet` of `tenant` under the
-/// bucket directory `bucket`; returns the first column as strings.
-pub fn duckdb_column(bucket: &Path, tenant: &str, select: &str) -> Vec<String> {
+/// Runs `SELECT {expr} FROM <every logs.parquet of tenant> {clauses}` with
+/// DuckDB over the bucket directory `bucket`; returns the first column as
+/// strings.
+pub fn duckdb_column(bucket: &Path, tenant: &str, expr: &str, clauses: &str) -> Vec<String> {
     let glob = bucket.join(tenant).join("logs/blocks/*/logs.parquet");
     let script = "import duckdb, json, sys\n\
-        rows = duckdb.sql(f\"SELECT {sys.argv[2]} FROM read_parquet('{sys.argv[1]}')\").fetchall()\n\
+        rows = duckdb.sql(f\"SELECT {sys.argv[2]} FROM read_parquet('{sys.argv[1]}') {sys.argv[3]}\").fetchall()\n\
         print(json.dumps([str(r[0]) for r in rows]))";
     let out = python(
         &[("duckdb", "duckdb")],
         script,
-        &[&glob.display().to_string(), select],
+        &[&glob.display().to_string(), expr, clauses],
     );
     serde_json::from_str(out.trim()).unwrap()
 }
 
 /// The `line` column of every `logs.parquet` of `tenant`, sorted.
 pub fn duckdb_lines(bucket: &Path, tenant: &str) -> Vec<String> {
-    duckdb_column(bucket, tenant, "line ORDER BY line")
+    duckdb_column(bucket, tenant, "line", "ORDER BY line")
 }
 
 /// One Prometheus text exposition line of `/metrics` that starts with `prefix`.
