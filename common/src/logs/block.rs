@@ -740,11 +740,11 @@ mod tests {
             .parse_and_finish(&bytes)
             .unwrap();
         // Rows 5..12 span groups 0 and 1; times 0..30 overlap everything.
-        let (groups, sel) = plan_rows(&meta, &[5..12], 0, 100);
+        let (groups, sel) = plan_rows(&meta, std::slice::from_ref(&(5..12)), 0, 100);
         assert_eq!(groups, vec![0, 1]);
         assert_eq!(sel.row_count(), 7);
         // Group 2 holds t 20..30: pruned by statistics.
-        let (groups, _) = plan_rows(&meta, &[0..30], 0, 20);
+        let (groups, _) = plan_rows(&meta, std::slice::from_ref(&(0..30)), 0, 20);
         assert_eq!(groups, vec![0, 1]);
     }
 }
