@@ -47,6 +47,8 @@ struct Streams {
 pub(crate) struct LogsHead {
     streams: RwLock<Streams>,
     created: Instant,
+    /// Lines appended.
+    lines: AtomicUsize,
     /// Bytes of line text appended.
     bytes: AtomicUsize,
 }
@@ -56,6 +58,7 @@ impl LogsHead {
         Self {
             streams: RwLock::new(Streams::default()),
             created: Instant::now(),
+            lines: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
         }
     }
@@ -86,9 +89,10 @@ impl LogsHead {
         self.streams.read().by_id.get(&id).cloned()
     }
 
-    /// Counts `n` bytes of line text appended.
-    pub(crate) fn add_bytes(&self, n: usize) {
-        self.bytes.fetch_add(n, Ordering::Relaxed);
+    /// Counts one line of `bytes` bytes appended.
+    pub(crate) fn add_line(&self, bytes: usize) {
+        self.lines.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Streams in this head.
@@ -96,9 +100,10 @@ impl LogsHead {
         self.streams.read().by_id.len()
     }
 
-    /// True when no line was appended.
+    /// True when no line was appended (streams without lines do not count:
+    /// a head is cut, and a block written, only for lines).
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.load(Ordering::Relaxed) == 0 && self.num_streams() == 0
+        self.lines.load(Ordering::Relaxed) == 0
     }
 
     /// Line bytes appended and how long ago the head was started.

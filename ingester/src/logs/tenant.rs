@@ -71,7 +71,7 @@ impl TenantLogs {
                         let Some(stream) = ids.get(&id).and_then(|id| head.get(*id)) else {
                             continue;
                         };
-                        head.add_bytes(e.line.len());
+                        head.add_line(e.line.len());
                         stream.lock().append(e);
                     }
                 }
@@ -175,7 +175,7 @@ impl TenantLogs {
         outcome.accepted = accepted.len();
         for (id, e) in accepted {
             if let Some(stream) = head.get(id) {
-                head.add_bytes(e.line.len());
+                head.add_line(e.line.len());
                 stream.lock().append(e);
             }
         }
