@@ -143,8 +143,8 @@ impl Ingester {
         )
     }
 
-    /// Cuts every tenant's head into a block and uploads it now
-    /// (`POST /ingester/flush`). Returns the uploaded blocks.
+    /// Cuts every tenant's metrics and logs heads into blocks and uploads
+    /// them now (`POST /ingester/flush`). Returns the uploaded blocks.
     pub async fn flush(&self) -> Result<Vec<BlockMeta>, IngesterError> {
         let dbs: Vec<(TenantId, Arc<TenantDb>)> = self
             .tenants

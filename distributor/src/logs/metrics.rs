@@ -82,10 +82,12 @@ impl LogsMetrics {
         count_discard(&self.discarded_bytes, tenant, reason, bytes);
     }
 
+    /// Counts one push of `tenant` answered with `status`.
     pub(crate) fn request(&self, tenant: &TenantId, status: StatusCode) {
         count_request(&self.requests, tenant, status);
     }
 
+    /// Counts one push refused before its streams were read.
     pub(crate) fn bad_request(&self, reason: &'static str) {
         count_bad_request(&self.bad_requests, reason);
     }
