@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 
+#[path = "support/bucket.rs"]
+mod bucket;
+use bucket::block_bytes_and_samples;
+
 struct Args {
     cairn: String,
     compare: Option<String>,
@@ -145,30 +149,6 @@ async fn run(
         w.await.unwrap();
     }
     start.elapsed()
-}
-
-fn block_bytes_and_samples(dir: &std::path::Path) -> (u64, u64) {
-    let (mut bytes, mut samples) = (0, 0);
-    let Ok(blocks) = std::fs::read_dir(dir) else {
-        return (0, 0);
-    };
-    for block in blocks.flatten() {
-        let meta = std::fs::read_to_string(block.path().join("meta.json")).unwrap_or_default();
-        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
-        samples += meta["stats"]["numSamples"].as_u64().unwrap_or(0);
-        let mut stack = vec![block.path()];
-        while let Some(p) = stack.pop() {
-            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
-                let md = e.metadata().unwrap();
-                if md.is_dir() {
-                    stack.push(e.path());
-                } else {
-                    bytes += md.len();
-                }
-            }
-        }
-    }
-    (bytes, samples)
 }
 
 #[tokio::main]

@@ -17,10 +17,11 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use common::auth::Authenticator;
 use common::limits::Overrides;
+use common::logs::LogStore;
 use common::series::SeriesStore;
 use common::tls::TlsListener;
 use compactor::Compactor;
-use distributor::Distributor;
+use distributor::{Distributor, LogsDistributor};
 use ingester::Ingester;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -28,7 +29,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use querier::Querier;
-use querier::store::{BlockStore, MergedStore};
+use querier::store::{BlockStore, LogBlockStore, MergedLogStore, MergedStore};
 
 use crate::config::Config;
 
@@ -97,6 +98,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &mut registry,
         cfg.multitenancy_enabled,
     ));
+    let logs_distributor = Arc::new(LogsDistributor::new(
+        cfg.distributor.clone(),
+        Arc::clone(&overrides),
+        Arc::clone(&ingester) as _,
+        &mut registry,
+        cfg.multitenancy_enabled,
+    ));
+    let log_store: Arc<dyn LogStore> = Arc::new(MergedLogStore::new(vec![
+        Arc::clone(&ingester) as Arc<dyn LogStore>,
+        Arc::new(LogBlockStore::new(
+            Arc::clone(&store),
+            cfg.querier.blocks.clone(),
+        )),
+    ]));
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
         Arc::new(BlockStore::new(
@@ -113,7 +128,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.multitenancy_enabled,
         )
         .with_metadata_source(Arc::clone(&ingester) as _)
-        .with_exemplar_source(Arc::clone(&ingester) as _),
+        .with_exemplar_source(Arc::clone(&ingester) as _)
+        .with_log_store(log_store),
     );
 
     querier.frontend().register_metrics(&mut registry);
@@ -131,6 +147,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     let app = Router::new()
         .merge(distributor.router())
+        .merge(logs_distributor.router())
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
         .merge(compactor.router())

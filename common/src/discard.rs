@@ -1,7 +1,8 @@
 //! The catalogue of reasons Cairn refuses data.
 //!
-//! Each reason has a stable ID (as Mimir's `err-mimir-*` catalogue): it is the
-//! `reason` label of `cairn_discarded_samples_total`, appears in the HTTP
+//! Each reason has a stable ID (as Mimir's `err-mimir-*` catalogue; log
+//! reasons keep Loki's names): it is the `reason` label of
+//! `cairn_discarded_samples_total` / `cairn_discarded_lines_total`, appears in the HTTP
 //! error message as `err-cairn-<id>`, and names the runbook section.
 
 /// Why a sample (or a whole series) was not ingested.
@@ -35,6 +36,30 @@ pub enum DiscardReason {
     SampleOutOfOrder,
     /// Same timestamp as the newest sample of its series, different value.
     SampleDuplicateTimestamp,
+    /// A log line longer than `max_line_size` (Loki's `line_too_long`).
+    LineTooLong,
+    /// The tenant exceeded `ingestion_rate_mb` / `ingestion_burst_size_mb`.
+    LogRateLimited,
+    /// The tenant reached `max_global_streams_per_user`.
+    StreamLimit,
+    /// A log line older than `reject_old_samples_max_age`.
+    GreaterThanMaxSampleAge,
+    /// A log line further in the future than `creation_grace_period`.
+    LogTooFarInFuture,
+    /// A log line older than its stream's out-of-order window.
+    TooFarBehind,
+    /// A stream's label text does not parse, or a label name is invalid.
+    InvalidLabels,
+    /// A stream without labels.
+    MissingLabels,
+    /// A stream with more labels than `max_label_names_per_series`.
+    StreamMaxLabelNames,
+    /// A stream label name longer than `max_label_name_length`.
+    StreamLabelNameTooLong,
+    /// A stream label value longer than `max_label_value_length`.
+    StreamLabelValueTooLong,
+    /// The same label name twice in a stream.
+    StreamDuplicateLabelNames,
 }
 
 impl DiscardReason {
@@ -56,6 +81,18 @@ impl DiscardReason {
             PerUserSeriesLimit => "per-user-series-limit",
             SampleOutOfOrder => "sample-out-of-order",
             SampleDuplicateTimestamp => "sample-duplicate-timestamp",
+            LineTooLong => "line_too_long",
+            LogRateLimited => "rate_limited",
+            StreamLimit => "stream_limit",
+            GreaterThanMaxSampleAge => "greater_than_max_sample_age",
+            LogTooFarInFuture => "too_far_in_future",
+            TooFarBehind => "too_far_behind",
+            InvalidLabels => "invalid_labels",
+            MissingLabels => "missing_labels",
+            StreamMaxLabelNames => "max_label_names_per_series",
+            StreamLabelNameTooLong => "label_name_too_long",
+            StreamLabelValueTooLong => "label_value_too_long",
+            StreamDuplicateLabelNames => "duplicate_label_names",
         }
     }
 
@@ -64,9 +101,14 @@ impl DiscardReason {
     pub fn limit_name(self) -> Option<&'static str> {
         use DiscardReason::*;
         Some(match self {
-            MaxLabelNamesPerSeries => "max_label_names_per_series",
-            LabelNameTooLong => "max_label_name_length",
-            LabelValueTooLong => "max_label_value_length",
+            MaxLabelNamesPerSeries | StreamMaxLabelNames => "max_label_names_per_series",
+            LabelNameTooLong | StreamLabelNameTooLong => "max_label_name_length",
+            LabelValueTooLong | StreamLabelValueTooLong => "max_label_value_length",
+            LineTooLong => "max_line_size (or set max_line_size_truncate)",
+            LogRateLimited => "ingestion_rate_mb / ingestion_burst_size_mb",
+            StreamLimit => "max_global_streams_per_user",
+            GreaterThanMaxSampleAge => "reject_old_samples_max_age",
+            LogTooFarInFuture => "creation_grace_period",
             SampleTooOld => "past_grace_period",
             SampleTooFarInFuture => "creation_grace_period",
             RateLimited => "ingestion_rate / ingestion_burst_size",
@@ -77,7 +119,11 @@ impl DiscardReason {
             | DuplicateLabelNames
             | LabelsNotSorted
             | SampleOutOfOrder
-            | SampleDuplicateTimestamp => return None,
+            | SampleDuplicateTimestamp
+            | TooFarBehind
+            | InvalidLabels
+            | MissingLabels
+            | StreamDuplicateLabelNames => return None,
         })
     }
 
@@ -86,7 +132,10 @@ impl DiscardReason {
     pub fn is_limit(self) -> bool {
         matches!(
             self,
-            DiscardReason::RateLimited | DiscardReason::PerUserSeriesLimit
+            DiscardReason::RateLimited
+                | DiscardReason::PerUserSeriesLimit
+                | DiscardReason::LogRateLimited
+                | DiscardReason::StreamLimit
         )
     }
 }

@@ -35,7 +35,7 @@ pub struct Limits {
     pub max_label_name_length: usize,
     /// Longest label value, in bytes.
     pub max_label_value_length: usize,
-    /// How far in the future a sample may be (clock skew allowance).
+    /// How far in the future a sample or log line may be (clock skew allowance).
     #[serde(with = "humantime_serde")]
     pub creation_grace_period: Duration,
     /// How far in the past a sample may be; zero disables the check.
@@ -55,6 +55,26 @@ pub struct Limits {
     pub max_query_length: Duration,
     /// Most parts of one split range query evaluated at the same time.
     pub max_query_parallelism: usize,
+
+    // --- Logs push limits (Loki names and defaults) ---
+    /// Log line bytes per second a tenant may push, in MiB (Loki's token
+    /// bucket refill rate), split among the healthy distributors.
+    pub ingestion_rate_mb: f64,
+    /// Largest burst of log line bytes accepted at once, in MiB.
+    pub ingestion_burst_size_mb: f64,
+    /// Longest log line in bytes; zero disables the check.
+    pub max_line_size: usize,
+    /// Cut lines longer than `max_line_size` to that size instead of
+    /// refusing them.
+    pub max_line_size_truncate: bool,
+    /// Active log streams a tenant may have in the ingesters; zero disables
+    /// the check.
+    pub max_global_streams_per_user: usize,
+    /// Refuse log lines older than `reject_old_samples_max_age`.
+    pub reject_old_samples: bool,
+    /// How old a log line may be when `reject_old_samples` is on.
+    #[serde(with = "humantime_serde")]
+    pub reject_old_samples_max_age: Duration,
 
     // --- LogQL query limits (Loki names and defaults) ---
     /// Most log lines one LogQL query may return (`limit` above it is
@@ -99,6 +119,14 @@ impl Default for Limits {
             max_query_length: Duration::ZERO,
             max_query_parallelism: 14,
 
+            // --- Logs push limits ---
+            ingestion_rate_mb: 4.0,
+            ingestion_burst_size_mb: 6.0,
+            max_line_size: 256 << 10,
+            max_line_size_truncate: false,
+            max_global_streams_per_user: 5000,
+            reject_old_samples: true,
+            reject_old_samples_max_age: Duration::from_secs(7 * 24 * 3600),
             // --- LogQL query limits ---
             max_entries_limit_per_query: 5000,
             max_query_series: 500,

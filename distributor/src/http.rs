@@ -51,7 +51,9 @@ impl Distributor {
         if content_type.to_ascii_lowercase().contains(REMOTE_WRITE_V2) {
             return Err(DecodeError::UnsupportedVersion.into());
         }
-        let body = read_body(body, self.cfg.max_request_body_size).await?;
+        let body = read_body(body, self.cfg.max_request_body_size)
+            .await
+            .map_err(DecodeError::from)?;
         let req = remote_write::decode(&body, self.cfg.max_recv_msg_size)?;
         let summary = self.push(tenant, req).await?;
         if summary.is_complete() {
@@ -87,15 +89,39 @@ async fn remote_write(
     response
 }
 
+/// Why a request body could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Larger than the limit (answered 413).
+    #[error("request body exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, `max_request_body_size`.
+        limit: usize,
+    },
+    /// The connection failed or a compressed body did not decompress.
+    #[error("reading request body: {0}")]
+    Read(String),
+}
+
+impl From<BodyError> for DecodeError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit } => DecodeError::BodyTooLarge { limit },
+            BodyError::Read(e) => DecodeError::ReadBody(e),
+        }
+    }
+}
+
 /// Reads the request body up to `limit` bytes. A larger body is drained (up
 /// to [`MAX_DRAIN_BYTES`]) and refused, so the client reads the 413 rather
-/// than a connection reset while it is still sending.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
+/// than a connection reset while it is still sending. Shared by every push
+/// endpoint.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| DecodeError::ReadBody(e.to_string()))?;
+        let chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
         seen = seen.saturating_add(chunk.len());
         if seen <= limit {
             buf.extend_from_slice(&chunk);
@@ -104,7 +130,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
         }
     }
     if seen > limit {
-        return Err(DecodeError::BodyTooLarge { limit });
+        return Err(BodyError::TooLarge { limit });
     }
     Ok(Bytes::from(buf))
 }

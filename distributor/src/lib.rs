@@ -1,5 +1,6 @@
-//! The metrics write path's front door: Prometheus remote write in, validated
-//! and rate-limited series out to the ingesters.
+//! The write path's front door: Prometheus remote write in, validated and
+//! rate-limited series out to the ingesters; Loki push and OTLP logs
+//! likewise through [`LogsDistributor`] ([`logs`]).
 //!
 //! A request flows through [`remote_write`] (snappy + protobuf decoding with
 //! size limits), per-series validation against the tenant's limits, the
@@ -25,6 +26,7 @@ mod config;
 mod distributor;
 mod error;
 mod http;
+pub mod logs;
 mod metrics;
 mod rate_limit;
 pub mod remote_write;
@@ -33,4 +35,6 @@ mod validation;
 pub use config::{ConfigError, DistributorConfig};
 pub use distributor::{Distributor, PushSummary};
 pub use error::DistributorError;
+pub use http::BodyError;
+pub use logs::{LogsDistributor, LogsError, LogsPushSummary};
 pub use rate_limit::RateLimitExceeded;

@@ -11,25 +11,29 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+/// `{tenant}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct TenantLabels {
+pub(crate) struct TenantLabels {
     tenant: String,
 }
 
+/// `{tenant, reason}` of the discard counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct DiscardLabels {
+pub(crate) struct DiscardLabels {
     tenant: String,
     reason: &'static str,
 }
 
+/// `{tenant, status}` of the request counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct RequestLabels {
+pub(crate) struct RequestLabels {
     tenant: String,
     status: u16,
 }
 
+/// `{reason}` of the bad-request counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct BadRequestLabels {
+pub(crate) struct BadRequestLabels {
     reason: &'static str,
 }
 
@@ -125,21 +129,34 @@ impl Metrics {
     }
 
     pub(crate) fn request(&self, tenant: &TenantId, status: StatusCode) {
-        let labels = RequestLabels {
-            tenant: tenant.to_string(),
-            status: status.as_u16(),
-        };
-        self.requests.get_or_create(&labels).inc();
+        count_request(&self.requests, tenant, status);
     }
 
     pub(crate) fn bad_request(&self, reason: &'static str) {
-        self.bad_requests
-            .get_or_create(&BadRequestLabels { reason })
-            .inc();
+        count_bad_request(&self.bad_requests, reason);
     }
 }
 
-fn count_discard(
+/// Counts one request of `tenant` answered with `status`.
+pub(crate) fn count_request(
+    family: &Family<RequestLabels, Counter>,
+    tenant: &TenantId,
+    status: StatusCode,
+) {
+    let labels = RequestLabels {
+        tenant: tenant.to_string(),
+        status: status.as_u16(),
+    };
+    family.get_or_create(&labels).inc();
+}
+
+/// Counts one request refused before it had a tenant or a body, by `reason`.
+pub(crate) fn count_bad_request(family: &Family<BadRequestLabels, Counter>, reason: &'static str) {
+    family.get_or_create(&BadRequestLabels { reason }).inc();
+}
+
+/// Adds `n` to `family{tenant, reason}`.
+pub(crate) fn count_discard(
     family: &Family<DiscardLabels, Counter>,
     tenant: &TenantId,
     reason: &'static str,
@@ -152,7 +169,8 @@ fn count_discard(
     family.get_or_create(&labels).inc_by(n as u64);
 }
 
-fn tenant_labels(tenant: &TenantId) -> TenantLabels {
+/// The `{tenant}` label set.
+pub(crate) fn tenant_labels(tenant: &TenantId) -> TenantLabels {
     TenantLabels {
         tenant: tenant.to_string(),
     }

@@ -1,4 +1,5 @@
-//! Per-tenant ingestion rate limiting: one token bucket per tenant.
+//! Per-tenant ingestion rate limiting: one token bucket per tenant (one
+//! limiter counts samples, another log line bytes).
 //!
 //! A bucket refills at the tenant's `ingestion_rate` divided by the number of
 //! healthy distributors (each enforces its share of the global rate) and holds
@@ -89,9 +90,36 @@ impl RateLimiter {
         samples: usize,
         now: Instant,
     ) -> Result<(), RateLimitExceeded> {
+        self.take(
+            tenant,
+            limits.ingestion_rate,
+            limits.ingestion_burst_size as f64,
+            samples as f64,
+            now,
+        )
+        .map_err(|distributors| RateLimitExceeded {
+            tenant: tenant.clone(),
+            rate: limits.ingestion_rate,
+            burst: limits.ingestion_burst_size,
+            distributors,
+            samples,
+        })
+    }
+
+    /// Takes `amount` tokens from `tenant`'s bucket, which refills at
+    /// `rate` per second (the global rate, split here among the healthy
+    /// distributors) up to `burst`. On refusal nothing is taken and the
+    /// number of distributors sharing the rate is returned.
+    pub(crate) fn take(
+        &self,
+        tenant: &TenantId,
+        rate: f64,
+        burst: f64,
+        amount: f64,
+        now: Instant,
+    ) -> Result<(), usize> {
         let distributors = self.healthy_distributors.load(Ordering::Relaxed);
-        let rate = limits.ingestion_rate.max(0.0) / distributors as f64;
-        let burst = limits.ingestion_burst_size as f64;
+        let rate = rate.max(0.0) / distributors as f64;
         let mut bucket = match self.buckets.get_mut(tenant) {
             Some(bucket) => bucket,
             None => self.buckets.entry(tenant.clone()).or_insert(Bucket {
@@ -102,17 +130,10 @@ impl RateLimiter {
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.updated = bucket.updated.max(now);
-        let wanted = samples as f64;
-        if wanted > bucket.tokens {
-            return Err(RateLimitExceeded {
-                tenant: tenant.clone(),
-                rate: limits.ingestion_rate,
-                burst: limits.ingestion_burst_size,
-                distributors,
-                samples,
-            });
+        if amount > bucket.tokens {
+            return Err(distributors);
         }
-        bucket.tokens -= wanted;
+        bucket.tokens -= amount;
         Ok(())
     }
 }

@@ -332,7 +332,7 @@ fn check_labels(labels: &[Label], limits: &Limits) -> Result<(), (DiscardReason,
 }
 
 /// True when a count or length limit is set (non-zero) and `actual` is over it.
-fn exceeds(actual: usize, limit: usize) -> bool {
+pub(crate) fn exceeds(actual: usize, limit: usize) -> bool {
     limit != 0 && actual > limit
 }
 
@@ -342,7 +342,7 @@ fn is_valid_metric_name(name: &str) -> bool {
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
-fn is_valid_label_name(name: &str) -> bool {
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
     is_identifier(name, |_| false)
 }
 

@@ -35,6 +35,15 @@ pub struct IngesterConfig {
     pub max_exemplar_series_per_tenant: usize,
     /// Metric families whose metadata is kept per tenant; new families past it are dropped.
     pub max_metadata_per_tenant: usize,
+    /// A tenant's logs head is cut into a block once it is this old (Loki's
+    /// `max_chunk_age`). Half of it is the out-of-order window: a line older
+    /// than its stream's newest minus `logs_block_max_age / 2` is refused
+    /// (`too_far_behind`).
+    #[serde(with = "humantime_serde")]
+    pub logs_block_max_age: Duration,
+    /// A tenant's logs head is cut into a block once it holds this many
+    /// bytes of line text.
+    pub logs_block_max_bytes: usize,
 }
 
 impl Default for IngesterConfig {
@@ -51,6 +60,8 @@ impl Default for IngesterConfig {
             max_exemplars_per_series: 10,
             max_exemplar_series_per_tenant: 100_000,
             max_metadata_per_tenant: 10_000,
+            logs_block_max_age: Duration::from_secs(2 * 3600),
+            logs_block_max_bytes: 256 << 20,
         }
     }
 }
@@ -63,6 +74,12 @@ impl IngesterConfig {
                 "ingester.block_range must be at least 1m, got {:?}",
                 self.block_range
             ));
+        }
+        if self.logs_block_max_age < Duration::from_secs(1) || self.logs_block_max_bytes == 0 {
+            return Err(
+                "ingester.logs_block_max_age must be at least 1s and logs_block_max_bytes above 0"
+                    .into(),
+            );
         }
         if self.id.is_empty() {
             return Err("ingester.id must not be empty".into());

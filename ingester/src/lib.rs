@@ -2,9 +2,12 @@
 //! into immutable blocks every `block_range` and uploaded to object storage.
 //! It also answers queries for data not yet in storage.
 
+mod codec;
 mod config;
 mod error;
+mod head_set;
 mod http;
+mod logs;
 mod metrics;
 mod self_metrics;
 
@@ -16,6 +19,7 @@ use common::block::BlockMeta;
 use common::exemplar::{ExemplarSource, SeriesExemplars};
 use common::labels::Labels;
 use common::limits::Overrides;
+use common::logs::{LogSelect, LogStore, LogsPushOutcome, LogsPusher, PushStream, StreamEntries};
 use common::metadata::{MetadataSource, MetricMetadata};
 use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
 use common::series::{Matcher, Series, SeriesStore, StoreError};
@@ -28,6 +32,7 @@ use prometheus_client::registry::Registry;
 
 pub use config::IngesterConfig;
 pub use error::IngesterError;
+use logs::LogsIngester;
 use metrics::exemplars::{ExemplarBounds, ExemplarStore};
 use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
@@ -43,6 +48,8 @@ pub struct Ingester {
     exemplars: DashMap<TenantId, Arc<Mutex<ExemplarStore>>>,
     /// Per-tenant metric metadata (memory only, like Mimir).
     metadata: DashMap<TenantId, Mutex<MetadataStore>>,
+    /// Per-tenant log streams, with their own WAL under `<wal_dir>/<tenant>/logs`.
+    logs: LogsIngester,
     metrics: IngesterMetrics,
 }
 
@@ -56,6 +63,7 @@ impl Ingester {
     ) -> Result<Arc<Self>, IngesterError> {
         let metrics = IngesterMetrics::register(registry);
         let this = Self {
+            logs: LogsIngester::new(wal_options(&cfg), cfg.logs_block_max_age / 2),
             cfg,
             store,
             overrides,
@@ -66,13 +74,6 @@ impl Ingester {
         };
         this.replay_all()?;
         Ok(Arc::new(this))
-    }
-
-    fn wal_options(&self) -> WalOptions {
-        WalOptions {
-            segment_size: self.cfg.wal_segment_size,
-            fsync: self.cfg.wal_fsync,
-        }
     }
 
     fn replay_all(&self) -> Result<(), IngesterError> {
@@ -87,8 +88,18 @@ impl Ingester {
                 tracing::warn!(path = %entry.path().display(), "ignoring non-tenant entry in WAL directory");
                 continue;
             };
+            if let Some(stats) = self
+                .logs
+                .replay(&tenant, &entry.path().join(logs::WAL_SUBDIR))?
+            {
+                tracing::info!(%tenant, records = stats.records, segments = stats.segments, "replayed logs WAL");
+                self.metrics.wal_replayed_records.inc_by(stats.records);
+                self.metrics
+                    .wal_corrupt_segments
+                    .inc_by(stats.corrupt_segments);
+            }
             let (db, stats, exemplars) =
-                TenantDb::open(tenant.clone(), &entry.path(), self.wal_options())?;
+                TenantDb::open(tenant.clone(), &entry.path(), wal_options(&self.cfg))?;
             tracing::info!(%tenant, records = stats.records, segments = stats.segments, exemplars = exemplars.len(), "replayed WAL");
             if !exemplars.is_empty() {
                 self.exemplar_store(&tenant).lock().add(exemplars);
@@ -111,7 +122,7 @@ impl Ingester {
         let db = match entry {
             dashmap::Entry::Occupied(o) => Arc::clone(o.get()),
             dashmap::Entry::Vacant(v) => {
-                let (db, _, _) = TenantDb::open(tenant.clone(), &dir, self.wal_options())?;
+                let (db, _, _) = TenantDb::open(tenant.clone(), &dir, wal_options(&self.cfg))?;
                 Arc::clone(v.insert(Arc::new(db)).value())
             }
         };
@@ -132,8 +143,8 @@ impl Ingester {
         )
     }
 
-    /// Cuts every tenant's head into a block and uploads it now
-    /// (`POST /ingester/flush`). Returns the uploaded blocks.
+    /// Cuts every tenant's metrics and logs heads into blocks and uploads
+    /// them now (`POST /ingester/flush`). Returns the uploaded blocks.
     pub async fn flush(&self) -> Result<Vec<BlockMeta>, IngesterError> {
         let dbs: Vec<(TenantId, Arc<TenantDb>)> = self
             .tenants
@@ -171,15 +182,93 @@ impl Ingester {
                 .get_or_create(&label)
                 .set(db.active_series() as i64);
         }
+        if let Err(e) = self.cut_logs(None, &mut uploaded).await {
+            first_err.get_or_insert(e);
+        }
         match first_err {
             Some(e) => Err(e),
             None => Ok(uploaded),
         }
     }
 
-    /// Cuts and uploads blocks at every multiple of `block_range` (wall clock),
-    /// for as long as the runtime runs.
+    /// Cuts and uploads tenants' logs heads (all, or with `due =
+    /// Some((max_age, max_bytes))` those that old or large), appending the
+    /// uploaded blocks to `uploaded`; returns the first error.
+    async fn cut_logs(
+        &self,
+        due: Option<(Duration, usize)>,
+        uploaded: &mut Vec<BlockMeta>,
+    ) -> Result<(), IngesterError> {
+        let mut first_err = None;
+        let results = self
+            .logs
+            .cut(
+                self.store.as_ref(),
+                &self.cfg.id,
+                self.cfg.upload_attempts,
+                due,
+            )
+            .await;
+        for (tenant, result) in results {
+            let label = TenantLabel {
+                tenant: tenant.to_string(),
+            };
+            match result {
+                Ok(metas) => {
+                    self.metrics
+                        .blocks_uploaded
+                        .get_or_create(&label)
+                        .inc_by(metas.len() as u64);
+                    uploaded.extend(metas);
+                }
+                Err(e) => {
+                    tracing::error!(%tenant, error = %e, "cutting logs block failed; lines stay in the WAL");
+                    self.metrics
+                        .block_upload_failures
+                        .get_or_create(&label)
+                        .inc();
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        self.update_logs_gauges();
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn update_logs_gauges(&self) {
+        for (tenant, streams, bytes) in self.logs.gauges() {
+            let label = TenantLabel {
+                tenant: tenant.to_string(),
+            };
+            self.metrics
+                .active_streams
+                .get_or_create(&label)
+                .set(streams as i64);
+            self.metrics
+                .logs_head_bytes
+                .get_or_create(&label)
+                .set(bytes as i64);
+        }
+    }
+
+    /// Cuts and uploads metrics blocks at every multiple of `block_range`
+    /// (wall clock), and logs blocks whenever a tenant's logs head reaches
+    /// `logs_block_max_age` or `logs_block_max_bytes` (checked every few
+    /// seconds), for as long as the runtime runs.
     pub fn spawn_cut_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let logs = Arc::clone(self);
+        tokio::spawn(async move {
+            let due = (logs.cfg.logs_block_max_age, logs.cfg.logs_block_max_bytes);
+            let mut tick = tokio::time::interval(
+                (due.0 / 8).clamp(Duration::from_millis(100), Duration::from_secs(10)),
+            );
+            loop {
+                tick.tick().await;
+                if let Err(e) = logs.cut_logs(Some(due), &mut Vec::new()).await {
+                    tracing::error!(error = %e, "periodic logs block cut failed");
+                }
+            }
+        });
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let range = this.cfg.block_range.as_millis().max(1) as u64;
@@ -194,7 +283,7 @@ impl Ingester {
         })
     }
 
-    /// Drops uploaded heads past `retain_uploaded_for`, every few seconds,
+    /// Drops uploaded metrics and logs heads past `retain_uploaded_for`, every few seconds,
     /// for as long as the runtime runs.
     pub fn spawn_retention_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
@@ -208,6 +297,7 @@ impl Ingester {
                 for db in this.tenants.iter() {
                     db.expire_uploaded(retain);
                 }
+                this.logs.expire_uploaded(retain);
             }
         })
     }
@@ -215,6 +305,14 @@ impl Ingester {
     /// `POST /ingester/flush`.
     pub fn router(self: Arc<Self>) -> axum::Router {
         http::router(self)
+    }
+}
+
+/// How the ingester's WALs (metrics and logs) write.
+fn wal_options(cfg: &IngesterConfig) -> WalOptions {
+    WalOptions {
+        segment_size: cfg.wal_segment_size,
+        fsync: cfg.wal_fsync,
     }
 }
 
@@ -380,5 +478,57 @@ impl SeriesStore for Ingester {
             .get(tenant)
             .map(|db| db.series(matchers, mint, maxt))
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl LogsPusher for Ingester {
+    async fn push_logs(
+        &self,
+        tenant: &TenantId,
+        streams: Vec<PushStream>,
+    ) -> Result<LogsPushOutcome, PushError> {
+        let dir = self
+            .cfg
+            .wal_dir
+            .join(tenant.as_str())
+            .join(logs::WAL_SUBDIR);
+        let limits = self.overrides.get(tenant);
+        let outcome = self.logs.push(tenant, &dir, streams, limits).await;
+        match &outcome {
+            Ok(o) => {
+                self.metrics
+                    .appended_lines
+                    .get_or_create(&TenantLabel {
+                        tenant: tenant.to_string(),
+                    })
+                    .inc_by(o.accepted as u64);
+            }
+            Err(_) => {
+                self.metrics.wal_write_failures.inc();
+            }
+        }
+        outcome
+    }
+}
+
+#[async_trait]
+impl LogStore for Ingester {
+    async fn select_logs(
+        &self,
+        tenant: &TenantId,
+        sel: &LogSelect,
+    ) -> Result<Vec<StreamEntries>, StoreError> {
+        Ok(self.logs.select(tenant, sel))
+    }
+
+    async fn log_streams(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        Ok(self.logs.streams(tenant, matchers, start_ns, end_ns))
     }
 }

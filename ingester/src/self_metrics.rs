@@ -32,6 +32,9 @@ pub(crate) struct IngesterMetrics {
     pub(crate) appended_exemplars: Family<TenantLabel, Counter>,
     pub(crate) dropped_exemplars: Family<TenantReasonLabel, Counter>,
     pub(crate) dropped_metadata: Family<TenantLabel, Counter>,
+    pub(crate) appended_lines: Family<TenantLabel, Counter>,
+    pub(crate) active_streams: Family<TenantLabel, Gauge>,
+    pub(crate) logs_head_bytes: Family<TenantLabel, Gauge>,
 }
 
 impl IngesterMetrics {
@@ -88,6 +91,21 @@ impl IngesterMetrics {
             "dropped_metadata",
             "Metadata entries refused because the tenant holds max_metadata_per_tenant families",
             m.dropped_metadata.clone(),
+        );
+        r.register(
+            "appended_lines",
+            "Log lines appended to heads and the logs WAL",
+            m.appended_lines.clone(),
+        );
+        r.register(
+            "active_streams",
+            "Log streams in the current logs head",
+            m.active_streams.clone(),
+        );
+        r.register(
+            "logs_head_bytes",
+            "Bytes of log chunks held in memory (current, pending and recently uploaded heads)",
+            m.logs_head_bytes.clone(),
         );
         m
     }

@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 use cairn_ingester::{Ingester, IngesterConfig};
-use common::block::{BlockReader, list_blocks};
+use common::block::{BlockReader, RetryPolicy, list_blocks, refresh_block_list_under};
 use common::discard::DiscardReason;
 use common::exemplar::{Exemplar, ExemplarSource, SeriesExemplars};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
+use common::logs::block::{LogBlockReader, log_blocks_prefix};
+use common::logs::{Direction, LogEntry, LogSelect, LogStore, LogsPusher, PushStream};
 use common::metadata::{MetadataSource, MetricMetadata, MetricType};
 use common::push::{ExemplarOutcome, MetricsPusher, PushSeries};
 use common::series::{MatchOp, Matcher, Sample, SeriesStore};
@@ -408,4 +410,159 @@ async fn metadata_keeps_the_latest_per_family_per_tenant() {
     );
     let other = TenantId::parse("team-b").unwrap();
     assert!(ing.metadata(&other, None).await.unwrap().is_empty());
+}
+
+fn app(name: &str) -> Labels {
+    Labels::from_pairs([("app", name)])
+}
+
+fn log_stream(name: &str, ts: &[i64]) -> PushStream {
+    PushStream {
+        labels: app(name),
+        entries: ts
+            .iter()
+            .map(|&t| LogEntry {
+                ts_ns: t,
+                line: format!("{name} line at {t}"),
+                structured_metadata: Labels::from_pairs([("trace_id", "t1")]),
+            })
+            .collect(),
+    }
+}
+
+fn select_all() -> LogSelect {
+    LogSelect {
+        matchers: vec![],
+        start_ns: i64::MIN,
+        end_ns: i64::MAX,
+        line_filter: None,
+        limit: None,
+        direction: Direction::Forward,
+    }
+}
+
+/// Every line the ingester serves for `tenant()`, by stream name, in order.
+async fn served_lines(store: &dyn LogStore) -> Vec<(String, i64)> {
+    store
+        .select_logs(&tenant(), &select_all())
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|s| {
+            let name = s.labels.get("app").unwrap_or_default().to_string();
+            s.entries.into_iter().map(move |e| (name.clone(), e.ts_ns))
+        })
+        .collect()
+}
+
+/// Every line in the tenant's logs blocks, by stream name, in order.
+async fn block_lines(store: Arc<dyn ObjectStore>) -> Vec<(String, i64)> {
+    let prefix = log_blocks_prefix(&tenant());
+    let metas = refresh_block_list_under(store.as_ref(), &prefix, &[], &RetryPolicy::default())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for meta in metas {
+        let r = LogBlockReader::open(Arc::clone(&store), &tenant(), meta, &RetryPolicy::default())
+            .await
+            .unwrap();
+        for s in r.select(&select_all()).await.unwrap() {
+            let name = s.labels.get("app").unwrap_or_default().to_string();
+            out.extend(s.entries.into_iter().map(|e| (name.clone(), e.ts_ns)));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn logs_stay_served_and_in_the_wal_until_their_block_is_uploaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(FlakyStore::default());
+    let store: Arc<dyn ObjectStore> = flaky.clone();
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    // Out of order within the window is accepted and served sorted.
+    let out = ing
+        .push_logs(
+            &tenant(),
+            vec![log_stream("a", &[30, 10, 20]), log_stream("b", &[5])],
+        )
+        .await
+        .unwrap();
+    assert_eq!((out.accepted, out.rejected.len()), (4, 0));
+    let want = vec![
+        ("a".to_string(), 10),
+        ("a".to_string(), 20),
+        ("a".to_string(), 30),
+        ("b".to_string(), 5),
+    ];
+    assert_eq!(served_lines(ing.as_ref()).await, want);
+
+    flaky.fail.store(true, Ordering::SeqCst);
+    assert!(ing.flush().await.is_err());
+    drop(ing);
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    assert_eq!(
+        served_lines(ing.as_ref()).await,
+        want,
+        "replayed from the WAL"
+    );
+
+    flaky.fail.store(false, Ordering::SeqCst);
+    let blocks = ing.flush().await.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].stats.num_samples, 4);
+    let mut sorted = want.clone();
+    sorted.sort();
+    assert_eq!(block_lines(Arc::clone(&store)).await, sorted);
+    assert_eq!(
+        served_lines(ing.as_ref()).await,
+        want,
+        "uploaded lines stay served until queriers list the block"
+    );
+    drop(ing);
+    let ing = open(dir.path(), store, Limits::default());
+    assert!(
+        served_lines(ing.as_ref()).await.is_empty(),
+        "WAL truncated after upload"
+    );
+}
+
+#[tokio::test]
+async fn logs_stream_limit_and_out_of_order_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_global_streams_per_user: 1,
+        ..Limits::default()
+    };
+    let ing = open(dir.path(), Arc::new(InMemory::new()), limits);
+    let hour = 3_600_000_000_000i64;
+    let out = ing
+        .push_logs(
+            &tenant(),
+            vec![log_stream("a", &[2 * hour]), log_stream("b", &[1])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 1);
+    assert_eq!(out.rejected[0].reason, DiscardReason::StreamLimit);
+    assert_eq!(out.rejected[0].labels, app("b"));
+    // The default window is half of logs_block_max_age (2h): one hour.
+    let out = ing
+        .push_logs(&tenant(), vec![log_stream("a", &[hour + 1, hour - 1])])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 1);
+    assert_eq!(out.rejected[0].reason, DiscardReason::TooFarBehind);
+    assert_eq!(out.rejected[0].lines, 1);
+    let streams = ing.log_streams(&tenant(), &[], 0, i64::MAX).await.unwrap();
+    assert_eq!(streams, vec![app("a")]);
+    let filtered = LogSelect {
+        line_filter: Some(Arc::new(move |l: &str| {
+            l.ends_with(&(2 * hour).to_string())
+        })),
+        ..select_all()
+    };
+    let got = ing.select_logs(&tenant(), &filtered).await.unwrap();
+    assert_eq!(got[0].entries.len(), 1);
 }

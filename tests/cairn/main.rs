@@ -9,5 +9,6 @@ mod bad_input;
 mod compaction;
 mod durability;
 mod limits;
+mod logs_push;
 mod prometheus_peer;
 mod tenancy;

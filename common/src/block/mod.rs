@@ -51,6 +51,7 @@ pub use self::deletion_mark::{
 pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
 use self::index::{ChunkRef, Index};
 pub use self::instrumented::InstrumentedStore;
+pub(crate) use self::meta::META_VERSION;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
 pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
 pub use self::writer::BlockWriter;
@@ -224,23 +225,34 @@ pub async fn refresh_block_list(
     known: &[BlockMeta],
     retry: &RetryPolicy,
 ) -> Result<Vec<BlockMeta>, BlockError> {
-    let prefix = blocks_prefix(tenant);
+    refresh_block_list_under(store, &blocks_prefix(tenant), known, retry).await
+}
+
+/// [`refresh_block_list`] for the blocks directly under `prefix` (each a
+/// `<ULID>/` directory with a `meta.json`), whatever signal they hold: the
+/// logs blocks share the listing and `meta.json` rules of metrics blocks.
+pub async fn refresh_block_list_under(
+    store: &dyn ObjectStore,
+    prefix: &Path,
+    known: &[BlockMeta],
+    retry: &RetryPolicy,
+) -> Result<Vec<BlockMeta>, BlockError> {
     let listing = retry
-        .run(&prefix, || store.list_with_delimiter(Some(&prefix)))
+        .run(prefix, || store.list_with_delimiter(Some(prefix)))
         .await?;
     let listed = listing
         .common_prefixes
         .iter()
         .filter_map(|dir| dir.filename().and_then(|name| Ulid::from_string(name).ok()));
-    metas_of(store, tenant, listed, known, retry).await
+    metas_of(store, prefix, listed, known, retry).await
 }
 
-/// The metadata of blocks `ulids`, sorted by `min_time`: from `known`
+/// The metadata of blocks `ulids` under `prefix`, sorted by `min_time`: from `known`
 /// where it is there (blocks are immutable), else from `meta.json`
 /// (blocks without a usable one are left out).
 async fn metas_of(
     store: &dyn ObjectStore,
-    tenant: &TenantId,
+    prefix: &Path,
     ulids: impl Iterator<Item = Ulid>,
     known: &[BlockMeta],
     retry: &RetryPolicy,
@@ -255,7 +267,7 @@ async fn metas_of(
         }
     }
     let new: Vec<Option<BlockMeta>> = futures::stream::iter(unknown)
-        .map(|ulid| read_meta(store, tenant, ulid, retry))
+        .map(|ulid| read_meta(store, prefix, ulid, retry))
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
         .await?;
@@ -295,18 +307,18 @@ pub async fn blocks_created_since(
             Ulid::from_string(dir.as_ref()).ok()
         })
         .collect();
-    metas_of(store, tenant, complete.into_iter(), known, retry).await
+    metas_of(store, &prefix, complete.into_iter(), known, retry).await
 }
 
 /// A block's `meta.json`, `None` when the block is incomplete or the file
 /// is unusable.
 async fn read_meta(
     store: &dyn ObjectStore,
-    tenant: &TenantId,
+    prefix: &Path,
     ulid: Ulid,
     retry: &RetryPolicy,
 ) -> Result<Option<BlockMeta>, BlockError> {
-    let path = block_dir(tenant, ulid).join("meta.json");
+    let path = prefix.clone().join(ulid.to_string()).join("meta.json");
     let bytes = match retry.run(&path, || get_all(store, &path)).await {
         Ok(bytes) => bytes,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -327,7 +339,7 @@ async fn read_meta(
 
 /// The whole object at `path`: one GET, body included (so a retry covers
 /// a body cut short as well as a failed request).
-async fn get_all(store: &dyn ObjectStore, path: &Path) -> object_store::Result<Bytes> {
+pub(crate) async fn get_all(store: &dyn ObjectStore, path: &Path) -> object_store::Result<Bytes> {
     store.get(path).await?.bytes().await
 }
 

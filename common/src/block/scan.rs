@@ -82,7 +82,7 @@ pub async fn complete_blocks(
         .iter()
         .filter(|(_, d)| d.has("meta.json"))
         .map(|(u, _)| *u);
-    metas_of(store, tenant, complete, known, retry).await
+    metas_of(store, &blocks_prefix(tenant), complete, known, retry).await
 }
 
 /// The deletion marks of the scanned blocks that have one; `known` marks

@@ -4,6 +4,12 @@
 //! a merge of both → the LogQL engine, like [`crate::series::SeriesStore`]).
 //!
 //! Timestamps are nanoseconds since the Unix epoch, as in Loki.
+//!
+//! [`block`] is the codec of flushed logs blocks (stream index plus lines in
+//! Parquet), shared by the ingester that writes them and the querier that
+//! reads them.
+
+pub mod block;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -229,5 +235,122 @@ pub trait LogStore: Send + Sync {
             stats.bytes += s.entries.iter().map(|e| e.line.len() as u64).sum::<u64>();
         }
         Ok(stats)
+    }
+}
+
+/// Merges stream lists from several sources (heads, blocks, replicas):
+/// equal label sets become one stream, entries sorted by timestamp (stable,
+/// so lines with equal timestamps keep their order) with identical entries
+/// (same timestamp, line and structured metadata) kept once. The result is
+/// sorted by labels.
+pub fn merge_streams(lists: Vec<Vec<StreamEntries>>) -> Vec<StreamEntries> {
+    let mut all: Vec<StreamEntries> = lists.into_iter().flatten().collect();
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<StreamEntries> = Vec::with_capacity(all.len());
+    let mut merged_any = Vec::new();
+    for s in all {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => {
+                last.entries.extend(s.entries);
+                if merged_any.last() != Some(&(out.len() - 1)) {
+                    merged_any.push(out.len() - 1);
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    for i in merged_any {
+        if let Some(s) = out.get_mut(i) {
+            sort_dedup_entries(&mut s.entries);
+        }
+    }
+    out
+}
+
+/// Sorts `entries` by timestamp (stable) and drops exact repeats of an
+/// entry with the same timestamp.
+pub fn sort_dedup_entries(entries: &mut Vec<LogEntry>) {
+    if !entries.is_sorted_by_key(|e| e.ts_ns) {
+        entries.sort_by_key(|e| e.ts_ns);
+    }
+    let mut out: Vec<LogEntry> = Vec::with_capacity(entries.len());
+    let mut run_start = 0;
+    for e in entries.drain(..) {
+        if out.last().is_none_or(|l| l.ts_ns != e.ts_ns) {
+            run_start = out.len();
+        }
+        if !out[run_start..].contains(&e) {
+            out.push(e);
+        }
+    }
+    *entries = out;
+}
+
+/// Applies [`LogSelect::limit`] per stream: keeps the `limit` entries
+/// nearest the `direction` end of each stream and drops streams left empty.
+pub fn trim_to_limit(streams: &mut Vec<StreamEntries>, limit: Option<usize>, direction: Direction) {
+    if let Some(limit) = limit {
+        for s in streams.iter_mut() {
+            let excess = s.entries.len().saturating_sub(limit);
+            if excess > 0 {
+                match direction {
+                    Direction::Forward => s.entries.truncate(limit),
+                    Direction::Backward => {
+                        s.entries.drain(..excess);
+                    }
+                }
+            }
+        }
+    }
+    streams.retain(|s| !s.entries.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(ts_ns: i64, line: &str) -> LogEntry {
+        LogEntry {
+            ts_ns,
+            line: line.into(),
+            structured_metadata: Labels::default(),
+        }
+    }
+
+    fn stream(app: &str, entries: Vec<LogEntry>) -> StreamEntries {
+        StreamEntries {
+            labels: Labels::from_pairs([("app", app)]),
+            entries,
+        }
+    }
+
+    #[test]
+    fn merge_sorts_and_drops_identical_entries_only() {
+        let out = merge_streams(vec![
+            vec![
+                stream("b", vec![e(1, "x")]),
+                stream("a", vec![e(2, "p"), e(2, "q")]),
+            ],
+            vec![stream(
+                "a",
+                vec![e(1, "o"), e(2, "q"), e(2, "p"), e(2, "r")],
+            )],
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].labels.get("app"), Some("a"));
+        assert_eq!(
+            out[0].entries,
+            vec![e(1, "o"), e(2, "p"), e(2, "q"), e(2, "r")]
+        );
+        assert_eq!(out[1].entries, vec![e(1, "x")]);
+    }
+
+    #[test]
+    fn limit_keeps_the_entries_nearest_the_direction_end() {
+        let mut s = vec![stream("a", vec![e(1, "1"), e(2, "2"), e(3, "3")])];
+        trim_to_limit(&mut s, Some(2), Direction::Backward);
+        assert_eq!(s[0].entries, vec![e(2, "2"), e(3, "3")]);
+        trim_to_limit(&mut s, Some(1), Direction::Forward);
+        assert_eq!(s[0].entries, vec![e(2, "2")]);
     }
 }

@@ -13,8 +13,10 @@
 //! keyed by labels and outlives head cuts.
 
 use common::exemplar::{Exemplar, SeriesExemplars};
-use common::labels::{Label, Labels};
+use common::labels::Labels;
 use common::series::Sample;
+
+use crate::codec::{Reader, labels_size, put_labels};
 
 const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
@@ -29,25 +31,6 @@ pub(crate) enum Record {
     Samples(Vec<(u32, Sample)>),
     /// Exemplars stored, by series.
     Exemplars(Vec<SeriesExemplars>),
-}
-
-fn labels_size(labels: &Labels) -> usize {
-    2 + labels
-        .iter()
-        .map(|l| 4 + l.name.len() + l.value.len())
-        .sum::<usize>()
-}
-
-fn put_labels(b: &mut Vec<u8>, labels: &Labels) {
-    b.extend_from_slice(&(labels.len() as u16).to_le_bytes());
-    for l in labels {
-        for s in [&l.name, &l.value] {
-            // Label names and values are bounded by validation far below 64 KiB.
-            let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
-            b.extend_from_slice(&(s.len() as u16).to_le_bytes());
-            b.extend_from_slice(s);
-        }
-    }
 }
 
 /// Encodes a series record.
@@ -102,7 +85,7 @@ pub(crate) fn encode_samples(samples: &[(u32, Sample)]) -> Vec<u8> {
 
 /// Decodes one record; errors describe what is malformed.
 pub(crate) fn decode(rec: &[u8]) -> Result<Record, String> {
-    let mut r = Reader { buf: rec, pos: 0 };
+    let mut r = Reader::new(rec);
     match r.u8()? {
         SERIES => {
             let id = r.u32()?;
@@ -148,65 +131,6 @@ pub(crate) fn decode(rec: &[u8]) -> Result<Record, String> {
             Ok(Record::Samples(out))
         }
         other => Err(format!("unknown record type {other}")),
-    }
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let end = end.ok_or_else(|| format!("record truncated at byte {}", self.pos))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
-    }
-    fn string(&mut self) -> Result<String, String> {
-        let n = self.u16()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "label is not UTF-8".to_string())
-    }
-    fn labels(&mut self) -> Result<Labels, String> {
-        let n = self.u16()? as usize;
-        let mut labels = Vec::with_capacity(n);
-        for _ in 0..n {
-            let name = self.string()?;
-            let value = self.string()?;
-            labels.push(Label { name, value });
-        }
-        Ok(Labels::new(labels))
-    }
-    /// A `u32` count of items at least `min_size` bytes each, checked
-    /// against the bytes left so a corrupt count cannot allocate wildly.
-    fn count(&mut self, min_size: usize) -> Result<usize, String> {
-        let n = self.u32()? as usize;
-        if n.saturating_mul(min_size) > self.buf.len() - self.pos {
-            return Err(format!(
-                "record claims {n} items in {} bytes",
-                self.buf.len() - self.pos
-            ));
-        }
-        Ok(n)
     }
 }
 

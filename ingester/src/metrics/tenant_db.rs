@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::block::{BlockMeta, write_block};
 use common::discard::DiscardReason;
@@ -27,21 +27,7 @@ use parking_lot::{Mutex, RwLock};
 use super::head::{AppendCheck, Head};
 use super::record::{self, Record};
 use crate::error::IngesterError;
-
-/// A head that was cut and waits for its block upload, with the first WAL
-/// segment that does not belong to it.
-struct Pending {
-    head: Arc<Head>,
-    next_segment: u64,
-}
-
-struct Heads {
-    current: Arc<Head>,
-    pending: Vec<Pending>,
-    /// Heads whose blocks are uploaded, kept queryable (with when they were
-    /// uploaded) until queriers are sure to have listed the new blocks.
-    uploaded: Vec<(Arc<Head>, Instant)>,
-}
+use crate::head_set::{HeadSet, upload_with_retry};
 
 /// Per-tenant metrics state in an ingester.
 pub(crate) struct TenantDb {
@@ -49,7 +35,7 @@ pub(crate) struct TenantDb {
     wal: Wal,
     /// Serialises appends with each other and with head swaps.
     append: Mutex<()>,
-    heads: RwLock<Heads>,
+    heads: RwLock<HeadSet<Head>>,
     next_id: AtomicU32,
     /// Serialises cuts and uploads so segments are removed in order.
     cut: tokio::sync::Mutex<()>,
@@ -103,11 +89,7 @@ impl TenantDb {
             tenant,
             wal,
             append: Mutex::new(()),
-            heads: RwLock::new(Heads {
-                current: Arc::new(head),
-                pending: Vec::new(),
-                uploaded: Vec::new(),
-            }),
+            heads: RwLock::new(HeadSet::new(head)),
             next_id: AtomicU32::new(max_id + 1),
             cut: tokio::sync::Mutex::new(()),
         };
@@ -136,7 +118,7 @@ impl TenantDb {
         limits: &Limits,
     ) -> Result<PushOutcome, PushError> {
         let _guard = self.append.lock();
-        let head = Arc::clone(&self.heads.read().current);
+        let head = Arc::clone(self.heads.read().current());
         let mut records: Vec<Vec<u8>> = Vec::new();
         let mut accepted: Vec<(u32, Sample)> = Vec::new();
         let mut outcome = PushOutcome::default();
@@ -225,21 +207,14 @@ impl TenantDb {
         self.cut_head()?;
         let mut uploaded = Vec::new();
         loop {
-            let Some((head, next_segment)) = self
-                .heads
-                .read()
-                .pending
-                .first()
-                .map(|p| (Arc::clone(&p.head), p.next_segment))
-            else {
+            let Some((head, next_segment)) = self.heads.read().first_pending() else {
                 break;
             };
-            let meta = upload_with_retry(store, &self.tenant, &head, source, attempts).await?;
-            {
-                let mut heads = self.heads.write();
-                let done = heads.pending.remove(0);
-                heads.uploaded.push((done.head, Instant::now()));
-            }
+            let meta = upload_with_retry(&self.tenant, attempts, || {
+                write_block(store, &self.tenant, head.to_block_series(), source)
+            })
+            .await?;
+            self.heads.write().uploaded_first();
             self.wal
                 .remove_segments_before(next_segment)
                 .map_err(|e| IngesterError::Wal(format!("removing uploaded WAL segments: {e}")))?;
@@ -252,7 +227,7 @@ impl TenantDb {
     /// the carried series so the new segment replays on its own.
     fn cut_head(&self) -> Result<(), IngesterError> {
         let _guard = self.append.lock();
-        let old = Arc::clone(&self.heads.read().current);
+        let old = Arc::clone(self.heads.read().current());
         if old.is_empty() {
             return Ok(());
         }
@@ -270,33 +245,18 @@ impl TenantDb {
         self.wal
             .append(&refs)
             .map_err(|e| IngesterError::Wal(e.to_string()))?;
-        let mut heads = self.heads.write();
-        heads.current = Arc::new(new);
-        heads.pending.push(Pending {
-            head: old,
-            next_segment,
-        });
+        self.heads.write().cut(new, next_segment);
         Ok(())
     }
 
     /// Forgets uploaded heads older than `retain`: their blocks are listed
     /// by every querier by then.
     pub(crate) fn expire_uploaded(&self, retain: Duration) {
-        self.heads
-            .write()
-            .uploaded
-            .retain(|(_, at)| at.elapsed() < retain);
+        self.heads.write().expire(retain);
     }
 
     fn all_heads(&self) -> Vec<Arc<Head>> {
-        let heads = self.heads.read();
-        let uploaded = heads.uploaded.iter().map(|(h, _)| h);
-        let pending = heads.pending.iter().map(|p| &p.head);
-        uploaded
-            .chain(pending)
-            .chain([&heads.current])
-            .map(Arc::clone)
-            .collect()
+        self.heads.read().all()
     }
 
     /// Samples of matching series from every head (current, pending and
@@ -324,33 +284,6 @@ impl TenantDb {
 
     /// Active series in the current head.
     pub(crate) fn active_series(&self) -> usize {
-        self.heads.read().current.num_series()
-    }
-}
-
-async fn upload_with_retry(
-    store: &dyn ObjectStore,
-    tenant: &TenantId,
-    head: &Head,
-    source: &str,
-    attempts: u32,
-) -> Result<BlockMeta, IngesterError> {
-    let mut backoff = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match write_block(store, tenant, head.to_block_series(), source).await {
-            Ok(meta) => return Ok(meta),
-            Err(e) if attempt >= attempts => {
-                return Err(IngesterError::Upload(format!(
-                    "tenant {tenant}: {e} (after {attempt} attempts)"
-                )));
-            }
-            Err(e) => {
-                tracing::warn!(%tenant, attempt, error = %e, "block upload failed, retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                attempt += 1;
-            }
-        }
+        self.heads.read().current().num_series()
     }
 }

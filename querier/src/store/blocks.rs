@@ -133,7 +133,7 @@ pub struct BlockStore {
     overrides: Arc<Overrides>,
     cfg: BlockStoreConfig,
     lists: DashMap<TenantId, ListSlot>,
-    indexes: IndexCache,
+    indexes: IndexCache<BlockReader>,
     opening: DashMap<BlockKey, OpenSlot>,
 }
 

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use common::block::BlockReader;
+use common::logs::block::LogBlockReader;
 use common::tenant::TenantId;
 use parking_lot::Mutex;
 use ulid::Ulid;
@@ -17,30 +18,60 @@ use ulid::Ulid;
 /// Which block a reader is for.
 pub(crate) type BlockKey = (TenantId, Ulid);
 
-/// Byte-bounded LRU of [`BlockReader`]s.
-#[derive(Debug)]
-pub(crate) struct IndexCache {
-    capacity: usize,
-    inner: Mutex<Lru>,
+/// A block reader worth caching: it knows how much memory it holds.
+pub(crate) trait CachedReader: Send + Sync + 'static {
+    /// Roughly the heap the reader holds.
+    fn memory_bytes(&self) -> usize;
 }
 
-#[derive(Debug, Default)]
-struct Lru {
-    entries: HashMap<BlockKey, Entry>,
+impl CachedReader for BlockReader {
+    fn memory_bytes(&self) -> usize {
+        BlockReader::memory_bytes(self)
+    }
+}
+
+impl CachedReader for LogBlockReader {
+    fn memory_bytes(&self) -> usize {
+        LogBlockReader::memory_bytes(self)
+    }
+}
+
+/// Byte-bounded LRU of block readers (metrics [`BlockReader`]s or logs
+/// [`LogBlockReader`]s).
+#[derive(Debug)]
+pub(crate) struct IndexCache<R> {
+    capacity: usize,
+    inner: Mutex<Lru<R>>,
+}
+
+#[derive(Debug)]
+struct Lru<R> {
+    entries: HashMap<BlockKey, Entry<R>>,
     /// Last-use tick → key, oldest first.
     order: BTreeMap<u64, BlockKey>,
     tick: u64,
     bytes: usize,
 }
 
+impl<R> Default for Lru<R> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+            tick: 0,
+            bytes: 0,
+        }
+    }
+}
+
 #[derive(Debug)]
-struct Entry {
-    reader: Arc<BlockReader>,
+struct Entry<R> {
+    reader: Arc<R>,
     bytes: usize,
     tick: u64,
 }
 
-impl IndexCache {
+impl<R: CachedReader> IndexCache<R> {
     /// A cache holding readers of at most `capacity` index bytes in total.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
@@ -50,7 +81,7 @@ impl IndexCache {
     }
 
     /// The cached reader for `key`, marked as just used.
-    pub(crate) fn get(&self, key: &BlockKey) -> Option<Arc<BlockReader>> {
+    pub(crate) fn get(&self, key: &BlockKey) -> Option<Arc<R>> {
         let mut lru = self.inner.lock();
         lru.tick += 1;
         let tick = lru.tick;
@@ -65,7 +96,7 @@ impl IndexCache {
     /// Caches `reader`, evicting the least recently used readers until the
     /// total fits the capacity. A reader larger than the whole capacity is
     /// not cached at all (the caller still uses it for its query).
-    pub(crate) fn insert(&self, key: BlockKey, reader: Arc<BlockReader>) {
+    pub(crate) fn insert(&self, key: BlockKey, reader: Arc<R>) {
         let bytes = reader.memory_bytes();
         if bytes > self.capacity {
             tracing::debug!(block = %key.1, bytes, capacity = self.capacity, "block index larger than the whole index cache; not cached");
@@ -112,7 +143,7 @@ impl IndexCache {
     }
 }
 
-impl Lru {
+impl<R> Lru<R> {
     fn remove(&mut self, key: &BlockKey) {
         if let Some(e) = self.entries.remove(key) {
             self.order.remove(&e.tick);

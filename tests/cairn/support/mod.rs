@@ -2,6 +2,7 @@
 //! SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
 
 pub mod certs;
+pub mod loki;
 pub mod peers;
 pub mod remote_write;
 
