@@ -35,6 +35,14 @@ pub enum DiscardReason {
     SampleOutOfOrder,
     /// Same timestamp as the newest sample of its series, different value.
     SampleDuplicateTimestamp,
+    /// A span whose trace ID is not 16 bytes or is all zero.
+    InvalidTraceId,
+    /// A span (or parent, or link) ID that is not 8 bytes or is all zero.
+    InvalidSpanId,
+    /// The trace grew past `max_bytes_per_trace`.
+    TraceTooLarge,
+    /// The tenant reached `max_traces_per_user` live traces.
+    LiveTracesExceeded,
 }
 
 impl DiscardReason {
@@ -56,6 +64,10 @@ impl DiscardReason {
             PerUserSeriesLimit => "per-user-series-limit",
             SampleOutOfOrder => "sample-out-of-order",
             SampleDuplicateTimestamp => "sample-duplicate-timestamp",
+            InvalidTraceId => "invalid-trace-id",
+            InvalidSpanId => "invalid-span-id",
+            TraceTooLarge => "trace-too-large",
+            LiveTracesExceeded => "live-traces-exceeded",
         }
     }
 
@@ -71,13 +83,17 @@ impl DiscardReason {
             SampleTooFarInFuture => "creation_grace_period",
             RateLimited => "ingestion_rate / ingestion_burst_size",
             PerUserSeriesLimit => "max_global_series_per_user",
+            TraceTooLarge => "max_bytes_per_trace",
+            LiveTracesExceeded => "max_traces_per_user",
             MissingMetricName
             | InvalidMetricName
             | InvalidLabel
             | DuplicateLabelNames
             | LabelsNotSorted
             | SampleOutOfOrder
-            | SampleDuplicateTimestamp => return None,
+            | SampleDuplicateTimestamp
+            | InvalidTraceId
+            | InvalidSpanId => return None,
         })
     }
 
@@ -86,7 +102,10 @@ impl DiscardReason {
     pub fn is_limit(self) -> bool {
         matches!(
             self,
-            DiscardReason::RateLimited | DiscardReason::PerUserSeriesLimit
+            DiscardReason::RateLimited
+                | DiscardReason::PerUserSeriesLimit
+                | DiscardReason::TraceTooLarge
+                | DiscardReason::LiveTracesExceeded
         )
     }
 }

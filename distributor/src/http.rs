@@ -90,7 +90,7 @@ async fn remote_write(
 /// Reads the request body up to `limit` bytes. A larger body is drained (up
 /// to [`MAX_DRAIN_BYTES`]) and refused, so the client reads the 413 rather
 /// than a connection reset while it is still sending.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = 0usize;

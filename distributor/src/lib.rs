@@ -24,10 +24,13 @@
 mod config;
 mod distributor;
 mod error;
+mod grpc_auth;
 mod http;
 mod metrics;
+pub mod otlp;
 mod rate_limit;
 pub mod remote_write;
+pub mod traces;
 mod validation;
 
 pub use config::{ConfigError, DistributorConfig};

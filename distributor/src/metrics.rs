@@ -12,12 +12,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct TenantLabels {
+pub(crate) struct TenantLabels {
     tenant: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct DiscardLabels {
+pub(crate) struct DiscardLabels {
     tenant: String,
     reason: &'static str,
 }
@@ -139,7 +139,7 @@ impl Metrics {
     }
 }
 
-fn count_discard(
+pub(crate) fn count_discard(
     family: &Family<DiscardLabels, Counter>,
     tenant: &TenantId,
     reason: &'static str,
@@ -152,7 +152,7 @@ fn count_discard(
     family.get_or_create(&labels).inc_by(n as u64);
 }
 
-fn tenant_labels(tenant: &TenantId) -> TenantLabels {
+pub(crate) fn tenant_labels(tenant: &TenantId) -> TenantLabels {
     TenantLabels {
         tenant: tenant.to_string(),
     }

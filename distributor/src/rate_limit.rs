@@ -89,9 +89,39 @@ impl RateLimiter {
         samples: usize,
         now: Instant,
     ) -> Result<(), RateLimitExceeded> {
-        let distributors = self.healthy_distributors.load(Ordering::Relaxed);
-        let rate = limits.ingestion_rate.max(0.0) / distributors as f64;
-        let burst = limits.ingestion_burst_size as f64;
+        let rate = limits.ingestion_rate;
+        let burst = limits.ingestion_burst_size;
+        if self.try_take(tenant, rate, burst, samples, now) {
+            return Ok(());
+        }
+        Err(RateLimitExceeded {
+            tenant: tenant.clone(),
+            rate,
+            burst,
+            distributors: self.healthy_distributors(),
+            samples,
+        })
+    }
+
+    /// How many distributors share each tenant's rate.
+    pub(crate) fn healthy_distributors(&self) -> usize {
+        self.healthy_distributors.load(Ordering::Relaxed)
+    }
+
+    /// The token bucket itself: takes `amount` tokens from `tenant`'s bucket
+    /// (refilled at `rate`/s split among the healthy distributors, holding
+    /// at most `burst`) and says whether there were enough; when not, takes
+    /// nothing. Any unit works (samples, bytes): one limiter, one unit.
+    pub(crate) fn try_take(
+        &self,
+        tenant: &TenantId,
+        rate: f64,
+        burst: u64,
+        amount: usize,
+        now: Instant,
+    ) -> bool {
+        let rate = rate.max(0.0) / self.healthy_distributors() as f64;
+        let burst = burst as f64;
         let mut bucket = match self.buckets.get_mut(tenant) {
             Some(bucket) => bucket,
             None => self.buckets.entry(tenant.clone()).or_insert(Bucket {
@@ -102,18 +132,12 @@ impl RateLimiter {
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.updated = bucket.updated.max(now);
-        let wanted = samples as f64;
+        let wanted = amount as f64;
         if wanted > bucket.tokens {
-            return Err(RateLimitExceeded {
-                tenant: tenant.clone(),
-                rate: limits.ingestion_rate,
-                burst: limits.ingestion_burst_size,
-                distributors,
-                samples,
-            });
+            return false;
         }
         bucket.tokens -= wanted;
-        Ok(())
+        true
     }
 }
 
