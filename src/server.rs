@@ -19,7 +19,9 @@ use common::auth::Authenticator;
 use common::limits::Overrides;
 use common::series::SeriesStore;
 use common::tls::TlsListener;
+use common::traces::TraceStore;
 use distributor::Distributor;
+use distributor::traces::{TraceGrpcService, TracesDistributor};
 use ingester::Ingester;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -89,6 +91,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &mut registry,
         cfg.multitenancy_enabled,
     ));
+    let traces_distributor = Arc::new(TracesDistributor::new(
+        cfg.distributor.clone(),
+        Arc::clone(&overrides),
+        Arc::clone(&ingester) as _,
+        &mut registry,
+        cfg.multitenancy_enabled,
+    ));
+    let trace_store: Arc<dyn TraceStore> = Arc::clone(&ingester) as _;
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
         Arc::new(BlockStore::new(
@@ -105,7 +115,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.multitenancy_enabled,
         )
         .with_metadata_source(Arc::clone(&ingester) as _)
-        .with_exemplar_source(Arc::clone(&ingester) as _),
+        .with_exemplar_source(Arc::clone(&ingester) as _)
+        .with_trace_store(trace_store),
     );
 
     querier.frontend().register_metrics(&mut registry);
@@ -114,6 +125,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "{}:{}",
         cfg.server.http_listen_address, cfg.server.http_listen_port
     );
+    let grpc_addr = format!(
+        "{}:{}",
+        cfg.server.http_listen_address, cfg.server.grpc_listen_port
+    );
+    let grpc = tonic::transport::Server::builder().add_service(TraceGrpcService::server(
+        Arc::clone(&traces_distributor),
+        Arc::clone(&auth),
+    ));
     let tls = cfg.server.tls.clone();
     let ops = Arc::new(Ops {
         cfg,
@@ -123,6 +142,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     let app = Router::new()
         .merge(distributor.router())
+        .merge(traces_distributor.router())
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
         .merge(ops_router(Arc::clone(&ops)))
@@ -136,6 +156,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    // OTLP/gRPC is served in plaintext, also when the HTTP port uses TLS.
+    let grpc_listener = tokio::net::TcpListener::bind(&grpc_addr)
+        .await
+        .with_context(|| format!("binding {grpc_addr}"))?;
+    tracing::info!(addr = %grpc_addr, "cairn listening (OTLP gRPC)");
+    let grpc = tokio::spawn(grpc.serve_with_incoming_shutdown(
+        tonic::transport::server::TcpIncoming::from(grpc_listener),
+        shutdown_signal(),
+    ));
     match tls {
         None => {
             tracing::info!(%addr, "cairn listening (HTTP)");
@@ -157,6 +186,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
     }
     .context("serving HTTP")?;
+    grpc.abort();
     Ok(())
 }
 

@@ -7,7 +7,9 @@ mod error;
 mod http;
 mod metrics;
 mod self_metrics;
+mod traces;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +22,9 @@ use common::metadata::{MetadataSource, MetricMetadata};
 use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
 use common::series::{Matcher, Series, SeriesStore, StoreError};
 use common::tenant::TenantId;
+use common::traces::{
+    AttrScope, Span, Trace, TraceId, TraceScan, TraceStore, TracesPushOutcome, TracesPusher,
+};
 use common::wal::WalOptions;
 use dashmap::DashMap;
 use object_store::ObjectStore;
@@ -32,6 +37,7 @@ use metrics::exemplars::{ExemplarBounds, ExemplarStore};
 use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
 use self_metrics::{IngesterMetrics, TenantLabel, TenantReasonLabel};
+use traces::TenantTraces;
 
 /// The ingester service. Cheap to share: wrap in an `Arc`.
 pub struct Ingester {
@@ -43,6 +49,8 @@ pub struct Ingester {
     exemplars: DashMap<TenantId, Arc<Mutex<ExemplarStore>>>,
     /// Per-tenant metric metadata (memory only, like Mimir).
     metadata: DashMap<TenantId, Mutex<MetadataStore>>,
+    /// Per-tenant live traces (memory only, yet).
+    traces: DashMap<TenantId, Mutex<TenantTraces>>,
     metrics: IngesterMetrics,
 }
 
@@ -62,6 +70,7 @@ impl Ingester {
             tenants: DashMap::new(),
             exemplars: DashMap::new(),
             metadata: DashMap::new(),
+            traces: DashMap::new(),
             metrics,
         };
         this.replay_all()?;
@@ -379,6 +388,72 @@ impl SeriesStore for Ingester {
             .tenants
             .get(tenant)
             .map(|db| db.series(matchers, mint, maxt))
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl TracesPusher for Ingester {
+    async fn push_spans(
+        &self,
+        tenant: &TenantId,
+        spans: Vec<Span>,
+    ) -> Result<TracesPushOutcome, PushError> {
+        let limits = self.overrides.get(tenant);
+        let traces = self.traces.entry(tenant.clone()).or_default();
+        let outcome = traces.lock().push(spans, &limits);
+        Ok(outcome)
+    }
+}
+
+#[async_trait]
+impl TraceStore for Ingester {
+    async fn trace_by_id(
+        &self,
+        tenant: &TenantId,
+        id: TraceId,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<Option<Trace>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .and_then(|t| t.lock().trace_by_id(id, start_ns, end_ns)))
+    }
+
+    async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .map(|t| t.lock().search(scan))
+            .unwrap_or_default())
+    }
+
+    async fn tag_names(
+        &self,
+        tenant: &TenantId,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<BTreeSet<(AttrScope, String)>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .map(|t| t.lock().tag_names(start_ns, end_ns))
+            .unwrap_or_default())
+    }
+
+    async fn tag_values(
+        &self,
+        tenant: &TenantId,
+        scope: Option<AttrScope>,
+        key: &str,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .map(|t| t.lock().tag_values(scope, key, start_ns, end_ns))
             .unwrap_or_default())
     }
 }

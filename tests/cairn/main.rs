@@ -10,3 +10,4 @@ mod durability;
 mod limits;
 mod prometheus_peer;
 mod tenancy;
+mod traces_push;

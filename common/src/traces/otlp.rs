@@ -281,6 +281,12 @@ pub fn spans_to_otlp(spans: &[Span]) -> Vec<otlp::ResourceSpans> {
         .collect()
 }
 
+/// A span's size as OTLP protobuf (without resource and scope): what
+/// `max_bytes_per_trace` counts.
+pub fn span_size(s: &Span) -> usize {
+    prost::Message::encoded_len(&span_to_otlp(s))
+}
+
 /// One span in OTLP form (without its resource and scope).
 pub fn span_to_otlp(s: &Span) -> otlp::Span {
     otlp::Span {

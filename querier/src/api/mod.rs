@@ -18,6 +18,7 @@ use common::exemplar::ExemplarSource;
 use common::limits::Overrides;
 use common::metadata::MetadataSource;
 use common::series::SeriesStore;
+use common::traces::TraceStore;
 
 pub use error::ApiError;
 
@@ -39,6 +40,8 @@ pub struct Querier {
     metadata: Option<Arc<dyn MetadataSource>>,
     /// Where `/query_exemplars` reads from; none answers an empty result.
     exemplars: Option<Arc<dyn ExemplarSource>>,
+    /// Where the Tempo API and TraceQL read traces from.
+    trace_store: Option<Arc<dyn TraceStore>>,
 }
 
 impl Querier {
@@ -64,6 +67,7 @@ impl Querier {
             multitenancy,
             metadata: None,
             exemplars: None,
+            trace_store: None,
         }
     }
 
@@ -76,6 +80,12 @@ impl Querier {
     /// Answers `/api/v1/query_exemplars` from `source` (e.g. the ingesters).
     pub fn with_exemplar_source(mut self, source: Arc<dyn ExemplarSource>) -> Self {
         self.exemplars = Some(source);
+        self
+    }
+
+    /// Answers the Tempo API and TraceQL from `store`.
+    pub fn with_trace_store(mut self, store: Arc<dyn TraceStore>) -> Self {
+        self.trace_store = Some(store);
         self
     }
 
