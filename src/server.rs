@@ -21,6 +21,7 @@ use common::series::SeriesStore;
 use common::tls::TlsListener;
 use common::traces::TraceStore;
 use distributor::Distributor;
+use distributor::otlp_metrics::MetricsGrpcService;
 use distributor::traces::{TraceGrpcService, TracesDistributor};
 use ingester::Ingester;
 use parking_lot::Mutex;
@@ -129,10 +130,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "{}:{}",
         cfg.server.http_listen_address, cfg.server.grpc_listen_port
     );
-    let grpc = tonic::transport::Server::builder().add_service(TraceGrpcService::server(
-        Arc::clone(&traces_distributor),
-        Arc::clone(&auth),
-    ));
+    let grpc = tonic::transport::Server::builder()
+        .add_service(TraceGrpcService::server(
+            Arc::clone(&traces_distributor),
+            Arc::clone(&auth),
+        ))
+        .add_service(MetricsGrpcService::server(
+            Arc::clone(&distributor),
+            Arc::clone(&auth),
+        ));
     let tls = cfg.server.tls.clone();
     let ops = Arc::new(Ops {
         cfg,

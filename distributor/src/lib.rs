@@ -28,6 +28,7 @@ mod grpc_auth;
 mod http;
 mod metrics;
 pub mod otlp;
+pub mod otlp_metrics;
 mod rate_limit;
 pub mod remote_write;
 pub mod traces;
