@@ -37,7 +37,11 @@ use metrics::exemplars::{ExemplarBounds, ExemplarStore};
 use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
 use self_metrics::{IngesterMetrics, TenantLabel, TenantReasonLabel};
-use traces::TenantTraces;
+use traces::TracesDb;
+
+/// The traces WAL's directory inside a tenant's WAL directory (the
+/// metrics WAL ignores entries that are not segment numbers).
+const TRACES_WAL_DIR: &str = "traces";
 
 /// The ingester service. Cheap to share: wrap in an `Arc`.
 pub struct Ingester {
@@ -49,8 +53,8 @@ pub struct Ingester {
     exemplars: DashMap<TenantId, Arc<Mutex<ExemplarStore>>>,
     /// Per-tenant metric metadata (memory only, like Mimir).
     metadata: DashMap<TenantId, Mutex<MetadataStore>>,
-    /// Per-tenant live traces (memory only, yet).
-    traces: DashMap<TenantId, Mutex<TenantTraces>>,
+    /// Per-tenant live traces behind their WAL.
+    traces: DashMap<TenantId, Arc<TracesDb>>,
     metrics: IngesterMetrics,
 }
 
@@ -106,9 +110,30 @@ impl Ingester {
             self.metrics
                 .wal_corrupt_segments
                 .inc_by(stats.corrupt_segments);
-            self.tenants.insert(tenant, Arc::new(db));
+            self.tenants.insert(tenant.clone(), Arc::new(db));
+            let traces_dir = entry.path().join(TRACES_WAL_DIR);
+            if traces_dir.exists() {
+                let (traces, stats) = TracesDb::open(&traces_dir, self.wal_options())?;
+                tracing::info!(%tenant, records = stats.records, "replayed traces WAL");
+                self.metrics.wal_replayed_records.inc_by(stats.records);
+                self.traces.insert(tenant, Arc::new(traces));
+            }
         }
         Ok(())
+    }
+
+    fn traces_db(&self, tenant: &TenantId) -> Result<Arc<TracesDb>, IngesterError> {
+        if let Some(db) = self.traces.get(tenant) {
+            return Ok(Arc::clone(&db));
+        }
+        let dir = self.cfg.wal_dir.join(tenant.as_str()).join(TRACES_WAL_DIR);
+        match self.traces.entry(tenant.clone()) {
+            dashmap::Entry::Occupied(o) => Ok(Arc::clone(o.get())),
+            dashmap::Entry::Vacant(v) => {
+                let (db, _) = TracesDb::open(&dir, self.wal_options())?;
+                Ok(Arc::clone(v.insert(Arc::new(db)).value()))
+            }
+        }
     }
 
     fn tenant_db(&self, tenant: &TenantId) -> Result<Arc<TenantDb>, IngesterError> {
@@ -400,9 +425,10 @@ impl TracesPusher for Ingester {
         spans: Vec<Span>,
     ) -> Result<TracesPushOutcome, PushError> {
         let limits = self.overrides.get(tenant);
-        let traces = self.traces.entry(tenant.clone()).or_default();
-        let outcome = traces.lock().push(spans, &limits);
-        Ok(outcome)
+        let db = self
+            .traces_db(tenant)
+            .map_err(|e| PushError::Wal(e.to_string()))?;
+        db.push(spans, &limits)
     }
 }
 
@@ -418,14 +444,14 @@ impl TraceStore for Ingester {
         Ok(self
             .traces
             .get(tenant)
-            .and_then(|t| t.lock().trace_by_id(id, start_ns, end_ns)))
+            .and_then(|t| t.live().trace_by_id(id, start_ns, end_ns)))
     }
 
     async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
         Ok(self
             .traces
             .get(tenant)
-            .map(|t| t.lock().search(scan))
+            .map(|t| t.live().search(scan))
             .unwrap_or_default())
     }
 
@@ -438,7 +464,7 @@ impl TraceStore for Ingester {
         Ok(self
             .traces
             .get(tenant)
-            .map(|t| t.lock().tag_names(start_ns, end_ns))
+            .map(|t| t.live().tag_names(start_ns, end_ns))
             .unwrap_or_default())
     }
 
@@ -453,7 +479,7 @@ impl TraceStore for Ingester {
         Ok(self
             .traces
             .get(tenant)
-            .map(|t| t.lock().tag_values(scope, key, start_ns, end_ns))
+            .map(|t| t.live().tag_values(scope, key, start_ns, end_ns))
             .unwrap_or_default())
     }
 }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as otlp_common;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
@@ -281,6 +282,21 @@ pub fn spans_to_otlp(spans: &[Span]) -> Vec<otlp::ResourceSpans> {
         .collect()
 }
 
+/// Spans as one OTLP `ExportTraceServiceRequest` protobuf (e.g. a WAL
+/// record); [`decode_spans`] reads it back.
+pub fn encode_spans(spans: &[Span]) -> Vec<u8> {
+    prost::Message::encode_to_vec(&ExportTraceServiceRequest {
+        resource_spans: spans_to_otlp(spans),
+    })
+}
+
+/// Reads spans written by [`encode_spans`]; spans with invalid IDs are
+/// dropped (they were never written).
+pub fn decode_spans(bytes: &[u8]) -> Result<Vec<Span>, prost::DecodeError> {
+    let req: ExportTraceServiceRequest = prost::Message::decode(bytes)?;
+    Ok(spans_from_otlp(req.resource_spans).spans)
+}
+
 /// A span's size as OTLP protobuf (without resource and scope): what
 /// `max_bytes_per_trace` counts.
 pub fn span_size(s: &Span) -> usize {
@@ -413,6 +429,13 @@ pub(crate) mod tests {
         let back = spans_from_otlp(otlp);
         assert!(back.rejected.is_empty());
         assert_eq!(back.spans, spans);
+    }
+
+    #[test]
+    fn encoded_spans_decode_back() {
+        let spans = vec![full_span(1, 2), full_span(5, 6)];
+        assert_eq!(decode_spans(&encode_spans(&spans)).unwrap(), spans);
+        assert!(decode_spans(b"\xff\xff").is_err());
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Live traces: each tenant's recent spans grouped by trace ID, answering
 //! trace lookups and searches until the traces reach object storage, and
-//! enforcing `max_traces_per_user` and `max_bytes_per_trace`.
+//! enforcing `max_traces_per_user` and `max_bytes_per_trace`; [`wal`]
+//! makes them durable.
+
+mod wal;
+
+pub(crate) use wal::TracesDb;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -43,9 +48,15 @@ impl LiveTrace {
 
 impl TenantTraces {
     /// Appends `spans` under `limits`; a span already held (same trace and
-    /// span ID) counts as accepted without being stored twice.
-    pub(crate) fn push(&mut self, spans: Vec<Span>, limits: &Limits) -> TracesPushOutcome {
+    /// span ID) counts as accepted without being stored twice. Returns the
+    /// outcome and the spans newly stored (what the WAL must log).
+    pub(crate) fn push(
+        &mut self,
+        spans: Vec<Span>,
+        limits: &Limits,
+    ) -> (TracesPushOutcome, Vec<Span>) {
         let mut out = TracesPushOutcome::default();
+        let mut stored = Vec::new();
         for span in spans {
             let bytes = span_size(&span);
             let is_new = !self.traces.contains_key(&span.trace_id);
@@ -82,11 +93,12 @@ impl TenantTraces {
             }
             if !trace.spans.iter().any(|s| s.span_id == span.span_id) {
                 trace.bytes += bytes;
-                trace.spans.push(span);
+                trace.spans.push(span.clone());
+                stored.push(span);
             }
             out.accepted += 1;
         }
-        out
+        (out, stored)
     }
 
     /// The live spans of trace `id` in `[start_ns, end_ns]`, if any.

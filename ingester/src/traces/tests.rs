@@ -42,7 +42,7 @@ fn span(trace: u8, id: u8, start: u64) -> Span {
 #[test]
 fn spans_group_by_trace_once_each() {
     let mut t = TenantTraces::default();
-    let out = t.push(
+    let (out, stored) = t.push(
         vec![
             span(1, 2, 200),
             span(1, 1, 100),
@@ -52,6 +52,7 @@ fn spans_group_by_trace_once_each() {
         &Limits::default(),
     );
     assert_eq!(out.accepted, 4);
+    assert_eq!(stored.len(), 3, "the duplicate is not logged twice");
     let trace = t.trace_by_id([1; 16], 0, u64::MAX).unwrap();
     let ids: Vec<_> = trace.spans.iter().map(|s| s.span_id[0]).collect();
     assert_eq!(ids, [1, 2], "sorted by start, duplicate dropped");
@@ -87,10 +88,10 @@ fn limits_refuse_new_traces_and_large_traces() {
         ..Limits::default()
     };
     let mut t = TenantTraces::default();
-    let out = t.push(vec![span(1, 1, 1), span(2, 1, 1)], &limits);
+    let (out, _) = t.push(vec![span(1, 1, 1), span(2, 1, 1)], &limits);
     assert_eq!(out.accepted, 1);
     assert_eq!(out.rejected[0].reason, DiscardReason::LiveTracesExceeded);
-    let out = t.push((2..10).map(|i| span(1, i, 1)).collect(), &limits);
+    let (out, _) = t.push((2..10).map(|i| span(1, i, 1)).collect(), &limits);
     assert!(out.accepted < 8);
     assert_eq!(out.rejected[0].reason, DiscardReason::TraceTooLarge);
     assert_eq!(out.rejected[0].spans, 8 - out.accepted);
