@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub http_listen_address: String,
     /// Port of the HTTP API.
     pub http_listen_port: u16,
+    /// Port of OTLP/gRPC (traces and metrics), on `http_listen_address`.
+    pub grpc_listen_port: u16,
     /// Serve HTTPS with this certificate and key (re-read when the files
     /// change); unset = plain HTTP.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +49,7 @@ impl Default for ServerConfig {
         Self {
             http_listen_address: "127.0.0.1".into(),
             http_listen_port: 9009,
+            grpc_listen_port: 4317,
             tls: None,
             trusted_proxies: Vec::new(),
         }
@@ -143,6 +146,9 @@ pub struct Flags {
     /// HTTP listen port [default: 9009].
     #[arg(long = "server.http-listen-port", value_name = "PORT")]
     pub http_listen_port: Option<u16>,
+    /// OTLP/gRPC listen port [default: 4317].
+    #[arg(long = "server.grpc-listen-port", value_name = "PORT")]
+    pub grpc_listen_port: Option<u16>,
     /// Require a tenant per request (`true`) or serve one tenant, `anonymous` (`false`).
     #[arg(long = "auth.multitenancy-enabled", value_name = "BOOL")]
     pub multitenancy_enabled: Option<bool>,
@@ -276,6 +282,7 @@ impl Config {
         set(&mut self.target, &f.target);
         set(&mut self.server.http_listen_address, &f.http_listen_address);
         set(&mut self.server.http_listen_port, &f.http_listen_port);
+        set(&mut self.server.grpc_listen_port, &f.grpc_listen_port);
         set(&mut self.multitenancy_enabled, &f.multitenancy_enabled);
         set(&mut self.storage.filesystem.dir, &f.storage_dir);
         set(&mut self.storage.s3.endpoint, &f.s3_endpoint);

@@ -20,7 +20,10 @@ use common::limits::Overrides;
 use common::logs::LogStore;
 use common::series::SeriesStore;
 use common::tls::TlsListener;
+use common::traces::TraceStore;
 use compactor::Compactor;
+use distributor::otlp_metrics::MetricsGrpcService;
+use distributor::traces::{TraceGrpcService, TracesDistributor};
 use distributor::{Distributor, LogsDistributor};
 use ingester::Ingester;
 use parking_lot::Mutex;
@@ -105,6 +108,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &mut registry,
         cfg.multitenancy_enabled,
     ));
+    let traces_distributor = Arc::new(TracesDistributor::new(
+        cfg.distributor.clone(),
+        Arc::clone(&overrides),
+        Arc::clone(&ingester) as _,
+        &mut registry,
+        cfg.multitenancy_enabled,
+    ));
     let log_store: Arc<dyn LogStore> = Arc::new(MergedLogStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn LogStore>,
         Arc::new(LogBlockStore::new(
@@ -112,6 +122,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.querier.blocks.clone(),
         )),
     ]));
+    let trace_store: Arc<dyn TraceStore> = Arc::clone(&ingester) as _;
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
         Arc::new(BlockStore::new(
@@ -129,7 +140,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         )
         .with_metadata_source(Arc::clone(&ingester) as _)
         .with_exemplar_source(Arc::clone(&ingester) as _)
-        .with_log_store(log_store),
+        .with_log_store(log_store)
+        .with_trace_store(trace_store),
     );
 
     querier.frontend().register_metrics(&mut registry);
@@ -138,6 +150,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "{}:{}",
         cfg.server.http_listen_address, cfg.server.http_listen_port
     );
+    let grpc_addr = format!(
+        "{}:{}",
+        cfg.server.http_listen_address, cfg.server.grpc_listen_port
+    );
+    let grpc = tonic::transport::Server::builder()
+        .add_service(TraceGrpcService::server(
+            Arc::clone(&traces_distributor),
+            Arc::clone(&auth),
+        ))
+        .add_service(MetricsGrpcService::server(
+            Arc::clone(&distributor),
+            Arc::clone(&auth),
+        ));
     let tls = cfg.server.tls.clone();
     let ops = Arc::new(Ops {
         cfg,
@@ -148,6 +173,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let app = Router::new()
         .merge(distributor.router())
         .merge(logs_distributor.router())
+        .merge(traces_distributor.router())
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
         .merge(compactor.router())
@@ -162,6 +188,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    // OTLP/gRPC is served in plaintext, also when the HTTP port uses TLS.
+    let grpc_listener = tokio::net::TcpListener::bind(&grpc_addr)
+        .await
+        .with_context(|| format!("binding {grpc_addr}"))?;
+    tracing::info!(addr = %grpc_addr, "cairn listening (OTLP gRPC)");
+    let grpc = tokio::spawn(grpc.serve_with_incoming_shutdown(
+        tonic::transport::server::TcpIncoming::from(grpc_listener),
+        shutdown_signal(),
+    ));
     match tls {
         None => {
             tracing::info!(%addr, "cairn listening (HTTP)");
@@ -183,6 +218,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
     }
     .context("serving HTTP")?;
+    grpc.abort();
     Ok(())
 }
 

@@ -60,6 +60,14 @@ pub enum DiscardReason {
     StreamLabelValueTooLong,
     /// The same label name twice in a stream.
     StreamDuplicateLabelNames,
+    /// A span whose trace ID is not 16 bytes or is all zero.
+    InvalidTraceId,
+    /// A span (or parent, or link) ID that is not 8 bytes or is all zero.
+    InvalidSpanId,
+    /// The trace grew past `max_bytes_per_trace`.
+    TraceTooLarge,
+    /// The tenant reached `max_traces_per_user` live traces.
+    LiveTracesExceeded,
 }
 
 impl DiscardReason {
@@ -93,6 +101,10 @@ impl DiscardReason {
             StreamLabelNameTooLong => "label_name_too_long",
             StreamLabelValueTooLong => "label_value_too_long",
             StreamDuplicateLabelNames => "duplicate_label_names",
+            InvalidTraceId => "invalid-trace-id",
+            InvalidSpanId => "invalid-span-id",
+            TraceTooLarge => "trace-too-large",
+            LiveTracesExceeded => "live-traces-exceeded",
         }
     }
 
@@ -113,6 +125,8 @@ impl DiscardReason {
             SampleTooFarInFuture => "creation_grace_period",
             RateLimited => "ingestion_rate / ingestion_burst_size",
             PerUserSeriesLimit => "max_global_series_per_user",
+            TraceTooLarge => "max_bytes_per_trace",
+            LiveTracesExceeded => "max_traces_per_user",
             MissingMetricName
             | InvalidMetricName
             | InvalidLabel
@@ -123,7 +137,9 @@ impl DiscardReason {
             | TooFarBehind
             | InvalidLabels
             | MissingLabels
-            | StreamDuplicateLabelNames => return None,
+            | StreamDuplicateLabelNames
+            | InvalidTraceId
+            | InvalidSpanId => return None,
         })
     }
 
@@ -136,6 +152,8 @@ impl DiscardReason {
                 | DiscardReason::PerUserSeriesLimit
                 | DiscardReason::LogRateLimited
                 | DiscardReason::StreamLimit
+                | DiscardReason::TraceTooLarge
+                | DiscardReason::LiveTracesExceeded
         )
     }
 }

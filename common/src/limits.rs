@@ -100,6 +100,17 @@ pub struct Limits {
     pub auth_tokens: Vec<AuthToken>,
     /// Networks requests for this tenant may come from; empty = any.
     pub allowed_source_cidrs: Vec<Cidr>,
+
+    // --- Traces (issue 5), Tempo's names. ---
+    /// Span bytes per second a tenant may write (token bucket refill
+    /// rate), split among the healthy distributors.
+    pub ingestion_rate_limit_bytes: u64,
+    /// Token bucket size for spans: the largest burst of bytes at once.
+    pub ingestion_burst_size_bytes: u64,
+    /// Largest a live trace may grow in an ingester, bytes; zero = no limit.
+    pub max_bytes_per_trace: usize,
+    /// Live traces a tenant may have in an ingester; zero = no limit.
+    pub max_traces_per_user: usize,
 }
 
 impl Default for Limits {
@@ -136,6 +147,12 @@ impl Default for Limits {
             // Authentication and access policy.
             auth_tokens: Vec::new(),
             allowed_source_cidrs: Vec::new(),
+
+            // Traces (Tempo's defaults).
+            ingestion_rate_limit_bytes: 15_000_000,
+            ingestion_burst_size_bytes: 20_000_000,
+            max_bytes_per_trace: 5_000_000,
+            max_traces_per_user: 10_000,
         }
     }
 }

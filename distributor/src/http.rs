@@ -1,5 +1,6 @@
 //! The HTTP face of the metrics distributor: Prometheus remote write on
-//! `POST /api/v1/push` (Mimir's path) and `POST /api/v1/write`.
+//! `POST /api/v1/push` (Mimir's path) and `POST /api/v1/write`, and OTLP
+//! metrics on `POST /otlp/v1/metrics`.
 //!
 //! The handler only resolves the tenant, decodes the body, calls
 //! [`Distributor::push`] and maps the outcome; the logic lives elsewhere.
@@ -34,6 +35,7 @@ impl Distributor {
         Router::new()
             .route("/api/v1/push", post(remote_write))
             .route("/api/v1/write", post(remote_write))
+            .route("/otlp/v1/metrics", post(crate::otlp_metrics::export))
             .layer(DefaultBodyLimit::disable())
             .with_state(self)
     }

@@ -25,11 +25,15 @@
 mod config;
 mod distributor;
 mod error;
+mod grpc_auth;
 mod http;
 pub mod logs;
 mod metrics;
+pub mod otlp;
+pub mod otlp_metrics;
 mod rate_limit;
 pub mod remote_write;
+pub mod traces;
 mod validation;
 
 pub use config::{ConfigError, DistributorConfig};

@@ -10,7 +10,9 @@ mod http;
 mod logs;
 mod metrics;
 mod self_metrics;
+mod traces;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ use common::metadata::{MetadataSource, MetricMetadata};
 use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
 use common::series::{Matcher, Series, SeriesStore, StoreError};
 use common::tenant::TenantId;
+use common::traces::{
+    AttrScope, Span, Trace, TraceId, TraceScan, TraceStore, TracesPushOutcome, TracesPusher,
+};
 use common::wal::WalOptions;
 use dashmap::DashMap;
 use object_store::ObjectStore;
@@ -37,6 +42,11 @@ use metrics::exemplars::{ExemplarBounds, ExemplarStore};
 use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
 use self_metrics::{IngesterMetrics, TenantLabel, TenantReasonLabel};
+use traces::TracesDb;
+
+/// The traces WAL's directory inside a tenant's WAL directory (the
+/// metrics WAL ignores entries that are not segment numbers).
+const TRACES_WAL_DIR: &str = "traces";
 
 /// The ingester service. Cheap to share: wrap in an `Arc`.
 pub struct Ingester {
@@ -50,6 +60,8 @@ pub struct Ingester {
     metadata: DashMap<TenantId, Mutex<MetadataStore>>,
     /// Per-tenant log streams, with their own WAL under `<wal_dir>/<tenant>/logs`.
     logs: LogsIngester,
+    /// Per-tenant live traces behind their WAL.
+    traces: DashMap<TenantId, Arc<TracesDb>>,
     metrics: IngesterMetrics,
 }
 
@@ -70,6 +82,7 @@ impl Ingester {
             tenants: DashMap::new(),
             exemplars: DashMap::new(),
             metadata: DashMap::new(),
+            traces: DashMap::new(),
             metrics,
         };
         this.replay_all()?;
@@ -108,9 +121,30 @@ impl Ingester {
             self.metrics
                 .wal_corrupt_segments
                 .inc_by(stats.corrupt_segments);
-            self.tenants.insert(tenant, Arc::new(db));
+            self.tenants.insert(tenant.clone(), Arc::new(db));
+            let traces_dir = entry.path().join(TRACES_WAL_DIR);
+            if traces_dir.exists() {
+                let (traces, stats) = TracesDb::open(&traces_dir, wal_options(&self.cfg))?;
+                tracing::info!(%tenant, records = stats.records, "replayed traces WAL");
+                self.metrics.wal_replayed_records.inc_by(stats.records);
+                self.traces.insert(tenant, Arc::new(traces));
+            }
         }
         Ok(())
+    }
+
+    fn traces_db(&self, tenant: &TenantId) -> Result<Arc<TracesDb>, IngesterError> {
+        if let Some(db) = self.traces.get(tenant) {
+            return Ok(Arc::clone(&db));
+        }
+        let dir = self.cfg.wal_dir.join(tenant.as_str()).join(TRACES_WAL_DIR);
+        match self.traces.entry(tenant.clone()) {
+            dashmap::Entry::Occupied(o) => Ok(Arc::clone(o.get())),
+            dashmap::Entry::Vacant(v) => {
+                let (db, _) = TracesDb::open(&dir, wal_options(&self.cfg))?;
+                Ok(Arc::clone(v.insert(Arc::new(db)).value()))
+            }
+        }
     }
 
     fn tenant_db(&self, tenant: &TenantId) -> Result<Arc<TenantDb>, IngesterError> {
@@ -513,6 +547,21 @@ impl LogsPusher for Ingester {
 }
 
 #[async_trait]
+impl TracesPusher for Ingester {
+    async fn push_spans(
+        &self,
+        tenant: &TenantId,
+        spans: Vec<Span>,
+    ) -> Result<TracesPushOutcome, PushError> {
+        let limits = self.overrides.get(tenant);
+        let db = self
+            .traces_db(tenant)
+            .map_err(|e| PushError::Wal(e.to_string()))?;
+        db.push(spans, &limits)
+    }
+}
+
+#[async_trait]
 impl LogStore for Ingester {
     async fn select_logs(
         &self,
@@ -530,5 +579,57 @@ impl LogStore for Ingester {
         end_ns: i64,
     ) -> Result<Vec<Labels>, StoreError> {
         Ok(self.logs.streams(tenant, matchers, start_ns, end_ns))
+    }
+}
+
+#[async_trait]
+impl TraceStore for Ingester {
+    async fn trace_by_id(
+        &self,
+        tenant: &TenantId,
+        id: TraceId,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<Option<Trace>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .and_then(|t| t.live().trace_by_id(id, start_ns, end_ns)))
+    }
+
+    async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .map(|t| t.live().search(scan))
+            .unwrap_or_default())
+    }
+
+    async fn tag_names(
+        &self,
+        tenant: &TenantId,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<BTreeSet<(AttrScope, String)>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .map(|t| t.live().tag_names(start_ns, end_ns))
+            .unwrap_or_default())
+    }
+
+    async fn tag_values(
+        &self,
+        tenant: &TenantId,
+        scope: Option<AttrScope>,
+        key: &str,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        Ok(self
+            .traces
+            .get(tenant)
+            .map(|t| t.live().tag_values(scope, key, start_ns, end_ns))
+            .unwrap_or_default())
     }
 }

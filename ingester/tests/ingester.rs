@@ -566,3 +566,69 @@ async fn logs_stream_limit_and_out_of_order_window() {
     let got = ing.select_logs(&tenant(), &filtered).await.unwrap();
     assert_eq!(got[0].entries.len(), 1);
 }
+fn trace_span(trace: u8, id: u8) -> common::traces::Span {
+    use common::traces::{AttrValue, KeyValue, Resource, Scope, Span};
+    Span {
+        trace_id: [trace; 16],
+        span_id: [id; 8],
+        parent_span_id: None,
+        trace_state: String::new(),
+        flags: 0,
+        name: format!("op-{id}"),
+        kind: 2,
+        start_unix_nano: u64::from(id) * 1000,
+        end_unix_nano: u64::from(id) * 1000 + 10,
+        attributes: vec![KeyValue {
+            key: "k".into(),
+            value: AttrValue::Int(i64::from(id)),
+        }],
+        dropped_attributes_count: 0,
+        events: vec![],
+        dropped_events_count: 0,
+        links: vec![],
+        dropped_links_count: 0,
+        status_code: 0,
+        status_message: String::new(),
+        resource: Arc::new(Resource::default()),
+        scope: Arc::new(Scope::default()),
+    }
+}
+
+#[tokio::test]
+async fn acked_spans_survive_a_restart_per_tenant() {
+    use common::traces::{TraceStore, TracesPusher};
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    let other = TenantId::parse("team-b").unwrap();
+    let out = ing
+        .push_spans(&tenant(), vec![trace_span(1, 1), trace_span(1, 2)])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 2);
+    ing.push_spans(&other, vec![trace_span(2, 1)])
+        .await
+        .unwrap();
+    drop(ing);
+
+    let ing = open(dir.path(), store, Limits::default());
+    let trace = ing
+        .trace_by_id(&tenant(), [1; 16], 0, u64::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(trace.spans, vec![trace_span(1, 1), trace_span(1, 2)]);
+    assert!(
+        ing.trace_by_id(&tenant(), [2; 16], 0, u64::MAX)
+            .await
+            .unwrap()
+            .is_none(),
+        "team-b's trace is not team-a's"
+    );
+    assert!(
+        ing.trace_by_id(&other, [2; 16], 0, u64::MAX)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -12,3 +12,4 @@ mod limits;
 mod logs_push;
 mod prometheus_peer;
 mod tenancy;
+mod traces_push;

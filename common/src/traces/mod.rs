@@ -7,6 +7,9 @@
 //! span can be stored, shipped and matched on its own. Times are
 //! nanoseconds since the Unix epoch, as in OTLP.
 
+pub mod block;
+pub mod otlp;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

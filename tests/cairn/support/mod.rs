@@ -57,6 +57,8 @@ pub async fn wait_ready_with(
 pub struct Cairn {
     child: Child,
     pub port: u16,
+    /// The OTLP/gRPC port.
+    pub grpc_port: u16,
     scheme: &'static str,
     pub dir: PathBuf,
     config: PathBuf,
@@ -103,25 +105,27 @@ impl Cairn {
         https: Option<&reqwest::Client>,
     ) -> Self {
         let port = free_port();
+        let grpc_port = free_port();
         let config = dir.join("cairn.yaml");
         let yaml = format!(
-            "server:\n  http_listen_port: {port}\n{server_yaml}{storage_yaml}ingester:\n  wal_dir: {d}/wal\n{extra_yaml}",
+            "server:\n  http_listen_port: {port}\n  grpc_listen_port: {grpc_port}\n{server_yaml}{storage_yaml}ingester:\n  wal_dir: {d}/wal\n{extra_yaml}",
             d = dir.display()
         );
         std::fs::write(&config, yaml).unwrap();
         match https {
-            None => Self::spawn(dir, port, config).await,
-            Some(client) => Self::spawn_with(dir, port, config, "https", client).await,
+            None => Self::spawn(dir, port, grpc_port, config).await,
+            Some(client) => Self::spawn_with(dir, port, grpc_port, config, "https", client).await,
         }
     }
 
-    async fn spawn(dir: &Path, port: u16, config: PathBuf) -> Self {
-        Self::spawn_with(dir, port, config, "http", &http()).await
+    async fn spawn(dir: &Path, port: u16, grpc_port: u16, config: PathBuf) -> Self {
+        Self::spawn_with(dir, port, grpc_port, config, "http", &http()).await
     }
 
     async fn spawn_with(
         dir: &Path,
         port: u16,
+        grpc_port: u16,
         config: PathBuf,
         scheme: &'static str,
         client: &reqwest::Client,
@@ -151,6 +155,7 @@ impl Cairn {
         Self {
             child,
             port,
+            grpc_port,
             scheme,
             dir: dir.to_path_buf(),
             config,
@@ -173,7 +178,7 @@ impl Cairn {
     pub async fn restart(mut self) -> Self {
         self.kill9();
         let (dir, port, config) = (self.dir.clone(), self.port, self.config.clone());
-        Self::spawn(&dir, port, config).await
+        Self::spawn(&dir, port, self.grpc_port, config).await
     }
 
     /// The process's log so far (for assertion messages).

@@ -1,0 +1,50 @@
+//! OTLP metrics in: `POST /otlp/v1/metrics` (protobuf or JSON, gzip) and
+//! gRPC `MetricsService/Export`, translated to Prometheus series
+//! ([`translate`]) and pushed through [`Distributor::push`], so they meet
+//! the same validation, rate limit and ingester limits as remote write.
+
+mod grpc;
+mod http;
+pub mod translate;
+
+use common::tenant::TenantId;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+
+pub use grpc::MetricsGrpcService;
+pub(crate) use http::export;
+
+use crate::distributor::Distributor;
+use crate::error::DistributorError;
+
+impl Distributor {
+    /// Translates an OTLP metrics export and pushes its series; the answer
+    /// names what was refused in `partial_success`. `Err` means nothing was
+    /// accepted (rate limit, ingesters down).
+    pub async fn push_otlp_metrics(
+        &self,
+        tenant: &TenantId,
+        resource_metrics: Vec<ResourceMetrics>,
+    ) -> Result<ExportMetricsServiceResponse, DistributorError> {
+        let translated = translate::translate(resource_metrics);
+        let mut refused = translated.refused_points;
+        let mut errors = translated.errors;
+        if !translated.request.timeseries.is_empty() {
+            let summary = self.push(tenant, translated.request).await?;
+            if !summary.is_complete() {
+                refused += summary.rejected.iter().map(|r| r.samples).sum::<usize>();
+                errors.push(summary.to_string());
+            }
+        }
+        Ok(ExportMetricsServiceResponse {
+            partial_success: (refused > 0 || !errors.is_empty()).then(|| {
+                ExportMetricsPartialSuccess {
+                    rejected_data_points: i64::try_from(refused).unwrap_or(i64::MAX),
+                    error_message: errors.join("\n"),
+                }
+            }),
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! Traces in from the OpenTelemetry Python SDK over OTLP/HTTP and
+//! OTLP/gRPC, for two tenants, and OTLP metrics read back with PromQL.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{Cairn, http};
+
+/// Fails clearly when the OpenTelemetry Python SDK is not installed.
+fn require_sdk() {
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.otlp.proto.grpc",
+        ])
+        .status()
+        .expect("python3 is needed for the OTLP end-to-end test");
+    assert!(
+        check.success(),
+        "the OpenTelemetry Python SDK is missing: python3 -m pip install opentelemetry-sdk \
+         opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc (see .ci/run)"
+    );
+}
+
+/// Runs a script of `tests/cairn/traces/` with `args`; returns its stdout.
+fn python(cairn: &Cairn, script: &str, args: &[String]) -> String {
+    require_sdk();
+    let script = format!("{}/tests/cairn/traces/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cairn.log()
+    );
+    stdout
+}
+
+/// Sends one trace per tenant, over HTTP and over gRPC.
+fn export(cairn: &Cairn, tenant_http: &str, tenant_grpc: &str) -> String {
+    python(
+        cairn,
+        "otel_export.py",
+        &[
+            cairn.url(),
+            format!("127.0.0.1:{}", cairn.grpc_port),
+            tenant_http.into(),
+            tenant_grpc.into(),
+        ],
+    )
+}
+
+async fn self_metrics(cairn: &Cairn) -> String {
+    http()
+        .get(format!("{}/metrics", cairn.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sdk_exports_over_http_and_grpc_are_accepted_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let out = export(&cairn, "team-a", "team-b");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["http team-a SUCCESS 2", "grpc team-b SUCCESS 2"],
+        "{}",
+        cairn.log()
+    );
+    let metrics = self_metrics(&cairn).await;
+    for line in [
+        r#"cairn_distributor_spans_in_total{tenant="team-a"} 2"#,
+        r#"cairn_distributor_spans_in_total{tenant="team-b"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("cairn_discarded_spans_total{"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn grpc_without_a_tenant_is_unauthenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    require_sdk();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys\n\
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter\n\
+from opentelemetry.sdk.trace import TracerProvider\n\
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n\
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n\
+m = InMemorySpanExporter(); p = TracerProvider(); p.add_span_processor(SimpleSpanProcessor(m))\n\
+p.get_tracer('t').start_span('s').end()\n\
+print(OTLPSpanExporter(endpoint=sys.argv[1], insecure=True, timeout=5).export(m.get_finished_spans()).name)",
+        ])
+        .arg(format!("127.0.0.1:{}", cairn.grpc_port))
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim(), "FAILURE", "{stdout}");
+    let metrics = self_metrics(&cairn).await;
+    assert!(
+        !metrics.contains("cairn_distributor_spans_in_total{"),
+        "{metrics}"
+    );
+}
+
+/// The series a PromQL instant query returns, as `name{labels}` strings
+/// with their value.
+async fn promql(cairn: &Cairn, tenant: &str, query: &str) -> Vec<(Value, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    crate::support::vector(&cairn.query(tenant, query, now).await)
+}
+
+#[tokio::test]
+async fn sdk_metrics_become_prometheus_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let http_out = python(
+        &cairn,
+        "otel_metrics.py",
+        &["http".into(), cairn.url(), "m-a".into()],
+    );
+    assert_eq!(http_out.trim(), "SUCCESS");
+    let grpc_out = python(
+        &cairn,
+        "otel_metrics.py",
+        &[
+            "grpc".into(),
+            format!("127.0.0.1:{}", cairn.grpc_port),
+            "m-b".into(),
+        ],
+    );
+    assert_eq!(grpc_out.trim(), "SUCCESS");
+    for tenant in ["m-a", "m-b"] {
+        let orders = promql(
+            &cairn,
+            tenant,
+            r#"orders_total{job="shop/checkout",instance="pod-1",region="eu"}"#,
+        )
+        .await;
+        assert_eq!(orders.len(), 1, "{tenant}: {orders:?}\n{}", cairn.log());
+        let buckets = promql(
+            &cairn,
+            tenant,
+            r#"http_server_duration_seconds_bucket{http_route="/pay",le="+Inf"}"#,
+        )
+        .await;
+        assert_eq!(buckets.len(), 1, "{tenant}: {buckets:?}");
+        let count = promql(&cairn, tenant, "http_server_duration_seconds_count").await;
+        assert_eq!(count.len(), 1, "{tenant}: {count:?}");
+        let gauge = promql(&cairn, tenant, r#"queue_size{job="shop/checkout"}"#).await;
+        assert_eq!(gauge.len(), 1, "{tenant}: {gauge:?}");
+    }
+}
