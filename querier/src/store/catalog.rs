@@ -171,10 +171,4 @@ impl<R: CachedReader> BlockCatalog<R> {
             .remove_if(&key, |_, current| Arc::ptr_eq(current, &slot));
         opened
     }
-
-    /// True when block `ulid` of `tenant` is open in the reader cache.
-    #[cfg(test)]
-    pub(crate) fn is_cached(&self, tenant: &TenantId, ulid: Ulid) -> bool {
-        self.indexes.contains(&(tenant.clone(), ulid))
-    }
 }
