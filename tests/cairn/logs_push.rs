@@ -123,6 +123,69 @@ async fn real_clients_push_two_tenants_and_duckdb_reads_the_flushed_parquet() {
         "WHERE line LIKE 'otel%'",
     );
     assert_eq!(severities, ["WARN"]);
+
+    // LogQL over the same data, now in blocks (and still in the ingesters
+    // for `retain_uploaded_for`): each line once, and only the tenant's own.
+    let selector = r#"{app=~"pyloki|proto"}"#;
+    assert_eq!(logql_lines(&url, "team-a", selector).await, want_a);
+    let b_lines = logql_lines(&url, "team-b", r#"{app="proto"} |= "proto""#).await;
+    assert_eq!(b_lines, texts("b proto", 10));
+    assert!(
+        logql_lines(&url, "team-b", selector)
+            .await
+            .iter()
+            .all(|l| !l.starts_with("a proto"))
+    );
+    let count = logql_instant(&url, "team-a", r#"sum(count_over_time({app="proto"}[1h]))"#).await;
+    assert_eq!(count, 30.0);
+}
+
+/// The lines a LogQL log query returns for `tenant` over the last hour,
+/// sorted.
+async fn logql_lines(url: &str, tenant: &str, query: &str) -> Vec<String> {
+    let now = now_ns();
+    let body: serde_json::Value = http()
+        .get(format!("{url}/loki/api/v1/query_range"))
+        .header("X-Scope-OrgID", tenant)
+        .query(&[
+            ("query", query.to_string()),
+            ("start", (now - 3_600_000_000_000).to_string()),
+            ("end", (now + 60_000_000_000).to_string()),
+            ("limit", "1000".to_string()),
+        ])
+        .send()
+        .await
+        .expect("LogQL query")
+        .json()
+        .await
+        .expect("LogQL JSON");
+    let mut lines: Vec<String> = body["data"]["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result in {body}"))
+        .iter()
+        .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v[1].as_str().map(str::to_string))
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The single value of a LogQL metric query evaluated now for `tenant`.
+async fn logql_instant(url: &str, tenant: &str, query: &str) -> f64 {
+    let body: serde_json::Value = http()
+        .get(format!("{url}/loki/api/v1/query"))
+        .header("X-Scope-OrgID", tenant)
+        .query(&[("query", query), ("time", &now_ns().to_string())])
+        .send()
+        .await
+        .expect("LogQL query")
+        .json()
+        .await
+        .expect("LogQL JSON");
+    body["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no value in {body}"))
 }
 
 /// POSTs one protobuf batch; `None` when the server did not answer.
