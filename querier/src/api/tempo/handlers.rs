@@ -15,10 +15,11 @@ use prost::Message;
 use serde_json::json;
 
 use super::error::TempoError;
-use super::{otlp, search_json};
+use super::search_json;
 use crate::api::Querier;
 use crate::api::params::Params;
 use crate::traceql::{self, Intrinsic, SearchRequest, keyword_values};
+use common::traces::otlp::spans_to_otlp;
 
 /// Traces returned by a search when `limit` is absent (Tempo's default).
 const DEFAULT_LIMIT: usize = 20;
@@ -163,7 +164,7 @@ pub(super) async fn trace_v1(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, TempoError> {
     let spans = find_trace(&q, &headers, raw, &id).await?;
-    let batches = otlp::resource_spans(&spans);
+    let batches = spans_to_otlp(&spans);
     if wants_protobuf(&headers) {
         let data = TracesData {
             resource_spans: batches,
@@ -183,7 +184,7 @@ pub(super) async fn trace_v2(
 ) -> Result<Response, TempoError> {
     let spans = find_trace(&q, &headers, raw, &id).await?;
     let data = TracesData {
-        resource_spans: otlp::resource_spans(&spans),
+        resource_spans: spans_to_otlp(&spans),
     };
     if wants_protobuf(&headers) {
         let mut buf = Vec::new();

@@ -3,7 +3,6 @@
 
 mod error;
 mod handlers;
-mod otlp;
 mod search_json;
 
 use std::sync::Arc;
