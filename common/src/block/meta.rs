@@ -5,7 +5,11 @@
 //! ingester that wrote the block. It is uploaded last: a block directory
 //! without it is an incomplete upload and invisible to readers.
 
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
+
+use super::BlockError;
 use ulid::Ulid;
 
 /// The `meta.json` format version (Prometheus's, which Cairn follows).
@@ -34,6 +38,44 @@ pub struct BlockMeta {
     /// Cairn's own fields.
     #[serde(default)]
     pub cairn: CairnMeta,
+}
+
+impl BlockMeta {
+    /// The metadata of a block an ingester just cut (level 1, its own
+    /// only source), written by `source`.
+    pub fn level1(
+        ulid: Ulid,
+        min_time: i64,
+        max_time: i64,
+        stats: BlockStats,
+        source: &str,
+    ) -> Self {
+        Self {
+            ulid,
+            min_time,
+            max_time,
+            stats,
+            compaction: BlockCompaction {
+                level: 1,
+                sources: vec![ulid],
+            },
+            version: META_VERSION,
+            cairn: CairnMeta {
+                source: source.to_string(),
+            },
+        }
+    }
+
+    /// Uploads this as `dir/meta.json`: the write that makes a block exist,
+    /// so it comes after every other file of the block.
+    pub async fn put(&self, store: &dyn ObjectStore, dir: &Path) -> Result<(), BlockError> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| BlockError::InvalidInput(format!("encoding meta.json: {e}")))?;
+        store
+            .put(&dir.clone().join("meta.json"), PutPayload::from(json))
+            .await?;
+        Ok(())
+    }
 }
 
 /// Counts of what a block holds.

@@ -26,6 +26,7 @@ mod fetch;
 mod index;
 mod instrumented;
 mod meta;
+mod parquet_object;
 mod scan;
 mod writer;
 
@@ -51,8 +52,8 @@ pub use self::deletion_mark::{
 pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
 use self::index::{ChunkRef, Index};
 pub use self::instrumented::InstrumentedStore;
-pub(crate) use self::meta::META_VERSION;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
+pub use self::parquet_object::ParquetObject;
 pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
 pub use self::writer::BlockWriter;
 use crate::chunk::xor;

@@ -181,11 +181,7 @@ impl<'a> BlockWriter<'a> {
                 source: source.to_string(),
             },
         };
-        let json = serde_json::to_vec_pretty(&meta)
-            .map_err(|e| BlockError::InvalidInput(format!("encoding meta.json: {e}")))?;
-        self.store
-            .put(&self.dir.clone().join("meta.json"), PutPayload::from(json))
-            .await?;
+        meta.put(self.store, &self.dir).await?;
         Ok(meta)
     }
 }

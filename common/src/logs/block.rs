@@ -30,26 +30,20 @@ use arrow::array::{
     UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use futures::{FutureExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
-use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::arrow::{ArrowWriter, ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::basic::Compression;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::{LogEntry, LogSelect, StreamEntries};
-use crate::block::{
-    BlockCompaction, BlockError, BlockMeta, BlockStats, CairnMeta, META_VERSION, RetryPolicy,
-    get_all,
-};
+use crate::block::{BlockError, BlockMeta, BlockStats, ParquetObject, RetryPolicy, get_all};
 use crate::labels::{Label, Labels};
 use crate::postings::MemPostings;
 use crate::series::Matcher;
@@ -60,8 +54,6 @@ use crate::tenant::TenantId;
 pub const ROW_GROUP_ROWS: usize = 10_000;
 /// The Parquet file's name inside a block directory.
 pub const PARQUET_FILE: &str = "logs.parquet";
-/// Bytes read from the end of `logs.parquet` to find its footer in one GET.
-const FOOTER_PREFETCH: usize = 64 << 10;
 /// Lines decoded per Arrow batch while reading.
 const READ_BATCH_ROWS: usize = 8192;
 /// Column positions in `logs.parquet`.
@@ -273,38 +265,26 @@ pub async fn write_log_block(
     let max_ts = index.streams.iter().map(|s| s.max_ts).max().unwrap_or(0);
     let ulid = Ulid::new();
     let dir = block_dir(tenant, ulid);
-    let json = |what: &str, v: serde_json::Result<Vec<u8>>| {
-        v.map_err(|e| BlockError::InvalidInput(format!("encoding {what}: {e}")))
-    };
-    let index_json = json("index", serde_json::to_vec(&index))?;
+    let index_json = serde_json::to_vec(&index)
+        .map_err(|e| BlockError::InvalidInput(format!("encoding index: {e}")))?;
     store
         .put(&dir.clone().join(PARQUET_FILE), PutPayload::from(parquet))
         .await?;
     store
         .put(&dir.clone().join("index"), PutPayload::from(index_json))
         .await?;
-    let meta = BlockMeta {
+    let meta = BlockMeta::level1(
         ulid,
-        min_time: min_ts.div_euclid(1_000_000),
-        max_time: max_ts.div_euclid(1_000_000).saturating_add(1),
-        stats: BlockStats {
+        min_ts.div_euclid(1_000_000),
+        max_ts.div_euclid(1_000_000).saturating_add(1),
+        BlockStats {
             num_samples: lines,
             num_series: index.streams.len() as u64,
             num_chunks: lines.div_ceil(ROW_GROUP_ROWS as u64),
         },
-        compaction: BlockCompaction {
-            level: 1,
-            sources: vec![ulid],
-        },
-        version: META_VERSION,
-        cairn: CairnMeta {
-            source: source.to_string(),
-        },
-    };
-    let meta_json = json("meta.json", serde_json::to_vec_pretty(&meta))?;
-    store
-        .put(&dir.join("meta.json"), PutPayload::from(meta_json))
-        .await?;
+        source,
+    );
+    meta.put(store, &dir).await?;
     Ok(meta)
 }
 
@@ -422,11 +402,11 @@ impl LogBlockReader {
         let path = self.dir.clone().join(PARQUET_FILE);
         let mut ranges: Vec<Range<u64>> = streams.iter().map(|(_, s)| s.row_range()).collect();
         ranges.sort_by_key(|r| r.start);
-        let reader = ObjectReader {
-            store: Arc::clone(&self.store),
-            path: path.clone(),
-            size: self.index.parquet_bytes,
-        };
+        let reader = ParquetObject::new(
+            Arc::clone(&self.store),
+            path.clone(),
+            self.index.parquet_bytes,
+        );
         let fail = |e: parquet::errors::ParquetError| corrupt(&path, e);
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
@@ -575,59 +555,13 @@ fn corrupt(object: &Path, reason: impl ToString) -> BlockError {
     }
 }
 
-/// Parquet's view of one object: ranged GETs, footer found from the size
-/// recorded in the index.
-struct ObjectReader {
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    size: u64,
-}
-
-impl AsyncFileReader for ObjectReader {
-    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        async move {
-            self.store
-                .get_range(&self.path, range)
-                .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
-        }
-        .boxed()
-    }
-
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<Range<u64>>,
-    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
-        }
-        .boxed()
-    }
-
-    fn get_metadata<'a>(
-        &'a mut self,
-        _options: Option<&'a ArrowReaderOptions>,
-    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-        async move {
-            let size = self.size;
-            let meta = ParquetMetaDataReader::new()
-                .with_prefetch_hint(Some(FOOTER_PREFETCH))
-                .load_and_finish(&mut *self, size)
-                .await?;
-            Ok(Arc::new(meta))
-        }
-        .boxed()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::series::MatchOp;
+    use bytes::Bytes;
     use object_store::memory::InMemory;
+    use parquet::file::metadata::ParquetMetaDataReader;
 
     fn entry(ts_ns: i64, line: &str, meta: &[(&str, &str)]) -> LogEntry {
         LogEntry {

@@ -9,8 +9,9 @@
 
 pub mod block;
 pub mod otlp;
+pub mod tags;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -184,6 +185,41 @@ pub struct Trace {
     pub spans: Vec<Span>,
 }
 
+impl Trace {
+    /// A trace of `spans` (all of trace `id`): each span ID once (the
+    /// first copy wins), sorted by start time.
+    pub fn from_spans(id: TraceId, mut spans: Vec<Span>) -> Self {
+        spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
+        let mut seen = std::collections::HashSet::with_capacity(spans.len());
+        spans.retain(|s| seen.insert(s.span_id));
+        Self {
+            trace_id: id,
+            spans,
+        }
+    }
+}
+
+/// Merges traces that several sources (ingesters, replicas, blocks) hold:
+/// one trace per ID with each of its spans once. Traces keep the order in
+/// which their IDs first appear.
+pub fn union_traces(lists: Vec<Vec<Trace>>) -> Vec<Trace> {
+    let mut order: Vec<TraceId> = Vec::new();
+    let mut by_id: HashMap<TraceId, Vec<Span>> = HashMap::new();
+    for t in lists.into_iter().flatten() {
+        match by_id.get_mut(&t.trace_id) {
+            Some(spans) => spans.extend(t.spans),
+            None => {
+                order.push(t.trace_id);
+                by_id.insert(t.trace_id, t.spans);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| Some(Trace::from_spans(id, by_id.remove(&id)?)))
+        .collect()
+}
+
 /// Spans an ingester refused, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanRejection {
@@ -252,7 +288,9 @@ impl std::fmt::Debug for TraceScan {
 }
 
 /// Where an attribute lives, for tag listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum AttrScope {
     /// A span attribute.
     Span,
