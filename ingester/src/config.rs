@@ -44,6 +44,17 @@ pub struct IngesterConfig {
     /// A tenant's logs head is cut into a block once it holds this many
     /// bytes of line text.
     pub logs_block_max_bytes: usize,
+    /// A trace that got no new span for this long is complete and moves
+    /// from the live traces into the head cut into the next trace block
+    /// (Tempo's `trace_idle_period`).
+    #[serde(with = "humantime_serde")]
+    pub trace_idle_period: Duration,
+    /// A tenant's traces head is cut into a block once its first complete
+    /// trace is this old (Tempo's `max_block_duration`).
+    #[serde(with = "humantime_serde")]
+    pub traces_block_max_age: Duration,
+    /// … or once it holds this many bytes of spans (Tempo's `max_block_bytes`).
+    pub traces_block_max_bytes: usize,
 }
 
 impl Default for IngesterConfig {
@@ -62,6 +73,9 @@ impl Default for IngesterConfig {
             max_metadata_per_tenant: 10_000,
             logs_block_max_age: Duration::from_secs(2 * 3600),
             logs_block_max_bytes: 256 << 20,
+            trace_idle_period: Duration::from_secs(10),
+            traces_block_max_age: Duration::from_secs(30 * 60),
+            traces_block_max_bytes: 256 << 20,
         }
     }
 }
@@ -78,6 +92,16 @@ impl IngesterConfig {
         if self.logs_block_max_age < Duration::from_secs(1) || self.logs_block_max_bytes == 0 {
             return Err(
                 "ingester.logs_block_max_age must be at least 1s and logs_block_max_bytes above 0"
+                    .into(),
+            );
+        }
+        if self.trace_idle_period.is_zero()
+            || self.traces_block_max_age < Duration::from_secs(1)
+            || self.traces_block_max_bytes == 0
+        {
+            return Err(
+                "ingester.trace_idle_period must be above 0, traces_block_max_age at least 1s \
+                 and traces_block_max_bytes above 0"
                     .into(),
             );
         }

@@ -124,7 +124,8 @@ impl Ingester {
             self.tenants.insert(tenant.clone(), Arc::new(db));
             let traces_dir = entry.path().join(TRACES_WAL_DIR);
             if traces_dir.exists() {
-                let (traces, stats) = TracesDb::open(&traces_dir, wal_options(&self.cfg))?;
+                let (traces, stats) =
+                    TracesDb::open(tenant.clone(), &traces_dir, wal_options(&self.cfg))?;
                 tracing::info!(%tenant, records = stats.records, "replayed traces WAL");
                 self.metrics.wal_replayed_records.inc_by(stats.records);
                 self.traces.insert(tenant, Arc::new(traces));
@@ -141,7 +142,7 @@ impl Ingester {
         match self.traces.entry(tenant.clone()) {
             dashmap::Entry::Occupied(o) => Ok(Arc::clone(o.get())),
             dashmap::Entry::Vacant(v) => {
-                let (db, _) = TracesDb::open(&dir, wal_options(&self.cfg))?;
+                let (db, _) = TracesDb::open(tenant.clone(), &dir, wal_options(&self.cfg))?;
                 Ok(Arc::clone(v.insert(Arc::new(db)).value()))
             }
         }
@@ -177,8 +178,9 @@ impl Ingester {
         )
     }
 
-    /// Cuts every tenant's metrics and logs heads into blocks and uploads
-    /// them now (`POST /ingester/flush`). Returns the uploaded blocks.
+    /// Cuts every tenant's metrics, logs and traces heads (traces with
+    /// every live trace) into blocks and uploads them now (`POST
+    /// /ingester/flush`). Returns the uploaded blocks.
     pub async fn flush(&self) -> Result<Vec<BlockMeta>, IngesterError> {
         let dbs: Vec<(TenantId, Arc<TenantDb>)> = self
             .tenants
@@ -219,6 +221,9 @@ impl Ingester {
         if let Err(e) = self.cut_logs(None, &mut uploaded).await {
             first_err.get_or_insert(e);
         }
+        if let Err(e) = self.cut_traces(None, &mut uploaded).await {
+            first_err.get_or_insert(e);
+        }
         match first_err {
             Some(e) => Err(e),
             None => Ok(uploaded),
@@ -233,7 +238,6 @@ impl Ingester {
         due: Option<(Duration, usize)>,
         uploaded: &mut Vec<BlockMeta>,
     ) -> Result<(), IngesterError> {
-        let mut first_err = None;
         let results = self
             .logs
             .cut(
@@ -243,6 +247,51 @@ impl Ingester {
                 due,
             )
             .await;
+        let outcome = self.record_cuts("logs", results, uploaded);
+        self.update_logs_gauges();
+        outcome
+    }
+
+    /// Cuts and uploads tenants' traces heads: all of them with every live
+    /// trace (`due = None`), or those at `Some((max_age, max_bytes))`.
+    async fn cut_traces(
+        &self,
+        due: Option<(Duration, usize)>,
+        uploaded: &mut Vec<BlockMeta>,
+    ) -> Result<(), IngesterError> {
+        let dbs: Vec<(TenantId, Arc<TracesDb>)> = self
+            .traces
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        let mut results = Vec::new();
+        for (tenant, db) in dbs {
+            if due.is_none_or(|(age, bytes)| db.should_cut(age, bytes)) {
+                let result = db
+                    .cut_and_upload(
+                        self.store.as_ref(),
+                        &self.cfg.id,
+                        self.cfg.upload_attempts,
+                        due.is_none(),
+                    )
+                    .await;
+                results.push((tenant, result));
+            }
+        }
+        let outcome = self.record_cuts("traces", results, uploaded);
+        self.update_traces_gauges();
+        outcome
+    }
+
+    /// Counts and logs the per-tenant results of a `signal`'s block cut,
+    /// appending uploaded blocks to `uploaded`; returns the first error.
+    fn record_cuts(
+        &self,
+        signal: &str,
+        results: Vec<(TenantId, Result<Vec<BlockMeta>, IngesterError>)>,
+        uploaded: &mut Vec<BlockMeta>,
+    ) -> Result<(), IngesterError> {
+        let mut first_err = None;
         for (tenant, result) in results {
             let label = TenantLabel {
                 tenant: tenant.to_string(),
@@ -256,7 +305,7 @@ impl Ingester {
                     uploaded.extend(metas);
                 }
                 Err(e) => {
-                    tracing::error!(%tenant, error = %e, "cutting logs block failed; lines stay in the WAL");
+                    tracing::error!(%tenant, signal, error = %e, "cutting block failed; the data stays in the WAL");
                     self.metrics
                         .block_upload_failures
                         .get_or_create(&label)
@@ -265,8 +314,24 @@ impl Ingester {
                 }
             }
         }
-        self.update_logs_gauges();
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn update_traces_gauges(&self) {
+        for db in self.traces.iter() {
+            let label = TenantLabel {
+                tenant: db.key().to_string(),
+            };
+            let (live, bytes) = db.gauges();
+            self.metrics
+                .live_traces
+                .get_or_create(&label)
+                .set(live as i64);
+            self.metrics
+                .traces_bytes
+                .get_or_create(&label)
+                .set(bytes as i64);
+        }
     }
 
     fn update_logs_gauges(&self) {
@@ -286,9 +351,12 @@ impl Ingester {
     }
 
     /// Cuts and uploads metrics blocks at every multiple of `block_range`
-    /// (wall clock), and logs blocks whenever a tenant's logs head reaches
-    /// `logs_block_max_age` or `logs_block_max_bytes` (checked every few
-    /// seconds), for as long as the runtime runs.
+    /// (wall clock); logs blocks whenever a tenant's logs head reaches
+    /// `logs_block_max_age` or `logs_block_max_bytes`; and traces blocks
+    /// whenever a tenant's traces head (traces idle for
+    /// `trace_idle_period`) reaches `traces_block_max_age` or
+    /// `traces_block_max_bytes` (checked every few seconds), for as long as
+    /// the runtime runs.
     pub fn spawn_cut_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let logs = Arc::clone(self);
         tokio::spawn(async move {
@@ -300,6 +368,24 @@ impl Ingester {
                 tick.tick().await;
                 if let Err(e) = logs.cut_logs(Some(due), &mut Vec::new()).await {
                     tracing::error!(error = %e, "periodic logs block cut failed");
+                }
+            }
+        });
+        let traces = Arc::clone(self);
+        tokio::spawn(async move {
+            let cfg = &traces.cfg;
+            let due = (cfg.traces_block_max_age, cfg.traces_block_max_bytes);
+            let mut tick = tokio::time::interval(
+                (cfg.trace_idle_period / 2)
+                    .clamp(Duration::from_millis(100), Duration::from_secs(5)),
+            );
+            loop {
+                tick.tick().await;
+                for db in traces.traces.iter() {
+                    db.sweep_idle(cfg.trace_idle_period);
+                }
+                if let Err(e) = traces.cut_traces(Some(due), &mut Vec::new()).await {
+                    tracing::error!(error = %e, "periodic traces block cut failed");
                 }
             }
         });
@@ -317,7 +403,7 @@ impl Ingester {
         })
     }
 
-    /// Drops uploaded metrics and logs heads past `retain_uploaded_for`, every few seconds,
+    /// Drops uploaded metrics, logs and traces heads past `retain_uploaded_for`, every few seconds,
     /// for as long as the runtime runs.
     pub fn spawn_retention_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
@@ -332,6 +418,9 @@ impl Ingester {
                     db.expire_uploaded(retain);
                 }
                 this.logs.expire_uploaded(retain);
+                for db in this.traces.iter() {
+                    db.expire_uploaded(retain);
+                }
             }
         })
     }
@@ -557,7 +646,14 @@ impl TracesPusher for Ingester {
         let db = self
             .traces_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;
-        db.push(spans, &limits)
+        let outcome = db.push(spans, &limits)?;
+        self.metrics
+            .appended_spans
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_string(),
+            })
+            .inc_by(outcome.accepted as u64);
+        Ok(outcome)
     }
 }
 
@@ -594,14 +690,14 @@ impl TraceStore for Ingester {
         Ok(self
             .traces
             .get(tenant)
-            .and_then(|t| t.live().trace_by_id(id, start_ns, end_ns)))
+            .and_then(|t| t.trace_by_id(id, start_ns, end_ns)))
     }
 
     async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
         Ok(self
             .traces
             .get(tenant)
-            .map(|t| t.live().search(scan))
+            .map(|t| t.search(scan))
             .unwrap_or_default())
     }
 
@@ -614,7 +710,7 @@ impl TraceStore for Ingester {
         Ok(self
             .traces
             .get(tenant)
-            .map(|t| t.live().tag_names(start_ns, end_ns))
+            .map(|t| t.tag_names(start_ns, end_ns))
             .unwrap_or_default())
     }
 
@@ -629,7 +725,7 @@ impl TraceStore for Ingester {
         Ok(self
             .traces
             .get(tenant)
-            .map(|t| t.live().tag_values(scope, key, start_ns, end_ns))
+            .map(|t| t.tag_values(scope, key, start_ns, end_ns))
             .unwrap_or_default())
     }
 }

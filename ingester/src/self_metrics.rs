@@ -35,6 +35,9 @@ pub(crate) struct IngesterMetrics {
     pub(crate) appended_lines: Family<TenantLabel, Counter>,
     pub(crate) active_streams: Family<TenantLabel, Gauge>,
     pub(crate) logs_head_bytes: Family<TenantLabel, Gauge>,
+    pub(crate) appended_spans: Family<TenantLabel, Counter>,
+    pub(crate) live_traces: Family<TenantLabel, Gauge>,
+    pub(crate) traces_bytes: Family<TenantLabel, Gauge>,
 }
 
 impl IngesterMetrics {
@@ -106,6 +109,21 @@ impl IngesterMetrics {
             "logs_head_bytes",
             "Bytes of log chunks held in memory (current, pending and recently uploaded heads)",
             m.logs_head_bytes.clone(),
+        );
+        r.register(
+            "appended_spans",
+            "Spans appended to live traces and the traces WAL",
+            m.appended_spans.clone(),
+        );
+        r.register(
+            "live_traces",
+            "Traces still receiving spans (not yet idle for trace_idle_period)",
+            m.live_traces.clone(),
+        );
+        r.register(
+            "traces_bytes",
+            "Bytes of spans held in memory (live traces and current, pending and recently uploaded heads)",
+            m.traces_bytes.clone(),
         );
         m
     }

@@ -1,32 +1,47 @@
-//! Live traces: each tenant's recent spans grouped by trace ID, answering
-//! trace lookups and searches until the traces reach object storage, and
-//! enforcing `max_traces_per_user` and `max_bytes_per_trace`; [`wal`]
-//! makes them durable.
+//! The traces signal in the ingester: each tenant's recent spans grouped
+//! by trace ID ([`TraceMap`]). A trace is live while spans keep arriving;
+//! once idle for `trace_idle_period` it moves into the tenant's head
+//! ([`TraceHead`]), which is cut into a trace block by size or age and
+//! uploaded ([`tenant`]). Live traces and heads answer lookups and
+//! searches until queriers see the blocks.
 
-mod wal;
+mod tenant;
 
-pub(crate) use wal::TracesDb;
+pub(crate) use tenant::TracesDb;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use common::discard::DiscardReason;
 use common::limits::Limits;
 use common::traces::otlp::span_size;
-use common::traces::{
-    AttrScope, AttrValue, KeyValue, Span, SpanRejection, Trace, TraceId, TraceScan,
-    TracesPushOutcome,
-};
+use common::traces::tags::{TagSummary, summarize};
+use common::traces::{Span, SpanRejection, Trace, TraceId, TraceScan, TracesPushOutcome};
+use parking_lot::Mutex;
 
-/// One tenant's live traces.
+/// Traces by ID, each span once.
 #[derive(Debug, Default)]
-pub(crate) struct TenantTraces {
+pub(crate) struct TraceMap {
     traces: HashMap<TraceId, LiveTrace>,
+    bytes: usize,
 }
 
-#[derive(Debug, Default)]
-struct LiveTrace {
+/// One trace's spans and when it last grew.
+#[derive(Debug)]
+pub(crate) struct LiveTrace {
     spans: Vec<Span>,
     bytes: usize,
+    last_append: Instant,
+}
+
+impl Default for LiveTrace {
+    fn default() -> Self {
+        Self {
+            spans: Vec::new(),
+            bytes: 0,
+            last_append: Instant::now(),
+        }
+    }
 }
 
 impl LiveTrace {
@@ -35,21 +50,13 @@ impl LiveTrace {
             s.start_unix_nano <= end_ns && s.end_unix_nano.max(s.start_unix_nano) >= start_ns
         })
     }
-
-    fn to_trace(&self, id: TraceId) -> Trace {
-        let mut spans = self.spans.clone();
-        spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
-        Trace {
-            trace_id: id,
-            spans,
-        }
-    }
 }
 
-impl TenantTraces {
-    /// Appends `spans` under `limits`; a span already held (same trace and
-    /// span ID) counts as accepted without being stored twice. Returns the
-    /// outcome and the spans newly stored (what the WAL must log).
+impl TraceMap {
+    /// Appends `spans`, enforcing `max_traces_per_user` (on the traces in
+    /// this map) and `max_bytes_per_trace`; a span already held (same trace
+    /// and span ID) counts as accepted without being stored twice. Returns
+    /// the outcome and the spans newly stored (what the WAL must log).
     pub(crate) fn push(
         &mut self,
         spans: Vec<Span>,
@@ -57,6 +64,7 @@ impl TenantTraces {
     ) -> (TracesPushOutcome, Vec<Span>) {
         let mut out = TracesPushOutcome::default();
         let mut stored = Vec::new();
+        let now = Instant::now();
         for span in spans {
             let bytes = span_size(&span);
             let is_new = !self.traces.contains_key(&span.trace_id);
@@ -93,6 +101,8 @@ impl TenantTraces {
             }
             if !trace.spans.iter().any(|s| s.span_id == span.span_id) {
                 trace.bytes += bytes;
+                trace.last_append = now;
+                self.bytes += bytes;
                 trace.spans.push(span.clone());
                 stored.push(span);
             }
@@ -101,15 +111,61 @@ impl TenantTraces {
         (out, stored)
     }
 
-    /// The live spans of trace `id` in `[start_ns, end_ns]`, if any.
-    pub(crate) fn trace_by_id(&self, id: TraceId, start_ns: u64, end_ns: u64) -> Option<Trace> {
-        let t = self.traces.get(&id)?;
-        t.overlaps(start_ns, end_ns).then(|| t.to_trace(id))
+    /// Removes and returns the traces that got no span for `idle` (all of
+    /// them with `Duration::ZERO`).
+    pub(crate) fn take_idle(&mut self, idle: Duration) -> Vec<(TraceId, LiveTrace)> {
+        let idle_ids: Vec<TraceId> = self
+            .traces
+            .iter()
+            .filter(|(_, t)| t.last_append.elapsed() >= idle)
+            .map(|(id, _)| *id)
+            .collect();
+        idle_ids
+            .into_iter()
+            .filter_map(|id| {
+                let t = self.traces.remove(&id)?;
+                self.bytes -= t.bytes;
+                Some((id, t))
+            })
+            .collect()
     }
 
-    /// Traces with a span in the scan's range passing its filter.
-    pub(crate) fn search(&self, scan: &TraceScan) -> Vec<Trace> {
-        let mut out = Vec::new();
+    /// Adds whole traces (spans already deduplicated per trace), merging
+    /// with what is held under the same IDs.
+    pub(crate) fn absorb(&mut self, traces: Vec<(TraceId, LiveTrace)>) {
+        for (id, t) in traces {
+            self.bytes += t.bytes;
+            match self.traces.get_mut(&id) {
+                Some(held) => {
+                    held.bytes += t.bytes;
+                    held.spans.extend(t.spans);
+                }
+                None => {
+                    self.traces.insert(id, t);
+                }
+            }
+        }
+    }
+
+    /// Every span held.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = &Span> {
+        self.traces.values().flat_map(|t| t.spans.iter())
+    }
+
+    /// How many traces and span bytes it holds.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.traces.len(), self.bytes)
+    }
+
+    /// The spans of trace `id`, if it has one in `[start_ns, end_ns]`.
+    pub(crate) fn trace_by_id(&self, id: TraceId, start_ns: u64, end_ns: u64) -> Option<Trace> {
+        let t = self.traces.get(&id)?;
+        t.overlaps(start_ns, end_ns)
+            .then(|| Trace::from_spans(id, t.spans.clone()))
+    }
+
+    /// Traces with a span starting in the scan's range passing its filter.
+    pub(crate) fn search(&self, scan: &TraceScan, out: &mut Vec<Trace>) {
         for (id, t) in &self.traces {
             if scan.limit.is_some_and(|l| out.len() >= l) {
                 break;
@@ -120,70 +176,62 @@ impl TenantTraces {
                     && scan.filter.as_ref().is_none_or(|f| f(s))
             });
             if hit {
-                out.push(t.to_trace(*id));
+                out.push(Trace::from_spans(*id, t.spans.clone()));
             }
         }
-        out
     }
 
-    fn spans_in(&self, start_ns: u64, end_ns: u64) -> impl Iterator<Item = &Span> {
-        self.traces
-            .values()
-            .flat_map(|t| t.spans.iter())
-            .filter(move |s| s.start_unix_nano <= end_ns && s.end_unix_nano >= start_ns)
-    }
-
-    /// Distinct attribute keys of spans in the range.
-    pub(crate) fn tag_names(&self, start_ns: u64, end_ns: u64) -> BTreeSet<(AttrScope, String)> {
-        let mut out = BTreeSet::new();
-        for s in self.spans_in(start_ns, end_ns) {
-            for kv in &s.attributes {
-                out.insert((AttrScope::Span, kv.key.clone()));
-            }
-            for kv in &s.resource.attributes {
-                out.insert((AttrScope::Resource, kv.key.clone()));
-            }
-        }
-        out
-    }
-
-    /// Distinct values (as text) of attribute `key`.
-    pub(crate) fn tag_values(
-        &self,
-        scope: Option<AttrScope>,
-        key: &str,
-        start_ns: u64,
-        end_ns: u64,
-    ) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        let mut add = |kvs: &[KeyValue]| {
-            for kv in kvs.iter().filter(|kv| kv.key == key) {
-                if let Some(v) = value_text(&kv.value) {
-                    out.insert(v);
-                }
-            }
-        };
-        for s in self.spans_in(start_ns, end_ns) {
-            if scope.is_none_or(|sc| sc == AttrScope::Span) {
-                add(&s.attributes);
-            }
-            if scope.is_none_or(|sc| sc == AttrScope::Resource) {
-                add(&s.resource.attributes);
-            }
-        }
-        out
+    /// Attribute keys and values of spans overlapping `[start_ns, end_ns]`.
+    pub(crate) fn tags(&self, start_ns: u64, end_ns: u64) -> TagSummary {
+        summarize(
+            self.spans()
+                .filter(|s| s.start_unix_nano <= end_ns && s.end_unix_nano >= start_ns),
+        )
     }
 }
 
-/// A scalar attribute value as Tempo lists it; composite values are skipped.
-fn value_text(v: &AttrValue) -> Option<String> {
-    Some(match v {
-        AttrValue::Str(s) => s.clone(),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::Int(i) => i.to_string(),
-        AttrValue::Double(d) => d.to_string(),
-        _ => return None,
-    })
+/// Idle traces waiting to be cut into a block: the head of the traces
+/// signal, handled by [`crate::head_set::HeadSet`] like the other heads.
+#[derive(Debug, Default)]
+pub(crate) struct TraceHead {
+    traces: Mutex<TraceMap>,
+    /// When the first trace arrived (the block's age counts from it).
+    first_added: Mutex<Option<Instant>>,
+}
+
+impl TraceHead {
+    /// Adds traces that went idle.
+    pub(crate) fn absorb(&self, traces: Vec<(TraceId, LiveTrace)>) {
+        if traces.is_empty() {
+            return;
+        }
+        self.first_added.lock().get_or_insert_with(Instant::now);
+        self.traces.lock().absorb(traces);
+    }
+
+    /// True when it holds no trace.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.traces.lock().traces.is_empty()
+    }
+
+    /// Span bytes held and the time since the first trace arrived.
+    pub(crate) fn size_and_age(&self) -> (usize, Duration) {
+        let age = self
+            .first_added
+            .lock()
+            .map_or(Duration::ZERO, |t| t.elapsed());
+        (self.traces.lock().bytes, age)
+    }
+
+    /// A copy of every span, for the block upload.
+    pub(crate) fn to_spans(&self) -> Vec<Span> {
+        self.traces.lock().spans().cloned().collect()
+    }
+
+    /// The held traces, for queries.
+    pub(crate) fn map(&self) -> parking_lot::MutexGuard<'_, TraceMap> {
+        self.traces.lock()
+    }
 }
 
 fn reject(out: &mut TracesPushOutcome, reason: DiscardReason, trace_id: TraceId, detail: String) {

@@ -1,10 +1,17 @@
 use std::sync::Arc;
+use std::time::Duration;
 
+use common::block::RetryPolicy;
 use common::discard::DiscardReason;
 use common::limits::Limits;
+use common::tenant::TenantId;
+use common::traces::block::{TraceBlockReader, trace_blocks_prefix};
 use common::traces::{AttrScope, AttrValue, KeyValue, Resource, Scope, Span, TraceScan};
+use common::wal::WalOptions;
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 
-use super::TenantTraces;
+use super::{TraceMap, TracesDb};
 
 fn span(trace: u8, id: u8, start: u64) -> Span {
     Span {
@@ -41,7 +48,7 @@ fn span(trace: u8, id: u8, start: u64) -> Span {
 
 #[test]
 fn spans_group_by_trace_once_each() {
-    let mut t = TenantTraces::default();
+    let mut t = TraceMap::default();
     let (out, stored) = t.push(
         vec![
             span(1, 2, 200),
@@ -62,7 +69,7 @@ fn spans_group_by_trace_once_each() {
 
 #[test]
 fn search_and_tags_see_live_spans() {
-    let mut t = TenantTraces::default();
+    let mut t = TraceMap::default();
     t.push(vec![span(1, 1, 100), span(2, 2, 300)], &Limits::default());
     let scan = TraceScan {
         start_ns: 0,
@@ -70,13 +77,16 @@ fn search_and_tags_see_live_spans() {
         filter: Some(Arc::new(|s: &Span| s.span_id[0] == 2)),
         limit: None,
     };
-    let found = t.search(&scan);
+    let mut found = Vec::new();
+    t.search(&scan, &mut found);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].trace_id, [2; 16]);
-    let names = t.tag_names(0, u64::MAX);
+    let names = t.tags(0, u64::MAX).names();
     assert!(names.contains(&(AttrScope::Resource, "service.name".into())));
     assert!(names.contains(&(AttrScope::Span, "http.route".into())));
-    let values = t.tag_values(Some(AttrScope::Span), "http.route", 0, u64::MAX);
+    let values = t
+        .tags(0, u64::MAX)
+        .values(Some(AttrScope::Span), "http.route");
     assert_eq!(values.into_iter().collect::<Vec<_>>(), ["/r1", "/r2"]);
 }
 
@@ -87,7 +97,7 @@ fn limits_refuse_new_traces_and_large_traces() {
         max_bytes_per_trace: 150,
         ..Limits::default()
     };
-    let mut t = TenantTraces::default();
+    let mut t = TraceMap::default();
     let (out, _) = t.push(vec![span(1, 1, 1), span(2, 1, 1)], &limits);
     assert_eq!(out.accepted, 1);
     assert_eq!(out.rejected[0].reason, DiscardReason::LiveTracesExceeded);
@@ -95,4 +105,80 @@ fn limits_refuse_new_traces_and_large_traces() {
     assert!(out.accepted < 8);
     assert_eq!(out.rejected[0].reason, DiscardReason::TraceTooLarge);
     assert_eq!(out.rejected[0].spans, 8 - out.accepted);
+}
+
+fn segments(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[tokio::test]
+async fn idle_traces_are_cut_into_a_block_and_live_ones_survive_a_restart() {
+    let wal = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(bucket.path()).unwrap());
+    let tenant = TenantId::parse("team-a").unwrap();
+    let limits = Limits::default();
+    let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default()).unwrap();
+    db.push(vec![span(1, 1, 100), span(1, 2, 200)], &limits)
+        .unwrap();
+    // Nothing is idle yet: no cut, nothing uploaded.
+    db.sweep_idle(Duration::from_secs(3600));
+    assert!(!db.should_cut(Duration::ZERO, 1));
+    db.sweep_idle(Duration::ZERO);
+    db.push(vec![span(2, 1, 300)], &limits).unwrap();
+    assert!(db.should_cut(Duration::from_secs(3600), 1), "size reached");
+    let metas = db
+        .cut_and_upload(store.as_ref(), "ingester-1", 1, false)
+        .await
+        .unwrap();
+    assert_eq!(metas.len(), 1);
+    assert_eq!(metas[0].stats.num_samples, 2, "only the idle trace");
+    let block = TraceBlockReader::open(
+        Arc::clone(&store),
+        &tenant,
+        metas[0].clone(),
+        &RetryPolicy::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(block.trace_by_id(&[1; 16]).await.unwrap().len(), 2);
+    let prefix = trace_blocks_prefix(&tenant);
+    assert!(bucket.path().join(prefix.as_ref()).is_dir());
+    // The uploaded head still answers until it expires.
+    assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
+    db.expire_uploaded(Duration::ZERO);
+    assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_none());
+    // The old segments are gone; the live trace was logged again.
+    assert_eq!(segments(wal.path()), 1);
+    drop(db);
+    let (db, _) = TracesDb::open(tenant, wal.path(), WalOptions::default()).unwrap();
+    assert_eq!(db.trace_by_id([2; 16], 0, u64::MAX).unwrap().spans.len(), 1);
+    assert!(
+        db.trace_by_id([1; 16], 0, u64::MAX).is_none(),
+        "uploaded, not replayed"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_upload_keeps_the_head_and_its_wal() {
+    let wal = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(bucket.path()).unwrap());
+    let store = common::block::InstrumentedStore::new(inner);
+    store.fail_puts(0, 1, "traces");
+    let tenant = TenantId::parse("team-a").unwrap();
+    let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default()).unwrap();
+    db.push(vec![span(1, 1, 100)], &Limits::default()).unwrap();
+    assert!(db.cut_and_upload(&store, "i", 1, true).await.is_err());
+    assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
+    drop(db);
+    let (db, _) = TracesDb::open(tenant, wal.path(), WalOptions::default()).unwrap();
+    assert!(
+        db.trace_by_id([1; 16], 0, u64::MAX).is_some(),
+        "still in the WAL"
+    );
+    let metas = db.cut_and_upload(&store, "i", 1, true).await.unwrap();
+    assert_eq!(metas.len(), 1, "the retry uploads it");
 }
