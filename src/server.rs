@@ -32,7 +32,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use querier::Querier;
-use querier::store::{BlockStore, LogBlockStore, MergedLogStore, MergedStore};
+use querier::store::{
+    BlockStore, LogBlockStore, MergedLogStore, MergedStore, MergedTraceStore, TraceBlockStore,
+};
 
 use crate::config::Config;
 
@@ -122,7 +124,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.querier.blocks.clone(),
         )),
     ]));
-    let trace_store: Arc<dyn TraceStore> = Arc::clone(&ingester) as _;
+    let trace_store: Arc<dyn TraceStore> = Arc::new(MergedTraceStore::new(vec![
+        Arc::clone(&ingester) as Arc<dyn TraceStore>,
+        Arc::new(TraceBlockStore::new(
+            Arc::clone(&store),
+            cfg.querier.blocks.clone(),
+        )),
+    ]));
     let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
         Arc::clone(&ingester) as Arc<dyn SeriesStore>,
         Arc::new(BlockStore::new(

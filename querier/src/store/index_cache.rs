@@ -12,6 +12,7 @@ use std::sync::Arc;
 use common::block::BlockReader;
 use common::logs::block::LogBlockReader;
 use common::tenant::TenantId;
+use common::traces::block::TraceBlockReader;
 use parking_lot::Mutex;
 use ulid::Ulid;
 
@@ -33,6 +34,12 @@ impl CachedReader for BlockReader {
 impl CachedReader for LogBlockReader {
     fn memory_bytes(&self) -> usize {
         LogBlockReader::memory_bytes(self)
+    }
+}
+
+impl CachedReader for TraceBlockReader {
+    fn memory_bytes(&self) -> usize {
+        TraceBlockReader::memory_bytes(self)
     }
 }
 

@@ -11,5 +11,6 @@ mod logql;
 mod loki_api;
 mod support;
 mod tempo_api;
+mod trace_store;
 mod trace_support;
 mod traceql;

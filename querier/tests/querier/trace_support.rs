@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use common::series::StoreError;
 use common::tenant::TenantId;
+use common::traces::tags::value_text;
 use common::traces::{
     AttrScope, AttrValue, KeyValue, Resource, Scope, Span, Trace, TraceId, TraceScan, TraceStore,
 };
@@ -21,16 +22,6 @@ pub struct MemTraceStore {
 
 fn in_range(s: &Span, start_ns: u64, end_ns: u64) -> bool {
     (start_ns..=end_ns).contains(&s.start_unix_nano)
-}
-
-fn render(v: &AttrValue) -> Option<String> {
-    Some(match v {
-        AttrValue::Str(s) => s.clone(),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::Int(i) => i.to_string(),
-        AttrValue::Double(d) => d.to_string(),
-        _ => return None,
-    })
 }
 
 impl MemTraceStore {
@@ -135,7 +126,7 @@ impl TraceStore for MemTraceStore {
             values.extend(
                 kvs.into_iter()
                     .filter(|kv| kv.key == key)
-                    .filter_map(|kv| render(&kv.value)),
+                    .filter_map(|kv| value_text(&kv.value)),
             );
         }
         Ok(values)
