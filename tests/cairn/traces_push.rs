@@ -1,7 +1,11 @@
 //! Traces in from the OpenTelemetry Python SDK over OTLP/HTTP and
-//! OTLP/gRPC, for two tenants, and OTLP metrics read back with PromQL.
+//! OTLP/gRPC, for two tenants, fetched back whole through the Tempo API
+//! from live traces, the WAL and trace blocks; and OTLP metrics read back
+//! with PromQL.
 
+use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -42,18 +46,29 @@ fn python(cairn: &Cairn, script: &str, args: &[String]) -> String {
     stdout
 }
 
-/// Sends one trace per tenant, over HTTP and over gRPC.
-fn export(cairn: &Cairn, tenant_http: &str, tenant_grpc: &str) -> String {
-    python(
-        cairn,
-        "otel_export.py",
-        &[
-            cairn.url(),
-            format!("127.0.0.1:{}", cairn.grpc_port),
-            tenant_http.into(),
-            tenant_grpc.into(),
-        ],
-    )
+/// Sends one trace per tenant, over HTTP and over gRPC; with `expected`,
+/// records what was sent there for [`check`].
+fn export(cairn: &Cairn, tenant_http: &str, tenant_grpc: &str, expected: Option<&Path>) -> String {
+    let mut args = vec![
+        cairn.url(),
+        format!("127.0.0.1:{}", cairn.grpc_port),
+        tenant_http.into(),
+        tenant_grpc.into(),
+    ];
+    args.extend(expected.map(|p| p.display().to_string()));
+    python(cairn, "otel_export.py", &args)
+}
+
+/// Fetches every recorded trace through the Tempo API (as `as_tenant`
+/// when given) and has the SDK's own protobuf compare it with what was
+/// sent; returns the per-trace verdicts.
+fn check(cairn: &Cairn, expected: &Path, as_tenant: Option<&str>) -> Vec<String> {
+    let mut args = vec![cairn.url(), expected.display().to_string()];
+    args.extend(as_tenant.map(str::to_string));
+    python(cairn, "otel_check.py", &args)
+        .lines()
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 async fn self_metrics(cairn: &Cairn) -> String {
@@ -71,7 +86,7 @@ async fn self_metrics(cairn: &Cairn) -> String {
 async fn sdk_exports_over_http_and_grpc_are_accepted_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let cairn = Cairn::start(dir.path(), "").await;
-    let out = export(&cairn, "team-a", "team-b");
+    let out = export(&cairn, "team-a", "team-b", None);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         ["http team-a SUCCESS 2", "grpc team-b SUCCESS 2"],
@@ -170,4 +185,68 @@ async fn sdk_metrics_become_prometheus_series() {
         let gauge = promql(&cairn, tenant, r#"queue_size{job="shop/checkout"}"#).await;
         assert_eq!(gauge.len(), 1, "{tenant}: {gauge:?}");
     }
+}
+
+/// Trace blocks in the bucket of `tenant`.
+fn trace_blocks(cairn: &Cairn, tenant: &str) -> usize {
+    let dir = cairn.dir.join("bucket").join(tenant).join("traces/blocks");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join("meta.json").exists())
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sdk_traces_are_fetched_whole_from_live_traces_wal_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    // Traces go idle after 1 s and are cut 1 s later; uploaded heads are
+    // dropped after 3 s, so later reads can only come from blocks.
+    let yaml = "  trace_idle_period: 1s\n  traces_block_max_age: 1s\n  retain_uploaded_for: 3s\n\
+                querier:\n  blocks:\n    block_list_ttl: 1s\n";
+    let cairn = Cairn::start(dir.path(), yaml).await;
+    export(&cairn, "team-a", "team-b", Some(&expected));
+    let all_ok = ["ok team-a", "ok team-b"];
+    assert_eq!(check(&cairn, &expected, None), all_ok, "live");
+    assert_eq!(
+        check(&cairn, &expected, Some("team-c")),
+        ["notfound team-c", "notfound team-c"],
+        "another tenant gets 404"
+    );
+    // kill -9 before any block: the WAL brings every span back.
+    let cairn = cairn.restart().await;
+    assert_eq!(check(&cairn, &expected, None), all_ok, "after kill -9");
+    // The ingester cuts idle traces into blocks by itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while trace_blocks(&cairn, "team-a") == 0 || trace_blocks(&cairn, "team-b") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no trace block cut\n{}",
+            cairn.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Past retain_uploaded_for the ingester no longer holds them.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let metrics = self_metrics(&cairn).await;
+    assert!(
+        metrics.contains(r#"cairn_ingester_traces_bytes{tenant="team-a"} 0"#),
+        "{metrics}"
+    );
+    assert_eq!(check(&cairn, &expected, None), all_ok, "from blocks");
+    assert_eq!(
+        check(&cairn, &expected, Some("team-b")),
+        ["notfound team-b", "ok team-b"],
+        "tenant B cannot fetch tenant A's trace from blocks"
+    );
+    // A second round flushed explicitly, then kill -9: blocks and the
+    // truncated WAL together hold every span exactly once.
+    export(&cairn, "team-a", "team-b", Some(&expected));
+    cairn.flush().await;
+    let cairn = cairn.restart().await;
+    assert_eq!(check(&cairn, &expected, None), [all_ok, all_ok].concat());
+    assert_eq!(trace_blocks(&cairn, "team-a"), 2, "{}", cairn.log());
 }

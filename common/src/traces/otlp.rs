@@ -341,7 +341,8 @@ pub fn span_to_otlp(s: &Span) -> otlp::Span {
             })
             .collect(),
         dropped_links_count: s.dropped_links_count,
-        status: (s.status_code != 0 || !s.status_message.is_empty()).then(|| otlp::Status {
+        // Always present, as the SDKs send it (an unset status is code 0).
+        status: Some(otlp::Status {
             message: s.status_message.clone(),
             code: s.status_code,
         }),

@@ -1,9 +1,16 @@
 """Sends one trace per tenant over OTLP with the OpenTelemetry Python SDK.
 
-argv: http_base grpc_endpoint tenant_http tenant_grpc
-Prints one line per export: "<transport> <tenant> <result> <spans>".
+argv: http_base grpc_endpoint tenant_http tenant_grpc [expected.json]
+Prints one line per export: "<transport> <tenant> <result> <spans>". With
+expected.json, appends what was sent (tenant, trace ID, the OTLP request
+the SDK encodes) for otel_check.py to compare with what Cairn returns.
 """
+import base64
+import json
+import os
 import sys
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -14,6 +21,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 http_base, grpc_endpoint, tenant_http, tenant_grpc = sys.argv[1:5]
+expected_path = sys.argv[5] if len(sys.argv) > 5 else None
+expected = []
+if expected_path and os.path.exists(expected_path):
+    with open(expected_path) as f:
+        expected = json.load(f)
 
 
 def spans(service):
@@ -38,3 +50,12 @@ for transport, exporter, tenant in [
     result = exporter.export(batch)
     print(transport, tenant, result.name, len(batch), flush=True)
     exporter.shutdown()
+    expected.append({
+        "tenant": tenant,
+        "trace_id": format(batch[0].context.trace_id, "032x"),
+        "request": base64.b64encode(encode_spans(batch).SerializeToString()).decode(),
+    })
+
+if expected_path:
+    with open(expected_path, "w") as f:
+        json.dump(expected, f)
