@@ -13,13 +13,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 
 #[path = "support/bucket.rs"]
 mod bucket;
 use bucket::block_bytes_and_samples;
+#[path = "support/load.rs"]
+mod load;
+use load::{Target, flush, push_all};
 
 struct Args {
     cairn: String,
@@ -113,42 +116,12 @@ async fn run(
     per_round: usize,
     concurrency: usize,
 ) -> Duration {
-    let client = reqwest::Client::new();
-    let start = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|w| {
-            let (client, bodies, url, tenant) = (
-                client.clone(),
-                Arc::clone(&bodies),
-                url.to_string(),
-                tenant.to_string(),
-            );
-            tokio::spawn(async move {
-                let mine = (0..bodies.len()).filter(|i| (i % per_round) % concurrency == w);
-                for i in mine {
-                    let body = &bodies[i];
-                    let r = client
-                        .post(&url)
-                        .header("X-Scope-OrgID", &tenant)
-                        .header("Content-Encoding", "snappy")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("push");
-                    let status = r.status();
-                    assert!(
-                        status.is_success(),
-                        "{url}: {status} {}",
-                        r.text().await.unwrap_or_default()
-                    );
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
-    start.elapsed()
+    let target = Target {
+        url,
+        tenant,
+        headers: &[("Content-Encoding", "snappy")],
+    };
+    push_all(&target, bodies, concurrency, move |i| i % per_round).await
 }
 
 #[tokio::main]
@@ -190,12 +163,7 @@ async fn main() {
         println!("ratio cairn/prometheus: {:.2}", cairn_rate / rate);
     }
     if let Some(dir) = &a.bucket_dir {
-        let r = reqwest::Client::new()
-            .post(format!("{}/ingester/flush", a.cairn))
-            .send()
-            .await
-            .expect("flush");
-        assert!(r.status().is_success(), "flush: {}", r.status());
+        flush(&a.cairn).await;
         let (bytes, samples) = block_bytes_and_samples(&dir.join(&a.tenant).join("metrics/blocks"));
         if samples > 0 {
             println!(

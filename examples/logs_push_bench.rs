@@ -15,13 +15,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use distributor::logs::wire::{EntryAdapter, PushRequest, StreamAdapter, encode};
 
 #[path = "support/bucket.rs"]
 mod bucket;
 use bucket::block_bytes_and_samples;
+#[path = "support/load.rs"]
+mod load;
+use load::{Target, flush, push_all};
 
 struct Args {
     cairn: String,
@@ -172,54 +174,22 @@ async fn main() {
         bodies.len(),
         a.concurrency
     );
-    let client = reqwest::Client::new();
     let url = format!("{}/loki/api/v1/push", a.cairn);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..a.concurrency)
-        .map(|w| {
-            let (client, bodies, url, tenant, n) = (
-                client.clone(),
-                Arc::clone(&bodies),
-                url.clone(),
-                a.tenant.clone(),
-                a.concurrency,
-            );
-            tokio::spawn(async move {
-                for body in bodies.iter().skip(w).step_by(n) {
-                    let r = client
-                        .post(&url)
-                        .header("X-Scope-OrgID", &tenant)
-                        .header("Content-Type", "application/x-protobuf")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("push");
-                    let status = r.status();
-                    assert!(
-                        status.is_success(),
-                        "{status} {}",
-                        r.text().await.unwrap_or_default()
-                    );
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
-    let took = start.elapsed().as_secs_f64();
+    let target = Target {
+        url: &url,
+        tenant: &a.tenant,
+        headers: &[("Content-Type", "application/x-protobuf")],
+    };
+    let took = push_all(&target, bodies, a.concurrency, |i| i)
+        .await
+        .as_secs_f64();
     println!(
         "push: {:.1} MB/s, {:.0} lines/s ({took:.2} s)",
         raw as f64 / 1e6 / took,
         a.lines as f64 / took
     );
     if let Some(dir) = &a.bucket_dir {
-        let r = client
-            .post(format!("{}/ingester/flush", a.cairn))
-            .send()
-            .await
-            .expect("flush");
-        assert!(r.status().is_success(), "flush: {}", r.status());
+        flush(&a.cairn).await;
         let (bytes, lines) = block_bytes_and_samples(&dir.join(&a.tenant).join("logs/blocks"));
         println!(
             "blocks: {bytes} bytes for {lines} lines = {:.3} stored bytes per raw byte",

@@ -27,6 +27,10 @@ use common::time::now_ms;
 use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 use parking_lot::Mutex;
 
+#[path = "support/load.rs"]
+mod load;
+use load::{status_kib, summary};
+
 const LIGHT_QUERY: &str = "sum(rate(load_metric[5m]))";
 
 struct Args {
@@ -191,31 +195,6 @@ async fn light(client: &reqwest::Client, base: &str, tenant: &str) -> (u16, Dura
     range_query(client, base, tenant, LIGHT_QUERY, end - 3_600_000, end, 60).await
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[(sorted.len() - 1) * p / 100]
-}
-
-fn summary(name: &str, mut latencies: Vec<Duration>) {
-    latencies.sort();
-    println!(
-        "{name}: n={} p50={:.1?} p99={:.1?} max={:.1?}",
-        latencies.len(),
-        percentile(&latencies, 50),
-        percentile(&latencies, 99),
-        latencies.last().copied().unwrap_or_default()
-    );
-}
-
-/// VmRSS of `pid` in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 type Statuses = Arc<Mutex<BTreeMap<u16, u64>>>;
 
 fn count(statuses: &Statuses, status: u16) {
@@ -243,7 +222,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(pid) = a.pid {
         println!(
             "cairn RSS after load: {} MiB",
-            rss_kib(pid).unwrap_or(0) / 1024
+            status_kib(pid, "VmRSS").unwrap_or(0) / 1024
         );
     }
 
@@ -298,7 +277,7 @@ async fn main() -> anyhow::Result<()> {
         let (sampling, peak) = (Arc::clone(&sampling), Arc::clone(&peak_rss));
         tokio::spawn(async move {
             while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid).unwrap_or(0), Ordering::Relaxed);
+                peak.fetch_max(status_kib(pid, "VmRSS").unwrap_or(0), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
@@ -343,7 +322,7 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "cairn peak RSS while A's queries ran: {} MiB (now {} MiB)",
             peak_rss.load(Ordering::Relaxed) / 1024,
-            rss_kib(pid).unwrap_or(0) / 1024
+            status_kib(pid, "VmRSS").unwrap_or(0) / 1024
         );
     }
     Ok(())

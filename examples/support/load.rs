@@ -1,0 +1,123 @@
+//! The push loop, latency summaries and process accounting shared by the
+//! end-to-end benchmarks (metrics, logs, traces ingest; query load).
+
+// Each example compiles its own copy of this module and uses part of it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a push carries besides the body.
+pub struct Target<'a> {
+    /// The write endpoint.
+    pub url: &'a str,
+    /// `X-Scope-OrgID`.
+    pub tenant: &'a str,
+    /// Extra headers, e.g. the content type or encoding.
+    pub headers: &'a [(&'static str, &'static str)],
+}
+
+/// POSTs every body with `concurrency` workers; body `i` goes to worker
+/// `shard(i) % concurrency`, which sends its bodies in order (so a client
+/// that must keep a series' samples ordered assigns them to one worker).
+/// Panics on a failed push; returns the elapsed time.
+pub async fn push_all(
+    target: &Target<'_>,
+    bodies: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+    shard: impl Fn(usize) -> usize + Clone + Send + Sync + 'static,
+) -> Duration {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|w| {
+            let (client, bodies, shard) = (client.clone(), Arc::clone(&bodies), shard.clone());
+            let url = target.url.to_string();
+            let tenant = target.tenant.to_string();
+            let headers = target.headers.to_vec();
+            tokio::spawn(async move {
+                for i in (0..bodies.len()).filter(|&i| shard(i) % concurrency.max(1) == w) {
+                    let mut req = client
+                        .post(&url)
+                        .header("X-Scope-OrgID", &tenant)
+                        .body(bodies[i].clone());
+                    for (k, v) in &headers {
+                        req = req.header(*k, *v);
+                    }
+                    let r = req.send().await.expect("push");
+                    let status = r.status();
+                    assert!(
+                        status.is_success(),
+                        "{url}: {status} {}",
+                        r.text().await.unwrap_or_default()
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    start.elapsed()
+}
+
+/// `POST /ingester/flush` on `cairn`, panicking on failure.
+pub async fn flush(cairn: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{cairn}/ingester/flush"))
+        .send()
+        .await
+        .expect("flush");
+    assert!(r.status().is_success(), "flush: {}", r.status());
+}
+
+/// CPU seconds (user + system) process `pid` has used, from `/proc`.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("reading /proc stat");
+    // Fields after the command name (which may hold spaces) start past ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .map(|&i| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        })
+        .sum();
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz.max(1.0)
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[(sorted.len() - 1) * p / 100]
+}
+
+/// Prints `name: n=… p50=… p99=… max=…` for `latencies`.
+pub fn summary(name: &str, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    println!(
+        "{name}: n={} p50={:.1?} p99={:.1?} max={:.1?}",
+        latencies.len(),
+        percentile(&latencies, 50),
+        percentile(&latencies, 99),
+        latencies.last().copied().unwrap_or_default()
+    );
+}
