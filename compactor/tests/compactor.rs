@@ -13,8 +13,8 @@ use cairn_compactor::metrics::{Batch, encode_chunks, merge_into};
 use cairn_compactor::{Compactor, CompactorConfig, ShardingConfig};
 use common::block::{
     BlockCompaction, BlockMeta, BlockReader, BlockSeries, BlockWriter, FetchOptions,
-    InstrumentedStore, block_dir, blocks_prefix, list_blocks, read_bucket_index, split_covered,
-    write_block,
+    InstrumentedStore, Signal, block_dir, blocks_prefix, list_blocks, read_bucket_index,
+    split_covered, write_block,
 };
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
@@ -231,7 +231,7 @@ async fn rf3_replicas_compact_to_one_block_per_range_with_each_sample_once() {
         "sources fully deleted"
     );
 
-    let index = read_bucket_index(b.store.as_ref(), &t)
+    let index = read_bucket_index(b.store.as_ref(), &t, Signal::Metrics)
         .await
         .unwrap()
         .unwrap();
@@ -279,7 +279,7 @@ async fn sources_stay_readable_until_the_deletion_delay_passes() {
     c.run_at(day + 3 * H).await.unwrap();
     let listed = list_blocks(b.store.as_ref(), &t).await.unwrap();
     assert_eq!(listed.len(), 4, "sources marked, not deleted");
-    let index = read_bucket_index(b.store.as_ref(), &t)
+    let index = read_bucket_index(b.store.as_ref(), &t, Signal::Metrics)
         .await
         .unwrap()
         .unwrap();

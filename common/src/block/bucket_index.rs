@@ -1,23 +1,21 @@
-//! The per-tenant bucket index, `<tenant>/bucket-index.json.gz`: the
-//! tenant's metrics blocks and deletion marks in one gzipped JSON object,
+//! The per-tenant bucket index of each signal (metrics:
+//! `<tenant>/bucket-index.json.gz`, as in Mimir; logs and traces:
+//! `<tenant>/<signal>/bucket-index.json.gz`): the tenant's blocks of that
+//! signal and their deletion marks in one gzipped JSON object,
 //! written by the compactor after every pass so queriers (and rulers) read
 //! one small object instead of listing the bucket and fetching every
 //! `meta.json`. Readers check `updated_at` and fall back to listing when
 //! the index is missing or stale.
-//!
-//! Metrics blocks are the only kind today; another signal adds its own
-//! fields (`#[serde(default)]`), keeping old indexes readable.
 
 use std::io::{Read, Write};
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
-use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{BlockError, BlockMeta, DeletionMark, corrupt, get_all};
+use super::{BlockError, BlockMeta, DeletionMark, Signal, corrupt, get_all};
 use crate::tenant::TenantId;
 
 /// The bucket index format version.
@@ -31,7 +29,7 @@ const MAX_INDEX_BYTES: u64 = 256 << 20;
 pub struct BucketIndex {
     /// Format version (1).
     pub version: u32,
-    /// Every complete metrics block (those with a `meta.json`), sorted by
+    /// Every complete block of the signal (those with a `meta.json`), sorted by
     /// `min_time`, including marked ones.
     pub blocks: Vec<BlockMeta>,
     /// The deletion marks of blocks still in the bucket.
@@ -40,15 +38,12 @@ pub struct BucketIndex {
     pub updated_at: i64,
 }
 
-/// Where `tenant`'s bucket index lives.
-pub fn bucket_index_path(tenant: &TenantId) -> Path {
-    Path::from_iter([tenant.as_str(), "bucket-index.json.gz"])
-}
-
-/// Uploads `index` for `tenant` (one PUT: readers see the old or the new).
+/// Uploads `index` for `tenant`'s `signal` (one PUT: readers see the old
+/// or the new).
 pub async fn write_bucket_index(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     index: &BucketIndex,
 ) -> Result<(), BlockError> {
     let json = serde_json::to_vec(index)
@@ -59,17 +54,18 @@ pub async fn write_bucket_index(
         .and_then(|()| gz.finish())
         .map_err(|e| BlockError::InvalidInput(format!("compressing bucket index: {e}")))?;
     store
-        .put(&bucket_index_path(tenant), PutPayload::from(gz))
+        .put(&signal.bucket_index_path(tenant), PutPayload::from(gz))
         .await?;
     Ok(())
 }
 
-/// `tenant`'s bucket index, `None` when there is none yet.
+/// `tenant`'s bucket index of `signal`, `None` when there is none yet.
 pub async fn read_bucket_index(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
 ) -> Result<Option<BucketIndex>, BlockError> {
-    let path = bucket_index_path(tenant);
+    let path = signal.bucket_index_path(tenant);
     let bytes = match get_all(store, &path).await {
         Ok(b) => b,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -99,7 +95,9 @@ mod tests {
         let store = Arc::new(InMemory::new());
         let tenant = TenantId::parse("t").unwrap();
         assert_eq!(
-            read_bucket_index(store.as_ref(), &tenant).await.unwrap(),
+            read_bucket_index(store.as_ref(), &tenant, Signal::Metrics)
+                .await
+                .unwrap(),
             None
         );
         let index = BucketIndex {
@@ -108,19 +106,21 @@ mod tests {
             block_deletion_marks: vec![DeletionMark::new(Ulid(7), 5_000)],
             updated_at: 42,
         };
-        write_bucket_index(store.as_ref(), &tenant, &index)
+        write_bucket_index(store.as_ref(), &tenant, Signal::Metrics, &index)
             .await
             .unwrap();
-        let back = read_bucket_index(store.as_ref(), &tenant).await.unwrap();
+        let back = read_bucket_index(store.as_ref(), &tenant, Signal::Metrics)
+            .await
+            .unwrap();
         assert_eq!(back, Some(index));
         store
             .put(
-                &bucket_index_path(&tenant),
+                &Signal::Metrics.bucket_index_path(&tenant),
                 PutPayload::from_static(b"nope"),
             )
             .await
             .unwrap();
-        let err = read_bucket_index(store.as_ref(), &tenant)
+        let err = read_bucket_index(store.as_ref(), &tenant, Signal::Metrics)
             .await
             .unwrap_err();
         assert!(matches!(err, BlockError::Corrupt { .. }), "{err}");

@@ -1,5 +1,5 @@
-//! Deletion marks: `<tenant>/metrics/blocks/<ULID>/deletion-mark.json`, in
-//! Mimir's shape. A block is first marked and only deleted once the mark is
+//! Deletion marks: `<tenant>/<signal>/blocks/<ULID>/deletion-mark.json`,
+//! in Mimir's shape. A block is first marked and only deleted once the mark is
 //! older than the compactor's `deletion_delay`, so a querier that listed the
 //! block a moment ago can still read it.
 
@@ -8,7 +8,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::{BlockError, block_dir, get_all};
+use super::{BlockError, Signal, get_all};
 use crate::tenant::TenantId;
 
 /// The deletion mark format version (Mimir's).
@@ -40,20 +40,24 @@ impl DeletionMark {
 }
 
 /// Where block `ulid`'s deletion mark lives.
-pub fn deletion_mark_path(tenant: &TenantId, ulid: Ulid) -> Path {
-    block_dir(tenant, ulid).join(DELETION_MARK_FILE)
+pub fn deletion_mark_path(tenant: &TenantId, signal: Signal, ulid: Ulid) -> Path {
+    signal.block_dir(tenant, ulid).join(DELETION_MARK_FILE)
 }
 
 /// Uploads `mark` for its block.
 pub async fn write_deletion_mark(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     mark: &DeletionMark,
 ) -> Result<(), BlockError> {
     let json = serde_json::to_vec(mark)
         .map_err(|e| BlockError::InvalidInput(format!("encoding deletion mark: {e}")))?;
     store
-        .put(&deletion_mark_path(tenant, mark.id), PutPayload::from(json))
+        .put(
+            &deletion_mark_path(tenant, signal, mark.id),
+            PutPayload::from(json),
+        )
         .await?;
     Ok(())
 }
@@ -62,9 +66,10 @@ pub async fn write_deletion_mark(
 pub async fn read_deletion_mark(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     ulid: Ulid,
 ) -> Result<Option<DeletionMark>, BlockError> {
-    let path = deletion_mark_path(tenant, ulid);
+    let path = deletion_mark_path(tenant, signal, ulid);
     let bytes = match get_all(store, &path).await {
         Ok(b) => b,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),

@@ -28,6 +28,7 @@ mod instrumented;
 mod meta;
 mod parquet_object;
 mod scan;
+mod signal;
 mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,7 +42,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use ulid::Ulid;
 
 pub use self::bucket_index::{
-    BUCKET_INDEX_VERSION, BucketIndex, bucket_index_path, read_bucket_index, write_bucket_index,
+    BUCKET_INDEX_VERSION, BucketIndex, read_bucket_index, write_bucket_index,
 };
 use self::chunks::FRAME_HEADER_LEN;
 pub use self::chunks::MAX_SEGMENT_BYTES;
@@ -55,6 +56,7 @@ pub use self::instrumented::InstrumentedStore;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
 pub use self::parquet_object::ParquetObject;
 pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
+pub use self::signal::Signal;
 pub use self::writer::BlockWriter;
 use crate::chunk::xor;
 use crate::labels::Labels;
@@ -133,12 +135,12 @@ fn corrupt(object: &Path, reason: impl Into<String>) -> BlockError {
 
 /// Where a tenant's metrics blocks live: `<tenant>/metrics/blocks`.
 pub fn blocks_prefix(tenant: &TenantId) -> Path {
-    Path::from_iter([tenant.as_str(), "metrics", "blocks"])
+    Signal::Metrics.blocks_prefix(tenant)
 }
 
-/// The directory of `tenant`'s block `ulid`.
+/// The directory of `tenant`'s metrics block `ulid`.
 pub fn block_dir(tenant: &TenantId, ulid: Ulid) -> Path {
-    blocks_prefix(tenant).join(ulid.to_string())
+    Signal::Metrics.block_dir(tenant, ulid)
 }
 
 fn segment_path(dir: &Path, n: u32) -> Path {

@@ -12,7 +12,7 @@ use object_store::path::Path;
 use ulid::Ulid;
 
 use super::{
-    BlockError, BlockMeta, DELETION_MARK_FILE, DeletionMark, RetryPolicy, blocks_prefix, metas_of,
+    BlockError, BlockMeta, DELETION_MARK_FILE, DeletionMark, RetryPolicy, Signal, metas_of,
     read_deletion_mark,
 };
 use crate::tenant::TenantId;
@@ -37,13 +37,14 @@ impl BlockObjects {
     }
 }
 
-/// Every block directory of `tenant` with its objects.
+/// Every block directory of `tenant`'s `signal` with its objects.
 pub async fn scan_blocks(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     retry: &RetryPolicy,
 ) -> Result<BTreeMap<Ulid, BlockObjects>, BlockError> {
-    let prefix = blocks_prefix(tenant);
+    let prefix = signal.blocks_prefix(tenant);
     let depth = prefix.parts().count();
     let objects: Vec<object_store::ObjectMeta> = retry
         .run(&prefix, || store.list(Some(&prefix)).try_collect())
@@ -74,6 +75,7 @@ pub async fn scan_blocks(
 pub async fn complete_blocks(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     dirs: &BTreeMap<Ulid, BlockObjects>,
     known: &[BlockMeta],
     retry: &RetryPolicy,
@@ -82,7 +84,7 @@ pub async fn complete_blocks(
         .iter()
         .filter(|(_, d)| d.has("meta.json"))
         .map(|(u, _)| *u);
-    metas_of(store, &blocks_prefix(tenant), complete, known, retry).await
+    metas_of(store, &signal.blocks_prefix(tenant), complete, known, retry).await
 }
 
 /// The deletion marks of the scanned blocks that have one; `known` marks
@@ -91,6 +93,7 @@ pub async fn complete_blocks(
 pub async fn deletion_marks(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     dirs: &BTreeMap<Ulid, BlockObjects>,
     known: &[DeletionMark],
 ) -> Result<HashMap<Ulid, DeletionMark>, BlockError> {
@@ -112,7 +115,7 @@ pub async fn deletion_marks(
     let reads: Vec<_> = unread
         .into_iter()
         .map(|ulid| async move {
-            match read_deletion_mark(store, tenant, ulid).await {
+            match read_deletion_mark(store, tenant, signal, ulid).await {
                 Err(e @ BlockError::Corrupt { .. }) => {
                     tracing::warn!(%tenant, block = %ulid, error = %e, "ignoring damaged deletion mark");
                     Ok(None)

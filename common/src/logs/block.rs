@@ -43,7 +43,9 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::{LogEntry, LogSelect, StreamEntries};
-use crate::block::{BlockError, BlockMeta, BlockStats, ParquetObject, RetryPolicy, get_all};
+use crate::block::{
+    BlockError, BlockMeta, BlockStats, ParquetObject, RetryPolicy, Signal, get_all,
+};
 use crate::labels::{Label, Labels};
 use crate::postings::MemPostings;
 use crate::series::Matcher;
@@ -66,7 +68,7 @@ const INDEX_VERSION: u32 = 1;
 
 /// Where a tenant's logs blocks live: `<tenant>/logs/blocks`.
 pub fn log_blocks_prefix(tenant: &TenantId) -> Path {
-    Path::from_iter([tenant.as_str(), "logs", "blocks"])
+    Signal::Logs.blocks_prefix(tenant)
 }
 
 fn block_dir(tenant: &TenantId, ulid: Ulid) -> Path {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use common::block::{
     BUCKET_INDEX_VERSION, BlockCompaction, BlockError, BlockMeta, BlockObjects, BlockReader,
-    BlockWriter, BucketIndex, DeletionMark, FetchOptions, RetryPolicy, complete_blocks,
+    BlockWriter, BucketIndex, DeletionMark, FetchOptions, RetryPolicy, Signal, complete_blocks,
     deletion_marks, read_bucket_index, scan_blocks, split_covered, write_bucket_index,
     write_deletion_mark,
 };
@@ -186,7 +186,7 @@ impl MetricsPass<'_> {
             blocks,
             updated_at: scanned_at_ms.div_euclid(1000),
         };
-        write_bucket_index(self.store.as_ref(), tenant, &index).await?;
+        write_bucket_index(self.store.as_ref(), tenant, Signal::Metrics, &index).await?;
         Ok(())
     }
 
@@ -196,7 +196,7 @@ impl MetricsPass<'_> {
     async fn scan(&self, tenant: &TenantId) -> Result<Bucket, CompactorError> {
         let store = self.store.as_ref();
         let retry = RetryPolicy::default();
-        let previous = match read_bucket_index(store, tenant).await {
+        let previous = match read_bucket_index(store, tenant, Signal::Metrics).await {
             Ok(index) => index,
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "ignoring unreadable bucket index");
@@ -207,9 +207,9 @@ impl MetricsPass<'_> {
             (i.blocks, i.block_deletion_marks)
         });
         let scanned_at_ms = common::time::now_ms();
-        let dirs = scan_blocks(store, tenant, &retry).await?;
-        let metas = complete_blocks(store, tenant, &dirs, &known, &retry).await?;
-        let marks = deletion_marks(store, tenant, &dirs, &known_marks).await?;
+        let dirs = scan_blocks(store, tenant, Signal::Metrics, &retry).await?;
+        let metas = complete_blocks(store, tenant, Signal::Metrics, &dirs, &known, &retry).await?;
+        let marks = deletion_marks(store, tenant, Signal::Metrics, &dirs, &known_marks).await?;
         Ok(Bucket {
             scanned_at_ms,
             dirs,
@@ -254,7 +254,7 @@ impl MetricsPass<'_> {
     async fn mark(&self, tenant: &TenantId, blocks: &[BlockMeta]) -> Result<(), CompactorError> {
         for meta in blocks {
             let mark = DeletionMark::new(meta.ulid, self.now_ms);
-            write_deletion_mark(self.store.as_ref(), tenant, &mark).await?;
+            write_deletion_mark(self.store.as_ref(), tenant, Signal::Metrics, &mark).await?;
         }
         Ok(())
     }

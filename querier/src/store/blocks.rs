@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::block::{
     BlockMeta, BlockReader, BucketIndex, DEFAULT_FETCH_CONCURRENCY, DeletionMark, FetchOptions,
-    RetryPolicy, SelectPlan, blocks_created_since, complete_blocks, deletion_marks,
+    RetryPolicy, SelectPlan, Signal, blocks_created_since, complete_blocks, deletion_marks,
     read_bucket_index, scan_blocks, split_covered,
 };
 use common::labels::Labels;
@@ -195,11 +195,14 @@ impl BlockStore {
                 // and which marked; only new metas and marks are read.
                 let store = self.store.as_ref();
                 let retry = self.cfg.retry();
-                let dirs = scan_blocks(store, tenant, &retry).await?;
+                let dirs = scan_blocks(store, tenant, Signal::Metrics, &retry).await?;
                 let known_metas = known.as_deref().map_or(&[][..], Vec::as_slice);
-                let all = complete_blocks(store, tenant, &dirs, known_metas, &retry).await?;
+                let all =
+                    complete_blocks(store, tenant, Signal::Metrics, &dirs, known_metas, &retry)
+                        .await?;
                 let known_marks = listed.as_ref().map_or(&[][..], |l| l.marks.as_slice());
-                let marks = deletion_marks(store, tenant, &dirs, known_marks).await?;
+                let marks =
+                    deletion_marks(store, tenant, Signal::Metrics, &dirs, known_marks).await?;
                 (all, marks.into_values().collect())
             }
         };
@@ -261,7 +264,7 @@ impl BlockStore {
         if relist || self.cfg.bucket_index_max_staleness.is_zero() {
             return None;
         }
-        let index = match read_bucket_index(self.store.as_ref(), tenant).await {
+        let index = match read_bucket_index(self.store.as_ref(), tenant, Signal::Metrics).await {
             Ok(index) => index?,
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "bucket index unreadable, listing the bucket");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::block::{
     BUCKET_INDEX_VERSION, BlockCompaction, BlockMeta, BlockSeries, BlockWriter, BucketIndex,
-    ChunkData, DeletionMark, InstrumentedStore, MAX_SEGMENT_BYTES, block_dir, write_block,
+    ChunkData, DeletionMark, InstrumentedStore, MAX_SEGMENT_BYTES, Signal, block_dir, write_block,
     write_bucket_index, write_deletion_mark,
 };
 use common::chunk::xor::XorChunk;
@@ -622,9 +622,14 @@ async fn a_fresh_bucket_index_replaces_listing_and_a_stale_one_does_not() {
         block_list_ttl: Duration::ZERO,
         ..quick()
     };
-    write_bucket_index(f.store.as_ref(), &tenant(), &index(now_ms() / 1000))
-        .await
-        .unwrap();
+    write_bucket_index(
+        f.store.as_ref(),
+        &tenant(),
+        Signal::Metrics,
+        &index(now_ms() / 1000),
+    )
+    .await
+    .unwrap();
     // Uploaded after the index was written: found by the recent-ULID listing.
     let c = f.block(&series("m", 2, 2000, 3000)).await;
     let bs = f.block_store(Limits::default(), cfg.clone());
@@ -643,9 +648,14 @@ async fn a_fresh_bucket_index_replaces_listing_and_a_stale_one_does_not() {
     assert_eq!(metas.len(), 1, "only c's meta.json is read: {metas:?}");
     assert!(metas[0].contains(&c.ulid.to_string()));
 
-    write_bucket_index(f.store.as_ref(), &tenant(), &index(now_ms() / 1000 - 7200))
-        .await
-        .unwrap();
+    write_bucket_index(
+        f.store.as_ref(),
+        &tenant(),
+        Signal::Metrics,
+        &index(now_ms() / 1000 - 7200),
+    )
+    .await
+    .unwrap();
     let got = bs.select(&tenant(), &name_is("m"), 0, 5000).await.unwrap();
     assert_eq!(
         got,
@@ -661,11 +671,11 @@ async fn without_an_index_listing_finds_deletion_marks() {
     let b = f.block(&series("m", 2, 1000, 2000)).await;
     let c = f.block(&series("m", 2, 2000, 3000)).await;
     let old = DeletionMark::new(b.ulid, now_ms() - 2 * 3600 * 1000);
-    write_deletion_mark(f.store.as_ref(), &tenant(), &old)
+    write_deletion_mark(f.store.as_ref(), &tenant(), Signal::Metrics, &old)
         .await
         .unwrap();
     let fresh = DeletionMark::new(c.ulid, now_ms());
-    write_deletion_mark(f.store.as_ref(), &tenant(), &fresh)
+    write_deletion_mark(f.store.as_ref(), &tenant(), Signal::Metrics, &fresh)
         .await
         .unwrap();
     let bs = f.block_store(Limits::default(), quick());

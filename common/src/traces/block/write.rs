@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::{DATA_FILE, DEFAULT_ROW_GROUP_SPANS, encode_block};
-use crate::block::{BlockError, BlockMeta, BlockStats};
+use crate::block::{BlockError, BlockMeta, BlockStats, Signal};
 use crate::tenant::TenantId;
 use crate::traces::Span;
 use crate::traces::tags::{TagSummary, summarize};
@@ -19,7 +19,7 @@ pub(super) const INDEX_FILE: &str = "index.json";
 
 /// Where a tenant's trace blocks live: `<tenant>/traces/blocks`.
 pub fn trace_blocks_prefix(tenant: &TenantId) -> Path {
-    Path::from_iter([tenant.as_str(), "traces", "blocks"])
+    Signal::Traces.blocks_prefix(tenant)
 }
 
 /// A trace block's `index.json`: what a reader needs before touching the
