@@ -12,11 +12,13 @@
 //! groups are small, so a lookup by ID reads only the row groups whose
 //! min/max statistics and filter admit it.
 
+mod merge;
 mod reader;
 mod write;
 
-pub use reader::TraceBlockReader;
-pub use write::{TraceIndex, trace_blocks_prefix, write_trace_block};
+pub use merge::{MergedSpans, merge_trace_blocks};
+pub use reader::{SpanRow, SpanRows, TraceBlockReader};
+pub use write::{TraceBlockWriter, TraceIndex, trace_blocks_prefix, write_trace_block};
 
 use std::sync::Arc;
 
@@ -80,6 +82,24 @@ fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a AttrValue> {
         .map(|kv| &kv.value)
 }
 
+/// How data files are written: zstd, `rows` spans per row group, a
+/// trace-ID bloom filter per row group sized for it, all bloom filters
+/// together at the end of the file.
+fn properties(rows: usize) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(rows))
+        .set_column_bloom_filter_enabled("trace_id".into(), true)
+        .set_column_bloom_filter_max_ndv("trace_id".into(), rows as u64)
+        .set_column_bloom_filter_fpp("trace_id".into(), BLOOM_FPP)
+        .set_bloom_filter_position(BloomFilterPosition::End)
+        .build()
+}
+
+fn invalid(e: &dyn std::fmt::Display) -> BlockError {
+    BlockError::InvalidInput(format!("trace block: {e}"))
+}
+
 /// Writes `spans` as a block data file, sorted by trace ID then start time,
 /// `row_group_spans` spans per row group.
 pub fn encode_block(mut spans: Vec<Span>, row_group_spans: usize) -> Result<Vec<u8>, BlockError> {
@@ -88,17 +108,8 @@ pub fn encode_block(mut spans: Vec<Span>, row_group_spans: usize) -> Result<Vec<
     });
     let schema = schema();
     let rows = row_group_spans.max(1);
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(rows))
-        .set_column_bloom_filter_enabled("trace_id".into(), true)
-        .set_column_bloom_filter_max_ndv("trace_id".into(), rows as u64)
-        .set_column_bloom_filter_fpp("trace_id".into(), BLOOM_FPP)
-        .set_bloom_filter_position(BloomFilterPosition::End)
-        .build();
-    let invalid = |e: &dyn std::fmt::Display| BlockError::InvalidInput(format!("trace block: {e}"));
     let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(props))
+    let mut writer = ArrowWriter::try_new(&mut out, Arc::clone(&schema), Some(properties(rows)))
         .map_err(|e| invalid(&e))?;
     for chunk in spans.chunks(rows) {
         let batch = batch(&schema, chunk).map_err(|e| invalid(&e))?;
@@ -268,5 +279,59 @@ mod tests {
         assert!(got.iter().all(|t| t.spans.len() == 3), "whole traces");
         let limited = block.search(0, u64::MAX, None, Some(2)).await.unwrap();
         assert_eq!(limited.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn merging_replicas_streams_each_span_once() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let tenant = TenantId::parse("t").unwrap();
+        let all = spans();
+        // Two replicas of the first 60 spans, and a third block with the
+        // rest plus an overlap.
+        let mut metas = Vec::new();
+        for part in [&all[..60], &all[..60], &all[50..]] {
+            metas.push(
+                write::write_with(store.as_ref(), &tenant, part.to_vec(), "i", 7)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut readers = Vec::new();
+        for m in metas {
+            readers.push(
+                TraceBlockReader::open(Arc::clone(&store), &tenant, m, &RetryPolicy::default())
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut out = TraceBlockWriter::new(Arc::clone(&store), &tenant).unwrap();
+        let counts = merge_trace_blocks(&readers, &mut out).await.unwrap();
+        assert_eq!(
+            counts,
+            MergedSpans {
+                spans_in: 190,
+                spans_out: 120
+            }
+        );
+        let compaction = crate::block::BlockCompaction {
+            level: 2,
+            sources: vec![],
+        };
+        let meta = out.finish(compaction, "compactor").await.unwrap();
+        assert_eq!((meta.stats.num_samples, meta.stats.num_series), (120, 40));
+        let merged = TraceBlockReader::open(store, &tenant, meta, &RetryPolicy::default())
+            .await
+            .unwrap();
+        let got: Vec<Span> = merged
+            .search(0, u64::MAX, None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|t| t.spans)
+            .collect();
+        let mut want = spans();
+        want.sort_by_key(|s| (s.trace_id, s.start_unix_nano));
+        assert_eq!(got, want);
+        assert_eq!(merged.trace_by_id(&[9; 16]).await.unwrap().len(), 3);
     }
 }

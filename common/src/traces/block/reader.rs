@@ -11,7 +11,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStream};
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::bloom_filter::Sbbf;
 use parquet::file::statistics::Statistics;
@@ -150,41 +150,51 @@ impl TraceBlockReader {
             .collect()
     }
 
-    /// Streams `(trace_id, start, span)` rows of `row_groups` in stored
-    /// order (by trace ID) into `visit`, which returns `false` to stop.
-    async fn scan(
-        &self,
-        row_groups: Vec<usize>,
-        mut visit: impl FnMut(TraceId, u64, &[u8]) -> Result<bool, BlockError>,
-    ) -> Result<(), BlockError> {
-        if row_groups.is_empty() {
-            return Ok(());
-        }
+    /// The `(trace_id, start, span)` rows of `row_groups`, in stored order
+    /// (by trace ID).
+    pub async fn rows(&self, row_groups: Vec<usize>) -> Result<SpanRows, BlockError> {
         let object = ParquetObject::new(
             Arc::clone(&self.store),
             self.path.clone(),
             self.index.data_bytes,
         );
-        let fail = |e: parquet::errors::ParquetError| corrupt(&self.path, e);
         let builder =
             ParquetRecordBatchStreamBuilder::new_with_metadata(object, self.parquet.clone());
         let mask = ProjectionMask::roots(
             builder.parquet_schema(),
             [TRACE_ID_COLUMN, START_COLUMN, SPAN_COLUMN],
         );
-        let mut batches = builder
+        let stream = builder
             .with_projection(mask)
             .with_row_groups(row_groups)
             .build()
-            .map_err(fail)?;
-        while let Some(batch) = batches.try_next().await.map_err(fail)? {
-            let (ids, starts, spans) = columns(&batch).map_err(|r| corrupt(&self.path, r))?;
-            for row in 0..batch.num_rows() {
-                let id = TraceId::try_from(ids.value(row))
-                    .map_err(|_| corrupt(&self.path, "trace_id is not 16 bytes"))?;
-                if !visit(id, starts.value(row), spans.value(row))? {
-                    return Ok(());
-                }
+            .map_err(|e| corrupt(&self.path, e))?;
+        Ok(SpanRows {
+            stream,
+            batch: None,
+            row: 0,
+            path: self.path.clone(),
+        })
+    }
+
+    /// Every row of the whole block, in stored order.
+    pub async fn all_rows(&self) -> Result<SpanRows, BlockError> {
+        self.rows((0..self.row_groups()).collect()).await
+    }
+
+    /// Feeds the rows of `row_groups` to `visit`, which returns `false` to stop.
+    async fn scan(
+        &self,
+        row_groups: Vec<usize>,
+        mut visit: impl FnMut(SpanRow) -> Result<bool, BlockError>,
+    ) -> Result<(), BlockError> {
+        if row_groups.is_empty() {
+            return Ok(());
+        }
+        let mut rows = self.rows(row_groups).await?;
+        while let Some(row) = rows.next().await? {
+            if !visit(row)? {
+                break;
             }
         }
         Ok(())
@@ -193,12 +203,12 @@ impl TraceBlockReader {
     /// Every span of trace `id` the block holds, in stored order.
     pub async fn trace_by_id(&self, id: &TraceId) -> Result<Vec<Span>, BlockError> {
         let mut out = Vec::new();
-        self.scan(self.row_groups_for(id), |row_id, _, bytes| {
-            if &row_id == id {
-                out.extend(self.decode(bytes)?);
+        self.scan(self.row_groups_for(id), |row| {
+            if &row.trace_id == id {
+                out.extend(self.decode(&row.span)?);
             }
             // Rows are sorted by trace ID: past it, nothing more to find.
-            Ok(row_id <= *id)
+            Ok(row.trace_id <= *id)
         })
         .await?;
         Ok(out)
@@ -238,17 +248,16 @@ impl TraceBlockReader {
             }
             Ok(())
         };
-        let all = (0..self.row_groups()).collect();
-        self.scan(all, |id, start, bytes| {
-            if group.id != Some(id) {
+        self.scan((0..self.row_groups()).collect(), |row| {
+            if group.id != Some(row.trace_id) {
                 finish(&mut group, &mut out)?;
                 if limit.is_some_and(|l| out.len() >= l) {
                     return Ok(false);
                 }
-                group.id = Some(id);
+                group.id = Some(row.trace_id);
             }
-            group.in_range |= in_range(start);
-            group.rows.push(bytes.to_vec());
+            group.in_range |= in_range(row.start_unix_nano);
+            group.rows.push(row.span);
             Ok(true)
         })
         .await?;
@@ -261,6 +270,87 @@ impl TraceBlockReader {
 
     fn decode(&self, bytes: &[u8]) -> Result<Vec<Span>, BlockError> {
         decode_spans(bytes).map_err(|e| corrupt(&self.path, format!("span: {e}")))
+    }
+}
+
+/// One stored span: its trace, start and OTLP protobuf encoding.
+#[derive(Debug, Clone)]
+pub struct SpanRow {
+    /// The span's trace.
+    pub trace_id: TraceId,
+    /// Its start (ns).
+    pub start_unix_nano: u64,
+    /// The span as OTLP protobuf (with its resource and scope).
+    pub span: Vec<u8>,
+}
+
+/// A pull cursor over a block's rows in stored order, fetching row groups
+/// as it goes: merges walk several blocks side by side with it.
+pub struct SpanRows {
+    stream: ParquetRecordBatchStream<ParquetObject>,
+    batch: Option<RecordBatch>,
+    row: usize,
+    path: Path,
+}
+
+impl SpanRows {
+    /// The data file being read (for errors).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes sure a batch with an unread row is loaded; false at the end.
+    async fn fill(&mut self) -> Result<bool, BlockError> {
+        loop {
+            if self.batch.as_ref().is_some_and(|b| self.row < b.num_rows()) {
+                return Ok(true);
+            }
+            match self
+                .stream
+                .try_next()
+                .await
+                .map_err(|e| corrupt(&self.path, e))?
+            {
+                Some(b) => {
+                    self.batch = Some(b);
+                    self.row = 0;
+                }
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// The trace ID of the next row, without consuming it.
+    pub async fn peek(&mut self) -> Result<Option<TraceId>, BlockError> {
+        if !self.fill().await? {
+            return Ok(None);
+        }
+        let Some(batch) = &self.batch else {
+            return Ok(None);
+        };
+        let (ids, _, _) = columns(batch).map_err(|r| corrupt(&self.path, r))?;
+        TraceId::try_from(ids.value(self.row))
+            .map(Some)
+            .map_err(|_| corrupt(&self.path, "trace_id is not 16 bytes"))
+    }
+
+    /// The next row.
+    pub async fn next(&mut self) -> Result<Option<SpanRow>, BlockError> {
+        if !self.fill().await? {
+            return Ok(None);
+        }
+        let Some(batch) = &self.batch else {
+            return Ok(None);
+        };
+        let (ids, starts, spans) = columns(batch).map_err(|r| corrupt(&self.path, r))?;
+        let row = self.row;
+        self.row += 1;
+        Ok(Some(SpanRow {
+            trace_id: TraceId::try_from(ids.value(row))
+                .map_err(|_| corrupt(&self.path, "trace_id is not 16 bytes"))?,
+            start_unix_nano: starts.value(row),
+            span: spans.value(row).to_vec(),
+        }))
     }
 }
 
