@@ -43,6 +43,8 @@ pub struct TraceIndex {
 /// What a block's spans add up to, for its index and `meta.json`.
 #[derive(Debug, Default)]
 struct Totals {
+    /// Spans per row group of the data file.
+    row_group_spans: usize,
     spans: u64,
     traces: u64,
     last_trace: Option<TraceId>,
@@ -79,7 +81,6 @@ impl Totals {
         ulid: Ulid,
         compaction: BlockCompaction,
         source: &str,
-        row_group_spans: usize,
     ) -> Result<BlockMeta, BlockError> {
         let index = TraceIndex {
             version: INDEX_VERSION,
@@ -98,7 +99,7 @@ impl Totals {
             BlockStats {
                 num_samples: self.spans,
                 num_series: self.traces,
-                num_chunks: self.spans.div_ceil(row_group_spans.max(1) as u64),
+                num_chunks: self.spans.div_ceil(self.row_group_spans.max(1) as u64),
             },
             source,
         );
@@ -135,7 +136,10 @@ pub(super) async fn write_with(
     }
     let (data, totals) = tokio::task::spawn_blocking(move || {
         spans.sort_by_key(|s| s.trace_id);
-        let mut totals = Totals::default();
+        let mut totals = Totals {
+            row_group_spans,
+            ..Totals::default()
+        };
         totals.add(&spans);
         encode_block(spans, row_group_spans).map(|d| (d, totals))
     })
@@ -196,7 +200,10 @@ impl TraceBlockWriter {
             schema,
             pending: Vec::new(),
             rows,
-            totals: Totals::default(),
+            totals: Totals {
+                row_group_spans: rows,
+                ..Totals::default()
+            },
         })
     }
 
@@ -247,7 +254,6 @@ impl TraceBlockWriter {
                 self.ulid,
                 compaction,
                 source,
-                self.rows,
             )
             .await
     }
