@@ -156,15 +156,7 @@ pub(super) async fn write_with(
         sources: vec![ulid],
     };
     totals
-        .finish(
-            store,
-            &dir,
-            data_bytes,
-            ulid,
-            level1,
-            source,
-            row_group_spans,
-        )
+        .finish(store, &dir, data_bytes, ulid, level1, source)
         .await
 }
 
