@@ -111,6 +111,10 @@ pub struct Limits {
     pub max_bytes_per_trace: usize,
     /// Live traces a tenant may have in an ingester; zero = no limit.
     pub max_traces_per_user: usize,
+    /// How long trace blocks are kept (Tempo's per-tenant `block_retention`);
+    /// zero defers to `retention_period`.
+    #[serde(with = "humantime_serde")]
+    pub block_retention: Duration,
 }
 
 impl Default for Limits {
@@ -153,11 +157,22 @@ impl Default for Limits {
             ingestion_burst_size_bytes: 20_000_000,
             max_bytes_per_trace: 5_000_000,
             max_traces_per_user: 10_000,
+            block_retention: Duration::ZERO,
         }
     }
 }
 
 impl Limits {
+    /// The retention of trace blocks: `block_retention`, else
+    /// `retention_period`; zero keeps blocks forever.
+    pub fn traces_retention(&self) -> Duration {
+        if self.block_retention.is_zero() {
+            self.retention_period
+        } else {
+            self.block_retention
+        }
+    }
+
     /// The retention of metrics blocks: `compactor_blocks_retention_period`,
     /// else `retention_period`; zero keeps blocks forever.
     pub fn metrics_retention(&self) -> Duration {

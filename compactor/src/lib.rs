@@ -5,19 +5,21 @@
 //!
 //! Tenants are discovered by listing the bucket root and split across
 //! compactor replicas by [`sharding`]. Planning ([`planner`]), retention
-//! ([`retention`]) and safe deletion ([`deletion`]) work on time spans and
-//! block directories, not on a signal's format; [`metrics`] holds what is
-//! specific to metrics blocks (merge, marks, bucket index). Another signal
-//! plugs in as a sibling module called from the per-tenant step of a pass.
+//! ([`retention`]), safe deletion ([`deletion`]), marks and the bucket
+//! index (`pass`) work on time spans and block directories, not on a
+//! signal's format; [`metrics`] and `traces` hold how each signal's blocks
+//! are merged.
 
 pub mod config;
 pub mod deletion;
 mod http;
 pub mod metrics;
+mod pass;
 pub mod planner;
 pub mod retention;
 mod self_metrics;
 pub mod sharding;
+mod traces;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +33,11 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 pub use self::config::{CompactorConfig, ShardingConfig};
-use self::metrics::MetricsPass;
+use self::metrics::MetricsMerger;
+use self::pass::{Merger, SignalPass};
 use self::self_metrics::{CompactorMetrics, RunLabel};
+use self::traces::TracesMerger;
+use common::block::Signal;
 
 /// Why a compaction pass failed.
 #[derive(Debug, thiserror::Error)]
@@ -217,20 +222,30 @@ impl Compactor {
             tenant: tenant.to_string(),
             ..TenantReport::default()
         };
-        let pass = MetricsPass {
-            store: &self.store,
-            cfg: &self.cfg,
-            retention: self.overrides.get(tenant).metrics_retention(),
-            now_ms,
-        };
-        // Cleanup runs even when compaction failed (a damaged block, an
-        // outage): deletions and the bucket index must not stall with it.
-        let compacted = match kind {
-            PassKind::Full => pass.compact(tenant, &mut report).await,
-            PassKind::CleanupOnly => Ok(()),
-        };
-        let cleaned = pass.cleanup(tenant, &mut report).await;
-        let result = compacted.and(cleaned);
+        let limits = self.overrides.get(tenant);
+        let signals: [(Signal, &dyn Merger, Duration); 2] = [
+            (Signal::Metrics, &MetricsMerger, limits.metrics_retention()),
+            (Signal::Traces, &TracesMerger, limits.traces_retention()),
+        ];
+        let mut result = Ok(());
+        for (signal, merger, retention) in signals {
+            let pass = SignalPass {
+                signal,
+                merger,
+                store: &self.store,
+                cfg: &self.cfg,
+                retention,
+                now_ms,
+            };
+            // Cleanup runs even when compaction failed (a damaged block, an
+            // outage): deletions and the bucket index must not stall with it.
+            let compacted = match kind {
+                PassKind::Full => pass.compact(tenant, &mut report).await,
+                PassKind::CleanupOnly => Ok(()),
+            };
+            let cleaned = pass.cleanup(tenant, &mut report).await;
+            result = result.and(compacted).and(cleaned);
+        }
         self.record(&report);
         result.map(|()| report)
     }

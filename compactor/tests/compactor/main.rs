@@ -573,3 +573,5 @@ async fn a_damaged_block_is_excluded_from_compaction_instead_of_stalling_it() {
             .contains("cairn_compactor_blocks_marked_no_compact_total{tenant=\"team-a\"} 1")
     );
 }
+
+mod traces;

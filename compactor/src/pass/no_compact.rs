@@ -1,10 +1,10 @@
-//! No-compact marks: `<tenant>/metrics/blocks/<ULID>/no-compact-mark.json`,
+//! No-compact marks: `<tenant>/<signal>/blocks/<ULID>/no-compact-mark.json`,
 //! in Mimir's shape. A block whose data cannot be read (damaged chunk or
 //! index) would fail every compaction it is planned into and stall the
 //! tenant; marked, it is left out of planning (still read by queriers,
 //! still subject to retention) until an operator removes it or the mark.
 
-use common::block::{BlockError, block_dir};
+use common::block::{BlockError, Signal};
 use common::tenant::TenantId;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -30,6 +30,7 @@ struct NoCompactMark<'a> {
 pub async fn mark_no_compact(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     ulid: Ulid,
     now_ms: i64,
     details: &str,
@@ -43,7 +44,7 @@ pub async fn mark_no_compact(
     };
     let json = serde_json::to_vec(&mark)
         .map_err(|e| BlockError::InvalidInput(format!("encoding no-compact mark: {e}")))?;
-    let path: Path = block_dir(tenant, ulid).join(NO_COMPACT_MARK_FILE);
+    let path: Path = signal.block_dir(tenant, ulid).join(NO_COMPACT_MARK_FILE);
     store.put(&path, PutPayload::from(json)).await?;
     Ok(())
 }
