@@ -7,12 +7,13 @@
 //! compactor replicas by [`sharding`]. Planning ([`planner`]), retention
 //! ([`retention`]), safe deletion ([`deletion`]), marks and the bucket
 //! index (`pass`) work on time spans and block directories, not on a
-//! signal's format; [`metrics`] and `traces` hold how each signal's blocks
-//! are merged.
+//! signal's format; [`metrics`], `logs` and `traces` hold how each
+//! signal's blocks are merged.
 
 pub mod config;
 pub mod deletion;
 mod http;
+mod logs;
 pub mod metrics;
 mod pass;
 pub mod planner;
@@ -33,6 +34,7 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 pub use self::config::{CompactorConfig, ShardingConfig};
+use self::logs::LogsMerger;
 use self::metrics::MetricsMerger;
 use self::pass::{Merger, SignalPass};
 use self::self_metrics::{CompactorMetrics, RunLabel};
@@ -223,8 +225,9 @@ impl Compactor {
             ..TenantReport::default()
         };
         let limits = self.overrides.get(tenant);
-        let signals: [(Signal, &dyn Merger, Duration); 2] = [
+        let signals: [(Signal, &dyn Merger, Duration); 3] = [
             (Signal::Metrics, &MetricsMerger, limits.metrics_retention()),
+            (Signal::Logs, &LogsMerger, limits.retention_period),
             (Signal::Traces, &TracesMerger, limits.traces_retention()),
         ];
         let mut result = Ok(());

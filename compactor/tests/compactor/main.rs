@@ -574,4 +574,5 @@ async fn a_damaged_block_is_excluded_from_compaction_instead_of_stalling_it() {
     );
 }
 
+mod logs;
 mod traces;

@@ -44,7 +44,7 @@ use ulid::Ulid;
 
 use super::{LogEntry, LogSelect, StreamEntries};
 use crate::block::{
-    BlockError, BlockMeta, BlockStats, ParquetObject, RetryPolicy, Signal, get_all,
+    BlockCompaction, BlockError, BlockMeta, BlockStats, ParquetObject, RetryPolicy, Signal, get_all,
 };
 use crate::labels::{Label, Labels};
 use crate::postings::MemPostings;
@@ -65,6 +65,12 @@ const COL_LINE: usize = 4;
 const COL_METADATA: usize = 5;
 /// The index format version this code writes and reads.
 const INDEX_VERSION: u32 = 1;
+
+mod merge;
+mod stream_writer;
+
+pub use merge::{MergedLines, merge_log_blocks};
+pub use stream_writer::LogBlockWriter;
 
 /// Where a tenant's logs blocks live: `<tenant>/logs/blocks`.
 pub fn log_blocks_prefix(tenant: &TenantId) -> Path {
@@ -191,54 +197,137 @@ impl BatchBuilder {
     }
 }
 
-/// Encodes `streams` (sorted by labels, entries by time) as `logs.parquet`
-/// and its index.
-fn encode(streams: &[StreamEntries]) -> Result<(Vec<u8>, LogIndex), BlockError> {
-    let schema = parquet_schema();
-    let props = WriterProperties::builder()
+/// How `logs.parquet` is written.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
-    let invalid = |e: parquet::errors::ParquetError| {
-        BlockError::InvalidInput(format!("writing {PARQUET_FILE}: {e}"))
-    };
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props)).map_err(invalid)?;
-    let mut batch = BatchBuilder::new();
-    let mut index = Vec::with_capacity(streams.len());
-    let mut row = 0u64;
-    for (id, s) in streams.iter().enumerate() {
-        let id = u32::try_from(id)
+        .build()
+}
+
+fn write_failed(e: parquet::errors::ParquetError) -> BlockError {
+    BlockError::InvalidInput(format!("writing {PARQUET_FILE}: {e}"))
+}
+
+/// Turns streams (in label order) into row batches of `logs.parquet` and
+/// the index entries describing them; the caller writes the batches.
+struct Encoder {
+    schema: SchemaRef,
+    batch: BatchBuilder,
+    index: Vec<IndexStream>,
+    row: u64,
+}
+
+impl Encoder {
+    fn new() -> Self {
+        Self {
+            schema: parquet_schema(),
+            batch: BatchBuilder::new(),
+            index: Vec::new(),
+            row: 0,
+        }
+    }
+
+    /// Adds one stream (entries sorted by time); returns the batches that
+    /// filled up.
+    fn add(&mut self, s: &StreamEntries) -> Result<Vec<RecordBatch>, BlockError> {
+        let id = u32::try_from(self.index.len())
             .map_err(|_| BlockError::InvalidInput("more than 2^32 streams in one block".into()))?;
         let fingerprint = s.labels.stable_hash();
         let text = s.labels.to_string();
+        let mut full = Vec::new();
         for e in &s.entries {
-            batch.push(id, fingerprint, &text, e);
-            if batch.rows == ROW_GROUP_ROWS {
-                writer.write(&batch.finish(&schema)?).map_err(invalid)?;
+            self.batch.push(id, fingerprint, &text, e);
+            if self.batch.rows == ROW_GROUP_ROWS {
+                full.push(self.batch.finish(&self.schema)?);
             }
         }
-        index.push(IndexStream {
+        self.index.push(IndexStream {
             labels: s.labels.clone(),
             fingerprint,
-            first_row: row,
+            first_row: self.row,
             rows: s.entries.len() as u64,
             min_ts: s.entries.first().map_or(0, |e| e.ts_ns),
             max_ts: s.entries.last().map_or(0, |e| e.ts_ns),
             bytes: s.entries.iter().map(|e| e.line.len() as u64).sum(),
         });
-        row += s.entries.len() as u64;
+        self.row += s.entries.len() as u64;
+        Ok(full)
     }
-    if batch.rows > 0 {
-        writer.write(&batch.finish(&schema)?).map_err(invalid)?;
+
+    /// The last, partly filled batch, if any.
+    fn rest(&mut self) -> Result<Option<RecordBatch>, BlockError> {
+        if self.batch.rows == 0 {
+            return Ok(None);
+        }
+        self.batch.finish(&self.schema).map(Some)
     }
-    let parquet = writer.into_inner().map_err(invalid)?;
-    let index = LogIndex {
-        version: INDEX_VERSION,
-        parquet_bytes: parquet.len() as u64,
-        streams: index,
-    };
+
+    /// The index of a data file of `parquet_bytes`.
+    fn index(self, parquet_bytes: u64) -> LogIndex {
+        LogIndex {
+            version: INDEX_VERSION,
+            parquet_bytes,
+            streams: self.index,
+        }
+    }
+}
+
+/// Encodes `streams` (sorted by labels, entries by time) as `logs.parquet`
+/// and its index, in memory.
+fn encode(streams: &[StreamEntries]) -> Result<(Vec<u8>, LogIndex), BlockError> {
+    let mut enc = Encoder::new();
+    let mut writer = ArrowWriter::try_new(
+        Vec::new(),
+        Arc::clone(&enc.schema),
+        Some(writer_properties()),
+    )
+    .map_err(write_failed)?;
+    for s in streams {
+        for batch in enc.add(s)? {
+            writer.write(&batch).map_err(write_failed)?;
+        }
+    }
+    if let Some(batch) = enc.rest()? {
+        writer.write(&batch).map_err(write_failed)?;
+    }
+    let parquet = writer.into_inner().map_err(write_failed)?;
+    let index = enc.index(parquet.len() as u64);
     Ok((parquet, index))
+}
+
+/// Uploads a block's `index` then `meta.json` (with `compaction` as its
+/// history), making the block `ulid` in `dir` exist.
+async fn finish_block(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    index: &LogIndex,
+    ulid: Ulid,
+    compaction: BlockCompaction,
+    source: &str,
+) -> Result<BlockMeta, BlockError> {
+    let index_json = serde_json::to_vec(index)
+        .map_err(|e| BlockError::InvalidInput(format!("encoding index: {e}")))?;
+    store
+        .put(&dir.clone().join("index"), PutPayload::from(index_json))
+        .await?;
+    let lines: u64 = index.streams.iter().map(|s| s.rows).sum();
+    let min_ts = index.streams.iter().map(|s| s.min_ts).min().unwrap_or(0);
+    let max_ts = index.streams.iter().map(|s| s.max_ts).max().unwrap_or(0);
+    let mut meta = BlockMeta::level1(
+        ulid,
+        min_ts.div_euclid(1_000_000),
+        max_ts.div_euclid(1_000_000).saturating_add(1),
+        BlockStats {
+            num_samples: lines,
+            num_series: index.streams.len() as u64,
+            num_chunks: lines.div_ceil(ROW_GROUP_ROWS as u64),
+        },
+        source,
+    );
+    meta.compaction = compaction;
+    meta.put(store, dir).await?;
+    Ok(meta)
 }
 
 /// Writes `streams` as a new level-1 logs block for `tenant` and returns
@@ -262,32 +351,16 @@ pub async fn write_log_block(
         return Err(BlockError::Empty);
     }
     let (parquet, index) = encode(&streams)?;
-    let lines: u64 = index.streams.iter().map(|s| s.rows).sum();
-    let min_ts = index.streams.iter().map(|s| s.min_ts).min().unwrap_or(0);
-    let max_ts = index.streams.iter().map(|s| s.max_ts).max().unwrap_or(0);
     let ulid = Ulid::new();
     let dir = block_dir(tenant, ulid);
-    let index_json = serde_json::to_vec(&index)
-        .map_err(|e| BlockError::InvalidInput(format!("encoding index: {e}")))?;
     store
         .put(&dir.clone().join(PARQUET_FILE), PutPayload::from(parquet))
         .await?;
-    store
-        .put(&dir.clone().join("index"), PutPayload::from(index_json))
-        .await?;
-    let meta = BlockMeta::level1(
-        ulid,
-        min_ts.div_euclid(1_000_000),
-        max_ts.div_euclid(1_000_000).saturating_add(1),
-        BlockStats {
-            num_samples: lines,
-            num_series: index.streams.len() as u64,
-            num_chunks: lines.div_ceil(ROW_GROUP_ROWS as u64),
-        },
-        source,
-    );
-    meta.put(store, &dir).await?;
-    Ok(meta)
+    let level1 = BlockCompaction {
+        level: 1,
+        sources: vec![ulid],
+    };
+    finish_block(store, &dir, &index, ulid, level1, source).await
 }
 
 /// Queries one logs block: its index held in memory, Parquet row groups
