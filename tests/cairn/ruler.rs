@@ -1,0 +1,433 @@
+//! The ruler end to end: rule groups uploaded the way mimirtool and
+//! lokitool do (YAML over HTTP), alerts from metrics and from logs reaching
+//! a real Alertmanager with their labels and annotations and resolving
+//! there, recording rules equal to the ad-hoc query at the same times, and
+//! tenants that never see or touch each other's rules.
+
+use std::time::{Duration, Instant};
+
+use common::time::{now_ms, now_ns};
+use serde_json::Value;
+
+use crate::support::loki::{push as push_logs, stream};
+use crate::support::peers::Alertmanager;
+use crate::support::remote_write::{push, series};
+use crate::support::{Cairn, http};
+
+/// Cairn with a 1s ruler sending to `am` (if any).
+async fn start(dir: &std::path::Path, am: Option<&Alertmanager>) -> Cairn {
+    let am_url = am.map(Alertmanager::url).unwrap_or_default();
+    Cairn::start(
+        dir,
+        &format!(
+            "ruler:\n  alertmanager_url: '{am_url}'\n  evaluation_interval: 1s\n  poll_interval: 1s\n  \
+             external_url: http://cairn.example:9009\n  resend_delay: 1s\n"
+        ),
+    )
+    .await
+}
+
+/// `POST <path>` with a YAML body as `tenant` (what `mimirtool rules load`
+/// and `lokitool rules load` send); returns status and body.
+async fn post_yaml(cairn: &Cairn, path: &str, tenant: &str, yaml: &str) -> (u16, String) {
+    let r = http()
+        .post(format!("{}{path}", cairn.url()))
+        .header("X-Scope-OrgID", tenant)
+        .header("Content-Type", "application/yaml")
+        .body(yaml.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// `<method> <path>` as `tenant`; returns status and body.
+async fn call(cairn: &Cairn, method: &str, path: &str, tenant: &str) -> (u16, String) {
+    let r = http()
+        .request(method.parse().unwrap(), format!("{}{path}", cairn.url()))
+        .header("X-Scope-OrgID", tenant)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Polls `check` every 200ms until it returns `Some`, failing after `timeout`.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn find_alert<'a>(alerts: &'a [Value], name: &str) -> Option<&'a Value> {
+    alerts.iter().find(|a| a["labels"]["alertname"] == name)
+}
+
+#[tokio::test]
+async fn metrics_alert_fires_in_alertmanager_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::start(dir.path()).await;
+    let cairn = start(dir.path(), Some(&am)).await;
+
+    let group = "name: api-alerts\ninterval: 1s\nrules:\n\
+        - alert: HighErrors\n  expr: errors_total > 5\n  for: 2s\n  \
+          labels:\n    severity: page\n  \
+          annotations:\n    summary: '{{ $labels.job }} has {{ $value }} errors'\n    \
+          rate: '{{ $value | humanize }} per run'\n";
+    let (status, body) = post_yaml(
+        &cairn,
+        "/prometheus/config/v1/rules/team-ns",
+        "team-a",
+        group,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = call(&cairn, "GET", "/prometheus/config/v1/rules", "team-a").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("team-ns:") && body.contains("alert: HighErrors"),
+        "{body}"
+    );
+    assert!(body.contains("for: 2s"), "{body}");
+
+    let (status, body) = push(
+        &cairn.url(),
+        Some("team-a"),
+        vec![series(
+            "errors_total",
+            &[("job", "api")],
+            &[(now_ms(), 10.0)],
+        )],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Pending first (for: 2s), visible through the Prometheus read API.
+    let pending = eventually(
+        "the alert to be pending or firing",
+        Duration::from_secs(15),
+        || async {
+            let (_, body) = call(&cairn, "GET", "/prometheus/api/v1/alerts", "team-a").await;
+            let v: Value = serde_json::from_str(&body).ok()?;
+            let alerts = v["data"]["alerts"].as_array()?.clone();
+            find_alert(&alerts, "HighErrors").cloned()
+        },
+    )
+    .await;
+    assert_eq!(pending["labels"]["job"], "api", "{pending}");
+    assert_eq!(pending["value"], "1e+01", "{pending}");
+
+    let got = eventually(
+        "Alertmanager to receive the alert",
+        Duration::from_secs(20),
+        || async { find_alert(&am.alerts().await, "HighErrors").cloned() },
+    )
+    .await;
+    assert_eq!(got["labels"]["severity"], "page", "{got}");
+    assert_eq!(got["labels"]["job"], "api", "{got}");
+    assert_eq!(got["labels"]["tenant"], "team-a", "{got}");
+    assert_eq!(got["annotations"]["summary"], "api has 10 errors", "{got}");
+    assert_eq!(got["annotations"]["rate"], "10 per run", "{got}");
+    let generator = got["generatorURL"].as_str().unwrap();
+    assert!(
+        generator.starts_with("http://cairn.example:9009/graph?g0.expr=errors_total"),
+        "{generator}"
+    );
+
+    // The rules API shows the group, the rule firing and the ALERTS series
+    // is queryable.
+    let (_, body) = call(
+        &cairn,
+        "GET",
+        "/prometheus/api/v1/rules?type=alert",
+        "team-a",
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let g = &v["data"]["groups"][0];
+    assert_eq!(g["name"], "api-alerts", "{body}");
+    assert_eq!(g["file"], "team-ns", "{body}");
+    assert_eq!(g["interval"], 1.0, "{body}");
+    let rule = &g["rules"][0];
+    assert_eq!(rule["state"], "firing", "{body}");
+    assert_eq!(rule["type"], "alerting", "{body}");
+    assert_eq!(rule["health"], "ok", "{body}");
+    assert_eq!(rule["duration"], 2.0, "{body}");
+    assert_eq!(rule["alerts"][0]["state"], "firing", "{body}");
+    let (_, body) = call(
+        &cairn,
+        "GET",
+        "/prometheus/api/v1/rules?type=record",
+        "team-a",
+    )
+    .await;
+    assert!(body.contains("\"groups\":[]"), "{body}");
+    let firing = cairn
+        .query(
+            "team-a",
+            "ALERTS{alertname=\"HighErrors\",alertstate=\"firing\"}",
+            now_ms() as f64 / 1000.0,
+        )
+        .await;
+    assert_eq!(
+        firing["data"]["result"][0]["metric"]["job"], "api",
+        "{firing}"
+    );
+
+    // The condition clears: Alertmanager learns the alert resolved.
+    push(
+        &cairn.url(),
+        Some("team-a"),
+        vec![series(
+            "errors_total",
+            &[("job", "api")],
+            &[(now_ms(), 0.0)],
+        )],
+    )
+    .await;
+    eventually(
+        "the alert to resolve in Alertmanager",
+        Duration::from_secs(20),
+        || async {
+            find_alert(&am.alerts().await, "HighErrors")
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    let (_, body) = call(&cairn, "GET", "/prometheus/api/v1/alerts", "team-a").await;
+    assert!(body.contains("\"alerts\":[]"), "{body}");
+}
+
+#[tokio::test]
+async fn logql_alert_fires_from_pushed_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::start(dir.path()).await;
+    let cairn = start(dir.path(), Some(&am)).await;
+
+    let group = "name: api-logs\nrules:\n\
+        - alert: ApiErrors\n  expr: sum(rate({app=\"api\"} |= \"error\" [1m])) > 1\n  \
+          labels:\n    severity: ticket\n  \
+          annotations:\n    summary: '{{ printf \"%.1f\" $value }} errors/s'\n";
+    // A PromQL group may not hold LogQL, and the Loki API checks LogQL.
+    let (status, body) =
+        post_yaml(&cairn, "/prometheus/config/v1/rules/logs", "team-l", group).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post_yaml(
+        &cairn,
+        "/loki/api/v1/rules/logs",
+        "team-l",
+        "name: g\nrules:\n- alert: A\n  expr: sum(rate(up[1m]))\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("could not parse expression"), "{body}");
+    let (status, body) = post_yaml(&cairn, "/loki/api/v1/rules/logs", "team-l", group).await;
+    assert_eq!(status, 202, "{body}");
+
+    // 180 error lines (and some others) in the last seconds: 3 errors/s
+    // over the minute.
+    let now = now_ns();
+    let lines: Vec<(i64, String)> = (0..200)
+        .map(|i| {
+            let text = if i % 10 == 0 { "ok" } else { "error: boom" };
+            (now - 10_000_000_000 + i * 10_000_000, format!("{text} {i}"))
+        })
+        .collect();
+    let (status, body) = push_logs(
+        &cairn.url(),
+        "team-l",
+        vec![stream("{app=\"api\"}", &lines)],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    let got = eventually(
+        "Alertmanager to receive the LogQL alert",
+        Duration::from_secs(20),
+        || async { find_alert(&am.alerts().await, "ApiErrors").cloned() },
+    )
+    .await;
+    assert_eq!(got["labels"]["severity"], "ticket", "{got}");
+    assert_eq!(got["labels"]["tenant"], "team-l", "{got}");
+    assert_eq!(got["annotations"]["summary"], "3.0 errors/s", "{got}");
+    let (_, body) = call(&cairn, "GET", "/loki/api/v1/alerts", "team-l").await;
+    assert!(body.contains("\"alertname\":\"ApiErrors\""), "{body}");
+    let (status, body) = call(&cairn, "GET", "/loki/api/v1/rules/logs/api-logs", "team-l").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("name: api-logs"), "{body}");
+}
+
+#[tokio::test]
+async fn recording_rule_equals_the_ad_hoc_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = start(dir.path(), None).await;
+    let group = "name: rec\ninterval: 1s\nrules:\n\
+        - record: job:requests:sum\n  expr: sum by (job) (requests_total)\n  labels:\n    source: rule\n";
+    let (status, body) =
+        post_yaml(&cairn, "/prometheus/config/v1/rules/rec", "team-r", group).await;
+    assert_eq!(status, 202, "{body}");
+
+    // Counters that move every 100ms for 4 seconds.
+    let t0 = now_ms();
+    let mut i = 0.0;
+    while now_ms() < t0 + 4000 {
+        i += 1.0;
+        let t = now_ms();
+        let (status, body) = push(
+            &cairn.url(),
+            Some("team-r"),
+            vec![
+                series(
+                    "requests_total",
+                    &[("job", "a"), ("instance", "1")],
+                    &[(t, i)],
+                ),
+                series(
+                    "requests_total",
+                    &[("job", "a"), ("instance", "2")],
+                    &[(t, 2.0 * i)],
+                ),
+                series(
+                    "requests_total",
+                    &[("job", "b"), ("instance", "1")],
+                    &[(t, 10.0 * i)],
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let end = now_ms() as f64 / 1000.0;
+    let recorded = cairn.query("team-r", "job:requests:sum[10s]", end).await;
+    let result = recorded["data"]["result"].as_array().unwrap().clone();
+    assert_eq!(result.len(), 2, "{recorded}");
+    let mut compared = 0;
+    for s in &result {
+        assert_eq!(s["metric"]["source"], "rule", "{s}");
+        let job = s["metric"]["job"].as_str().unwrap();
+        for point in s["values"].as_array().unwrap() {
+            let t = point[0].as_f64().unwrap();
+            let adhoc = cairn
+                .query(
+                    "team-r",
+                    &format!("sum by (job) (requests_total{{job=\"{job}\"}})"),
+                    t,
+                )
+                .await;
+            assert_eq!(
+                adhoc["data"]["result"][0]["value"][1], point[1],
+                "job {job} at {t}: recorded {point} vs ad hoc {adhoc}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4, "too few recorded points: {recorded}");
+}
+
+#[tokio::test]
+async fn tenants_do_not_see_or_touch_each_others_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = start(dir.path(), None).await;
+    let group = "name: mine\ninterval: 1s\nrules:\n- record: tenant:up:sum\n  expr: sum(up)\n";
+    let (status, body) =
+        post_yaml(&cairn, "/prometheus/config/v1/rules/ns", "tenant-a", group).await;
+    assert_eq!(status, 202, "{body}");
+    push(
+        &cairn.url(),
+        Some("tenant-a"),
+        vec![series("up", &[("job", "a")], &[(now_ms(), 1.0)])],
+    )
+    .await;
+    push(
+        &cairn.url(),
+        Some("tenant-b"),
+        vec![series("up", &[("job", "b")], &[(now_ms(), 1.0)])],
+    )
+    .await;
+
+    // B sees no groups, cannot read or delete A's.
+    let (status, _) = call(&cairn, "GET", "/prometheus/config/v1/rules", "tenant-b").await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &cairn,
+        "GET",
+        "/prometheus/config/v1/rules/ns/mine",
+        "tenant-b",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &cairn,
+        "DELETE",
+        "/prometheus/config/v1/rules/ns",
+        "tenant-b",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, body) = call(&cairn, "GET", "/prometheus/api/v1/rules", "tenant-b").await;
+    assert!(body.contains("\"groups\":[]"), "{body}");
+
+    // A's rule runs for A only.
+    eventually(
+        "A's recording rule output",
+        Duration::from_secs(15),
+        || async {
+            let v = cairn
+                .query("tenant-a", "tenant:up:sum", now_ms() as f64 / 1000.0)
+                .await;
+            (v["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty()))
+            .then_some(())
+        },
+    )
+    .await;
+    let b = cairn
+        .query("tenant-b", "tenant:up:sum", now_ms() as f64 / 1000.0)
+        .await;
+    assert_eq!(b["data"]["result"], serde_json::json!([]), "{b}");
+    let (_, body) = call(&cairn, "GET", "/prometheus/api/v1/rules", "tenant-a").await;
+    assert!(body.contains("\"health\":\"ok\""), "{body}");
+
+    // Validation errors name the problem; A deletes its own group.
+    let (status, body) = post_yaml(
+        &cairn,
+        "/prometheus/config/v1/rules/ns",
+        "tenant-a",
+        "name: bad\nrules:\n- record: x\n  expr: sum(up\n",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("rule 1 (\\\"x\\\"): could not parse expression"),
+        "{body}"
+    );
+    let (status, _) = call(
+        &cairn,
+        "DELETE",
+        "/prometheus/config/v1/rules/ns/mine",
+        "tenant-a",
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (status, _) = call(&cairn, "GET", "/prometheus/config/v1/rules", "tenant-a").await;
+    assert_eq!(status, 404);
+    let no_tenant = http()
+        .get(format!("{}/prometheus/config/v1/rules", cairn.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_tenant.status(), 401);
+}
