@@ -16,12 +16,17 @@ use crate::support::{Cairn, http};
 
 /// Cairn with a 1s ruler sending to `am` (if any).
 async fn start(dir: &std::path::Path, am: Option<&Alertmanager>) -> Cairn {
+    start_with(dir, am, "").await
+}
+
+/// [`start`] with more `ruler:` keys (each line indented two spaces).
+async fn start_with(dir: &std::path::Path, am: Option<&Alertmanager>, extra: &str) -> Cairn {
     let am_url = am.map(Alertmanager::url).unwrap_or_default();
     Cairn::start(
         dir,
         &format!(
             "ruler:\n  alertmanager_url: '{am_url}'\n  evaluation_interval: 1s\n  poll_interval: 1s\n  \
-             external_url: http://cairn.example:9009\n  resend_delay: 1s\n"
+             external_url: http://cairn.example:9009\n  resend_delay: 1s\n{extra}"
         ),
     )
     .await
@@ -430,4 +435,84 @@ async fn tenants_do_not_see_or_touch_each_others_rules() {
         .await
         .unwrap();
     assert_eq!(no_tenant.status(), 401);
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time as the API writes
+/// it (`2026-11-21T12:34:56.789Z`).
+fn rfc3339_ms(s: &str) -> i64 {
+    let (date, time) = s.trim_end_matches('Z').split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let t: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+    days * 86_400_000 + ((t[0] * 3600.0 + t[1] * 60.0 + t[2]) * 1000.0).round() as i64
+}
+
+/// `activeAt` of the tenant's alert `name` (ms), if it is pending or firing.
+async fn active_at(cairn: &Cairn, tenant: &str, name: &str) -> Option<i64> {
+    let (_, body) = call(cairn, "GET", "/prometheus/api/v1/alerts", tenant).await;
+    let v: Value = serde_json::from_str(&body).ok()?;
+    let alerts = v["data"]["alerts"].as_array()?.clone();
+    Some(rfc3339_ms(find_alert(&alerts, name)?["activeAt"].as_str()?))
+}
+
+#[tokio::test]
+async fn pending_alert_keeps_its_for_state_across_a_restart() {
+    assert_eq!(rfc3339_ms("2023-10-26T09:39:37.911Z"), 1_698_313_177_911);
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = start_with(dir.path(), None, "  for_grace_period: 1s\n").await;
+    let group = "name: slow\ninterval: 1s\nrules:\n- alert: Slow\n  expr: latency > 1\n  for: 5m\n";
+    let (status, body) = post_yaml(&cairn, "/prometheus/config/v1/rules/ns", "team-s", group).await;
+    assert_eq!(status, 202, "{body}");
+    push(
+        &cairn.url(),
+        Some("team-s"),
+        vec![series("latency", &[], &[(now_ms(), 3.0)])],
+    )
+    .await;
+    let before = eventually("the alert to be pending", Duration::from_secs(15), || {
+        active_at(&cairn, "team-s", "Slow")
+    })
+    .await;
+    // Pending for a while, with ALERTS_FOR_STATE written each second.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let state = cairn
+        .query(
+            "team-s",
+            "ALERTS_FOR_STATE{alertname=\"Slow\"}",
+            now_ms() as f64 / 1000.0,
+        )
+        .await;
+    assert_eq!(
+        state["data"]["result"][0]["value"][1],
+        (before / 1000).to_string(),
+        "{state}"
+    );
+
+    let cairn = cairn.restart().await;
+    let ready = now_ms();
+    // Without the restore the alert would start over at the first
+    // evaluation after the restart; restored, it keeps the ~6s it had been
+    // pending (shifted by the outage, as Prometheus does).
+    let restored = eventually(
+        "the pending time to be restored",
+        Duration::from_secs(15),
+        || async {
+            active_at(&cairn, "team-s", "Slow")
+                .await
+                .filter(|&t| t < ready - 2000)
+        },
+    )
+    .await;
+    assert!(
+        restored > before,
+        "restored {restored} moves by the outage past {before}"
+    );
 }
