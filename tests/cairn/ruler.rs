@@ -87,7 +87,8 @@ async fn metrics_alert_fires_in_alertmanager_and_resolves() {
         - alert: HighErrors\n  expr: errors_total > 5\n  for: 2s\n  \
           labels:\n    severity: page\n  \
           annotations:\n    summary: '{{ $labels.job }} has {{ $value }} errors'\n    \
-          rate: '{{ $value | humanize }} per run'\n";
+          rate: '{{ $value | humanize }} per run'\n    \
+          total: '{{ query \"sum(errors_total)\" | first | value }} in total'\n";
     let (status, body) = post_yaml(
         &cairn,
         "/prometheus/config/v1/rules/team-ns",
@@ -142,6 +143,7 @@ async fn metrics_alert_fires_in_alertmanager_and_resolves() {
     assert_eq!(got["labels"]["tenant"], "team-a", "{got}");
     assert_eq!(got["annotations"]["summary"], "api has 10 errors", "{got}");
     assert_eq!(got["annotations"]["rate"], "10 per run", "{got}");
+    assert_eq!(got["annotations"]["total"], "10 in total", "{got}");
     let generator = got["generatorURL"].as_str().unwrap();
     assert!(
         generator.starts_with("http://cairn.example:9009/graph?g0.expr=errors_total"),

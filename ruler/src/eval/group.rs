@@ -1,7 +1,7 @@
 //! One group's task: waits for each aligned evaluation time, evaluates the
 //! rules in order, writes their series and queues due alerts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use super::{Context, align, restore};
 use crate::notifier::AmAlert;
 use crate::rules::Rule;
 use crate::self_metrics::RulerMetrics;
-use crate::template::{TemplateData, expand};
+use crate::template::{QuerySample, Template, TemplateData, expand};
 
 /// Evaluates the group in `status` forever (the manager aborts the task);
 /// with `restore`, the `for` state of its alerts is restored from
@@ -82,6 +82,11 @@ pub(super) async fn evaluate(ctx: &Context, status: &Mutex<GroupStatus>, ts_ms: 
         let rule_started = Instant::now();
         ctx.metrics.evaluations.get_or_create(&label).inc();
         let result = query::instant(ctx, &tenant, lang, &rule.expr, ts_ms).await;
+        let template_results = if rule.is_alert() && result.is_ok() {
+            template_queries(ctx, &tenant, lang, rule, ts_ms).await
+        } else {
+            HashMap::new()
+        };
         let outcome = {
             let mut s = status.lock();
             let Some(rs) = s.rules.get_mut(i) else {
@@ -89,7 +94,13 @@ pub(super) async fn evaluate(ctx: &Context, status: &Mutex<GroupStatus>, ts_ms: 
             };
             let outcome = result.and_then(|samples| {
                 if rule.is_alert() {
-                    alerting(ctx, rs, rule, samples, ts_ms, limit, interval)
+                    let run = AlertRun {
+                        ts_ms,
+                        limit,
+                        interval,
+                        queries: &template_results,
+                    };
+                    alerting(ctx, rs, rule, samples, &run)
                 } else {
                     recording(rs, rule, samples, ts_ms, limit)
                 }
@@ -161,6 +172,48 @@ fn recording(
     })
 }
 
+/// Evaluates the `query "…"` calls of the rule's label and annotation
+/// templates at `ts_ms` (a failing query is left out: the template using
+/// it then renders its error).
+async fn template_queries(
+    ctx: &Context,
+    tenant: &TenantId,
+    lang: crate::rules::Language,
+    rule: &Rule,
+    ts_ms: i64,
+) -> HashMap<String, Vec<QuerySample>> {
+    let mut out = HashMap::new();
+    let texts = rule.labels.values().chain(rule.annotations.values());
+    let wanted: Vec<String> = texts
+        .filter(|t| t.contains("{{"))
+        .filter_map(|t| Template::parse(t).ok())
+        .flat_map(|t| t.queries())
+        .collect();
+    for q in wanted {
+        if out.contains_key(&q) {
+            continue;
+        }
+        match query::instant(ctx, tenant, lang, &q, ts_ms).await {
+            Ok(samples) => {
+                out.insert(
+                    q,
+                    samples.into_iter().map(|s| (s.labels, s.value)).collect(),
+                );
+            }
+            Err(e) => tracing::debug!(%tenant, query = %q, error = %e, "template query failed"),
+        }
+    }
+    out
+}
+
+/// The evaluation an alerting rule's results belong to.
+struct AlertRun<'a> {
+    ts_ms: i64,
+    limit: usize,
+    interval: Duration,
+    queries: &'a HashMap<String, Vec<QuerySample>>,
+}
+
 /// An alerting rule: candidates with templated labels and annotations,
 /// the state machine, `ALERTS`/`ALERTS_FOR_STATE`, and the alerts due.
 fn alerting(
@@ -168,10 +221,14 @@ fn alerting(
     rs: &mut super::RuleStatus,
     rule: &Rule,
     samples: Vec<RuleSample>,
-    ts_ms: i64,
-    limit: usize,
-    interval: Duration,
+    run: &AlertRun<'_>,
 ) -> Result<Outcome, String> {
+    let AlertRun {
+        ts_ms,
+        limit,
+        interval,
+        queries,
+    } = *run;
     let name = rule.name().to_string();
     let mut candidates = Vec::with_capacity(samples.len());
     for s in &samples {
@@ -181,6 +238,7 @@ fn alerting(
             external_labels: &ctx.cfg.external_labels,
             external_url: &ctx.cfg.external_url,
             value: s.value,
+            queries,
         };
         let render = |text: &str| {
             expand(text, &data).unwrap_or_else(|e| format!("<error expanding template: {e}>"))

@@ -27,6 +27,10 @@ const FUNCTIONS: &[&str] = &[
     "or",
     "not",
     "len",
+    "query",
+    "first",
+    "value",
+    "label",
 ];
 
 /// True for a function templates may call.
@@ -113,8 +117,32 @@ pub(super) fn call(name: &str, args: &[Val]) -> Result<Val, String> {
             .or(args.last())
             .cloned()
             .unwrap_or(Val::Bool(false)),
+        "first" => match arg(args, 0, name)? {
+            Val::Samples(v) => Val::Sample(
+                v.first()
+                    .cloned()
+                    .ok_or("first() called on vector with no elements")?,
+            ),
+            other => {
+                return Err(format!(
+                    "first() needs a query result, got {}",
+                    other.text()
+                ));
+            }
+        },
+        "value" => match arg(args, 0, name)? {
+            Val::Sample((_, v)) => Val::Num(*v),
+            other => return Err(format!("value() needs a sample, got {}", other.text())),
+        },
+        "label" => match arg(args, 1, name)? {
+            Val::Sample((labels, _)) => {
+                Val::Str(labels.get(&text(0)?).cloned().unwrap_or_default())
+            }
+            other => return Err(format!("label() needs a sample, got {}", other.text())),
+        },
         "len" => Val::Num(match arg(args, 0, name)? {
             Val::Map(m) => m.len() as f64,
+            Val::Samples(v) => v.len() as f64,
             other => other.text().chars().count() as f64,
         }),
         other => return Err(format!("function {other:?} not defined")),

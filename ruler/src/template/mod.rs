@@ -3,14 +3,19 @@
 //! `{{ $externalLabels.x }}`, `{{ $externalURL }}`, pipelines
 //! (`{{ $value | humanize }}`), `{{ $x := … }}`, `{{ if … }}{{ else }}{{ end }}`,
 //! comments, `{{-`/`-}}` trimming, and Prometheus's template functions
-//! ([`functions`]).
+//! ([`functions`]), including `query` with `first`, `value` and `label`:
+//! the queries (string literals) are listed by [`Template::queries`] and
+//! evaluated by the caller before rendering, since rendering is synchronous.
 
 mod functions;
 mod parse;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use parse::{Node, Operand, Pipeline};
+
+/// One sample of a `query` result: labels and value.
+pub type QuerySample = (BTreeMap<String, String>, f64);
 
 /// A compiled template.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +34,8 @@ pub struct TemplateData<'a> {
     pub external_url: &'a str,
     /// The alert's value (`$value`, `.Value`).
     pub value: f64,
+    /// Results of the template's `query` calls, by query text.
+    pub queries: &'a HashMap<String, Vec<QuerySample>>,
 }
 
 /// A value inside template evaluation.
@@ -38,6 +45,10 @@ pub(crate) enum Val {
     Num(f64),
     Bool(bool),
     Map(BTreeMap<String, String>),
+    /// A `query` result.
+    Samples(Vec<QuerySample>),
+    /// One sample of it (`first`).
+    Sample(QuerySample),
     /// The template's dot: `.Labels`, `.Value`, ….
     Root,
     /// A missing map key or field (printed `<no value>`, as Go does).
@@ -54,6 +65,12 @@ impl Val {
                 let pairs: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
                 format!("map[{}]", pairs.join(" "))
             }
+            Val::Samples(v) => format!("[{} samples]", v.len()),
+            Val::Sample((labels, v)) => format!(
+                "{} {}",
+                Val::Map(labels.clone()).text(),
+                Val::Num(*v).text()
+            ),
             Val::Root => "{}".into(),
             Val::Nil => "<no value>".into(),
         }
@@ -65,7 +82,8 @@ impl Val {
             Val::Num(v) => *v != 0.0,
             Val::Bool(b) => *b,
             Val::Map(m) => !m.is_empty(),
-            Val::Root => true,
+            Val::Samples(v) => !v.is_empty(),
+            Val::Sample(_) | Val::Root => true,
             Val::Nil => false,
         }
     }
@@ -98,6 +116,14 @@ impl Template {
         Ok(Self {
             nodes: parse::parse(text)?,
         })
+    }
+
+    /// The queries the template runs (`query "…"`), to evaluate and pass
+    /// in [`TemplateData::queries`].
+    pub fn queries(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        parse::queries(&self.nodes, &mut out);
+        out
     }
 
     /// Renders the template over `data`.
@@ -169,13 +195,28 @@ fn eval_pipeline(p: &Pipeline, scope: &Scope<'_>) -> Result<Val, String> {
                     .map(|a| eval_operand(a, scope))
                     .collect::<Result<Vec<_>, _>>()?;
                 args.extend(piped);
-                functions::call(name, &args)?
+                if name == "query" {
+                    run_query(&args, scope.data)?
+                } else {
+                    functions::call(name, &args)?
+                }
             }
             other if rest.is_empty() && piped.is_none() => eval_operand(other, scope)?,
             _ => return Err("can't give argument to non-function".into()),
         });
     }
     piped.ok_or_else(|| "empty pipeline".to_string())
+}
+
+/// The pre-evaluated result of `query <text>`.
+fn run_query(args: &[Val], data: &TemplateData<'_>) -> Result<Val, String> {
+    let [Val::Str(q)] = args else {
+        return Err("query takes one string".into());
+    };
+    data.queries
+        .get(q)
+        .map(|v| Val::Samples(v.clone()))
+        .ok_or_else(|| format!("query {q:?} was not evaluated (queries must be string literals)"))
 }
 
 fn eval_operand(op: &Operand, scope: &Scope<'_>) -> Result<Val, String> {
@@ -209,6 +250,11 @@ fn walk(mut v: Val, path: &[String], data: &TemplateData<'_>) -> Result<Val, Str
                 "Value" => Val::Num(data.value),
                 other => return Err(format!("can't evaluate field {other}")),
             },
+            Val::Sample((labels, value)) => match field.as_str() {
+                "Labels" => Val::Map(labels),
+                "Value" => Val::Num(value),
+                other => return Err(format!("can't evaluate field {other} of a sample")),
+            },
             Val::Nil => Val::Nil,
             other => {
                 return Err(format!("can't evaluate field {field} in {}", other.text()));
@@ -228,11 +274,16 @@ mod tests {
             ("instance".to_string(), "host:9090".to_string()),
         ]);
         let ext = BTreeMap::from([("cluster".to_string(), "eu".to_string())]);
+        let queries = HashMap::from([(
+            "sum(up)".to_string(),
+            vec![(BTreeMap::from([("job".to_string(), "x".to_string())]), 3.0)],
+        )]);
         let data = TemplateData {
             labels: &labels,
             external_labels: &ext,
             external_url: "http://cairn",
             value,
+            queries: &queries,
         };
         Template::parse(text).unwrap().render(&data).unwrap()
     }
@@ -272,6 +323,18 @@ mod tests {
             "host"
         );
         assert_eq!(render("{{ title \"hello world\" }}", 0.0), "Hello World");
+        assert_eq!(render("{{ query \"sum(up)\" | first | value }}", 0.0), "3");
+        assert_eq!(
+            render("{{ \"sum(up)\" | query | first | label \"job\" }}", 0.0),
+            "x"
+        );
+        assert_eq!(
+            render("{{ $s := query \"sum(up)\" | first }}{{ $s.Value }}", 0.0),
+            "3"
+        );
+        let t = Template::parse("{{ query \"a\" | first | value }} {{ if query \"b\" }}{{ end }}")
+            .unwrap();
+        assert_eq!(t.queries(), ["a", "b"]);
     }
 
     #[test]
@@ -290,6 +353,7 @@ mod tests {
                     external_labels: &BTreeMap::new(),
                     external_url: "",
                     value: 0.0,
+                    queries: &HashMap::new(),
                 })
             });
             assert!(
@@ -305,6 +369,7 @@ mod tests {
                     external_labels: &BTreeMap::new(),
                     external_url: "",
                     value: 0.0,
+                    queries: &HashMap::new(),
                 }
             )
             .unwrap_err()

@@ -197,6 +197,48 @@ fn pipeline_from(toks: &[Tok], pos: &mut usize) -> Result<Pipeline, String> {
     Ok(Pipeline(cmds))
 }
 
+/// Appends the string literals `query` is called with in `nodes`
+/// (`query "…"` or `"…" | query`).
+pub(super) fn queries(nodes: &[Node], out: &mut Vec<String>) {
+    for n in nodes {
+        match n {
+            Node::Text(_) => {}
+            Node::Action { pipeline, .. } => pipeline_queries(pipeline, out),
+            Node::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                pipeline_queries(cond, out);
+                queries(then, out);
+                queries(otherwise, out);
+            }
+        }
+    }
+}
+
+fn pipeline_queries(p: &Pipeline, out: &mut Vec<String>) {
+    let is_query = |op: Option<&Operand>| matches!(op, Some(Operand::Func(f)) if f == "query");
+    for (i, cmd) in p.0.iter().enumerate() {
+        if is_query(cmd.first()) {
+            match (cmd.get(1), i.checked_sub(1).and_then(|j| p.0.get(j))) {
+                (Some(Operand::Str(q)), _) => out.push(q.clone()),
+                (None, Some(prev)) => {
+                    if let [Operand::Str(q)] = prev.as_slice() {
+                        out.push(q.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        for op in cmd {
+            if let Operand::Sub(sub) = op {
+                pipeline_queries(sub, out);
+            }
+        }
+    }
+}
+
 /// Where the action's closing `}}` is, skipping string literals.
 fn find_close(s: &str) -> Option<usize> {
     let b = s.as_bytes();
