@@ -220,3 +220,113 @@ impl Notifier {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use common::limits::Limits;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+
+    /// What the fake Alertmanager received: each accepted POST's alerts.
+    #[derive(Default)]
+    struct Received {
+        posts: Mutex<Vec<Vec<serde_json::Value>>>,
+        calls: AtomicUsize,
+    }
+
+    /// Refuses the first POST with 500, records the rest.
+    async fn receive(
+        State(rx): State<Arc<Received>>,
+        axum::Json(alerts): axum::Json<Vec<serde_json::Value>>,
+    ) -> StatusCode {
+        if rx.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        rx.posts.lock().push(alerts);
+        StatusCode::OK
+    }
+
+    async fn fake_alertmanager() -> (String, Arc<Received>) {
+        let rx = Arc::new(Received::default());
+        let app = Router::new()
+            .route("/api/v2/alerts", post(receive))
+            .with_state(Arc::clone(&rx));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), rx)
+    }
+
+    fn alert(i: usize) -> AmAlert {
+        AmAlert {
+            labels: BTreeMap::from([("alertname".into(), format!("A{i}"))]),
+            annotations: BTreeMap::new(),
+            starts_at: "2026-01-01T00:00:00Z".into(),
+            ends_at: "2026-01-01T00:04:00Z".into(),
+            generator_url: String::new(),
+        }
+    }
+
+    async fn wait_for(rx: &Received, posts: usize) -> Vec<Vec<serde_json::Value>> {
+        for _ in 0..100 {
+            if rx.posts.lock().len() >= posts {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        rx.posts.lock().clone()
+    }
+
+    #[tokio::test]
+    async fn batches_retries_and_labels_by_target() {
+        let (shared_url, shared) = fake_alertmanager().await;
+        let (own_url, own) = fake_alertmanager().await;
+        let overrides = Arc::new(Overrides::new(Limits::default()));
+        overrides
+            .apply_yaml(
+                &format!("overrides:\n  own:\n    ruler_alertmanager_url: {own_url}\n"),
+                std::path::Path::new("x"),
+            )
+            .unwrap();
+        let cfg = RulerConfig {
+            alertmanager_url: format!("{shared_url}/"),
+            ..RulerConfig::default()
+        };
+        let metrics = RulerMetrics::register(&mut Registry::default());
+        let n = Notifier::new(&cfg, overrides, metrics.clone());
+        n.spawn();
+
+        let shared_tenant = TenantId::parse("team-a").unwrap();
+        n.enqueue(&shared_tenant, (0..100).map(alert).collect());
+        let posts = wait_for(&shared, 2).await;
+        let sizes: Vec<usize> = posts.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [64, 36], "batched, first attempt retried");
+        assert!(
+            posts
+                .iter()
+                .flatten()
+                .all(|a| a["labels"]["tenant"] == "team-a")
+        );
+        assert_eq!(
+            metrics
+                .notifications_sent
+                .get_or_create(&RulerMetrics::tenant("team-a"))
+                .get(),
+            100
+        );
+
+        let own_tenant = TenantId::parse("own").unwrap();
+        n.enqueue(&own_tenant, vec![alert(1)]);
+        let posts = wait_for(&own, 1).await;
+        assert_eq!(posts.len(), 1);
+        assert!(posts[0][0]["labels"].get("tenant").is_none(), "{:?}", posts);
+        assert_eq!(shared.posts.lock().len(), 2, "own Alertmanager only");
+    }
+}
