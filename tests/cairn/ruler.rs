@@ -518,3 +518,137 @@ async fn pending_alert_keeps_its_for_state_across_a_restart() {
         "restored {restored} moves by the outage past {before}"
     );
 }
+
+#[tokio::test]
+async fn replicas_split_the_groups_and_evaluate_each_once() {
+    let (a, b, bucket) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let storage = format!(
+        "storage:\n  filesystem:\n    dir: {}\n",
+        bucket.path().display()
+    );
+    let replica = |me: &str| {
+        format!(
+            "ruler:\n  evaluation_interval: 1s\n  poll_interval: 1s\n  ring:\n    instance_id: {me}\n    \
+             instances: [r-0, r-1]\n"
+        )
+    };
+    let r0 = Cairn::start_with_storage(a.path(), &storage, &replica("r-0")).await;
+    let r1 = Cairn::start_with_storage(b.path(), &storage, &replica("r-1")).await;
+    let names: Vec<String> = (0..8).map(|i| format!("group-{i}")).collect();
+    for name in &names {
+        let group =
+            format!("name: {name}\ninterval: 1s\nrules:\n- record: r:up:sum\n  expr: sum(up)\n");
+        let (status, body) =
+            post_yaml(&r0, "/prometheus/config/v1/rules/ns", "team-x", &group).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    // Each group ends up evaluated ("ok") on exactly one replica, never
+    // ("unknown") on the other, and both replicas get some.
+    let health = |cairn: &Cairn| {
+        let url = cairn.url();
+        async move {
+            let body = http()
+                .get(format!("{url}/prometheus/api/v1/rules"))
+                .header("X-Scope-OrgID", "team-x")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_str(&body).unwrap();
+            v["data"]["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    (
+                        g["name"].as_str().unwrap().to_string(),
+                        g["rules"][0]["health"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let (h0, h1) = eventually(
+        "every group evaluated by one replica",
+        Duration::from_secs(20),
+        || async {
+            let (h0, h1) = (health(&r0).await, health(&r1).await);
+            let done = names.iter().all(|n| {
+                let ok = |h: &std::collections::BTreeMap<String, String>| {
+                    h.get(n).is_some_and(|s| s == "ok")
+                };
+                ok(&h0) != ok(&h1)
+            });
+            done.then_some((h0, h1))
+        },
+    )
+    .await;
+    for n in &names {
+        let states = [h0[n].as_str(), h1[n].as_str()];
+        assert!(
+            states == ["ok", "unknown"] || states == ["unknown", "ok"],
+            "{n}: {states:?}"
+        );
+    }
+    let owned0 = h0.values().filter(|s| *s == "ok").count();
+    assert!((1..8).contains(&owned0), "split {owned0}/8: {h0:?}");
+    // Still split the same way a few evaluations later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(health(&r0).await, h0);
+    assert_eq!(health(&r1).await, h1);
+}
+
+#[tokio::test]
+async fn rule_limits_apply_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = dir.path().join("overrides.yaml");
+    std::fs::write(
+        &overrides,
+        "overrides:\n  small:\n    ruler_max_rule_groups_per_tenant: 1\n    ruler_max_rules_per_rule_group: 2\n",
+    )
+    .unwrap();
+    let cairn = Cairn::start(
+        dir.path(),
+        &format!("runtime_config:\n  file: {}\n", overrides.display()),
+    )
+    .await;
+    let group = |name: &str, rules: usize| {
+        let mut g = format!("name: {name}\nrules:\n");
+        for i in 0..rules {
+            g.push_str(&format!("- record: r{i}\n  expr: up\n"));
+        }
+        g
+    };
+    let path = "/prometheus/config/v1/rules/ns";
+    assert_eq!(
+        post_yaml(&cairn, path, "small", &group("one", 2)).await.0,
+        202
+    );
+    let (status, body) = post_yaml(&cairn, path, "small", &group("two", 1)).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("ruler_max_rule_groups_per_tenant (1)"),
+        "{body}"
+    );
+    // Replacing the existing group is not a new group.
+    assert_eq!(
+        post_yaml(&cairn, path, "small", &group("one", 1)).await.0,
+        202
+    );
+    let (status, body) = post_yaml(&cairn, path, "small", &group("one", 3)).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("ruler_max_rules_per_rule_group (2)"),
+        "{body}"
+    );
+    // Other tenants have the defaults.
+    for name in ["one", "two"] {
+        assert_eq!(post_yaml(&cairn, path, "big", &group(name, 3)).await.0, 202);
+    }
+}
