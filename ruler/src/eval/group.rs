@@ -38,7 +38,8 @@ pub(super) async fn run(ctx: Arc<Context>, status: Arc<Mutex<GroupStatus>>, rest
     loop {
         let wait = next.saturating_sub(now_ns()).max(0);
         tokio::time::sleep(Duration::from_nanos(wait as u64)).await;
-        evaluate(&ctx, &status, next / 1_000_000).await;
+        let offset_ms = status.lock().def.group.query_offset_ms();
+        evaluate(&ctx, &status, next / 1_000_000 - offset_ms).await;
         evaluations += 1;
         if restore && evaluations == 2 {
             restore::restore_for_state(&ctx, &status, now_ns() / 1_000_000).await;
@@ -64,7 +65,8 @@ struct Outcome {
     alerts: Vec<AmAlert>,
 }
 
-/// Evaluates every rule of the group once at `ts_ms`.
+/// Evaluates every rule of the group once at `ts_ms` (the scheduled time
+/// minus the group's `query_offset`).
 pub(super) async fn evaluate(ctx: &Context, status: &Mutex<GroupStatus>, ts_ms: i64) {
     let started = Instant::now();
     let (tenant, lang, rules, limit, interval) = {
@@ -120,8 +122,9 @@ pub(super) async fn evaluate(ctx: &Context, status: &Mutex<GroupStatus>, ts_ms: 
         };
         let error = match outcome {
             Ok(out) => {
+                let written = write(ctx, &tenant, out.series).await;
                 ctx.notifier.enqueue(&tenant, out.alerts);
-                write(ctx, &tenant, out.series).await.err()
+                written.err()
             }
             Err(e) => Some(e),
         };
@@ -313,6 +316,19 @@ fn with_staleness(
     }
     rs.written = now;
     Ok(out)
+}
+
+/// Marks `series` of `tenant` stale now: the series of rules that were
+/// deleted or changed stop at once instead of lingering for the lookback.
+pub(super) async fn mark_stale(ctx: &Context, tenant: &TenantId, series: Vec<LabelMap>) {
+    let ts = now_ns() / 1_000_000;
+    let stale = series
+        .iter()
+        .map(|l| time_series(l, f64::from_bits(STALE_NAN_BITS), ts))
+        .collect();
+    if let Err(e) = write(ctx, tenant, stale).await {
+        tracing::warn!(%tenant, error = %e, "cannot mark retired rule series stale");
+    }
 }
 
 fn time_series(labels: &LabelMap, value: f64, ts_ms: i64) -> TimeSeries {

@@ -95,16 +95,30 @@ impl Manager {
         let restore = !self.synced.swap(true, Ordering::SeqCst);
         let mut groups = self.groups.lock();
         let mut replaced = HashMap::new();
+        let mut retired = Vec::new();
         groups.retain(|k, r| {
             let keep = wanted.get(k).is_some_and(|g| *g == r.def);
             if !keep {
                 r.task.abort();
+                let old = r.status.lock().clone();
+                // Series of rules that no longer exist end now.
+                let still = wanted.get(k).map(|g| &g.group.rules);
+                let gone = old
+                    .rules
+                    .iter()
+                    .filter(|rs| still.is_none_or(|rules| !rules.contains(&rs.rule)))
+                    .flat_map(|rs| rs.written.iter().cloned());
+                retired.push((k.0.clone(), gone.collect::<Vec<_>>()));
                 if wanted.contains_key(k) {
-                    replaced.insert(k.clone(), r.status.lock().clone());
+                    replaced.insert(k.clone(), old);
                 }
             }
             keep
         });
+        for (tenant, series) in retired.into_iter().filter(|(_, s)| !s.is_empty()) {
+            let ctx = Arc::clone(&self.ctx);
+            tokio::spawn(async move { group::mark_stale(&ctx, &tenant, series).await });
+        }
         for (k, def) in wanted {
             if groups.contains_key(&k) {
                 continue;

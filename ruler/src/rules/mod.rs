@@ -48,6 +48,11 @@ pub struct RuleGroup {
     /// write per evaluation; 0 = no limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub limit: usize,
+    /// How far in the past the group's queries look (Prometheus's
+    /// `query_offset`): results and `ALERTS` are written at that earlier
+    /// time, giving late samples the chance to arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_offset: Option<PromDuration>,
     /// The rules, in evaluation order.
     pub rules: Vec<Rule>,
 }
@@ -57,6 +62,12 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl RuleGroup {
+    /// The query offset in milliseconds (0 when unset).
+    pub fn query_offset_ms(&self) -> i64 {
+        self.query_offset
+            .map_or(0, |d| i64::try_from(d.0.as_millis()).unwrap_or(i64::MAX))
+    }
+
     /// The evaluation interval, `default` when the group sets none.
     pub fn interval_or(&self, default: Duration) -> Duration {
         self.interval.map_or(default, |d| d.0)
@@ -135,7 +146,7 @@ mod tests {
 
     #[test]
     fn group_yaml_round_trips_in_prometheus_format() {
-        let yaml = "name: api\ninterval: 30s\nlimit: 10\nrules:\n\
+        let yaml = "name: api\ninterval: 30s\nlimit: 10\nquery_offset: 1m\nrules:\n\
             - record: job:up:sum\n  expr: sum by (job) (up)\n  labels:\n    team: a\n\
             - alert: Down\n  expr: up == 0\n  for: 5m\n  keep_firing_for: 1m\n  \
             labels:\n    severity: page\n  annotations:\n    summary: '{{ $labels.job }} down'\n";
@@ -146,6 +157,7 @@ mod tests {
             Duration::from_secs(30)
         );
         assert_eq!(g.limit, 10);
+        assert_eq!(g.query_offset_ms(), 60_000);
         assert_eq!(g.rules[0].name(), "job:up:sum");
         assert!(!g.rules[0].is_alert());
         assert_eq!(g.rules[1].hold(), Duration::from_secs(300));
