@@ -19,8 +19,7 @@ fn tenant(api: &Api, headers: &HeaderMap) -> Result<TenantId, RulerApiError> {
 }
 
 fn yaml<T: serde::Serialize>(value: &T) -> Result<Response, RulerApiError> {
-    let text = serde_saphyr::to_string(value)
-        .map_err(|e| RulerApiError::BadRequest(format!("encoding YAML: {e}")))?;
+    let text = serde_saphyr::to_string(value).map_err(|e| RulerApiError::Encode(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "application/yaml")], text).into_response())
 }
 

@@ -36,6 +36,9 @@ pub enum RulerApiError {
     /// The rule store failed.
     #[error(transparent)]
     Store(#[from] RuleStoreError),
+    /// A response could not be encoded.
+    #[error("encoding the response: {0}")]
+    Encode(String),
 }
 
 impl RulerApiError {
@@ -47,7 +50,7 @@ impl RulerApiError {
             | Self::TooManyGroups { .. }
             | Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_data"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Store(_) | Self::Encode(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

@@ -400,7 +400,92 @@ pub(crate) fn generator_url(external_url: &str, expr: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::eval::GroupStatus;
+    use crate::rules::{Language, parse_group};
+    use crate::store::StoredGroup;
+
+    fn sample(job: &str, v: f64) -> RuleSample {
+        RuleSample {
+            labels: LabelMap::from([("__name__".into(), "up".into()), ("job".into(), job.into())]),
+            value: v,
+        }
+    }
+
+    fn names(series: &[TimeSeries]) -> Vec<(String, f64)> {
+        series
+            .iter()
+            .map(|s| {
+                let l: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={}", l.name, l.value))
+                    .collect();
+                (l.join(","), s.samples[0].value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recording_relabels_limits_and_marks_vanished_series_stale() {
+        let group = parse_group(
+            "name: g\nlimit: 2\nrules:\n- record: job:up\n  expr: up\n  labels:\n    job: fixed\n- record: r\n  expr: up\n",
+        )
+        .unwrap();
+        let def = StoredGroup {
+            tenant: TenantId::parse("t").unwrap(),
+            language: Language::Promql,
+            namespace: "ns".into(),
+            group: group.clone(),
+        };
+        let mut st = GroupStatus::new(def, Duration::from_secs(1), true);
+        let fixed = &group.rules[0];
+        let err = recording(
+            &mut st.rules[0],
+            fixed,
+            vec![sample("a", 1.0), sample("b", 2.0)],
+            5,
+            0,
+        )
+        .err()
+        .unwrap();
+        assert!(err.contains("same labelset"), "{err}");
+        let err = recording(&mut st.rules[0], fixed, vec![sample("a", 1.0); 3], 5, 2)
+            .err()
+            .unwrap();
+        assert!(err.contains("exceeded limit of 2 with 3 series"), "{err}");
+
+        let plain = &group.rules[1];
+        let out = recording(
+            &mut st.rules[1],
+            plain,
+            vec![sample("a", 1.0), sample("b", 2.0)],
+            5,
+            0,
+        )
+        .unwrap();
+        let mut got = names(&out.series);
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            [
+                ("__name__=r,job=a".to_string(), 1.0),
+                ("__name__=r,job=b".to_string(), 2.0)
+            ]
+        );
+        let out = recording(&mut st.rules[1], plain, vec![sample("a", 3.0)], 6, 0).unwrap();
+        let got = names(&out.series);
+        assert_eq!(got[0], ("__name__=r,job=a".to_string(), 3.0));
+        assert_eq!(got[1].0, "__name__=r,job=b");
+        assert_eq!(
+            got[1].1.to_bits(),
+            STALE_NAN_BITS,
+            "vanished series is marked stale"
+        );
+        assert_eq!(out.series[1].samples[0].timestamp, 6);
+    }
 
     #[test]
     fn generator_url_links_the_expression() {

@@ -1,7 +1,7 @@
 //! Rule evaluation: the [`Manager`] keeps one task per owned rule group
 //! (re-reading the rule store every `poll_interval`), each task evaluates
 //! its group on the aligned schedule ([`align`]), runs the rules in order
-//! through the PromQL or LogQL engine ([`query`]), writes recording rule
+//! through the PromQL or LogQL engine, writes recording rule
 //! results and `ALERTS`/`ALERTS_FOR_STATE` through the distributor, drives
 //! the alert state machine ([`alert`]) and hands due alerts to the notifier.
 
