@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::time::{now_ms, now_ns};
 use serde_json::Value;
 
-use crate::support::loki::{push as push_logs, stream};
+use crate::support::loki::{metric_line, push as push_logs, stream};
 use crate::support::peers::Alertmanager;
 use crate::support::remote_write::{push, series};
 use crate::support::{Cairn, http};
@@ -213,6 +213,16 @@ async fn metrics_alert_fires_in_alertmanager_and_resolves() {
     .await;
     let (_, body) = call(&cairn, "GET", "/prometheus/api/v1/alerts", "team-a").await;
     assert!(body.contains("\"alerts\":[]"), "{body}");
+    for metric in [
+        "cairn_ruler_notifications_sent_total{tenant=\"team-a\"}",
+        "cairn_ruler_evaluations_total{tenant=\"team-a\"}",
+        "cairn_ruler_groups 1",
+    ] {
+        assert!(
+            metric_line(&cairn.url(), metric).await.is_some(),
+            "{metric} missing from /metrics"
+        );
+    }
     // ALERTS ends with the alert (staleness marker).
     let gone = cairn
         .query(
