@@ -70,7 +70,13 @@ pub(super) async fn restore_for_state(ctx: &Context, status: &Arc<Mutex<GroupSta
                 .filter(|l| l.name != METRIC_NAME)
                 .map(|l| (l.name.clone(), l.value.clone()))
                 .collect();
-            let active_at = restored_active_at(ts_ms, last.t, (last.v as i64) * 1000, hold, grace);
+            let active_at = restored_active_at(
+                ts_ms,
+                last.t,
+                (last.v as i64).saturating_mul(1000),
+                hold,
+                grace,
+            );
             rs.alerts.set_active_at(&labels, active_at);
         }
         rs.restored = true;
@@ -88,13 +94,15 @@ fn mark_restored(status: &Mutex<GroupStatus>, i: usize) {
 /// reached `hold` gets at least `grace` more; one that had fired fires again
 /// at the next evaluation. All in ms.
 fn restored_active_at(ts: i64, down_at: i64, was_active_at: i64, hold: i64, grace: i64) -> i64 {
-    let remaining = hold - (down_at - was_active_at);
+    // Saturating: ALERTS_FOR_STATE is an ordinary series anyone with write
+    // access can fill with any value.
+    let remaining = hold.saturating_sub(down_at.saturating_sub(was_active_at));
     if remaining <= 0 {
         was_active_at
     } else if remaining < grace {
-        ts + grace - hold
+        ts.saturating_add(grace).saturating_sub(hold)
     } else {
-        was_active_at + (ts - down_at)
+        was_active_at.saturating_add(ts.saturating_sub(down_at))
     }
 }
 

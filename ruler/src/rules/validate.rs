@@ -2,6 +2,7 @@
 //! which rule is wrong and why (the config API answers them as 400s).
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::{Language, Rule, RuleGroup};
 use crate::template::Template;
@@ -21,6 +22,14 @@ pub enum ValidationError {
     /// The group's interval is zero.
     #[error("group {0:?}: interval must be greater than zero")]
     ZeroInterval(String),
+    /// A duration of the group is beyond what Cairn schedules.
+    #[error("group {group:?}: {field} must be at most 1y")]
+    TooLong {
+        /// The group.
+        group: String,
+        /// `interval` or `query_offset`.
+        field: &'static str,
+    },
     /// The group holds more rules than the tenant's limit.
     #[error(
         "group {group:?} has {rules} rules, over the per-group limit ruler_max_rules_per_rule_group ({limit})"
@@ -47,6 +56,10 @@ pub enum ValidationError {
     },
 }
 
+/// Longest `interval` and `query_offset` accepted (keeps schedule
+/// arithmetic far from overflow).
+const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
 /// Checks `group` as written in `lang`: names, expressions (parsed by the
 /// engine that will run them), label names, templates, duplicates, and the
 /// tenant's `max_rules` (0 = no limit).
@@ -63,6 +76,17 @@ pub fn validate(
     }
     if group.interval.is_some_and(|d| d.0.is_zero()) {
         return Err(ValidationError::ZeroInterval(group.name.clone()));
+    }
+    for (field, d) in [
+        ("interval", group.interval),
+        ("query_offset", group.query_offset),
+    ] {
+        if d.is_some_and(|d| d.0 > MAX_DURATION) {
+            return Err(ValidationError::TooLong {
+                group: group.name.clone(),
+                field,
+            });
+        }
     }
     if max_rules > 0 && group.rules.len() > max_rules {
         return Err(ValidationError::TooManyRules {

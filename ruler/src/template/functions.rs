@@ -278,6 +278,9 @@ fn title(s: &str) -> String {
     out
 }
 
+/// Widest field and longest precision `printf` honours.
+const MAX_WIDTH: usize = 1000;
+
 /// Go's `fmt.Sprintf` for the verbs alert templates use: `%s %v %d %f %e
 /// %g %q %%` with flags `-` and `0`, width and precision.
 fn printf(format: &str, args: &[Val]) -> String {
@@ -320,6 +323,9 @@ fn printf(format: &str, args: &[Val]) -> String {
             ),
             None => (spec.parse().unwrap_or(0), None),
         };
+        // Templates are tenant input: no gigabyte of padding (and Rust's
+        // formatter refuses precisions past u16).
+        let (width, prec) = (width.min(MAX_WIDTH), prec.map(|p: usize| p.min(MAX_WIDTH)));
         let number = v.number().unwrap_or(f64::NAN);
         let text = match verb {
             'd' => format!("{}", number as i64),
@@ -421,5 +427,6 @@ mod tests {
         );
         assert_eq!(printf("%d%%", &[Val::Str("42".into())]), "42%");
         assert_eq!(printf("%s", &[]), "%!s(MISSING)");
+        assert_eq!(printf("%.999999999f", &[Val::Num(1.0)]).len(), 1002);
     }
 }

@@ -361,6 +361,10 @@ mod tests {
                 "{bad} should fail"
             );
         }
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(Template::parse(&deep).unwrap_err().contains("nested"));
+        let deep_if = "{{ if 1 }}".repeat(100_000);
+        assert!(Template::parse(&deep_if).unwrap_err().contains("nested"));
         assert!(
             expand(
                 "{{ $nope }}",

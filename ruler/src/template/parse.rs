@@ -49,10 +49,14 @@ enum Tok {
     Declare,
 }
 
+/// Deepest nesting of `{{if}}`s or parentheses: templates are tenant
+/// input and parsing recurses.
+const MAX_DEPTH: usize = 50;
+
 /// Parses a whole template.
 pub(super) fn parse(text: &str) -> Result<Vec<Node>, String> {
     let mut rest = text;
-    let (nodes, end) = nodes(&mut rest)?;
+    let (nodes, end) = nodes(&mut rest, 0)?;
     match end {
         Some(kw) => Err(format!("unexpected {{{{{kw}}}}}")),
         None => Ok(nodes),
@@ -60,7 +64,10 @@ pub(super) fn parse(text: &str) -> Result<Vec<Node>, String> {
 }
 
 /// Nodes up to the end of input or an `{{else}}`/`{{end}}` (returned).
-fn nodes(rest: &mut &str) -> Result<(Vec<Node>, Option<&'static str>), String> {
+fn nodes(rest: &mut &str, depth: usize) -> Result<(Vec<Node>, Option<&'static str>), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("more than {MAX_DEPTH} nested {{{{if}}}}s"));
+    }
     let mut out = Vec::new();
     loop {
         let Some(open) = rest.find("{{") else {
@@ -103,9 +110,9 @@ fn nodes(rest: &mut &str) -> Result<(Vec<Node>, Option<&'static str>), String> {
             "else" if tail.is_empty() => return Ok((out, Some("else"))),
             "if" => {
                 let cond = pipeline(tail)?;
-                let (then, end) = nodes(rest)?;
+                let (then, end) = nodes(rest, depth + 1)?;
                 let otherwise = match end {
-                    Some("else") => match nodes(rest)? {
+                    Some("else") => match nodes(rest, depth + 1)? {
                         (otherwise, Some("end")) => otherwise,
                         _ => return Err("missing {{end}}".into()),
                     },
@@ -149,14 +156,17 @@ fn pipeline(text: &str) -> Result<Pipeline, String> {
 
 fn pipeline_of(toks: &[Tok]) -> Result<Pipeline, String> {
     let mut pos = 0;
-    let p = pipeline_from(toks, &mut pos)?;
+    let p = pipeline_from(toks, &mut pos, 0)?;
     if pos != toks.len() {
         return Err("unexpected token in action".into());
     }
     Ok(p)
 }
 
-fn pipeline_from(toks: &[Tok], pos: &mut usize) -> Result<Pipeline, String> {
+fn pipeline_from(toks: &[Tok], pos: &mut usize, depth: usize) -> Result<Pipeline, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("more than {MAX_DEPTH} nested parentheses"));
+    }
     let mut cmds = Vec::new();
     let mut cur = Vec::new();
     while let Some(t) = toks.get(*pos) {
@@ -172,7 +182,7 @@ fn pipeline_from(toks: &[Tok], pos: &mut usize) -> Result<Pipeline, String> {
             }
             Tok::Open => {
                 *pos += 1;
-                let sub = pipeline_from(toks, pos)?;
+                let sub = pipeline_from(toks, pos, depth + 1)?;
                 if toks.get(*pos) != Some(&Tok::Close) {
                     return Err("unclosed (".into());
                 }
