@@ -126,15 +126,6 @@ impl Rule {
     }
 }
 
-/// A rule file: `groups:` (what `promtool`, `mimirtool rules load` and
-/// `lokitool` read).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleFile {
-    /// The groups.
-    pub groups: Vec<RuleGroup>,
-}
-
 /// Parses one group's YAML (the body of `POST …/rules/<namespace>`).
 pub fn parse_group(yaml: &str) -> Result<RuleGroup, ValidationError> {
     serde_saphyr::from_str(yaml).map_err(|e| ValidationError::Yaml(e.to_string()))
