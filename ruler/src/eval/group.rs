@@ -40,7 +40,7 @@ pub(super) async fn run(ctx: Arc<Context>, status: Arc<Mutex<GroupStatus>>, rest
         tokio::time::sleep(Duration::from_nanos(wait as u64)).await;
         let offset_ms = status.lock().def.group.query_offset_ms();
         evaluate(&ctx, &status, next / 1_000_000 - offset_ms).await;
-        evaluations += 1;
+        evaluations = evaluations.saturating_add(1);
         if restore && evaluations == 2 {
             restore::restore_for_state(&ctx, &status, now_ns() / 1_000_000).await;
         }
