@@ -1,5 +1,6 @@
-//! Real peers: Prometheus (remote-write client and PromQL reference) and
-//! SeaweedFS (an S3 server). Missing binaries fail the test, never skip it.
+//! Real peers: Prometheus (remote-write client and PromQL reference),
+//! Alertmanager (the ruler's receiver) and SeaweedFS (an S3 server).
+//! Missing binaries fail the test, never skip it.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
