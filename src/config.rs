@@ -14,6 +14,7 @@ use compactor::CompactorConfig;
 use distributor::DistributorConfig;
 use ingester::IngesterConfig;
 use querier::QuerierConfig;
+use ruler::RulerConfig;
 use serde::{Deserialize, Serialize};
 
 /// Which services this process runs.
@@ -98,6 +99,8 @@ pub struct Config {
     pub querier: QuerierConfig,
     /// Block compaction, retention and the bucket index.
     pub compactor: CompactorConfig,
+    /// Recording and alerting rules, alerts to Alertmanager.
+    pub ruler: RulerConfig,
     /// Default per-tenant limits.
     pub limits: Limits,
     /// Per-tenant overrides file.
@@ -116,6 +119,7 @@ impl Default for Config {
             ingester: IngesterConfig::default(),
             querier: QuerierConfig::default(),
             compactor: CompactorConfig::default(),
+            ruler: RulerConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
         }
@@ -312,6 +316,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.ingester.validate()?;
         self.compactor.validate()?;
+        self.ruler.validate()?;
         if self.ingester.retain_uploaded_for <= self.querier.blocks.block_list_ttl {
             return Err(format!(
                 "ingester.retain_uploaded_for ({:?}) must exceed querier.blocks.block_list_ttl ({:?}), \
@@ -386,5 +391,25 @@ mod tests {
                 .unwrap_err()
                 .contains("compactor.sharding")
         );
+    }
+
+    #[test]
+    fn ruler_section_uses_mimir_keys_and_is_validated() {
+        let cfg: Config = serde_saphyr::from_str(
+            "ruler:\n  alertmanager_url: http://a:9093,http://b:9093\n  evaluation_interval: 15s\n  \
+             poll_interval: 5s\n  external_url: http://cairn\n  ring:\n    instance_id: r-0\n    instances: [r-0, r-1]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.ruler.evaluation_interval, Duration::from_secs(15));
+        assert_eq!(
+            ruler::config::url_list(&cfg.ruler.alertmanager_url),
+            ["http://a:9093", "http://b:9093"]
+        );
+        cfg.validate().unwrap();
+        let bad: Config =
+            serde_saphyr::from_str("ruler:\n  ring:\n    instance_id: x\n    instances: [r-0]\n")
+                .unwrap();
+        assert!(bad.validate().unwrap_err().contains("ruler.ring"));
+        assert!(serde_saphyr::from_str::<Config>("ruler:\n  alertmanager_urls: x\n").is_err());
     }
 }

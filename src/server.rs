@@ -32,9 +32,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use querier::Querier;
+use querier::logql::LogqlEngine;
+use querier::promql::Engine;
 use querier::store::{
     BlockStore, LogBlockStore, MergedLogStore, MergedStore, MergedTraceStore, TraceBlockStore,
 };
+use ruler::{Ruler, RulerDeps};
 
 use crate::config::Config;
 
@@ -139,6 +142,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.querier.blocks.clone(),
         )),
     ]));
+    let ruler = Ruler::new(
+        cfg.ruler.clone(),
+        RulerDeps {
+            store: Arc::clone(&store),
+            promql: Arc::new(Engine::new(
+                Arc::clone(&query_store),
+                Arc::clone(&overrides),
+                cfg.querier.engine_options(),
+            )),
+            logql: Arc::new(LogqlEngine::new(Arc::clone(&log_store))),
+            distributor: Arc::clone(&distributor),
+            overrides: Arc::clone(&overrides),
+        },
+        &mut registry,
+        cfg.multitenancy_enabled,
+    );
+    ruler.spawn();
     let querier = Arc::new(
         Querier::new(
             cfg.querier.clone(),
@@ -185,6 +205,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .merge(Arc::clone(&ingester).router())
         .merge(querier.router())
         .merge(compactor.router())
+        .merge(ruler.router())
         .merge(ops_router(Arc::clone(&ops)))
         .layer(middleware::from_fn_with_state(
             auth,

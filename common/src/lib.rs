@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod postings;
 pub mod push;
 pub mod series;
+pub mod shard;
 pub mod storage;
 pub mod tenant;
 pub mod time;

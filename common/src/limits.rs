@@ -94,6 +94,16 @@ pub struct Limits {
     #[serde(with = "humantime_serde")]
     pub compactor_blocks_retention_period: Duration,
 
+    // --- Ruler (issue 8), Mimir's names. ---
+    /// Rule groups a tenant may store, per rule language (PromQL and LogQL
+    /// count apart); zero = no limit.
+    pub ruler_max_rule_groups_per_tenant: usize,
+    /// Rules one rule group may hold; zero = no limit.
+    pub ruler_max_rules_per_rule_group: usize,
+    /// Alertmanager URL(s) (comma list) this tenant's alerts go to instead
+    /// of `ruler.alertmanager_url`; empty = the shared default.
+    pub ruler_alertmanager_url: String,
+
     // --- Authentication and access policy (issue 11). Keep last. ---
     /// Tokens that prove this tenant under `auth.type: tokens` (name,
     /// SHA-256, scopes); empty = the tenant cannot be used under `tokens`.
@@ -148,6 +158,10 @@ impl Default for Limits {
             // --- Compactor: retention ---
             retention_period: Duration::ZERO,
             compactor_blocks_retention_period: Duration::ZERO,
+            // Ruler (Mimir's defaults).
+            ruler_max_rule_groups_per_tenant: 70,
+            ruler_max_rules_per_rule_group: 20,
+            ruler_alertmanager_url: String::new(),
             // Authentication and access policy.
             auth_tokens: Vec::new(),
             allowed_source_cidrs: Vec::new(),

@@ -3,8 +3,8 @@
 //! Every replica computes the same owner from the same list, and adding or
 //! removing a replica moves only the tenants it gains or loses.
 
+use common::shard::rendezvous_owner;
 use common::tenant::TenantId;
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::ShardingConfig;
 
@@ -18,13 +18,7 @@ pub fn owns(cfg: &ShardingConfig, tenant: &TenantId) -> bool {
 
 /// The instance among `instances` that owns `tenant`.
 fn owner<'a>(instances: &'a [String], tenant: &TenantId) -> Option<&'a str> {
-    instances
-        .iter()
-        .max_by_key(|id| {
-            let key = format!("{id}\0{}", tenant.as_str());
-            (xxh3_64(key.as_bytes()), id.as_str())
-        })
-        .map(String::as_str)
+    rendezvous_owner(instances, tenant.as_str())
 }
 
 #[cfg(test)]

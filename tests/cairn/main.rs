@@ -1,5 +1,5 @@
 //! End-to-end tests of the `cairn` binary: real processes, real HTTP on
-//! 127.0.0.1, real Prometheus and a real S3 server.
+//! 127.0.0.1, real Prometheus, Alertmanager and a real S3 server.
 
 mod support;
 
@@ -11,5 +11,6 @@ mod durability;
 mod limits;
 mod logs_push;
 mod prometheus_peer;
+mod ruler;
 mod tenancy;
 mod traces_push;

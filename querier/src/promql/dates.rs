@@ -1,6 +1,8 @@
 //! Calendar functions (`year`, `month`, `day_of_week`, …) over Unix
 //! seconds in UTC, using the proleptic Gregorian calendar.
 
+use common::time::civil;
+
 /// The function computing a calendar field from Unix seconds, by PromQL name.
 pub(crate) fn function(name: &str) -> Option<fn(i64) -> f64> {
     Some(match name {
@@ -25,19 +27,6 @@ pub(crate) fn function(name: &str) -> Option<fn(i64) -> f64> {
 
 fn days(secs: i64) -> i64 {
     secs.div_euclid(86_400)
-}
-
-/// (year, month 1–12, day 1–31) of Unix seconds (Howard Hinnant's algorithm).
-fn civil(secs: i64) -> (i64, i64, i64) {
-    let z = days(secs) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -1,5 +1,5 @@
 //! Helpers for the end-to-end tests: start real processes (Cairn, Prometheus,
-//! SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
+//! Alertmanager, SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
 
 pub mod certs;
 pub mod loki;

@@ -1,5 +1,6 @@
-//! Real peers: Prometheus (remote-write client and PromQL reference) and
-//! SeaweedFS (an S3 server). Missing binaries fail the test, never skip it.
+//! Real peers: Prometheus (remote-write client and PromQL reference),
+//! Alertmanager (the ruler's receiver) and SeaweedFS (an S3 server).
+//! Missing binaries fail the test, never skip it.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -147,4 +148,72 @@ fn which(bin: &str) -> String {
         .unwrap_or_else(|| {
             panic!("{bin} not found on PATH — install it with the README's test command")
         })
+}
+
+/// An Alertmanager (Debian `prometheus-alertmanager`) on a free port, its
+/// own storage directory, gossip off; it routes everything to a receiver
+/// that drops notifications, so tests read its alerts through the API.
+pub struct Alertmanager {
+    child: Child,
+    pub port: u16,
+}
+
+impl Alertmanager {
+    pub async fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let cfg = dir.join("alertmanager.yml");
+        std::fs::write(
+            &cfg,
+            "route:\n  receiver: drop\n  group_wait: 1s\nreceivers:\n  - name: drop\n",
+        )
+        .unwrap();
+        let data = dir.join("alertmanager-data");
+        std::fs::create_dir_all(&data).unwrap();
+        let args = vec![
+            format!("--config.file={}", cfg.display()),
+            format!("--storage.path={}", data.display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--cluster.listen-address=".into(),
+        ];
+        let mut child = spawn(
+            "/usr/bin/prometheus-alertmanager",
+            &args,
+            &dir.join("alertmanager.log"),
+        );
+        wait_ready(
+            &format!("http://127.0.0.1:{port}/-/ready"),
+            "alertmanager",
+            Duration::from_secs(30),
+            &mut child,
+        )
+        .await;
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET /api/v2/alerts`: the alerts Alertmanager holds as active now
+    /// (resolved ones are left out).
+    pub async fn alerts(&self) -> Vec<serde_json::Value> {
+        let r = super::http()
+            .get(format!("{}/api/v2/alerts", self.url()))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "alertmanager answered {}",
+            r.status()
+        );
+        r.json().await.unwrap()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
