@@ -301,9 +301,17 @@ impl Generator {
     }
 }
 
+/// The pre-encoded load: request bodies, each trace's ID and span count,
+/// and the span total.
+struct Load {
+    bodies: Vec<Vec<u8>>,
+    traces: Vec<([u8; 16], usize)>,
+    spans: usize,
+}
+
 /// Export bodies of `batch_traces` traces each, starts spread over the
-/// last 20 minutes; the trace IDs with their span counts; the span total.
-fn bodies(a: &Args) -> (Vec<Vec<u8>>, Vec<([u8; 16], usize)>, usize) {
+/// last 20 minutes.
+fn bodies(a: &Args) -> Load {
     let mut g = Generator {
         rng: Rng(0x9e37_79b9_7f4a_7c15),
         resources: resources(),
@@ -332,7 +340,11 @@ fn bodies(a: &Args) -> (Vec<Vec<u8>>, Vec<([u8; 16], usize)>, usize) {
         };
         out.push(req.encode_to_vec());
     }
-    (out, ids, total)
+    Load {
+        bodies: out,
+        traces: ids,
+        spans: total,
+    }
 }
 
 fn hex(id: &[u8]) -> String {
@@ -410,7 +422,11 @@ async fn main() {
     let mut a = parse_args();
     common::storage::install_tls_provider();
     a.tenant = format!("{}-{}", a.tenant, std::process::id());
-    let (bodies, ids, spans) = bodies(&a);
+    let Load {
+        bodies,
+        traces: ids,
+        spans,
+    } = bodies(&a);
     let wire: usize = bodies.iter().map(Vec::len).sum();
     println!(
         "load: {} traces, {spans} spans ({:.1} MB OTLP protobuf, {:.0} B/span) in {} requests, {} in flight",
