@@ -288,11 +288,12 @@ async fn metas_of(
 pub async fn blocks_created_since(
     store: &dyn ObjectStore,
     tenant: &TenantId,
+    signal: Signal,
     since_ms: i64,
     known: &[BlockMeta],
     retry: &RetryPolicy,
 ) -> Result<Vec<BlockMeta>, BlockError> {
-    let prefix = blocks_prefix(tenant);
+    let prefix = signal.blocks_prefix(tenant);
     let since = u64::try_from(since_ms).unwrap_or(0);
     let offset = prefix.clone().join(Ulid::from_parts(since, 0).to_string());
     let depth = prefix.parts().count();

@@ -1,53 +1,38 @@
 //! Reads a tenant's metrics blocks from object storage, efficiently.
 //!
-//! - The block list is cached per tenant for [`BlockStoreConfig::block_list_ttl`]
-//!   and refreshed when stale (one LIST, plus a `meta.json` GET only for
-//!   blocks not seen before), instead of a LIST per query.
-//! - Blocks outside a query's time range are never opened.
-//! - Open blocks (their decoded indexes) live in a byte-bounded LRU
-//!   ([`BlockStoreConfig::index_cache_bytes`]); evicted ones re-open on demand.
+//! - Which blocks to read, and their open readers, come from the shared
+//!   [`super::catalog`] (bucket index or listing, deletion marks, covered
+//!   blocks, reader LRU, relisting when a block vanished).
 //! - A select first plans every block from its index, enforces the tenant's
 //!   `max_fetched_series_per_query` and `max_fetched_chunk_bytes_per_query`
 //!   across blocks before any chunk is read, then fetches chunks with
 //!   coalesced ranged GETs, at most [`BlockStoreConfig::fetch_concurrency`]
 //!   in flight for the whole select, each retried on transient errors.
 //!
-//! - The block list comes from the compactor's bucket index
-//!   (`<tenant>/bucket-index.json.gz`) while it is fresher than
-//!   [`BlockStoreConfig::bucket_index_max_staleness`], else from one
-//!   recursive listing of the tenant's blocks (deletion marks included). Blocks marked for deletion longer than
-//!   [`BlockStoreConfig::ignore_deletion_marks_delay`] ago are skipped, and
-//!   so is every block whose compaction sources another listed block holds
-//!   (a compaction's sources and output are never both read).
-//! - A block that vanishes between listing and reading (deleted after
-//!   compaction) does not fail the query: the list is rebuilt from a fresh
-//!   listing and the query retried once.
-//!
 //! Caveat of the list TTL: a block uploaded less than a TTL ago may not be
 //! seen yet, so ingesters must keep serving uploaded data at least that long.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use common::block::{
-    BlockMeta, BlockReader, BucketIndex, DEFAULT_FETCH_CONCURRENCY, DeletionMark, FetchOptions,
-    RetryPolicy, SelectPlan, Signal, blocks_created_since, complete_blocks, deletion_marks,
-    read_bucket_index, scan_blocks, split_covered,
+    BlockMeta, BlockReader, DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy, SelectPlan,
+    Signal,
 };
 use common::labels::Labels;
 use common::limits::Overrides;
 use common::series::{Matcher, Series, SeriesStore, StoreError, merge_series};
 use common::tenant::TenantId;
-use dashmap::DashMap;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
+#[cfg(test)]
 use ulid::Ulid;
 
 use super::budget;
-use super::index_cache::{BlockKey, IndexCache};
+use super::catalog::BlockCatalog;
 use super::merged::union;
 
 /// How the querier reads blocks (`querier.blocks` in the main config).
@@ -93,58 +78,29 @@ impl Default for BlockStoreConfig {
     }
 }
 
-impl BlockStoreConfig {
-    fn retry(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_retries: self.fetch_max_retries,
-            backoff: self.fetch_retry_backoff,
-        }
-    }
-}
-
-/// How long a block upload may take: a block whose ULID (made when its
-/// upload started) is this much older than the bucket index may still have
-/// completed after the index was written.
-const UPLOAD_MARGIN_MS: i64 = 3_600_000;
-
-/// A tenant's block list and when it was read.
-#[derive(Debug)]
-struct Listed {
-    at: Instant,
-    /// Every complete block, as listed or indexed.
-    all: Arc<Vec<BlockMeta>>,
-    /// Their deletion marks.
-    marks: Vec<DeletionMark>,
-    /// The ones queries read.
-    metas: Arc<Vec<BlockMeta>>,
-}
-
-/// One slot per tenant; the async mutex makes concurrent queries share one
-/// refresh instead of each listing the bucket.
-type ListSlot = Arc<tokio::sync::Mutex<Option<Listed>>>;
-
-/// A block being opened; queries needing it meanwhile wait for the same
-/// open instead of each fetching the index.
-type OpenSlot = Arc<tokio::sync::OnceCell<Arc<BlockReader>>>;
-
 /// A [`SeriesStore`] over the blocks in object storage.
 pub struct BlockStore {
-    store: Arc<dyn ObjectStore>,
     overrides: Arc<Overrides>,
-    cfg: BlockStoreConfig,
-    lists: DashMap<TenantId, ListSlot>,
-    indexes: IndexCache<BlockReader>,
-    opening: DashMap<BlockKey, OpenSlot>,
+    catalog: BlockCatalog<BlockReader>,
 }
 
 impl std::fmt::Debug for BlockStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockStore")
-            .field("store", &self.store.to_string())
-            .field("cfg", &self.cfg)
-            .field("index_cache_bytes_used", &self.indexes.bytes())
+            .field("store", &self.catalog.store.to_string())
+            .field("cfg", &self.catalog.cfg)
+            .field("index_cache_bytes_used", &self.catalog.index_cache_bytes())
             .finish_non_exhaustive()
     }
+}
+
+fn open_block(
+    store: Arc<dyn ObjectStore>,
+    tenant: TenantId,
+    meta: BlockMeta,
+    retry: RetryPolicy,
+) -> BoxFuture<'static, Result<BlockReader, StoreError>> {
+    Box::pin(async move { Ok(BlockReader::open_with_retry(store, &tenant, meta, &retry).await?) })
 }
 
 impl BlockStore {
@@ -156,233 +112,34 @@ impl BlockStore {
         cfg: BlockStoreConfig,
     ) -> Self {
         Self {
-            indexes: IndexCache::new(cfg.index_cache_bytes),
-            store,
             overrides,
-            cfg,
-            lists: DashMap::new(),
-            opening: DashMap::new(),
+            catalog: BlockCatalog::new(store, cfg, Signal::Metrics, open_block),
         }
     }
 
-    /// The tenant's blocks to read, from the cached list while it is
-    /// fresher than the TTL. `relist` skips the cache and the bucket index
-    /// and lists the bucket (after a block turned out to be gone).
-    async fn block_list(
-        &self,
-        tenant: &TenantId,
-        relist: bool,
-    ) -> Result<Arc<Vec<BlockMeta>>, StoreError> {
-        let slot: ListSlot = Arc::clone(&self.lists.entry(tenant.clone()).or_default());
-        let mut listed = slot.lock().await;
-        if let Some(l) = listed.as_ref()
-            && !relist
-            && l.at.elapsed() < self.cfg.block_list_ttl
-        {
-            return Ok(Arc::clone(&l.metas));
-        }
-        let known = listed.as_ref().map(|l| Arc::clone(&l.all));
-        let (all, marks) = match self.fresh_bucket_index(tenant, relist).await {
-            Some(index) => {
-                let marks = index.block_deletion_marks.clone();
-                (
-                    self.indexed_blocks(tenant, index, known.as_deref()).await?,
-                    marks,
-                )
-            }
-            None => {
-                // One recursive listing shows which blocks are complete
-                // and which marked; only new metas and marks are read.
-                let store = self.store.as_ref();
-                let retry = self.cfg.retry();
-                let dirs = scan_blocks(store, tenant, Signal::Metrics, &retry).await?;
-                let known_metas = known.as_deref().map_or(&[][..], Vec::as_slice);
-                let all =
-                    complete_blocks(store, tenant, Signal::Metrics, &dirs, known_metas, &retry)
-                        .await?;
-                let known_marks = listed.as_ref().map_or(&[][..], |l| l.marks.as_slice());
-                let marks =
-                    deletion_marks(store, tenant, Signal::Metrics, &dirs, known_marks).await?;
-                (all, marks.into_values().collect())
-            }
-        };
-        // Blocks gone from the bucket (compacted away, deleted by
-        // retention) free their cached readers now, not when evicted.
-        if let Some(known) = &known {
-            let still: HashSet<Ulid> = all.iter().map(|m| m.ulid).collect();
-            for gone in known.iter().filter(|m| !still.contains(&m.ulid)) {
-                self.indexes.remove(&(tenant.clone(), gone.ulid));
-            }
-        }
-        let metas = Arc::new(self.readable(all.clone(), &marks));
-        *listed = Some(Listed {
-            at: Instant::now(),
-            marks,
-            all: Arc::new(all),
-            metas: Arc::clone(&metas),
-        });
-        Ok(metas)
+    /// Index bytes the reader cache holds now.
+    pub fn index_cache_bytes(&self) -> usize {
+        self.catalog.index_cache_bytes()
     }
 
-    /// The blocks of a fresh bucket index plus those uploaded since it was
-    /// written, found by listing only ULIDs created after it (less the
-    /// time an upload may take). `known` saves `meta.json` reads.
-    async fn indexed_blocks(
-        &self,
-        tenant: &TenantId,
-        index: BucketIndex,
-        known: Option<&Vec<BlockMeta>>,
-    ) -> Result<Vec<BlockMeta>, StoreError> {
-        let since = index
-            .updated_at
-            .saturating_mul(1000)
-            .saturating_sub(UPLOAD_MARGIN_MS);
-        let mut cached: Vec<BlockMeta> = index.blocks.clone();
-        cached.extend(known.into_iter().flatten().cloned());
-        let recent = blocks_created_since(
-            self.store.as_ref(),
-            tenant,
-            since,
-            &cached,
-            &self.cfg.retry(),
-        )
-        .await?;
-        let mut seen = HashSet::new();
-        let mut all: Vec<BlockMeta> = Vec::with_capacity(index.blocks.len() + recent.len());
-        for m in recent.into_iter().chain(index.blocks) {
-            if seen.insert(m.ulid) {
-                all.push(m);
-            }
-        }
-        all.sort_by_key(|m| (m.min_time, m.ulid));
-        Ok(all)
+    /// True when block `ulid` of `tenant` is open in the reader cache.
+    #[cfg(test)]
+    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: Ulid) -> bool {
+        self.catalog.is_block_cached(tenant, ulid)
     }
 
-    /// The tenant's bucket index when it exists and is fresh enough; any
-    /// problem reading it means listing instead.
-    async fn fresh_bucket_index(&self, tenant: &TenantId, relist: bool) -> Option<BucketIndex> {
-        if relist || self.cfg.bucket_index_max_staleness.is_zero() {
-            return None;
-        }
-        let index = match read_bucket_index(self.store.as_ref(), tenant, Signal::Metrics).await {
-            Ok(index) => index?,
-            Err(e) => {
-                tracing::warn!(%tenant, error = %e, "bucket index unreadable, listing the bucket");
-                return None;
-            }
-        };
-        let age_s = common::time::now_ms().div_euclid(1000) - index.updated_at;
-        let max_s =
-            i64::try_from(self.cfg.bucket_index_max_staleness.as_secs()).unwrap_or(i64::MAX);
-        if age_s > max_s {
-            tracing::debug!(%tenant, age_s, "bucket index stale, listing the bucket");
-            return None;
-        }
-        Some(index)
-    }
-
-    /// The blocks a query reads: not marked for deletion longer than the
-    /// grace, and not covered by another block's compaction sources.
-    fn readable(&self, all: Vec<BlockMeta>, marks: &[DeletionMark]) -> Vec<BlockMeta> {
-        let grace_s =
-            i64::try_from(self.cfg.ignore_deletion_marks_delay.as_secs()).unwrap_or(i64::MAX);
-        let now_s = common::time::now_ms().div_euclid(1000);
-        let ignored: HashSet<Ulid> = marks
-            .iter()
-            .filter(|m| now_s.saturating_sub(m.deletion_time) > grace_s)
-            .map(|m| m.id)
-            .collect();
-        let unmarked = all
-            .into_iter()
-            .filter(|m| !ignored.contains(&m.ulid))
-            .collect();
-        split_covered(unmarked).0
-    }
-
-    /// Readers for the tenant's blocks overlapping `[mint, maxt]`; blocks
-    /// outside it are never opened. A block gone from the bucket means the
-    /// list is outdated: it is rebuilt by listing, and the open retried.
+    /// Readers for the tenant's blocks overlapping `[mint, maxt]`.
     async fn readers(
         &self,
         tenant: &TenantId,
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Arc<BlockReader>>, StoreError> {
-        match self.readers_from(tenant, mint, maxt, false).await {
-            Err(e) if is_gone(&e) => {
-                tracing::info!(%tenant, error = %e, "block gone since listing; relisting");
-                self.readers_from(tenant, mint, maxt, true).await
-            }
-            other => other,
-        }
-    }
-
-    /// [`BlockStore::readers`] without the retry; `relist` as in
-    /// [`BlockStore::block_list`].
-    async fn readers_from(
-        &self,
-        tenant: &TenantId,
-        mint: i64,
-        maxt: i64,
-        relist: bool,
-    ) -> Result<Vec<Arc<BlockReader>>, StoreError> {
-        let list = self.block_list(tenant, relist).await?;
-        // `max_time` is exclusive: a block ending at `mint` holds nothing
-        // at or after it.
-        let opens: Vec<_> = list
-            .iter()
-            .filter(|m| m.min_time <= maxt && m.max_time > mint)
-            .map(|meta| self.reader(tenant, meta.clone()))
-            .collect();
-        futures::stream::iter(opens)
-            .buffered(self.cfg.fetch_concurrency.max(1))
-            .try_collect()
-            .await
-    }
-
-    /// The reader for one block: cached, or opened (once, however many
-    /// queries ask at the same time) and cached.
-    async fn reader(
-        &self,
-        tenant: &TenantId,
-        meta: BlockMeta,
-    ) -> Result<Arc<BlockReader>, StoreError> {
-        let key = (tenant.clone(), meta.ulid);
-        if let Some(r) = self.indexes.get(&key) {
-            return Ok(r);
-        }
-        let slot: OpenSlot = Arc::clone(&self.opening.entry(key.clone()).or_default());
-        let opened = slot
-            .get_or_try_init(|| async {
-                let reader = BlockReader::open_with_retry(
-                    Arc::clone(&self.store),
-                    tenant,
-                    meta,
-                    &self.cfg.retry(),
-                )
-                .await?;
-                let reader = Arc::new(reader);
-                self.indexes.insert(key.clone(), Arc::clone(&reader));
-                Ok::<_, StoreError>(reader)
+        self.catalog
+            .with_relist(tenant, |relist| {
+                self.catalog.readers(tenant, mint, maxt, relist)
             })
             .await
-            .map(Arc::clone);
-        // Done (or failed, so the next query tries afresh): later queries
-        // find the reader in the cache.
-        self.opening
-            .remove_if(&key, |_, current| Arc::ptr_eq(current, &slot));
-        opened
-    }
-
-    /// Index bytes the reader cache holds now.
-    pub fn index_cache_bytes(&self) -> usize {
-        self.indexes.bytes()
-    }
-
-    /// True when block `ulid` of `tenant` is open in the reader cache.
-    #[cfg(test)]
-    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: Ulid) -> bool {
-        self.indexes.contains(&(tenant.clone(), ulid))
     }
 }
 
@@ -414,18 +171,9 @@ fn check_limits(
     Ok(())
 }
 
-/// True when `e` says an object is not there: a block deleted since it
-/// was listed.
-fn is_gone(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::ObjectStore(object_store::Error::NotFound { .. })
-    )
-}
-
 impl BlockStore {
     /// One attempt at [`SeriesStore::select`]; `relist` as in
-    /// [`BlockStore::block_list`].
+    /// [`BlockCatalog::block_list`].
     async fn select_from(
         &self,
         tenant: &TenantId,
@@ -434,7 +182,7 @@ impl BlockStore {
         maxt: i64,
         relist: bool,
     ) -> Result<Vec<Series>, StoreError> {
-        let readers = self.readers_from(tenant, mint, maxt, relist).await?;
+        let readers = self.catalog.readers(tenant, mint, maxt, relist).await?;
         let plans: Vec<SelectPlan> = readers
             .iter()
             .map(|r| r.plan_select(matchers, mint, maxt))
@@ -447,7 +195,7 @@ impl BlockStore {
             limits.max_fetched_chunk_bytes_per_query,
         )?;
         // One budget for the whole select: its GETs across all blocks.
-        let opts = FetchOptions::new(self.cfg.fetch_concurrency, self.cfg.retry());
+        let opts = FetchOptions::new(self.catalog.cfg.fetch_concurrency, self.catalog.retry());
         let fetches = readers
             .iter()
             .zip(plans)
@@ -470,13 +218,11 @@ impl SeriesStore for BlockStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StoreError> {
-        match self.select_from(tenant, matchers, mint, maxt, false).await {
-            Err(e) if is_gone(&e) => {
-                tracing::info!(%tenant, error = %e, "block gone since listing; relisting");
-                self.select_from(tenant, matchers, mint, maxt, true).await
-            }
-            other => other,
-        }
+        self.catalog
+            .with_relist(tenant, |relist| {
+                self.select_from(tenant, matchers, mint, maxt, relist)
+            })
+            .await
     }
 
     async fn series(

@@ -1,35 +1,57 @@
 //! A tenant's block list and open block readers, cached: what the metrics
-//! [`super::BlockStore`] and the logs [`super::LogBlockStore`] share.
+//! [`super::BlockStore`], the logs [`super::LogBlockStore`] and the traces
+//! [`super::TraceBlockStore`] share.
 //!
-//! - The block list is cached per tenant for
-//!   [`BlockStoreConfig::block_list_ttl`] and refreshed when stale (one LIST,
-//!   plus a `meta.json` GET only for blocks not seen before).
-//! - Blocks outside a query's time range are never opened.
-//! - Open readers live in a byte-bounded LRU
-//!   ([`BlockStoreConfig::index_cache_bytes`]); evicted ones re-open on
-//!   demand, and concurrent queries needing the same block share one open.
+//! - The block list comes from the compactor's bucket index of the signal
+//!   while it is fresher than [`BlockStoreConfig::bucket_index_max_staleness`]
+//!   (plus a listing of only the blocks uploaded since), else from one
+//!   recursive listing of the tenant's blocks (deletion marks included).
+//!   It is cached per tenant for [`BlockStoreConfig::block_list_ttl`].
+//! - Blocks marked for deletion longer than
+//!   [`BlockStoreConfig::ignore_deletion_marks_delay`] ago are skipped, and
+//!   so is every block whose compaction sources another listed block holds
+//!   (a compaction's sources and output are never both read).
+//! - Blocks outside a query's time range are never opened. Open readers
+//!   live in a byte-bounded LRU ([`BlockStoreConfig::index_cache_bytes`]);
+//!   evicted ones re-open on demand, and concurrent queries needing the
+//!   same block share one open.
+//! - A block that vanishes between listing and reading (deleted after
+//!   compaction) does not fail the query: the list is rebuilt from a fresh
+//!   listing and the read retried once ([`BlockCatalog::with_relist`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::block::{BlockMeta, RetryPolicy, refresh_block_list_under};
+use common::block::{
+    BlockMeta, BucketIndex, DeletionMark, RetryPolicy, Signal, blocks_created_since,
+    complete_blocks, deletion_marks, read_bucket_index, scan_blocks, split_covered,
+};
 use common::series::StoreError;
 use common::tenant::TenantId;
 use dashmap::DashMap;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
-use object_store::path::Path;
 use ulid::Ulid;
 
 use super::blocks::BlockStoreConfig;
 use super::index_cache::{BlockKey, CachedReader, IndexCache};
 
+/// How long a block upload may take: a block whose ULID (made when its
+/// upload started) is this much older than the bucket index may still have
+/// completed after the index was written.
+const UPLOAD_MARGIN_MS: i64 = 3_600_000;
+
 /// A tenant's block list and when it was read.
 #[derive(Debug)]
 struct Listed {
     at: Instant,
+    /// Every complete block, as listed or indexed.
+    all: Arc<Vec<BlockMeta>>,
+    /// Their deletion marks.
+    marks: Vec<DeletionMark>,
+    /// The ones queries read.
     metas: Arc<Vec<BlockMeta>>,
 }
 
@@ -48,31 +70,39 @@ pub(crate) type Opener<R> = fn(
     RetryPolicy,
 ) -> BoxFuture<'static, Result<R, StoreError>>;
 
-/// Cached block lists and readers of one kind of block.
+/// Cached block lists and readers of one signal's blocks.
 pub(crate) struct BlockCatalog<R> {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) cfg: BlockStoreConfig,
-    /// Where a tenant's blocks of this kind live.
-    prefix: fn(&TenantId) -> Path,
+    signal: Signal,
     open: Opener<R>,
     lists: DashMap<TenantId, ListSlot>,
     indexes: IndexCache<R>,
     opening: DashMap<BlockKey, OpenSlot<R>>,
 }
 
+/// True when `e` says an object is not there: a block deleted since it
+/// was listed.
+fn is_gone(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::ObjectStore(object_store::Error::NotFound { .. })
+    )
+}
+
 impl<R: CachedReader> BlockCatalog<R> {
-    /// A catalog of the blocks under `prefix(tenant)`, opened with `open`.
+    /// A catalog of `signal`'s blocks, opened with `open`.
     pub(crate) fn new(
         store: Arc<dyn ObjectStore>,
         cfg: BlockStoreConfig,
-        prefix: fn(&TenantId) -> Path,
+        signal: Signal,
         open: Opener<R>,
     ) -> Self {
         Self {
             indexes: IndexCache::new(cfg.index_cache_bytes),
             store,
             cfg,
-            prefix,
+            signal,
             open,
             lists: DashMap::new(),
             opening: DashMap::new(),
@@ -87,52 +117,171 @@ impl<R: CachedReader> BlockCatalog<R> {
         }
     }
 
-    /// The tenant's complete blocks, from the cached list while it is
-    /// fresher than the TTL.
+    /// Runs `read` with the cached block list (`relist = false`); when it
+    /// finds a block gone from the bucket, runs it once more on a fresh
+    /// listing (`relist = true`).
+    pub(crate) async fn with_relist<T, F, Fut>(
+        &self,
+        tenant: &TenantId,
+        read: F,
+    ) -> Result<T, StoreError>
+    where
+        F: Fn(bool) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        match read(false).await {
+            Err(e) if is_gone(&e) => {
+                tracing::info!(%tenant, signal = %self.signal, error = %e, "block gone since listing; relisting");
+                read(true).await
+            }
+            other => other,
+        }
+    }
+
+    /// The tenant's blocks to read, from the cached list while it is
+    /// fresher than the TTL. `relist` skips the cache and the bucket index
+    /// and lists the bucket (after a block turned out to be gone).
     pub(crate) async fn block_list(
         &self,
         tenant: &TenantId,
+        relist: bool,
     ) -> Result<Arc<Vec<BlockMeta>>, StoreError> {
         let slot: ListSlot = Arc::clone(&self.lists.entry(tenant.clone()).or_default());
         let mut listed = slot.lock().await;
         if let Some(l) = listed.as_ref()
+            && !relist
             && l.at.elapsed() < self.cfg.block_list_ttl
         {
             return Ok(Arc::clone(&l.metas));
         }
-        let known = listed.as_ref().map(|l| Arc::clone(&l.metas));
-        let metas = refresh_block_list_under(
-            self.store.as_ref(),
-            &(self.prefix)(tenant),
-            known.as_deref().map_or(&[], Vec::as_slice),
-            &self.retry(),
-        )
-        .await?;
+        let known = listed.as_ref().map(|l| Arc::clone(&l.all));
+        let (all, marks) = match self.fresh_bucket_index(tenant, relist).await {
+            Some(index) => {
+                let marks = index.block_deletion_marks.clone();
+                (
+                    self.indexed_blocks(tenant, index, known.as_deref()).await?,
+                    marks,
+                )
+            }
+            None => {
+                // One recursive listing shows which blocks are complete
+                // and which marked; only new metas and marks are read.
+                let store = self.store.as_ref();
+                let retry = self.retry();
+                let dirs = scan_blocks(store, tenant, self.signal, &retry).await?;
+                let known_metas = known.as_deref().map_or(&[][..], Vec::as_slice);
+                let all =
+                    complete_blocks(store, tenant, self.signal, &dirs, known_metas, &retry).await?;
+                let known_marks = listed.as_ref().map_or(&[][..], |l| l.marks.as_slice());
+                let marks = deletion_marks(store, tenant, self.signal, &dirs, known_marks).await?;
+                (all, marks.into_values().collect())
+            }
+        };
         // Blocks gone from the bucket (compacted away, deleted by
         // retention) free their cached readers now, not when evicted.
         if let Some(known) = &known {
-            let still: HashSet<Ulid> = metas.iter().map(|m| m.ulid).collect();
+            let still: HashSet<Ulid> = all.iter().map(|m| m.ulid).collect();
             for gone in known.iter().filter(|m| !still.contains(&m.ulid)) {
                 self.indexes.remove(&(tenant.clone(), gone.ulid));
             }
         }
-        let metas = Arc::new(metas);
+        let metas = Arc::new(self.readable(all.clone(), &marks));
         *listed = Some(Listed {
             at: Instant::now(),
+            marks,
+            all: Arc::new(all),
             metas: Arc::clone(&metas),
         });
         Ok(metas)
     }
 
+    /// The blocks of a fresh bucket index plus those uploaded since it was
+    /// written, found by listing only ULIDs created after it (less the
+    /// time an upload may take). `known` saves `meta.json` reads.
+    async fn indexed_blocks(
+        &self,
+        tenant: &TenantId,
+        index: BucketIndex,
+        known: Option<&Vec<BlockMeta>>,
+    ) -> Result<Vec<BlockMeta>, StoreError> {
+        let since = index
+            .updated_at
+            .saturating_mul(1000)
+            .saturating_sub(UPLOAD_MARGIN_MS);
+        let mut cached: Vec<BlockMeta> = index.blocks.clone();
+        cached.extend(known.into_iter().flatten().cloned());
+        let recent = blocks_created_since(
+            self.store.as_ref(),
+            tenant,
+            self.signal,
+            since,
+            &cached,
+            &self.retry(),
+        )
+        .await?;
+        let mut seen = HashSet::new();
+        let mut all: Vec<BlockMeta> = Vec::with_capacity(index.blocks.len() + recent.len());
+        for m in recent.into_iter().chain(index.blocks) {
+            if seen.insert(m.ulid) {
+                all.push(m);
+            }
+        }
+        all.sort_by_key(|m| (m.min_time, m.ulid));
+        Ok(all)
+    }
+
+    /// The tenant's bucket index when it exists and is fresh enough; any
+    /// problem reading it means listing instead.
+    async fn fresh_bucket_index(&self, tenant: &TenantId, relist: bool) -> Option<BucketIndex> {
+        if relist || self.cfg.bucket_index_max_staleness.is_zero() {
+            return None;
+        }
+        let index = match read_bucket_index(self.store.as_ref(), tenant, self.signal).await {
+            Ok(index) => index?,
+            Err(e) => {
+                tracing::warn!(%tenant, signal = %self.signal, error = %e, "bucket index unreadable, listing the bucket");
+                return None;
+            }
+        };
+        let age_s = common::time::now_ms().div_euclid(1000) - index.updated_at;
+        let max_s =
+            i64::try_from(self.cfg.bucket_index_max_staleness.as_secs()).unwrap_or(i64::MAX);
+        if age_s > max_s {
+            tracing::debug!(%tenant, signal = %self.signal, age_s, "bucket index stale, listing the bucket");
+            return None;
+        }
+        Some(index)
+    }
+
+    /// The blocks a query reads: not marked for deletion longer than the
+    /// grace, and not covered by another block's compaction sources.
+    fn readable(&self, all: Vec<BlockMeta>, marks: &[DeletionMark]) -> Vec<BlockMeta> {
+        let grace_s =
+            i64::try_from(self.cfg.ignore_deletion_marks_delay.as_secs()).unwrap_or(i64::MAX);
+        let now_s = common::time::now_ms().div_euclid(1000);
+        let ignored: HashSet<Ulid> = marks
+            .iter()
+            .filter(|m| now_s.saturating_sub(m.deletion_time) > grace_s)
+            .map(|m| m.id)
+            .collect();
+        let unmarked = all
+            .into_iter()
+            .filter(|m| !ignored.contains(&m.ulid))
+            .collect();
+        split_covered(unmarked).0
+    }
+
     /// Readers for the tenant's blocks overlapping `[mint, maxt]`
     /// (milliseconds, inclusive); blocks outside it are never opened.
+    /// `relist` as in [`BlockCatalog::block_list`].
     pub(crate) async fn readers(
         &self,
         tenant: &TenantId,
         mint: i64,
         maxt: i64,
+        relist: bool,
     ) -> Result<Vec<Arc<R>>, StoreError> {
-        let list = self.block_list(tenant).await?;
+        let list = self.block_list(tenant, relist).await?;
         // `max_time` is exclusive: a block ending at `mint` holds nothing
         // at or after it.
         let opens: Vec<_> = list
@@ -170,5 +319,16 @@ impl<R: CachedReader> BlockCatalog<R> {
         self.opening
             .remove_if(&key, |_, current| Arc::ptr_eq(current, &slot));
         opened
+    }
+
+    /// Index bytes the reader cache holds now.
+    pub(crate) fn index_cache_bytes(&self) -> usize {
+        self.indexes.bytes()
+    }
+
+    /// True when block `ulid` of `tenant` is open in the reader cache.
+    #[cfg(test)]
+    pub(crate) fn is_block_cached(&self, tenant: &TenantId, ulid: Ulid) -> bool {
+        self.indexes.contains(&(tenant.clone(), ulid))
     }
 }

@@ -10,9 +10,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use common::block::Signal;
 use common::block::{BlockMeta, RetryPolicy};
 use common::labels::Labels;
-use common::logs::block::{LogBlockReader, log_blocks_prefix};
+use common::logs::block::LogBlockReader;
 use common::logs::{LogSelect, LogStore, StreamEntries, merge_streams, trim_to_limit};
 use common::series::{Matcher, StoreError};
 use common::tenant::TenantId;
@@ -59,18 +60,21 @@ impl LogBlockStore {
     /// fetch settings of `cfg`, shared with the metrics blocks' settings).
     pub fn new(store: Arc<dyn ObjectStore>, cfg: BlockStoreConfig) -> Self {
         Self {
-            catalog: BlockCatalog::new(store, cfg, log_blocks_prefix, open_block),
+            catalog: BlockCatalog::new(store, cfg, Signal::Logs, open_block),
         }
     }
 
+    /// Readers of the blocks overlapping `[start_ns, end_ns)`; `relist`
+    /// as in [`BlockCatalog::block_list`].
     async fn readers(
         &self,
         tenant: &TenantId,
         start_ns: i64,
         end_ns: i64,
+        relist: bool,
     ) -> Result<Vec<Arc<LogBlockReader>>, StoreError> {
         let (mint, maxt) = millis(start_ns, end_ns);
-        self.catalog.readers(tenant, mint, maxt).await
+        self.catalog.readers(tenant, mint, maxt, relist).await
     }
 }
 
@@ -81,8 +85,15 @@ impl LogStore for LogBlockStore {
         tenant: &TenantId,
         sel: &LogSelect,
     ) -> Result<Vec<StreamEntries>, StoreError> {
-        let readers = self.readers(tenant, sel.start_ns, sel.end_ns).await?;
-        let lists = try_join_all(readers.iter().map(|r| r.select(sel))).await?;
+        let lists = self
+            .catalog
+            .with_relist(tenant, |relist| async move {
+                let readers = self
+                    .readers(tenant, sel.start_ns, sel.end_ns, relist)
+                    .await?;
+                Ok(try_join_all(readers.iter().map(|r| r.select(sel))).await?)
+            })
+            .await?;
         let mut out = merge_streams(lists);
         trim_to_limit(&mut out, sel.limit, sel.direction);
         Ok(out)
@@ -95,7 +106,7 @@ impl LogStore for LogBlockStore {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Labels>, StoreError> {
-        let readers = self.readers(tenant, start_ns, end_ns).await?;
+        let readers = self.readers(tenant, start_ns, end_ns, false).await?;
         Ok(union(
             readers
                 .iter()

@@ -12,10 +12,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use common::block::Signal;
 use common::block::{BlockMeta, RetryPolicy};
 use common::series::StoreError;
 use common::tenant::TenantId;
-use common::traces::block::{TraceBlockReader, trace_blocks_prefix};
+use common::traces::block::TraceBlockReader;
 use common::traces::{AttrScope, Trace, TraceId, TraceScan, TraceStore, union_traces};
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
@@ -57,20 +58,22 @@ impl TraceBlockStore {
     /// settings of `cfg`, shared with the other signals' block settings).
     pub fn new(store: Arc<dyn ObjectStore>, cfg: BlockStoreConfig) -> Self {
         Self {
-            catalog: BlockCatalog::new(store, cfg, trace_blocks_prefix, open_block),
+            catalog: BlockCatalog::new(store, cfg, Signal::Traces, open_block),
         }
     }
 
-    /// Readers of the blocks overlapping `[start_ns, end_ns]`, newest first.
+    /// Readers of the blocks overlapping `[start_ns, end_ns]`, newest
+    /// first; `relist` as in [`BlockCatalog::block_list`].
     async fn readers(
         &self,
         tenant: &TenantId,
         start_ns: u64,
         end_ns: u64,
+        relist: bool,
     ) -> Result<Vec<Arc<TraceBlockReader>>, StoreError> {
         let mut readers = self
             .catalog
-            .readers(tenant, millis(start_ns), millis(end_ns))
+            .readers(tenant, millis(start_ns), millis(end_ns), relist)
             .await?;
         readers.sort_by_key(|r| std::cmp::Reverse((r.meta().max_time, r.meta().ulid)));
         Ok(readers)
@@ -86,36 +89,50 @@ impl TraceStore for TraceBlockStore {
         start_ns: u64,
         end_ns: u64,
     ) -> Result<Option<Trace>, StoreError> {
-        let readers = self.readers(tenant, start_ns, end_ns).await?;
-        let candidates = readers
-            .into_iter()
-            .filter(|r| !r.row_groups_for(&id).is_empty());
-        let found: Vec<Trace> = futures::stream::iter(candidates)
-            .map(|r| async move {
-                let spans = r.trace_by_id(&id).await?;
-                Ok::<_, StoreError>((!spans.is_empty()).then(|| Trace::from_spans(id, spans)))
+        let found = self
+            .catalog
+            .with_relist(tenant, |relist| async move {
+                let readers = self.readers(tenant, start_ns, end_ns, relist).await?;
+                let candidates = readers
+                    .into_iter()
+                    .filter(|r| !r.row_groups_for(&id).is_empty());
+                futures::stream::iter(candidates)
+                    .map(|r| async move {
+                        let spans = r.trace_by_id(&id).await?;
+                        Ok::<_, StoreError>(
+                            (!spans.is_empty()).then(|| Trace::from_spans(id, spans)),
+                        )
+                    })
+                    .buffered(self.catalog.cfg.fetch_concurrency.max(1))
+                    .try_filter_map(|t| async move { Ok(t) })
+                    .try_collect::<Vec<Trace>>()
+                    .await
             })
-            .buffered(self.catalog.cfg.fetch_concurrency.max(1))
-            .try_filter_map(|t| async move { Ok(t) })
-            .try_collect()
             .await?;
         Ok(union_traces(vec![found]).pop())
     }
 
     async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
-        let mut found = Vec::new();
-        for reader in self.readers(tenant, scan.start_ns, scan.end_ns).await? {
-            let want = scan.limit.map(|l| l.saturating_sub(found.len()));
-            if want == Some(0) {
-                break;
-            }
-            found.push(
-                reader
-                    .search(scan.start_ns, scan.end_ns, scan.filter.as_ref(), want)
-                    .await?,
-            );
-        }
-        Ok(union_traces(found))
+        self.catalog
+            .with_relist(tenant, |relist| async move {
+                let mut found = Vec::new();
+                for reader in self
+                    .readers(tenant, scan.start_ns, scan.end_ns, relist)
+                    .await?
+                {
+                    let want = scan.limit.map(|l| l.saturating_sub(found.len()));
+                    if want == Some(0) {
+                        break;
+                    }
+                    found.push(
+                        reader
+                            .search(scan.start_ns, scan.end_ns, scan.filter.as_ref(), want)
+                            .await?,
+                    );
+                }
+                Ok(union_traces(found))
+            })
+            .await
     }
 
     async fn tag_names(
@@ -124,7 +141,7 @@ impl TraceStore for TraceBlockStore {
         start_ns: u64,
         end_ns: u64,
     ) -> Result<BTreeSet<(AttrScope, String)>, StoreError> {
-        let readers = self.readers(tenant, start_ns, end_ns).await?;
+        let readers = self.readers(tenant, start_ns, end_ns, false).await?;
         Ok(readers.iter().flat_map(|r| r.tags().names()).collect())
     }
 
@@ -136,7 +153,7 @@ impl TraceStore for TraceBlockStore {
         start_ns: u64,
         end_ns: u64,
     ) -> Result<BTreeSet<String>, StoreError> {
-        let readers = self.readers(tenant, start_ns, end_ns).await?;
+        let readers = self.readers(tenant, start_ns, end_ns, false).await?;
         Ok(readers
             .iter()
             .flat_map(|r| r.tags().values(scope, key))
