@@ -219,11 +219,13 @@ pub(crate) fn exemplars_result(result: &[SeriesExemplars]) -> String {
     success(&data, &[])
 }
 
-/// `/status/buildinfo` in Prometheus's shape.
+/// `/status/buildinfo` in Prometheus's shape, with Mimir's `features`
+/// object: Grafana reads `ruler_config_api` from it to offer rule editing.
 pub(crate) fn build_info(version: &str) -> String {
     let data = format!(
         "{{\"version\":{},\"revision\":\"unknown\",\"branch\":\"unknown\",\"buildUser\":\"unknown\",\
-         \"buildDate\":\"unknown\",\"goVersion\":\"unknown\"}}",
+         \"buildDate\":\"unknown\",\"goVersion\":\"unknown\",\"features\":{{\"ruler_config_api\":\"true\",\
+         \"alertmanager_config_api\":\"false\",\"query_sharding\":\"false\",\"federated_rules\":\"false\"}}}}",
         string(version)
     );
     success(&data, &[])

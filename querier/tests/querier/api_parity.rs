@@ -217,6 +217,8 @@ async fn buildinfo_names_the_version() {
     for k in ["revision", "branch", "buildUser", "buildDate", "goVersion"] {
         assert!(v["data"][k].is_string(), "{k} in {body}");
     }
+    // Grafana offers rule editing when Mimir's feature flag says so.
+    assert_eq!(v["data"]["features"]["ruler_config_api"], "true", "{body}");
 }
 
 #[tokio::test]
