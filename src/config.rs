@@ -43,6 +43,11 @@ pub struct ServerConfig {
     /// Proxies whose `X-Forwarded-For` is believed when deciding a client's
     /// address for `allowed_source_cidrs`; empty = the TCP peer is the client.
     pub trusted_proxies: Vec<Cidr>,
+    /// On SIGTERM: how long in-flight requests may finish and the heads
+    /// be flushed before the process exits anyway (what is not uploaded
+    /// stays in the WAL).
+    #[serde(with = "humantime_serde")]
+    pub graceful_shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +58,7 @@ impl Default for ServerConfig {
             grpc_listen_port: 4317,
             tls: None,
             trusted_proxies: Vec::new(),
+            graceful_shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
@@ -192,6 +192,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             Arc::clone(&auth),
         ));
     let tls = cfg.server.tls.clone();
+    let graceful = cfg.server.graceful_shutdown_timeout;
+    let flush_on_shutdown = cfg.ingester.flush_on_shutdown;
     let ops = Arc::new(Ops {
         cfg,
         overrides,
@@ -222,33 +224,72 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {grpc_addr}"))?;
     tracing::info!(addr = %grpc_addr, "cairn listening (OTLP gRPC)");
+    let (signalled, stop) = tokio::sync::watch::channel(None::<Instant>);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signalled.send(Some(Instant::now()));
+    });
     let grpc = tokio::spawn(grpc.serve_with_incoming_shutdown(
         tonic::transport::server::TcpIncoming::from(grpc_listener),
-        shutdown_signal(),
+        stopped(stop.clone()),
     ));
-    match tls {
-        None => {
-            tracing::info!(%addr, "cairn listening (HTTP)");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+    let serving = async {
+        match tls {
+            None => {
+                tracing::info!(%addr, "cairn listening (HTTP)");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped(stop.clone()))
+                    .await
+            }
+            Some(tls) => {
+                let config = common::tls::server_config(&tls).context("loading server.tls")?;
+                // `tap_io` gives any listener with `SocketAddr` peers the
+                // `ConnectInfo<SocketAddr>` the access layer reads.
+                let listener = TlsListener::new(listener, config)
+                    .context("starting the TLS listener")?
+                    .tap_io(|_| {});
+                tracing::info!(%addr, "cairn listening (HTTPS)");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped(stop.clone()))
+                    .await
+            }
         }
-        Some(tls) => {
-            let config = common::tls::server_config(&tls).context("loading server.tls")?;
-            // `tap_io` gives any listener with `SocketAddr` peers the
-            // `ConnectInfo<SocketAddr>` the access layer reads.
-            let listener = TlsListener::new(listener, config)
-                .context("starting the TLS listener")?
-                .tap_io(|_| {});
-            tracing::info!(%addr, "cairn listening (HTTPS)");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+        .context("serving HTTP")
+    };
+    // Open connections (a Loki tail, a slow query) may drain only until
+    // the deadline.
+    let drain_deadline = async {
+        stopped(stop.clone()).await;
+        tokio::time::sleep(graceful).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = drain_deadline => tracing::warn!("requests still open at the shutdown deadline; closing them"),
+    }
+    grpc.abort();
+    let since_signal = stop.borrow().map_or(Duration::ZERO, |at| at.elapsed());
+    let left = graceful.saturating_sub(since_signal);
+    match tokio::time::timeout(left, ingester.shutdown(flush_on_shutdown)).await {
+        Ok(Ok(())) => tracing::info!("shut down cleanly"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "flushing on shutdown failed; the data stays in the WAL");
+        }
+        Err(_) => {
+            tracing::error!(
+                ?graceful,
+                "flushing on shutdown ran past the deadline; the data stays in the WAL"
+            );
+            if let Err(e) = ingester.shutdown(false).await {
+                tracing::error!(error = %e, "syncing the WAL on shutdown failed");
+            }
         }
     }
-    .context("serving HTTP")?;
-    grpc.abort();
     Ok(())
+}
+
+/// Resolves once the shutdown signal was received.
+async fn stopped(mut stop: tokio::sync::watch::Receiver<Option<Instant>>) {
+    let _ = stop.wait_for(Option::is_some).await;
 }
 
 fn ops_router(ops: Arc<Ops>) -> Router {

@@ -55,6 +55,9 @@ pub struct IngesterConfig {
     pub traces_block_max_age: Duration,
     /// … or once it holds this many bytes of spans (Tempo's `max_block_bytes`).
     pub traces_block_max_bytes: usize,
+    /// On a graceful shutdown, cut and upload every head (else only sync
+    /// the WALs and replay them on the next start).
+    pub flush_on_shutdown: bool,
 }
 
 impl Default for IngesterConfig {
@@ -76,6 +79,7 @@ impl Default for IngesterConfig {
             trace_idle_period: Duration::from_secs(10),
             traces_block_max_age: Duration::from_secs(30 * 60),
             traces_block_max_bytes: 256 << 20,
+            flush_on_shutdown: true,
         }
     }
 }

@@ -425,6 +425,27 @@ impl Ingester {
         })
     }
 
+    /// What a graceful shutdown does: cuts and uploads every head (when
+    /// `flush`), then forces every WAL to disk, so whatever could not be
+    /// uploaded is replayed on the next start. Returns the first error.
+    pub async fn shutdown(&self, flush: bool) -> Result<(), IngesterError> {
+        let flushed = if flush {
+            self.flush().await.map(|blocks| {
+                tracing::info!(blocks = blocks.len(), "flushed heads on shutdown");
+            })
+        } else {
+            Ok(())
+        };
+        for db in self.tenants.iter() {
+            db.sync_wal()?;
+        }
+        self.logs.sync_wals()?;
+        for db in self.traces.iter() {
+            db.sync_wal()?;
+        }
+        flushed
+    }
+
     /// `POST /ingester/flush`.
     pub fn router(self: Arc<Self>) -> axum::Router {
         http::router(self)

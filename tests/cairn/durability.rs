@@ -1,12 +1,13 @@
-//! Durability: acknowledged samples survive `kill -9` (WAL replay), and
+//! Durability: acknowledged samples survive `kill -9` (WAL replay),
 //! flushed blocks serve queries with the WAL gone — on the filesystem and on
-//! a real S3 server.
+//! a real S3 server — and SIGTERM flushes every signal and exits 0.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::support::peers::Seaweed;
 use crate::support::remote_write::{now_ms, push, series};
-use crate::support::{Cairn, vector};
+use crate::support::{Cairn, http, loki, vector};
 
 const SERIES: usize = 20;
 const SAMPLES: usize = 150;
@@ -98,4 +99,95 @@ async fn flushed_block_survives_losing_the_wal_on_s3() {
         weed.s3_port
     );
     flushed_block_survives_losing_the_wal(dir.path(), &storage).await;
+}
+
+/// Complete blocks of `signal` in the bucket of `tenant` (those with `meta.json`).
+fn blocks(dir: &Path, tenant: &str, signal: &str) -> usize {
+    std::fs::read_dir(dir.join("bucket").join(tenant).join(signal).join("blocks"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join("meta.json").exists())
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sigterm_flushes_every_signal_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cairn = Cairn::start(dir.path(), "").await;
+    let end = write_history(&cairn, "team-a").await;
+    let now_ns = end * 1_000_000;
+    let lines: Vec<(i64, String)> = (0..10).map(|i| (now_ns - i, format!("line {i}"))).collect();
+    let (status, body) = loki::push(
+        &cairn.url(),
+        "team-a",
+        vec![loki::stream(r#"{app="api"}"#, &lines)],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let span = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "api"}}]},
+        "scopeSpans": [{"spans": [{"traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331", "name": "GET /", "kind": 2,
+        "startTimeUnixNano": (now_ns - 1_000_000).to_string(), "endTimeUnixNano": now_ns.to_string()}]}]}]});
+    let r = http()
+        .post(format!("{}/v1/traces", cairn.url()))
+        .header("X-Scope-OrgID", "team-a")
+        .json(&span)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let status = cairn.terminate(Duration::from_secs(40));
+    assert!(status.success(), "exit {status:?}\n{}", cairn.log());
+    for signal in ["metrics", "logs", "traces"] {
+        assert_eq!(
+            blocks(dir.path(), "team-a", signal),
+            1,
+            "{signal}\n{}",
+            cairn.log()
+        );
+    }
+    // Everything is in the bucket: with the WAL gone, every item is read
+    // back exactly once.
+    std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let cairn = cairn.relaunch().await;
+    assert_history(&cairn, "team-a", end).await;
+    let r = http()
+        .get(format!("{}/loki/api/v1/query_range", cairn.url()))
+        .header("X-Scope-OrgID", "team-a")
+        .query(&[
+            ("query", r#"{app="api"}"#.to_string()),
+            ("start", (now_ns - 60_000_000_000).to_string()),
+            ("end", (now_ns + 1).to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let values = body["data"]["result"][0]["values"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(values, 10, "{body}");
+    let r = http()
+        .get(format!(
+            "{}/api/traces/0af7651916cd43dd8448eb211c80319c",
+            cairn.url()
+        ))
+        .header("X-Scope-OrgID", "team-a")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", cairn.log());
+    let trace: serde_json::Value = r.json().await.unwrap();
+    let spans: usize = trace["batches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| b["scopeSpans"].as_array().into_iter().flatten())
+        .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(spans, 1, "{trace}");
 }

@@ -119,6 +119,11 @@ impl LogsIngester {
         out
     }
 
+    /// Forces every tenant's logs WAL to disk.
+    pub(crate) fn sync_wals(&self) -> Result<(), IngesterError> {
+        self.all().iter().try_for_each(|(_, logs)| logs.sync_wal())
+    }
+
     /// Drops uploaded heads older than `retain`.
     pub(crate) fn expire_uploaded(&self, retain: Duration) {
         for t in self.tenants.iter() {

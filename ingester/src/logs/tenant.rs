@@ -235,6 +235,13 @@ impl TenantLogs {
         Ok(())
     }
 
+    /// Forces the tenant's logs WAL to disk (graceful shutdown).
+    pub(crate) fn sync_wal(&self) -> Result<(), IngesterError> {
+        self.wal
+            .sync()
+            .map_err(|e| IngesterError::Wal(format!("syncing the logs WAL: {e}")))
+    }
+
     /// Forgets uploaded heads older than `retain`.
     pub(crate) fn expire_uploaded(&self, retain: Duration) {
         self.heads.write().expire(retain);

@@ -251,6 +251,13 @@ impl TenantDb {
 
     /// Forgets uploaded heads older than `retain`: their blocks are listed
     /// by every querier by then.
+    /// Forces the tenant's WAL to disk (graceful shutdown).
+    pub(crate) fn sync_wal(&self) -> Result<(), IngesterError> {
+        self.wal
+            .sync()
+            .map_err(|e| IngesterError::Wal(format!("syncing the WAL: {e}")))
+    }
+
     pub(crate) fn expire_uploaded(&self, retain: Duration) {
         self.heads.write().expire(retain);
     }

@@ -167,6 +167,13 @@ impl TracesDb {
         Ok(())
     }
 
+    /// Forces the tenant's traces WAL to disk (graceful shutdown).
+    pub(crate) fn sync_wal(&self) -> Result<(), IngesterError> {
+        self.wal
+            .sync()
+            .map_err(|e| IngesterError::Wal(format!("syncing the traces WAL: {e}")))
+    }
+
     /// Forgets uploaded heads older than `retain`.
     pub(crate) fn expire_uploaded(&self, retain: Duration) {
         self.state.lock().heads.expire(retain);

@@ -177,6 +177,34 @@ impl Cairn {
     /// Starts again with the same config, data and port.
     pub async fn restart(mut self) -> Self {
         self.kill9();
+        self.relaunch().await
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the process to exit.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.child.id()).expect("a pid");
+        // SAFETY: signals only the child this test started.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGTERM) },
+            0,
+            "sending SIGTERM"
+        );
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for cairn") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cairn still running {within:?} after SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts again (after it exited) with the same config, data and ports.
+    pub async fn relaunch(self) -> Self {
         let (dir, port, config) = (self.dir.clone(), self.port, self.config.clone());
         Self::spawn(&dir, port, self.grpc_port, config).await
     }
