@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod compaction;
 mod durability;
+mod isolation;
 mod limits;
 mod logs_push;
 mod prometheus_peer;
