@@ -11,6 +11,7 @@ mod durability;
 mod isolation;
 mod limits;
 mod logs_push;
+mod noisy_neighbour;
 mod prometheus_peer;
 mod ruler;
 mod tenancy;
