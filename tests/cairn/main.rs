@@ -7,6 +7,7 @@ mod api_parity;
 mod auth;
 mod bad_input;
 mod compaction;
+mod crash;
 mod durability;
 mod isolation;
 mod limits;
