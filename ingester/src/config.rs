@@ -58,6 +58,9 @@ pub struct IngesterConfig {
     /// On a graceful shutdown, cut and upload every head (else only sync
     /// the WALs and replay them on the next start).
     pub flush_on_shutdown: bool,
+    /// Pushes are refused with 503 while the process's resident memory is
+    /// above this many bytes (0 = no limit), before the kernel would kill it.
+    pub max_memory_bytes: u64,
 }
 
 impl Default for IngesterConfig {
@@ -80,6 +83,7 @@ impl Default for IngesterConfig {
             traces_block_max_age: Duration::from_secs(30 * 60),
             traces_block_max_bytes: 256 << 20,
             flush_on_shutdown: true,
+            max_memory_bytes: 0,
         }
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod head_set;
 mod http;
 mod logs;
+mod memory_limit;
 mod metrics;
 mod self_metrics;
 mod traces;
@@ -38,6 +39,7 @@ use prometheus_client::registry::Registry;
 pub use config::IngesterConfig;
 pub use error::IngesterError;
 use logs::LogsIngester;
+use memory_limit::MemoryLimit;
 use metrics::exemplars::{ExemplarBounds, ExemplarStore};
 use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
@@ -62,6 +64,8 @@ pub struct Ingester {
     logs: LogsIngester,
     /// Per-tenant live traces behind their WAL.
     traces: DashMap<TenantId, Arc<TracesDb>>,
+    /// Refuses pushes past `max_memory_bytes`.
+    memory: MemoryLimit,
     metrics: IngesterMetrics,
 }
 
@@ -76,6 +80,7 @@ impl Ingester {
         let metrics = IngesterMetrics::register(registry);
         let this = Self {
             logs: LogsIngester::new(wal_options(&cfg), cfg.logs_block_max_age / 2),
+            memory: MemoryLimit::new(cfg.max_memory_bytes),
             cfg,
             store,
             overrides,
@@ -446,6 +451,19 @@ impl Ingester {
         flushed
     }
 
+    /// Refuses a push while the process is over its memory limit,
+    /// counting the refusal.
+    fn admit(&self, tenant: &TenantId) -> Result<(), PushError> {
+        self.memory.check().inspect_err(|_| {
+            self.metrics
+                .memory_limited_pushes
+                .get_or_create(&TenantLabel {
+                    tenant: tenant.to_string(),
+                })
+                .inc();
+        })
+    }
+
     /// `POST /ingester/flush`.
     pub fn router(self: Arc<Self>) -> axum::Router {
         http::router(self)
@@ -467,6 +485,7 @@ impl MetricsPusher for Ingester {
         tenant: &TenantId,
         series: Vec<PushSeries>,
     ) -> Result<PushOutcome, PushError> {
+        self.admit(tenant)?;
         let db = self
             .tenant_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;
@@ -632,6 +651,7 @@ impl LogsPusher for Ingester {
         tenant: &TenantId,
         streams: Vec<PushStream>,
     ) -> Result<LogsPushOutcome, PushError> {
+        self.admit(tenant)?;
         let dir = self
             .cfg
             .wal_dir
@@ -663,6 +683,7 @@ impl TracesPusher for Ingester {
         tenant: &TenantId,
         spans: Vec<Span>,
     ) -> Result<TracesPushOutcome, PushError> {
+        self.admit(tenant)?;
         let limits = self.overrides.get(tenant);
         let db = self
             .traces_db(tenant)

@@ -38,6 +38,7 @@ pub(crate) struct IngesterMetrics {
     pub(crate) appended_spans: Family<TenantLabel, Counter>,
     pub(crate) live_traces: Family<TenantLabel, Gauge>,
     pub(crate) traces_bytes: Family<TenantLabel, Gauge>,
+    pub(crate) memory_limited_pushes: Family<TenantLabel, Counter>,
 }
 
 impl IngesterMetrics {
@@ -124,6 +125,11 @@ impl IngesterMetrics {
             "traces_bytes",
             "Bytes of spans held in memory (live traces and current, pending and recently uploaded heads)",
             m.traces_bytes.clone(),
+        );
+        r.register(
+            "memory_limited_pushes",
+            "Pushes refused with 503 because resident memory passed ingester.max_memory_bytes",
+            m.memory_limited_pushes.clone(),
         );
         m
     }

@@ -104,3 +104,94 @@ async fn runtime_overrides_take_effect_within_15s_without_restart() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Runs `query` over the last 10 minutes as `tenant`; status and body.
+async fn range_query(cairn: &Cairn, tenant: &str, query: &str) -> (u16, String) {
+    let end = now_ms() / 1000;
+    let r = crate::support::http()
+        .get(format!("{}/prometheus/api/v1/query_range", cairn.url()))
+        .header("X-Scope-OrgID", tenant)
+        .query(&[
+            ("query", query.to_string()),
+            ("start", (end - 600).to_string()),
+            ("end", end.to_string()),
+            ("step", "1".to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn memory_limits_refuse_work_and_the_process_stays_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    // Per query: at most 1000 samples in memory.
+    let cairn = Cairn::start(dir.path(), "querier:\n  max_samples: 1000\n").await;
+    let t = now_ms();
+    let many: Vec<_> = (0..50)
+        .map(|i| {
+            let samples: Vec<(i64, f64)> =
+                (0..60).map(|k| (t - k * 1000, k as f64)).rev().collect();
+            series("wide", &[("i", &i.to_string())], &samples)
+        })
+        .collect();
+    let (status, body) = push(&cairn.url(), Some("team-a"), many).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = range_query(&cairn, "team-a", "wide").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("max_samples") || body.contains("samples"),
+        "{body}"
+    );
+    let (status, body) = range_query(&cairn, "team-a", "sum(wide)").await;
+    assert_eq!(status, 200, "a query within the limit still runs: {body}");
+    drop(cairn);
+
+    // Ingester: resident memory above 1 MiB (always) refuses every push.
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "  max_memory_bytes: 1048576\n").await;
+    let (status, body) = push(
+        &cairn.url(),
+        Some("team-a"),
+        vec![series("m", &[], &[(t, 1.0)])],
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("ingester.max_memory_bytes"), "{body}");
+    let (status, body) = crate::support::loki::push(
+        &cairn.url(),
+        "team-a",
+        vec![crate::support::loki::stream(
+            r#"{app="a"}"#,
+            &[(t * 1_000_000, "x".into())],
+        )],
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    let r = crate::support::http()
+        .post(format!("{}/v1/traces", cairn.url()))
+        .header("X-Scope-OrgID", "team-a")
+        .json(&serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "0000000000000001", "name": "s",
+            "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503, "{}", r.text().await.unwrap());
+    // Still serving: ready, queries answer, the refusals are counted.
+    let (status, _) = range_query(&cairn, "team-a", "up").await;
+    assert_eq!(status, 200);
+    let metrics = crate::support::http()
+        .get(format!("{}/metrics", cairn.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"cairn_ingester_memory_limited_pushes_total{tenant="team-a"} 3"#),
+        "{metrics}"
+    );
+}
