@@ -206,6 +206,12 @@ fn normalize(mut series: Vec<BlockSeries>) -> Vec<BlockSeries> {
     out
 }
 
+/// Checks that `bytes` decode as a block index (what `fsck`-style tools
+/// and the fuzz targets need), saying what is wrong when they do not.
+pub fn check_index(bytes: &[u8]) -> Result<(), String> {
+    index::decode(bytes).map(|_| ())
+}
+
 /// The complete blocks of `tenant` (those with a readable `meta.json`),
 /// sorted by `min_time`.
 ///

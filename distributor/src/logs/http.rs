@@ -17,9 +17,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message;
 use tower_http::decompression::RequestDecompressionLayer;
 
+use super::LogsDistributor;
 use super::error::LogsError;
 use super::wire::{self, RawStream};
-use super::{LogsDistributor, otlp};
 use crate::http::read_body;
 
 /// Which push API a request came through.
@@ -72,11 +72,13 @@ fn decode(
     json: bool,
     body: &[u8],
 ) -> Result<Vec<RawStream>, LogsError> {
-    Ok(match (api, json) {
-        (Api::Loki, true) => wire::decode_json(body)?,
-        (Api::Loki, false) => wire::decode_protobuf(body, d.cfg.max_recv_msg_size)?.into(),
-        (Api::Otlp, json) => otlp::to_streams(otlp::decode(body, json)?, common::time::now_ns()),
-    })
+    Ok(wire::decode_push(
+        matches!(api, Api::Otlp),
+        json,
+        body,
+        d.cfg.max_recv_msg_size,
+        common::time::now_ns(),
+    )?)
 }
 
 async fn handle(d: Arc<LogsDistributor>, api: Api, headers: HeaderMap, body: Body) -> Response {

@@ -126,14 +126,16 @@ pub enum WireError {
 
 /// A stream as received, before validation.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RawStream {
-    pub(crate) labels: RawLabels,
-    pub(crate) entries: Vec<LogEntry>,
+pub struct RawStream {
+    /// Its labels, not yet parsed or checked.
+    pub labels: RawLabels,
+    /// Its lines.
+    pub entries: Vec<LogEntry>,
 }
 
 /// A stream's labels as received.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum RawLabels {
+pub enum RawLabels {
     /// Prometheus text form, parsed during validation.
     Text(String),
     /// Already name/value pairs (JSON push, OTLP), unsorted.
@@ -246,8 +248,26 @@ impl<'de> Deserialize<'de> for JsonEntry {
     }
 }
 
+/// The streams of a push body, decoded the way the push endpoint reads
+/// it: an OTLP logs export when `otlp` (lines without a time get
+/// `now_ns`), else a Loki push; JSON when `json`, else protobuf (snappy for
+/// Loki). The fuzz targets feed it arbitrary bytes.
+pub fn decode_push(
+    otlp: bool,
+    json: bool,
+    body: &[u8],
+    max_recv_msg_size: usize,
+    now_ns: i64,
+) -> Result<Vec<RawStream>, WireError> {
+    Ok(match (otlp, json) {
+        (false, true) => decode_json(body)?,
+        (false, false) => decode_protobuf(body, max_recv_msg_size)?.into(),
+        (true, json) => super::otlp::to_streams(super::otlp::decode(body, json)?, now_ns),
+    })
+}
+
 /// Decodes Loki's JSON push body.
-pub(crate) fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, WireError> {
+fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, WireError> {
     if body.is_empty() {
         return Err(WireError::Empty);
     }

@@ -1,0 +1,8 @@
+//! Loki push bodies (JSON and snappy protobuf) and OTLP/HTTP logs
+//! (JSON and protobuf), decoded as the push endpoint reads them.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    for (otlp, json) in [(false, true), (false, false), (true, true), (true, false)] {
+        let _ = distributor::logs::wire::decode_push(otlp, json, data, 1 << 20, 0);
+    }
+});

@@ -1,0 +1,23 @@
+//! OTLP traces and metrics (JSON and protobuf) decoded and translated
+//! into Cairn's spans and Prometheus series.
+#![no_main]
+use http::{HeaderMap, HeaderValue, header};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    for content_type in ["application/json", "application/x-protobuf"] {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Ok((req, _)) =
+            distributor::otlp::decode::<ExportTraceServiceRequest>(&headers, data, 1 << 20)
+        {
+            let _ = common::traces::otlp::spans_from_otlp(req.resource_spans);
+        }
+        if let Ok((req, _)) =
+            distributor::otlp::decode::<ExportMetricsServiceRequest>(&headers, data, 1 << 20)
+        {
+            let _ = distributor::otlp_metrics::translate::translate(req.resource_metrics);
+        }
+    }
+});
