@@ -83,8 +83,19 @@ impl<H> HeadSet<H> {
     }
 }
 
+/// Between half and all of `d`, picked from the clock's nanoseconds (no
+/// need for a real random source to spread retries).
+fn jittered(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
 /// Runs `upload` up to `attempts` times with exponential backoff (200 ms
-/// doubling to 30 s), logging each failure; the last error is returned.
+/// doubling to 30 s) and jitter (each wait between half and all of it, so
+/// ingesters throttled together by the store do not retry in step),
+/// logging each failure; the last error is returned.
 pub(crate) async fn upload_with_retry<T, E, F, Fut>(
     tenant: &TenantId,
     attempts: u32,
@@ -107,10 +118,24 @@ where
             }
             Err(e) => {
                 tracing::warn!(%tenant, attempt, error = %e, "block upload failed, retrying");
-                tokio::time::sleep(backoff).await;
+                tokio::time::sleep(jittered(backoff)).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
                 attempt += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_between_half_and_all_of_the_backoff() {
+        let d = Duration::from_millis(800);
+        for _ in 0..100 {
+            let j = jittered(d);
+            assert!(j >= d / 2 && j <= d, "{j:?}");
         }
     }
 }
