@@ -105,7 +105,7 @@ wait_ready cairn "http://127.0.0.1:$CAIRN_PORT/ready" "$cairn_pid"
 wait_ready prometheus "http://127.0.0.1:$PROM_PORT/-/ready" "$prom_pid"
 wait_ready victoria "http://127.0.0.1:$VM_PORT/health" "$vm_pid"
 
-echo "== versions: $(prometheus --version 2>&1 | head -1); victoria-metrics $(victoria-metrics -version 2>&1 | head -1); $(nproc) cores"
+echo "== versions: $(prometheus --version 2>&1 | head -1); victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null); $(nproc) cores"
 echo "== 1. metrics ingest (remote write 1.0)"
 timeout "$STEP_TIMEOUT" "$ex/ingest_bench" \
   --series "$SERIES" --samples "$SAMPLES" --batch "$BATCH" \
