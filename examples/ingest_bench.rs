@@ -101,7 +101,22 @@ impl Peer {
         match self.kind {
             Kind::Cairn => {
                 flush(&self.url).await;
-                Some(block_bytes_and_samples(&dir.join(tenant).join("metrics/blocks")).0)
+                let blocks = dir.join(tenant).join("metrics/blocks");
+                let chunks: u64 = std::fs::read_dir(&blocks)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|b| dir_bytes(&b.path().join("chunks")))
+                    .sum();
+                let (bytes, samples) = block_bytes_and_samples(&blocks);
+                println!(
+                    "{}: {samples} samples in blocks; chunk segments {chunks} bytes = {:.2} B/sample, \
+                     index and meta the other {} bytes",
+                    self.name,
+                    chunks as f64 / samples.max(1) as f64,
+                    bytes - chunks
+                );
+                Some(bytes)
             }
             Kind::Victoria => {
                 let r = reqwest::get(format!("{}/internal/force_flush", self.url)).await;
