@@ -1,14 +1,24 @@
-//! End-to-end ingest benchmark: pushes a synthetic remote-write load to Cairn
-//! (and, with `--compare`, to a Prometheus started with
-//! `--web.enable-remote-write-receiver`) and prints samples/s for each and
-//! their ratio. With `--bucket-dir` it then flushes Cairn and reports the
-//! bytes per sample of the uploaded blocks.
+//! End-to-end metrics ingest benchmark: pre-encodes a realistic Prometheus
+//! remote-write 1.0 load (snappy protobuf; ~8 labels per series, 38 metric
+//! names: counters, gauges and histograms, one sample per series every
+//! 15 s) and pushes the same load to every `--target` in turn, alternating
+//! in `--phases` slices so machine noise hits every target alike. Prints
+//! one table: samples/s, samples per server CPU-second, peak RSS per active
+//! series, bytes on disk per sample, request errors, and Cairn/peer ratios.
+//!
+//! A target is `KIND=URL[,pid=PID][,dir=PATH]`, KIND one of `cairn`,
+//! `prometheus`, `victoria`; URL is the server's base URL. With `pid` the
+//! server's CPU seconds and peak RSS come from `/proc/PID`; with `dir` the
+//! disk bytes after a flush: Cairn's filesystem bucket (after
+//! `POST /ingester/flush`, the tenant's metrics blocks), VictoriaMetrics's
+//! `-storageDataPath` (after `/internal/force_flush`), Prometheus's TSDB
+//! directory (WAL and memory-mapped head chunks: no block is cut in a short
+//! run). `bench/compare.sh` starts all three and runs this.
 //!
 //! ```sh
-//! cargo run --release &                       # Cairn on 127.0.0.1:9009
-//! prometheus --web.enable-remote-write-receiver --web.listen-address=127.0.0.1:9090 &
 //! cargo run --release --example ingest_bench -- \
-//!     --cairn http://127.0.0.1:9009 --compare http://127.0.0.1:9090/api/v1/write --bucket-dir ./data/bucket
+//!     --target cairn=http://127.0.0.1:9009,pid=$(pgrep -n cairn),dir=./data/bucket \
+//!     --target prometheus=http://127.0.0.1:9090 --series 100000 --samples 120
 //! ```
 
 use std::path::PathBuf;
@@ -19,157 +29,445 @@ use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode}
 
 #[path = "support/bucket.rs"]
 mod bucket;
-use bucket::block_bytes_and_samples;
+use bucket::{block_bytes_and_samples, dir_bytes};
 #[path = "support/load.rs"]
 mod load;
-use load::{Target, flush, push_all};
+use load::{Target, cpu_seconds, flush, push_all, status_kib};
+
+/// Which server a target is: decides the write path, the flush call and
+/// what its data directory holds.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Cairn,
+    Prometheus,
+    Victoria,
+}
+
+struct Peer {
+    kind: Kind,
+    name: String,
+    url: String,
+    pid: Option<u32>,
+    dir: Option<PathBuf>,
+}
+
+impl Peer {
+    fn parse(spec: &str) -> Result<Peer, String> {
+        let (name, rest) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--target {spec}: want KIND=URL[,pid=N][,dir=PATH]"))?;
+        let kind = match name {
+            "cairn" => Kind::Cairn,
+            "prometheus" => Kind::Prometheus,
+            "victoria" => Kind::Victoria,
+            other => return Err(format!("unknown target kind {other}")),
+        };
+        let mut parts = rest.split(',');
+        let url = parts
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .into();
+        let mut peer = Peer {
+            kind,
+            name: name.into(),
+            url,
+            pid: None,
+            dir: None,
+        };
+        for p in parts {
+            match p.split_once('=') {
+                Some(("pid", v)) => {
+                    peer.pid = Some(v.parse().map_err(|e| format!("pid {v}: {e}"))?)
+                }
+                Some(("dir", v)) => peer.dir = Some(v.into()),
+                _ => return Err(format!("--target {spec}: unknown part {p}")),
+            }
+        }
+        Ok(peer)
+    }
+
+    fn write_url(&self) -> String {
+        match self.kind {
+            Kind::Cairn => format!("{}/api/v1/push", self.url),
+            Kind::Prometheus | Kind::Victoria => format!("{}/api/v1/write", self.url),
+        }
+    }
+
+    /// Makes the server persist what it holds, then returns its bytes on
+    /// disk (`None` without `dir`).
+    async fn flushed_bytes(&self, tenant: &str) -> Option<u64> {
+        let dir = self.dir.as_ref()?;
+        match self.kind {
+            Kind::Cairn => {
+                flush(&self.url).await;
+                let blocks = dir.join(tenant).join("metrics/blocks");
+                let chunks: u64 = std::fs::read_dir(&blocks)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|b| dir_bytes(&b.path().join("chunks")))
+                    .sum();
+                let (bytes, samples) = block_bytes_and_samples(&blocks);
+                println!(
+                    "{}: {samples} samples in blocks; chunk segments {chunks} bytes = {:.2} B/sample, \
+                     index and meta the other {} bytes",
+                    self.name,
+                    chunks as f64 / samples.max(1) as f64,
+                    bytes - chunks
+                );
+                Some(bytes)
+            }
+            Kind::Victoria => {
+                let r = reqwest::get(format!("{}/internal/force_flush", self.url)).await;
+                if !r.is_ok_and(|r| r.status().is_success()) {
+                    eprintln!("{}: /internal/force_flush failed", self.name);
+                }
+                Some(dir_bytes(dir))
+            }
+            Kind::Prometheus => Some(dir_bytes(dir)),
+        }
+    }
+}
 
 struct Args {
-    cairn: String,
-    compare: Option<String>,
-    bucket_dir: Option<PathBuf>,
+    targets: Vec<Peer>,
     tenant: String,
     series: usize,
     samples: usize,
     batch: usize,
     concurrency: usize,
+    phases: usize,
 }
 
-fn parse_args() -> Args {
+fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        cairn: "http://127.0.0.1:9009".into(),
-        compare: None,
-        bucket_dir: None,
+        targets: Vec::new(),
         tenant: "bench".into(),
-        series: 10_000,
+        series: 100_000,
         samples: 120,
         batch: 2_000,
-        concurrency: 4,
+        concurrency: 8,
+        phases: 4,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let val = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let num = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
         match flag.as_str() {
-            "--cairn" => a.cairn = val(),
-            "--compare" => a.compare = Some(val()),
-            "--bucket-dir" => a.bucket_dir = Some(val().into()),
-            "--tenant" => a.tenant = val(),
-            "--series" => a.series = val().parse().expect("--series N"),
-            "--samples" => a.samples = val().parse().expect("--samples N"),
-            "--batch" => a.batch = val().parse().expect("--batch N"),
-            "--concurrency" => a.concurrency = val().parse().expect("--concurrency N"),
-            other => panic!("unknown flag {other}; see the module doc"),
+            "--target" => a.targets.push(Peer::parse(&val)?),
+            "--tenant" => a.tenant = val,
+            "--series" => a.series = num(&val)?.max(1),
+            "--samples" => a.samples = num(&val)?.max(1),
+            "--batch" => a.batch = num(&val)?.max(1),
+            "--concurrency" => a.concurrency = num(&val)?.max(1),
+            "--phases" => a.phases = num(&val)?.max(1),
+            other => return Err(format!("unknown flag {other}; see the module doc")),
         }
     }
-    a
+    if a.targets.is_empty() {
+        a.targets.push(Peer::parse("cairn=http://127.0.0.1:9009")?);
+    }
+    Ok(a)
 }
 
-/// Request bodies: `samples` rounds of one sample for every series, 15 s apart,
-/// split into batches of `batch` series like Prometheus's shards send them.
-fn bodies(a: &Args) -> Vec<Vec<u8>> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let start = now - a.samples as i64 * 15_000;
+/// What a series is: decides its value over time.
+#[derive(Clone, Copy)]
+enum Shape {
+    Counter,
+    Gauge,
+    /// A cumulative histogram bucket of rank 0..BUCKETS (or `_count`).
+    Bucket(usize),
+    Sum,
+}
+
+const LE: [&str; 10] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf",
+];
+const COUNTERS: [&str; 10] = [
+    "http_requests_total",
+    "http_request_errors_total",
+    "process_cpu_seconds_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "grpc_server_handled_total",
+    "kafka_consumer_records_total",
+    "db_queries_total",
+];
+const GAUGES: [&str; 16] = [
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "go_goroutines",
+    "go_memstats_heap_inuse_bytes",
+    "node_load1",
+    "node_memory_MemAvailable_bytes",
+    "node_filesystem_avail_bytes",
+    "container_memory_working_set_bytes",
+    "kube_pod_container_status_restarts",
+    "up",
+    "queue_depth",
+    "db_connections_in_use",
+    "cache_hit_ratio",
+    "jvm_threads_live",
+    "temperature_celsius",
+    "http_inflight_requests",
+];
+const HISTOGRAMS: [&str; 4] = [
+    "http_request_duration_seconds",
+    "grpc_server_handling_seconds",
+    "db_query_duration_seconds",
+    "rpc_client_duration_seconds",
+];
+
+/// The series one instance exposes (100): each counter and gauge twice
+/// (with an 8th label telling the two apart) and each histogram's buckets,
+/// `_sum` and `_count`. Names and extra label, sorted later.
+fn instance_template() -> Vec<(String, (&'static str, String), Shape)> {
     let mut out = Vec::new();
-    for round in 0..a.samples {
-        let t = start + round as i64 * 15_000;
-        for first in (0..a.series).step_by(a.batch) {
-            let timeseries = (first..(first + a.batch).min(a.series))
-                .map(|s| TimeSeries {
-                    labels: vec![
-                        Label::new("__name__", format!("bench_metric_{}", s % 100)),
-                        Label::new("instance", format!("host-{}", s / 100)),
-                        Label::new("job", "bench"),
-                        // Distinct per run: Prometheus has one tenant, so runs must not share series.
-                        Label::new("run", &a.tenant),
-                    ],
-                    samples: vec![Sample {
-                        timestamp: t,
-                        // A counter-like value with some jitter: realistic for the XOR codec.
-                        value: (round * (s % 7 + 1)) as f64 + if s % 3 == 0 { 0.5 } else { 0.0 },
-                    }],
-                    ..Default::default()
-                })
-                .collect();
-            out.push(
-                encode(&WriteRequest {
-                    timeseries,
-                    ..Default::default()
-                })
-                .unwrap(),
-            );
+    for name in COUNTERS {
+        for code in ["200", "500"] {
+            out.push((name.to_string(), ("code", code.into()), Shape::Counter));
         }
+    }
+    for name in GAUGES {
+        for side in ["a", "b"] {
+            out.push((name.to_string(), ("shard", side.into()), Shape::Gauge));
+        }
+    }
+    for name in HISTOGRAMS {
+        for (rank, le) in LE.iter().enumerate() {
+            out.push((
+                format!("{name}_bucket"),
+                ("le", le.to_string()),
+                Shape::Bucket(rank),
+            ));
+        }
+        let h = ("handler", "/api".to_string());
+        out.push((
+            format!("{name}_count"),
+            h.clone(),
+            Shape::Bucket(LE.len() - 1),
+        ));
+        out.push((format!("{name}_sum"), h, Shape::Sum));
     }
     out
 }
 
-/// Sends `bodies` with `concurrency` shards in flight. Like Prometheus's
-/// shards, each worker owns a fixed subset of the series (batch positions
-/// within a round) and sends their rounds in order, so no series sees its
-/// samples out of order. Returns the elapsed time.
-async fn run(
-    url: &str,
-    tenant: &str,
-    bodies: Arc<Vec<Vec<u8>>>,
-    per_round: usize,
-    concurrency: usize,
-) -> Duration {
-    let target = Target {
-        url,
-        tenant,
-        headers: &[("Content-Encoding", "snappy")],
+/// Every series' sorted labels and shape: `series` series over instances
+/// of 100 series each, spread over clusters, regions and namespaces.
+fn series(n: usize) -> Vec<(Vec<Label>, Shape)> {
+    let template = instance_template();
+    (0..n)
+        .map(|s| {
+            let (i, (name, extra, shape)) = (s / template.len(), &template[s % template.len()]);
+            let mut labels = vec![
+                Label::new("__name__", name.as_str()),
+                Label::new("cluster", format!("k8s-{}", i % 4)),
+                Label::new("env", if i % 3 == 0 { "staging" } else { "prod" }),
+                Label::new("region", ["eu-west-1", "us-east-1", "ap-south-1"][i % 3]),
+                Label::new("namespace", format!("team-{}", i % 20)),
+                Label::new("job", format!("svc-{}", i % 50)),
+                Label::new(
+                    "instance",
+                    format!("10.{}.{}.{}:9100", i / 65536 % 256, i / 256 % 256, i % 256),
+                ),
+                Label::new(extra.0, extra.1.as_str()),
+            ];
+            labels.sort_by(|a, b| a.name.cmp(&b.name));
+            (labels, *shape)
+        })
+        .collect()
+}
+
+/// Series `s`'s value at `round`: counters and histograms grow by a
+/// per-series rate with some noise, gauges wander with full precision.
+fn value(shape: Shape, s: usize, round: usize) -> f64 {
+    let noise = ((s * 2_654_435_761 + round * 40_503) % 1_000) as f64;
+    let rate = (s % 17 + 1) as f64;
+    let r = round as f64;
+    match shape {
+        Shape::Counter => (r * rate * 10.0 + noise / 100.0).floor(),
+        Shape::Gauge => (s % 1000) as f64 * 1.5 + (r * 0.37 + s as f64).sin() * 10.0,
+        Shape::Bucket(rank) => (r * rate * (rank + 1) as f64).floor(),
+        Shape::Sum => r * rate * 0.0137 + noise / 1e5,
+    }
+}
+
+/// Request bodies, one `Vec` per phase: `samples` rounds 15 s apart ending
+/// now, each round split into batches of `batch` series like Prometheus's
+/// shards send them.
+fn bodies(a: &Args) -> Result<Vec<Arc<Vec<Vec<u8>>>>, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as i64;
+    let start = (now - a.samples as i64 * 15_000) / 15_000 * 15_000;
+    let all = series(a.series);
+    let rounds_per_phase = a.samples.div_ceil(a.phases);
+    let mut phases = Vec::new();
+    for first_round in (0..a.samples).step_by(rounds_per_phase) {
+        let mut out = Vec::new();
+        for round in first_round..(first_round + rounds_per_phase).min(a.samples) {
+            let t = start + round as i64 * 15_000;
+            for first in (0..all.len()).step_by(a.batch) {
+                let timeseries = (first..(first + a.batch).min(all.len()))
+                    .map(|s| TimeSeries {
+                        labels: all[s].0.clone(),
+                        samples: vec![Sample {
+                            // Scrapes of one instance are spread over the 15 s.
+                            timestamp: t + (s / 100 % 15) as i64 * 1_000,
+                            value: value(all[s].1, s, round),
+                        }],
+                        ..Default::default()
+                    })
+                    .collect();
+                let body = encode(&WriteRequest {
+                    timeseries,
+                    ..Default::default()
+                })
+                .map_err(|e| format!("encoding: {e}"))?;
+                out.push(body);
+            }
+        }
+        phases.push(Arc::new(out));
+    }
+    Ok(phases)
+}
+
+/// One target's accumulated measurements.
+#[derive(Default)]
+struct Measured {
+    took: Duration,
+    cpu: f64,
+    errors: usize,
+    peak_rss: Option<u64>,
+    disk: Option<u64>,
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+fn cell(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.decimals$}"))
+}
+
+async fn run(mut a: Args) -> Result<(), String> {
+    common::storage::install_tls_provider();
+    // A fresh Cairn tenant per run: earlier runs' samples would be out of order.
+    a.tenant = format!("{}-{}", a.tenant, std::process::id());
+    let per_round = a.series.div_ceil(a.batch);
+    let phases = bodies(&a)?;
+    let requests: usize = phases.iter().map(|p| p.len()).sum();
+    let wire: usize = phases.iter().flat_map(|p| p.iter()).map(Vec::len).sum();
+    let total = (a.series * a.samples) as f64;
+    println!(
+        "load: {} series x {} samples (15 s) = {total} samples in {requests} requests of {} series \
+         ({:.1} MB snappy), {} in flight, {} alternating phases",
+        a.series,
+        a.samples,
+        a.batch,
+        wire as f64 / 1e6,
+        a.concurrency,
+        phases.len()
+    );
+    let mut measured: Vec<Measured> = a.targets.iter().map(|_| Measured::default()).collect();
+    for phase in &phases {
+        for (peer, m) in a.targets.iter().zip(&mut measured) {
+            let url = peer.write_url();
+            let target = Target {
+                url: &url,
+                tenant: &a.tenant,
+                headers: &[
+                    ("Content-Encoding", "snappy"),
+                    ("Content-Type", "application/x-protobuf"),
+                    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+                ],
+            };
+            let cpu_before = peer.pid.map(cpu_seconds);
+            // Each worker owns fixed batch positions, so a series' samples stay in order.
+            let pushed = push_all(&target, Arc::clone(phase), a.concurrency, move |i| {
+                i % per_round
+            })
+            .await;
+            m.took += pushed.took;
+            m.errors += pushed.errors;
+            if let (Some(pid), Some(before)) = (peer.pid, cpu_before) {
+                m.cpu += cpu_seconds(pid) - before;
+            }
+        }
+    }
+    for (peer, m) in a.targets.iter().zip(&mut measured) {
+        m.peak_rss = peer
+            .pid
+            .and_then(|pid| status_kib(pid, "VmHWM"))
+            .map(|k| k * 1024);
+        m.disk = peer.flushed_bytes(&a.tenant).await;
+    }
+
+    let row = |m: &Measured| {
+        [
+            Some(total / m.took.as_secs_f64()),
+            (m.cpu > 0.0).then(|| total / m.cpu),
+            m.peak_rss.map(|b| b as f64 / a.series as f64),
+            m.disk.map(|b| b as f64 / total),
+        ]
     };
-    push_all(&target, bodies, concurrency, move |i| i % per_round).await
+    println!(
+        "\n{:<17} {:>12} {:>14} {:>14} {:>13} {:>7} {:>8}",
+        "target", "samples/s", "samples/CPU-s", "RSS B/series", "disk B/sample", "errors", "CPU-s"
+    );
+    for (peer, m) in a.targets.iter().zip(&measured) {
+        let r = row(m);
+        println!(
+            "{:<17} {:>12} {:>14} {:>14} {:>13} {:>7} {:>8.1}",
+            peer.name,
+            cell(r[0], 0),
+            cell(r[1], 0),
+            cell(r[2], 0),
+            cell(r[3], 2),
+            m.errors,
+            m.cpu
+        );
+    }
+    if let Some(c) = a.targets.iter().position(|p| p.kind == Kind::Cairn) {
+        let cairn = row(&measured[c]);
+        for (peer, m) in a
+            .targets
+            .iter()
+            .zip(&measured)
+            .filter(|(p, _)| p.kind != Kind::Cairn)
+        {
+            let r = row(m);
+            println!(
+                "{:<17} {:>12} {:>14} {:>14} {:>13}",
+                format!("cairn/{}", peer.name),
+                ratio(cairn[0], r[0]),
+                ratio(cairn[1], r[1]),
+                ratio(cairn[2], r[2]),
+                ratio(cairn[3], r[3]),
+            );
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
-async fn main() {
-    let mut a = parse_args();
-    common::storage::install_tls_provider();
-    // A fresh tenant per run: earlier runs' samples would be out of order.
-    a.tenant = format!("{}-{}", a.tenant, std::process::id());
-    let per_round = a.series.div_ceil(a.batch);
-    let bodies = Arc::new(bodies(&a));
-    let total = (a.series * a.samples) as f64;
-    println!(
-        "load: {} series x {} samples = {total} samples in {} requests",
-        a.series,
-        a.samples,
-        bodies.len()
-    );
-    let took = run(
-        &format!("{}/api/v1/push", a.cairn),
-        &a.tenant,
-        Arc::clone(&bodies),
-        per_round,
-        a.concurrency,
-    )
-    .await;
-    let cairn_rate = total / took.as_secs_f64();
-    println!("cairn:      {cairn_rate:>12.0} samples/s ({took:.2?})");
-    if let Some(url) = &a.compare {
-        let took = run(
-            url,
-            &a.tenant,
-            Arc::clone(&bodies),
-            per_round,
-            a.concurrency,
-        )
-        .await;
-        let rate = total / took.as_secs_f64();
-        println!("prometheus: {rate:>12.0} samples/s ({took:.2?})");
-        println!("ratio cairn/prometheus: {:.2}", cairn_rate / rate);
-    }
-    if let Some(dir) = &a.bucket_dir {
-        flush(&a.cairn).await;
-        let (bytes, samples) = block_bytes_and_samples(&dir.join(&a.tenant).join("metrics/blocks"));
-        if samples > 0 {
-            println!(
-                "blocks: {bytes} bytes for {samples} samples = {:.2} bytes/sample",
-                bytes as f64 / samples as f64
-            );
+async fn main() -> std::process::ExitCode {
+    let result = match parse_args() {
+        Ok(a) => run(a).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ingest_bench: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -2,7 +2,11 @@
 //! of realistic lines (access logs and JSON application logs over many
 //! streams), sends them to Cairn with `--concurrency` requests in flight,
 //! and prints MB/s and lines/s. With `--bucket-dir` it then flushes Cairn
-//! and reports the bytes the tenant's logs blocks take per raw line byte.
+//! and reports the bytes the tenant's logs blocks take per raw line byte;
+//! with `--settle` past Cairn's `retain_uploaded_for` it then times a
+//! `|= "literal"` scan of every line from the flushed blocks (a LogQL
+//! `count_over_time`, checked against the count the generator knows). With
+//! `--cairn-pid` push and scan are also reported per server CPU-second.
 //!
 //! Cairn's default `ingestion_rate_mb` (4 MB/s) would throttle the load, so
 //! start it with higher limits:
@@ -15,6 +19,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use distributor::logs::wire::{EntryAdapter, PushRequest, StreamAdapter, encode};
 
@@ -23,11 +28,14 @@ mod bucket;
 use bucket::block_bytes_and_samples;
 #[path = "support/load.rs"]
 mod load;
-use load::{Target, flush, push_all};
+use load::{Target, cpu_seconds, flush, push_all};
 
 struct Args {
     cairn: String,
     bucket_dir: Option<PathBuf>,
+    cairn_pid: Option<u32>,
+    settle: u64,
+    scans: usize,
     tenant: String,
     streams: usize,
     lines: usize,
@@ -39,6 +47,9 @@ fn parse_args() -> Args {
     let mut a = Args {
         cairn: "http://127.0.0.1:9009".into(),
         bucket_dir: None,
+        cairn_pid: None,
+        settle: 0,
+        scans: 3,
         tenant: "logs-bench".into(),
         streams: 200,
         lines: 1_000_000,
@@ -51,6 +62,9 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--cairn" => a.cairn = val(),
             "--bucket-dir" => a.bucket_dir = Some(val().into()),
+            "--cairn-pid" => a.cairn_pid = Some(val().parse().expect("--cairn-pid PID")),
+            "--settle" => a.settle = val().parse().expect("--settle SECONDS"),
+            "--scans" => a.scans = val().parse().expect("--scans N"),
             "--tenant" => a.tenant = val(),
             "--streams" => a.streams = val().parse().expect("--streams N"),
             "--lines" => a.lines = val().parse().expect("--lines N"),
@@ -125,14 +139,25 @@ fn line(rng: &mut Rng, s: usize, ts_ns: i64) -> String {
     }
 }
 
+/// The literal the scan looks for: in about one JSON line in ten.
+const NEEDLE: &str = "payment authorised";
+
+/// What the generator made: request bodies, raw line bytes and how many
+/// lines hold `NEEDLE`.
+struct Load {
+    bodies: Vec<Vec<u8>>,
+    raw: u64,
+    matches: u64,
+}
+
 /// Request bodies of `batch` lines each, spread round-robin over the
-/// streams, timestamps spanning the last 30 minutes; and the raw line bytes.
-fn bodies(a: &Args) -> (Vec<Vec<u8>>, u64) {
+/// streams, timestamps spanning the last 30 minutes.
+fn bodies(a: &Args) -> Load {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let now = common::time::now_ns();
     let span = 30 * 60 * 1_000_000_000i64;
     let step = span / a.lines.max(1) as i64;
-    let mut raw = 0u64;
+    let (mut raw, mut matches) = (0u64, 0u64);
     let mut out = Vec::new();
     for first in (0..a.lines).step_by(a.batch) {
         let mut streams: Vec<StreamAdapter> = (0..a.streams)
@@ -151,12 +176,59 @@ fn bodies(a: &Args) -> (Vec<Vec<u8>>, u64) {
             let ts = now - span + i as i64 * step;
             let l = line(&mut rng, s, ts);
             raw += l.len() as u64;
+            matches += u64::from(l.contains(NEEDLE));
             streams[s].entries.push(EntryAdapter::new(ts, l));
         }
         streams.retain(|s| !s.entries.is_empty());
         out.push(encode(&PushRequest { streams }).expect("encoding"));
     }
-    (out, raw)
+    Load {
+        bodies: out,
+        raw,
+        matches,
+    }
+}
+
+/// Runs `sum(count_over_time({env="prod"} |= NEEDLE [1h]))` `a.scans`
+/// times over every pushed line, checks the count and prints the scan rate
+/// of raw text, per wall second and per server CPU-second.
+async fn scan(a: &Args, raw: u64, matches: u64) {
+    let client = reqwest::Client::new();
+    let query = format!(r#"sum(count_over_time({{env="prod"}} |= "{NEEDLE}" [1h]))"#);
+    let cpu_before = a.cairn_pid.map(cpu_seconds);
+    let mut latencies = Vec::new();
+    for _ in 0..a.scans.max(1) {
+        let start = Instant::now();
+        let r = client
+            .get(format!("{}/loki/api/v1/query", a.cairn))
+            .header("X-Scope-OrgID", &a.tenant)
+            .query(&[("query", query.as_str())])
+            .send()
+            .await
+            .expect("scan query");
+        assert!(r.status().is_success(), "scan: {}", r.status());
+        let body: serde_json::Value = r.json().await.expect("scan JSON");
+        latencies.push(start.elapsed());
+        let got = body["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok());
+        if got != Some(matches) {
+            println!("scan: counted {got:?} lines with {NEEDLE:?}, pushed {matches}");
+        }
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    print!(
+        "scan |= {NEEDLE:?}: median {median:.1?} = {:.2} GB/s of raw text",
+        raw as f64 / 1e9 / median.as_secs_f64()
+    );
+    match (a.cairn_pid, cpu_before) {
+        (Some(pid), Some(before)) => println!(
+            ", {:.2} GB per CPU-second",
+            raw as f64 * latencies.len() as f64 / 1e9 / (cpu_seconds(pid) - before)
+        ),
+        _ => println!(),
+    }
 }
 
 #[tokio::main]
@@ -164,7 +236,11 @@ async fn main() {
     let mut a = parse_args();
     common::storage::install_tls_provider();
     a.tenant = format!("{}-{}", a.tenant, std::process::id());
-    let (bodies, raw) = bodies(&a);
+    let Load {
+        bodies,
+        raw,
+        matches,
+    } = bodies(&a);
     let bodies = Arc::new(bodies);
     println!(
         "load: {} lines ({:.1} MB raw) over {} streams in {} requests, {} in flight",
@@ -180,14 +256,22 @@ async fn main() {
         tenant: &a.tenant,
         headers: &[("Content-Type", "application/x-protobuf")],
     };
-    let took = push_all(&target, bodies, a.concurrency, |i| i)
-        .await
-        .as_secs_f64();
+    let cpu_before = a.cairn_pid.map(cpu_seconds);
+    let pushed = push_all(&target, bodies, a.concurrency, |i| i).await;
+    let took = pushed.took.as_secs_f64();
     println!(
-        "push: {:.1} MB/s, {:.0} lines/s ({took:.2} s)",
+        "push: {:.1} MB/s, {:.0} lines/s ({took:.2} s), {} failed requests",
         raw as f64 / 1e6 / took,
-        a.lines as f64 / took
+        a.lines as f64 / took,
+        pushed.errors
     );
+    if let (Some(pid), Some(before)) = (a.cairn_pid, cpu_before) {
+        let cpu = cpu_seconds(pid) - before;
+        println!(
+            "server: {cpu:.2} CPU-s = {:.1} MB of raw text per CPU-second",
+            raw as f64 / 1e6 / cpu
+        );
+    }
     if let Some(dir) = &a.bucket_dir {
         flush(&a.cairn).await;
         let (bytes, lines) = block_bytes_and_samples(&dir.join(&a.tenant).join("logs/blocks"));
@@ -195,5 +279,7 @@ async fn main() {
             "blocks: {bytes} bytes for {lines} lines = {:.3} stored bytes per raw byte",
             bytes as f64 / raw.max(1) as f64
         );
+        tokio::time::sleep(Duration::from_secs(a.settle)).await;
+        scan(&a, raw, matches).await;
     }
 }

@@ -3,7 +3,10 @@
 //! queries against both and prints the median latency of each and the
 //! ratio Cairn/Prometheus, plus whether the two answers agree. With
 //! `--flush` it then flushes Cairn's ingester (so queries read blocks from
-//! object storage) and measures again.
+//! object storage) and measures again. With `--victoria URL` the data also
+//! goes to a VictoriaMetrics (start it with `-search.disableCache`) and its
+//! latencies get their own columns (answers are not compared: its
+//! extrapolation differs from Prometheus's by design).
 //!
 //! ```sh
 //! cargo run --release &                       # Cairn on 127.0.0.1:9009, high ingestion limits
@@ -48,6 +51,8 @@ const LE: [&str; 10] = [
 struct Args {
     cairn: String,
     prometheus: String,
+    victoria: Option<String>,
+    settle: u64,
     tenant: String,
     instances: usize,
     minutes: i64,
@@ -59,6 +64,8 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         cairn: "http://127.0.0.1:9009".into(),
         prometheus: "http://127.0.0.1:9090".into(),
+        victoria: None,
+        settle: 31,
         tenant: "query-bench".into(),
         instances: 100,
         minutes: 60,
@@ -76,6 +83,8 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--cairn" => a.cairn = val,
             "--prometheus" => a.prometheus = val,
+            "--victoria" => a.victoria = Some(val),
+            "--settle" => a.settle = num(&val)? as u64,
             "--tenant" => a.tenant = val,
             "--instances" => a.instances = num(&val)?,
             "--minutes" => a.minutes = num(&val)? as i64,
@@ -295,8 +304,23 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
-/// Runs every query `runs` times (after one warm-up) against both and
-/// prints the table.
+/// The median latency of `runs` runs of `q` against `url`.
+async fn timed(
+    client: &reqwest::Client,
+    url: &str,
+    a: &Args,
+    q: &str,
+    range: (i64, i64, i64),
+) -> Result<Duration, String> {
+    let mut t = Vec::new();
+    for _ in 0..a.runs {
+        t.push(query_range(client, url, &a.tenant, q, range).await?.0);
+    }
+    Ok(median(t))
+}
+
+/// Runs every query `runs` times (after one warm-up) against each server
+/// and prints the table: per query and the median over the set.
 async fn measure(
     client: &reqwest::Client,
     a: &Args,
@@ -305,40 +329,74 @@ async fn measure(
 ) -> Result<(), String> {
     let cairn = format!("{}/prometheus/api/v1/query_range", a.cairn);
     let prom = format!("{}/api/v1/query_range", a.prometheus);
+    let victoria = a
+        .victoria
+        .as_ref()
+        .map(|v| format!("{v}/api/v1/query_range"));
     println!("\n{title}");
     println!(
-        "{:<4} {:>11} {:>11} {:>7} {:>7} {:>6}  query",
-        "#", "cairn", "prometheus", "ratio", "series", "agree"
+        "{:<4} {:>11} {:>11} {:>7} {:>11} {:>7} {:>7} {:>6}  query",
+        "#", "cairn", "prometheus", "ratio", "victoria", "ratio", "series", "agree"
     );
+    let ms = |d: Duration| format!("{:.1}ms", d.as_secs_f64() * 1e3);
     let mut ratios = Vec::new();
+    let (mut all_c, mut all_p, mut all_v) = (Vec::new(), Vec::new(), Vec::new());
     let mut differences = Vec::new();
     for (i, q) in QUERIES.iter().enumerate() {
         let (_, want) = query_range(client, &prom, &a.tenant, q, range).await?;
         let (_, got) = query_range(client, &cairn, &a.tenant, q, range).await?;
-        let (mut tc, mut tp) = (Vec::new(), Vec::new());
-        for _ in 0..a.runs {
-            tc.push(query_range(client, &cairn, &a.tenant, q, range).await?.0);
-            tp.push(query_range(client, &prom, &a.tenant, q, range).await?.0);
-        }
-        let (mc, mp) = (median(tc), median(tp));
+        let (mc, mp) = (
+            timed(client, &cairn, a, q, range).await?,
+            timed(client, &prom, a, q, range).await?,
+        );
+        let mv = match &victoria {
+            Some(v) => {
+                query_range(client, v, &a.tenant, q, range).await?;
+                Some(timed(client, v, a, q, range).await?)
+            }
+            None => None,
+        };
         let ratio = mc.as_secs_f64() / mp.as_secs_f64();
         ratios.push(ratio);
         let diff = difference(&got, &want);
         println!(
-            "{:<4} {:>9.1}ms {:>9.1}ms {:>7.2} {:>7} {:>6}  {q}",
+            "{:<4} {:>11} {:>11} {:>7.2} {:>11} {:>7} {:>7} {:>6}  {q}",
             i + 1,
-            mc.as_secs_f64() * 1e3,
-            mp.as_secs_f64() * 1e3,
+            ms(mc),
+            ms(mp),
             ratio,
+            mv.map_or("-".into(), ms),
+            mv.map_or("-".into(), |v| format!(
+                "{:.2}",
+                mc.as_secs_f64() / v.as_secs_f64()
+            )),
             got.len(),
             if diff.is_none() { "yes" } else { "NO" },
         );
         if let Some(d) = diff {
             differences.push(format!("#{}: {d}", i + 1));
         }
+        all_c.push(mc);
+        all_p.push(mp);
+        all_v.extend(mv);
     }
     let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
-    println!("geometric mean ratio cairn/prometheus: {geo:.2}");
+    let (mc, mp) = (median(all_c), median(all_p));
+    print!(
+        "median over the set: cairn {} prometheus {} ratio {:.2}",
+        ms(mc),
+        ms(mp),
+        mc.as_secs_f64() / mp.as_secs_f64()
+    );
+    if !all_v.is_empty() {
+        let mv = median(all_v);
+        print!(
+            "; victoria {} ratio {:.2}",
+            ms(mv),
+            mc.as_secs_f64() / mv.as_secs_f64()
+        );
+    }
+    println!("; geometric mean of per-query ratios cairn/prometheus {geo:.2}");
     for d in differences {
         println!("first difference (cairn vs prometheus) in {d}");
     }
@@ -369,6 +427,19 @@ async fn run(mut a: Args) -> Result<(), String> {
     println!("pushed to cairn in {took:.2?}");
     let took = push(&client, &prom_push, &a.tenant, &labels, start, rounds).await?;
     println!("pushed to prometheus in {took:.2?}");
+    if let Some(v) = &a.victoria {
+        let url = format!("{v}/api/v1/write");
+        let took = push(&client, &url, &a.tenant, &labels, start, rounds).await?;
+        let r = client
+            .get(format!("{v}/internal/force_flush"))
+            .send()
+            .await
+            .map_err(|e| format!("force_flush: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("force_flush: {}", r.status()));
+        }
+        println!("pushed to victoria in {took:.2?}");
+    }
 
     // Ten minutes in, so every rate window is full; a 30 s step.
     let end = start + (rounds as i64 - 1) * STEP_MS;
@@ -390,9 +461,13 @@ async fn run(mut a: Args) -> Result<(), String> {
             return Err(format!("flush: {}", r.status()));
         }
         // The querier reuses a tenant's block list for `block_list_ttl`
-        // (30 s by default); wait it out so the new blocks are seen.
-        println!("flushed; waiting 31 s for the querier's block list to expire");
-        tokio::time::sleep(Duration::from_secs(31)).await;
+        // (30 s by default); wait it out (`--settle`) so the new blocks are
+        // seen, and past `retain_uploaded_for` so the head no longer answers.
+        println!(
+            "flushed; waiting {} s for the querier's block list to expire",
+            a.settle
+        );
+        tokio::time::sleep(Duration::from_secs(a.settle)).await;
         measure(
             &client,
             &a,

@@ -443,13 +443,13 @@ async fn main() {
         tenant: &a.tenant,
         headers: &[("Content-Type", "application/x-protobuf")],
     };
-    let took = push_all(&target, Arc::new(bodies), a.concurrency, |i| i)
-        .await
-        .as_secs_f64();
+    let pushed = push_all(&target, Arc::new(bodies), a.concurrency, |i| i).await;
+    let took = pushed.took.as_secs_f64();
     println!(
-        "push: {:.0} spans/s, {:.1} MB/s ({took:.2} s)",
+        "push: {:.0} spans/s, {:.1} MB/s ({took:.2} s), {} failed requests",
         spans as f64 / took,
-        wire as f64 / 1e6 / took
+        wire as f64 / 1e6 / took,
+        pushed.errors
     );
     if let (Some(pid), Some(before)) = (a.cairn_pid, cpu_before) {
         let cpu = cpu_seconds(pid) - before;

@@ -2,11 +2,15 @@
 //! hours of data scraped every minute, or 30 minutes every 15 s — the size
 //! the ingester cuts chunks at).
 //!
+//! Also the block's chunk frames: each XOR chunk snappy-compressed behind a
+//! length and CRC (`block::write_frame`/`read_frame`).
+//!
 //! Run: `cargo bench -p cairn-common --bench chunk`. Besides criterion's
 //! timings it prints the encoded size in bytes per sample.
 
 use std::hint::black_box;
 
+use cairn_common::block::{read_frame, write_frame};
 use cairn_common::chunk::xor::{XorChunk, decode};
 use cairn_common::series::Sample;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -104,5 +108,50 @@ fn bench_xor(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_xor);
+/// Snappy frames of 1,000 XOR chunks (a block's worth for 1,000 series).
+fn bench_frames(c: &mut Criterion) {
+    let chunks: Vec<Vec<u8>> = (0..1_000u64)
+        .map(|i| {
+            let mut samples = counter_with_jitter();
+            for s in &mut samples {
+                s.v += i as f64;
+            }
+            encode(&samples).bytes().to_vec()
+        })
+        .collect();
+    let raw: usize = chunks.iter().map(Vec::len).sum();
+    let mut frames = Vec::new();
+    let mut lengths = Vec::new();
+    for ch in &chunks {
+        lengths.push(write_frame(&mut frames, ch).expect("frame") as usize);
+    }
+    println!("frames: {raw} chunk bytes -> {} framed bytes", frames.len());
+    let mut group = c.benchmark_group("snappy_frame");
+    group.throughput(Throughput::Bytes(raw as u64));
+    group.bench_function("encode", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(frames.len());
+            for ch in &chunks {
+                write_frame(&mut out, black_box(ch)).expect("frame");
+            }
+            out
+        })
+    });
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut at = 0;
+            let mut total = 0;
+            for len in &lengths {
+                total += read_frame(black_box(&frames[at..at + len]))
+                    .expect("frame")
+                    .len();
+                at += len;
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_xor, bench_frames);
 criterion_main!(benches);

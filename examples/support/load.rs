@@ -17,16 +17,25 @@ pub struct Target<'a> {
     pub headers: &'a [(&'static str, &'static str)],
 }
 
+/// What a push run did: its elapsed time and how many requests failed.
+pub struct Pushed {
+    /// Wall time from the first request to the last answer.
+    pub took: Duration,
+    /// Requests answered with a non-2xx status or not answered at all.
+    pub errors: usize,
+}
+
 /// POSTs every body with `concurrency` workers; body `i` goes to worker
 /// `shard(i) % concurrency`, which sends its bodies in order (so a client
 /// that must keep a series' samples ordered assigns them to one worker).
-/// Panics on a failed push; returns the elapsed time.
+/// Failed requests are counted (the first of each worker is printed), not
+/// retried.
 pub async fn push_all(
     target: &Target<'_>,
     bodies: Arc<Vec<Vec<u8>>>,
     concurrency: usize,
     shard: impl Fn(usize) -> usize + Clone + Send + Sync + 'static,
-) -> Duration {
+) -> Pushed {
     let client = reqwest::Client::new();
     let start = Instant::now();
     let workers: Vec<_> = (0..concurrency.max(1))
@@ -36,6 +45,7 @@ pub async fn push_all(
             let tenant = target.tenant.to_string();
             let headers = target.headers.to_vec();
             tokio::spawn(async move {
+                let mut errors = 0;
                 for i in (0..bodies.len()).filter(|&i| shard(i) % concurrency.max(1) == w) {
                     let mut req = client
                         .post(&url)
@@ -44,21 +54,28 @@ pub async fn push_all(
                     for (k, v) in &headers {
                         req = req.header(*k, *v);
                     }
-                    let r = req.send().await.expect("push");
-                    let status = r.status();
-                    assert!(
-                        status.is_success(),
-                        "{url}: {status} {}",
-                        r.text().await.unwrap_or_default()
-                    );
+                    let failure = match req.send().await {
+                        Ok(r) if r.status().is_success() => continue,
+                        Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+                        Err(e) => e.to_string(),
+                    };
+                    if errors == 0 {
+                        eprintln!("{url}: {}", failure.trim());
+                    }
+                    errors += 1;
                 }
+                errors
             })
         })
         .collect();
+    let mut errors = 0;
     for w in workers {
-        w.await.unwrap();
+        errors += w.await.unwrap();
     }
-    start.elapsed()
+    Pushed {
+        took: start.elapsed(),
+        errors,
+    }
 }
 
 /// `POST /ingester/flush` on `cairn`, panicking on failure.

@@ -34,7 +34,8 @@ pub(crate) fn segment_name(n: u32) -> String {
 }
 
 /// Appends `chunk` as one frame to `out`, returning the frame's length.
-pub(crate) fn write_frame(out: &mut Vec<u8>, chunk: &[u8]) -> Result<u32, String> {
+/// Public for the snappy frame benchmark (`benches/chunk.rs`).
+pub fn write_frame(out: &mut Vec<u8>, chunk: &[u8]) -> Result<u32, String> {
     let compressed = snap::raw::Encoder::new().compress_vec(chunk).map_err(|e| {
         format!(
             "snappy compression of a {}-byte chunk failed: {e}",
@@ -51,7 +52,7 @@ pub(crate) fn write_frame(out: &mut Vec<u8>, chunk: &[u8]) -> Result<u32, String
 }
 
 /// Checks and decompresses one whole frame, returning the XOR chunk bytes.
-pub(crate) fn read_frame(frame: &[u8]) -> Result<Vec<u8>, String> {
+pub fn read_frame(frame: &[u8]) -> Result<Vec<u8>, String> {
     let (header, payload) = frame.split_at_checked(FRAME_HEADER_LEN).ok_or_else(|| {
         format!(
             "chunk frame of {} bytes is shorter than its header",

@@ -45,7 +45,7 @@ pub use self::bucket_index::{
     BUCKET_INDEX_VERSION, BucketIndex, read_bucket_index, write_bucket_index,
 };
 use self::chunks::FRAME_HEADER_LEN;
-pub use self::chunks::MAX_SEGMENT_BYTES;
+pub use self::chunks::{MAX_SEGMENT_BYTES, read_frame, write_frame};
 pub use self::covered::split_covered;
 pub use self::deletion_mark::{
     DELETION_MARK_FILE, DeletionMark, deletion_mark_path, read_deletion_mark, write_deletion_mark,
