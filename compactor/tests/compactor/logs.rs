@@ -7,7 +7,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::block::{BlockMeta, RetryPolicy, Signal, refresh_block_list_under, split_covered};
+use common::block::{BlockMeta, Signal};
 use common::labels::Labels;
 use common::logs::block::write_log_block;
 use common::logs::{Direction, LogEntry, LogSelect, LogStore, StreamEntries};
@@ -62,19 +62,6 @@ async fn write_replicas(b: &Bucket, t: &TenantId, from_ms: i64) -> Vec<BlockMeta
     metas
 }
 
-/// The logs blocks a querier reads (complete, not covered by another).
-async fn visible(b: &Bucket, t: &TenantId) -> Vec<BlockMeta> {
-    let all = refresh_block_list_under(
-        b.store.as_ref(),
-        &Signal::Logs.blocks_prefix(t),
-        &[],
-        &RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
-    split_covered(all).0
-}
-
 /// Every line of `t` a querier reads from the blocks.
 async fn select_all(b: &Bucket, t: &TenantId) -> Vec<StreamEntries> {
     let cfg = BlockStoreConfig {
@@ -116,7 +103,7 @@ async fn rf3_log_replicas_compact_to_one_block_per_range_with_each_line_once() {
     assert_eq!(report.tenants[0].compactions, 2, "{report:?}");
     let lines_per_window = (STREAMS * 6) as u64;
     assert_eq!(report.tenants[0].merged_samples, 2 * lines_per_window);
-    let blocks = visible(&b, &t).await;
+    let blocks = b.visible_of(Signal::Logs, &t).await;
     assert_eq!(blocks.len(), 2, "one block per 2h range: {blocks:?}");
     assert!(
         blocks
@@ -162,7 +149,7 @@ async fn a_logs_compaction_failing_at_any_step_never_loses_or_double_counts() {
         c.run_at(day + 3 * H)
             .await
             .unwrap_or_else(|e| panic!("{fault}: {e}"));
-        let blocks = visible(&b, &t).await;
+        let blocks = b.visible_of(Signal::Logs, &t).await;
         assert_eq!(blocks.len(), 1, "{fault}: {blocks:?}");
         let merged: BTreeSet<_> = blocks[0].compaction.sources.iter().copied().collect();
         assert_eq!(merged, source_ids, "{fault}");
@@ -207,6 +194,6 @@ async fn logs_retention_deletes_old_blocks_only_for_the_tenant_that_asks() {
     };
     assert_eq!(marked("short"), Some(1));
     assert_eq!(marked("long"), Some(0));
-    assert_eq!(visible(&b, &tenant("short")).await.len(), 1);
-    assert_eq!(visible(&b, &tenant("long")).await.len(), 2);
+    assert_eq!(b.visible_of(Signal::Logs, &tenant("short")).await.len(), 1);
+    assert_eq!(b.visible_of(Signal::Logs, &tenant("long")).await.len(), 2);
 }

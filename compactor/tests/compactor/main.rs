@@ -13,8 +13,8 @@ use cairn_compactor::metrics::{Batch, encode_chunks, merge_into};
 use cairn_compactor::{Compactor, CompactorConfig, ShardingConfig};
 use common::block::{
     BlockCompaction, BlockMeta, BlockReader, BlockSeries, BlockWriter, FetchOptions,
-    InstrumentedStore, Signal, block_dir, blocks_prefix, list_blocks, read_bucket_index,
-    split_covered, write_block,
+    InstrumentedStore, RetryPolicy, Signal, block_dir, blocks_prefix, list_blocks,
+    read_bucket_index, refresh_block_list_under, split_covered, write_block,
 };
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
@@ -151,7 +151,21 @@ impl Bucket {
 
     /// The blocks a querier reads (complete, not covered by another).
     async fn visible(&self, t: &TenantId) -> Vec<BlockMeta> {
-        split_covered(list_blocks(self.store.as_ref(), t).await.unwrap()).0
+        self.visible_of(Signal::Metrics, t).await
+    }
+
+    /// The blocks of `signal` a querier reads (complete, not covered by
+    /// another).
+    async fn visible_of(&self, signal: Signal, t: &TenantId) -> Vec<BlockMeta> {
+        let all = refresh_block_list_under(
+            self.store.as_ref(),
+            &signal.blocks_prefix(t),
+            &[],
+            &RetryPolicy::default(),
+        )
+        .await
+        .unwrap();
+        split_covered(all).0
     }
 
     /// Block directories of `t` and whether each has its `meta.json`.

@@ -7,7 +7,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::block::{BlockMeta, RetryPolicy, Signal, refresh_block_list_under, split_covered};
+use common::block::{BlockMeta, Signal};
 use common::tenant::TenantId;
 use common::traces::block::write_trace_block;
 use common::traces::{AttrValue, KeyValue, Resource, Scope, Span, Trace, TraceStore};
@@ -106,19 +106,6 @@ async fn write_replicas(b: &Bucket, t: &TenantId, from_ms: i64) -> Vec<BlockMeta
     metas
 }
 
-/// The trace blocks a querier reads (complete, not covered by another).
-async fn visible(b: &Bucket, t: &TenantId) -> Vec<BlockMeta> {
-    let all = refresh_block_list_under(
-        b.store.as_ref(),
-        &Signal::Traces.blocks_prefix(t),
-        &[],
-        &RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
-    split_covered(all).0
-}
-
 /// What a querier answers for every expected trace of the windows.
 async fn fetch(b: &Bucket, t: &TenantId, windows: &[i64]) -> Vec<Trace> {
     let cfg = BlockStoreConfig {
@@ -166,7 +153,7 @@ async fn rf3_trace_replicas_compact_to_one_block_per_range_with_each_span_once()
         .unwrap();
     assert_eq!(report.tenants[0].compactions, 2, "{report:?}");
     assert_eq!(report.tenants[0].merged_samples, 2 * 3 * u64::from(TRACES));
-    let blocks = visible(&b, &t).await;
+    let blocks = b.visible_of(Signal::Traces, &t).await;
     assert_eq!(blocks.len(), 2, "one block per 2h range: {blocks:?}");
     assert!(blocks.iter().all(|m| m.compaction.level == 2));
     assert_eq!(
@@ -217,8 +204,13 @@ async fn a_trace_compaction_failing_at_any_step_never_loses_or_double_counts() {
         }
         assert!(c.run_at(day + 3 * H).await.is_err(), "{fault}: reported");
         assert_eq!(fetch(&b, &t, &[day]).await, expected(day), "{fault}");
-        let visible_ids: BTreeSet<_> = visible(&b, &t).await.iter().map(|m| m.ulid).collect();
-        let compacted = visible(&b, &t).await;
+        let visible_ids: BTreeSet<_> = b
+            .visible_of(Signal::Traces, &t)
+            .await
+            .iter()
+            .map(|m| m.ulid)
+            .collect();
+        let compacted = b.visible_of(Signal::Traces, &t).await;
         assert!(
             visible_ids == source_ids
                 || (compacted.len() == 1 && compacted[0].compaction.level == 2),
@@ -227,7 +219,7 @@ async fn a_trace_compaction_failing_at_any_step_never_loses_or_double_counts() {
         c.run_at(day + 3 * H)
             .await
             .unwrap_or_else(|e| panic!("{fault}: {e}"));
-        let blocks = visible(&b, &t).await;
+        let blocks = b.visible_of(Signal::Traces, &t).await;
         assert_eq!(blocks.len(), 1, "{fault}: {blocks:?}");
         assert_eq!(
             blocks[0]
@@ -287,6 +279,9 @@ async fn trace_retention_deletes_old_blocks_only_for_the_tenant_that_asks() {
     };
     assert_eq!(marked("short"), Some(1));
     assert_eq!(marked("long"), Some(0));
-    assert_eq!(visible(&b, &tenant("short")).await.len(), 1);
-    assert_eq!(visible(&b, &tenant("long")).await.len(), 2);
+    assert_eq!(
+        b.visible_of(Signal::Traces, &tenant("short")).await.len(),
+        1
+    );
+    assert_eq!(b.visible_of(Signal::Traces, &tenant("long")).await.len(), 2);
 }
