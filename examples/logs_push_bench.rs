@@ -28,7 +28,7 @@ mod bucket;
 use bucket::block_bytes_and_samples;
 #[path = "support/load.rs"]
 mod load;
-use load::{Target, cpu_seconds, flush, push_all};
+use load::{Rng, Target, cpu_seconds, flush, push_all};
 
 struct Args {
     cairn: String,
@@ -74,18 +74,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 const PATHS: &[&str] = &[

@@ -42,7 +42,7 @@ mod bucket;
 use bucket::block_bytes_and_samples;
 #[path = "support/load.rs"]
 mod load;
-use load::{Target, cpu_seconds, flush, push_all, status_kib, summary};
+use load::{Rng, Target, cpu_seconds, flush, push_all, status_kib, summary};
 
 struct Args {
     cairn: String,
@@ -85,18 +85,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 fn kv(key: &str, value: AttrValue) -> KeyValue {

@@ -138,3 +138,17 @@ pub fn summary(name: &str, mut latencies: Vec<Duration>) {
         latencies.last().copied().unwrap_or_default()
     );
 }
+
+/// A small deterministic generator (xorshift), so load tools generate the
+/// same data on every run and runs are comparable.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value in `0..n`.
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
