@@ -148,11 +148,7 @@ impl Engine {
             QueryRange::Instant(_) => (0, 0, 0),
             QueryRange::Range { start, end, step } => (start, end, step),
         };
-        let times = duration_expr::QueryTimes {
-            step_ms: step,
-            range_ms: end.saturating_sub(start),
-        };
-        let expr = parse(&duration_expr::rewrite(query, times))?;
+        let expr = parse_for(query, step, end.saturating_sub(start))?;
         if let QueryRange::Range { .. } = range {
             let vt = expr.value_type();
             if vt != ValueType::Scalar && vt != ValueType::Vector {
@@ -195,6 +191,14 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
     parser::parse(query).map_err(QueryError::Parse)
 }
 
+/// Parses a query the way the engine does for a query with this step and
+/// range (milliseconds, 0 for an instant query): duration expressions such as
+/// `[5m+30s]` or `[1h:step()*2]` are evaluated first.
+pub fn parse_for(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, QueryError> {
+    let times = duration_expr::QueryTimes { step_ms, range_ms };
+    parse(&duration_expr::rewrite(query, times))
+}
+
 fn type_display(vt: ValueType) -> &'static str {
     match vt {
         ValueType::Scalar => "scalar",
@@ -207,4 +211,26 @@ fn type_display(vt: ValueType) -> &'static str {
 /// A duration in whole milliseconds, saturating at `i64::MAX`.
 pub fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_that_are_no_duration_are_parse_errors() {
+        for q in [
+            "x offset nan",
+            "histogram_quantile(0.9, rate(x_bucket[0m] offset nan @ end()))",
+            "rate(x[1e400])",
+            "x[5m:inf]",
+            "x offset (1e300 * 1e300)",
+            "x[1h:step()*1e300]",
+        ] {
+            assert!(
+                matches!(parse_for(q, 15_000, 3_600_000), Err(QueryError::Parse(_))),
+                "{q}"
+            );
+        }
+    }
 }

@@ -704,7 +704,7 @@ duration -> Result<Duration, String>:
         |       NUMBER
                 {
                         let num = parse_str_radix($lexer.span_str($span))?;
-                        Ok(Duration::from_secs_f64(num))
+                        secs_f64_to_duration(num) /* Cairn patch: no panic on NaN/inf/negative */
                 }
 ;
 
@@ -726,7 +726,7 @@ use crate::parser::function::get_function;
 use crate::parser::lex::is_label;
 use crate::parser::production::{lexeme_to_string, lexeme_to_token, span_to_string};
 use crate::parser::token::{Token, T_IDENTIFIER};
-use crate::util::{parse_duration, parse_str_radix, unquote_string};
+use crate::util::{parse_duration, secs_f64_to_duration, parse_str_radix, unquote_string};
 
 fn update_optional_matching(
     modifier: Option<BinModifier>,

@@ -51,6 +51,12 @@ const ALL_CAPS: [(&str, Duration); 7] = [
     ("ms", MILLI_DURATION),
 ];
 
+/// Cairn patch: a number of seconds as a duration, or an error where
+/// `Duration::from_secs_f64` would panic (NaN, infinite, negative, too large).
+pub fn secs_f64_to_duration(secs: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a valid duration: {secs}"))
+}
+
 /// parses a string into a Duration, assuming that a year
 /// always has 365d, a week always has 7d, and a day always has 24h.
 ///
@@ -77,7 +83,7 @@ pub fn parse_duration(ds: &str) -> Result<Duration, String> {
 
     // the duration is float number of seconds
     if let Ok(float_duration) = ds.parse::<f64>() {
-        return Ok(Duration::from_secs_f64(float_duration));
+        return secs_f64_to_duration(float_duration);
     }
 
     if !DURATION_RE.is_match(ds) {

@@ -19,7 +19,7 @@ pub mod number;
 mod string;
 pub mod visitor;
 
-pub use duration::{display_duration, parse_duration};
+pub use duration::{display_duration, parse_duration, secs_f64_to_duration};
 pub use number::parse_str_radix;
 pub use string::{escape_string, unquote_string};
 pub use visitor::{walk_expr, ExprVisitor};
