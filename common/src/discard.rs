@@ -71,6 +71,40 @@ pub enum DiscardReason {
 }
 
 impl DiscardReason {
+    /// Every reason, for reading one back from its [`DiscardReason::id`].
+    pub const ALL: [DiscardReason; 30] = [
+        DiscardReason::MissingMetricName,
+        DiscardReason::InvalidMetricName,
+        DiscardReason::InvalidLabel,
+        DiscardReason::DuplicateLabelNames,
+        DiscardReason::LabelsNotSorted,
+        DiscardReason::MaxLabelNamesPerSeries,
+        DiscardReason::LabelNameTooLong,
+        DiscardReason::LabelValueTooLong,
+        DiscardReason::SampleTooOld,
+        DiscardReason::SampleTooFarInFuture,
+        DiscardReason::RateLimited,
+        DiscardReason::PerUserSeriesLimit,
+        DiscardReason::SampleOutOfOrder,
+        DiscardReason::SampleDuplicateTimestamp,
+        DiscardReason::LineTooLong,
+        DiscardReason::LogRateLimited,
+        DiscardReason::StreamLimit,
+        DiscardReason::GreaterThanMaxSampleAge,
+        DiscardReason::LogTooFarInFuture,
+        DiscardReason::TooFarBehind,
+        DiscardReason::InvalidLabels,
+        DiscardReason::MissingLabels,
+        DiscardReason::StreamMaxLabelNames,
+        DiscardReason::StreamLabelNameTooLong,
+        DiscardReason::StreamLabelValueTooLong,
+        DiscardReason::StreamDuplicateLabelNames,
+        DiscardReason::InvalidTraceId,
+        DiscardReason::InvalidSpanId,
+        DiscardReason::TraceTooLarge,
+        DiscardReason::LiveTracesExceeded,
+    ];
+
     /// Stable ID: counter label and error-message suffix.
     pub fn id(self) -> &'static str {
         use DiscardReason::*;
@@ -106,6 +140,12 @@ impl DiscardReason {
             TraceTooLarge => "trace-too-large",
             LiveTracesExceeded => "live-traces-exceeded",
         }
+    }
+
+    /// The reason whose [`DiscardReason::id`] is `id` (as carried between
+    /// services), if any.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.id() == id)
     }
 
     /// The per-tenant limit behind the reason (its runtime-overrides key),

@@ -47,6 +47,20 @@ impl MetricType {
         }
     }
 
+    /// The remote-write enum value, inverse of [`MetricType::from_remote_write`].
+    pub fn to_remote_write(self) -> i32 {
+        match self {
+            Self::Unknown => 0,
+            Self::Counter => 1,
+            Self::Gauge => 2,
+            Self::Histogram => 3,
+            Self::GaugeHistogram => 4,
+            Self::Summary => 5,
+            Self::Info => 6,
+            Self::StateSet => 7,
+        }
+    }
+
     /// The name the Prometheus API uses (`counter`, `gaugehistogram`, …).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -632,3 +632,214 @@ async fn acked_spans_survive_a_restart_per_tenant() {
             .is_some()
     );
 }
+
+/// Serves `ing` over the internal gRPC service on a loopback port.
+async fn serve_grpc(ing: Arc<Ingester>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = common::rpc::IngesterGrpc::new(ing, 64 << 20);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    addr
+}
+
+#[tokio::test]
+async fn every_signal_round_trips_through_the_internal_grpc_service() {
+    use common::rpc::{ClientConfig, IngesterClient};
+    use common::traces::{TraceScan, TraceStore, TracesPusher};
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());
+    let client =
+        IngesterClient::new(&serve_grpc(Arc::clone(&ing)).await, ClientConfig::default()).unwrap();
+    let now = common::time::now_ms();
+
+    // Metrics: accepted samples, a rejection with its reason, exemplars, metadata.
+    let out = client
+        .push(&tenant(), vec![series("api", now - 2..now)])
+        .await
+        .unwrap();
+    assert_eq!(out.accepted, 2);
+    let out = client
+        .push(&tenant(), vec![series("api", now - 5..now - 4)])
+        .await
+        .unwrap();
+    assert_eq!(out.rejected[0].reason, DiscardReason::SampleOutOfOrder);
+    let job = Matcher::new(MatchOp::Equal, "job", "api");
+    let got = client
+        .select(&tenant(), &[job.clone()], 0, now)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, series("api", now - 2..now).samples);
+    let re = Matcher::new_matcher(
+        promql_parser::parser::token::T_EQL_REGEX,
+        "job".into(),
+        "a.i".into(),
+    )
+    .unwrap();
+    assert_eq!(
+        client
+            .label_values(&tenant(), "job", &[re], 0, now)
+            .await
+            .unwrap(),
+        vec!["api".to_string()]
+    );
+    let ex = SeriesExemplars {
+        series: series("api", 0..0).labels,
+        exemplars: vec![Exemplar {
+            labels: Labels::from_pairs([("trace_id", "abc")]),
+            value: 1.0,
+            timestamp: now,
+        }],
+    };
+    let out = client
+        .push_exemplars(&tenant(), vec![ex.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        ExemplarOutcome {
+            accepted: 1,
+            ..Default::default()
+        }
+    );
+    let got = client
+        .exemplars(&tenant(), &[vec![job]], 0, now)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![ex]);
+    let md = MetricMetadata {
+        family: "up".into(),
+        metric_type: MetricType::Gauge,
+        help: "Up.".into(),
+        unit: String::new(),
+    };
+    assert_eq!(
+        client
+            .push_metadata(&tenant(), vec![md.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        client.metadata(&tenant(), Some("up")).await.unwrap(),
+        vec![md]
+    );
+
+    // Logs, with the line filter applied on the client.
+    let ns = now * 1_000_000;
+    let stream = PushStream {
+        labels: Labels::from_pairs([("app", "api")]),
+        entries: (0..3)
+            .map(|i| LogEntry {
+                ts_ns: ns + i,
+                line: format!("line {i}"),
+                structured_metadata: Labels::from_pairs([("trace_id", "t1")]),
+            })
+            .collect(),
+    };
+    assert_eq!(
+        client
+            .push_logs(&tenant(), vec![stream.clone()])
+            .await
+            .unwrap()
+            .accepted,
+        3
+    );
+    let sel = LogSelect {
+        matchers: vec![Matcher::new(MatchOp::Equal, "app", "api")],
+        start_ns: ns,
+        end_ns: ns + 10,
+        line_filter: Some(Arc::new(|l: &str| l.ends_with('1'))),
+        limit: Some(1),
+        direction: Direction::Backward,
+    };
+    let got = client.select_logs(&tenant(), &sel).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].entries, vec![stream.entries[1].clone()]);
+
+    // Traces.
+    let spans = vec![trace_span(7, 1), trace_span(7, 2)];
+    assert_eq!(
+        client
+            .push_spans(&tenant(), spans.clone())
+            .await
+            .unwrap()
+            .accepted,
+        2
+    );
+    let trace = client
+        .trace_by_id(&tenant(), [7; 16], 0, u64::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(trace.spans, spans);
+    let scan = TraceScan {
+        start_ns: 0,
+        end_ns: u64::MAX,
+        filter: Some(Arc::new(|s: &common::traces::Span| s.name == "op-2")),
+        limit: Some(1),
+    };
+    let found = client.search(&tenant(), &scan).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].spans.len(), 2, "whole traces come back");
+
+    // Another tenant sees nothing; a hostile tenant ID is refused.
+    let other = TenantId::parse("team-b").unwrap();
+    assert!(
+        client
+            .trace_by_id(&other, [7; 16], 0, u64::MAX)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let raw = common::rpc::messages::TraceByIdRequest {
+        tenant: "../x".into(),
+        trace_id: vec![7; 16],
+        ..Default::default()
+    };
+    let mut grpc = tonic::client::Grpc::new(
+        tonic::transport::Endpoint::from_shared(format!("http://{}", client.addr()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    grpc.ready().await.unwrap();
+    let err = grpc
+        .unary::<_, common::rpc::messages::Spans, _>(
+            tonic::Request::new(raw),
+            tonic::codegen::http::uri::PathAndQuery::from_static(
+                "/cairn.ingester.v1.Ingester/TraceById",
+            ),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_ingester_is_an_error_naming_it() {
+    use common::rpc::{ClientConfig, IngesterClient};
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let client = IngesterClient::new(&addr, ClientConfig::default()).unwrap();
+    let err = client
+        .push(&tenant(), vec![series("api", 0..1)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, common::push::PushError::Unavailable(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&addr), "{err}");
+    let err = client.select(&tenant(), &[], 0, 1).await.unwrap_err();
+    assert!(err.to_string().contains(&addr), "{err}");
+}
