@@ -669,7 +669,7 @@ async fn every_signal_round_trips_through_the_internal_grpc_service() {
     assert_eq!(out.rejected[0].reason, DiscardReason::SampleOutOfOrder);
     let job = Matcher::new(MatchOp::Equal, "job", "api");
     let got = client
-        .select(&tenant(), &[job.clone()], 0, now)
+        .select(&tenant(), std::slice::from_ref(&job), 0, now)
         .await
         .unwrap();
     assert_eq!(got.len(), 1);

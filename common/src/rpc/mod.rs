@@ -93,7 +93,10 @@ mod tests {
         let b = super::batches(items.clone(), |_| 300 << 10);
         assert_eq!(b.len(), 4);
         assert_eq!(b.concat(), items);
-        assert_eq!(super::batches(Vec::<u8>::new(), |_| 1), vec![Vec::new()]);
+        assert_eq!(
+            super::batches(Vec::<u8>::new(), |_| 1),
+            vec![Vec::<u8>::new()]
+        );
         // An item larger than a batch still travels, alone.
         assert_eq!(super::batches(vec![1, 2], |_| 4 << 20).len(), 2);
     }
