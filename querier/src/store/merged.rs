@@ -7,18 +7,59 @@ use async_trait::async_trait;
 use common::labels::Labels;
 use common::series::{Matcher, Series, SeriesStore, StoreError, merge_series};
 use common::tenant::TenantId;
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 /// A [`SeriesStore`] answering from all of its parts.
 pub struct MergedStore {
     parts: Vec<Arc<dyn SeriesStore>>,
+    tolerated: usize,
 }
 
 impl MergedStore {
-    /// Merges the answers of `parts`.
+    /// Merges the answers of `parts`; any failing part fails the answer.
     pub fn new(parts: Vec<Arc<dyn SeriesStore>>) -> Self {
-        Self { parts }
+        Self {
+            parts,
+            tolerated: 0,
+        }
     }
+
+    /// Answers without up to `n` failed parts: replicas whose copies the
+    /// other parts hold.
+    pub fn tolerating(mut self, n: usize) -> Self {
+        self.tolerated = n;
+        self
+    }
+}
+
+/// The answers of every part. Up to `tolerated` failed parts are left out
+/// (their replicas answer for them); more fail the whole answer with the
+/// first error.
+pub(crate) async fn answers<T, F>(
+    parts: impl IntoIterator<Item = F>,
+    tolerated: usize,
+) -> Result<Vec<T>, StoreError>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    if tolerated == 0 {
+        return try_join_all(parts).await;
+    }
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for r in join_all(parts).await {
+        match r {
+            Ok(v) => ok.push(v),
+            Err(e) => failed.push(e),
+        }
+    }
+    if failed.len() > tolerated {
+        return Err(failed.swap_remove(0));
+    }
+    for e in &failed {
+        tracing::warn!(error = %e, "a replica failed; answering from the others");
+    }
+    Ok(ok)
 }
 
 /// Sorted, deduplicated concatenation of `lists`.
@@ -38,10 +79,11 @@ impl SeriesStore for MergedStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StoreError> {
-        let lists = try_join_all(
+        let lists = answers(
             self.parts
                 .iter()
                 .map(|p| p.select(tenant, matchers, mint, maxt)),
+            self.tolerated,
         )
         .await?;
         Ok(merge_series(lists))
@@ -55,10 +97,11 @@ impl SeriesStore for MergedStore {
         maxt: i64,
     ) -> Result<Vec<Labels>, StoreError> {
         Ok(union(
-            try_join_all(
+            answers(
                 self.parts
                     .iter()
                     .map(|p| p.series(tenant, matchers, mint, maxt)),
+                self.tolerated,
             )
             .await?,
         ))
@@ -72,10 +115,11 @@ impl SeriesStore for MergedStore {
         maxt: i64,
     ) -> Result<Vec<String>, StoreError> {
         Ok(union(
-            try_join_all(
+            answers(
                 self.parts
                     .iter()
                     .map(|p| p.label_names(tenant, matchers, mint, maxt)),
+                self.tolerated,
             )
             .await?,
         ))
@@ -89,12 +133,13 @@ impl SeriesStore for MergedStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let answers = try_join_all(
+        let values = answers(
             self.parts
                 .iter()
                 .map(|p| p.label_values(tenant, name, matchers, mint, maxt)),
+            self.tolerated,
         )
         .await?;
-        Ok(union(answers))
+        Ok(union(values))
     }
 }

@@ -9,20 +9,29 @@ use common::labels::Labels;
 use common::logs::{LogSelect, LogStore, StreamEntries, merge_streams, trim_to_limit};
 use common::series::{Matcher, StoreError};
 use common::tenant::TenantId;
-use futures::future::try_join_all;
 
-use super::merged::union;
+use super::merged::{answers, union};
 
 /// A [`LogStore`] answering from all of its parts, deduplicating identical
 /// `(stream, timestamp, line)` entries.
 pub struct MergedLogStore {
     parts: Vec<Arc<dyn LogStore>>,
+    tolerated: usize,
 }
 
 impl MergedLogStore {
-    /// Merges the answers of `parts`.
+    /// Merges the answers of `parts`; any failing part fails the answer.
     pub fn new(parts: Vec<Arc<dyn LogStore>>) -> Self {
-        Self { parts }
+        Self {
+            parts,
+            tolerated: 0,
+        }
+    }
+
+    /// Answers without up to `n` failed parts (replicas).
+    pub fn tolerating(mut self, n: usize) -> Self {
+        self.tolerated = n;
+        self
     }
 }
 
@@ -33,7 +42,11 @@ impl LogStore for MergedLogStore {
         tenant: &TenantId,
         sel: &LogSelect,
     ) -> Result<Vec<StreamEntries>, StoreError> {
-        let lists = try_join_all(self.parts.iter().map(|p| p.select_logs(tenant, sel))).await?;
+        let lists = answers(
+            self.parts.iter().map(|p| p.select_logs(tenant, sel)),
+            self.tolerated,
+        )
+        .await?;
         let mut out = merge_streams(lists);
         trim_to_limit(&mut out, sel.limit, sel.direction);
         Ok(out)
@@ -47,10 +60,11 @@ impl LogStore for MergedLogStore {
         end_ns: i64,
     ) -> Result<Vec<Labels>, StoreError> {
         Ok(union(
-            try_join_all(
+            answers(
                 self.parts
                     .iter()
                     .map(|p| p.log_streams(tenant, matchers, start_ns, end_ns)),
+                self.tolerated,
             )
             .await?,
         ))

@@ -6,11 +6,11 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use super::merged::answers;
 use async_trait::async_trait;
 use common::series::StoreError;
 use common::tenant::TenantId;
 use common::traces::{AttrScope, Trace, TraceId, TraceScan, TraceStore, union_traces};
-use futures::future::try_join_all;
 
 /// Search hits up to which traces found in only some parts are completed
 /// from the others (a trace whose first spans were cut into a block while
@@ -23,12 +23,22 @@ const COMPLETION_SLACK_NS: u64 = 3600 * 1_000_000_000;
 /// A [`TraceStore`] answering from all of its parts.
 pub struct MergedTraceStore {
     parts: Vec<Arc<dyn TraceStore>>,
+    tolerated: usize,
 }
 
 impl MergedTraceStore {
-    /// Merges the answers of `parts`.
+    /// Merges the answers of `parts`; any failing part fails the answer.
     pub fn new(parts: Vec<Arc<dyn TraceStore>>) -> Self {
-        Self { parts }
+        Self {
+            parts,
+            tolerated: 0,
+        }
+    }
+
+    /// Answers without up to `n` failed parts (replicas).
+    pub fn tolerating(mut self, n: usize) -> Self {
+        self.tolerated = n;
+        self
     }
 }
 
@@ -41,17 +51,22 @@ impl TraceStore for MergedTraceStore {
         start_ns: u64,
         end_ns: u64,
     ) -> Result<Option<Trace>, StoreError> {
-        let found = try_join_all(
+        let found = answers(
             self.parts
                 .iter()
                 .map(|p| p.trace_by_id(tenant, id, start_ns, end_ns)),
+            self.tolerated,
         )
         .await?;
         Ok(union_traces(vec![found.into_iter().flatten().collect()]).pop())
     }
 
     async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
-        let lists = try_join_all(self.parts.iter().map(|p| p.search(tenant, scan))).await?;
+        let lists = answers(
+            self.parts.iter().map(|p| p.search(tenant, scan)),
+            self.tolerated,
+        )
+        .await?;
         let held: Vec<HashSet<TraceId>> = lists
             .iter()
             .map(|l| l.iter().map(|t| t.trace_id).collect())
@@ -75,7 +90,11 @@ impl TraceStore for MergedTraceStore {
                 .zip(&held)
                 .filter(|(_, ids)| !ids.contains(&trace.trace_id))
                 .map(|(p, _)| p.trace_by_id(tenant, trace.trace_id, from, to));
-            let more: Vec<Trace> = try_join_all(others).await?.into_iter().flatten().collect();
+            let more: Vec<Trace> = answers(others, self.tolerated)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
             if !more.is_empty() {
                 let mut spans = std::mem::take(&mut trace.spans);
                 spans.extend(more.into_iter().flat_map(|t| t.spans));
@@ -91,10 +110,11 @@ impl TraceStore for MergedTraceStore {
         start_ns: u64,
         end_ns: u64,
     ) -> Result<BTreeSet<(AttrScope, String)>, StoreError> {
-        let sets = try_join_all(
+        let sets = answers(
             self.parts
                 .iter()
                 .map(|p| p.tag_names(tenant, start_ns, end_ns)),
+            self.tolerated,
         )
         .await?;
         Ok(sets.into_iter().flatten().collect())
@@ -108,10 +128,11 @@ impl TraceStore for MergedTraceStore {
         start_ns: u64,
         end_ns: u64,
     ) -> Result<BTreeSet<String>, StoreError> {
-        let sets = try_join_all(
+        let sets = answers(
             self.parts
                 .iter()
                 .map(|p| p.tag_values(tenant, scope, key, start_ns, end_ns)),
+            self.tolerated,
         )
         .await?;
         Ok(sets.into_iter().flatten().collect())
