@@ -760,6 +760,11 @@ impl Compose {
         }
     }
 
+    /// A bind mount's source on the host (relative to the compose file).
+    fn host_path(&self, source: &str) -> PathBuf {
+        self.dir.join(source.strip_prefix("./").unwrap_or(source))
+    }
+
     /// The host file bind-mounted at `path` in `service`.
     fn host_file(&self, service: &Value, path: &str) -> Option<PathBuf> {
         list_at(service, "/volumes")
@@ -769,7 +774,7 @@ impl Compose {
                 let mut parts = v.split(':');
                 let (source, target) = (parts.next()?, parts.next()?);
                 (target == path && (source.starts_with('.') || source.starts_with('/')))
-                    .then(|| self.dir.join(source))
+                    .then(|| self.host_path(source))
             })
     }
 
@@ -797,7 +802,7 @@ impl Compose {
             for volume in list_at(service, "/volumes").iter().map(scalar) {
                 let source = volume.split(':').next().unwrap_or("");
                 if source.starts_with('.') || source.starts_with('/') {
-                    if !self.dir.join(source).exists() {
+                    if !self.host_path(source).exists() {
                         problems.push(format!(
                             "{origin}: service {name} mounts {source}, which does not exist"
                         ));
