@@ -958,10 +958,10 @@ fn print_config(inst: &Instance) -> Result<Value, String> {
     let config = dir.path().join("cairn.yaml");
     std::fs::write(&config, &inst.config).expect("writing the config copy");
     let mut args = inst.args.clone();
-    if let Some(i) = args.iter().position(|a| a == "--config.file") {
-        if let Some(path) = args.get_mut(i + 1) {
-            *path = config.display().to_string();
-        }
+    if let Some(i) = args.iter().position(|a| a == "--config.file")
+        && let Some(path) = args.get_mut(i + 1)
+    {
+        *path = config.display().to_string();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(&args)
