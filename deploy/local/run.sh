@@ -141,7 +141,15 @@ start_all() {
     [ -n "$bucket" ] || die "--s3 URL names no bucket: $s3"
     backend=s3
   fi
-  local name target http grpc zone
+  local name target http grpc zone port
+  for spec in "${PROCESSES[@]}"; do # another server there would answer /ready for ours
+    read -r name target http grpc zone <<<"$spec"
+    for port in "$http" "$grpc"; do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "port $port ($name) is in use on 127.0.0.1"
+      fi
+    done
+  done
   for spec in "${PROCESSES[@]}"; do
     read -r name target http grpc zone <<<"$spec"
     [ "$zone" = - ] && zone=""
