@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod compaction;
 mod crash;
+mod deploy_manifests;
 mod durability;
 mod isolation;
 mod limits;
