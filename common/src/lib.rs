@@ -15,6 +15,7 @@ pub mod logs;
 pub mod metadata;
 pub mod postings;
 pub mod push;
+pub mod ring;
 pub mod rpc;
 pub mod series;
 pub mod shard;

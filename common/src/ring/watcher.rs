@@ -1,0 +1,292 @@
+//! Keeping the ring current: each round discovers the ingesters (static
+//! list ∪ DNS), probes each at `GET /ingester/ring`, counts the distributors
+//! answering `GET /ready`, and publishes a new [`Ring`] snapshot when
+//! membership, state or health changed.
+//!
+//! A member is healthy while its last successful probe is younger than
+//! `heartbeat_timeout`. Static members are kept forever (unhealthy when
+//! down); a member that drops out of DNS is still probed and stays on the
+//! ring, unhealthy, until `FORGET_AFTER` heartbeat timeouts have passed, so
+//! a crashed pod's keys are not silently moved to ingesters that never had
+//! its data — unless another address now answers with the same ID (the pod
+//! came back elsewhere), which replaces it at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures::future::join_all;
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, info};
+
+use super::config::RingConfig;
+use super::discovery::discover;
+use super::member::{Member, MemberDescriptor, MemberState};
+use super::ring::Ring;
+use crate::storage::install_tls_provider;
+
+/// Heartbeat timeouts after which a member no longer discovered is dropped.
+const FORGET_AFTER: u32 = 10;
+
+/// What the prober last learnt about one address.
+#[derive(Debug, Clone, Default)]
+struct Probed {
+    descriptor: Option<MemberDescriptor>,
+    last_heartbeat: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MemberLabels {
+    member: String,
+}
+
+/// Discovers and probes the ingesters and distributors, and hands out the
+/// current [`Ring`] to the distributor's pusher and the querier's fan-out.
+pub struct RingWatcher {
+    cfg: RingConfig,
+    client: reqwest::Client,
+    probed: Mutex<HashMap<String, Probed>>,
+    ring: watch::Sender<Arc<Ring>>,
+    healthy_distributors: AtomicUsize,
+    members_gauge: Family<StateLabels, Gauge>,
+    probe_failures: Family<MemberLabels, Counter>,
+}
+
+impl RingWatcher {
+    /// A watcher with an empty ring; call [`RingWatcher::probe_now`] before
+    /// serving and [`RingWatcher::spawn`] to keep it current. Registers
+    /// `cairn_ring_members{state}` and `cairn_ring_probe_failures_total{member}`.
+    pub fn new(cfg: RingConfig, registry: &mut Registry) -> Arc<Self> {
+        install_tls_provider();
+        let members_gauge = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "cairn_ring_members",
+            "Ingesters on the ring by state (Unhealthy: last probe older than the heartbeat timeout)",
+            members_gauge.clone(),
+        );
+        let probe_failures = Family::<MemberLabels, Counter>::default();
+        registry.register(
+            "cairn_ring_probe_failures",
+            "Failed probes of ring members, by HTTP address",
+            probe_failures.clone(),
+        );
+        let (ring, _) = watch::channel(Arc::new(Ring::new(Vec::new(), &cfg)));
+        Arc::new(Self {
+            cfg,
+            client: reqwest::Client::new(),
+            probed: Mutex::new(HashMap::new()),
+            ring,
+            healthy_distributors: AtomicUsize::new(1),
+            members_gauge,
+            probe_failures,
+        })
+    }
+
+    /// Starts the probe loop: a round every `probe_interval` until the last
+    /// other handle on the watcher is dropped.
+    pub fn spawn(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let period = self.cfg.probe_interval.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(watcher) = weak.upgrade() else { return };
+                watcher.probe_now().await;
+            }
+        });
+    }
+
+    /// The current ring snapshot.
+    pub fn ring(&self) -> Arc<Ring> {
+        Arc::clone(&self.ring.borrow())
+    }
+
+    /// A receiver woken whenever membership, a member's state or health
+    /// changes.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Ring>> {
+        self.ring.subscribe()
+    }
+
+    /// Distributors answering `/ready` in the last round, at least 1 (this
+    /// one, when no distributors are configured); tenants' rate limits are
+    /// split among them.
+    pub fn healthy_distributors(&self) -> usize {
+        self.healthy_distributors.load(Ordering::Relaxed)
+    }
+
+    /// One discovery and probe round; publishes the new ring.
+    pub async fn probe_now(&self) {
+        let (discovered, distributors) = futures::join!(
+            discover(&self.cfg.members, &self.cfg.members_dns),
+            discover(&self.cfg.distributors, &self.cfg.distributors_dns),
+        );
+        let mut targets: HashSet<String> = self.probed.lock().keys().cloned().collect();
+        targets.extend(discovered.iter().cloned());
+        let (answers, ready) = futures::join!(
+            join_all(targets.into_iter().map(|addr| async move {
+                let answer = self.probe_member(&addr).await;
+                (addr, answer)
+            })),
+            join_all(distributors.iter().map(|addr| self.probe_ready(addr))),
+        );
+        let ready = ready.into_iter().filter(|r| *r).count();
+        self.healthy_distributors
+            .store(ready.max(1), Ordering::Relaxed);
+        let discovered: HashSet<String> = discovered.into_iter().collect();
+        let members = self.record(answers, &discovered, SystemTime::now());
+        self.publish(Ring::new(members, &self.cfg));
+    }
+
+    /// Stores this round's answers, forgets what is gone, and returns the
+    /// members as they stand at `now`.
+    fn record(
+        &self,
+        answers: Vec<(String, Option<MemberDescriptor>)>,
+        discovered: &HashSet<String>,
+        now: SystemTime,
+    ) -> Vec<Member> {
+        let timeout = self.cfg.heartbeat_timeout;
+        let age = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        let mut probed = self.probed.lock();
+        for (addr, answer) in answers {
+            let entry = probed.entry(addr).or_default();
+            if let Some(desc) = answer {
+                entry.descriptor = Some(desc);
+                entry.last_heartbeat = Some(now);
+            }
+        }
+        let live_ids: HashSet<String> = probed
+            .iter()
+            .filter(|(addr, p)| discovered.contains(*addr) && p.last_heartbeat == Some(now))
+            .filter_map(|(_, p)| p.descriptor.as_ref().map(|d| d.id.clone()))
+            .collect();
+        probed.retain(|addr, p| {
+            if discovered.contains(addr) {
+                return true;
+            }
+            let replaced = p
+                .descriptor
+                .as_ref()
+                .is_some_and(|d| live_ids.contains(&d.id) && p.last_heartbeat != Some(now));
+            let recent = p
+                .last_heartbeat
+                .is_some_and(|t| age(t) <= timeout * FORGET_AFTER);
+            recent && !replaced
+        });
+        probed
+            .iter()
+            .filter_map(|(addr, p)| {
+                let desc = p.descriptor.clone()?;
+                let healthy = p.last_heartbeat.is_some_and(|t| age(t) <= timeout);
+                Some(Member::from_descriptor(
+                    desc,
+                    addr.clone(),
+                    healthy,
+                    p.last_heartbeat,
+                ))
+            })
+            .collect()
+    }
+
+    /// Replaces the snapshot; wakes subscribers only when placement or
+    /// health changed (not for a mere newer heartbeat).
+    fn publish(&self, ring: Ring) {
+        self.set_member_gauges(&ring);
+        self.ring.send_if_modified(|current| {
+            let changed = !same_members(current, &ring);
+            if changed {
+                info!(
+                    members = ring.members().len(),
+                    healthy = ring.healthy_count(),
+                    "ring: membership or health changed"
+                );
+            }
+            *current = Arc::new(ring);
+            changed
+        });
+    }
+
+    fn set_member_gauges(&self, ring: &Ring) {
+        let count = |pred: &dyn Fn(&Member) -> bool| {
+            ring.members().iter().filter(|m| pred(m)).count() as i64
+        };
+        for state in [MemberState::Joining, MemberState::Active, MemberState::Leaving] {
+            self.members_gauge
+                .get_or_create(&StateLabels {
+                    state: state.as_str(),
+                })
+                .set(count(&|m| m.healthy && m.state == state));
+        }
+        self.members_gauge
+            .get_or_create(&StateLabels { state: "Unhealthy" })
+            .set(count(&|m| !m.healthy));
+    }
+
+    /// The descriptor `addr` answers at `/ingester/ring`, or `None` (counted
+    /// as a probe failure).
+    async fn probe_member(&self, addr: &str) -> Option<MemberDescriptor> {
+        let url = format!("http://{addr}/ingester/ring");
+        let answer = async {
+            self.client
+                .get(&url)
+                .timeout(self.cfg.probe_timeout)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<MemberDescriptor>()
+                .await
+        }
+        .await;
+        match answer {
+            Ok(desc) => Some(desc),
+            Err(error) => {
+                debug!(%error, member = addr, "ring: probe failed");
+                self.probe_failures
+                    .get_or_create(&MemberLabels {
+                        member: addr.to_string(),
+                    })
+                    .inc();
+                None
+            }
+        }
+    }
+
+    /// Whether the distributor at `addr` answers 200 at `/ready`.
+    async fn probe_ready(&self, addr: &str) -> bool {
+        self.client
+            .get(format!("http://{addr}/ready"))
+            .timeout(self.cfg.probe_timeout)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+    }
+}
+
+/// Whether two rings have the same members in the same states and health.
+fn same_members(a: &Ring, b: &Ring) -> bool {
+    a.members().len() == b.members().len()
+        && a.members()
+            .iter()
+            .zip(b.members())
+            .all(|(x, y)| placement_key(x) == placement_key(y))
+}
+
+/// What of a member matters to placement and health (not its heartbeat).
+fn placement_key(m: &Member) -> (&str, &str, MemberState, &str, &str, bool) {
+    (&m.id, &m.zone, m.state, &m.http_addr, &m.grpc_addr, m.healthy)
+}
