@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use common::auth::cidr::Cidr;
 use common::auth::{AuthConfig, AuthMode};
 use common::limits::Limits;
+use common::ring::RingConfig;
+use common::rpc::ClientConfig;
 use common::storage::{Backend, StorageConfig};
 use common::tls::TlsConfig;
 use compactor::CompactorConfig;
@@ -17,14 +19,7 @@ use querier::QuerierConfig;
 use ruler::RulerConfig;
 use serde::{Deserialize, Serialize};
 
-/// Which services this process runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Every service in one process (the embedded default).
-    #[default]
-    All,
-}
+use crate::target::Targets;
 
 /// `server:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,8 +82,8 @@ impl Default for RuntimeConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Services to run.
-    pub target: Target,
+    /// Services to run: `all` or a comma list.
+    pub target: Targets,
     /// Off: every request belongs to tenant `anonymous` and no header is needed.
     pub multitenancy_enabled: bool,
     /// How requests prove their tenant: `type: trust` or `type: tokens`.
@@ -111,12 +106,16 @@ pub struct Config {
     pub limits: Limits,
     /// Per-tenant overrides file.
     pub runtime_config: RuntimeConfig,
+    /// The ingester ring (distributed mode).
+    pub ring: RingConfig,
+    /// How distributors, queriers and rulers call ingesters (distributed mode).
+    pub ingester_client: ClientConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            target: Target::All,
+            target: Targets::default(),
             multitenancy_enabled: true,
             auth: AuthConfig::default(),
             server: ServerConfig::default(),
@@ -128,6 +127,8 @@ impl Default for Config {
             ruler: RulerConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
+            ring: RingConfig::default(),
+            ingester_client: ClientConfig::default(),
         }
     }
 }
@@ -147,9 +148,10 @@ pub struct Flags {
     /// YAML config file; `${VAR}` and `${VAR:-default}` are expanded from the environment.
     #[arg(long = "config.file", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
-    /// Services to run.
-    #[arg(long, value_enum)]
-    pub target: Option<Target>,
+    /// Services to run: all (default), distributor, ingester, querier,
+    /// compactor, ruler, or a comma list.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<Targets>,
     /// HTTP listen address [default: 127.0.0.1].
     #[arg(long = "server.http-listen-address", value_name = "ADDR")]
     pub http_listen_address: Option<String>,

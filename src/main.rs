@@ -4,6 +4,7 @@
 mod access;
 mod config;
 mod server;
+mod target;
 
 use clap::Parser;
 

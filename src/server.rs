@@ -1,7 +1,8 @@
-//! Builds every service of `--target all`, mounts their routers on one HTTP
-//! port, and adds the operational endpoints (`/ready`, `/metrics`, `/config`,
-//! `/runtime_config`), access control and per-request metrics, over HTTP or
-//! HTTPS.
+//! Builds the services `--target` names (all five by default), wires them to
+//! the ingesters (the one in the process, or the ring's over gRPC), mounts
+//! their routers on one HTTP port, and adds the operational endpoints
+//! (`/ready`, `/metrics`, `/config`, `/runtime_config`, `/ring`), access
+//! control and per-request metrics, over HTTP or HTTPS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,16 +17,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use common::auth::Authenticator;
+use common::exemplar::ExemplarSource;
 use common::limits::Overrides;
 use common::logs::LogStore;
+use common::logs::LogsPusher;
+use common::metadata::MetadataSource;
+use common::push::MetricsPusher;
+use common::ring::RingWatcher;
+use common::rpc::{ClientPool, IngesterGrpc};
 use common::series::SeriesStore;
 use common::tls::TlsListener;
 use common::traces::TraceStore;
+use common::traces::TracesPusher;
 use compactor::Compactor;
 use distributor::otlp_metrics::MetricsGrpcService;
 use distributor::traces::{TraceGrpcService, TracesDistributor};
-use distributor::{Distributor, LogsDistributor};
-use ingester::Ingester;
+use distributor::{Distributor, LogsDistributor, Replicator};
+use ingester::{Ingester, Membership};
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -35,11 +43,13 @@ use querier::Querier;
 use querier::logql::LogqlEngine;
 use querier::promql::Engine;
 use querier::store::{
-    BlockStore, LogBlockStore, MergedLogStore, MergedStore, MergedTraceStore, TraceBlockStore,
+    BlockStore, LogBlockStore, MergedLogStore, MergedStore, MergedTraceStore, RingIngesters,
+    TraceBlockStore,
 };
 use ruler::{Ruler, RulerDeps};
 
 use crate::config::Config;
+use crate::target::Service;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -53,9 +63,173 @@ struct Ops {
     overrides: Arc<Overrides>,
     registry: Mutex<Registry>,
     durations: Family<RequestLabels, Histogram>,
+    /// An ingester in a ring is ready only while ACTIVE.
+    membership: Option<Arc<Membership>>,
 }
 
-/// Runs `--target all` until the process is stopped.
+/// How this process reaches the ingesters: the one in the process, or
+/// the ring's (writes replicated, reads fanned out and deduplicated).
+struct IngesterAccess {
+    metrics: Arc<dyn MetricsPusher>,
+    logs: Arc<dyn LogsPusher>,
+    traces: Arc<dyn TracesPusher>,
+    series: Arc<dyn SeriesStore>,
+    log_store: Arc<dyn LogStore>,
+    trace_store: Arc<dyn TraceStore>,
+    exemplars: Arc<dyn ExemplarSource>,
+    metadata: Arc<dyn MetadataSource>,
+}
+
+impl IngesterAccess {
+    fn local(ingester: &Arc<Ingester>) -> Self {
+        Self {
+            metrics: Arc::clone(ingester) as _,
+            logs: Arc::clone(ingester) as _,
+            traces: Arc::clone(ingester) as _,
+            series: Arc::clone(ingester) as _,
+            log_store: Arc::clone(ingester) as _,
+            trace_store: Arc::clone(ingester) as _,
+            exemplars: Arc::clone(ingester) as _,
+            metadata: Arc::clone(ingester) as _,
+        }
+    }
+
+    fn ring(
+        ring: &Arc<RingWatcher>,
+        cfg: &Config,
+        overrides: &Arc<Overrides>,
+        registry: &mut Registry,
+    ) -> Self {
+        let pool = Arc::new(ClientPool::new(cfg.ingester_client.clone()));
+        let writes = Arc::new(Replicator::new(
+            Arc::clone(ring),
+            Arc::clone(&pool),
+            Arc::clone(overrides),
+            registry,
+        ));
+        let reads = Arc::new(RingIngesters::new(
+            Arc::clone(ring),
+            pool,
+            Arc::clone(overrides),
+        ));
+        Self {
+            metrics: Arc::clone(&writes) as _,
+            logs: Arc::clone(&writes) as _,
+            traces: writes,
+            series: Arc::clone(&reads) as _,
+            log_store: Arc::clone(&reads) as _,
+            trace_store: Arc::clone(&reads) as _,
+            exemplars: Arc::clone(&reads) as _,
+            metadata: reads,
+        }
+    }
+}
+
+/// The write path: one distributor per signal.
+struct Distributors {
+    metrics: Arc<Distributor>,
+    logs: Arc<LogsDistributor>,
+    traces: Arc<TracesDistributor>,
+}
+
+impl Distributors {
+    fn new(
+        cfg: &Config,
+        overrides: &Arc<Overrides>,
+        access: &IngesterAccess,
+        registry: &mut Registry,
+    ) -> Self {
+        Self {
+            metrics: Arc::new(Distributor::new(
+                cfg.distributor.clone(),
+                Arc::clone(overrides),
+                Arc::clone(&access.metrics),
+                registry,
+                cfg.multitenancy_enabled,
+            )),
+            logs: Arc::new(LogsDistributor::new(
+                cfg.distributor.clone(),
+                Arc::clone(overrides),
+                Arc::clone(&access.logs),
+                registry,
+                cfg.multitenancy_enabled,
+            )),
+            traces: Arc::new(TracesDistributor::new(
+                cfg.distributor.clone(),
+                Arc::clone(overrides),
+                Arc::clone(&access.traces),
+                registry,
+                cfg.multitenancy_enabled,
+            )),
+        }
+    }
+
+    /// Splits each tenant's rate limits among the healthy distributors the
+    /// ring counts, as that count changes.
+    fn follow_distributor_count(&self, ring: &Arc<RingWatcher>) {
+        let (metrics, logs, traces) = (
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.logs),
+            Arc::clone(&self.traces),
+        );
+        let ring = Arc::clone(ring);
+        let mut changes = ring.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let n = ring.healthy_distributors();
+                metrics.set_healthy_distributors(n);
+                logs.set_healthy_distributors(n);
+                traces.set_healthy_distributors(n);
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The read path over ingesters and object storage.
+struct QueryStores {
+    series: Arc<dyn SeriesStore>,
+    logs: Arc<dyn LogStore>,
+    traces: Arc<dyn TraceStore>,
+}
+
+impl QueryStores {
+    fn new(
+        cfg: &Config,
+        store: &Arc<dyn object_store::ObjectStore>,
+        overrides: &Arc<Overrides>,
+        access: &IngesterAccess,
+    ) -> Self {
+        Self {
+            logs: Arc::new(MergedLogStore::new(vec![
+                Arc::clone(&access.log_store),
+                Arc::new(LogBlockStore::new(
+                    Arc::clone(store),
+                    cfg.querier.blocks.clone(),
+                )),
+            ])),
+            traces: Arc::new(MergedTraceStore::new(vec![
+                Arc::clone(&access.trace_store),
+                Arc::new(TraceBlockStore::new(
+                    Arc::clone(store),
+                    cfg.querier.blocks.clone(),
+                )),
+            ])),
+            series: Arc::new(MergedStore::new(vec![
+                Arc::clone(&access.series),
+                Arc::new(BlockStore::new(
+                    Arc::clone(store),
+                    Arc::clone(overrides),
+                    cfg.querier.blocks.clone(),
+                )),
+            ])),
+        }
+    }
+}
+
+/// Runs the services of `cfg.target` until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
@@ -82,97 +256,119 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &mut registry,
     ));
     let store = common::storage::build_store(&cfg.storage).context("building object storage")?;
+    let targets = cfg.target.clone();
+    let distributed = !cfg.ring.members.is_empty() || !cfg.ring.members_dns.is_empty();
+    let ring = distributed.then(|| RingWatcher::new(cfg.ring.clone(), &mut registry));
 
-    let ingester = Ingester::new(
-        cfg.ingester.clone(),
-        Arc::clone(&store),
-        Arc::clone(&overrides),
-        &mut registry,
-    )
-    .context("starting ingester")?;
-    ingester.spawn_cut_loop();
-    ingester.spawn_retention_loop();
-    let compactor = Compactor::new(
-        cfg.compactor.clone(),
-        Arc::clone(&store),
-        Arc::clone(&overrides),
-        &mut registry,
-    );
-    compactor.spawn_loops();
-    let distributor = Arc::new(Distributor::new(
-        cfg.distributor.clone(),
-        Arc::clone(&overrides),
-        Arc::clone(&ingester) as _,
-        &mut registry,
-        cfg.multitenancy_enabled,
-    ));
-    let logs_distributor = Arc::new(LogsDistributor::new(
-        cfg.distributor.clone(),
-        Arc::clone(&overrides),
-        Arc::clone(&ingester) as _,
-        &mut registry,
-        cfg.multitenancy_enabled,
-    ));
-    let traces_distributor = Arc::new(TracesDistributor::new(
-        cfg.distributor.clone(),
-        Arc::clone(&overrides),
-        Arc::clone(&ingester) as _,
-        &mut registry,
-        cfg.multitenancy_enabled,
-    ));
-    let log_store: Arc<dyn LogStore> = Arc::new(MergedLogStore::new(vec![
-        Arc::clone(&ingester) as Arc<dyn LogStore>,
-        Arc::new(LogBlockStore::new(
-            Arc::clone(&store),
-            cfg.querier.blocks.clone(),
-        )),
-    ]));
-    let trace_store: Arc<dyn TraceStore> = Arc::new(MergedTraceStore::new(vec![
-        Arc::clone(&ingester) as Arc<dyn TraceStore>,
-        Arc::new(TraceBlockStore::new(
-            Arc::clone(&store),
-            cfg.querier.blocks.clone(),
-        )),
-    ]));
-    let query_store: Arc<dyn SeriesStore> = Arc::new(MergedStore::new(vec![
-        Arc::clone(&ingester) as Arc<dyn SeriesStore>,
-        Arc::new(BlockStore::new(
+    // The ingester replays its WAL here, before anything is served: a
+    // restarted ingester is not ready (nor reachable) until it is done.
+    let ingester = if targets.runs(Service::Ingester) {
+        let ingester = Ingester::new(
+            cfg.ingester.clone(),
             Arc::clone(&store),
             Arc::clone(&overrides),
-            cfg.querier.blocks.clone(),
-        )),
-    ]));
-    let ruler = Ruler::new(
-        cfg.ruler.clone(),
-        RulerDeps {
-            store: Arc::clone(&store),
-            promql: Arc::new(Engine::new(
-                Arc::clone(&query_store),
-                Arc::clone(&overrides),
-                cfg.querier.engine_options(),
-            )),
-            logql: Arc::new(LogqlEngine::new(Arc::clone(&log_store))),
-            distributor: Arc::clone(&distributor),
-            overrides: Arc::clone(&overrides),
-        },
-        &mut registry,
-        cfg.multitenancy_enabled,
-    );
-    ruler.spawn();
-    let querier = Arc::new(
-        Querier::new(
-            cfg.querier.clone(),
-            query_store,
-            Arc::clone(&overrides),
-            cfg.multitenancy_enabled,
+            &mut registry,
         )
-        .with_metadata_source(Arc::clone(&ingester) as _)
-        .with_exemplar_source(Arc::clone(&ingester) as _)
-        .with_log_store(log_store)
-        .with_trace_store(trace_store),
-    );
+        .context("starting ingester")?;
+        ingester.spawn_cut_loop();
+        ingester.spawn_retention_loop();
+        if let Some(ring) = &ring {
+            ingester.join_ring(Arc::new(Membership::new(
+                &cfg.ingester.id,
+                &cfg.ring.instance_zone,
+                &instance_addr(&cfg),
+                Arc::clone(ring),
+            )));
+        }
+        Some(ingester)
+    } else {
+        None
+    };
+    let needs_ingesters = [Service::Distributor, Service::Querier, Service::Ruler]
+        .into_iter()
+        .any(|s| targets.runs(s));
+    let access = match (&ingester, &ring) {
+        (_, Some(ring)) => Some(IngesterAccess::ring(ring, &cfg, &overrides, &mut registry)),
+        (Some(ingester), None) => Some(IngesterAccess::local(ingester)),
+        (None, None) if needs_ingesters => anyhow::bail!(
+            "--target {targets} reaches the ingesters through the ring: set ring.members or ring.members_dns"
+        ),
+        (None, None) => None,
+    };
+    if let Some(ring) = &ring {
+        ring.probe_now().await;
+        ring.spawn();
+    }
 
-    querier.frontend().register_metrics(&mut registry);
+    let compactor = targets.runs(Service::Compactor).then(|| {
+        let compactor = Compactor::new(
+            cfg.compactor.clone(),
+            Arc::clone(&store),
+            Arc::clone(&overrides),
+            &mut registry,
+        );
+        compactor.spawn_loops();
+        compactor
+    });
+    let distributors = match &access {
+        Some(access) if targets.runs(Service::Distributor) || targets.runs(Service::Ruler) => {
+            Some(Distributors::new(&cfg, &overrides, access, &mut registry))
+        }
+        _ => None,
+    };
+    if let (Some(d), Some(ring)) = (&distributors, &ring)
+        && targets.runs(Service::Distributor)
+    {
+        d.follow_distributor_count(ring);
+    }
+    let stores = match &access {
+        Some(access) if targets.runs(Service::Querier) || targets.runs(Service::Ruler) => {
+            Some(QueryStores::new(&cfg, &store, &overrides, access))
+        }
+        _ => None,
+    };
+    let ruler = match (&distributors, &stores) {
+        (Some(d), Some(stores)) if targets.runs(Service::Ruler) => {
+            let ruler = Ruler::new(
+                cfg.ruler.clone(),
+                RulerDeps {
+                    store: Arc::clone(&store),
+                    promql: Arc::new(Engine::new(
+                        Arc::clone(&stores.series),
+                        Arc::clone(&overrides),
+                        cfg.querier.engine_options(),
+                    )),
+                    logql: Arc::new(LogqlEngine::new(Arc::clone(&stores.logs))),
+                    distributor: Arc::clone(&d.metrics),
+                    overrides: Arc::clone(&overrides),
+                },
+                &mut registry,
+                cfg.multitenancy_enabled,
+            );
+            ruler.spawn();
+            Some(ruler)
+        }
+        _ => None,
+    };
+    let querier = match (&access, &stores) {
+        (Some(access), Some(stores)) if targets.runs(Service::Querier) => {
+            let querier = Arc::new(
+                Querier::new(
+                    cfg.querier.clone(),
+                    Arc::clone(&stores.series),
+                    Arc::clone(&overrides),
+                    cfg.multitenancy_enabled,
+                )
+                .with_metadata_source(Arc::clone(&access.metadata))
+                .with_exemplar_source(Arc::clone(&access.exemplars))
+                .with_log_store(Arc::clone(&stores.logs))
+                .with_trace_store(Arc::clone(&stores.traces)),
+            );
+            querier.frontend().register_metrics(&mut registry);
+            Some(querier)
+        }
+        _ => None,
+    };
 
     let addr = format!(
         "{}:{}",
@@ -182,32 +378,64 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "{}:{}",
         cfg.server.http_listen_address, cfg.server.grpc_listen_port
     );
+    // OTLP in where the distributor runs; the internal service where an
+    // ingester is in a ring.
     let grpc = tonic::transport::Server::builder()
-        .add_service(TraceGrpcService::server(
-            Arc::clone(&traces_distributor),
-            Arc::clone(&auth),
-        ))
-        .add_service(MetricsGrpcService::server(
-            Arc::clone(&distributor),
-            Arc::clone(&auth),
-        ));
+        .add_optional_service(
+            distributors
+                .as_ref()
+                .filter(|_| targets.runs(Service::Distributor))
+                .map(|d| TraceGrpcService::server(Arc::clone(&d.traces), Arc::clone(&auth))),
+        )
+        .add_optional_service(
+            distributors
+                .as_ref()
+                .filter(|_| targets.runs(Service::Distributor))
+                .map(|d| MetricsGrpcService::server(Arc::clone(&d.metrics), Arc::clone(&auth))),
+        )
+        .add_optional_service(
+            ingester
+                .as_ref()
+                .filter(|_| ring.is_some())
+                .map(|i| IngesterGrpc::new(Arc::clone(i), cfg.ingester_client.max_message_bytes)),
+        );
     let tls = cfg.server.tls.clone();
     let graceful = cfg.server.graceful_shutdown_timeout;
     let flush_on_shutdown = cfg.ingester.flush_on_shutdown;
+    let membership = ingester.as_ref().and_then(|i| i.membership().cloned());
     let ops = Arc::new(Ops {
         cfg,
         overrides,
         registry: Mutex::new(registry),
         durations,
+        membership: membership.clone(),
     });
-    let app = Router::new()
-        .merge(distributor.router())
-        .merge(logs_distributor.router())
-        .merge(traces_distributor.router())
-        .merge(Arc::clone(&ingester).router())
-        .merge(querier.router())
-        .merge(compactor.router())
-        .merge(ruler.router())
+    let mut app = Router::new();
+    if let Some(d) = distributors
+        .as_ref()
+        .filter(|_| targets.runs(Service::Distributor))
+    {
+        app = app
+            .merge(Arc::clone(&d.metrics).router())
+            .merge(Arc::clone(&d.logs).router())
+            .merge(Arc::clone(&d.traces).router());
+    }
+    if let Some(ingester) = &ingester {
+        app = app.merge(Arc::clone(ingester).router());
+    }
+    if let Some(querier) = &querier {
+        app = app.merge(Arc::clone(querier).router());
+    }
+    if let Some(compactor) = &compactor {
+        app = app.merge(Arc::clone(compactor).router());
+    }
+    if let Some(ruler) = &ruler {
+        app = app.merge(Arc::clone(ruler).router());
+    }
+    if let Some(ring) = &ring {
+        app = app.merge(common::ring::router(Arc::clone(ring)));
+    }
+    let app = app
         .merge(ops_router(Arc::clone(&ops)))
         .layer(middleware::from_fn_with_state(
             auth,
@@ -226,7 +454,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %grpc_addr, "cairn listening (OTLP gRPC)");
     let (signalled, stop) = tokio::sync::watch::channel(None::<Instant>);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        // A signal, or an ingester that left the ring through
+        // `POST /ingester/shutdown`.
+        let left = async {
+            match &membership {
+                Some(m) => m.wait_left().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = left => tracing::info!("left the ring; stopping"),
+        }
         let _ = signalled.send(Some(Instant::now()));
     });
     let grpc = tokio::spawn(grpc.serve_with_incoming_shutdown(
@@ -267,9 +506,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         () = drain_deadline => tracing::warn!("requests still open at the shutdown deadline; closing them"),
     }
     grpc.abort();
+    if let Some(ingester) = ingester {
+        stop_ingester(&ingester, flush_on_shutdown, graceful, &stop).await;
+    }
+    Ok(())
+}
+
+/// Flushes (if configured) and syncs the ingester within what is left of
+/// the graceful-shutdown deadline; what is not uploaded stays in the WAL.
+async fn stop_ingester(
+    ingester: &Ingester,
+    flush: bool,
+    graceful: Duration,
+    stop: &tokio::sync::watch::Receiver<Option<Instant>>,
+) {
     let since_signal = stop.borrow().map_or(Duration::ZERO, |at| at.elapsed());
     let left = graceful.saturating_sub(since_signal);
-    match tokio::time::timeout(left, ingester.shutdown(flush_on_shutdown)).await {
+    match tokio::time::timeout(left, ingester.shutdown(flush)).await {
         Ok(Ok(())) => tracing::info!("shut down cleanly"),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "flushing on shutdown failed; the data stays in the WAL");
@@ -284,7 +537,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+}
+
+/// The gRPC address other services dial for this ingester.
+fn instance_addr(cfg: &Config) -> String {
+    if cfg.ring.instance_addr.is_empty() {
+        format!(
+            "{}:{}",
+            cfg.server.http_listen_address, cfg.server.grpc_listen_port
+        )
+    } else {
+        cfg.ring.instance_addr.clone()
+    }
 }
 
 /// Resolves once the shutdown signal was received.
@@ -294,11 +558,20 @@ async fn stopped(mut stop: tokio::sync::watch::Receiver<Option<Instant>>) {
 
 fn ops_router(ops: Arc<Ops>) -> Router {
     Router::new()
-        .route("/ready", get(|| async { "ready\n" }))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/runtime_config", get(runtime_config))
         .with_state(ops)
+}
+
+async fn ready(State(ops): State<Arc<Ops>>) -> Response {
+    match &ops.membership {
+        Some(m) if !m.is_active() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "leaving the ring\n").into_response()
+        }
+        _ => "ready\n".into_response(),
+    }
 }
 
 async fn metrics(State(ops): State<Arc<Ops>>) -> Response {

@@ -29,6 +29,9 @@ pub struct Limits {
     pub ingestion_burst_size: u64,
     /// Active series a tenant may have in the ingesters.
     pub max_global_series_per_user: usize,
+    /// Ingesters a tenant's writes and reads are confined to (shuffle
+    /// sharding, distributed mode); 0 = all of them.
+    pub ingestion_tenant_shard_size: usize,
     /// Labels a series may carry (including `__name__`).
     pub max_label_names_per_series: usize,
     /// Longest label name, in bytes.
@@ -143,6 +146,7 @@ impl Default for Limits {
             max_fetched_chunk_bytes_per_query: 0,
             max_query_length: Duration::ZERO,
             max_query_parallelism: 14,
+            ingestion_tenant_shard_size: 0,
 
             // --- Logs push limits ---
             ingestion_rate_mb: 4.0,

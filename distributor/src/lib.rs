@@ -33,6 +33,7 @@ pub mod otlp;
 pub mod otlp_metrics;
 mod rate_limit;
 pub mod remote_write;
+mod replication;
 pub mod traces;
 mod validation;
 
@@ -42,3 +43,4 @@ pub use error::DistributorError;
 pub use http::BodyError;
 pub use logs::{LogsDistributor, LogsError, LogsPushSummary};
 pub use rate_limit::RateLimitExceeded;
+pub use replication::Replicator;

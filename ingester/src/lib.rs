@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod head_set;
 mod http;
+mod lifecycle;
 mod logs;
 mod memory_limit;
 mod metrics;
@@ -38,6 +39,7 @@ use prometheus_client::registry::Registry;
 
 pub use config::IngesterConfig;
 pub use error::IngesterError;
+pub use lifecycle::Membership;
 use logs::LogsIngester;
 use memory_limit::MemoryLimit;
 use metrics::exemplars::{ExemplarBounds, ExemplarStore};
@@ -67,6 +69,8 @@ pub struct Ingester {
     /// Refuses pushes past `max_memory_bytes`.
     memory: MemoryLimit,
     metrics: IngesterMetrics,
+    /// Its ring membership in distributed mode (unset in one process).
+    membership: std::sync::OnceLock<Arc<Membership>>,
 }
 
 impl Ingester {
@@ -89,6 +93,7 @@ impl Ingester {
             metadata: DashMap::new(),
             traces: DashMap::new(),
             metrics,
+            membership: std::sync::OnceLock::new(),
         };
         this.replay_all()?;
         Ok(Arc::new(this))
@@ -451,9 +456,35 @@ impl Ingester {
         flushed
     }
 
+    /// Joins a ring as `membership` (distributed mode): the ingester then
+    /// answers `/ingester/ring` and `/ingester/shutdown`, and enforces its
+    /// share of each tenant's global limits.
+    pub fn join_ring(&self, membership: Arc<Membership>) {
+        let _ = self.membership.set(membership);
+    }
+
+    /// Its ring membership, if it joined one.
+    pub fn membership(&self) -> Option<&Arc<Membership>> {
+        self.membership.get()
+    }
+
+    /// `tenant`'s limits as this ingester enforces them.
+    fn limits(&self, tenant: &TenantId) -> Arc<common::limits::Limits> {
+        let limits = self.overrides.get(tenant);
+        match self.membership.get() {
+            Some(m) => m.local_limits(tenant, limits),
+            None => limits,
+        }
+    }
+
     /// Refuses a push while the process is over its memory limit,
     /// counting the refusal.
     fn admit(&self, tenant: &TenantId) -> Result<(), PushError> {
+        if self.membership.get().is_some_and(|m| !m.is_active()) {
+            return Err(PushError::Unavailable(
+                "the ingester is leaving the ring".into(),
+            ));
+        }
         self.memory.check().inspect_err(|_| {
             self.metrics
                 .memory_limited_pushes
@@ -489,7 +520,7 @@ impl MetricsPusher for Ingester {
         let db = self
             .tenant_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;
-        let limits = self.overrides.get(tenant);
+        let limits = self.limits(tenant);
         let db2 = Arc::clone(&db);
         let outcome = tokio::task::spawn_blocking(move || db2.push(series, &limits))
             .await
@@ -657,7 +688,7 @@ impl LogsPusher for Ingester {
             .wal_dir
             .join(tenant.as_str())
             .join(logs::WAL_SUBDIR);
-        let limits = self.overrides.get(tenant);
+        let limits = self.limits(tenant);
         let outcome = self.logs.push(tenant, &dir, streams, limits).await;
         match &outcome {
             Ok(o) => {
@@ -684,7 +715,7 @@ impl TracesPusher for Ingester {
         spans: Vec<Span>,
     ) -> Result<TracesPushOutcome, PushError> {
         self.admit(tenant)?;
-        let limits = self.overrides.get(tenant);
+        let limits = self.limits(tenant);
         let db = self
             .traces_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;

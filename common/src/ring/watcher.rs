@@ -105,7 +105,9 @@ impl RingWatcher {
             tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let Some(watcher) = weak.upgrade() else { return };
+                let Some(watcher) = weak.upgrade() else {
+                    return;
+                };
                 watcher.probe_now().await;
             }
         });
@@ -225,7 +227,11 @@ impl RingWatcher {
         let count = |pred: &dyn Fn(&Member) -> bool| {
             ring.members().iter().filter(|m| pred(m)).count() as i64
         };
-        for state in [MemberState::Joining, MemberState::Active, MemberState::Leaving] {
+        for state in [
+            MemberState::Joining,
+            MemberState::Active,
+            MemberState::Leaving,
+        ] {
             self.members_gauge
                 .get_or_create(&StateLabels {
                     state: state.as_str(),
@@ -288,5 +294,12 @@ fn same_members(a: &Ring, b: &Ring) -> bool {
 
 /// What of a member matters to placement and health (not its heartbeat).
 fn placement_key(m: &Member) -> (&str, &str, MemberState, &str, &str, bool) {
-    (&m.id, &m.zone, m.state, &m.http_addr, &m.grpc_addr, m.healthy)
+    (
+        &m.id,
+        &m.zone,
+        m.state,
+        &m.http_addr,
+        &m.grpc_addr,
+        m.healthy,
+    )
 }

@@ -15,12 +15,14 @@
 mod client;
 mod convert;
 pub mod messages;
+mod pool;
 mod server;
 
 use std::sync::Arc;
 
 pub use client::{ClientConfig, IngesterClient};
 pub use convert::InvalidMessage;
+pub use pool::ClientPool;
 pub use server::IngesterGrpc;
 
 use crate::exemplar::ExemplarSource;

@@ -118,6 +118,12 @@ impl TracesDistributor {
         }
     }
 
+    /// Sets how many healthy distributors share each tenant's
+    /// `ingestion_rate_bytes` (values below 1 count as 1).
+    pub fn set_healthy_distributors(&self, n: usize) {
+        self.rate_limiter.set_healthy_distributors(n);
+    }
+
     /// Checks the spans of one export (`bytes` long on the wire, what the
     /// byte rate limit counts) and forwards the valid ones.
     ///

@@ -7,6 +7,7 @@ mod blocks;
 pub mod budget;
 mod catalog;
 mod index_cache;
+mod ingesters;
 mod log_blocks;
 #[cfg(test)]
 mod log_tests;
@@ -18,6 +19,7 @@ mod tests;
 mod trace_blocks;
 
 pub use blocks::{BlockStore, BlockStoreConfig};
+pub use ingesters::RingIngesters;
 pub use log_blocks::LogBlockStore;
 pub use merged::MergedStore;
 pub use merged_logs::MergedLogStore;
