@@ -37,6 +37,7 @@ use ingester::{Ingester, Membership};
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use querier::Querier;
@@ -165,24 +166,34 @@ impl Distributors {
     }
 
     /// Splits each tenant's rate limits among the healthy distributors the
-    /// ring counts, as that count changes.
-    fn follow_distributor_count(&self, ring: &Arc<RingWatcher>) {
+    /// ring counts, re-read every probe interval.
+    fn follow_distributor_count(
+        &self,
+        ring: &Arc<RingWatcher>,
+        every: Duration,
+        registry: &mut Registry,
+    ) {
+        let gauge = Gauge::<i64>::default();
+        registry.register(
+            "cairn_distributor_healthy_distributors",
+            "Healthy distributors each tenant's rate limits are split among",
+            gauge.clone(),
+        );
         let (metrics, logs, traces) = (
             Arc::clone(&self.metrics),
             Arc::clone(&self.logs),
             Arc::clone(&self.traces),
         );
         let ring = Arc::clone(ring);
-        let mut changes = ring.subscribe();
         tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
             loop {
+                tick.tick().await;
                 let n = ring.healthy_distributors();
+                gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
                 metrics.set_healthy_distributors(n);
                 logs.set_healthy_distributors(n);
                 traces.set_healthy_distributors(n);
-                if changes.changed().await.is_err() {
-                    return;
-                }
             }
         });
     }
@@ -319,7 +330,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let (Some(d), Some(ring)) = (&distributors, &ring)
         && targets.runs(Service::Distributor)
     {
-        d.follow_distributor_count(ring);
+        d.follow_distributor_count(ring, cfg.ring.probe_interval, &mut registry);
     }
     let stores = match &access {
         Some(access) if targets.runs(Service::Querier) || targets.runs(Service::Ruler) => {

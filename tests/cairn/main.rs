@@ -6,6 +6,7 @@ mod support;
 mod api_parity;
 mod auth;
 mod bad_input;
+mod cluster;
 mod compaction;
 mod crash;
 mod deploy_manifests;

@@ -1,7 +1,9 @@
 //! Helpers for the end-to-end tests: start real processes (Cairn, Prometheus,
 //! Alertmanager, SeaweedFS) on free 127.0.0.1 ports, speak HTTP to them, stop them by PID.
 
+pub mod acked;
 pub mod certs;
+pub mod cluster;
 pub mod loki;
 pub mod peers;
 pub mod remote_write;
@@ -216,17 +218,7 @@ impl Cairn {
 
     /// Instant query as `tenant` at unix-seconds `time`; returns the JSON body.
     pub async fn query(&self, tenant: &str, query: &str, time: f64) -> Value {
-        let r = http()
-            .get(format!("{}/prometheus/api/v1/query", self.url()))
-            .header("X-Scope-OrgID", tenant)
-            .query(&[("query", query), ("time", &time.to_string())])
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap();
-        assert!(status.is_success(), "query {query} failed: {status} {body}");
-        body
+        acked::query(&self.url(), tenant, query, time).await
     }
 
     /// `POST /ingester/flush`, asserting success.
