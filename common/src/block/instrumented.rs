@@ -1,6 +1,8 @@
 //! An object store wrapper that records every GET and listing and can make
-//! GETs, PUTs and deletes fail: how tests prove what a query reads (and does
-//! not read), that reads survive transient storage errors, and that a
+//! GETs, PUTs and deletes fail, throttle requests the way S3 does under load
+//! (`503 SlowDown`), slow requests down, and leave multipart uploads
+//! half-done: how tests prove what a query reads (and does not read), that
+//! reads and uploads survive transient storage errors, and that a
 //! compaction failing at any step loses and double-counts nothing.
 
 use std::fmt;
@@ -31,10 +33,14 @@ pub struct InstrumentedStore {
     /// The same for PUTs and for deletes.
     put_failures: Mutex<Fault>,
     delete_failures: Arc<Mutex<Fault>>,
+    /// Multipart uploads whose completion fails (their parts were sent).
+    complete_failures: Arc<Mutex<Fault>>,
     /// Added latency per GET, GETs in flight now and the most seen.
     delay: Mutex<Duration>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Requests still to refuse with S3's 503 SlowDown.
+    throttled: AtomicUsize,
 }
 
 impl InstrumentedStore {
@@ -47,10 +53,44 @@ impl InstrumentedStore {
             failures: Mutex::default(),
             put_failures: Mutex::default(),
             delete_failures: Arc::default(),
+            complete_failures: Arc::default(),
             delay: Mutex::new(Duration::ZERO),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
         }
+    }
+
+    /// Refuses the next `n` requests (GETs, PUTs, multipart upload starts,
+    /// listings) as S3 does under load: `503 SlowDown`.
+    pub fn throttle_next(&self, n: usize) {
+        self.throttled.store(n, Ordering::SeqCst);
+    }
+
+    fn throttled(&self, op: &str, location: Option<&Path>) -> object_store::Result<()> {
+        let refused = self
+            .throttled
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !refused {
+            return Ok(());
+        }
+        let what = location.map_or_else(String::new, |l| format!(" {l}"));
+        Err(object_store::Error::Generic {
+            store: "S3",
+            source: format!(
+                "{op}{what}: 503 Service Unavailable: SlowDown: Please reduce your request rate."
+            )
+            .into(),
+        })
+    }
+
+    /// Lets `skip` multipart uploads of objects whose path contains
+    /// `path_part` complete, then makes the next `n` fail at completion,
+    /// after every part was sent: the object never appears, as with an
+    /// interrupted S3 multipart upload.
+    pub fn fail_completes(&self, skip: u32, n: u32, path_part: &str) {
+        *self.complete_failures.lock() = Fault::new(skip, n, path_part);
     }
 
     /// Removes and returns the GETs recorded so far.
@@ -144,6 +184,7 @@ impl ObjectStore for InstrumentedStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.throttled("put", Some(location))?;
         if let Some(e) = injected(&self.put_failures, "put", location) {
             return Err(e);
         }
@@ -155,7 +196,13 @@ impl ObjectStore for InstrumentedStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
+        self.throttled("multipart upload", Some(location))?;
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(FaultyUpload {
+            inner,
+            location: location.clone(),
+            failures: Arc::clone(&self.complete_failures),
+        }))
     }
 
     async fn get_opts(
@@ -166,6 +213,7 @@ impl ObjectStore for InstrumentedStore {
         self.gets
             .lock()
             .push((location.clone(), options.range.clone()));
+        self.throttled("get", Some(location))?;
         if let Some(e) = injected(&self.failures, "get", location) {
             return Err(e);
         }
@@ -208,11 +256,15 @@ impl ObjectStore for InstrumentedStore {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.lists.lock().push(prefix.cloned());
+        if let Err(e) = self.throttled("list", prefix) {
+            return futures::stream::once(futures::future::ready(Err(e))).boxed();
+        }
         self.inner.list(prefix)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         self.lists.lock().push(prefix.cloned());
+        self.throttled("list", prefix)?;
         self.inner.list_with_delimiter(prefix).await
     }
 
@@ -223,5 +275,32 @@ impl ObjectStore for InstrumentedStore {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A multipart upload whose completion may be made to fail.
+#[derive(Debug)]
+struct FaultyUpload {
+    inner: Box<dyn MultipartUpload>,
+    location: Path,
+    failures: Arc<Mutex<Fault>>,
+}
+
+#[async_trait]
+impl MultipartUpload for FaultyUpload {
+    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+        self.inner.put_part(data)
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        if let Some(e) = injected(&self.failures, "complete multipart upload", &self.location) {
+            self.inner.abort().await?;
+            return Err(e);
+        }
+        self.inner.complete().await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.inner.abort().await
     }
 }
