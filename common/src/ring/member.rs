@@ -133,7 +133,11 @@ pub(super) mod fixtures {
     pub(in crate::ring) fn members(prefix: &str, n: usize, zones: usize) -> Vec<Member> {
         (0..n)
             .map(|i| {
-                let zone = if zones == 0 { String::new() } else { format!("zone-{}", i % zones) };
+                let zone = if zones == 0 {
+                    String::new()
+                } else {
+                    format!("zone-{}", i % zones)
+                };
                 member(&format!("{prefix}-{i}"), &zone)
             })
             .collect()

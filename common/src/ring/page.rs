@@ -5,11 +5,11 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::Router;
 use humantime_serde::re::humantime::format_rfc3339_seconds;
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +109,11 @@ fn html_of(view: &RingView) -> String {
         out,
         "<p>Replication factor {}, zone awareness {}.</p>",
         view.replication_factor,
-        if view.zone_awareness_enabled { "on" } else { "off" }
+        if view.zone_awareness_enabled {
+            "on"
+        } else {
+            "off"
+        }
     );
     out.push_str(
         "<table border=\"1\">\n<tr><th>ID</th><th>Zone</th><th>State</th><th>Health</th><th>Address</th><th>gRPC address</th><th>Last heartbeat</th><th>Tokens</th><th>Ownership</th></tr>\n",

@@ -377,7 +377,10 @@ mod tests {
 
     #[test]
     fn quorum_tolerates_one_unhealthy_replica_of_three() {
-        let one_down = Ring::new(with_health(members("ing", 3, 0), &["ing-1"]), &cfg(3, false));
+        let one_down = Ring::new(
+            with_health(members("ing", 3, 0), &["ing-1"]),
+            &cfg(3, false),
+        );
         for i in 0..100 {
             let set = one_down.replication_set(key(i)).unwrap();
             assert_eq!(ids(&set).len(), 2);
@@ -395,7 +398,10 @@ mod tests {
                 needed: 2
             }
         );
-        let rf1 = Ring::new(with_health(members("ing", 1, 0), &["ing-0"]), &cfg(1, false));
+        let rf1 = Ring::new(
+            with_health(members("ing", 1, 0), &["ing-0"]),
+            &cfg(1, false),
+        );
         assert!(rf1.replication_set(key(0)).is_err());
         assert_eq!(
             Ring::new(vec![], &cfg(1, false))
@@ -440,7 +446,12 @@ mod tests {
             assert_eq!(got, ["ing-0", "ing-3"]);
         }
         // Reads: LEAVING still holds data, JOINING is not readable yet.
-        let read: Vec<String> = ring.read_set().unwrap().iter().map(|m| m.id.clone()).collect();
+        let read: Vec<String> = ring
+            .read_set()
+            .unwrap()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
         assert_eq!(read, ["ing-0", "ing-1", "ing-3"]);
         assert_eq!(ring.active_count(), 2);
         assert_eq!(ring.healthy_count(), 4);
@@ -448,7 +459,8 @@ mod tests {
 
     #[test]
     fn reads_fail_when_unhealthy_ingesters_could_hold_the_only_copies() {
-        let rf3 = |down: &[&str]| Ring::new(with_health(members("ing", 5, 0), down), &cfg(3, false));
+        let rf3 =
+            |down: &[&str]| Ring::new(with_health(members("ing", 5, 0), down), &cfg(3, false));
         assert_eq!(rf3(&["ing-2"]).read_set().unwrap().len(), 4);
         assert_eq!(
             rf3(&["ing-2", "ing-4"]).read_set().unwrap_err(),
@@ -457,9 +469,15 @@ mod tests {
                 needed: 4
             }
         );
-        let rf1 = Ring::new(with_health(members("ing", 3, 0), &["ing-0"]), &cfg(1, false));
+        let rf1 = Ring::new(
+            with_health(members("ing", 3, 0), &["ing-0"]),
+            &cfg(1, false),
+        );
         assert!(rf1.read_set().is_err());
-        assert_eq!(Ring::new(vec![], &cfg(1, false)).read_set().unwrap_err(), RingError::Empty);
+        assert_eq!(
+            Ring::new(vec![], &cfg(1, false)).read_set().unwrap_err(),
+            RingError::Empty
+        );
     }
 
     #[test]
