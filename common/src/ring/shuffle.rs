@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::ring::Ring;
+use super::placement::Ring;
 
 /// Subrings kept per ring snapshot before the cache starts over.
 const MAX_CACHED_SHARDS: usize = 10_000;

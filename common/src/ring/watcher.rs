@@ -30,7 +30,7 @@ use tracing::{debug, info};
 use super::config::RingConfig;
 use super::discovery::discover;
 use super::member::{Member, MemberDescriptor, MemberState};
-use super::ring::Ring;
+use super::placement::Ring;
 use crate::storage::install_tls_provider;
 
 /// Heartbeat timeouts after which a member no longer discovered is dropped.
@@ -356,6 +356,58 @@ mod tests {
 
     fn member<'a>(ring: &'a Ring, id: &str) -> &'a Member {
         ring.members().iter().find(|m| m.id == id).unwrap()
+    }
+
+    fn desc(id: &str) -> Option<MemberDescriptor> {
+        Some(MemberDescriptor {
+            id: id.into(),
+            zone: String::new(),
+            state: MemberState::Active,
+            grpc_addr: format!("{id}:9095"),
+        })
+    }
+
+    fn addrs(list: &[&str]) -> HashSet<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn summary(members: &[Member]) -> Vec<(String, String, bool)> {
+        let mut out: Vec<_> = members
+            .iter()
+            .map(|m| (m.id.clone(), m.http_addr.clone(), m.healthy))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn members_gone_from_dns_stay_unhealthy_until_forgotten_or_replaced() {
+        let cfg = RingConfig {
+            heartbeat_timeout: Duration::from_secs(1),
+            ..RingConfig::default()
+        };
+        let w = RingWatcher::new(cfg, &mut Registry::default());
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let both = vec![("x:1".into(), desc("i1")), ("y:1".into(), desc("i2"))];
+        assert_eq!(w.record(both, &addrs(&["x:1", "y:1"]), t0).len(), 2);
+        // x leaves DNS and stops answering: kept, unhealthy.
+        let round = |x_answers| vec![("x:1".into(), x_answers), ("y:1".into(), desc("i2"))];
+        let members = w.record(round(None), &addrs(&["y:1"]), at(2));
+        assert_eq!(
+            summary(&members),
+            [
+                ("i1".into(), "x:1".into(), false),
+                ("i2".into(), "y:1".into(), true)
+            ]
+        );
+        // After FORGET_AFTER heartbeat timeouts it is dropped.
+        let members = w.record(round(None), &addrs(&["y:1"]), at(11));
+        assert_eq!(summary(&members), [("i2".into(), "y:1".into(), true)]);
+        // i2 comes back at a new address: the old one is replaced at once.
+        let moved = vec![("y:1".into(), None), ("z:1".into(), desc("i2"))];
+        let members = w.record(moved, &addrs(&["z:1"]), at(12));
+        assert_eq!(summary(&members), [("i2".into(), "z:1".into(), true)]);
     }
 
     #[tokio::test]
