@@ -13,8 +13,7 @@ mod config;
 mod discovery;
 mod member;
 mod page;
-#[allow(clippy::module_inception)]
-mod ring;
+mod placement;
 mod shuffle;
 mod tokens;
 mod watcher;
@@ -22,6 +21,6 @@ mod watcher;
 pub use config::RingConfig;
 pub use member::{Member, MemberDescriptor, MemberState};
 pub use page::router;
-pub use ring::{ReplicationSet, Ring, RingError};
+pub use placement::{ReplicationSet, Ring, RingError};
 pub use tokens::{shard_key, tokens_for};
 pub use watcher::RingWatcher;

@@ -14,7 +14,7 @@ use humantime_serde::re::humantime::format_rfc3339_seconds;
 use serde::{Deserialize, Serialize};
 
 use super::member::Member;
-use super::ring::Ring;
+use super::placement::Ring;
 use super::watcher::RingWatcher;
 
 /// The router serving `GET /ring` from `watcher`'s current snapshot.

@@ -30,7 +30,7 @@ use tracing::{debug, info};
 use super::config::RingConfig;
 use super::discovery::discover;
 use super::member::{Member, MemberDescriptor, MemberState};
-use super::ring::Ring;
+use super::placement::Ring;
 use crate::storage::install_tls_provider;
 
 /// Heartbeat timeouts after which a member no longer discovered is dropped.
@@ -302,4 +302,240 @@ fn placement_key(m: &Member) -> (&str, &str, MemberState, &str, &str, bool) {
         &m.grpc_addr,
         m.healthy,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::Json;
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::net::TcpListener;
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    use super::super::page::router;
+    use super::*;
+
+    /// A stand-in ingester answering `/ingester/ring` and `/ready`.
+    struct FakeIngester {
+        addr: SocketAddr,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<()>,
+    }
+
+    async fn serve(app: Router) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        (addr, stop, task)
+    }
+
+    async fn fake_ingester(id: &str, zone: &str) -> FakeIngester {
+        let desc = MemberDescriptor {
+            id: id.into(),
+            zone: zone.into(),
+            state: MemberState::Active,
+            grpc_addr: format!("{id}.grpc:9095"),
+        };
+        let app = Router::new()
+            .route("/ingester/ring", get(move || async move { Json(desc) }))
+            .route("/ready", get(|| async { "ready" }));
+        let (addr, stop, task) = serve(app).await;
+        FakeIngester { addr, stop, task }
+    }
+
+    fn member<'a>(ring: &'a Ring, id: &str) -> &'a Member {
+        ring.members().iter().find(|m| m.id == id).unwrap()
+    }
+
+    fn desc(id: &str) -> Option<MemberDescriptor> {
+        Some(MemberDescriptor {
+            id: id.into(),
+            zone: String::new(),
+            state: MemberState::Active,
+            grpc_addr: format!("{id}:9095"),
+        })
+    }
+
+    fn addrs(list: &[&str]) -> HashSet<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn summary(members: &[Member]) -> Vec<(String, String, bool)> {
+        let mut out: Vec<_> = members
+            .iter()
+            .map(|m| (m.id.clone(), m.http_addr.clone(), m.healthy))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn members_gone_from_dns_stay_unhealthy_until_forgotten_or_replaced() {
+        let cfg = RingConfig {
+            heartbeat_timeout: Duration::from_secs(1),
+            ..RingConfig::default()
+        };
+        let w = RingWatcher::new(cfg, &mut Registry::default());
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let both = vec![("x:1".into(), desc("i1")), ("y:1".into(), desc("i2"))];
+        assert_eq!(w.record(both, &addrs(&["x:1", "y:1"]), t0).len(), 2);
+        // x leaves DNS and stops answering: kept, unhealthy.
+        let round = |x_answers| vec![("x:1".into(), x_answers), ("y:1".into(), desc("i2"))];
+        let members = w.record(round(None), &addrs(&["y:1"]), at(2));
+        assert_eq!(
+            summary(&members),
+            [
+                ("i1".into(), "x:1".into(), false),
+                ("i2".into(), "y:1".into(), true)
+            ]
+        );
+        // After FORGET_AFTER heartbeat timeouts it is dropped.
+        let members = w.record(round(None), &addrs(&["y:1"]), at(11));
+        assert_eq!(summary(&members), [("i2".into(), "y:1".into(), true)]);
+        // i2 comes back at a new address: the old one is replaced at once.
+        let moved = vec![("y:1".into(), None), ("z:1".into(), desc("i2"))];
+        let members = w.record(moved, &addrs(&["z:1"]), at(12));
+        assert_eq!(summary(&members), [("i2".into(), "z:1".into(), true)]);
+    }
+
+    #[tokio::test]
+    async fn probes_static_and_dns_members_and_serves_the_ring_page() {
+        let a = fake_ingester("ing-a", "zone-a").await;
+        let b = fake_ingester("ing-b", "zone-b").await;
+        let c = fake_ingester("ing-<c>", "zone-c").await;
+        let cfg = RingConfig {
+            members: vec![a.addr.to_string(), b.addr.to_string()],
+            members_dns: format!("localhost:{}", c.addr.port()),
+            distributors: vec![a.addr.to_string(), b.addr.to_string(), "127.0.0.1:1".into()],
+            replication_factor: 3,
+            zone_awareness_enabled: true,
+            probe_interval: Duration::from_millis(50),
+            probe_timeout: Duration::from_millis(500),
+            heartbeat_timeout: Duration::from_secs(1),
+            ..RingConfig::default()
+        };
+        let mut registry = Registry::default();
+        let watcher = RingWatcher::new(cfg.clone(), &mut registry);
+        let mut changes = watcher.subscribe();
+        assert!(watcher.ring().members().is_empty());
+
+        watcher.probe_now().await;
+        let ring = watcher.ring();
+        let ids: Vec<&str> = ring.members().iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["ing-<c>", "ing-a", "ing-b"]);
+        assert_eq!(ring.healthy_count(), 3);
+        assert_eq!(member(&ring, "ing-a").http_addr, a.addr.to_string());
+        assert_eq!(member(&ring, "ing-<c>").http_addr, c.addr.to_string());
+        assert_eq!(member(&ring, "ing-b").grpc_addr, "ing-b.grpc:9095");
+        assert_eq!(ring.replication_set(42).unwrap().instances.len(), 3);
+        assert_eq!(watcher.healthy_distributors(), 2);
+        assert!(changes.has_changed().unwrap());
+        changes.borrow_and_update();
+
+        // A second round with nothing new wakes nobody.
+        watcher.probe_now().await;
+        assert!(!changes.has_changed().unwrap());
+
+        // Stop b: unhealthy only once its last heartbeat is too old.
+        b.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), b.task)
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(cfg.heartbeat_timeout + Duration::from_millis(100)).await;
+        watcher.probe_now().await;
+        let ring = watcher.ring();
+        assert!(!member(&ring, "ing-b").healthy);
+        assert_eq!(ring.healthy_count(), 2);
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(ring.read_set().unwrap().len(), 2);
+        assert_eq!(ring.replication_set(42).unwrap().instances.len(), 2);
+        assert_eq!(watcher.healthy_distributors(), 1);
+
+        let mut metrics = String::new();
+        prometheus_client::encoding::text::encode(&mut metrics, &registry).unwrap();
+        assert!(
+            metrics.contains("cairn_ring_members{state=\"ACTIVE\"} 2"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("cairn_ring_members{state=\"Unhealthy\"} 1"),
+            "{metrics}"
+        );
+        let failures = format!("cairn_ring_probe_failures_total{{member=\"{}\"}}", b.addr);
+        assert!(metrics.contains(&failures), "{metrics}");
+
+        // The /ring page, HTML and JSON.
+        let (page, _stop_page, _page_task) = serve(router(Arc::clone(&watcher))).await;
+        let http = reqwest::Client::new();
+        let html = http
+            .get(format!("http://{page}/ring"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            html.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = html.text().await.unwrap();
+        assert!(
+            html.contains("ing-&lt;c&gt;") && !html.contains("ing-<c>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("UNHEALTHY") && html.contains(&a.addr.to_string()),
+            "{html}"
+        );
+        for req in [
+            http.get(format!("http://{page}/ring?format=json")),
+            http.get(format!("http://{page}/ring"))
+                .header("Accept", "application/json"),
+        ] {
+            let json: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+            assert_eq!(json["replication_factor"], 3);
+            assert_eq!(json["zone_awareness_enabled"], true);
+            let members = json["members"].as_array().unwrap();
+            assert_eq!(members.len(), 3);
+            assert_eq!(members[2]["id"], "ing-b");
+            assert_eq!(members[2]["healthy"], false);
+            assert_eq!(members[1]["state"], "ACTIVE");
+            let share: f64 = members
+                .iter()
+                .map(|m| m["ownership"].as_f64().unwrap())
+                .sum();
+            assert!((share - 1.0).abs() < 1e-9);
+        }
+
+        // The spawned loop populates a fresh watcher on its own.
+        let spawned = RingWatcher::new(cfg, &mut Registry::default());
+        let mut rx = spawned.subscribe();
+        spawned.spawn();
+        tokio::time::timeout(Duration::from_secs(5), rx.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        // b never answered this watcher: no ID, so not on its ring.
+        let ids: Vec<String> = spawned
+            .ring()
+            .members()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        assert_eq!(ids, ["ing-<c>", "ing-a"]);
+        drop((a.stop, c.stop));
+    }
 }

@@ -70,6 +70,7 @@ pub(super) struct Placement {
     pub(super) tokens_per_instance: usize,
 }
 
+/// A ring snapshot's data, shared by the clones of a [`Ring`].
 #[derive(Debug)]
 pub(super) struct RingInner {
     /// Sorted by ID, one per ID.
@@ -105,6 +106,8 @@ impl Ring {
         )
     }
 
+    /// The ring of `members` with `placement`; shuffle shards reuse their
+    /// parent's settings through it.
     pub(super) fn with_placement(mut members: Vec<Member>, placement: Placement) -> Self {
         members.sort_by(|a, b| {
             a.id.cmp(&b.id)
