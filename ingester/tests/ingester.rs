@@ -1,18 +1,17 @@
 //! The ingester's promises: acknowledged samples stay queryable and in the
 //! WAL until their block upload succeeds, survive a restart, and blocks hold
-//! exactly what was written. Object-store failures are injected with a
-//! wrapper around the in-memory store (the one place a fake is allowed).
+//! exactly what was written. Object-store failures (S3 throttling, uploads
+//! that fail half-way) are injected with `InstrumentedStore` around the
+//! in-memory store (the one place a fake is allowed).
 
-use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use cairn_ingester::{Ingester, IngesterConfig};
-use common::block::{BlockReader, RetryPolicy, list_blocks, refresh_block_list_under};
+use common::block::{
+    BlockReader, InstrumentedStore, RetryPolicy, list_blocks, refresh_block_list_under,
+};
 use common::discard::DiscardReason;
 use common::exemplar::{Exemplar, ExemplarSource, SeriesExemplars};
 use common::labels::Labels;
@@ -23,99 +22,8 @@ use common::metadata::{MetadataSource, MetricMetadata, MetricType};
 use common::push::{ExemplarOutcome, MetricsPusher, PushSeries};
 use common::series::{MatchOp, Matcher, Sample, SeriesStore};
 use common::tenant::TenantId;
-use futures::stream::BoxStream;
+use object_store::ObjectStore;
 use object_store::memory::InMemory;
-use object_store::path::Path as ObjPath;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
-
-/// An in-memory store whose writes fail while `fail` is set.
-#[derive(Debug, Default)]
-struct FlakyStore {
-    inner: InMemory,
-    fail: AtomicBool,
-}
-
-impl fmt::Display for FlakyStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FlakyStore")
-    }
-}
-
-impl FlakyStore {
-    fn check(&self) -> object_store::Result<()> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(object_store::Error::Generic {
-                store: "flaky",
-                source: "injected outage".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl ObjectStore for FlakyStore {
-    async fn put_opts(
-        &self,
-        location: &ObjPath,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.check()?;
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &ObjPath,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.check()?;
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(
-        &self,
-        location: &ObjPath,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    async fn get_ranges(
-        &self,
-        location: &ObjPath,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.inner.get_ranges(location, ranges).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<ObjPath>>,
-    ) -> BoxStream<'static, object_store::Result<ObjPath>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(
-        &self,
-        prefix: Option<&ObjPath>,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&ObjPath>,
-    ) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &ObjPath,
-        to: &ObjPath,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
 
 fn tenant() -> TenantId {
     TenantId::parse("team-a").unwrap()
@@ -172,7 +80,7 @@ fn wal_segments(wal: &Path) -> usize {
 #[tokio::test]
 async fn failed_upload_keeps_data_queryable_and_in_the_wal_until_a_retry_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    let flaky = Arc::new(FlakyStore::default());
+    let flaky = Arc::new(InstrumentedStore::new(Arc::new(InMemory::new())));
     let store: Arc<dyn ObjectStore> = flaky.clone();
     let ing = open(dir.path(), Arc::clone(&store), Limits::default());
     let out = ing
@@ -181,22 +89,25 @@ async fn failed_upload_keeps_data_queryable_and_in_the_wal_until_a_retry_succeed
         .unwrap();
     assert_eq!(out.accepted, 210);
 
-    flaky.fail.store(true, Ordering::SeqCst);
+    // S3 throttling every request for a while.
+    flaky.throttle_next(usize::MAX);
     let err = ing.flush().await.unwrap_err();
-    assert!(err.to_string().contains("injected outage"), "{err}");
+    assert!(err.to_string().contains("SlowDown"), "{err}");
     assert_eq!(
         sample_count(ing.as_ref()).await,
         210,
         "data must stay queryable after a failed upload"
     );
+    flaky.throttle_next(0);
     assert_eq!(block_sample_count(Arc::clone(&store)).await, 0);
+    flaky.throttle_next(usize::MAX);
 
     // A restart in the middle of the outage replays everything from the WAL.
     drop(ing);
     let ing = open(dir.path(), Arc::clone(&store), Limits::default());
     assert_eq!(sample_count(ing.as_ref()).await, 210);
 
-    flaky.fail.store(false, Ordering::SeqCst);
+    flaky.throttle_next(0);
     let blocks = ing.flush().await.unwrap();
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].stats.num_samples, 210);
@@ -478,7 +389,7 @@ async fn block_lines(store: Arc<dyn ObjectStore>) -> Vec<(String, i64)> {
 #[tokio::test]
 async fn logs_stay_served_and_in_the_wal_until_their_block_is_uploaded() {
     let dir = tempfile::tempdir().unwrap();
-    let flaky = Arc::new(FlakyStore::default());
+    let flaky = Arc::new(InstrumentedStore::new(Arc::new(InMemory::new())));
     let store: Arc<dyn ObjectStore> = flaky.clone();
     let ing = open(dir.path(), Arc::clone(&store), Limits::default());
     // Out of order within the window is accepted and served sorted.
@@ -498,7 +409,7 @@ async fn logs_stay_served_and_in_the_wal_until_their_block_is_uploaded() {
     ];
     assert_eq!(served_lines(ing.as_ref()).await, want);
 
-    flaky.fail.store(true, Ordering::SeqCst);
+    flaky.throttle_next(usize::MAX);
     assert!(ing.flush().await.is_err());
     drop(ing);
     let ing = open(dir.path(), Arc::clone(&store), Limits::default());
@@ -508,7 +419,7 @@ async fn logs_stay_served_and_in_the_wal_until_their_block_is_uploaded() {
         "replayed from the WAL"
     );
 
-    flaky.fail.store(false, Ordering::SeqCst);
+    flaky.throttle_next(0);
     let blocks = ing.flush().await.unwrap();
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].stats.num_samples, 4);
@@ -842,4 +753,65 @@ async fn an_unreachable_ingester_is_an_error_naming_it() {
     assert!(err.to_string().contains(&addr), "{err}");
     let err = client.select(&tenant(), &[], 0, 1).await.unwrap_err();
     assert!(err.to_string().contains(&addr), "{err}");
+}
+
+#[tokio::test]
+async fn uploads_retry_through_throttling_and_half_done_block_uploads() {
+    use common::traces::{TraceStore, TracesPusher};
+    let dir = tempfile::tempdir().unwrap();
+    let faulty = Arc::new(InstrumentedStore::new(Arc::new(InMemory::new())));
+    let store: Arc<dyn ObjectStore> = faulty.clone();
+    let cfg = IngesterConfig {
+        wal_dir: dir.path().to_path_buf(),
+        upload_attempts: 6,
+        ..Default::default()
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let ing = Ingester::new(
+        cfg,
+        Arc::clone(&store),
+        Arc::new(Overrides::new(Limits::default())),
+        &mut registry,
+    )
+    .unwrap();
+    ing.push(&tenant(), vec![series("a", 0..100)])
+        .await
+        .unwrap();
+    ing.push_logs(&tenant(), vec![log_stream("a", &[1, 2, 3])])
+        .await
+        .unwrap();
+    ing.push_spans(&tenant(), vec![trace_span(3, 1), trace_span(3, 2)])
+        .await
+        .unwrap();
+    // A burst of 503 SlowDown, then block uploads that stop half-way: the
+    // first object of a logs block is written, the next one fails (twice).
+    faulty.throttle_next(3);
+    faulty.fail_puts(1, 2, "/logs/");
+    let blocks = ing.flush().await.unwrap();
+    assert!(!blocks.is_empty());
+    assert_eq!(block_sample_count(Arc::clone(&store)).await, 100);
+    let mut lines = block_lines(Arc::clone(&store)).await;
+    lines.sort();
+    assert_eq!(
+        lines.len(),
+        3,
+        "every line reached its block once: {lines:?}"
+    );
+    // Nothing is left in the WAL for what was uploaded.
+    drop(ing);
+    let ing = open(dir.path(), Arc::clone(&store), Limits::default());
+    assert_eq!(sample_count(ing.as_ref()).await, 0);
+    assert!(served_lines(ing.as_ref()).await.is_empty());
+    assert!(
+        ing.trace_by_id(&tenant(), [3; 16], 0, u64::MAX)
+            .await
+            .unwrap()
+            .is_none(),
+        "the flushed trace left the WAL"
+    );
+    let traces = store
+        .list_with_delimiter(Some(&"team-a/traces/blocks".into()))
+        .await
+        .unwrap();
+    assert_eq!(traces.common_prefixes.len(), 1, "one trace block");
 }

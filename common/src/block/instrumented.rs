@@ -1,7 +1,7 @@
 //! An object store wrapper that records every GET and listing and can make
-//! GETs, PUTs and deletes fail, throttle requests the way S3 does under load
-//! (`503 SlowDown`), slow requests down, and leave multipart uploads
-//! half-done: how tests prove what a query reads (and does not read), that
+//! GETs, PUTs and deletes fail (a block upload that stops half-way), throttle
+//! requests the way S3 does under load (`503 SlowDown`) and slow GETs down:
+//! how tests prove what a query reads (and does not read), that
 //! reads and uploads survive transient storage errors, and that a
 //! compaction failing at any step loses and double-counts nothing.
 
@@ -33,8 +33,6 @@ pub struct InstrumentedStore {
     /// The same for PUTs and for deletes.
     put_failures: Mutex<Fault>,
     delete_failures: Arc<Mutex<Fault>>,
-    /// Multipart uploads whose completion fails (their parts were sent).
-    complete_failures: Arc<Mutex<Fault>>,
     /// Added latency per GET, GETs in flight now and the most seen.
     delay: Mutex<Duration>,
     in_flight: AtomicUsize,
@@ -53,7 +51,6 @@ impl InstrumentedStore {
             failures: Mutex::default(),
             put_failures: Mutex::default(),
             delete_failures: Arc::default(),
-            complete_failures: Arc::default(),
             delay: Mutex::new(Duration::ZERO),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -83,14 +80,6 @@ impl InstrumentedStore {
             )
             .into(),
         })
-    }
-
-    /// Lets `skip` multipart uploads of objects whose path contains
-    /// `path_part` complete, then makes the next `n` fail at completion,
-    /// after every part was sent: the object never appears, as with an
-    /// interrupted S3 multipart upload.
-    pub fn fail_completes(&self, skip: u32, n: u32, path_part: &str) {
-        *self.complete_failures.lock() = Fault::new(skip, n, path_part);
     }
 
     /// Removes and returns the GETs recorded so far.
@@ -197,12 +186,7 @@ impl ObjectStore for InstrumentedStore {
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         self.throttled("multipart upload", Some(location))?;
-        let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(FaultyUpload {
-            inner,
-            location: location.clone(),
-            failures: Arc::clone(&self.complete_failures),
-        }))
+        self.inner.put_multipart_opts(location, opts).await
     }
 
     async fn get_opts(
@@ -275,32 +259,5 @@ impl ObjectStore for InstrumentedStore {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
-    }
-}
-
-/// A multipart upload whose completion may be made to fail.
-#[derive(Debug)]
-struct FaultyUpload {
-    inner: Box<dyn MultipartUpload>,
-    location: Path,
-    failures: Arc<Mutex<Fault>>,
-}
-
-#[async_trait]
-impl MultipartUpload for FaultyUpload {
-    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
-        self.inner.put_part(data)
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        if let Some(e) = injected(&self.failures, "complete multipart upload", &self.location) {
-            self.inner.abort().await?;
-            return Err(e);
-        }
-        self.inner.complete().await
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        self.inner.abort().await
     }
 }

@@ -524,6 +524,27 @@ async fn transient_storage_errors_are_retried_during_a_query() {
     assert!(matches!(err, StoreError::ObjectStore(_)), "{err}");
 }
 
+#[tokio::test]
+async fn a_throttled_bucket_fails_the_query_naming_why_instead_of_answering_in_part() {
+    let f = Fixture::new();
+    f.block(&series("m", 5, 0, 1000)).await;
+    f.block(&series("m", 5, 1000, 2000)).await;
+    let bs = f.block_store(Limits::default(), quick());
+    let all = bs.select(&tenant(), &name_is("m"), 0, 1999).await.unwrap();
+    assert_eq!(all.len(), 5);
+    // S3 answers 503 SlowDown for longer than the retries last.
+    f.recording.throttle_next(usize::MAX);
+    let err = bs
+        .select(&tenant(), &name_is("m"), 0, 1999)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("SlowDown"), "{err}");
+    // A short burst is retried through.
+    f.recording.throttle_next(2);
+    let got = bs.select(&tenant(), &name_is("m"), 0, 1999).await.unwrap();
+    assert_eq!(got, all);
+}
+
 impl Fixture {
     /// A block holding `series` that claims `sources` as its compaction
     /// sources, as the compactor writes it.
