@@ -86,7 +86,12 @@ pub enum StoreError {
         /// The limit in force.
         limit: usize,
     },
-    /// Anything else (I/O, a peer unavailable).
+    /// Too few of the ingesters that hold the data can answer (the ring
+    /// lacks a quorum, or replicas failed mid-query): the answer would be
+    /// missing acknowledged data, so there is none (→ 503).
+    #[error("ingesters unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (I/O).
     #[error("{0}")]
     Other(String),
 }

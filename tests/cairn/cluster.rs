@@ -81,6 +81,36 @@ async fn a_killed_ingester_loses_and_doubles_nothing() {
     )
     .await;
     survive_losing(&mut cluster, &["ingester-1"]).await;
+
+    // Two of three replicas gone: no quorum. Writes and reads fail with 503
+    // rather than acknowledging what is not replicated or answering in part.
+    cluster.kill9("ingester-0");
+    cluster.kill9("ingester-1");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = request(
+        &http(),
+        &format!("{}/api/v1/push", cluster.node("distributor-0").url()),
+        body(vec![series("crash", &[], &[(now_ms(), 1.0)])]),
+    )
+    .header("X-Scope-OrgID", "team-a")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
+    let r = http()
+        .get(format!(
+            "{}/prometheus/api/v1/query",
+            cluster.node("querier").url()
+        ))
+        .header("X-Scope-OrgID", "team-a")
+        .query(&[("query", "crash")])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("unhealthy"), "{text}");
 }
 
 #[tokio::test]

@@ -108,7 +108,7 @@ impl From<CallError> for PushError {
 
 impl From<CallError> for StoreError {
     fn from(e: CallError) -> Self {
-        StoreError::Other(e.to_string())
+        StoreError::Unavailable(e.to_string())
     }
 }
 

@@ -71,6 +71,7 @@ impl ApiError {
                 StoreError::TooManySeries { .. } | StoreError::TooManyChunkBytes { .. } => {
                     EXECUTION
                 }
+                StoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
                 _ => INTERNAL,
             },
         }

@@ -58,7 +58,7 @@ impl RingIngesters {
         let ring = self.ring_for(tenant);
         let members = ring
             .read_set()
-            .map_err(|e| StoreError::Other(format!("ingesters: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         // Replication tolerates RF - quorum missing replicas; those the
         // prober already found unreadable count against it.
         let unreadable = ring.members().len() - members.len();
@@ -68,7 +68,7 @@ impl RingIngesters {
             .map(|m| {
                 self.pool
                     .get(&m.grpc_addr)
-                    .map_err(|e| StoreError::Other(format!("ingester {}: {e}", m.grpc_addr)))
+                    .map_err(|e| StoreError::Unavailable(format!("ingester {}: {e}", m.grpc_addr)))
             })
             .collect::<Result<_, _>>()?;
         Ok(ReadSet { clients, tolerated })

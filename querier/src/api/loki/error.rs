@@ -52,6 +52,7 @@ impl LokiError {
                 StoreError::TooManySeries { .. } | StoreError::TooManyChunkBytes { .. } => {
                     StatusCode::BAD_REQUEST
                 }
+                StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
