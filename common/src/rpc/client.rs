@@ -272,6 +272,22 @@ impl IngesterClient {
         }
     }
 
+    /// Decodes a push answer's rejections with `each`.
+    fn rejections<R>(
+        &self,
+        rejected: Vec<pb::Rejection>,
+        each: impl Fn(pb::Rejection, crate::discard::DiscardReason) -> Result<R, InvalidMessage>,
+    ) -> Result<Vec<R>, CallError> {
+        rejected
+            .into_iter()
+            .map(|r| {
+                let reason = reason_from_pb(&r.reason)?;
+                each(r, reason)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.invalid(e))
+    }
+
     fn label_sets(&self, sets: pb::LabelSets) -> Vec<Labels> {
         sets.sets
             .into_iter()
@@ -295,19 +311,14 @@ impl MetricsPusher for IngesterClient {
                 .collect(),
         };
         let resp: pb::PushResponse = self.write("PushSeries", req).await?;
-        let rejected = resp
-            .rejected
-            .into_iter()
-            .map(|r| {
-                Ok(Rejection {
-                    reason: reason_from_pb(&r.reason)?,
-                    labels: labels_from_pb(r.labels),
-                    samples: r.count as usize,
-                    detail: r.detail,
-                })
+        let rejected = self.rejections(resp.rejected, |r, reason| {
+            Ok(Rejection {
+                reason,
+                labels: labels_from_pb(r.labels),
+                samples: r.count as usize,
+                detail: r.detail,
             })
-            .collect::<Result<_, InvalidMessage>>()
-            .map_err(|e| self.invalid(e))?;
+        })?;
         Ok(PushOutcome {
             accepted: resp.accepted as usize,
             rejected,
@@ -461,20 +472,15 @@ impl LogsPusher for IngesterClient {
                 .collect(),
         };
         let resp: pb::PushResponse = self.write("PushLogs", req).await?;
-        let rejected = resp
-            .rejected
-            .into_iter()
-            .map(|r| {
-                Ok(LogRejection {
-                    reason: reason_from_pb(&r.reason)?,
-                    labels: labels_from_pb(r.labels),
-                    lines: r.count as usize,
-                    bytes: r.bytes as usize,
-                    detail: r.detail,
-                })
+        let rejected = self.rejections(resp.rejected, |r, reason| {
+            Ok(LogRejection {
+                reason,
+                labels: labels_from_pb(r.labels),
+                lines: r.count as usize,
+                bytes: r.bytes as usize,
+                detail: r.detail,
             })
-            .collect::<Result<_, InvalidMessage>>()
-            .map_err(|e| self.invalid(e))?;
+        })?;
         Ok(LogsPushOutcome {
             accepted: resp.accepted as usize,
             rejected,
@@ -556,23 +562,19 @@ impl TracesPusher for IngesterClient {
             spans: encode_spans(&spans),
         };
         let resp: pb::PushResponse = self.write("PushSpans", req).await?;
-        let rejected =
-            resp.rejected
-                .into_iter()
-                .map(|r| {
-                    let trace_id: TraceId =
-                        r.trace_id.as_slice().try_into().map_err(|_| {
-                            InvalidMessage("rejected trace ID is not 16 bytes".into())
-                        })?;
-                    Ok(SpanRejection {
-                        reason: reason_from_pb(&r.reason)?,
-                        trace_id,
-                        spans: r.count as usize,
-                        detail: r.detail,
-                    })
-                })
-                .collect::<Result<_, InvalidMessage>>()
-                .map_err(|e| self.invalid(e))?;
+        let rejected = self.rejections(resp.rejected, |r, reason| {
+            let trace_id: TraceId = r
+                .trace_id
+                .as_slice()
+                .try_into()
+                .map_err(|_| InvalidMessage("rejected trace ID is not 16 bytes".into()))?;
+            Ok(SpanRejection {
+                reason,
+                trace_id,
+                spans: r.count as usize,
+                detail: r.detail,
+            })
+        })?;
         Ok(TracesPushOutcome {
             accepted: resp.accepted as usize,
             rejected,

@@ -357,8 +357,7 @@ fn push_spans<T: IngesterApi>(ing: Arc<T>, r: pb::PushSpansRequest) -> Reply<pb:
 
 fn select<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<Vec<pb::SeriesBatch>> {
     Box::pin(async move {
-        let tenant = tenant(&r.tenant)?;
-        let matchers = matchers_from_pb(r.matchers)?;
+        let (tenant, matchers) = selection(&r)?;
         let series = crate::series::SeriesStore::select(&*ing, &tenant, &matchers, r.start, r.end)
             .await
             .map_err(store_status)?;
@@ -368,6 +367,11 @@ fn select<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<Vec<pb::Se
             .map(|series| pb::SeriesBatch { series })
             .collect())
     })
+}
+
+/// The tenant and matchers of a selection.
+fn selection(r: &pb::SelectRequest) -> Result<(TenantId, Vec<crate::series::Matcher>), Status> {
+    Ok((tenant(&r.tenant)?, matchers_from_pb(r.matchers.clone())?))
 }
 
 fn label_sets(sets: Vec<crate::labels::Labels>) -> pb::LabelSets {
@@ -383,8 +387,7 @@ fn label_sets(sets: Vec<crate::labels::Labels>) -> pb::LabelSets {
 
 fn series<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<pb::LabelSets> {
     Box::pin(async move {
-        let tenant = tenant(&r.tenant)?;
-        let matchers = matchers_from_pb(r.matchers)?;
+        let (tenant, matchers) = selection(&r)?;
         let sets = crate::series::SeriesStore::series(&*ing, &tenant, &matchers, r.start, r.end)
             .await
             .map_err(store_status)?;
@@ -394,8 +397,7 @@ fn series<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<pb::LabelS
 
 fn label_names<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<pb::Strings> {
     Box::pin(async move {
-        let tenant = tenant(&r.tenant)?;
-        let matchers = matchers_from_pb(r.matchers)?;
+        let (tenant, matchers) = selection(&r)?;
         let values =
             crate::series::SeriesStore::label_names(&*ing, &tenant, &matchers, r.start, r.end)
                 .await
@@ -406,8 +408,7 @@ fn label_names<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<pb::S
 
 fn label_values<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<pb::Strings> {
     Box::pin(async move {
-        let tenant = tenant(&r.tenant)?;
-        let matchers = matchers_from_pb(r.matchers)?;
+        let (tenant, matchers) = selection(&r)?;
         let values = crate::series::SeriesStore::label_values(
             &*ing, &tenant, &r.name, &matchers, r.start, r.end,
         )
@@ -490,8 +491,7 @@ fn select_logs<T: IngesterApi>(
 
 fn log_streams<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<pb::LabelSets> {
     Box::pin(async move {
-        let tenant = tenant(&r.tenant)?;
-        let matchers = matchers_from_pb(r.matchers)?;
+        let (tenant, matchers) = selection(&r)?;
         let sets = crate::logs::LogStore::log_streams(&*ing, &tenant, &matchers, r.start, r.end)
             .await
             .map_err(store_status)?;
