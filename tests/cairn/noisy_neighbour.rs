@@ -74,6 +74,80 @@ async fn tenant_b(cairn: &Cairn, run: Duration) -> (Vec<Duration>, Vec<Duration>
     (writes, reads)
 }
 
+/// Tenant A until `stop`: writers at ten times its limit and heavy range
+/// queries over everything it has.
+async fn tenant_a(
+    url: String,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicUsize>,
+    throttled: Arc<AtomicUsize>,
+) {
+    let mut load = Vec::new();
+    // Writers: 4 × 20 requests/s of 250 samples = A_RATE samples/s.
+    for w in 0..4 {
+        let (url, stop, sent, throttled) = (
+            url.clone(),
+            Arc::clone(&stop),
+            Arc::clone(&sent),
+            Arc::clone(&throttled),
+        );
+        load.push(tokio::spawn(async move {
+            let client = http();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = now_ms();
+                let all = (0..A_RATE / 80)
+                    .map(|i| {
+                        series(
+                            "a_flood",
+                            &[("w", &w.to_string()), ("i", &i.to_string())],
+                            &[(t + n as i64, 1.0)],
+                        )
+                    })
+                    .collect();
+                let r = request(&client, &format!("{url}/api/v1/push"), body(all))
+                    .header("X-Scope-OrgID", "team-a")
+                    .send()
+                    .await
+                    .unwrap();
+                sent.fetch_add(1, Ordering::Relaxed);
+                if r.status() == 429 {
+                    throttled.fetch_add(1, Ordering::Relaxed);
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+    // Heavy readers: range queries over all of A's series.
+    for _ in 0..2 {
+        let (url, stop) = (url.clone(), Arc::clone(&stop));
+        load.push(tokio::spawn(async move {
+            let client = http();
+            while !stop.load(Ordering::Relaxed) {
+                let end = now_ms() / 1000;
+                let _ = client
+                    .get(format!("{url}/prometheus/api/v1/query_range"))
+                    .header("X-Scope-OrgID", "team-a")
+                    .query(&[
+                        (
+                            "query",
+                            "count_over_time({__name__=~\".+\"}[10m])".to_string(),
+                        ),
+                        ("start", (end - 3600).to_string()),
+                        ("end", end.to_string()),
+                        ("step", "5".to_string()),
+                    ])
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    for l in load {
+        l.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_flooding_tenant_is_throttled_and_the_other_keeps_writing() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,72 +168,27 @@ async fn a_flooding_tenant_is_throttled_and_the_other_keeps_writing() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let (sent, throttled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut load = Vec::new();
-    // Writers: 4 × 20 requests/s of 250 samples = A_RATE samples/s.
-    for w in 0..4 {
-        let (cairn, stop, sent, throttled) = (
-            Arc::clone(&cairn),
+    // Tenant A's clients run on their own threads, so building and encoding
+    // its flood never delays tenant B's requests inside this test process.
+    let flood = {
+        let (url, stop, sent, throttled) = (
+            cairn.url(),
             Arc::clone(&stop),
             Arc::clone(&sent),
             Arc::clone(&throttled),
         );
-        load.push(tokio::spawn(async move {
-            let client = http();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let t = now_ms();
-                let all = (0..A_RATE / 80)
-                    .map(|i| {
-                        series(
-                            "a_flood",
-                            &[("w", &w.to_string()), ("i", &i.to_string())],
-                            &[(t + n as i64, 1.0)],
-                        )
-                    })
-                    .collect();
-                let r = request(&client, &format!("{}/api/v1/push", cairn.url()), body(all))
-                    .header("X-Scope-OrgID", "team-a")
-                    .send()
-                    .await
-                    .unwrap();
-                sent.fetch_add(1, Ordering::Relaxed);
-                if r.status() == 429 {
-                    throttled.fetch_add(1, Ordering::Relaxed);
-                }
-                n += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }));
-    }
-    // Heavy readers: range queries over all of A's series.
-    for _ in 0..2 {
-        let (cairn, stop) = (Arc::clone(&cairn), Arc::clone(&stop));
-        load.push(tokio::spawn(async move {
-            let client = http();
-            while !stop.load(Ordering::Relaxed) {
-                let end = now_ms() / 1000;
-                let _ = client
-                    .get(format!("{}/prometheus/api/v1/query_range", cairn.url()))
-                    .header("X-Scope-OrgID", "team-a")
-                    .query(&[
-                        (
-                            "query",
-                            "count_over_time({__name__=~\".+\"}[10m])".to_string(),
-                        ),
-                        ("start", (end - 3600).to_string()),
-                        ("end", end.to_string()),
-                        ("step", "5".to_string()),
-                    ])
-                    .send()
-                    .await;
-            }
-        }));
-    }
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(tenant_a(url, stop, sent, throttled))
+        })
+    };
     let (w1, r1) = tenant_b(&cairn, Duration::from_secs(6)).await;
     stop.store(true, Ordering::Relaxed);
-    for l in load {
-        l.await.unwrap();
-    }
+    flood.join().unwrap();
     let (sent, throttled) = (
         sent.load(Ordering::Relaxed),
         throttled.load(Ordering::Relaxed),
