@@ -210,3 +210,84 @@ async fn a_tenant_rate_limit_holds_across_two_distributors() {
         "accepted only {accepted} of about {allowed:.0} samples"
     );
 }
+
+#[tokio::test]
+async fn shuffle_sharding_confines_a_tenant_to_its_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = dir.path().join("overrides.yaml");
+    std::fs::write(
+        &overrides,
+        "overrides:\n  team-s:\n    ingestion_tenant_shard_size: 3\n",
+    )
+    .unwrap();
+    let extra = format!("runtime_config:\n  file: {}\n", overrides.display());
+    let cluster = Cluster::start(
+        dir.path(),
+        Topology {
+            ingester_zones: &["zone-a", "zone-a", "zone-b", "zone-b", "zone-c", "zone-c"],
+            distributors: 1,
+            replication_factor: 3,
+            zone_aware: true,
+            extra_yaml: &extra,
+        },
+    )
+    .await;
+    let t = now_ms();
+    for tenant in ["team-s", "team-t"] {
+        let all = (0..60)
+            .map(|i| series("sharded", &[("i", &i.to_string())], &[(t, 1.0)]))
+            .collect();
+        let r = request(
+            &http(),
+            &format!("{}/api/v1/push", cluster.node("distributor-0").url()),
+            body(all),
+        )
+        .header("X-Scope-OrgID", tenant)
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    // Which ingesters hold each tenant's samples.
+    let mut holders = std::collections::BTreeMap::<&str, Vec<String>>::new();
+    for n in cluster
+        .nodes
+        .iter()
+        .filter(|n| n.name.starts_with("ingester"))
+    {
+        let metrics = http()
+            .get(format!("{}/metrics", n.url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for tenant in ["team-s", "team-t"] {
+            let key = format!("cairn_ingester_appended_samples_total{{tenant=\"{tenant}\"}}");
+            if metrics.lines().any(|l| l.starts_with(&key)) {
+                holders.entry(tenant).or_default().push(n.name.clone());
+            }
+        }
+    }
+    assert_eq!(holders["team-s"].len(), 3, "team-s's shard: {holders:?}");
+    assert_eq!(
+        holders["team-t"].len(),
+        6,
+        "team-t uses every ingester: {holders:?}"
+    );
+    // Reads find every series of the sharded tenant, each once.
+    for tenant in ["team-s", "team-t"] {
+        let body = crate::support::acked::query(
+            &cluster.node("querier").url(),
+            tenant,
+            "count(sharded)",
+            (t as f64) / 1000.0,
+        )
+        .await;
+        assert_eq!(
+            body["data"]["result"][0]["value"][1], "60",
+            "{tenant}: {body}"
+        );
+    }
+}
