@@ -6,9 +6,10 @@
 //! one table: samples/s, samples per server CPU-second, peak RSS per active
 //! series, bytes on disk per sample, request errors, and Cairn/peer ratios.
 //!
-//! A target is `KIND=URL[,pid=PID][,dir=PATH]`, KIND one of `cairn`,
+//! A target is `KIND=URL[,pid=PID[+PID…]][,dir=PATH]`, KIND one of `cairn`,
 //! `prometheus`, `victoria`; URL is the server's base URL. With `pid` the
-//! server's CPU seconds and peak RSS come from `/proc/PID`; with `dir` the
+//! server's CPU seconds and peak RSS come from `/proc/PID` (summed over
+//! every process of a distributed Cairn, e.g. `pid=D+I1+I2+I3`); with `dir` the
 //! disk bytes after a flush: Cairn's filesystem bucket (after
 //! `POST /ingester/flush`, the tenant's metrics blocks), VictoriaMetrics's
 //! `-storageDataPath` (after `/internal/force_flush`), Prometheus's TSDB
@@ -47,7 +48,7 @@ struct Peer {
     kind: Kind,
     name: String,
     url: String,
-    pid: Option<u32>,
+    pids: Vec<u32>,
     dir: Option<PathBuf>,
 }
 
@@ -55,7 +56,7 @@ impl Peer {
     fn parse(spec: &str) -> Result<Peer, String> {
         let (name, rest) = spec
             .split_once('=')
-            .ok_or_else(|| format!("--target {spec}: want KIND=URL[,pid=N][,dir=PATH]"))?;
+            .ok_or_else(|| format!("--target {spec}: want KIND=URL[,pid=N[+N…]][,dir=PATH]"))?;
         let kind = match name {
             "cairn" => Kind::Cairn,
             "prometheus" => Kind::Prometheus,
@@ -72,13 +73,16 @@ impl Peer {
             kind,
             name: name.into(),
             url,
-            pid: None,
+            pids: Vec::new(),
             dir: None,
         };
         for p in parts {
             match p.split_once('=') {
                 Some(("pid", v)) => {
-                    peer.pid = Some(v.parse().map_err(|e| format!("pid {v}: {e}"))?)
+                    for pid in v.split('+') {
+                        peer.pids
+                            .push(pid.parse().map_err(|e| format!("pid {pid}: {e}"))?);
+                    }
                 }
                 Some(("dir", v)) => peer.dir = Some(v.into()),
                 _ => return Err(format!("--target {spec}: unknown part {p}")),
@@ -389,7 +393,7 @@ async fn run(mut a: Args) -> Result<(), String> {
                     ("X-Prometheus-Remote-Write-Version", "0.1.0"),
                 ],
             };
-            let cpu_before = peer.pid.map(cpu_seconds);
+            let cpu_before: f64 = peer.pids.iter().copied().map(cpu_seconds).sum();
             // Each worker owns fixed batch positions, so a series' samples stay in order.
             let pushed = push_all(&target, Arc::clone(phase), a.concurrency, move |i| {
                 i % per_round
@@ -397,15 +401,17 @@ async fn run(mut a: Args) -> Result<(), String> {
             .await;
             m.took += pushed.took;
             m.errors += pushed.errors;
-            if let (Some(pid), Some(before)) = (peer.pid, cpu_before) {
-                m.cpu += cpu_seconds(pid) - before;
+            if !peer.pids.is_empty() {
+                m.cpu += peer.pids.iter().copied().map(cpu_seconds).sum::<f64>() - cpu_before;
             }
         }
     }
     for (peer, m) in a.targets.iter().zip(&mut measured) {
         m.peak_rss = peer
-            .pid
-            .and_then(|pid| status_kib(pid, "VmHWM"))
+            .pids
+            .iter()
+            .map(|&pid| status_kib(pid, "VmHWM"))
+            .sum::<Option<u64>>()
             .map(|k| k * 1024);
         m.disk = peer.flushed_bytes(&a.tenant).await;
     }

@@ -15,11 +15,12 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
+# Ingesters first, so the others find them on their first probe of the ring.
 PROCESSES=(
-  "distributor distributor 9009 4317 -"
   "ingester-a ingester 9011 9111 zone-a"
   "ingester-b ingester 9012 9112 zone-b"
   "ingester-c ingester 9013 9113 zone-c"
+  "distributor distributor 9009 4317 -"
   "querier querier 9020 9120 -"
   "compactor compactor 9030 9130 -"
   "ruler ruler 9040 9140 -"
