@@ -501,6 +501,17 @@ impl Ingester {
     }
 }
 
+/// Runs a head scan on a blocking thread: decoding a heavy query's chunks
+/// must not hold an async worker, or every other request (another
+/// tenant's light query, a push) waits behind it.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    scan: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(scan)
+        .await
+        .map_err(|e| StoreError::Other(format!("head scan aborted: {e}")))
+}
+
 /// How the ingester's WALs (metrics and logs) write.
 fn wal_options(cfg: &IngesterConfig) -> WalOptions {
     WalOptions {
@@ -653,11 +664,11 @@ impl SeriesStore for Ingester {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StoreError> {
-        Ok(self
-            .tenants
-            .get(tenant)
-            .map(|db| db.select(matchers, mint, maxt))
-            .unwrap_or_default())
+        let Some(db) = self.tenants.get(tenant).map(|e| Arc::clone(e.value())) else {
+            return Ok(Vec::new());
+        };
+        let matchers = matchers.to_vec();
+        off_runtime(move || db.select(&matchers, mint, maxt)).await
     }
 
     async fn series(
@@ -667,11 +678,11 @@ impl SeriesStore for Ingester {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>, StoreError> {
-        Ok(self
-            .tenants
-            .get(tenant)
-            .map(|db| db.series(matchers, mint, maxt))
-            .unwrap_or_default())
+        let Some(db) = self.tenants.get(tenant).map(|e| Arc::clone(e.value())) else {
+            return Ok(Vec::new());
+        };
+        let matchers = matchers.to_vec();
+        off_runtime(move || db.series(&matchers, mint, maxt)).await
     }
 }
 
@@ -737,7 +748,7 @@ impl LogStore for Ingester {
         tenant: &TenantId,
         sel: &LogSelect,
     ) -> Result<Vec<StreamEntries>, StoreError> {
-        Ok(self.logs.select(tenant, sel))
+        self.logs.select(tenant, sel).await
     }
 
     async fn log_streams(
@@ -767,11 +778,11 @@ impl TraceStore for Ingester {
     }
 
     async fn search(&self, tenant: &TenantId, scan: &TraceScan) -> Result<Vec<Trace>, StoreError> {
-        Ok(self
-            .traces
-            .get(tenant)
-            .map(|t| t.search(scan))
-            .unwrap_or_default())
+        let Some(t) = self.traces.get(tenant).map(|t| Arc::clone(t.value())) else {
+            return Ok(Vec::new());
+        };
+        let scan = scan.clone();
+        off_runtime(move || t.search(&scan)).await
     }
 
     async fn tag_names(

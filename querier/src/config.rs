@@ -27,6 +27,9 @@ pub struct QuerierConfig {
     /// Most query executions (instant queries, or parts of split range
     /// queries) running at once in this process; the rest wait in the
     /// per-tenant fair queue. Zero is treated as one.
+    /// Defaults to the CPU count plus one: more executions than cores only
+    /// time-slice the same CPUs, and every extra runnable thread adds to
+    /// the scheduling delay of another tenant's light query.
     pub max_concurrent: usize,
     /// Of the `max_concurrent` slots, this many only go to tenant sets with
     /// nothing running, so a tenant arriving while another keeps the querier
@@ -74,8 +77,8 @@ impl Default for QuerierConfig {
             timeout: e.timeout,
             default_evaluation_interval: e.default_subquery_step,
             blocks: Default::default(),
-            max_concurrent: 8,
-            reserved_concurrent_for_idle_tenants: 2,
+            max_concurrent: default_max_concurrent(),
+            reserved_concurrent_for_idle_tenants: 1,
             max_outstanding_requests_per_tenant: 100,
             split_queries_by_interval: Duration::from_secs(24 * 3600),
             results_cache: ResultsCacheConfig::default(),
@@ -93,4 +96,10 @@ impl QuerierConfig {
             timeout: self.timeout,
         }
     }
+}
+
+/// Query executions the machine runs without time-slicing: one per CPU,
+/// plus one so a query waiting on storage does not idle a core.
+fn default_max_concurrent() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
 }

@@ -18,7 +18,7 @@ use common::labels::Labels;
 use common::limits::Limits;
 use common::logs::{LogSelect, LogsPushOutcome, PushStream, StreamEntries, trim_to_limit};
 use common::push::PushError;
-use common::series::Matcher;
+use common::series::{Matcher, StoreError};
 use common::tenant::TenantId;
 use common::wal::{ReplayStats, WalOptions};
 use dashmap::DashMap;
@@ -142,15 +142,23 @@ impl LogsIngester {
             .collect()
     }
 
-    /// Lines `sel` asks for from the tenant's heads.
-    pub(crate) fn select(&self, tenant: &TenantId, sel: &LogSelect) -> Vec<StreamEntries> {
-        let mut out = self
-            .tenants
-            .get(tenant)
-            .map(|t| t.select(sel))
-            .unwrap_or_default();
-        trim_to_limit(&mut out, sel.limit, sel.direction);
-        out
+    /// Lines `sel` asks for from the tenant's heads (scanned off the async
+    /// runtime).
+    pub(crate) async fn select(
+        &self,
+        tenant: &TenantId,
+        sel: &LogSelect,
+    ) -> Result<Vec<StreamEntries>, StoreError> {
+        let Some(t) = self.tenants.get(tenant).map(|t| Arc::clone(t.value())) else {
+            return Ok(Vec::new());
+        };
+        let sel = sel.clone();
+        crate::off_runtime(move || {
+            let mut out = t.select(&sel);
+            trim_to_limit(&mut out, sel.limit, sel.direction);
+            out
+        })
+        .await
     }
 
     /// Label sets of the tenant's matching streams.
