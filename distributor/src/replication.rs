@@ -76,11 +76,8 @@ impl Replicator {
 
     /// The ring `tenant` writes to: its shuffle shard, or all ingesters.
     fn ring_for(&self, tenant: &TenantId) -> Ring {
-        let ring = self.ring.ring();
-        match self.overrides.get(tenant).ingestion_tenant_shard_size {
-            0 => (*ring).clone(),
-            size => ring.shuffle_shard(tenant.as_str(), size),
-        }
+        let size = self.overrides.get(tenant).ingestion_tenant_shard_size;
+        self.ring.ring().shuffle_shard(tenant.as_str(), size)
     }
 
     /// Sends every item to its replicas and returns once each item was

@@ -47,11 +47,8 @@ impl RingIngesters {
     }
 
     fn ring_for(&self, tenant: &TenantId) -> Ring {
-        let ring = self.ring.ring();
-        match self.overrides.get(tenant).ingestion_tenant_shard_size {
-            0 => (*ring).clone(),
-            size => ring.shuffle_shard(tenant.as_str(), size),
-        }
+        let size = self.overrides.get(tenant).ingestion_tenant_shard_size;
+        self.ring.ring().shuffle_shard(tenant.as_str(), size)
     }
 
     fn read_set(&self, tenant: &TenantId) -> Result<ReadSet, StoreError> {

@@ -9,15 +9,16 @@ use common::series::{Matcher, Series, SeriesStore, StoreError, merge_series};
 use common::tenant::TenantId;
 use futures::future::{join_all, try_join_all};
 
-/// A [`SeriesStore`] answering from all of its parts.
-pub struct MergedStore {
-    parts: Vec<Arc<dyn SeriesStore>>,
-    tolerated: usize,
+/// Stores of one kind (series, logs or traces) answering as one: each
+/// query goes to every part and the answers are merged.
+pub struct Merged<S: ?Sized> {
+    pub(crate) parts: Vec<Arc<S>>,
+    pub(crate) tolerated: usize,
 }
 
-impl MergedStore {
+impl<S: ?Sized> Merged<S> {
     /// Merges the answers of `parts`; any failing part fails the answer.
-    pub fn new(parts: Vec<Arc<dyn SeriesStore>>) -> Self {
+    pub fn new(parts: Vec<Arc<S>>) -> Self {
         Self {
             parts,
             tolerated: 0,
@@ -31,6 +32,9 @@ impl MergedStore {
         self
     }
 }
+
+/// A [`SeriesStore`] answering from all of its parts.
+pub type MergedStore = Merged<dyn SeriesStore>;
 
 /// The answers of every part. Up to `tolerated` failed parts are left out
 /// (their replicas answer for them); more fail the whole answer with the
@@ -71,7 +75,7 @@ pub(crate) fn union<T: Ord>(lists: Vec<Vec<T>>) -> Vec<T> {
 }
 
 #[async_trait]
-impl SeriesStore for MergedStore {
+impl SeriesStore for Merged<dyn SeriesStore> {
     async fn select(
         &self,
         tenant: &TenantId,

@@ -2,41 +2,20 @@
 //! merges the answers: a line both a head and a block hold (uploaded but
 //! still retained) is returned once.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use common::labels::Labels;
 use common::logs::{LogSelect, LogStore, StreamEntries, merge_streams, trim_to_limit};
 use common::series::{Matcher, StoreError};
 use common::tenant::TenantId;
 
-use super::merged::{answers, union};
+use super::merged::{Merged, answers, union};
 
 /// A [`LogStore`] answering from all of its parts, deduplicating identical
 /// `(stream, timestamp, line)` entries.
-pub struct MergedLogStore {
-    parts: Vec<Arc<dyn LogStore>>,
-    tolerated: usize,
-}
-
-impl MergedLogStore {
-    /// Merges the answers of `parts`; any failing part fails the answer.
-    pub fn new(parts: Vec<Arc<dyn LogStore>>) -> Self {
-        Self {
-            parts,
-            tolerated: 0,
-        }
-    }
-
-    /// Answers without up to `n` failed parts (replicas).
-    pub fn tolerating(mut self, n: usize) -> Self {
-        self.tolerated = n;
-        self
-    }
-}
+pub type MergedLogStore = Merged<dyn LogStore>;
 
 #[async_trait]
-impl LogStore for MergedLogStore {
+impl LogStore for Merged<dyn LogStore> {
     async fn select_logs(
         &self,
         tenant: &TenantId,

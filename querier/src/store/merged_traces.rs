@@ -4,9 +4,8 @@
 //! copies.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
 
-use super::merged::answers;
+use super::merged::{Merged, answers};
 use async_trait::async_trait;
 use common::series::StoreError;
 use common::tenant::TenantId;
@@ -21,29 +20,10 @@ const MAX_COMPLETED_TRACES: usize = 1000;
 const COMPLETION_SLACK_NS: u64 = 3600 * 1_000_000_000;
 
 /// A [`TraceStore`] answering from all of its parts.
-pub struct MergedTraceStore {
-    parts: Vec<Arc<dyn TraceStore>>,
-    tolerated: usize,
-}
-
-impl MergedTraceStore {
-    /// Merges the answers of `parts`; any failing part fails the answer.
-    pub fn new(parts: Vec<Arc<dyn TraceStore>>) -> Self {
-        Self {
-            parts,
-            tolerated: 0,
-        }
-    }
-
-    /// Answers without up to `n` failed parts (replicas).
-    pub fn tolerating(mut self, n: usize) -> Self {
-        self.tolerated = n;
-        self
-    }
-}
+pub type MergedTraceStore = Merged<dyn TraceStore>;
 
 #[async_trait]
-impl TraceStore for MergedTraceStore {
+impl TraceStore for Merged<dyn TraceStore> {
     async fn trace_by_id(
         &self,
         tenant: &TenantId,
