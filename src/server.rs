@@ -64,7 +64,7 @@ struct Ops {
     overrides: Arc<Overrides>,
     registry: Mutex<Registry>,
     durations: Family<RequestLabels, Histogram>,
-    /// An ingester in a ring is ready only while ACTIVE.
+    /// An ingester is ready only while ACTIVE.
     membership: Option<Arc<Membership>>,
 }
 
@@ -283,14 +283,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .context("starting ingester")?;
         ingester.spawn_cut_loop();
         ingester.spawn_retention_loop();
-        if let Some(ring) = &ring {
-            ingester.join_ring(Arc::new(Membership::new(
-                &cfg.ingester.id,
-                &cfg.ring.instance_zone,
-                &instance_addr(&cfg),
-                Arc::clone(ring),
-            )));
-        }
+        ingester.set_membership(Arc::new(Membership::new(
+            &cfg.ingester.id,
+            &cfg.ring.instance_zone,
+            &instance_addr(&cfg),
+            ring.clone(),
+        )));
         Some(ingester)
     } else {
         None
@@ -465,7 +463,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %grpc_addr, "cairn listening (OTLP gRPC)");
     let (signalled, stop) = tokio::sync::watch::channel(None::<Instant>);
     tokio::spawn(async move {
-        // A signal, or an ingester that left the ring through
+        // A signal, or an ingester that left through
         // `POST /ingester/shutdown`.
         let left = async {
             match &membership {
@@ -475,7 +473,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         };
         tokio::select! {
             () = shutdown_signal() => {}
-            () = left => tracing::info!("left the ring; stopping"),
+            () = left => tracing::info!("the ingester left (POST /ingester/shutdown); stopping"),
         }
         let _ = signalled.send(Some(Instant::now()));
     });

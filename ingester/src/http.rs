@@ -11,9 +11,9 @@ use common::ring::MemberState;
 
 use crate::{Ingester, IngesterError};
 
-/// `POST /ingester/flush`: cut and upload every tenant's head now.
-/// In a ring also `GET /ingester/ring` (the member descriptor the ring
-/// probes) and `POST /ingester/shutdown` (leave: flush everything, then stop).
+/// `POST /ingester/flush`: cut and upload every tenant's head now;
+/// `GET /ingester/ring` (the member descriptor the ring probes) and
+/// `POST /ingester/shutdown` (leave: flush everything, then stop).
 pub(crate) fn router(ingester: Arc<Ingester>) -> axum::Router {
     axum::Router::new()
         .route("/ingester/flush", post(flush))
@@ -22,15 +22,15 @@ pub(crate) fn router(ingester: Arc<Ingester>) -> axum::Router {
         .with_state(ingester)
 }
 
-const NOT_IN_RING: (StatusCode, &str) = (
-    StatusCode::NOT_FOUND,
-    "this ingester runs in one process with its distributor; it is in no ring\n",
+const NOT_STARTED: (StatusCode, &str) = (
+    StatusCode::SERVICE_UNAVAILABLE,
+    "the ingester is still starting\n",
 );
 
 async fn descriptor(State(ingester): State<Arc<Ingester>>) -> axum::response::Response {
     match ingester.membership() {
         Some(m) => Json(m.descriptor()).into_response(),
-        None => NOT_IN_RING.into_response(),
+        None => NOT_STARTED.into_response(),
     }
 }
 
@@ -41,7 +41,7 @@ async fn shutdown(
     State(ingester): State<Arc<Ingester>>,
 ) -> Result<axum::response::Response, IngesterError> {
     let Some(m) = ingester.membership().cloned() else {
-        return Ok(NOT_IN_RING.into_response());
+        return Ok(NOT_STARTED.into_response());
     };
     m.set_state(MemberState::Leaving);
     let blocks = ingester.flush().await?;

@@ -69,7 +69,7 @@ pub struct Ingester {
     /// Refuses pushes past `max_memory_bytes`.
     memory: MemoryLimit,
     metrics: IngesterMetrics,
-    /// Its ring membership in distributed mode (unset in one process).
+    /// Its lifecycle (set by the server once the WAL is replayed).
     membership: std::sync::OnceLock<Arc<Membership>>,
 }
 
@@ -456,14 +456,14 @@ impl Ingester {
         flushed
     }
 
-    /// Joins a ring as `membership` (distributed mode): the ingester then
-    /// answers `/ingester/ring` and `/ingester/shutdown`, and enforces its
-    /// share of each tenant's global limits.
-    pub fn join_ring(&self, membership: Arc<Membership>) {
+    /// Gives the ingester its lifecycle: it then answers `/ingester/ring`
+    /// and `/ingester/shutdown` and, in a ring, enforces its share of each
+    /// tenant's global limits.
+    pub fn set_membership(&self, membership: Arc<Membership>) {
         let _ = self.membership.set(membership);
     }
 
-    /// Its ring membership, if it joined one.
+    /// Its lifecycle, once set.
     pub fn membership(&self) -> Option<&Arc<Membership>> {
         self.membership.get()
     }

@@ -1,8 +1,8 @@
-//! The ingester as a ring member (distributed mode): what it announces at
-//! `GET /ingester/ring`, its state (ACTIVE once its WAL is replayed and it
-//! serves; LEAVING from `POST /ingester/shutdown` on, so distributors stop
-//! writing to it while queriers still read it), and the per-ingester share
-//! of a tenant's global series and stream limits.
+//! The ingester's lifecycle: what it announces at `GET /ingester/ring`, its
+//! state (ACTIVE once its WAL is replayed and it serves; LEAVING from
+//! `POST /ingester/shutdown` on, so distributors stop writing to it while
+//! queriers still read it) and, in a ring, the per-ingester share of a
+//! tenant's global series and stream limits.
 
 use std::sync::Arc;
 
@@ -15,14 +15,15 @@ use tokio::sync::watch;
 /// This ingester's place in the ring.
 pub struct Membership {
     descriptor: RwLock<MemberDescriptor>,
-    ring: Arc<RingWatcher>,
+    ring: Option<Arc<RingWatcher>>,
     left: watch::Sender<bool>,
 }
 
 impl Membership {
     /// An ACTIVE member `id` in `zone`, dialled at `grpc_addr`, that reads
-    /// the ring through `ring` to size its limits.
-    pub fn new(id: &str, zone: &str, grpc_addr: &str, ring: Arc<RingWatcher>) -> Self {
+    /// the ring through `ring` to size its limits (`None`: the single
+    /// process, where the global limits are the ingester's).
+    pub fn new(id: &str, zone: &str, grpc_addr: &str, ring: Option<Arc<RingWatcher>>) -> Self {
         Self {
             descriptor: RwLock::new(MemberDescriptor {
                 id: id.to_string(),
@@ -65,7 +66,10 @@ impl Membership {
     /// ingester's share (Mimir's rule: global ÷ ingesters × RF, over the
     /// tenant's shard when shuffle sharding confines it).
     pub(crate) fn local_limits(&self, tenant: &TenantId, limits: Arc<Limits>) -> Arc<Limits> {
-        let ring = self.ring.ring();
+        let Some(ring) = &self.ring else {
+            return limits;
+        };
+        let ring = ring.ring();
         let shard = limits.ingestion_tenant_shard_size;
         let series = ring.local_series_limit(limits.max_global_series_per_user, shard);
         let streams = ring.local_series_limit(limits.max_global_streams_per_user, shard);

@@ -1,6 +1,7 @@
 //! Durability: acknowledged samples survive `kill -9` (WAL replay),
 //! flushed blocks serve queries with the WAL gone — on the filesystem and on
-//! a real S3 server — and SIGTERM flushes every signal and exits 0.
+//! a real S3 server — and SIGTERM or `POST /ingester/shutdown` flushes
+//! everything and exits 0.
 
 use std::path::Path;
 use std::time::Duration;
@@ -190,4 +191,29 @@ async fn sigterm_flushes_every_signal_and_exits_zero() {
         .map(|s| s["spans"].as_array().map_or(0, Vec::len))
         .sum();
     assert_eq!(spans, 1, "{trace}");
+}
+
+#[tokio::test]
+async fn ingester_shutdown_flushes_answers_then_stops_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cairn = Cairn::start(dir.path(), "").await;
+    let end = write_history(&cairn, "team-a").await;
+    let r = http()
+        .post(format!("{}/ingester/shutdown", cairn.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["uploaded_blocks"].as_array().map_or(0, Vec::len),
+        1,
+        "{body}"
+    );
+    assert_eq!(blocks(dir.path(), "team-a", "metrics"), 1);
+    let status = cairn.wait_exit(Duration::from_secs(40));
+    assert!(status.success(), "exit {status:?}\n{}", cairn.log());
+    std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let cairn = cairn.relaunch().await;
+    assert_history(&cairn, "team-a", end).await;
 }

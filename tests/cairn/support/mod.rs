@@ -191,6 +191,11 @@ impl Cairn {
             0,
             "sending SIGTERM"
         );
+        self.wait_exit(within)
+    }
+
+    /// Waits (at most `within`) for the process to exit on its own.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = std::time::Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for cairn") {
@@ -198,7 +203,7 @@ impl Cairn {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "cairn still running {within:?} after SIGTERM\n{}",
+                "cairn still running after {within:?}\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
