@@ -58,8 +58,9 @@ const READ_RULES: Access = Access::AnyOf(&[Scope::Read, Scope::Rules]);
 const RULES: Access = Access::AnyOf(&[Scope::Rules]);
 const ADMIN: Access = Access::AnyOf(&[Scope::Admin]);
 
-/// Exact paths that stay open.
-const OPEN_PATHS: &[&str] = &["/ready", "/metrics", "/config"];
+/// Exact paths that stay open: probes (readiness, and the ring member
+/// descriptor other services read without credentials), metrics, config.
+const OPEN_PATHS: &[&str] = &["/ready", "/ingester/ring", "/metrics", "/config"];
 /// Exact paths and prefixes that write data.
 const WRITE_PATHS: &[&str] = &[
     "/api/v1/push",
@@ -122,6 +123,7 @@ mod tests {
         let post = Method::POST;
         let cases: &[(&Method, &str, Access)] = &[
             (&get, "/ready", Access::Open),
+            (&get, "/ingester/ring", Access::Open),
             (&get, "/metrics", Access::Open),
             (&get, "/config", Access::Open),
             (&post, "/api/v1/push", WRITE),
