@@ -164,26 +164,17 @@ impl Engine {
             end,
             lookback: duration_ms(self.opts.lookback_delta),
         };
-        // The fetch decodes every chunk the query needs: on a blocking
-        // thread (driving its reads through the runtime), so a heavy query
-        // never holds an async worker that other tenants' requests need.
-        let (store, overrides, tenants, selectors) = (
-            Arc::clone(&self.store),
-            Arc::clone(&self.overrides),
-            tenants.to_vec(),
-            expr.clone(),
-        );
-        let runtime = tokio::runtime::Handle::current();
-        let fetched = tokio::task::spawn_blocking(move || {
-            runtime.block_on(tokio::time::timeout_at(
-                deadline.into(),
-                crate::store::budget::scope(fetch::fetch(
-                    &*store, &overrides, &tenants, &selectors, window,
-                )),
-            ))
-        })
+        let fetched = tokio::time::timeout_at(
+            deadline.into(),
+            crate::store::budget::scope(fetch::fetch(
+                &*self.store,
+                &self.overrides,
+                tenants,
+                &expr,
+                window,
+            )),
+        )
         .await
-        .map_err(|e| QueryError::Execution(format!("query fetch aborted: {e}")))?
         .map_err(|_| QueryError::Timeout)??;
         let opts = self.opts.clone();
         tokio::task::spawn_blocking(move || {
