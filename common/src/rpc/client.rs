@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::client::Grpc;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
@@ -140,12 +140,6 @@ impl IngesterClient {
         &self.addr
     }
 
-    fn grpc(&self) -> Grpc<Channel> {
-        Grpc::new(self.channel.clone())
-            .max_decoding_message_size(self.cfg.max_message_bytes)
-            .max_encoding_message_size(self.cfg.max_message_bytes)
-    }
-
     fn request<Req>(&self, msg: Req) -> tonic::Request<Req> {
         let mut req = tonic::Request::new(msg);
         req.set_timeout(self.cfg.timeout);
@@ -172,20 +166,28 @@ impl IngesterClient {
         }
     }
 
+    /// An in-flight slot and a connection ready for one call.
+    async fn ready(&self) -> Result<(SemaphorePermit<'_>, Grpc<Channel>), Status> {
+        let slot = self
+            .inflight
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("client closed"))?;
+        let mut grpc = Grpc::new(self.channel.clone())
+            .max_decoding_message_size(self.cfg.max_message_bytes)
+            .max_encoding_message_size(self.cfg.max_message_bytes);
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unavailable(format!("not ready: {e}")))?;
+        Ok((slot, grpc))
+    }
+
     async fn call_once<Req, Resp>(&self, method: &str, msg: Req) -> Result<Resp, Status>
     where
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let _slot = self
-            .inflight
-            .acquire()
-            .await
-            .map_err(|_| Status::unavailable("client closed"))?;
-        let mut grpc = self.grpc();
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(format!("not ready: {e}")))?;
+        let (_slot, mut grpc) = self.ready().await?;
         let codec = ProstCodec::<Req, Resp>::default();
         let resp = grpc
             .unary(self.request(msg), Self::path(method), codec)
@@ -198,15 +200,7 @@ impl IngesterClient {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let _slot = self
-            .inflight
-            .acquire()
-            .await
-            .map_err(|_| Status::unavailable("client closed"))?;
-        let mut grpc = self.grpc();
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(format!("not ready: {e}")))?;
+        let (_slot, mut grpc) = self.ready().await?;
         let codec = ProstCodec::<Req, Resp>::default();
         let mut stream = grpc
             .server_streaming(self.request(msg), Self::path(method), codec)
