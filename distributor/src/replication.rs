@@ -21,7 +21,7 @@ use common::limits::Overrides;
 use common::logs::{LogsPushOutcome, LogsPusher, PushStream};
 use common::metadata::MetricMetadata;
 use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
-use common::ring::{Ring, RingWatcher, shard_key};
+use common::ring::{RingWatcher, shard_key};
 use common::rpc::{ClientPool, IngesterClient};
 use common::tenant::TenantId;
 use common::traces::{Span, TraceId, TracesPushOutcome, TracesPusher};
@@ -74,12 +74,6 @@ impl Replicator {
         }
     }
 
-    /// The ring `tenant` writes to: its shuffle shard, or all ingesters.
-    fn ring_for(&self, tenant: &TenantId) -> Ring {
-        let size = self.overrides.get(tenant).ingestion_tenant_shard_size;
-        self.ring.ring().shuffle_shard(tenant.as_str(), size)
-    }
-
     /// Sends every item to its replicas and returns once each item was
     /// acknowledged by a quorum of them, with the answers received so far.
     async fn replicate<T, O>(
@@ -93,7 +87,7 @@ impl Replicator {
         T: Clone,
         O: Send + 'static,
     {
-        let ring = self.ring_for(tenant);
+        let ring = self.ring.tenant_ring(tenant, &self.overrides);
         let mut quorum = Vec::with_capacity(items.len());
         let mut plan: HashMap<String, (String, Vec<usize>)> = HashMap::new();
         for (i, item) in items.iter().enumerate() {

@@ -477,8 +477,8 @@ impl Ingester {
         }
     }
 
-    /// Refuses a push while the process is over its memory limit,
-    /// counting the refusal.
+    /// Refuses a push once the ingester is leaving (`/ingester/shutdown`),
+    /// or while the process is over its memory limit, counting the refusal.
     fn admit(&self, tenant: &TenantId) -> Result<(), PushError> {
         if self.membership.get().is_some_and(|m| !m.is_active()) {
             return Err(PushError::Unavailable(

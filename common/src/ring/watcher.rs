@@ -31,7 +31,9 @@ use super::config::RingConfig;
 use super::discovery::discover;
 use super::member::{Member, MemberDescriptor, MemberState};
 use super::placement::Ring;
+use crate::limits::Overrides;
 use crate::storage::install_tls_provider;
+use crate::tenant::TenantId;
 
 /// Heartbeat timeouts after which a member no longer discovered is dropped.
 const FORGET_AFTER: u32 = 10;
@@ -116,6 +118,13 @@ impl RingWatcher {
     /// The current ring snapshot.
     pub fn ring(&self) -> Arc<Ring> {
         Arc::clone(&self.ring.borrow())
+    }
+
+    /// The part of the ring `tenant`'s writes and reads use: its shuffle
+    /// shard (the `ingestion_tenant_shard_size` override), or all of it.
+    pub fn tenant_ring(&self, tenant: &TenantId, overrides: &Overrides) -> Ring {
+        let size = overrides.get(tenant).ingestion_tenant_shard_size;
+        self.ring().shuffle_shard(tenant.as_str(), size)
     }
 
     /// A receiver woken whenever membership, a member's state or health

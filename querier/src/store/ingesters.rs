@@ -14,13 +14,13 @@ use common::labels::Labels;
 use common::limits::Overrides;
 use common::logs::{LogSelect, LogStore, StreamEntries};
 use common::metadata::{MetadataSource, MetricMetadata};
-use common::ring::{Ring, RingWatcher};
+use common::ring::RingWatcher;
 use common::rpc::{ClientPool, IngesterClient};
 use common::series::{Matcher, Series, SeriesStore, StoreError};
 use common::tenant::TenantId;
 use common::traces::{AttrScope, Trace, TraceId, TraceScan, TraceStore};
 
-use super::merged::{answers, union};
+use super::merged::{Merged, answers, union};
 use super::{MergedLogStore, MergedStore, MergedTraceStore};
 
 /// Reads from the ingesters the ring lists.
@@ -46,13 +46,8 @@ impl RingIngesters {
         }
     }
 
-    fn ring_for(&self, tenant: &TenantId) -> Ring {
-        let size = self.overrides.get(tenant).ingestion_tenant_shard_size;
-        self.ring.ring().shuffle_shard(tenant.as_str(), size)
-    }
-
     fn read_set(&self, tenant: &TenantId) -> Result<ReadSet, StoreError> {
-        let ring = self.ring_for(tenant);
+        let ring = self.ring.tenant_ring(tenant, &self.overrides);
         let members = ring
             .read_set()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -71,22 +66,27 @@ impl RingIngesters {
         Ok(ReadSet { clients, tolerated })
     }
 
-    fn series_store(&self, tenant: &TenantId) -> Result<MergedStore, StoreError> {
+    /// The read set's clients as one merged store of kind `S`.
+    fn merged<S: ?Sized>(
+        &self,
+        tenant: &TenantId,
+        as_part: fn(Arc<IngesterClient>) -> Arc<S>,
+    ) -> Result<Merged<S>, StoreError> {
         let set = self.read_set(tenant)?;
-        let parts = set.clients.into_iter().map(|c| c as _).collect();
-        Ok(MergedStore::new(parts).tolerating(set.tolerated))
+        let parts = set.clients.into_iter().map(as_part).collect();
+        Ok(Merged::new(parts).tolerating(set.tolerated))
+    }
+
+    fn series_store(&self, tenant: &TenantId) -> Result<MergedStore, StoreError> {
+        self.merged(tenant, |c| c)
     }
 
     fn log_store(&self, tenant: &TenantId) -> Result<MergedLogStore, StoreError> {
-        let set = self.read_set(tenant)?;
-        let parts = set.clients.into_iter().map(|c| c as _).collect();
-        Ok(MergedLogStore::new(parts).tolerating(set.tolerated))
+        self.merged(tenant, |c| c)
     }
 
     fn trace_store(&self, tenant: &TenantId) -> Result<MergedTraceStore, StoreError> {
-        let set = self.read_set(tenant)?;
-        let parts = set.clients.into_iter().map(|c| c as _).collect();
-        Ok(MergedTraceStore::new(parts).tolerating(set.tolerated))
+        self.merged(tenant, |c| c)
     }
 }
 
