@@ -18,9 +18,9 @@ use tonic_prost::ProstCodec;
 
 use super::SERVICE;
 use super::convert::{
-    InvalidMessage, exemplars_from_pb, exemplars_to_pb, labels_from_pb, labels_to_pb,
+    InvalidMessage, entry_from_pb, exemplars_from_pb, exemplars_to_pb, labels_from_pb,
     matchers_to_pb, metadata_from_pb, metadata_to_pb, query_series_from_pb, reason_from_pb,
-    scope_from_pb, scope_to_pb, series_to_pb,
+    scope_from_pb, scope_to_pb, series_to_pb, stream_to_pb,
 };
 use super::messages as pb;
 use crate::exemplar::{ExemplarSource, SeriesExemplars};
@@ -459,10 +459,7 @@ impl LogsPusher for IngesterClient {
             tenant: tenant.as_str().to_string(),
             streams: streams
                 .into_iter()
-                .map(|s| pb::Stream {
-                    labels: labels_to_pb(&s.labels),
-                    entries: s.entries.into_iter().map(entry_to_pb).collect(),
-                })
+                .map(|s| stream_to_pb(&s.labels, s.entries))
                 .collect(),
         };
         let resp: pb::PushResponse = self.write("PushLogs", req).await?;
@@ -479,14 +476,6 @@ impl LogsPusher for IngesterClient {
             accepted: resp.accepted as usize,
             rejected,
         })
-    }
-}
-
-fn entry_to_pb(e: LogEntry) -> pb::LogEntry {
-    pb::LogEntry {
-        ts_ns: e.ts_ns,
-        structured_metadata: labels_to_pb(&e.structured_metadata),
-        line: e.line,
     }
 }
 
@@ -510,15 +499,7 @@ impl LogStore for IngesterClient {
         let batches: Vec<pb::StreamBatch> = self.read_stream("SelectLogs", req).await?;
         let mut out = Vec::new();
         for s in batches.into_iter().flat_map(|b| b.streams) {
-            let mut entries: Vec<LogEntry> = s
-                .entries
-                .into_iter()
-                .map(|e| LogEntry {
-                    ts_ns: e.ts_ns,
-                    line: e.line,
-                    structured_metadata: labels_from_pb(e.structured_metadata),
-                })
-                .collect();
+            let mut entries: Vec<LogEntry> = s.entries.into_iter().map(entry_from_pb).collect();
             if let Some(keep) = &sel.line_filter {
                 entries.retain(|e| keep(&e.line));
             }

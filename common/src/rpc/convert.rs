@@ -8,6 +8,7 @@ use super::messages as pb;
 use crate::discard::DiscardReason;
 use crate::exemplar::{Exemplar, SeriesExemplars};
 use crate::labels::{Label, Labels};
+use crate::logs::LogEntry;
 use crate::metadata::{MetricMetadata, MetricType};
 use crate::series::{MatchOp, Matcher, Sample, Series};
 use crate::traces::AttrScope;
@@ -96,6 +97,29 @@ pub(crate) fn samples_from_pb(s: &pb::Series) -> Result<Vec<Sample>, InvalidMess
 pub(crate) fn query_series_from_pb(s: pb::Series) -> Result<Series, InvalidMessage> {
     let samples = samples_from_pb(&s)?;
     Ok(Series::floats(labels_from_pb(s.labels), samples))
+}
+
+pub(crate) fn entry_from_pb(e: pb::LogEntry) -> LogEntry {
+    LogEntry {
+        ts_ns: e.ts_ns,
+        line: e.line,
+        structured_metadata: labels_from_pb(e.structured_metadata),
+    }
+}
+
+/// A stream and its lines as one message.
+pub(crate) fn stream_to_pb(labels: &Labels, entries: Vec<LogEntry>) -> pb::Stream {
+    pb::Stream {
+        labels: labels_to_pb(labels),
+        entries: entries
+            .into_iter()
+            .map(|e| pb::LogEntry {
+                ts_ns: e.ts_ns,
+                structured_metadata: labels_to_pb(&e.structured_metadata),
+                line: e.line,
+            })
+            .collect(),
+    }
 }
 
 pub(crate) fn reason_from_pb(id: &str) -> Result<DiscardReason, InvalidMessage> {

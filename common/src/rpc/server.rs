@@ -15,13 +15,13 @@ use tonic::server::{Grpc, NamedService, ServerStreamingService, UnaryService};
 use tonic_prost::ProstCodec;
 
 use super::convert::{
-    InvalidMessage, exemplars_from_pb, exemplars_to_pb, labels_from_pb, labels_to_pb,
-    matchers_from_pb, metadata_from_pb, metadata_to_pb, samples_from_pb, scope_from_pb,
-    scope_to_pb, series_to_pb,
+    InvalidMessage, entry_from_pb, exemplars_from_pb, exemplars_to_pb, labels_from_pb,
+    labels_to_pb, matchers_from_pb, metadata_from_pb, metadata_to_pb, samples_from_pb,
+    scope_from_pb, scope_to_pb, series_to_pb, stream_to_pb,
 };
 use super::messages as pb;
 use super::{IngesterApi, SERVICE, batches};
-use crate::logs::{Direction, LogEntry, LogSelect, PushStream};
+use crate::logs::{Direction, LogSelect, PushStream};
 use crate::push::{PushError, PushSeries};
 use crate::series::StoreError;
 use crate::tenant::TenantId;
@@ -298,15 +298,7 @@ fn push_logs<T: IngesterApi>(ing: Arc<T>, r: pb::PushLogsRequest) -> Reply<pb::P
             .into_iter()
             .map(|s| PushStream {
                 labels: labels_from_pb(s.labels),
-                entries: s
-                    .entries
-                    .into_iter()
-                    .map(|e| LogEntry {
-                        ts_ns: e.ts_ns,
-                        line: e.line,
-                        structured_metadata: labels_from_pb(e.structured_metadata),
-                    })
-                    .collect(),
+                entries: s.entries.into_iter().map(entry_from_pb).collect(),
             })
             .collect();
         let out = crate::logs::LogsPusher::push_logs(&*ing, &tenant, streams)
@@ -469,18 +461,9 @@ fn select_logs<T: IngesterApi>(
         let streams = crate::logs::LogStore::select_logs(&*ing, &tenant, &sel)
             .await
             .map_err(store_status)?;
-        let encoded = streams.into_iter().map(|s| pb::Stream {
-            labels: labels_to_pb(&s.labels),
-            entries: s
-                .entries
-                .into_iter()
-                .map(|e| pb::LogEntry {
-                    ts_ns: e.ts_ns,
-                    line: e.line,
-                    structured_metadata: labels_to_pb(&e.structured_metadata),
-                })
-                .collect(),
-        });
+        let encoded = streams
+            .into_iter()
+            .map(|s| stream_to_pb(&s.labels, s.entries));
         let size = |s: &pb::Stream| s.entries.iter().map(|e| e.line.len() + 16).sum::<usize>();
         Ok(batches(encoded, size)
             .into_iter()
