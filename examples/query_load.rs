@@ -33,6 +33,10 @@ use load::{status_kib, summary};
 
 const LIGHT_QUERY: &str = "sum(rate(load_metric[5m]))";
 
+/// The pause between two of tenant B's queries, the same in both phases so
+/// that caches are as warm (or cold) unloaded as loaded.
+const PACE: Duration = Duration::from_millis(100);
+
 struct Args {
     cairn: String,
     pid: Option<u32>,
@@ -189,10 +193,95 @@ async fn range_query(
     (status, began.elapsed())
 }
 
-/// Tenant B's light query: the last hour, one point a minute.
-async fn light(client: &reqwest::Client, base: &str, tenant: &str) -> (u16, Duration) {
-    let end = now_ms();
-    range_query(client, base, tenant, LIGHT_QUERY, end - 3_600_000, end, 60).await
+/// What one phase of tenant B's light queries is.
+enum Phase {
+    /// This many queries; every one must succeed.
+    Unloaded(usize),
+    /// Queries for this long; statuses are counted.
+    Loaded(Duration),
+}
+
+/// Tenant B's latencies and answers in one phase.
+struct Measured {
+    latencies: Vec<Duration>,
+    statuses: Statuses,
+}
+
+/// Tenant B's light query (the last hour, one point a minute), run on a
+/// thread of its own with a single-threaded runtime and its own client.
+struct LightClient {
+    phases: std::sync::mpsc::Sender<Phase>,
+    results: std::sync::mpsc::Receiver<anyhow::Result<Measured>>,
+}
+
+impl LightClient {
+    fn start(base: String, tenant: String) -> Self {
+        let (phases, phase_rx) = std::sync::mpsc::channel::<Phase>();
+        let (result_tx, results) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for tenant B's client");
+            let client = reqwest::Client::new();
+            for phase in phase_rx {
+                let measured = rt.block_on(measure(&client, &base, &tenant, phase));
+                if result_tx.send(measured).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { phases, results }
+    }
+
+    /// Runs one phase and waits for its figures.
+    fn run(&self, phase: Phase) -> anyhow::Result<Measured> {
+        self.phases
+            .send(phase)
+            .context("tenant B's client thread ended")?;
+        self.results
+            .recv()
+            .context("tenant B's client thread ended")?
+    }
+}
+
+async fn measure(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    phase: Phase,
+) -> anyhow::Result<Measured> {
+    let light = || {
+        let end = now_ms();
+        range_query(client, base, tenant, LIGHT_QUERY, end - 3_600_000, end, 60)
+    };
+    let mut latencies = Vec::new();
+    let statuses = Statuses::default();
+    match phase {
+        Phase::Unloaded(runs) => {
+            for _ in 0..runs {
+                let (status, took) = light().await;
+                if status != 200 {
+                    bail!("tenant B's light query failed unloaded: HTTP {status}");
+                }
+                latencies.push(took);
+                tokio::time::sleep(PACE).await;
+            }
+        }
+        Phase::Loaded(length) => {
+            let deadline = Instant::now() + length;
+            while Instant::now() < deadline {
+                let (status, took) = light().await;
+                count(&statuses, status);
+                latencies.push(took);
+                tokio::time::sleep(PACE).await;
+            }
+        }
+    }
+    Ok(Measured {
+        latencies,
+        statuses,
+    })
 }
 
 type Statuses = Arc<Mutex<BTreeMap<u16, u64>>>;
@@ -226,15 +315,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let mut unloaded = Vec::new();
-    for _ in 0..a.light_runs {
-        let (status, took) = light(&client, &a.cairn, &tenant_b).await;
-        if status != 200 {
-            bail!("tenant B's light query failed unloaded: HTTP {status}");
-        }
-        unloaded.push(took);
-    }
-    summary("B light query, unloaded", unloaded);
+    // Tenant B measures on its own thread, runtime and connection: reading A's
+    // large answers on the same runtime would add the tool's own queueing to
+    // B's latencies.
+    let light_b = LightClient::start(a.cairn.clone(), tenant_b.clone());
+    let unloaded = light_b.run(Phase::Unloaded(a.light_runs))?;
+    summary("B light query, unloaded", unloaded.latencies);
 
     let stop = Arc::new(AtomicBool::new(false));
     let a_statuses: Statuses = Arc::default();
@@ -282,15 +368,7 @@ async fn main() -> anyhow::Result<()> {
             }
         })
     });
-    let b_statuses: Statuses = Arc::default();
-    let mut loaded = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(a.seconds);
-    while Instant::now() < deadline {
-        let (status, took) = light(&client, &a.cairn, &tenant_b).await;
-        count(&b_statuses, status);
-        loaded.push(took);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let loaded = light_b.run(Phase::Loaded(Duration::from_secs(a.seconds)))?;
     stop.store(true, Ordering::Relaxed);
     for h in heavy {
         h.await?;
@@ -299,7 +377,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(s) = sampler {
         s.await?;
     }
-    summary("B light query, loaded  ", loaded);
+    summary("B light query, loaded  ", loaded.latencies);
     summary("A heavy queries        ", a_latencies.lock().clone());
     let statuses = |s: &Statuses| {
         s.lock()
@@ -309,14 +387,14 @@ async fn main() -> anyhow::Result<()> {
             .join(", ")
     };
     println!("A answers by HTTP status: {}", statuses(&a_statuses));
-    println!("B answers by HTTP status: {}", statuses(&b_statuses));
+    println!("B answers by HTTP status: {}", statuses(&loaded.statuses));
     let refused = |s: &Statuses, code| s.lock().get(&code).copied().unwrap_or(0);
     println!(
         "422s: {} (A) + {} (B); 429s: {} (A) + {} (B)",
         refused(&a_statuses, 422),
-        refused(&b_statuses, 422),
+        refused(&loaded.statuses, 422),
         refused(&a_statuses, 429),
-        refused(&b_statuses, 429)
+        refused(&loaded.statuses, 429)
     );
     if let Some(pid) = a.pid {
         println!(

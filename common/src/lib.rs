@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod block;
 pub mod chunk;
+pub mod cpu_work;
 pub mod discard;
 pub mod exemplar;
 pub mod histogram;

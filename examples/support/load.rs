@@ -131,9 +131,10 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 pub fn summary(name: &str, mut latencies: Vec<Duration>) {
     latencies.sort();
     println!(
-        "{name}: n={} p50={:.1?} p99={:.1?} max={:.1?}",
+        "{name}: n={} p50={:.1?} p90={:.1?} p99={:.1?} max={:.1?}",
         latencies.len(),
         percentile(&latencies, 50),
+        percentile(&latencies, 90),
         percentile(&latencies, 99),
         latencies.last().copied().unwrap_or_default()
     );

@@ -501,13 +501,13 @@ impl Ingester {
     }
 }
 
-/// Runs a head scan on a blocking thread: decoding a heavy query's chunks
-/// must not hold an async worker, or every other request (another
-/// tenant's light query, a push) waits behind it.
+/// Runs a head scan where it holds no async worker that other requests
+/// need: decoding a heavy query's chunks on one would make every other
+/// request (another tenant's light query, a push) wait behind it.
 pub(crate) async fn off_runtime<T: Send + 'static>(
     scan: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(scan)
+    common::cpu_work::run_cpu_heavy(scan)
         .await
         .map_err(|e| StoreError::Other(format!("head scan aborted: {e}")))
 }

@@ -18,6 +18,7 @@ use super::metric_metadata::{self, MetadataByFamily, MetadataQuery};
 use super::params::{MAX_TIME, MIN_TIME, Params};
 use super::stats::{CountingStore, QueryStats, result_points};
 use super::{MAX_POINTS_PER_SERIES, Querier, exemplars, json};
+use crate::frontend::FrontendError;
 use crate::promql::{self, Engine, QueryRange, duration_ms};
 
 /// Prometheus's warning when `limit` cut a result.
@@ -76,7 +77,7 @@ pub(crate) async fn query(
 /// block when the request has a non-empty `stats` parameter (timings count
 /// from `received`).
 async fn run_query(
-    q: &Querier,
+    q: &Arc<Querier>,
     tenants: &[TenantId],
     params: &Params,
     expr: &str,
@@ -85,15 +86,24 @@ async fn run_query(
 ) -> Result<Response, ApiError> {
     let timeout = timeout(q, params)?;
     if params.get("stats").is_none() {
-        let result = match range {
-            QueryRange::Instant(t) => q.frontend.instant(tenants, expr, t, timeout).await?,
-            QueryRange::Range { start, end, step } => {
-                q.frontend
-                    .range(tenants, expr, start, end, step, timeout)
-                    .await?
-            }
-        };
-        return Ok(ok_json(json::query_result(&result, None)));
+        // Merging and encoding a large answer is CPU work too: it runs on
+        // the query pool at the tenant set's priority.
+        let (querier, owned_tenants, expr) = (Arc::clone(q), tenants.to_vec(), expr.to_string());
+        let answer = q.frontend.offload(tenants, async move {
+            let frontend = &querier.frontend;
+            let result = match range {
+                QueryRange::Instant(t) => {
+                    frontend.instant(&owned_tenants, &expr, t, timeout).await?
+                }
+                QueryRange::Range { start, end, step } => {
+                    frontend
+                        .range(&owned_tenants, &expr, start, end, step, timeout)
+                        .await?
+                }
+            };
+            Ok::<_, FrontendError>(json::query_result(&result, None))
+        });
+        return Ok(ok_json(answer.await??));
     }
     // With `stats`, the query runs directly (not split, cached or queued)
     // on an engine over a counting view of the store, for this request only.

@@ -17,7 +17,9 @@
 //!   slots only go to tenant sets with nothing running, and a tenant set with
 //!   `max_outstanding_requests_per_tenant` executions waiting gets 429.
 //!   Executions run on their own threads (`pool.rs`), so heavy queries cannot
-//!   keep the HTTP threads from reading new requests.
+//!   keep the HTTP threads from reading new requests; so do merging and
+//!   encoding a query's answer ([`Frontend::offload`]). A tenant set with
+//!   more than one execution running or waiting gets the low CPU priority.
 
 mod cache;
 mod metrics;
@@ -105,16 +107,21 @@ struct Job {
     deadline: Instant,
 }
 
+/// The queue and cache identity of a tenant set: `a|b`, as requested.
+fn tenants_key(tenants: &[TenantId]) -> String {
+    tenants
+        .iter()
+        .map(TenantId::as_str)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 impl Job {
     fn new(tenants: &[TenantId], query: &str, timeout: Duration) -> Self {
         let now = Instant::now();
         Self {
             tenants: tenants.into(),
-            tenants_key: tenants
-                .iter()
-                .map(TenantId::as_str)
-                .collect::<Vec<_>>()
-                .join("|"),
+            tenants_key: tenants_key(tenants),
             query: query.into(),
             // A timeout too large to add is as good as none.
             deadline: now
@@ -164,6 +171,23 @@ impl Frontend {
             queue: Arc::clone(&self.queue),
             cache: Arc::clone(&self.cache),
         }));
+    }
+
+    /// Runs a whole request's work for `tenants` (waiting for its
+    /// executions, merging their parts, encoding the answer) on the query
+    /// pool, at the priority the tenant set's next execution would get. A
+    /// tenant flooding the querier then also merges and encodes its large
+    /// answers at low CPU priority instead of on the threads serving HTTP.
+    pub async fn offload<T>(
+        &self,
+        tenants: &[TenantId],
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, FrontendError>
+    where
+        T: Send + 'static,
+    {
+        let priority = self.queue.priority_now(&tenants_key(tenants));
+        Ok(self.pool.spawn(priority, work).join().await?)
     }
 
     /// An instant query at `t` (ms): queued fairly, never split or cached.
@@ -302,10 +326,7 @@ impl Frontend {
                 .query_with_timeout(&tenants, &query, range, remaining)
                 .await
         });
-        match run.join().await {
-            Ok(result) => Ok(result?),
-            Err(e) => Err(QueryError::Execution(format!("query execution aborted: {e}")).into()),
-        }
+        Ok(run.join().await??)
     }
 }
 

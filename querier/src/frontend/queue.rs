@@ -23,8 +23,8 @@ pub(crate) enum Priority {
     /// The tenant set's only running execution: a light query, or the first
     /// part of a heavy one.
     Normal,
-    /// Another execution of a tenant set that already has one running: it
-    /// yields the CPU to tenants doing less.
+    /// An execution of a tenant set that already has another running or
+    /// waiting: it yields the CPU to tenants doing less.
     Background,
 }
 
@@ -64,9 +64,10 @@ impl State {
             || (self.running < cap.max && !self.running_per_key.contains_key(key))
     }
 
-    /// The priority an execution of `key` starting now gets.
+    /// The priority an execution of `key` starting now gets: background
+    /// while the key has another execution running or waiting.
     fn priority_for(&self, key: &str) -> Priority {
-        if self.running_per_key.contains_key(key) {
+        if self.running_per_key.contains_key(key) || self.queues.contains_key(key) {
             Priority::Background
         } else {
             Priority::Normal
@@ -210,6 +211,11 @@ impl FairQueue {
         }
     }
 
+    /// The priority an execution of `key` would get if it started now.
+    pub(crate) fn priority_now(&self, key: &str) -> Priority {
+        self.state.lock().priority_for(key)
+    }
+
     /// Executions running and waiting right now.
     pub(crate) fn load(&self) -> (usize, usize) {
         let st = self.state.lock();
@@ -314,6 +320,31 @@ mod tests {
         assert_eq!(a1.priority(), Priority::Normal);
         assert_eq!(a2.priority(), Priority::Background);
         assert_eq!(b.priority(), Priority::Normal);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_with_a_backlog_runs_even_its_only_execution_in_the_background() {
+        let q = FairQueue::new(1, 0, 100);
+        let other = q.acquire("x").await.unwrap();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let queue = Arc::clone(&q);
+                tokio::spawn(async move { queue.acquire("a").await.unwrap().priority() })
+            })
+            .collect();
+        while q.load().1 < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(q.priority_now("a"), Priority::Background);
+        assert_eq!(q.priority_now("b"), Priority::Normal);
+        drop(other);
+        let mut priorities = Vec::new();
+        for w in waiting {
+            priorities.push(w.await.unwrap());
+        }
+        // The first got the slot with the second still waiting; the second
+        // got it alone.
+        assert_eq!(priorities, [Priority::Background, Priority::Normal]);
     }
 
     #[tokio::test]

@@ -177,7 +177,9 @@ impl Engine {
         .await
         .map_err(|_| QueryError::Timeout)??;
         let opts = self.opts.clone();
-        tokio::task::spawn_blocking(move || {
+        // The evaluator checks `deadline` itself, so it ends in time even
+        // where it runs inline (on the query pool's threads).
+        common::cpu_work::run_cpu_heavy(move || {
             let ev = eval::Evaluator::new(&fetched, &opts, range, deadline);
             ev.run(&expr, range)
         })
