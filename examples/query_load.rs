@@ -4,18 +4,14 @@
 //! 1. Loads `--days` of history by remote write: `--series` counters for
 //!    tenant A, 10 for tenant B (one sample per `--scrape-secs`).
 //! 2. Unloaded: tenant B runs a light range query (last hour) `--light-runs`
-//!    times in a row; p50/p99 latency.
+//!    times, 100 ms apart, from a thread of its own; p50/p90/p99 latency.
 //! 3. Loaded: `--heavy` workers of tenant A run heavy range queries over all
 //!    the history for `--seconds` (every 4th one returns raw series, which
 //!    should hit `max_samples` and get 422), while B keeps running its light
-//!    query; B's p50/p99 again, A's and B's answers by status, and Cairn's
-//!    peak RSS when `--pid` is given.
+//!    query at the same pace; B's latencies again, A's and B's answers by
+//!    status, and Cairn's peak RSS when `--pid` is given.
 //!
-//! ```sh
-//! cargo build --release --bin cairn --example query_load
-//! target/release/cairn --config.file cairn.yaml &   # high ingestion limits
-//! target/release/examples/query_load --cairn http://127.0.0.1:9009 --pid $!
-//! ```
+//! `bench/query_load.sh` starts a Cairn configured for it and runs this.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -202,7 +202,10 @@ impl Head {
         }
         let ids = self.postings.read().select(matchers);
         ids.iter()
-            .filter_map(|id| f(&self.get(id)?.lock()))
+            .filter_map(|id| {
+                common::cpu_work::yield_point();
+                f(&self.get(id)?.lock())
+            })
             .collect()
     }
 

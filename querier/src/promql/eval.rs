@@ -328,8 +328,10 @@ impl<'a> Evaluator<'a> {
         Ok(QueryValue::Matrix(out))
     }
 
-    /// Fails once the deadline has passed.
+    /// Fails once the deadline has passed. Called between steps, it is also
+    /// where a background evaluation offers the CPU to other work.
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
+        common::cpu_work::yield_point();
         if Instant::now() > self.deadline {
             Err(QueryError::Timeout)
         } else {
