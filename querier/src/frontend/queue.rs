@@ -20,8 +20,9 @@ use tokio::sync::oneshot;
 /// How urgently an execution's threads should get the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Priority {
-    /// The tenant set's only running execution: a light query, or the first
-    /// part of a heavy one.
+    /// The tenant set's only execution, running or waiting: a light query,
+    /// or the first part of a heavy one while its other parts are not yet
+    /// queued.
     Normal,
     /// An execution of a tenant set that already has another running or
     /// waiting: it yields the CPU to tenants doing less.
