@@ -187,7 +187,9 @@ pub async fn query(base: &str, tenant: &str, query: &str, time: f64) -> Value {
         .await
         .unwrap();
     let status = r.status();
-    let body: Value = r.json().await.unwrap();
+    let text = r.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("query {query}: {status}, body not JSON ({e}): {text:?}"));
     assert!(status.is_success(), "query {query} failed: {status} {body}");
     body
 }

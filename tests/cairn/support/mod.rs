@@ -8,20 +8,31 @@ pub mod loki;
 pub mod peers;
 pub mod remote_write;
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, never one handed out before in this test
+/// process: the port is free again between here and the child's bind, and
+/// tests run in parallel, so without the memory two tests' processes could
+/// be given the same port and one test would talk to the other's process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if HANDED_OUT.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Polls `url` until it answers 200 or `timeout` passes; panics naming `what`.

@@ -93,6 +93,9 @@ pub struct Seaweed {
 impl Seaweed {
     pub async fn start(dir: &Path, bucket: &str) -> Self {
         let (s3, master, volume, filer) = (free_port(), free_port(), free_port(), free_port());
+        // Left alone, each gRPC port is its HTTP port + 10000, which nothing
+        // reserved for this server.
+        let grpc = [free_port(), free_port(), free_port(), free_port()];
         let data = dir.join("seaweed");
         std::fs::create_dir_all(&data).unwrap();
         let args = vec![
@@ -105,6 +108,12 @@ impl Seaweed {
             format!("-master.port={master}"),
             format!("-volume.port={volume}"),
             format!("-filer.port={filer}"),
+            format!("-s3.port.grpc={}", grpc[0]),
+            format!("-master.port.grpc={}", grpc[1]),
+            format!("-volume.port.grpc={}", grpc[2]),
+            format!("-filer.port.grpc={}", grpc[3]),
+            // Only 127.0.0.1: no usage report to seaweedfs.com.
+            "-master.telemetry=false".into(),
         ];
         let weed = which("weed");
         let mut child = spawn(&weed, &args, &dir.join("seaweed.log"));
