@@ -502,6 +502,9 @@ impl BlockReader {
 
         let mut out = Vec::with_capacity(plan.series.len());
         for (labels, chunks) in plan.series {
+            // A heavy query's decoding on a background query thread must
+            // not hold the CPU from a light one for a whole timer tick.
+            crate::cpu_work::yield_point();
             let mut samples: Vec<Sample> = Vec::new();
             for c in &chunks {
                 let path = segment_path(&self.dir, c.segment);
