@@ -10,6 +10,7 @@
 # (9009 and up); nothing else may be listening there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 series=20000
 samples=30
@@ -57,7 +58,7 @@ $limits
 YAML
 "$bin/cairn" --config.file "$work/single.yaml" --log.level warn >"$work/single.log" 2>&1 &
 single=$!
-until curl -sf http://127.0.0.1:9009/ready >/dev/null; do sleep 0.2; done
+wait_ready cairn http://127.0.0.1:9009/ready "$single" "$work/single.log"
 bench "one process (--target all)" http://127.0.0.1:9009 "$single"
 kill "$single"
 wait "$single" 2>/dev/null || true

@@ -16,6 +16,7 @@
 # STEP_TIMEOUT=900 (seconds any one step may take).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 SERIES=${SERIES:-100000}
 SAMPLES=${SAMPLES:-120}
@@ -91,19 +92,9 @@ victoria-metrics -httpListenAddr=127.0.0.1:$VM_PORT -storageDataPath="$work/vict
   -search.disableCache -loggerLevel=ERROR >"$work/victoria.log" 2>&1 &
 pids+=($!); vm_pid=$!
 
-wait_ready() { # name url pid
-  for _ in $(seq 100); do
-    curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "$1 did not become ready at $2; its log:" >&2
-  tail -20 "$work/$1.log" >&2
-  exit 1
-}
-wait_ready cairn "http://127.0.0.1:$CAIRN_PORT/ready" "$cairn_pid"
-wait_ready prometheus "http://127.0.0.1:$PROM_PORT/-/ready" "$prom_pid"
-wait_ready victoria "http://127.0.0.1:$VM_PORT/health" "$vm_pid"
+wait_ready cairn "http://127.0.0.1:$CAIRN_PORT/ready" "$cairn_pid" "$work/cairn.log"
+wait_ready prometheus "http://127.0.0.1:$PROM_PORT/-/ready" "$prom_pid" "$work/prometheus.log"
+wait_ready victoria "http://127.0.0.1:$VM_PORT/health" "$vm_pid" "$work/victoria.log"
 
 echo "== versions: $(prometheus --version 2>&1 | head -1); victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null); $(nproc) cores"
 echo "== 1. metrics ingest (remote write 1.0)"

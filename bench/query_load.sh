@@ -10,6 +10,7 @@
 # Builds the release binary and the example first. Port 9009 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 cargo build --release -q --bin cairn --example query_load
 bin="$PWD/target/release"
@@ -44,9 +45,5 @@ YAML
 
 "$bin/cairn" --config.file "$work/cairn.yaml" > "$work/cairn.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do
-  curl -sf http://127.0.0.1:9009/ready > /dev/null && break
-  sleep 0.2
-done
-curl -sf http://127.0.0.1:9009/ready > /dev/null || { cat "$work/cairn.log" >&2; exit 1; }
+wait_ready cairn http://127.0.0.1:9009/ready "$pid" "$work/cairn.log"
 "$bin/examples/query_load" --cairn http://127.0.0.1:9009 --pid "$pid" "$@"
