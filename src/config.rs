@@ -78,6 +78,35 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// `log:` — what the process writes to stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in tracing's env-filter syntax, e.g. `info` or `warn,cairn=debug`.
+    pub level: String,
+    /// Line format: `logfmt` (as Mimir, Loki and Tempo write) or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Logfmt,
+        }
+    }
+}
+
+/// `log.format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `ts=… level=info target=… message="…" key=value`.
+    Logfmt,
+    /// One JSON object a line.
+    Json,
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -110,6 +139,8 @@ pub struct Config {
     pub ring: RingConfig,
     /// How distributors, queriers and rulers call ingesters (distributed mode).
     pub ingester_client: ClientConfig,
+    /// Log level and format.
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -129,6 +160,7 @@ impl Default for Config {
             runtime_config: RuntimeConfig::default(),
             ring: RingConfig::default(),
             ingester_client: ClientConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -191,9 +223,12 @@ pub struct Flags {
     /// Per-tenant overrides file, re-read every 10s.
     #[arg(long = "runtime-config.file", value_name = "PATH")]
     pub runtime_config_file: Option<PathBuf>,
-    /// Log filter (tracing env-filter syntax), e.g. info or cairn=debug.
-    #[arg(long = "log.level", default_value = "info", env = "CAIRN_LOG")]
-    pub log_level: String,
+    /// Log filter (tracing env-filter syntax), e.g. info or cairn=debug [default: info].
+    #[arg(long = "log.level", value_name = "FILTER", env = "CAIRN_LOG")]
+    pub log_level: Option<String>,
+    /// Log line format [default: logfmt].
+    #[arg(long = "log.format", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// Print the effective configuration as YAML and exit.
     #[arg(long = "print-config")]
     pub print_config: bool,
@@ -302,6 +337,8 @@ impl Config {
         set(&mut self.ingester.wal_dir, &f.wal_dir);
         set(&mut self.ingester.block_range, &f.block_range);
         set(&mut self.ingester.id, &f.ingester_id);
+        set(&mut self.log.level, &f.log_level);
+        set(&mut self.log.format, &f.log_format);
         if let Some(t) = f.auth_type {
             self.auth.mode = match t {
                 AuthTypeFlag::Trust => AuthMode::Trust,

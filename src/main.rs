@@ -3,6 +3,8 @@
 
 mod access;
 mod config;
+mod logging;
+mod process_metrics;
 mod server;
 mod target;
 
@@ -21,12 +23,6 @@ async fn main() -> ExitCode {
     if let Some(Command::Tool(Tool::HashToken)) = flags.command {
         return hash_token();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&flags.log_level)
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cfg = match Config::load(&flags) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -34,6 +30,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    common::build_info::set(common::build_info::BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: env!("CAIRN_GIT_REVISION"),
+        branch: env!("CAIRN_GIT_BRANCH"),
+        rust_version: env!("CAIRN_RUSTC_VERSION"),
+    });
     if flags.print_config {
         match serde_saphyr::to_string(&cfg) {
             Ok(yaml) => print!("{yaml}"),
@@ -41,6 +43,7 @@ async fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    logging::init(&cfg.log);
     match server::run(cfg).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

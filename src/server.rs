@@ -252,7 +252,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         durations.clone(),
     );
 
+    crate::process_metrics::register(&mut registry, common::build_info::get());
     let overrides = Arc::new(Overrides::new(cfg.limits.clone()));
+    overrides.register_metrics(&mut registry);
     if let Some(path) = &cfg.runtime_config.file {
         overrides
             .load_file(path)

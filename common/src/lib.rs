@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod block;
+pub mod build_info;
 pub mod chunk;
 pub mod cpu_work;
 pub mod discard;

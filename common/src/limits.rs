@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::cidr::Cidr;
@@ -236,15 +238,31 @@ pub enum OverridesError {
 pub struct Overrides {
     defaults: Arc<Limits>,
     per_tenant: RwLock<HashMap<String, Arc<Limits>>>,
+    /// 1 while the last read of the overrides file was applied, 0 after a
+    /// read or parse failure (the previous overrides then stay in force).
+    last_reload_successful: Gauge,
 }
 
 impl Overrides {
     /// Limits with no per-tenant overrides yet.
     pub fn new(defaults: Limits) -> Self {
+        let last_reload_successful = Gauge::default();
+        last_reload_successful.set(1);
         Self {
             defaults: Arc::new(defaults),
             per_tenant: RwLock::new(HashMap::new()),
+            last_reload_successful,
         }
+    }
+
+    /// Registers `cairn_runtime_config_last_reload_successful`, so an alert
+    /// can tell that a broken overrides file is being ignored.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "cairn_runtime_config_last_reload_successful",
+            "Whether the last read of the runtime overrides file was applied (1) or failed (0)",
+            self.last_reload_successful.clone(),
+        );
     }
 
     /// The limits in force for `tenant`.
@@ -313,12 +331,18 @@ impl Overrides {
         let yaml = std::fs::read_to_string(path).map_err(|source| OverridesError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
-        self.apply_yaml(&yaml, path)
+        });
+        self.record_reload(yaml.and_then(|yaml| self.apply_yaml(&yaml, path)))
+    }
+
+    /// Sets `cairn_runtime_config_last_reload_successful` from a reload's outcome.
+    fn record_reload(&self, result: Result<(), OverridesError>) -> Result<(), OverridesError> {
+        self.last_reload_successful.set(i64::from(result.is_ok()));
+        result
     }
 
     /// Re-reads `path` every `period` until the runtime shuts down. A broken
-    /// file is logged and the last good overrides stay in force.
+    /// or unreadable file is logged and the last good overrides stay in force.
     pub fn spawn_reloader(
         self: &Arc<Self>,
         path: PathBuf,
@@ -332,15 +356,21 @@ impl Overrides {
                 tick.tick().await;
                 let yaml = match tokio::fs::read_to_string(&path).await {
                     Ok(y) => y,
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %e, "cannot read runtime overrides");
+                    Err(source) => {
+                        let e = OverridesError::Read {
+                            path: path.clone(),
+                            source,
+                        };
+                        tracing::warn!(error = %e, "keeping previous runtime overrides");
+                        let _ = this.record_reload(Err(e));
+                        last = None;
                         continue;
                     }
                 };
                 if last.as_deref() == Some(yaml.as_str()) {
                     continue;
                 }
-                match this.apply_yaml(&yaml, &path) {
+                match this.record_reload(this.apply_yaml(&yaml, &path)) {
                     Ok(()) => tracing::info!(path = %path.display(), "runtime overrides loaded"),
                     Err(e) => tracing::error!(error = %e, "keeping previous runtime overrides"),
                 }
@@ -382,6 +412,30 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("ingestion_rat"), "{err}");
         assert_eq!(o.get(&TenantId::parse("a").unwrap()).ingestion_rate, 5.0);
+    }
+
+    #[test]
+    fn reload_gauge_says_whether_the_file_was_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("overrides.yaml");
+        let o = Overrides::new(Limits::default());
+        let mut registry = Registry::default();
+        o.register_metrics(&mut registry);
+        let gauge = || {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("cairn_runtime_config_last_reload_successful "))
+                .map(str::to_owned)
+        };
+        std::fs::write(&path, "overrides:\n  a:\n    ingestion_rat: 5\n").unwrap();
+        assert!(o.load_file(&path).is_err());
+        assert_eq!(gauge().as_deref(), Some("0"));
+        std::fs::write(&path, "overrides:\n  a:\n    ingestion_rate: 5\n").unwrap();
+        o.load_file(&path).unwrap();
+        assert_eq!(gauge().as_deref(), Some("1"));
+        assert!(o.load_file(&dir.path().join("missing.yaml")).is_err());
+        assert_eq!(gauge().as_deref(), Some("0"));
     }
 
     #[test]

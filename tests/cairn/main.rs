@@ -15,6 +15,7 @@ mod isolation;
 mod limits;
 mod logs_push;
 mod noisy_neighbour;
+mod operations;
 mod prometheus_peer;
 mod ruler;
 mod tenancy;

@@ -313,5 +313,5 @@ pub(crate) async fn format_query(
 
 /// `GET /prometheus/api/v1/status/buildinfo`.
 pub(crate) async fn build_info() -> Response {
-    ok_json(json::build_info(env!("CARGO_PKG_VERSION")))
+    ok_json(json::build_info(common::build_info::get()))
 }

@@ -221,12 +221,15 @@ pub(crate) fn exemplars_result(result: &[SeriesExemplars]) -> String {
 
 /// `/status/buildinfo` in Prometheus's shape, with Mimir's `features`
 /// object: Grafana reads `ruler_config_api` from it to offer rule editing.
-pub(crate) fn build_info(version: &str) -> String {
+pub(crate) fn build_info(build: &common::build_info::BuildInfo) -> String {
     let data = format!(
-        "{{\"version\":{},\"revision\":\"unknown\",\"branch\":\"unknown\",\"buildUser\":\"unknown\",\
-         \"buildDate\":\"unknown\",\"goVersion\":\"unknown\",\"features\":{{\"ruler_config_api\":\"true\",\
+        "{{\"version\":{},\"revision\":{},\"branch\":{},\"buildUser\":\"unknown\",\
+         \"buildDate\":\"unknown\",\"goVersion\":{},\"features\":{{\"ruler_config_api\":\"true\",\
          \"alertmanager_config_api\":\"false\",\"query_sharding\":\"false\",\"federated_rules\":\"false\"}}}}",
-        string(version)
+        string(build.version),
+        string(build.revision),
+        string(build.branch),
+        string(build.rust_version),
     );
     success(&data, &[])
 }

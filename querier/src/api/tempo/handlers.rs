@@ -369,12 +369,13 @@ const TEMPO_API_VERSION: &str = "2.9.0";
 /// `GET /api/status/buildinfo`: Tempo's flat build-info object, the
 /// version being the Tempo API level served, the revision Cairn's own.
 pub(super) async fn build_info() -> Response {
+    let build = common::build_info::get();
     json_response(json!({
         "version": TEMPO_API_VERSION,
-        "revision": concat!("cairn-", env!("CARGO_PKG_VERSION")),
-        "branch": "",
+        "revision": format!("cairn-{}-{}", build.version, build.revision),
+        "branch": build.branch,
         "buildUser": "",
         "buildDate": "",
-        "goVersion": "",
+        "goVersion": build.rust_version,
     }))
 }
