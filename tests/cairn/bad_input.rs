@@ -94,10 +94,11 @@ async fn hostile_queries_get_400_and_the_process_keeps_serving_every_tenant() {
         format!(r#"{{app="api"}} | {}"#, chain(r#"x="1""#, " and ", 3_000)),
         format!(r#"{{app="api"}} | {}"#, nested("(", r#"x="1""#, ")", 1_000)),
     ];
+    // (GET: the URL stays below the 64 KiB a URI may have.)
     let traceql = [
-        nested("(", "{}", ")", 100_000),
-        format!("{{ {} }}", chain(".a = 1", " && ", 3_000)),
-        format!("{{ {}true }}", "!".repeat(100_000)),
+        nested("(", "{}", ")", 10_000),
+        format!("{{ {} }}", chain(".a = 1", " && ", 1_000)),
+        format!("{{ {}true }}", "!".repeat(10_000)),
     ];
     let mut tried = 0;
     for q in &promql {
@@ -168,8 +169,10 @@ async fn hostile_queries_get_400_and_the_process_keeps_serving_every_tenant() {
         assert!(body.contains("err-cairn-query-too-"), "{path}: {body}");
         tried += 1;
     }
-    // A rule right at the limits is loaded and evaluated without harm.
-    let at_limit = nested("-(", &chain("1", "+", 1_024 - 255 + 1), ")", 255);
+    // A rule right at the limits is loaded.
+    // 256 brackets deep, 255 unary and 769 binary operators: 1,024.
+    let sum = format!("vector(1)+{}", chain("1", "+", 769));
+    let at_limit = nested("-(", &sum, ")", 255);
     let group =
         format!("name: wide\ninterval: 1s\nrules:\n- record: wide:sum\n  expr: '{at_limit}'\n");
     let r = crate::support::http()
@@ -181,23 +184,30 @@ async fn hostile_queries_get_400_and_the_process_keeps_serving_every_tenant() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-
-    assert!(cairn.is_running(), "cairn died:\n{}", cairn.log());
+    // A rule right at the limits is evaluated (and recorded) without harm.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        assert!(cairn.is_running(), "cairn died:\n{}", cairn.log());
+        let recorded = cairn
+            .query("team-c", "wide:sum", now_ms() as f64 / 1000.0)
+            .await;
+        if crate::support::vector(&recorded).len() == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rule at the limits was not recorded: {recorded}\n{}",
+            cairn.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let answer = cairn.query("team-b", "up", now_ms() as f64 / 1000.0).await;
     assert_eq!(
         crate::support::vector(&answer).len(),
         1,
         "team-b is still served: {answer}"
     );
-    let recorded = cairn
-        .query("team-c", "wide:sum", now_ms() as f64 / 1000.0)
-        .await;
-    assert_eq!(
-        crate::support::vector(&recorded).len(),
-        1,
-        "the rule at the limits evaluated: {recorded}"
-    );
+    assert!(cairn.is_running(), "cairn died:\n{}", cairn.log());
     eprintln!("hostile requests tried: {tried}, process deaths: 0");
 }
 
@@ -273,6 +283,9 @@ async fn abandoned_queries_stop_using_the_cpu() {
         let settled = cpu_ticks(pid);
         tokio::time::sleep(Duration::from_secs(2)).await;
         let later = cpu_ticks(pid) - settled;
+        eprintln!(
+            "{path}: {busy} ticks while running, {later} ticks in the 2 s after it was abandoned"
+        );
         assert!(
             later < 30,
             "{path}: {later} ticks of CPU in the 2 s after the client went away"
