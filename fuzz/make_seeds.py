@@ -110,8 +110,8 @@ LOG = 'count_over_time({app="api"}[1m])'
 for name, q in {
     "deep-sum": "sum(" * 300 + LOG + ")" * 300,
     "deep-sum-at-limit": "sum(" * 254 + LOG + ")" * 254,
-    "long-sum": " + ".join([LOG] * 400),
-    "long-sum-at-limit": "+".join([LOG] * 341),
+    "long-sum": " + ".join([LOG] * 600),
+    "long-sum-at-limit": "+".join([LOG] * 512),
     "label-filter-and": '{app="api"} | ' + " and ".join(['x="1"'] * 600),
     "label-filter-juxtaposed": '{app="api"} | ' + " ".join(['x="1"'] * 1100),
     "label-filter-parens": '{app="api"} | ' + "(" * 300 + 'x="1"' + ")" * 300,

@@ -44,17 +44,22 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
 
 /// Refuses a query nesting or chaining more than
 /// [`complexity`](crate::promql::complexity) allows, before the recursive
-/// parser sees it: every bracket, operator, comparison, pipe and
-/// `and`/`or`/`unless` counts (a label filter chain nests one level per
-/// comparison even without `and`).
+/// parser sees it: every bracket, and every operator, comparison, pipe and
+/// `and`/`or`/`unless` outside a stream selector's braces counts (a label
+/// filter chain nests one level per comparison even without `and`).
 fn check_complexity(toks: &[Spanned]) -> Result<(), ParseError> {
     let mut c = Complexity::default();
     for t in toks {
         let counted = match &t.tok {
-            Tok::LParen | Tok::LBrace => c.open(),
+            Tok::LParen => c.open(),
+            Tok::LBrace => c.open_braces(),
             Tok::LBracket => c.open().and_then(|()| c.operator()),
-            Tok::RParen | Tok::RBrace | Tok::RBracket => {
+            Tok::RParen | Tok::RBracket => {
                 c.close();
+                Ok(())
+            }
+            Tok::RBrace => {
+                c.close_braces();
                 Ok(())
             }
             Tok::Add

@@ -44,6 +44,9 @@ pub enum TooComplex {
 #[derive(Debug, Default)]
 pub(crate) struct Complexity {
     depth: usize,
+    /// Open `{` (a selector's matchers: a flat list, whatever its `=`,
+    /// `!=`, `=~` or `or`).
+    braces: usize,
     operators: usize,
 }
 
@@ -62,8 +65,23 @@ impl Complexity {
         self.depth = self.depth.saturating_sub(1);
     }
 
-    /// An operator.
+    /// An opening `{`: operators up to its `}` are matchers, not counted.
+    pub(crate) fn open_braces(&mut self) -> Result<(), TooComplex> {
+        self.braces += 1;
+        self.open()
+    }
+
+    /// A closing `}`.
+    pub(crate) fn close_braces(&mut self) {
+        self.braces = self.braces.saturating_sub(1);
+        self.close();
+    }
+
+    /// An operator (not counted inside a selector's braces).
     pub(crate) fn operator(&mut self) -> Result<(), TooComplex> {
+        if self.braces > 0 {
+            return Ok(());
+        }
         self.operators += 1;
         if self.operators > MAX_OPERATORS {
             return Err(TooComplex::TooManyOperators);
@@ -74,8 +92,9 @@ impl Complexity {
 
 /// Refuses PromQL text nesting or chaining more than the bounds allow. A
 /// single pass over the bytes: strings and comments are skipped, every
-/// bracket and every operator character or keyword is counted (two-character
-/// operators count twice, which only makes the bound stricter by a little).
+/// bracket and every operator character or keyword outside a selector's
+/// braces is counted (two-character operators count twice, which only makes
+/// the bound stricter by a little).
 pub fn check_promql(query: &str) -> Result<(), TooComplex> {
     let bytes = query.as_bytes();
     let mut c = Complexity::default();
@@ -92,12 +111,14 @@ pub fn check_promql(query: &str) -> Result<(), TooComplex> {
                 }
                 continue;
             }
-            b'(' | b'{' => c.open()?,
+            b'(' => c.open()?,
+            b'{' => c.open_braces()?,
             b'[' => {
                 c.open()?;
                 c.operator()?;
             }
-            b')' | b']' | b'}' => c.close(),
+            b')' | b']' => c.close(),
+            b'}' => c.close_braces(),
             b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' => c.operator()?,
             b if b.is_ascii_alphabetic() || b == b'_' => {
                 let start = i;
@@ -193,6 +214,13 @@ mod tests {
             check_promql(&format!("{}1", "-".repeat(MAX_OPERATORS + 1))),
             Err(TooComplex::TooManyOperators)
         );
+    }
+
+    #[test]
+    fn matchers_do_not_count_as_operators() {
+        let selector = r#"up{job=~"a.*", instance!="b", env="c" or env!~"d"}"#;
+        let q = chain(selector, " or ", 500);
+        assert_eq!(check_promql(&q), Ok(()));
     }
 
     #[test]

@@ -284,14 +284,14 @@ fn logql_right_at_the_limits_is_answered() {
         );
         // `count_over_time(` and the selector's `{` nest two more.
         let deep = nested("sum(", LOG, ")", MAX_NESTING - 2);
-        // `=` and `[` in each term, `+` between them.
-        let terms = (MAX_OPERATORS + 1) / 3;
+        // `[` in each term, `+` between them (matchers do not count).
+        let terms = MAX_OPERATORS / 2;
         let long = chain(LOG, "+", terms);
-        // `|`, then `=` and `and` per filter after the first.
-        let filters = (MAX_OPERATORS - 1) / 2;
+        // Two `|` and the `[`, then `=` per filter and `and` between them.
+        let filters = (MAX_OPERATORS - 2) / 2;
         let filtered = format!(
             r#"count_over_time({{app="api"}} | logfmt | {} [1m])"#,
-            chain(r#"x="1""#, " and ", filters - 1)
+            chain(r#"x="1""#, " and ", filters)
         );
         let range = [
             ("start", "1700000000000000000"),
