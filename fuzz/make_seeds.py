@@ -92,6 +92,39 @@ for i, q in enumerate([
     '{ .a =~ "x.*" } ~ { name != "b" } | avg(duration) > 1s',
 ]):
     write("traceql", f"q{i}", q)
+# Deep nesting and long operator chains, at and just past the limits the
+# parsers enforce (querier::promql::complexity): each must parse, print and
+# drop, or be refused, without exhausting the stack.
+for name, q in {
+    "deep-sum": "sum(" * 300 + "up" + ")" * 300,
+    "deep-sum-at-limit": "sum(" * 256 + "up" + ")" * 256,
+    "long-sum": "+".join(["1"] * 1100),
+    "long-sum-at-limit": "+".join(["up"] * 1025),
+    "parens": "(" * 10000 + "1" + ")" * 10000,
+    "unary-minus": "-" * 2000 + "1",
+    "deep-subquery": "(" * 300 + "up" + ")[5m:1m]" * 300,
+    "deep-negation-at-limit": "-(" * 255 + "+".join(["1"] * 770) + ")" * 255,
+}.items():
+    write("promql", name, q)
+LOG = 'count_over_time({app="api"}[1m])'
+for name, q in {
+    "deep-sum": "sum(" * 300 + LOG + ")" * 300,
+    "deep-sum-at-limit": "sum(" * 254 + LOG + ")" * 254,
+    "long-sum": " + ".join([LOG] * 600),
+    "long-sum-at-limit": "+".join([LOG] * 512),
+    "label-filter-and": '{app="api"} | ' + " and ".join(['x="1"'] * 600),
+    "label-filter-juxtaposed": '{app="api"} | ' + " ".join(['x="1"'] * 1100),
+    "label-filter-parens": '{app="api"} | ' + "(" * 300 + 'x="1"' + ")" * 300,
+    "unary-minus": "-" * 2000 + LOG,
+}.items():
+    write("logql", name, q)
+for name, q in {
+    "parens": "(" * 1000 + "{}" + ")" * 1000,
+    "long-and": "{ " + " && ".join([".a = 1"] * 300) + " }",
+    "not-chain": "{ " + "!" * 1000 + "true }",
+    "structural-chain": " >> ".join(["{}"] * 300),
+}.items():
+    write("traceql", name, q)
 write("rule_group", "group", """name: api
 interval: 30s
 rules:

@@ -17,8 +17,23 @@ use common::auth::token::TokenHash;
 
 use crate::config::{Command, Config, Flags, Tool};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Deep (but allowed) queries are parsed, printed and evaluated
+    // recursively on these threads: they get the stack that takes.
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(common::cpu_work::QUERY_THREAD_STACK_BYTES)
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("cairn: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let flags = Flags::parse();
     if let Some(Command::Tool(Tool::HashToken)) = flags.command {
         return hash_token();

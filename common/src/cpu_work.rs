@@ -16,7 +16,17 @@
 //! thread that enters the kernel every [`YIELD_EVERY`] lets it switch there.
 
 use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Stack size of every thread that parses, prints, evaluates or drops a
+/// query (the HTTP runtime's workers and blocking threads, the query pool's
+/// threads). The query languages bound a query's syntax tree to about 1,300
+/// levels (`querier::promql::complexity`); the recursive code over a tree
+/// that deep needs about 6 MiB in a debug build and far less in a release
+/// one. Only the pages a thread touches are ever backed by memory.
+pub const QUERY_THREAD_STACK_BYTES: usize = 16 << 20;
 
 /// How long a background thread computes between two offers of the CPU.
 pub const YIELD_EVERY: Duration = Duration::from_micros(200);
@@ -54,6 +64,47 @@ pub fn yield_point() {
             l.set(Some(Instant::now()));
         }
     });
+}
+
+/// Tells long CPU work that nobody waits for its result any more (the
+/// client went away), so it stops where it checks its deadline instead of
+/// running to the end. Clones share one flag.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A flag not set yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the flag.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A guard that sets the flag when dropped: held by the future that
+    /// waits for the work, it cancels the work when that future is dropped
+    /// (the request went away or timed out) and, harmlessly, once the work
+    /// is done.
+    pub fn cancel_on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Sets its [`CancelFlag`] when dropped (see [`CancelFlag::cancel_on_drop`]).
+#[derive(Debug)]
+pub struct CancelOnDrop(CancelFlag);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// Runs `work` inline on a thread marked by [`mark_dedicated_thread`], else
@@ -95,5 +146,15 @@ mod tests {
             .unwrap();
         assert!(inline, "a marked thread runs the work itself");
         rt.shutdown_background();
+    }
+
+    #[test]
+    fn dropping_the_guard_cancels_every_clone() {
+        let flag = CancelFlag::new();
+        let seen_by_work = flag.clone();
+        let guard = flag.cancel_on_drop();
+        assert!(!seen_by_work.is_cancelled());
+        drop(guard);
+        assert!(seen_by_work.is_cancelled());
     }
 }

@@ -10,6 +10,13 @@ use super::json;
 use crate::frontend::FrontendError;
 use crate::promql::QueryError;
 
+/// The status Prometheus (and nginx) answer a request whose client went
+/// away with; nobody normally reads it.
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(s) => s,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
 /// Why a query API request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -61,6 +68,8 @@ impl ApiError {
                 EXECUTION
             }
             ApiError::Query(QueryError::Timeout) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            // Prometheus's answer to a request its client gave up on.
+            ApiError::Query(QueryError::Cancelled) => (CLIENT_CLOSED_REQUEST, "canceled"),
             ApiError::Frontend(FrontendError::QueryTooLong { .. }) => EXECUTION,
             ApiError::Frontend(FrontendError::TooManyOutstanding { .. }) => {
                 (StatusCode::TOO_MANY_REQUESTS, "unavailable")

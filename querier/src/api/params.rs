@@ -93,7 +93,8 @@ impl Params {
                 name: "match[]",
                 reason,
             };
-            let Expr::VectorSelector(vs) = promql_parser::parser::parse(m).map_err(bad)? else {
+            let parsed = crate::promql::parse(m).map_err(|e| bad(e.to_string()))?;
+            let Expr::VectorSelector(vs) = parsed else {
                 return Err(bad(format!("{m:?} is not a series selector")));
             };
             sets.extend(matcher_sets(&vs));

@@ -3,6 +3,7 @@
 //! second set of counters to keep in step).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -11,6 +12,17 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::cache::ResultsCache;
 use super::queue::FairQueue;
+
+/// Queries (PromQL, LogQL, TraceQL) whose evaluation stopped early because
+/// nobody waited for the answer any more: process-wide, since the engines
+/// count it where they notice, far from any registry.
+static CANCELLED_QUERIES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one query abandoned by its client (or its timeout) whose
+/// evaluation stopped early.
+pub(crate) fn count_cancelled_query() {
+    CANCELLED_QUERIES.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Encodes the frontend's queue and cache figures on each scrape.
 pub(crate) struct FrontendCollector {
@@ -67,6 +79,12 @@ impl Collector for FrontendCollector {
             "cairn_query_frontend_results_cache_entries",
             "Query splits held in the results cache",
             cache.entries as u64,
+        )?;
+        counter(
+            &mut enc,
+            "cairn_query_cancelled",
+            "Query evaluations stopped early because the client went away or the query timed out",
+            CANCELLED_QUERIES.load(Ordering::Relaxed),
         )?;
         gauge(
             &mut enc,

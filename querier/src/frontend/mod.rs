@@ -30,12 +30,14 @@ mod split;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cpu_work::CancelFlag;
 use common::limits::{Limits, Overrides};
 use common::tenant::TenantId;
 use common::time::now_ms;
 use futures::{StreamExt, TryStreamExt};
 
 pub use cache::CacheStats;
+pub(crate) use metrics::count_cancelled_query;
 
 use crate::config::QuerierConfig;
 use crate::promql::{
@@ -321,9 +323,14 @@ impl Frontend {
             Arc::clone(&job.tenants),
             Arc::clone(&job.query),
         );
+        // The evaluation runs inline on a pool thread, where aborting its
+        // task cannot stop it: when this future is dropped (the client went
+        // away, the request timed out, a sibling part failed) the flag does.
+        let cancel = CancelFlag::new();
+        let _cancel_when_dropped = cancel.cancel_on_drop();
         let run = self.pool.spawn(slot.priority(), async move {
             engine
-                .query_with_timeout(&tenants, &query, range, remaining)
+                .query_cancellable(&tenants, &query, range, remaining, cancel)
                 .await
         });
         Ok(run.join().await??)

@@ -27,7 +27,7 @@
 
 use std::future::Future;
 
-use common::cpu_work::{mark_background_thread, mark_dedicated_thread};
+use common::cpu_work::{QUERY_THREAD_STACK_BYTES, mark_background_thread, mark_dedicated_thread};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinHandle;
 
@@ -56,6 +56,7 @@ impl QueryPool {
                 .worker_threads(threads)
                 .max_blocking_threads(threads)
                 .thread_name(name)
+                .thread_stack_size(QUERY_THREAD_STACK_BYTES)
                 .on_thread_start(on_start)
                 .enable_all()
                 .build()

@@ -4,8 +4,8 @@
 //! `limit` lines nearest the requested end.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
 
+use common::cpu_work::CancelFlag;
 use common::labels::Labels;
 use common::logs::{Direction, LogEntry, LogSelect, StreamEntries};
 
@@ -49,7 +49,7 @@ pub(crate) async fn eval(
 fn run_pipeline(
     pipeline: &Pipeline,
     streams: Vec<StreamEntries>,
-    cancel: &AtomicBool,
+    cancel: &CancelFlag,
 ) -> Vec<StreamEntries> {
     if pipeline.is_passthrough() {
         return streams
@@ -73,7 +73,7 @@ fn run_pipeline(
 
 type Groups = HashMap<Labels, Vec<LogEntry>>;
 
-fn process(pipeline: &Pipeline, streams: &[StreamEntries], cancel: &AtomicBool) -> Groups {
+fn process(pipeline: &Pipeline, streams: &[StreamEntries], cancel: &CancelFlag) -> Groups {
     let mut groups: Groups = HashMap::new();
     for (s, e) in lines(streams, cancel) {
         if let Some(line) = pipeline.process(&s.labels, e) {

@@ -1,33 +1,30 @@
 //! Splitting per-line work over the two halves of a query's streams, on two
 //! threads, when there are enough lines for it to pay off.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use common::cpu_work::{CancelFlag, QUERY_THREAD_STACK_BYTES};
 use common::logs::{LogEntry, StreamEntries};
 
 use super::LogqlError;
 
-/// Sets its flag when dropped: when the future awaiting blocking work is
-/// dropped (the request timed out or went away), the work stops early.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Runs CPU-heavy `f` on the blocking pool, so a large query neither
 /// stalls the async workers serving other requests nor keeps its request
 /// timeout from firing.
-/// `f` gets a flag that is set once nobody waits for its result any more.
+/// `f` gets a flag that is set once nobody waits for its result any more
+/// (the request timed out or went away); work that ends with it set counts
+/// as a cancelled query.
 pub(crate) async fn off_runtime<T: Send + 'static>(
-    f: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+    f: impl FnOnce(&CancelFlag) -> T + Send + 'static,
 ) -> Result<T, LogqlError> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let _guard = CancelOnDrop(Arc::clone(&cancel));
-    match tokio::task::spawn_blocking(move || f(&cancel)).await {
+    let cancel = CancelFlag::new();
+    let _guard = cancel.cancel_on_drop();
+    let work = move || {
+        let value = f(&cancel);
+        if cancel.is_cancelled() {
+            crate::frontend::count_cancelled_query();
+        }
+        value
+    };
+    match tokio::task::spawn_blocking(work).await {
         Ok(v) => Ok(v),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // Cancelled: the runtime is shutting down.
@@ -39,13 +36,13 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
 /// set (checked every 1024 lines); only abandoned work is ever cut short.
 pub(crate) fn lines<'a>(
     streams: &'a [StreamEntries],
-    cancel: &'a AtomicBool,
+    cancel: &'a CancelFlag,
 ) -> impl Iterator<Item = (&'a StreamEntries, &'a LogEntry)> {
     streams
         .iter()
         .flat_map(|s| s.entries.iter().map(move |e| (s, e)))
         .enumerate()
-        .take_while(move |(i, _)| i % 1024 != 0 || !cancel.load(Ordering::Relaxed))
+        .take_while(move |(i, _)| i % 1024 != 0 || !cancel.is_cancelled())
         .map(|(_, line)| line)
 }
 
@@ -65,12 +62,18 @@ pub(crate) fn split_run<T: Send>(
     }
     let (a, b) = streams.split_at(split_point(streams, total));
     let (ra, rb) = std::thread::scope(|scope| {
-        let ha = scope.spawn(|| f(a));
+        // Label filters nest as deep as a query allows: the helper thread
+        // gets the stack of the threads that run queries.
+        let helper = std::thread::Builder::new()
+            .stack_size(QUERY_THREAD_STACK_BYTES)
+            .spawn_scoped(scope, || f(a));
         let rb = f(b);
-        (
-            ha.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            rb,
-        )
+        let ra = match helper {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had: this one does both halves.
+            Err(_) => f(a),
+        };
+        (ra, rb)
     });
     merge(ra, rb)
 }

@@ -8,10 +8,12 @@ use promql_parser::parser::token::{T_EQL, T_EQL_REGEX, T_NEQ, T_NEQ_REGEX};
 use super::ast::*;
 use super::error::ParseError;
 use super::lexer::{Spanned, Tok, lex};
+use crate::promql::complexity::Complexity;
 
 /// Parses a LogQL query.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let toks = lex(input)?;
+    check_complexity(&toks)?;
     let mut p = Parser { toks, pos: 0 };
     if p.peek() == &Tok::Eof {
         return Err(p.error("syntax error: unexpected end of input"));
@@ -38,6 +40,54 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
             "only a stream selector is allowed here",
         )),
     }
+}
+
+/// Refuses a query nesting or chaining more than
+/// [`complexity`](crate::promql::complexity) allows, before the recursive
+/// parser sees it: every bracket, and every operator, comparison, pipe and
+/// `and`/`or`/`unless` outside a stream selector's braces counts (a label
+/// filter chain nests one level per comparison even without `and`).
+fn check_complexity(toks: &[Spanned]) -> Result<(), ParseError> {
+    let mut c = Complexity::default();
+    for t in toks {
+        let counted = match &t.tok {
+            Tok::LParen => c.open(),
+            Tok::LBrace => c.open_braces(),
+            Tok::LBracket => c.open().and_then(|()| c.operator()),
+            Tok::RParen | Tok::RBracket => {
+                c.close();
+                Ok(())
+            }
+            Tok::RBrace => {
+                c.close_braces();
+                Ok(())
+            }
+            Tok::Add
+            | Tok::Sub
+            | Tok::Mul
+            | Tok::Div
+            | Tok::Mod
+            | Tok::Pow
+            | Tok::Eq
+            | Tok::Neq
+            | Tok::Re
+            | Tok::NotRe
+            | Tok::EqEq
+            | Tok::Gt
+            | Tok::Ge
+            | Tok::Lt
+            | Tok::Le
+            | Tok::Pipe
+            | Tok::PipeExact
+            | Tok::PipeMatch
+            | Tok::PipePattern
+            | Tok::NotPattern => c.operator(),
+            Tok::Ident(w) if matches!(w.as_str(), "and" | "or" | "unless") => c.operator(),
+            _ => Ok(()),
+        };
+        counted.map_err(|e| ParseError::new(t.line, t.col, e.to_string()))?;
+    }
+    Ok(())
 }
 
 struct Parser {

@@ -4,8 +4,8 @@
 //! exactly like Loki.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
 
+use common::cpu_work::CancelFlag;
 use common::labels::Labels;
 use common::logs::{Direction, LogSelect, StreamEntries};
 use common::series::{MatchOp, Sample as Point};
@@ -59,7 +59,7 @@ fn aggregate(
     pipeline: &Pipeline,
     streams: &[StreamEntries],
     steps: &Steps,
-    cancel: &AtomicBool,
+    cancel: &CancelFlag,
 ) -> Result<Vec<StepSeries>, LogqlError> {
     let r = &agg.range;
     let series = split_run(
@@ -102,6 +102,10 @@ fn aggregate(
     }
     let mut out = Vec::with_capacity(samples.len());
     for (labels, s) in &samples {
+        if cancel.is_cancelled() {
+            // Nobody waits for the answer any more.
+            return Err(LogqlError::Timeout);
+        }
         let mut values = Vec::with_capacity(steps.count);
         for i in 0..steps.count {
             let end = steps.at(i) - r.offset_ns;
@@ -134,7 +138,7 @@ fn extract(
     agg: &RangeAgg,
     pipeline: &Pipeline,
     streams: &[StreamEntries],
-    cancel: &AtomicBool,
+    cancel: &CancelFlag,
 ) -> SampleMap {
     let r = &agg.range;
     let bytes = matches!(agg.op, RangeOp::BytesOverTime | RangeOp::BytesRate);

@@ -27,6 +27,10 @@ pub enum QueryError {
     /// The query ran longer than its timeout.
     #[error("query timed out in expression evaluation")]
     Timeout,
+    /// Nobody waits for the answer any more (the client went away), so the
+    /// evaluation stopped.
+    #[error("query cancelled: the client closed the connection")]
+    Cancelled,
     /// The store failed or refused (e.g. `max_fetched_series_per_query`).
     #[error(transparent)]
     Store(#[from] StoreError),

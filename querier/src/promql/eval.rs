@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use common::cpu_work::CancelFlag;
 use common::histogram::{CounterResetHint, FloatHistogram, HistogramSample};
 use common::labels::Labels;
 use common::series::{Sample as Point, Series, is_stale_nan};
@@ -85,6 +86,8 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) query_end: i64,
     pub(crate) query_step: i64,
     deadline: Instant,
+    /// Set once nobody waits for the answer; checked with the deadline.
+    cancel: CancelFlag,
     /// Samples held in memory by the current step.
     step_samples: Cell<usize>,
     /// Warnings and infos raised so far.
@@ -107,6 +110,7 @@ impl<'a> Evaluator<'a> {
         opts: &EngineOptions,
         range: QueryRange,
         deadline: Instant,
+        cancel: CancelFlag,
     ) -> Self {
         let (query_start, query_end, query_step) = match range {
             QueryRange::Instant(t) => (t, t, 0),
@@ -121,6 +125,7 @@ impl<'a> Evaluator<'a> {
             query_end,
             query_step,
             deadline,
+            cancel,
             step_samples: Cell::new(0),
             annotations: RefCell::new(Annotations::default()),
             stats_decoding: Cell::new(false),
@@ -328,11 +333,14 @@ impl<'a> Evaluator<'a> {
         Ok(QueryValue::Matrix(out))
     }
 
-    /// Fails once the deadline has passed. Called between steps, it is also
+    /// Fails once the deadline has passed or nobody waits for the answer any
+    /// more. Called between steps, it is also
     /// where a background evaluation offers the CPU to other work.
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
         common::cpu_work::yield_point();
-        if Instant::now() > self.deadline {
+        if self.cancel.is_cancelled() {
+            Err(QueryError::Cancelled)
+        } else if Instant::now() > self.deadline {
             Err(QueryError::Timeout)
         } else {
             Ok(())
@@ -667,6 +675,7 @@ pub(crate) fn with_test_evaluator<R>(f: impl FnOnce(&Evaluator<'_>) -> R) -> R {
         &EngineOptions::default(),
         QueryRange::Instant(0),
         deadline,
+        CancelFlag::new(),
     );
     f(&ev)
 }

@@ -16,6 +16,7 @@
 pub(crate) mod aggregate;
 mod annotations;
 pub(crate) mod binary;
+pub mod complexity;
 mod cursor;
 pub(crate) mod dates;
 mod duration_expr;
@@ -34,6 +35,7 @@ mod value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cpu_work::CancelFlag;
 use common::limits::Overrides;
 use common::series::SeriesStore;
 use common::tenant::TenantId;
@@ -135,13 +137,30 @@ impl Engine {
 
     /// Runs `query` for `tenants` (several tenants: every series gets a
     /// [`TENANT_LABEL`]) and returns its value with the annotations it raised,
-    /// failing with [`QueryError::Timeout`] after `timeout`.
+    /// failing with [`QueryError::Timeout`] after `timeout`. Dropping the
+    /// returned future stops the evaluation.
     pub async fn query_with_timeout(
         &self,
         tenants: &[TenantId],
         query: &str,
         range: QueryRange,
         timeout: Duration,
+    ) -> Result<QueryResult, QueryError> {
+        self.query_cancellable(tenants, query, range, timeout, CancelFlag::new())
+            .await
+    }
+
+    /// [`Engine::query_with_timeout`] that also stops, with
+    /// [`QueryError::Cancelled`], once `cancel` is set: where the evaluation
+    /// runs inline on a query pool thread, dropping the future cannot
+    /// interrupt it, so whoever waits for it sets `cancel` when it goes away.
+    pub async fn query_cancellable(
+        &self,
+        tenants: &[TenantId],
+        query: &str,
+        range: QueryRange,
+        timeout: Duration,
+        cancel: CancelFlag,
     ) -> Result<QueryResult, QueryError> {
         let deadline = Instant::now() + timeout;
         let (start, end, step) = match range {
@@ -177,11 +196,18 @@ impl Engine {
         .await
         .map_err(|_| QueryError::Timeout)??;
         let opts = self.opts.clone();
-        // The evaluator checks `deadline` itself, so it ends in time even
-        // where it runs inline (on the query pool's threads).
+        // Evaluation on a blocking thread goes on when this future is
+        // dropped: the guard tells it to stop.
+        let _stop_when_dropped = cancel.cancel_on_drop();
+        // The evaluator checks `deadline` and `cancel` itself, so it ends in
+        // time even where it runs inline (on the query pool's threads).
         common::cpu_work::run_cpu_heavy(move || {
-            let ev = eval::Evaluator::new(&fetched, &opts, range, deadline);
-            ev.run(&expr, range)
+            let ev = eval::Evaluator::new(&fetched, &opts, range, deadline, cancel);
+            let result = ev.run(&expr, range);
+            if let Err(QueryError::Cancelled) = result {
+                crate::frontend::count_cancelled_query();
+            }
+            result
         })
         .await
         .map_err(|e| QueryError::Execution(format!("query evaluation aborted: {e}")))?
@@ -189,7 +215,10 @@ impl Engine {
 }
 
 /// Parses a query, mapping the parser's error to [`QueryError::Parse`].
+/// A query nesting or chaining more than [`complexity`] allows is refused
+/// first, before any recursive code sees it.
 pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    complexity::check_promql(query).map_err(|e| QueryError::Parse(e.to_string()))?;
     parser::parse(query).map_err(QueryError::Parse)
 }
 
@@ -197,6 +226,7 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
 /// range (milliseconds, 0 for an instant query): duration expressions such as
 /// `[5m+30s]` or `[1h:step()*2]` are evaluated first.
 pub fn parse_for(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, QueryError> {
+    complexity::check_promql(query).map_err(|e| QueryError::Parse(e.to_string()))?;
     let times = duration_expr::QueryTimes { step_ms, range_ms };
     parse(&duration_expr::rewrite(query, times))
 }

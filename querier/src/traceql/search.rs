@@ -55,6 +55,9 @@ pub struct SearchOutcome {
     pub inspected_traces: usize,
 }
 
+/// Traces evaluated between two yields to the runtime.
+const YIELD_EVERY_TRACES: usize = 64;
+
 /// Runs `req` over each tenant's traces in `store`, merged.
 pub async fn search(
     store: &dyn TraceStore,
@@ -72,8 +75,14 @@ pub async fn search(
     for tenant in tenants {
         let traces = store.search(tenant, &scan).await?;
         out.inspected_traces += traces.len();
-        out.hits
-            .extend(traces.into_iter().filter_map(|t| evaluate(req, t)));
+        for (i, trace) in traces.into_iter().enumerate() {
+            if i % YIELD_EVERY_TRACES == YIELD_EVERY_TRACES - 1 {
+                // Lets the request's other work run and, when the client
+                // went away (the future is dropped), ends the search here.
+                tokio::task::yield_now().await;
+            }
+            out.hits.extend(evaluate(req, trace));
+        }
     }
     out.hits.sort_by(|a, b| {
         b.start_ns

@@ -7,6 +7,7 @@ mod api;
 mod api_parity;
 mod conformance;
 mod frontend;
+mod hostile_queries;
 mod logql;
 mod loki_api;
 mod support;

@@ -227,6 +227,16 @@ impl Cairn {
         Self::spawn(&dir, port, self.grpc_port, config).await
     }
 
+    /// The process's ID (to read its `/proc` figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running (it has not exited or died).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("waiting for cairn").is_none()
+    }
+
     /// The process's log so far (for assertion messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
