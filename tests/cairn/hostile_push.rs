@@ -43,10 +43,7 @@ fn hostile_bodies() -> Vec<(&'static str, &'static str, Option<&'static str>, Ve
         &[field(0x0a, b"{a=\"b\"}"), [0x12, 0x00].repeat(14_000_000)].concat(),
     ));
     // 5 million empty spans: 10 MB, just under max_request_body_size.
-    let traces = field(
-        0x0a,
-        &field(0x12, &field(0x12, &[0x12, 0x00].repeat(5_000_000))),
-    );
+    let traces = field(0x0a, &field(0x12, &[0x12, 0x00].repeat(5_000_000)));
     // 5 million empty gauge points.
     let metrics = field(
         0x0a,
@@ -143,4 +140,129 @@ async fn bodies_that_decode_to_gigabytes_get_400_and_peak_rss_stays_bounded() {
     );
     let (status, body) = push(&url, Some("t"), vec![series("up", &[], &[(now_ms(), 2.0)])]).await;
     assert_eq!(status, 200, "still serving: {body}");
+}
+
+/// The `/metrics` line of `counter` for tenant `t` and `reason`, if any.
+async fn discarded(url: &str, counter: &str, reason: &str) -> Option<String> {
+    let text = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with(counter)
+                && l.contains(r#"tenant="t""#)
+                && l.contains(&format!(r#"reason="{reason}""#))
+        })
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn extreme_timestamps_are_refused_for_every_signal_with_a_reason_and_a_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let url = cairn.url();
+    let now = now_ms();
+
+    // Metrics: -2^63 and 1970 are older than past_grace_period (14 days).
+    let (status, body) = push(
+        &url,
+        Some("t"),
+        vec![
+            series("min", &[], &[(i64::MIN, 1.0)]),
+            series("epoch", &[], &[(0, 1.0)]),
+            series("ok", &[], &[(now, 1.0)]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("err-cairn-sample-too-old") && body.contains("past_grace_period"),
+        "{body}"
+    );
+    let line = discarded(&url, "cairn_discarded_samples_total", "sample-too-old").await;
+    assert!(
+        line.as_deref().is_some_and(|l| l.ends_with(" 2")),
+        "{line:?}"
+    );
+
+    // Logs: Loki's reject_old_samples_max_age (1 week).
+    let ns = now * 1_000_000;
+    let json = format!(
+        r#"{{"streams":[{{"stream":{{"app":"a"}},"values":[["-9223372036854775808","min"],["0","epoch"],["{ns}","ok"]]}}]}}"#
+    );
+    let r = http()
+        .post(format!("{url}/loki/api/v1/push"))
+        .header("X-Scope-OrgID", "t")
+        .header("Content-Type", "application/json")
+        .body(json)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = (r.status().as_u16(), r.text().await.unwrap());
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("greater_than_max_sample_age") && body.contains("reject_old_samples_max_age"),
+        "{body}"
+    );
+    let line = discarded(
+        &url,
+        "cairn_discarded_lines_total",
+        "greater_than_max_sample_age",
+    )
+    .await;
+    assert!(
+        line.as_deref().is_some_and(|l| l.ends_with(" 2")),
+        "{line:?}"
+    );
+
+    // Traces: backwards, ancient, from the future, absurdly long; one good span.
+    let span = |id: u8, name: &str, start: u64, end: u64| {
+        format!(
+            r#"{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"{id:016x}","name":"{name}","startTimeUnixNano":"{start}","endTimeUnixNano":"{end}"}}"#
+        )
+    };
+    let ns = u64::try_from(ns).unwrap();
+    let hour = 3_600_000_000_000u64;
+    let spans = [
+        span(1, "backwards", ns, ns - 1_000_000_000),
+        span(2, "ancient", 1, 2),
+        span(3, "future", ns, ns + hour),
+        span(4, "forever", 1, ns),
+        span(5, "ok", ns - 1_000_000_000, ns),
+    ]
+    .join(",");
+    let r = http()
+        .post(format!("{url}/v1/traces"))
+        .header("X-Scope-OrgID", "t")
+        .header("Content-Type", "application/json")
+        .body(format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{spans}]}}]}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = (r.status().as_u16(), r.text().await.unwrap());
+    assert_eq!(status, 200, "{body}");
+    for (reason, limit) in [
+        ("span-end-before-start", ""),
+        ("span-too-old", "max_span_age"),
+        ("span-too-far-in-future", "creation_grace_period"),
+        ("span-too-long", "max_span_duration"),
+    ] {
+        assert!(
+            body.contains(&format!("err-cairn-{reason}")) && body.contains(limit),
+            "{reason}: {body}"
+        );
+        let line = discarded(&url, "cairn_discarded_spans_total", reason).await;
+        assert!(
+            line.as_deref().is_some_and(|l| l.ends_with(" 1")),
+            "{reason}: {line:?}"
+        );
+    }
+    assert!(body.contains("rejectedSpans"), "{body}");
 }
