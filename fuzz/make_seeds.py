@@ -74,6 +74,15 @@ write("loki_push", "otlp_json", '{"resourceLogs":[{"resource":{"attributes":[{"k
 write("otlp", "traces_json", '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},"scopeSpans":[{"scope":{"name":"lib","version":"1"},"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","parentSpanId":"00f067aa0ba902b7","name":"GET /","kind":2,"startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{"key":"http.response.status_code","value":{"intValue":"200"}}],"events":[{"timeUnixNano":"1","name":"e"}],"links":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"00f067aa0ba902b7"}],"status":{"code":2,"message":"boom"}}]}]}]}')
 write("otlp", "metrics_json", '{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},"scopeMetrics":[{"metrics":[{"name":"requests","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"timeUnixNano":"1700000000000000000","asInt":"5"}]}},{"name":"latency","unit":"s","histogram":{"aggregationTemporality":2,"dataPoints":[{"timeUnixNano":"1700000000000000000","count":"3","sum":1.5,"bucketCounts":["1","2"],"explicitBounds":[0.5]}]}}]}]}]}')
 
+# Bodies that decode far larger than they weigh (issue 17, item 5): each
+# passes the fuzz targets' 1 MiB decoded-size limit only in estimate.
+write("remote_write", "empty_labels", snappy_literal(msg(1, bytes([0x0a, 0x00]) * 30000)))
+write("loki_push", "empty_entries", snappy_literal(msg(1, string(1, '{a="b"}') + bytes([0x12, 0x00]) * 30000)))
+write("loki_push", "otlp_json_empty_records", '{"resourceLogs":[{"resource":{"attributes":[' + ",".join('{"key":"k%d"}' % i for i in range(300)) + ']},"scopeLogs":[{"logRecords":[' + ",".join(["{}"] * 3000) + ']}]}]}')
+write("otlp", "traces_empty_spans", msg(1, msg(2, bytes([0x12, 0x00]) * 30000)))
+point = bytes([0x4a, 0x00]) * 500 + field(6, 2, struct.pack("<Q", 1) * 2000)
+write("otlp", "metrics_buckets_times_attributes", msg(1, msg(2, msg(2, string(1, "h") + msg(9, msg(1, point))))))
+
 for i, q in enumerate([
     'sum by (job) (rate(http_requests_total{job=~"api|web"}[5m])) > 0.5',
     'histogram_quantile(0.9, sum by (le) (rate(x_bucket[1m] offset 5m @ end())))',

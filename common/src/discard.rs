@@ -68,11 +68,20 @@ pub enum DiscardReason {
     TraceTooLarge,
     /// The tenant reached `max_traces_per_user` live traces.
     LiveTracesExceeded,
+    /// A span that ends before it starts.
+    SpanEndBeforeStart,
+    /// A span lasting longer than `max_span_duration`.
+    SpanTooLong,
+    /// A span that ended longer ago than `max_span_age`.
+    SpanTooOld,
+    /// A span starting or ending further in the future than
+    /// `creation_grace_period`.
+    SpanTooFarInFuture,
 }
 
 impl DiscardReason {
     /// Every reason, for reading one back from its [`DiscardReason::id`].
-    pub const ALL: [DiscardReason; 30] = [
+    pub const ALL: [DiscardReason; 34] = [
         DiscardReason::MissingMetricName,
         DiscardReason::InvalidMetricName,
         DiscardReason::InvalidLabel,
@@ -103,6 +112,10 @@ impl DiscardReason {
         DiscardReason::InvalidSpanId,
         DiscardReason::TraceTooLarge,
         DiscardReason::LiveTracesExceeded,
+        DiscardReason::SpanEndBeforeStart,
+        DiscardReason::SpanTooLong,
+        DiscardReason::SpanTooOld,
+        DiscardReason::SpanTooFarInFuture,
     ];
 
     /// Stable ID: counter label and error-message suffix.
@@ -139,6 +152,10 @@ impl DiscardReason {
             InvalidSpanId => "invalid-span-id",
             TraceTooLarge => "trace-too-large",
             LiveTracesExceeded => "live-traces-exceeded",
+            SpanEndBeforeStart => "span-end-before-start",
+            SpanTooLong => "span-too-long",
+            SpanTooOld => "span-too-old",
+            SpanTooFarInFuture => "span-too-far-in-future",
         }
     }
 
@@ -167,6 +184,9 @@ impl DiscardReason {
             PerUserSeriesLimit => "max_global_series_per_user",
             TraceTooLarge => "max_bytes_per_trace",
             LiveTracesExceeded => "max_traces_per_user",
+            SpanTooLong => "max_span_duration",
+            SpanTooOld => "max_span_age",
+            SpanTooFarInFuture => "creation_grace_period",
             MissingMetricName
             | InvalidMetricName
             | InvalidLabel
@@ -179,7 +199,8 @@ impl DiscardReason {
             | MissingLabels
             | StreamDuplicateLabelNames
             | InvalidTraceId
-            | InvalidSpanId => return None,
+            | InvalidSpanId
+            | SpanEndBeforeStart => return None,
         })
     }
 

@@ -40,10 +40,12 @@ pub struct Limits {
     pub max_label_name_length: usize,
     /// Longest label value, in bytes.
     pub max_label_value_length: usize,
-    /// How far in the future a sample or log line may be (clock skew allowance).
+    /// How far in the future a sample, log line or span (its start or end)
+    /// may be (clock skew allowance).
     #[serde(with = "humantime_serde")]
     pub creation_grace_period: Duration,
-    /// How far in the past a sample may be; zero disables the check.
+    /// How far in the past a sample may be; zero disables the check (and
+    /// lets timestamps down to -2^63 ms in, which every query overlaps).
     #[serde(with = "humantime_serde")]
     pub past_grace_period: Duration,
     /// Series one query may fetch; zero disables the check.
@@ -130,6 +132,12 @@ pub struct Limits {
     /// zero defers to `retention_period`.
     #[serde(with = "humantime_serde")]
     pub block_retention: Duration,
+    /// How long ago a span may have ended; zero disables the check.
+    #[serde(with = "humantime_serde")]
+    pub max_span_age: Duration,
+    /// Longest a span may last (end - start); zero disables the check.
+    #[serde(with = "humantime_serde")]
+    pub max_span_duration: Duration,
 }
 
 impl Default for Limits {
@@ -142,7 +150,9 @@ impl Default for Limits {
             max_label_name_length: 1024,
             max_label_value_length: 2048,
             creation_grace_period: Duration::from_secs(600),
-            past_grace_period: Duration::ZERO,
+            // Cortex's `reject_old_samples_max_age`: old enough for any
+            // client's retries, young enough to keep 1970 out of the blocks.
+            past_grace_period: Duration::from_secs(14 * 24 * 3600),
             max_fetched_series_per_query: 0,
             max_query_lookback: Duration::ZERO,
             max_fetched_chunk_bytes_per_query: 0,
@@ -178,6 +188,8 @@ impl Default for Limits {
             max_bytes_per_trace: 5_000_000,
             max_traces_per_user: 10_000,
             block_retention: Duration::ZERO,
+            max_span_age: Duration::from_secs(14 * 24 * 3600),
+            max_span_duration: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 
+use cairn_distributor::DistributorConfig;
 use cairn_distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest, decode, encode};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -55,7 +56,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("remote_write");
     group.throughput(Throughput::Elements(SERIES as u64));
     group.bench_function("decode", |b| {
-        b.iter(|| decode(black_box(&body), 100 << 20).expect("decoding"))
+        b.iter(|| {
+            decode(
+                black_box(&body),
+                DistributorConfig::default().decode_limits(),
+            )
+            .expect("decoding")
+        })
     });
     group.finish();
 }

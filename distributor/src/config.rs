@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decode_budget::DecodeLimits;
+
 /// Settings of the distributor service.
 ///
 /// ```
@@ -19,6 +21,11 @@ pub struct DistributorConfig {
     pub max_recv_msg_size: usize,
     /// Largest request body as sent (compressed), in bytes.
     pub max_request_body_size: usize,
+    /// Most memory one push request may take once decoded, in bytes,
+    /// estimated from the wire format before decoding (every protocol: a
+    /// 2-byte protobuf label becomes a 48-byte struct, so a message under
+    /// `max_recv_msg_size` can still need gigabytes).
+    pub max_decoded_request_bytes: usize,
 }
 
 impl Default for DistributorConfig {
@@ -26,6 +33,7 @@ impl Default for DistributorConfig {
         Self {
             max_recv_msg_size: 100 << 20,
             max_request_body_size: 10 << 20,
+            max_decoded_request_bytes: 64 << 20,
         }
     }
 }
@@ -54,7 +62,20 @@ impl DistributorConfig {
                 field: "max_request_body_size",
             });
         }
+        if self.max_decoded_request_bytes == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "max_decoded_request_bytes",
+            });
+        }
         Ok(())
+    }
+
+    /// The limits the push decoders apply.
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_recv_msg_size: self.max_recv_msg_size,
+            max_decoded_request_bytes: self.max_decoded_request_bytes,
+        }
     }
 }
 

@@ -75,6 +75,7 @@ impl DistributorError {
                 DecodeError::NotSnappy(_) => "not-snappy",
                 DecodeError::Protobuf(_) => "bad-protobuf",
                 DecodeError::UnsupportedVersion => "unsupported-version",
+                DecodeError::DecodedTooLarge(_) => crate::decode_budget::ID,
                 DecodeError::ReadBody(_) => "read-body",
             },
             Self::RateLimited(_) | Self::Partial(_) | Self::Push(_) => return None,

@@ -56,7 +56,7 @@ impl Distributor {
         let body = read_body(body, self.cfg.max_request_body_size)
             .await
             .map_err(DecodeError::from)?;
-        let req = remote_write::decode(&body, self.cfg.max_recv_msg_size)?;
+        let req = remote_write::decode(&body, self.cfg.decode_limits())?;
         let summary = self.push(tenant, req).await?;
         if summary.is_complete() {
             Ok(())

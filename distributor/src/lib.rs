@@ -23,6 +23,7 @@
 //! ```
 
 mod config;
+pub mod decode_budget;
 mod distributor;
 mod error;
 mod grpc_auth;
@@ -38,6 +39,7 @@ pub mod traces;
 mod validation;
 
 pub use config::{ConfigError, DistributorConfig};
+pub use decode_budget::{DecodeLimits, DecodedTooLarge};
 pub use distributor::{Distributor, PushSummary};
 pub use error::DistributorError;
 pub use http::BodyError;

@@ -1,7 +1,8 @@
 //! OTLP/HTTP bodies, shared by the traces and metrics receivers: protobuf
 //! (`application/x-protobuf`) or OTLP/JSON (`application/json`), optionally
-//! gzip-compressed, decoded with a cap on the decompressed size; and the
-//! export response encoded in the request's format.
+//! gzip-compressed, decoded with a cap on the decompressed size and on what
+//! the decoded request may take in memory ([`crate::decode_budget`]); and
+//! the export response encoded in the request's format.
 
 use std::io::Read;
 
@@ -12,7 +13,25 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::decode_budget::{self, DecodeLimits, DecodedTooLarge, Shape, shapes};
 use crate::remote_write::DecodeError;
+
+/// An OTLP export request this module decodes, with its in-memory shape
+/// for the decoded-size check.
+pub trait OtlpRequest: Message + Default + DeserializeOwned {
+    /// How the request lays out in memory once decoded.
+    const SHAPE: &'static Shape;
+}
+
+impl OtlpRequest for opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+    const SHAPE: &'static Shape = &shapes::OTLP_TRACES;
+}
+
+impl OtlpRequest
+    for opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest
+{
+    const SHAPE: &'static Shape = &shapes::OTLP_METRICS;
+}
 
 /// The two OTLP/HTTP encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +84,9 @@ pub enum OtlpError {
         /// `max_recv_msg_size`.
         limit: usize,
     },
+    /// Decoded, the request would take more than `max_decoded_request_bytes`.
+    #[error(transparent)]
+    DecodedTooLarge(#[from] DecodedTooLarge),
     /// Not a valid OTLP protobuf message.
     #[error("invalid OTLP protobuf: {0}")]
     Protobuf(String),
@@ -99,20 +121,25 @@ impl OtlpError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Gzip(_) | Self::Protobuf(_) | Self::Json(_) | Self::ReadBody(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Gzip(_)
+            | Self::Protobuf(_)
+            | Self::Json(_)
+            | Self::ReadBody(_)
+            | Self::DecodedTooLarge(_) => StatusCode::BAD_REQUEST,
         }
     }
 }
 
 /// Decodes an OTLP export request from `body` as `headers` describe it,
-/// refusing more than `limit` bytes after decompression.
-pub fn decode<M: Message + Default + DeserializeOwned>(
+/// refusing more than `max_recv_msg_size` bytes after decompression and
+/// requests that would take more than `max_decoded_request_bytes` decoded.
+pub fn decode<M: OtlpRequest>(
     headers: &HeaderMap,
     body: &[u8],
-    limit: usize,
+    limits: DecodeLimits,
 ) -> Result<(M, OtlpFormat), OtlpError> {
+    let limit = limits.max_recv_msg_size;
+    let budget = limits.max_decoded_request_bytes;
     let format = OtlpFormat::from_headers(headers)?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
@@ -133,8 +160,12 @@ pub fn decode<M: Message + Default + DeserializeOwned>(
         return Err(OtlpError::TooLarge { limit });
     }
     let msg = match format {
-        OtlpFormat::Protobuf => M::decode(bytes).map_err(|e| OtlpError::Protobuf(e.to_string()))?,
+        OtlpFormat::Protobuf => {
+            decode_budget::check_protobuf(bytes, M::SHAPE, budget)?;
+            M::decode(bytes).map_err(|e| OtlpError::Protobuf(e.to_string()))?
+        }
         OtlpFormat::Json => {
+            decode_budget::check_json(bytes, shapes::JSON_CONTAINER, budget)?;
             serde_json::from_slice(bytes).map_err(|e| OtlpError::Json(e.to_string()))?
         }
     };
@@ -184,6 +215,13 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use std::io::Write;
 
+    fn limits(max_recv_msg_size: usize) -> DecodeLimits {
+        DecodeLimits {
+            max_recv_msg_size,
+            max_decoded_request_bytes: 1 << 20,
+        }
+    }
+
     const JSON: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
         "scopeSpans":[{"scope":{"name":"lib"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",
         "spanId":"eee19b7ec3c1b174","name":"GET","kind":2,"startTimeUnixNano":"1544712660000000000",
@@ -203,7 +241,7 @@ mod tests {
         let (req, format): (ExportTraceServiceRequest, _) = decode(
             &headers("application/json", false),
             JSON.as_bytes(),
-            1 << 20,
+            limits(1 << 20),
         )
         .unwrap();
         assert_eq!(format, OtlpFormat::Json);
@@ -217,28 +255,29 @@ mod tests {
         let (req, _): (ExportTraceServiceRequest, _) = decode(
             &headers("application/json", false),
             JSON.as_bytes(),
-            1 << 20,
+            limits(1 << 20),
         )
         .unwrap();
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(&req.encode_to_vec()).unwrap();
         let body = gz.finish().unwrap();
         let h = headers("application/x-protobuf", true);
-        let (back, _): (ExportTraceServiceRequest, _) = decode(&h, &body, 1 << 20).unwrap();
+        let (back, _): (ExportTraceServiceRequest, _) = decode(&h, &body, limits(1 << 20)).unwrap();
         assert_eq!(back, req);
-        let err = decode::<ExportTraceServiceRequest>(&h, &body, 10).unwrap_err();
+        let err = decode::<ExportTraceServiceRequest>(&h, &body, limits(10)).unwrap_err();
         assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]
     fn bad_bodies_are_client_errors() {
         let err =
-            decode::<ExportTraceServiceRequest>(&headers("text/plain", false), b"", 9).unwrap_err();
+            decode::<ExportTraceServiceRequest>(&headers("text/plain", false), b"", limits(9))
+                .unwrap_err();
         assert_eq!(err.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let err = decode::<ExportTraceServiceRequest>(
             &headers("application/x-protobuf", false),
             b"\xff\xff",
-            9,
+            limits(9),
         )
         .unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);

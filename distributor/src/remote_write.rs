@@ -5,8 +5,9 @@
 //! field numbers of Prometheus's `prompb/remote.proto` and `types.proto`, so
 //! tests and load tools can build requests with the same types the
 //! distributor decodes. [`decode`] checks the size the snappy header declares
-//! *before* allocating the decompressed buffer, so a tiny hostile body cannot
-//! make the distributor allocate gigabytes.
+//! *before* allocating the decompressed buffer, and what the message would
+//! take once decoded ([`crate::decode_budget`]) before decoding it, so a
+//! small hostile body cannot make the distributor allocate gigabytes.
 //!
 //! ```
 //! use cairn_distributor::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
@@ -20,10 +21,13 @@
 //!     ..Default::default()
 //! };
 //! let body = remote_write::encode(&req).unwrap();
-//! assert_eq!(remote_write::decode(&body, 1 << 20).unwrap(), req);
+//! let limits = cairn_distributor::DistributorConfig::default().decode_limits();
+//! assert_eq!(remote_write::decode(&body, limits).unwrap(), req);
 //! ```
 
 use prost::Message;
+
+use crate::decode_budget::{self, DecodeLimits, DecodedTooLarge};
 
 /// A remote-write request: series with their samples, plus metric metadata.
 #[derive(Clone, PartialEq, Message)]
@@ -273,6 +277,9 @@ pub enum DecodeError {
     /// includes label names or values that are not valid UTF-8).
     #[error("request body is not a valid prometheus.WriteRequest protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    /// Decoded, the message would take more than `max_decoded_request_bytes`.
+    #[error(transparent)]
+    DecodedTooLarge(#[from] DecodedTooLarge),
     /// The client asked for remote write 2.0.
     #[error(
         "remote write 2.0 (io.prometheus.write.v2.Request) is not supported; \
@@ -286,8 +293,22 @@ pub enum DecodeError {
 
 /// Decodes a snappy-compressed `prometheus.WriteRequest`, refusing messages
 /// that would decompress to more than `max_recv_msg_size` bytes before
-/// allocating anything for them.
-pub fn decode(body: &[u8], max_recv_msg_size: usize) -> Result<WriteRequest, DecodeError> {
+/// allocating anything for them, and messages that would take more than
+/// `max_decoded_request_bytes` once decoded before decoding them.
+pub fn decode(body: &[u8], limits: DecodeLimits) -> Result<WriteRequest, DecodeError> {
+    let raw = unsnappy(body, limits.max_recv_msg_size)?;
+    decode_budget::check_protobuf(
+        &raw,
+        &decode_budget::shapes::REMOTE_WRITE,
+        limits.max_decoded_request_bytes,
+    )?;
+    Ok(WriteRequest::decode(raw.as_slice())?)
+}
+
+/// Decompresses a snappy block-format body (remote write's and Loki's
+/// protobuf framing), refusing one that declares more than
+/// `max_recv_msg_size` bytes before allocating for it.
+pub(crate) fn unsnappy(body: &[u8], max_recv_msg_size: usize) -> Result<Vec<u8>, DecodeError> {
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -298,8 +319,7 @@ pub fn decode(body: &[u8], max_recv_msg_size: usize) -> Result<WriteRequest, Dec
             limit: max_recv_msg_size,
         });
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(body)?;
-    Ok(WriteRequest::decode(raw.as_slice())?)
+    Ok(snap::raw::Decoder::new().decompress_vec(body)?)
 }
 
 /// Encodes `req` as a remote-write body: protobuf, then snappy block format.
@@ -311,6 +331,13 @@ pub fn encode(req: &WriteRequest) -> Result<Vec<u8>, snap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limits(max_recv_msg_size: usize) -> DecodeLimits {
+        DecodeLimits {
+            max_recv_msg_size,
+            max_decoded_request_bytes: 64 << 20,
+        }
+    }
 
     fn one_series() -> WriteRequest {
         WriteRequest {
@@ -337,18 +364,24 @@ mod tests {
     #[test]
     fn encode_then_decode_round_trips() {
         let req = one_series();
-        assert_eq!(decode(&encode(&req).unwrap(), 1 << 20).unwrap(), req);
+        assert_eq!(
+            decode(&encode(&req).unwrap(), limits(1 << 20)).unwrap(),
+            req
+        );
     }
 
     #[test]
     fn empty_body_is_its_own_error() {
-        assert!(matches!(decode(b"", 1 << 20), Err(DecodeError::Empty)));
+        assert!(matches!(
+            decode(b"", limits(1 << 20)),
+            Err(DecodeError::Empty)
+        ));
     }
 
     #[test]
     fn uncompressed_protobuf_is_not_snappy() {
         let raw = one_series().encode_to_vec();
-        let err = decode(&raw, 1 << 20).unwrap_err();
+        let err = decode(&raw, limits(1 << 20)).unwrap_err();
         assert!(matches!(err, DecodeError::NotSnappy(_)), "{err}");
     }
 
@@ -358,7 +391,7 @@ mod tests {
             .compress_vec(b"\xff\xff\xff\xff not a protobuf")
             .unwrap();
         assert!(matches!(
-            decode(&body, 1 << 20),
+            decode(&body, limits(1 << 20)),
             Err(DecodeError::Protobuf(_))
         ));
     }
@@ -373,7 +406,7 @@ mod tests {
             n >>= 7;
         }
         body.push(n as u8);
-        let err = decode(&body, 100 << 20).unwrap_err();
+        let err = decode(&body, limits(100 << 20)).unwrap_err();
         assert!(
             matches!(err, DecodeError::MessageTooLarge { size, limit } if size == 1 << 30 && limit == 100 << 20)
         );
@@ -387,7 +420,7 @@ mod tests {
         let series = [&[0x0a, label.len() as u8][..], &label].concat();
         let req = [&[0x0a, series.len() as u8][..], &series].concat();
         let body = snap::raw::Encoder::new().compress_vec(&req).unwrap();
-        let err = decode(&body, 1 << 20).unwrap_err();
+        let err = decode(&body, limits(1 << 20)).unwrap_err();
         assert!(matches!(err, DecodeError::Protobuf(_)));
         assert!(err.to_string().contains("UTF-8"), "{err}");
     }

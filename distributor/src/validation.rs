@@ -585,11 +585,23 @@ mod tests {
 
     #[test]
     fn zero_past_grace_period_accepts_any_age() {
+        let limits = Limits {
+            past_grace_period: Duration::ZERO,
+            ..Limits::default()
+        };
+        let v = run(vec![series(&[("__name__", "up")], &[0])], &limits);
+        assert_eq!(v.samples, 1);
+    }
+
+    #[test]
+    fn by_default_samples_at_1970_and_before_are_too_old() {
         let v = run(
-            vec![series(&[("__name__", "up")], &[0])],
+            vec![series(&[("__name__", "up")], &[i64::MIN, -1, 0, 1])],
             &Limits::default(),
         );
-        assert_eq!(v.samples, 1);
+        assert_eq!(v.samples, 0);
+        assert_eq!(v.rejected[0].reason, DiscardReason::SampleTooOld);
+        assert_eq!(v.rejected[0].samples, 4);
     }
 
     #[test]

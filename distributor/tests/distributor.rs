@@ -499,3 +499,81 @@ async fn invalid_exemplars_and_metadata_are_dropped_and_counted_without_failing_
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn extreme_timestamps_are_refused_by_default_and_counted() {
+    let server = Server::start(Limits::default()).await;
+    let at = |name: &str, timestamp: i64| {
+        let mut s = series(&[("__name__", name)], &[1.0]);
+        s.samples = vec![Sample {
+            value: 1.0,
+            timestamp,
+        }];
+        s
+    };
+    let reply = server
+        .push(
+            "team-a",
+            vec![
+                at("min", i64::MIN),
+                at("epoch", 0),
+                at("fortnight_ago", now_ms() - 15 * 24 * 3_600_000),
+                at("max", i64::MAX),
+                at("now", now_ms()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    for (reason, name) in [
+        ("sample-too-old", "min"),
+        ("sample-too-old", "epoch"),
+        ("sample-too-old", "fortnight_ago"),
+        ("sample-too-far-in-future", "max"),
+    ] {
+        assert!(
+            reply
+                .body
+                .lines()
+                .any(|l| l.starts_with(&format!("err-cairn-{reason}:"))
+                    && l.contains(&format!("series: '{name}{{}}'"))
+                    && l.contains("raise")),
+            "{reason} {name}: {}",
+            reply.body
+        );
+    }
+    let kept = server.ingester.series_of("team-a");
+    assert_eq!(kept.len(), 1, "only the sample at now is kept");
+    let metrics = server.metrics();
+    assert!(
+        metrics.contains(
+            r#"cairn_discarded_samples_total{tenant="team-a",reason="sample-too-old"} 3"#
+        ),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_decoding_past_max_decoded_request_bytes_gets_400_naming_it() {
+    let cfg = DistributorConfig {
+        max_decoded_request_bytes: 1 << 20,
+        ..DistributorConfig::default()
+    };
+    let server = Server::start_with(cfg, Limits::default(), true).await;
+    let hostile = series(UP, &[1.0]);
+    let hostile = cairn_distributor::remote_write::TimeSeries {
+        labels: vec![Label::default(); 100_000],
+        ..hostile
+    };
+    let reply = server.push("team-a", vec![hostile]).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .starts_with("err-cairn-decoded-request-too-large:")
+            && reply.body.contains("max_decoded_request_bytes"),
+        "{}",
+        reply.body
+    );
+    let reply = server.push("team-a", vec![series(UP, &[1.0])]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

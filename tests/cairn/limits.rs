@@ -174,7 +174,8 @@ async fn memory_limits_refuse_work_and_the_process_stays_alive() {
         .header("X-Scope-OrgID", "team-a")
         .json(&serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
             "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "0000000000000001", "name": "s",
-            "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}))
+            "startTimeUnixNano": (t * 1_000_000).to_string(),
+            "endTimeUnixNano": (t * 1_000_000 + 1000).to_string()}]}]}]}))
         .send()
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod compaction;
 mod crash;
 mod deploy_manifests;
 mod durability;
+mod hostile_push;
 mod isolation;
 mod limits;
 mod logs_push;

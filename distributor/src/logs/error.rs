@@ -170,6 +170,7 @@ impl LogsError {
                 WireError::Protobuf(_) => "bad-protobuf",
                 WireError::Json(_) => "bad-json",
                 WireError::Otlp(_) => "bad-otlp",
+                WireError::DecodedTooLarge(_) => crate::decode_budget::ID,
             },
             Self::RateLimited(_) | Self::Partial(_) | Self::Push(_) => return None,
         })

@@ -76,7 +76,7 @@ fn decode(
         matches!(api, Api::Otlp),
         json,
         body,
-        d.cfg.max_recv_msg_size,
+        d.cfg.decode_limits(),
         common::time::now_ns(),
     )?)
 }

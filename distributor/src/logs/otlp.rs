@@ -23,6 +23,7 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use prost::Message;
 
 use super::wire::{RawLabels, RawStream, WireError};
+use crate::decode_budget::{self, Budget, DecodedTooLarge, shapes};
 
 /// Resource attributes Loki stores as index labels by default.
 const INDEX_LABEL_ATTRIBUTES: &[&str] = &[
@@ -51,8 +52,18 @@ const SERVICE_NAME: &str = "service_name";
 /// Its value when the resource has no `service.name`.
 const UNKNOWN_SERVICE: &str = "unknown_service";
 
-/// Decodes an OTLP/HTTP logs body: JSON when `json`, else protobuf.
-pub(crate) fn decode(body: &[u8], json: bool) -> Result<ExportLogsServiceRequest, WireError> {
+/// Decodes an OTLP/HTTP logs body: JSON when `json`, else protobuf;
+/// refused first if decoding it would take more than `budget` bytes.
+pub(crate) fn decode(
+    body: &[u8],
+    json: bool,
+    budget: usize,
+) -> Result<ExportLogsServiceRequest, WireError> {
+    if json {
+        decode_budget::check_json(body, shapes::JSON_CONTAINER, budget)?;
+    } else {
+        decode_budget::check_protobuf(body, &shapes::OTLP_LOGS, budget)?;
+    }
     if json {
         serde_json::from_slice(body).map_err(|e| WireError::Otlp(e.to_string()))
     } else {
@@ -153,8 +164,24 @@ fn detected_level(r: &LogRecord) -> Option<String> {
     )
 }
 
+/// What `labels` take in memory, for the [`Budget`].
+fn labels_size(labels: &[Label]) -> usize {
+    labels
+        .iter()
+        .map(|l| std::mem::size_of::<Label>() + l.name.len() + l.value.len())
+        .sum()
+}
+
 /// Maps `req` to streams, timing lines without a timestamp at `now_ns`.
-pub(crate) fn to_streams(req: ExportLogsServiceRequest, now_ns: i64) -> Vec<RawStream> {
+/// Every line carries a copy of its resource's and scope's attributes, so
+/// the streams can be far larger than the request: they are refused once
+/// they would pass `budget` bytes.
+pub(crate) fn to_streams(
+    req: ExportLogsServiceRequest,
+    now_ns: i64,
+    budget: usize,
+) -> Result<Vec<RawStream>, DecodedTooLarge> {
+    let mut budget = Budget::new(budget);
     let mut streams: BTreeMap<Labels, Vec<LogEntry>> = BTreeMap::new();
     for rl in req.resource_logs {
         let attrs = rl.resource.map(|r| r.attributes).unwrap_or_default();
@@ -182,9 +209,12 @@ pub(crate) fn to_streams(req: ExportLogsServiceRequest, now_ns: i64) -> Vec<RawS
                 scope_metadata.push(Label::new("scope_version", scope.version.clone()));
                 push_attributes(&mut scope_metadata, &scope.attributes);
             }
+            let shared = labels_size(labels.as_slice()) + labels_size(&scope_metadata);
             for r in sl.log_records {
+                budget.charge(shared)?;
                 let mut metadata = scope_metadata.clone();
                 push_attributes(&mut metadata, &r.attributes);
+                budget.charge(labels_size(&metadata[scope_metadata.len()..]))?;
                 metadata.push(Label::new("severity_text", r.severity_text.clone()));
                 if r.severity_number != 0 {
                     metadata.push(Label::new("severity_number", r.severity_number.to_string()));
@@ -207,13 +237,13 @@ pub(crate) fn to_streams(req: ExportLogsServiceRequest, now_ns: i64) -> Vec<RawS
             }
         }
     }
-    streams
+    Ok(streams
         .into_iter()
         .map(|(labels, entries)| RawStream {
             labels: RawLabels::Pairs(labels.into_vec()),
             entries,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -232,7 +262,7 @@ mod tests {
              "attributes":[{"key":"order.id","value":{"intValue":"42"}}],
              "traceId":"0102030405060708090a0b0c0d0e0f10"}]}]},
           {"scopeLogs":[{"logRecords":[{"body":{"kvlistValue":{"values":[{"key":"a","value":{"boolValue":true}}]}}}]}]}]}"#;
-        let streams = to_streams(decode(body, true).unwrap(), 7);
+        let streams = to_streams(decode(body, true, 1 << 20).unwrap(), 7, 1 << 20).unwrap();
         assert_eq!(streams.len(), 2);
         let checkout = streams
             .iter()

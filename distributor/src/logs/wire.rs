@@ -17,7 +17,8 @@
 //!     }],
 //! };
 //! let body = wire::encode(&req).unwrap();
-//! assert_eq!(wire::decode_protobuf(&body, 1 << 20).unwrap(), req);
+//! let limits = cairn_distributor::DistributorConfig::default().decode_limits();
+//! assert_eq!(wire::decode_protobuf(&body, limits).unwrap(), req);
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ use common::logs::LogEntry;
 use prost::Message;
 use serde::Deserialize;
 use serde::de::{self, SeqAccess, Visitor};
+
+use crate::decode_budget::{self, DecodeLimits, DecodedTooLarge, shapes};
 
 /// `logproto.PushRequest`.
 #[derive(Clone, PartialEq, Message)]
@@ -119,6 +122,9 @@ pub enum WireError {
     /// Not Loki's JSON push shape.
     #[error("request body is not a valid Loki JSON push request: {0}")]
     Json(#[from] serde_json::Error),
+    /// Decoded, the body would take more than `max_decoded_request_bytes`.
+    #[error(transparent)]
+    DecodedTooLarge(#[from] DecodedTooLarge),
     /// Not an OTLP `ExportLogsServiceRequest`.
     #[error("request body is not a valid OTLP ExportLogsServiceRequest: {0}")]
     Otlp(String),
@@ -143,19 +149,20 @@ pub enum RawLabels {
 }
 
 /// Decodes a snappy-compressed `logproto.PushRequest`, checking the
-/// declared size before allocating.
-pub fn decode_protobuf(body: &[u8], max_recv_msg_size: usize) -> Result<PushRequest, WireError> {
+/// declared size before allocating and the decoded size before decoding.
+pub fn decode_protobuf(body: &[u8], limits: DecodeLimits) -> Result<PushRequest, WireError> {
     if body.is_empty() {
         return Err(WireError::Empty);
     }
     let size = snap::raw::decompress_len(body)?;
-    if size > max_recv_msg_size {
+    if size > limits.max_recv_msg_size {
         return Err(WireError::MessageTooLarge {
             size,
-            limit: max_recv_msg_size,
+            limit: limits.max_recv_msg_size,
         });
     }
     let raw = snap::raw::Decoder::new().decompress_vec(body)?;
+    decode_budget::check_protobuf(&raw, &shapes::LOKI_PUSH, limits.max_decoded_request_bytes)?;
     Ok(PushRequest::decode(raw.as_slice())?)
 }
 
@@ -251,26 +258,31 @@ impl<'de> Deserialize<'de> for JsonEntry {
 /// The streams of a push body, decoded the way the push endpoint reads
 /// it: an OTLP logs export when `otlp` (lines without a time get
 /// `now_ns`), else a Loki push; JSON when `json`, else protobuf (snappy for
-/// Loki). The fuzz targets feed it arbitrary bytes.
+/// Loki). Every path is held to `limits.max_decoded_request_bytes`, the
+/// OTLP streams included. The fuzz targets feed it arbitrary bytes.
 pub fn decode_push(
     otlp: bool,
     json: bool,
     body: &[u8],
-    max_recv_msg_size: usize,
+    limits: DecodeLimits,
     now_ns: i64,
 ) -> Result<Vec<RawStream>, WireError> {
+    let budget = limits.max_decoded_request_bytes;
     Ok(match (otlp, json) {
-        (false, true) => decode_json(body)?,
-        (false, false) => decode_protobuf(body, max_recv_msg_size)?.into(),
-        (true, json) => super::otlp::to_streams(super::otlp::decode(body, json)?, now_ns),
+        (false, true) => decode_json(body, budget)?,
+        (false, false) => decode_protobuf(body, limits)?.into(),
+        (true, json) => {
+            super::otlp::to_streams(super::otlp::decode(body, json, budget)?, now_ns, budget)?
+        }
     })
 }
 
 /// Decodes Loki's JSON push body.
-fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, WireError> {
+fn decode_json(body: &[u8], budget: usize) -> Result<Vec<RawStream>, WireError> {
     if body.is_empty() {
         return Err(WireError::Empty);
     }
+    decode_budget::check_json(body, shapes::JSON_CONTAINER, budget)?;
     let push: JsonPush = serde_json::from_slice(body)?;
     Ok(push
         .streams
@@ -291,10 +303,15 @@ fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, WireError> {
 mod tests {
     use super::*;
 
+    const LIMITS: DecodeLimits = DecodeLimits {
+        max_recv_msg_size: 1 << 20,
+        max_decoded_request_bytes: 1 << 20,
+    };
+
     #[test]
     fn json_entries_with_and_without_metadata() {
         let body = br#"{"streams":[{"stream":{"app":"a"},"values":[["5","x"],["6","y",{"trace_id":"t"}]]}]}"#;
-        let got = decode_json(body).unwrap();
+        let got = decode_json(body, 1 << 20).unwrap();
         assert_eq!(
             got[0].labels,
             RawLabels::Pairs(vec![Label::new("app", "a")])
@@ -314,7 +331,7 @@ mod tests {
             br#"{"streams": 3}"#,
             b"{",
         ] {
-            let err = decode_json(body).unwrap_err().to_string();
+            let err = decode_json(body, 1 << 20).unwrap_err().to_string();
             assert!(err.contains("not a valid Loki JSON push"), "{err}");
         }
     }
@@ -333,17 +350,17 @@ mod tests {
                 hash: 0,
             }],
         };
-        let raw: Vec<RawStream> = decode_protobuf(&encode(&req).unwrap(), 1 << 20)
+        let raw: Vec<RawStream> = decode_protobuf(&encode(&req).unwrap(), LIMITS)
             .unwrap()
             .into();
         assert_eq!(raw[0].entries[0].ts_ns, -1);
         assert!(matches!(
-            decode_protobuf(b"not snappy at all", 1 << 20),
+            decode_protobuf(b"not snappy at all", LIMITS),
             Err(WireError::NotSnappy(_))
         ));
         let garbage = snap::raw::Encoder::new().compress_vec(&[0xff; 16]).unwrap();
         assert!(matches!(
-            decode_protobuf(&garbage, 1 << 20),
+            decode_protobuf(&garbage, LIMITS),
             Err(WireError::Protobuf(_))
         ));
     }

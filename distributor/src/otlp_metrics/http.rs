@@ -26,7 +26,7 @@ pub(crate) async fn export(
     };
     let decoded = match read_body(body, d.cfg.max_request_body_size).await {
         Ok(body) => {
-            otlp::decode::<ExportMetricsServiceRequest>(&headers, &body, d.cfg.max_recv_msg_size)
+            otlp::decode::<ExportMetricsServiceRequest>(&headers, &body, d.cfg.decode_limits())
         }
         Err(e) => Err(OtlpError::from(e)),
     };

@@ -18,6 +18,7 @@ pub(crate) use http::export;
 
 use crate::distributor::Distributor;
 use crate::error::DistributorError;
+use crate::remote_write::DecodeError;
 
 impl Distributor {
     /// Translates an OTLP metrics export and pushes its series; the answer
@@ -28,7 +29,8 @@ impl Distributor {
         tenant: &TenantId,
         resource_metrics: Vec<ResourceMetrics>,
     ) -> Result<ExportMetricsServiceResponse, DistributorError> {
-        let translated = translate::translate(resource_metrics);
+        let translated = translate::translate(resource_metrics, self.cfg.max_decoded_request_bytes)
+            .map_err(DecodeError::from)?;
         let mut refused = translated.refused_points;
         let mut errors = translated.errors;
         if !translated.request.timeseries.is_empty() {

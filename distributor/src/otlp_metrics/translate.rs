@@ -5,6 +5,11 @@
 //! `instance`, the other resource attributes on one `target_info` series
 //! per resource. Delta temporality and exponential histograms are refused
 //! per metric, with the reason.
+//!
+//! A data point becomes several series (one per histogram bucket), each
+//! with a copy of the point's and the resource's labels, so the series can
+//! be far larger than the request: translation stops with
+//! [`DecodedTooLarge`] once they would pass `max_decoded_request_bytes`.
 
 use opentelemetry_proto::tonic::common::v1::KeyValue as OtlpKeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -12,6 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, Metric, ResourceMetrics};
 
+use crate::decode_budget::{Budget, DecodedTooLarge};
 use crate::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 
 /// OTLP's "no recorded value" data point flag.
@@ -28,23 +34,34 @@ pub struct Translated {
     pub errors: Vec<String>,
 }
 
-/// Translates every resource's metrics.
-pub fn translate(resource_metrics: Vec<ResourceMetrics>) -> Translated {
+/// Translates every resource's metrics, refusing the request once its
+/// series would take more than `max_decoded_request_bytes` of memory.
+pub fn translate(
+    resource_metrics: Vec<ResourceMetrics>,
+    max_decoded_request_bytes: usize,
+) -> Result<Translated, DecodedTooLarge> {
     let mut out = Translated::default();
+    let mut budget = Budget::new(max_decoded_request_bytes);
     for rm in resource_metrics {
         let attrs = rm.resource.map(|r| r.attributes).unwrap_or_default();
         let resource_labels = resource_labels(&attrs);
         let mut newest_ms = None;
         for sm in rm.scope_metrics {
             for metric in sm.metrics {
-                translate_metric(metric, &resource_labels, &mut out, &mut newest_ms);
+                translate_metric(
+                    metric,
+                    &resource_labels,
+                    &mut out,
+                    &mut newest_ms,
+                    &mut budget,
+                )?;
             }
         }
         if let Some(ts) = newest_ms {
-            target_info(&attrs, &resource_labels, ts, &mut out);
+            target_info(&attrs, &resource_labels, ts, &mut out, &mut budget)?;
         }
     }
-    out
+    Ok(out)
 }
 
 /// `job` and `instance` from the resource.
@@ -70,7 +87,13 @@ fn resource_labels(attrs: &[OtlpKeyValue]) -> Vec<Label> {
     labels
 }
 
-fn target_info(attrs: &[OtlpKeyValue], base: &[Label], ts: i64, out: &mut Translated) {
+fn target_info(
+    attrs: &[OtlpKeyValue],
+    base: &[Label],
+    ts: i64,
+    out: &mut Translated,
+    budget: &mut Budget,
+) -> Result<(), DecodedTooLarge> {
     let extra: Vec<Label> = attrs
         .iter()
         .filter(|kv| {
@@ -82,11 +105,11 @@ fn target_info(attrs: &[OtlpKeyValue], base: &[Label], ts: i64, out: &mut Transl
         .map(|kv| Label::new(label_name(&kv.key), value_text(kv)))
         .collect();
     if extra.is_empty() {
-        return;
+        return Ok(());
     }
     let mut labels = base.to_vec();
     labels.extend(extra);
-    push(out, "target_info", labels, 1.0, ts);
+    push(out, "target_info", labels, 1.0, ts, budget)
 }
 
 fn translate_metric(
@@ -94,9 +117,10 @@ fn translate_metric(
     resource: &[Label],
     out: &mut Translated,
     newest_ms: &mut Option<i64>,
-) {
+    budget: &mut Budget,
+) -> Result<(), DecodedTooLarge> {
     let Some(data) = metric.data else {
-        return;
+        return Ok(());
     };
     let mut refuse = |points: usize, why: &str| {
         out.refused_points += points;
@@ -105,22 +129,25 @@ fn translate_metric(
     let delta = AggregationTemporality::Delta as i32;
     match &data {
         Data::Sum(s) if s.aggregation_temporality == delta => {
-            return refuse(
+            refuse(
                 s.data_points.len(),
                 "delta temporality is not supported; send cumulative sums",
             );
+            return Ok(());
         }
         Data::Histogram(h) if h.aggregation_temporality == delta => {
-            return refuse(
+            refuse(
                 h.data_points.len(),
                 "delta temporality is not supported; send cumulative histograms",
             );
+            return Ok(());
         }
         Data::ExponentialHistogram(h) => {
-            return refuse(
+            refuse(
                 h.data_points.len(),
                 "exponential histograms are not supported",
             );
+            return Ok(());
         }
         _ => {}
     }
@@ -134,7 +161,7 @@ fn translate_metric(
                 };
                 let ts = ms(p.time_unix_nano);
                 track(ts);
-                push(out, &name, labels(resource, &p.attributes), v, ts);
+                push(out, &name, labels(resource, &p.attributes), v, ts, budget)?;
             }
         }
         Data::Sum(s) => {
@@ -150,7 +177,7 @@ fn translate_metric(
                 };
                 let ts = ms(p.time_unix_nano);
                 track(ts);
-                push(out, &name, labels(resource, &p.attributes), v, ts);
+                push(out, &name, labels(resource, &p.attributes), v, ts, budget)?;
             }
         }
         Data::Histogram(h) => {
@@ -171,17 +198,38 @@ fn translate_metric(
                         .map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
                     let mut l = base.clone();
                     l.push(Label::new("le", le));
-                    push(out, &format!("{name}_bucket"), l, cumulative as f64, ts);
+                    push(
+                        out,
+                        &format!("{name}_bucket"),
+                        l,
+                        cumulative as f64,
+                        ts,
+                        budget,
+                    )?;
                 }
                 if p.bucket_counts.is_empty() {
                     let mut l = base.clone();
                     l.push(Label::new("le", "+Inf"));
-                    push(out, &format!("{name}_bucket"), l, p.count as f64, ts);
+                    push(
+                        out,
+                        &format!("{name}_bucket"),
+                        l,
+                        p.count as f64,
+                        ts,
+                        budget,
+                    )?;
                 }
                 if let Some(sum) = p.sum {
-                    push(out, &format!("{name}_sum"), base.clone(), sum, ts);
+                    push(out, &format!("{name}_sum"), base.clone(), sum, ts, budget)?;
                 }
-                push(out, &format!("{name}_count"), base, p.count as f64, ts);
+                push(
+                    out,
+                    &format!("{name}_count"),
+                    base,
+                    p.count as f64,
+                    ts,
+                    budget,
+                )?;
             }
         }
         Data::Summary(s) => {
@@ -196,17 +244,42 @@ fn translate_metric(
                 for q in &p.quantile_values {
                     let mut l = base.clone();
                     l.push(Label::new("quantile", format_float(q.quantile)));
-                    push(out, &name, l, q.value, ts);
+                    push(out, &name, l, q.value, ts, budget)?;
                 }
-                push(out, &format!("{name}_sum"), base.clone(), p.sum, ts);
-                push(out, &format!("{name}_count"), base, p.count as f64, ts);
+                push(out, &format!("{name}_sum"), base.clone(), p.sum, ts, budget)?;
+                push(
+                    out,
+                    &format!("{name}_count"),
+                    base,
+                    p.count as f64,
+                    ts,
+                    budget,
+                )?;
             }
         }
         Data::ExponentialHistogram(_) => {}
     }
+    Ok(())
 }
 
-fn push(out: &mut Translated, name: &str, mut labels: Vec<Label>, value: f64, ts: i64) {
+/// Appends one series of one sample, once `budget` allows its size.
+fn push(
+    out: &mut Translated,
+    name: &str,
+    mut labels: Vec<Label>,
+    value: f64,
+    ts: i64,
+    budget: &mut Budget,
+) -> Result<(), DecodedTooLarge> {
+    budget.charge(
+        std::mem::size_of::<TimeSeries>()
+            + std::mem::size_of::<Sample>()
+            + name.len()
+            + labels
+                .iter()
+                .map(|l| std::mem::size_of::<Label>() + l.name.len() + l.value.len())
+                .sum::<usize>(),
+    )?;
     labels.push(Label::new("__name__", name));
     labels.sort_by(|a, b| a.name.cmp(&b.name));
     // Attributes that sanitise to one name: values joined with ';' (as Prometheus).
@@ -228,6 +301,7 @@ fn push(out: &mut Translated, name: &str, mut labels: Vec<Label>, value: f64, ts
         }],
         ..Default::default()
     });
+    Ok(())
 }
 
 fn labels(resource: &[Label], attrs: &[OtlpKeyValue]) -> Vec<Label> {

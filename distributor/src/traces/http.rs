@@ -49,7 +49,7 @@ async fn export_inner(
         .await
         .map_err(otlp::OtlpError::from)?;
     let (req, format): (ExportTraceServiceRequest, _) =
-        otlp::decode(headers, &body, d.cfg.max_recv_msg_size)?;
+        otlp::decode(headers, &body, d.cfg.decode_limits())?;
     let summary = d.push(&tenant, req.resource_spans, body.len()).await?;
     Ok(otlp::response(format, &summary.response()))
 }

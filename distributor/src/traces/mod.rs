@@ -7,6 +7,7 @@ mod error;
 mod grpc;
 mod http;
 mod metrics;
+mod validation;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -136,10 +137,13 @@ impl TracesDistributor {
         resource_spans: Vec<ResourceSpans>,
         bytes: usize,
     ) -> Result<TracesSummary, ExportError> {
-        let decoded = spans_from_otlp(resource_spans);
+        let mut decoded = spans_from_otlp(resource_spans);
         let total = decoded.spans.len() + decoded.rejected.len();
         self.metrics.spans_in(tenant, total);
         let limits = self.overrides.get(tenant);
+        let now_ns = u64::try_from(common::time::now_ns()).unwrap_or(0);
+        decoded.spans =
+            validation::check_times(decoded.spans, &limits, now_ns, &mut decoded.rejected);
         let (rate, burst) = (
             limits.ingestion_rate_limit_bytes,
             limits.ingestion_burst_size_bytes,

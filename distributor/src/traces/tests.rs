@@ -52,16 +52,28 @@ impl TracesPusher for Ingester {
 }
 
 fn span(trace: u8, id: u8) -> Span {
+    // One time for every span of a test run, so expected and received match.
+    static NOW: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let now = *NOW.get_or_init(|| u64::try_from(common::time::now_ns()).unwrap());
     Span {
         trace_id: [trace; 16],
         span_id: [id; 8],
+        ..span_at(now - 1000, now)
+    }
+}
+
+/// A valid span from `start` to `end` (ns).
+pub(super) fn span_at(start: u64, end: u64) -> Span {
+    Span {
+        trace_id: [1; 16],
+        span_id: [1; 8],
         parent_span_id: None,
         trace_state: String::new(),
         flags: 0,
         name: "op".into(),
         kind: 1,
-        start_unix_nano: 1,
-        end_unix_nano: 2,
+        start_unix_nano: start,
+        end_unix_nano: end,
         attributes: vec![KeyValue {
             key: "k".into(),
             value: AttrValue::Int(1),

@@ -96,24 +96,28 @@ fn names_get_unit_and_type_suffixes() {
 
 #[test]
 fn gauges_sums_and_target_info() {
-    let t = translate(resource(vec![
-        metric(
-            "temp",
-            "Cel",
-            Data::Gauge(Gauge {
-                data_points: vec![point(21.5)],
-            }),
-        ),
-        metric(
-            "requests",
-            "",
-            Data::Sum(Sum {
-                data_points: vec![point(3.0)],
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                is_monotonic: true,
-            }),
-        ),
-    ]));
+    let t = translate(
+        resource(vec![
+            metric(
+                "temp",
+                "Cel",
+                Data::Gauge(Gauge {
+                    data_points: vec![point(21.5)],
+                }),
+            ),
+            metric(
+                "requests",
+                "",
+                Data::Sum(Sum {
+                    data_points: vec![point(3.0)],
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: true,
+                }),
+            ),
+        ]),
+        1 << 20,
+    )
+    .unwrap();
     assert_eq!(
         series(&t),
         [
@@ -127,39 +131,43 @@ fn gauges_sums_and_target_info() {
 
 #[test]
 fn histograms_and_summaries_expand() {
-    let t = translate(resource(vec![
-        metric(
-            "latency",
-            "ms",
-            Data::Histogram(Histogram {
-                data_points: vec![HistogramDataPoint {
-                    time_unix_nano: 1_700_000_000_000_000_000,
-                    count: 3,
-                    sum: Some(7.5),
-                    bucket_counts: vec![1, 2],
-                    explicit_bounds: vec![0.5],
-                    ..Default::default()
-                }],
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-            }),
-        ),
-        metric(
-            "rpc",
-            "s",
-            Data::Summary(Summary {
-                data_points: vec![SummaryDataPoint {
-                    time_unix_nano: 1_700_000_000_000_000_000,
-                    count: 4,
-                    sum: 2.0,
-                    quantile_values: vec![ValueAtQuantile {
-                        quantile: 0.99,
-                        value: 1.5,
+    let t = translate(
+        resource(vec![
+            metric(
+                "latency",
+                "ms",
+                Data::Histogram(Histogram {
+                    data_points: vec![HistogramDataPoint {
+                        time_unix_nano: 1_700_000_000_000_000_000,
+                        count: 3,
+                        sum: Some(7.5),
+                        bucket_counts: vec![1, 2],
+                        explicit_bounds: vec![0.5],
+                        ..Default::default()
                     }],
-                    ..Default::default()
-                }],
-            }),
-        ),
-    ]));
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                }),
+            ),
+            metric(
+                "rpc",
+                "s",
+                Data::Summary(Summary {
+                    data_points: vec![SummaryDataPoint {
+                        time_unix_nano: 1_700_000_000_000_000_000,
+                        count: 4,
+                        sum: 2.0,
+                        quantile_values: vec![ValueAtQuantile {
+                            quantile: 0.99,
+                            value: 1.5,
+                        }],
+                        ..Default::default()
+                    }],
+                }),
+            ),
+        ]),
+        1 << 20,
+    )
+    .unwrap();
     let s = series(&t);
     assert_eq!(
         &s[..7],
@@ -177,15 +185,19 @@ fn histograms_and_summaries_expand() {
 
 #[test]
 fn delta_sums_are_refused_with_a_reason() {
-    let t = translate(resource(vec![metric(
-        "requests",
-        "",
-        Data::Sum(Sum {
-            data_points: vec![point(1.0), point(2.0)],
-            aggregation_temporality: AggregationTemporality::Delta as i32,
-            is_monotonic: true,
-        }),
-    )]));
+    let t = translate(
+        resource(vec![metric(
+            "requests",
+            "",
+            Data::Sum(Sum {
+                data_points: vec![point(1.0), point(2.0)],
+                aggregation_temporality: AggregationTemporality::Delta as i32,
+                is_monotonic: true,
+            }),
+        )]),
+        1 << 20,
+    )
+    .unwrap();
     assert!(
         t.request.timeseries.is_empty(),
         "no target_info without samples"
