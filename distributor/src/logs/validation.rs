@@ -209,6 +209,7 @@ fn parse_label_text(text: &str) -> Result<Vec<Label>, String> {
     if text.trim() == "{}" {
         return Ok(Vec::new());
     }
+    braces_only(text)?;
     let Expr::VectorSelector(vs) = promql_parser::parser::parse(text)? else {
         return Err("not a label set".into());
     };
@@ -225,9 +226,51 @@ fn parse_label_text(text: &str) -> Result<Vec<Label>, String> {
         .collect()
 }
 
+/// Refuses text that is more than one `{…}` matcher list before the PromQL
+/// parser sees it: the parser would take anything around the braces for an
+/// expression, whose cost (CPU and stack) grows with its nesting, while a
+/// matcher list is flat.
+fn braces_only(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    if !text.starts_with('{') {
+        return Err("labels must be written {name=\"value\", …}".into());
+    }
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(q) if c == '\\' && q != '`' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '"' | '\'' | '`') => quote = Some(c),
+            None if c == '}' && i + 1 == text.len() => return Ok(()),
+            None if c == '}' => return Err("unexpected text after the closing }".into()),
+            None => {}
+        }
+    }
+    Err("no closing }".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_text_is_one_brace_list_however_deep_the_rest_nests() {
+        let deep = format!("{}{{a=\"b\"}}{}", "(".repeat(100_000), ")".repeat(100_000));
+        let after = format!(
+            "{{a=\"b\"}} + {}1{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        for text in [deep.as_str(), after.as_str(), "{a=\"b\"", "a=\"b\""] {
+            assert!(parse_label_text(text).is_err(), "{:.40}", text);
+        }
+        let labels = parse_label_text(" {a=\"}\\\"\", b='x}', c=`}`} ").unwrap();
+        let values: Vec<&str> = labels.iter().map(|l| l.value.as_str()).collect();
+        assert_eq!(values, ["}\"", "x}", "}"]);
+    }
 
     const NOW: i64 = 1_700_000_000_000_000_000;
 
