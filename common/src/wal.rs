@@ -866,7 +866,11 @@ mod tests {
             let (got, stats) = replay_all(dir.path());
             assert_eq!(
                 got,
-                vec![b"before".to_vec(), b"after".to_vec(), b"next segment".to_vec()],
+                vec![
+                    b"before".to_vec(),
+                    b"after".to_vec(),
+                    b"next segment".to_vec()
+                ],
                 "{fsync}"
             );
             assert_eq!(stats.corrupt_segments, 0, "{fsync}");

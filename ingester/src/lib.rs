@@ -135,12 +135,21 @@ impl Ingester {
                 .logs
                 .replay(&tenant, &entry.path().join(logs::WAL_SUBDIR))?
             {
-                tracing::info!(records = stats.records, segments = stats.segments, "replayed logs WAL");
+                tracing::info!(
+                    records = stats.records,
+                    segments = stats.segments,
+                    "replayed logs WAL"
+                );
                 self.count_replay(&tenant, &stats);
             }
             let (db, stats, exemplars) =
                 TenantDb::open(tenant.clone(), &entry.path(), wal_options(&self.cfg))?;
-            tracing::info!(records = stats.records, segments = stats.segments, exemplars = exemplars.len(), "replayed WAL");
+            tracing::info!(
+                records = stats.records,
+                segments = stats.segments,
+                exemplars = exemplars.len(),
+                "replayed WAL"
+            );
             if !exemplars.is_empty() {
                 self.exemplar_store(&tenant).lock().add(exemplars);
             }
@@ -586,8 +595,7 @@ impl MetricsPusher for Ingester {
         let label = TenantLabel {
             tenant: tenant.to_string(),
         };
-        self.wal_health
-            .record(outcome.as_ref().map(|o| o.accepted));
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
         if let Ok(o) = &outcome {
             self.metrics
                 .appended_samples
@@ -745,8 +753,7 @@ impl LogsPusher for Ingester {
             .join(logs::WAL_SUBDIR);
         let limits = self.limits(tenant);
         let outcome = self.logs.push(tenant, &dir, streams, limits).await;
-        self.wal_health
-            .record(outcome.as_ref().map(|o| o.accepted));
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
         if let Ok(o) = &outcome {
             self.metrics
                 .appended_lines
@@ -772,8 +779,7 @@ impl TracesPusher for Ingester {
             .traces_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;
         let outcome = db.push(spans, &limits);
-        self.wal_health
-            .record(outcome.as_ref().map(|o| o.accepted));
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
         let outcome = outcome?;
         self.metrics
             .appended_spans

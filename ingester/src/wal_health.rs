@@ -83,7 +83,10 @@ impl WalHealth {
                 Ok(())
             }
             Err(e) => Err(self.failure.lock().clone().unwrap_or_else(|| {
-                format!("the WAL directory {} is not writable: {e}", self.dir.display())
+                format!(
+                    "the WAL directory {} is not writable: {e}",
+                    self.dir.display()
+                )
             })),
         }
     }
@@ -102,18 +105,22 @@ impl WalHealth {
 /// The push refusal for a failed WAL write: names the WAL file and error,
 /// says nothing of the request was stored and how to fix it.
 pub(crate) fn refusal(e: WalError) -> PushError {
-    PushError::Wal(describe(&e))
+    PushError::Wal(message(&e, "; nothing of this request was stored"))
 }
 
-/// `e` with its `err-cairn-*` ID and the fix, for users and operators.
+/// `e` with its `err-cairn-*` ID and the fix, for operators (a failed cut
+/// or flush).
 pub(crate) fn describe(e: &WalError) -> String {
+    message(e, "")
+}
+
+fn message(e: &WalError, consequence: &str) -> String {
     let hint = if e.is_out_of_space() {
         "free space on the filesystem of ingester.wal_dir; writes resume by themselves, no restart needed"
     } else {
         "check the filesystem of ingester.wal_dir (permissions, health); writes resume once it accepts them"
     };
     format!(
-        "err-cairn-wal-unwritable: the ingester could not write its write-ahead log ({e}); \
-         nothing of this request was stored: {hint}"
+        "err-cairn-wal-unwritable: the ingester could not write its write-ahead log ({e}){consequence}: {hint}"
     )
 }

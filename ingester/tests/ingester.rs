@@ -824,8 +824,10 @@ async fn a_wal_record_that_cannot_be_decoded_is_skipped_and_counted_not_fatal() 
     drop(ing);
     // A series record (type 4) whose label name is not UTF-8.
     let wal = common::wal::Wal::open(&dir.path().join("team-a"), Default::default()).unwrap();
-    wal.append(&[&[4, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0xff, 1, 0, 0, 0, b'x']])
-        .unwrap();
+    wal.append(&[&[
+        4, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0xff, 1, 0, 0, 0, b'x',
+    ]])
+    .unwrap();
     drop(wal);
     let cfg = IngesterConfig {
         wal_dir: dir.path().to_path_buf(),

@@ -321,7 +321,10 @@ async fn push_each_signal(base: &str, n: usize, t_ms: i64) -> [(u16, String); 3]
     let logs = loki::push(
         base,
         "team-a",
-        vec![loki::stream(&format!(r#"{{app="disk",push="{n}"}}"#), &lines)],
+        vec![loki::stream(
+            &format!(r#"{{app="disk",push="{n}"}}"#),
+            &lines,
+        )],
     )
     .await;
     let span = serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
@@ -343,7 +346,11 @@ async fn assert_pushed_once(cairn: &Cairn, n: usize, t_ms: i64) {
     let at = t_ms as f64 / 1000.0;
     let count = vector(
         &cairn
-            .query("team-a", &format!(r#"count_over_time(disk{{push="{n}"}}[1m])"#), at)
+            .query(
+                "team-a",
+                &format!(r#"count_over_time(disk{{push="{n}"}}[1m])"#),
+                at,
+            )
             .await,
     );
     assert_eq!(count.len(), 1, "push {n}: {count:?}\n{}", cairn.log());
@@ -401,7 +408,10 @@ async fn a_full_disk_refuses_writes_clearly_and_heals_without_a_restart() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("err-cairn-wal-unwritable"), "{body}");
     let (_, metrics) = get(format!("{}/metrics", cairn.url())).await;
-    assert!(metrics.contains("cairn_ingester_wal_writable 0"), "{metrics}");
+    assert!(
+        metrics.contains("cairn_ingester_wal_writable 0"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("cairn_ingester_wal_write_failures_total 9"),
         "{metrics}"
@@ -425,7 +435,10 @@ async fn a_full_disk_refuses_writes_clearly_and_heals_without_a_restart() {
         assert!(status < 300, "{status} {body}");
     }
     let (_, metrics) = get(format!("{}/metrics", cairn.url())).await;
-    assert!(metrics.contains("cairn_ingester_wal_writable 1"), "{metrics}");
+    assert!(
+        metrics.contains("cairn_ingester_wal_writable 1"),
+        "{metrics}"
+    );
     cairn.flush().await;
     for (status, body) in push_each_signal(&cairn.url(), 2, t).await {
         assert!(status < 300, "{status} {body}");
@@ -453,7 +466,10 @@ async fn a_second_process_on_the_same_wal_dir_exits_at_once_and_the_first_keeps_
     let before = files(&wal);
     let holder = std::fs::read_to_string(wal.join("lock@cairn")).unwrap();
     let holder = holder.trim();
-    assert!(holder.parse::<u32>().is_ok(), "the lock file holds a PID: {holder:?}");
+    assert!(
+        holder.parse::<u32>().is_ok(),
+        "the lock file holds a PID: {holder:?}"
+    );
 
     // Same WAL directory and bucket, its own ports.
     let config = dir.path().join("second.yaml");
@@ -501,7 +517,11 @@ async fn a_second_process_on_the_same_wal_dir_exits_at_once_and_the_first_keeps_
     assert_eq!(status, 200, "{body}");
     let cairn = cairn.restart().await;
     let at = end as f64 / 1000.0;
-    let counts = vector(&cairn.query("team-a", "count_over_time(durable[10m])", at).await);
+    let counts = vector(
+        &cairn
+            .query("team-a", "count_over_time(durable[10m])", at)
+            .await,
+    );
     assert_eq!(counts.len(), SERIES, "{}", cairn.log());
 }
 
@@ -533,8 +553,16 @@ async fn an_80_kib_label_value_round_trips_through_kill_9_and_a_block() {
         let (url, big) = (cairn.url(), big.clone());
         async move {
             let body = crate::support::acked::query(&url, "team-a", "big", t as f64 / 1000.0).await;
-            let got = body["data"]["result"][0]["metric"]["v"].as_str().unwrap_or_default().to_string();
-            assert!(got == big, "metric label of {} bytes came back as {} bytes", big.len(), got.len());
+            let got = body["data"]["result"][0]["metric"]["v"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                got == big,
+                "metric label of {} bytes came back as {} bytes",
+                big.len(),
+                got.len()
+            );
             let r = http()
                 .get(format!("{url}/loki/api/v1/query_range"))
                 .header("X-Scope-OrgID", "team-a")
@@ -547,8 +575,16 @@ async fn an_80_kib_label_value_round_trips_through_kill_9_and_a_block() {
                 .await
                 .unwrap();
             let body: serde_json::Value = r.json().await.unwrap();
-            let got = body["data"]["result"][0]["stream"]["v"].as_str().unwrap_or_default().to_string();
-            assert!(got == big, "stream label of {} bytes came back as {} bytes", big.len(), got.len());
+            let got = body["data"]["result"][0]["stream"]["v"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                got == big,
+                "stream label of {} bytes came back as {} bytes",
+                big.len(),
+                got.len()
+            );
         }
     };
     let mut cairn = cairn.restart().await; // kill -9: from the WAL

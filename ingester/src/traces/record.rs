@@ -24,7 +24,10 @@ const CUT: u8 = 0x22;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Record {
     /// Spans a push stored, at `at_ms` (`None`: a first-format record).
-    Spans { at_ms: Option<i64>, spans: Vec<Span> },
+    Spans {
+        at_ms: Option<i64>,
+        spans: Vec<Span>,
+    },
     /// A head cut at `at_ms`, with the traces still live then.
     Cut { at_ms: i64, live: Vec<Span> },
 }

@@ -214,7 +214,10 @@ fn replayed_traces_idle_past_the_idle_period_are_not_live() {
     assert_eq!(out.accepted, 1, "{:?}", out.rejected);
     assert_eq!(db.gauges().0, 1, "only the new trace is live");
     assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
-    assert!(db.should_cut(Duration::ZERO, usize::MAX), "the head holds it");
+    assert!(
+        db.should_cut(Duration::ZERO, usize::MAX),
+        "the head holds it"
+    );
 }
 
 #[tokio::test]
