@@ -2,7 +2,9 @@
 realistic valid inputs for each decoder, so fuzzing starts from inputs
 that reach deep into the parsers. Run from the repository root:
 python3 fuzz/make_seeds.py. (The `on_disk` seeds are files a running
-Cairn wrote: a metrics and a traces WAL segment and a block index.)"""
+Cairn wrote: a metrics and a traces WAL segment, a block index, and a logs
+WAL segment whose stream has an 80 KiB label value of two-byte characters,
+written with the label length limits off.)"""
 import os
 import struct
 

@@ -66,6 +66,8 @@ struct Ops {
     durations: Family<RequestLabels, Histogram>,
     /// An ingester is ready only while ACTIVE.
     membership: Option<Arc<Membership>>,
+    /// … and while it can write its WAL.
+    ingester: Option<Arc<Ingester>>,
 }
 
 /// How this process reaches the ingesters: the one in the process, or
@@ -420,6 +422,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         registry: Mutex::new(registry),
         durations,
         membership: membership.clone(),
+        ingester: ingester.clone(),
     });
     let mut app = Router::new();
     if let Some(d) = distributors
@@ -579,10 +582,18 @@ fn ops_router(ops: Arc<Ops>) -> Router {
 async fn ready(State(ops): State<Arc<Ops>>) -> Response {
     match &ops.membership {
         Some(m) if !m.is_active() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "leaving the ring\n").into_response()
+            return (StatusCode::SERVICE_UNAVAILABLE, "leaving the ring\n").into_response();
         }
-        _ => "ready\n".into_response(),
+        _ => {}
     }
+    if let Some(ingester) = ops.ingester.clone() {
+        // The probe writes a file: keep it off the async workers.
+        let status = tokio::task::spawn_blocking(move || ingester.wal_status()).await;
+        if let Ok(Err(why)) | Err(why) = status.map_err(|e| e.to_string()) {
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response();
+        }
+    }
+    "ready\n".into_response()
 }
 
 async fn metrics(State(ops): State<Arc<Ops>>) -> Response {

@@ -19,10 +19,18 @@
 //!
 //! Covering the length with the checksum means a zero-filled or torn tail
 //! never parses as a record. A process only ever appends to the segment it
-//! created: [`Wal::open`] always starts a new segment, so a segment torn by a
-//! crash is never written to again, and a torn or corrupt record simply ends
-//! its segment during [`Wal::replay`]. All records of one [`Wal::append`]
-//! call go out in a single `write(2)` into a single segment.
+//! created: the first append after [`Wal::open`] starts a new segment, so a
+//! segment torn by a crash is never written to again, and a torn or corrupt
+//! record simply ends its segment during [`Wal::replay`]. All records of one
+//! [`Wal::append`] call go out in a single `write(2)` into a single segment.
+//!
+//! # A full disk
+//!
+//! A failed write (`ENOSPC`, a quota) is cut back off the segment, so the
+//! segment stays whole and the next append retries in it; a segment whose
+//! header cannot be written is removed again. Opening writes nothing, so a
+//! restart on a full disk adds no file. Once space returns, appends succeed
+//! again without a restart, and nothing refused was half-logged.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -137,6 +145,9 @@ pub struct ReplayStats {
     /// Segments that ended in a torn or corrupt record (the records before
     /// it were replayed, the rest of that segment skipped).
     pub corrupt_segments: u64,
+    /// Whole records the callback could not use (it returned an error):
+    /// logged and skipped, the replay went on.
+    pub skipped_records: u64,
 }
 
 /// Why a WAL operation failed.
@@ -167,14 +178,19 @@ pub enum WalError {
         /// The version found.
         version: u8,
     },
-    /// The replay callback rejected a record.
-    #[error("replaying WAL segment {}: {message}", path.display())]
-    Replay {
-        /// The segment holding the record.
-        path: PathBuf,
-        /// The callback's error.
-        message: String,
-    },
+}
+
+impl WalError {
+    /// True when the write failed for lack of space (`ENOSPC`) or quota
+    /// (`EDQUOT`): freeing space on the WAL's filesystem fixes it.
+    pub fn is_out_of_space(&self) -> bool {
+        const ENOSPC: i32 = 28;
+        const EDQUOT: i32 = 122;
+        matches!(self, WalError::Io { source, .. }
+            if matches!(source.raw_os_error(), Some(ENOSPC | EDQUOT))
+                || source.kind() == io::ErrorKind::StorageFull
+                || source.kind() == io::ErrorKind::QuotaExceeded)
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
@@ -217,13 +233,18 @@ struct Shared {
     dir: PathBuf,
     opts: WalOptions,
     state: Mutex<State>,
+    /// Test hook: while set, every write to a segment stores half its bytes
+    /// and fails with `ENOSPC`, as a full disk does.
+    #[cfg(test)]
+    disk_full: std::sync::atomic::AtomicBool,
 }
 
 struct State {
-    /// Number of the segment being written (or last written).
+    /// Number of the open segment or, while none is open, of the segment
+    /// the next append creates (no file of that number exists then).
     seg: u64,
-    /// The open segment; `None` after a failed write, so the next append
-    /// starts a fresh segment instead of writing after a torn record.
+    /// The open segment; `None` until the first append, after a cut, and
+    /// after a failed fsync, so the next append starts a fresh segment.
     file: Option<Arc<File>>,
     /// Bytes in the open segment.
     size: u64,
@@ -232,9 +253,10 @@ struct State {
 }
 
 impl Wal {
-    /// Opens the WAL in `dir` (created if missing) for appending, in a new
-    /// segment numbered after the highest existing one. Replay first with
-    /// [`Wal::replay`]; old segments are left untouched.
+    /// Opens the WAL in `dir` (created if missing) for appending; the first
+    /// append starts a new segment numbered after the highest existing one.
+    /// Replay first with [`Wal::replay`]; old segments are left untouched.
+    /// Writes nothing, so it succeeds on a full disk.
     pub fn open(dir: &Path, mut opts: WalOptions) -> Result<Wal, WalError> {
         if opts.fsync == FsyncPolicy::Interval(Duration::ZERO) {
             opts.fsync = FsyncPolicy::Always;
@@ -245,13 +267,14 @@ impl Wal {
             dir: dir.to_path_buf(),
             opts,
             state: Mutex::new(State {
-                seg: last,
+                seg: last + 1,
                 file: None,
                 size: 0,
                 dirty: false,
             }),
+            #[cfg(test)]
+            disk_full: std::sync::atomic::AtomicBool::new(false),
         });
-        shared.start_segment(&mut shared.state.lock(), last + 1)?;
         let (stop, syncer) = match opts.fsync {
             FsyncPolicy::Interval(every) => {
                 let (tx, rx) = mpsc::channel::<()>();
@@ -281,8 +304,10 @@ impl Wal {
     ///
     /// A torn or checksum-failing record ends its segment: it is logged,
     /// counted in [`ReplayStats::corrupt_segments`] and replay goes on with
-    /// the next segment. A missing directory is an empty WAL. An error from
-    /// `f` stops the replay and is returned.
+    /// the next segment. A missing directory is an empty WAL. A record `f`
+    /// returns an error for is logged at warn with its segment, counted in
+    /// [`ReplayStats::skipped_records`] and skipped (as Prometheus's WAL
+    /// repair does): one bad record never stops a start-up.
     pub fn replay(
         dir: &Path,
         mut f: impl FnMut(&[u8]) -> Result<(), String>,
@@ -293,7 +318,7 @@ impl Wal {
         }
         for (_, path) in list_segments(dir)? {
             stats.segments += 1;
-            match replay_segment(&path, &mut f, &mut stats.records)? {
+            match replay_segment(&path, &mut f, &mut stats)? {
                 SegmentEnd::Clean => {}
                 SegmentEnd::Corrupt(why) => {
                     tracing::warn!(segment = %path.display(), reason = %why, "WAL segment ends in a torn or corrupt record; skipping the rest of it");
@@ -330,22 +355,22 @@ impl Wal {
             let mut st = shared.state.lock();
             let full = st.size > HEADER_LEN
                 && st.size.saturating_add(buf.len() as u64) > shared.opts.segment_size;
-            if st.file.is_none() || full {
-                let next = st.seg + 1;
-                shared.start_segment(&mut st, next)?;
+            if full {
+                shared.close_segment(&mut st)?;
             }
-            let path = shared.segment_path(st.seg);
-            let Some(file) = st.file.clone() else {
-                // start_segment either sets the file or returns an error.
-                return Err(WalError::Io {
-                    path,
-                    source: io::Error::other("no open WAL segment"),
-                });
+            let file = match &st.file {
+                Some(file) => Arc::clone(file),
+                None => shared.open_segment(&mut st)?,
             };
-            if let Err(e) = (&*file).write_all(&buf) {
-                // The segment may now end in a partial record: never write
-                // after it again.
-                st.file = None;
+            let path = shared.segment_path(st.seg);
+            if let Err(e) = shared.write(&file, &buf) {
+                // Cut the partial records back off so the segment stays
+                // whole and the next append can retry in it; if even that
+                // fails, never write after the torn record again.
+                if file.set_len(st.size).is_err() {
+                    st.file = None;
+                    st.seg += 1;
+                }
                 return Err(WalError::Io { path, source: e });
             }
             st.size += buf.len() as u64;
@@ -363,13 +388,13 @@ impl Wal {
         Ok(())
     }
 
-    /// Closes the current segment and starts the next, returning its number.
-    /// Every record appended before this call is in a lower-numbered segment.
+    /// Closes the current segment, returning the number of the segment the
+    /// next append goes to: every record appended before this call is in a
+    /// lower-numbered segment.
     pub fn cut_segment(&self) -> Result<u64, WalError> {
         let mut st = self.shared.state.lock();
-        let next = st.seg + 1;
-        self.shared.start_segment(&mut st, next)?;
-        Ok(next)
+        self.shared.close_segment(&mut st)?;
+        Ok(st.seg)
     }
 
     /// Deletes the segment files numbered below `segment` (never the one
@@ -413,32 +438,63 @@ impl Shared {
         self.dir.join(format!("{n:08}"))
     }
 
-    /// Closes the open segment (fsynced unless the policy is `Never`) and
-    /// creates segment `n` with its header.
-    fn start_segment(&self, st: &mut State, n: u64) -> Result<(), WalError> {
-        let durable = self.opts.fsync != FsyncPolicy::Never;
-        if let Some(old) = st.file.take()
-            && durable
-        {
-            old.sync_data()
-                .map_err(io_err(&self.segment_path(st.seg)))?;
+    /// Closes the open segment (fsynced unless the policy is `Never`); the
+    /// next append starts the next number. Numbering moves on even when the
+    /// fsync fails, so no name is ever created twice.
+    fn close_segment(&self, st: &mut State) -> Result<(), WalError> {
+        let Some(old) = st.file.take() else {
+            return Ok(());
+        };
+        let path = self.segment_path(st.seg);
+        st.seg += 1;
+        st.size = 0;
+        st.dirty = false;
+        if self.opts.fsync != FsyncPolicy::Never {
+            old.sync_data().map_err(io_err(&path))?;
         }
-        let path = self.segment_path(n);
-        let mut file = OpenOptions::new()
-            .write(true)
+        Ok(())
+    }
+
+    /// Creates segment `st.seg` with its header and makes it the open one.
+    /// A segment whose header cannot be written (a full disk) is removed
+    /// again, so the next try can create the same name.
+    fn open_segment(&self, st: &mut State) -> Result<Arc<File>, WalError> {
+        let path = self.segment_path(st.seg);
+        let file = OpenOptions::new()
+            .append(true)
             .create_new(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        file.write_all(&HEADER).map_err(io_err(&path))?;
-        if durable {
-            file.sync_data().map_err(io_err(&path))?;
-            sync_dir(&self.dir)?;
+        let durable = self.opts.fsync != FsyncPolicy::Never;
+        let written = self
+            .write(&file, &HEADER)
+            .and_then(|()| if durable { file.sync_data() } else { Ok(()) })
+            .map_err(io_err(&path))
+            .and_then(|()| if durable { sync_dir(&self.dir) } else { Ok(()) });
+        if let Err(e) = written {
+            drop(file);
+            if fs::remove_file(&path).is_err() && path.exists() {
+                st.seg += 1;
+            }
+            return Err(e);
         }
-        st.seg = n;
-        st.file = Some(Arc::new(file));
+        let file = Arc::new(file);
+        st.file = Some(Arc::clone(&file));
         st.size = HEADER_LEN;
         st.dirty = false;
-        Ok(())
+        Ok(file)
+    }
+
+    /// Writes `buf` at the end of a segment.
+    fn write(&self, file: &File, buf: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if self.disk_full.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut f = file;
+            f.write_all(&buf[..buf.len() / 2])?;
+            return Err(io::Error::from_raw_os_error(28));
+        }
+        let mut f = file;
+        f.write_all(buf)
     }
 
     /// Fsyncs the open segment if anything was written since the last sync.
@@ -469,6 +525,7 @@ impl Shared {
         let mut st = self.state.lock();
         if st.file.as_ref().is_some_and(|f| Arc::ptr_eq(f, file)) {
             st.file = None;
+            st.seg += 1;
         }
     }
 }
@@ -512,7 +569,7 @@ enum SegmentEnd {
 fn replay_segment(
     path: &Path,
     f: &mut impl FnMut(&[u8]) -> Result<(), String>,
-    records: &mut u64,
+    stats: &mut ReplayStats,
 ) -> Result<SegmentEnd, WalError> {
     let file = File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
@@ -566,11 +623,13 @@ fn replay_segment(
         if crc.finalize() != want {
             return Ok(SegmentEnd::Corrupt(format!("record {index} fails its CRC")));
         }
-        f(&payload).map_err(|message| WalError::Replay {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        *records += 1;
+        match f(&payload) {
+            Ok(()) => stats.records += 1,
+            Err(reason) => {
+                tracing::warn!(segment = %path.display(), record = index, %reason, "skipping a WAL record that cannot be replayed");
+                stats.skipped_records += 1;
+            }
+        }
         index += 1;
     }
     Ok(SegmentEnd::Clean)
@@ -633,7 +692,8 @@ mod tests {
     #[test]
     fn segment_files_are_named_with_eight_digits() {
         let dir = tempfile::tempdir().unwrap();
-        let _wal = Wal::open(dir.path(), opts(1 << 20)).unwrap();
+        let wal = Wal::open(dir.path(), opts(1 << 20)).unwrap();
+        wal.append(&[b"x"]).unwrap();
         assert!(dir.path().join("00000001").is_file());
     }
 
@@ -659,7 +719,8 @@ mod tests {
             ReplayStats {
                 records: 2,
                 segments: 1,
-                corrupt_segments: 1
+                corrupt_segments: 1,
+                skipped_records: 0,
             }
         );
     }
@@ -684,7 +745,8 @@ mod tests {
             ReplayStats {
                 records: 2,
                 segments: 2,
-                corrupt_segments: 1
+                corrupt_segments: 1,
+                skipped_records: 0,
             }
         );
     }
@@ -715,7 +777,8 @@ mod tests {
         wal.append(&[b"three"]).unwrap();
         assert_eq!(wal.cut_segment().unwrap(), 4);
         drop(wal);
-        assert_eq!(segments(dir.path()), vec![1, 2, 3, 4]);
+        // Segment 4 was never written to, so it was never created.
+        assert_eq!(segments(dir.path()), vec![1, 2, 3]);
         let (got, _) = replay_all(dir.path());
         assert_eq!(
             got,
@@ -749,23 +812,87 @@ mod tests {
     }
 
     #[test]
-    fn callback_error_stops_replay() {
+    fn a_record_the_callback_refuses_is_skipped_and_counted() {
         let dir = tempfile::tempdir().unwrap();
         let wal = Wal::open(dir.path(), opts(1 << 20)).unwrap();
-        wal.append(&[b"ok", b"bad", b"never"]).unwrap();
+        wal.append(&[b"ok", b"bad", b"after"]).unwrap();
         drop(wal);
-        let mut seen = 0;
-        let err = Wal::replay(dir.path(), |r| {
-            seen += 1;
+        let mut kept = Vec::new();
+        let stats = Wal::replay(dir.path(), |r| {
             if r == b"bad" {
-                Err("cannot decode".into())
-            } else {
-                Ok(())
+                return Err("cannot decode".into());
             }
+            kept.push(r.to_vec());
+            Ok(())
         })
-        .unwrap_err();
-        assert_eq!(seen, 2);
-        assert!(err.to_string().contains("cannot decode"), "{err}");
+        .unwrap();
+        assert_eq!(kept, vec![b"ok".to_vec(), b"after".to_vec()]);
+        assert_eq!(stats.records, 2);
+        assert_eq!(stats.skipped_records, 1);
+        assert_eq!(stats.corrupt_segments, 0);
+    }
+
+    fn disk_full(wal: &Wal, full: bool) {
+        wal.shared
+            .disk_full
+            .store(full, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    #[test]
+    fn appends_resume_after_a_full_disk_without_reopening() {
+        for fsync in [FsyncPolicy::Always, FsyncPolicy::Never] {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = WalOptions {
+                segment_size: 4096,
+                fsync,
+            };
+            let wal = Wal::open(dir.path(), opts).unwrap();
+            wal.append(&[b"before"]).unwrap();
+            disk_full(&wal, true);
+            // Half-written records in the open segment, then (after a cut)
+            // new segments whose header cannot be written.
+            for i in 0..5 {
+                let err = wal.append(&[&[b'x'; 40][..], b"y"]).unwrap_err();
+                assert!(err.is_out_of_space(), "{err}");
+                if i == 1 {
+                    assert_eq!(wal.cut_segment().unwrap(), 2);
+                }
+            }
+            disk_full(&wal, false);
+            wal.append(&[b"after"]).unwrap();
+            wal.cut_segment().unwrap();
+            wal.append(&[b"next segment"]).unwrap();
+            drop(wal);
+            let (got, stats) = replay_all(dir.path());
+            assert_eq!(
+                got,
+                vec![
+                    b"before".to_vec(),
+                    b"after".to_vec(),
+                    b"next segment".to_vec()
+                ],
+                "{fsync}"
+            );
+            assert_eq!(stats.corrupt_segments, 0, "{fsync}");
+            // Numbering has no gap a failed header left behind.
+            assert_eq!(segments(dir.path()), vec![1, 2, 3], "{fsync}");
+        }
+    }
+
+    #[test]
+    fn opening_on_a_full_disk_creates_no_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), opts(1 << 20)).unwrap();
+        wal.append(&[b"kept"]).unwrap();
+        drop(wal);
+        for _ in 0..3 {
+            let wal = Wal::open(dir.path(), opts(1 << 20)).unwrap();
+            disk_full(&wal, true);
+            assert!(wal.append(&[b"refused"]).unwrap_err().is_out_of_space());
+        }
+        assert_eq!(segments(dir.path()), vec![1]);
+        let (got, _) = replay_all(dir.path());
+        assert_eq!(got, vec![b"kept".to_vec()]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod codec;
 mod config;
+mod dir_lock;
 mod error;
 mod head_set;
 mod http;
@@ -13,6 +14,7 @@ mod memory_limit;
 mod metrics;
 mod self_metrics;
 mod traces;
+mod wal_health;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use common::tenant::TenantId;
 use common::traces::{
     AttrScope, Span, Trace, TraceId, TraceScan, TraceStore, TracesPushOutcome, TracesPusher,
 };
-use common::wal::WalOptions;
+use common::wal::{ReplayStats, WalOptions};
 use dashmap::DashMap;
 use object_store::ObjectStore;
 use parking_lot::Mutex;
@@ -47,6 +49,7 @@ use metrics::metadata::MetadataStore;
 use metrics::tenant_db::TenantDb;
 use self_metrics::{IngesterMetrics, TenantLabel, TenantReasonLabel};
 use traces::TracesDb;
+use wal_health::WalHealth;
 
 /// The traces WAL's directory inside a tenant's WAL directory (the
 /// metrics WAL ignores entries that are not segment numbers).
@@ -69,20 +72,33 @@ pub struct Ingester {
     /// Refuses pushes past `max_memory_bytes`.
     memory: MemoryLimit,
     metrics: IngesterMetrics,
+    /// Whether WAL writes succeed (`/ready`, `cairn_ingester_wal_writable`).
+    wal_health: WalHealth,
+    /// Held for the process's life: no second process uses `wal_dir`.
+    _dir_lock: dir_lock::DirLock,
     /// Its lifecycle (set by the server once the WAL is replayed).
     membership: std::sync::OnceLock<Arc<Membership>>,
 }
 
 impl Ingester {
-    /// Opens the ingester, replaying every tenant's WAL under `cfg.wal_dir`.
+    /// Opens the ingester: locks `cfg.wal_dir` (failing at once when
+    /// another process holds it, before reading or writing anything there),
+    /// then replays every tenant's WAL under it.
     pub fn new(
         cfg: IngesterConfig,
         store: Arc<dyn ObjectStore>,
         overrides: Arc<Overrides>,
         registry: &mut Registry,
     ) -> Result<Arc<Self>, IngesterError> {
+        let dir_lock = dir_lock::DirLock::acquire(&cfg.wal_dir)?;
         let metrics = IngesterMetrics::register(registry);
         let this = Self {
+            wal_health: WalHealth::new(
+                &cfg.wal_dir,
+                metrics.wal_writable.clone(),
+                metrics.wal_write_failures.clone(),
+            ),
+            _dir_lock: dir_lock,
             logs: LogsIngester::new(wal_options(&cfg), cfg.logs_block_max_age / 2),
             memory: MemoryLimit::new(cfg.max_memory_bytes),
             cfg,
@@ -101,47 +117,82 @@ impl Ingester {
 
     fn replay_all(&self) -> Result<(), IngesterError> {
         let dir = &self.cfg.wal_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
         let entries = std::fs::read_dir(dir)
             .map_err(|e| IngesterError::Io(format!("{}: {e}", dir.display())))?;
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(tenant) = name.to_str().and_then(|n| TenantId::parse(n).ok()) else {
+            if name == dir_lock::LOCK_FILE {
+                continue;
+            }
+            let tenant = name.to_str().and_then(|n| TenantId::parse(n).ok());
+            let (Some(tenant), true) = (tenant, entry.path().is_dir()) else {
                 tracing::warn!(path = %entry.path().display(), "ignoring non-tenant entry in WAL directory");
                 continue;
             };
+            // Records skipped at warn name their segment; the span names the tenant.
+            let _span = tracing::info_span!("wal_replay", %tenant).entered();
             if let Some(stats) = self
                 .logs
                 .replay(&tenant, &entry.path().join(logs::WAL_SUBDIR))?
             {
-                tracing::info!(%tenant, records = stats.records, segments = stats.segments, "replayed logs WAL");
-                self.metrics.wal_replayed_records.inc_by(stats.records);
-                self.metrics
-                    .wal_corrupt_segments
-                    .inc_by(stats.corrupt_segments);
+                tracing::info!(
+                    records = stats.records,
+                    segments = stats.segments,
+                    "replayed logs WAL"
+                );
+                self.count_replay(&tenant, &stats);
             }
             let (db, stats, exemplars) =
                 TenantDb::open(tenant.clone(), &entry.path(), wal_options(&self.cfg))?;
-            tracing::info!(%tenant, records = stats.records, segments = stats.segments, exemplars = exemplars.len(), "replayed WAL");
+            tracing::info!(
+                records = stats.records,
+                segments = stats.segments,
+                exemplars = exemplars.len(),
+                "replayed WAL"
+            );
             if !exemplars.is_empty() {
                 self.exemplar_store(&tenant).lock().add(exemplars);
             }
-            self.metrics.wal_replayed_records.inc_by(stats.records);
-            self.metrics
-                .wal_corrupt_segments
-                .inc_by(stats.corrupt_segments);
+            self.count_replay(&tenant, &stats);
             self.tenants.insert(tenant.clone(), Arc::new(db));
             let traces_dir = entry.path().join(TRACES_WAL_DIR);
             if traces_dir.exists() {
-                let (traces, stats) =
-                    TracesDb::open(tenant.clone(), &traces_dir, wal_options(&self.cfg))?;
-                tracing::info!(%tenant, records = stats.records, "replayed traces WAL");
-                self.metrics.wal_replayed_records.inc_by(stats.records);
+                let (traces, stats) = TracesDb::open(
+                    tenant.clone(),
+                    &traces_dir,
+                    wal_options(&self.cfg),
+                    self.cfg.trace_idle_period,
+                )?;
+                tracing::info!(records = stats.records, "replayed traces WAL");
+                self.count_replay(&tenant, &stats);
                 self.traces.insert(tenant, Arc::new(traces));
             }
         }
         Ok(())
+    }
+
+    /// Counts what a replay of one of `tenant`'s WALs found.
+    fn count_replay(&self, tenant: &TenantId, stats: &ReplayStats) {
+        self.metrics.wal_replayed_records.inc_by(stats.records);
+        self.metrics
+            .wal_corrupt_segments
+            .inc_by(stats.corrupt_segments);
+        if stats.skipped_records > 0 {
+            tracing::warn!(%tenant, skipped = stats.skipped_records, "skipped WAL records that could not be replayed");
+            self.metrics
+                .wal_replay_skipped_records
+                .get_or_create(&TenantLabel {
+                    tenant: tenant.to_string(),
+                })
+                .inc_by(stats.skipped_records);
+        }
+    }
+
+    /// `Ok` while the ingester can write its WAL, else why not (for
+    /// `/ready`). While writes fail it probes the WAL directory, so it
+    /// turns `Ok` again once space returns even when no push comes.
+    pub fn wal_status(&self) -> Result<(), String> {
+        self.wal_health.check()
     }
 
     fn traces_db(&self, tenant: &TenantId) -> Result<Arc<TracesDb>, IngesterError> {
@@ -152,7 +203,12 @@ impl Ingester {
         match self.traces.entry(tenant.clone()) {
             dashmap::Entry::Occupied(o) => Ok(Arc::clone(o.get())),
             dashmap::Entry::Vacant(v) => {
-                let (db, _) = TracesDb::open(tenant.clone(), &dir, wal_options(&self.cfg))?;
+                let (db, _) = TracesDb::open(
+                    tenant.clone(),
+                    &dir,
+                    wal_options(&self.cfg),
+                    self.cfg.trace_idle_period,
+                )?;
                 Ok(Arc::clone(v.insert(Arc::new(db)).value()))
             }
         }
@@ -539,16 +595,12 @@ impl MetricsPusher for Ingester {
         let label = TenantLabel {
             tenant: tenant.to_string(),
         };
-        match &outcome {
-            Ok(o) => {
-                self.metrics
-                    .appended_samples
-                    .get_or_create(&label)
-                    .inc_by(o.accepted as u64);
-            }
-            Err(_) => {
-                self.metrics.wal_write_failures.inc();
-            }
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
+        if let Ok(o) = &outcome {
+            self.metrics
+                .appended_samples
+                .get_or_create(&label)
+                .inc_by(o.accepted as u64);
         }
         self.metrics
             .active_series
@@ -701,18 +753,14 @@ impl LogsPusher for Ingester {
             .join(logs::WAL_SUBDIR);
         let limits = self.limits(tenant);
         let outcome = self.logs.push(tenant, &dir, streams, limits).await;
-        match &outcome {
-            Ok(o) => {
-                self.metrics
-                    .appended_lines
-                    .get_or_create(&TenantLabel {
-                        tenant: tenant.to_string(),
-                    })
-                    .inc_by(o.accepted as u64);
-            }
-            Err(_) => {
-                self.metrics.wal_write_failures.inc();
-            }
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
+        if let Ok(o) = &outcome {
+            self.metrics
+                .appended_lines
+                .get_or_create(&TenantLabel {
+                    tenant: tenant.to_string(),
+                })
+                .inc_by(o.accepted as u64);
         }
         outcome
     }
@@ -730,7 +778,9 @@ impl TracesPusher for Ingester {
         let db = self
             .traces_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;
-        let outcome = db.push(spans, &limits)?;
+        let outcome = db.push(spans, &limits);
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
+        let outcome = outcome?;
         self.metrics
             .appended_spans
             .get_or_create(&TenantLabel {

@@ -27,6 +27,8 @@ pub(crate) struct IngesterMetrics {
     pub(crate) wal_replayed_records: Counter,
     pub(crate) wal_corrupt_segments: Counter,
     pub(crate) wal_write_failures: Counter,
+    pub(crate) wal_writable: Gauge,
+    pub(crate) wal_replay_skipped_records: Family<TenantLabel, Counter>,
     pub(crate) blocks_uploaded: Family<TenantLabel, Counter>,
     pub(crate) block_upload_failures: Family<TenantLabel, Counter>,
     pub(crate) appended_exemplars: Family<TenantLabel, Counter>,
@@ -70,6 +72,16 @@ impl IngesterMetrics {
             "wal_write_failures",
             "Pushes refused because the WAL write failed",
             m.wal_write_failures.clone(),
+        );
+        r.register(
+            "wal_writable",
+            "1 while WAL writes succeed, 0 after one failed (a full disk) until a write or the /ready probe succeeds",
+            m.wal_writable.clone(),
+        );
+        r.register(
+            "wal_replay_skipped_records",
+            "WAL records skipped at replay because they could not be decoded",
+            m.wal_replay_skipped_records.clone(),
         );
         r.register(
             "blocks_uploaded",

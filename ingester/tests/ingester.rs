@@ -815,3 +815,65 @@ async fn uploads_retry_through_throttling_and_half_done_block_uploads() {
         .unwrap();
     assert_eq!(traces.common_prefixes.len(), 1, "one trace block");
 }
+
+#[tokio::test]
+async fn a_wal_record_that_cannot_be_decoded_is_skipped_and_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());
+    ing.push(&tenant(), vec![series("a", 0..5)]).await.unwrap();
+    drop(ing);
+    // A series record (type 4) whose label name is not UTF-8.
+    let wal = common::wal::Wal::open(&dir.path().join("team-a"), Default::default()).unwrap();
+    wal.append(&[&[
+        4, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0xff, 1, 0, 0, 0, b'x',
+    ]])
+    .unwrap();
+    drop(wal);
+    let cfg = IngesterConfig {
+        wal_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let ing = Ingester::new(
+        cfg,
+        store,
+        Arc::new(Overrides::new(Limits::default())),
+        &mut registry,
+    )
+    .expect("one bad record does not stop a start-up");
+    assert_eq!(sample_count(ing.as_ref()).await, 5);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(r#"cairn_ingester_wal_replay_skipped_records_total{tenant="team-a"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_ingester_on_the_same_wal_dir_is_refused_before_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(dir.path(), Arc::new(InMemory::new()), Limits::default());
+    ing.push(&tenant(), vec![series("a", 0..5)]).await.unwrap();
+    let before = wal_segments(dir.path());
+    let cfg = IngesterConfig {
+        wal_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let Err(err) = Ingester::new(
+        cfg,
+        Arc::new(InMemory::new()),
+        Arc::new(Overrides::new(Limits::default())),
+        &mut registry,
+    ) else {
+        panic!("a second ingester opened a locked WAL directory");
+    };
+    let err = err.to_string();
+    assert!(err.contains("err-cairn-wal-dir-locked"), "{err}");
+    assert!(err.contains(&std::process::id().to_string()), "{err}");
+    assert_eq!(wal_segments(dir.path()), before);
+    ing.push(&tenant(), vec![series("a", 5..10)]).await.unwrap();
+    assert_eq!(sample_count(ing.as_ref()).await, 10);
+}

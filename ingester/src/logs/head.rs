@@ -84,6 +84,17 @@ impl LogsHead {
         );
     }
 
+    /// Forgets stream `id`, created for a push whose WAL write then failed
+    /// (its stream record is not in the WAL, so it must not stay).
+    pub(crate) fn remove(&self, id: u32) {
+        let mut s = self.streams.write();
+        if let Some(stream) = s.by_id.remove(&id) {
+            let labels = stream.lock().labels.clone();
+            s.postings.remove(id, &labels);
+            s.by_labels.remove(&labels);
+        }
+    }
+
     /// Stream `id`.
     pub(crate) fn get(&self, id: u32) -> Option<Arc<Mutex<MemStream>>> {
         self.streams.read().by_id.get(&id).cloned()

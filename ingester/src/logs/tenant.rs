@@ -29,6 +29,7 @@ use super::head::LogsHead;
 use super::record::{self, Record};
 use crate::error::IngesterError;
 use crate::head_set::{HeadSet, upload_with_retry};
+use crate::wal_health;
 
 /// Per-tenant logs state in an ingester.
 pub(crate) struct TenantLogs {
@@ -105,6 +106,7 @@ impl TenantLogs {
         let mut records: Vec<Vec<u8>> = Vec::new();
         let mut accepted: Vec<(u32, LogEntry)> = Vec::new();
         let mut outcome = LogsPushOutcome::default();
+        let mut created = Vec::new();
         for ps in streams {
             let id = match head.lookup(&ps.labels) {
                 Some(id) => id,
@@ -126,6 +128,7 @@ impl TenantLogs {
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     records.push(record::encode_stream(id, &ps.labels));
                     head.create(id, ps.labels.clone());
+                    created.push(id);
                     id
                 }
             };
@@ -169,9 +172,14 @@ impl TenantLogs {
             ));
         }
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.wal
-            .append(&refs)
-            .map_err(|e| PushError::Wal(e.to_string()))?;
+        if let Err(e) = self.wal.append(&refs) {
+            // Nothing was acknowledged: streams created for this push have
+            // no record in the WAL, so a later push must create them again.
+            for id in created {
+                head.remove(id);
+            }
+            return Err(wal_health::refusal(e));
+        }
         outcome.accepted = accepted.len();
         for (id, e) in accepted {
             if let Some(stream) = head.get(id) {
@@ -230,7 +238,7 @@ impl TenantLogs {
         let next_segment = self
             .wal
             .cut_segment()
-            .map_err(|e| IngesterError::Wal(e.to_string()))?;
+            .map_err(|e| IngesterError::Wal(wal_health::describe(&e)))?;
         self.heads.write().cut(LogsHead::new(), next_segment);
         Ok(())
     }

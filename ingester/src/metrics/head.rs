@@ -159,6 +159,16 @@ impl Head {
         self.insert(id, MemSeries::new(labels, None));
     }
 
+    /// Forgets series `id`, created for a push whose WAL write then failed
+    /// (its series record is not in the WAL, so it must not stay).
+    pub(crate) fn remove(&self, id: u32) {
+        if let Some((_, series)) = self.series.remove(&id) {
+            let labels = series.lock().labels.clone();
+            self.postings.write().remove(id, &labels);
+            self.by_labels.remove(&labels);
+        }
+    }
+
     /// The series with ref `id`.
     pub(crate) fn get(&self, id: u32) -> Option<Arc<Mutex<MemSeries>>> {
         self.series.get(&id).map(|s| Arc::clone(&s))

@@ -3,11 +3,13 @@
 //! The WAL (`common::wal`) stores opaque records; this module gives them
 //! meaning. Three kinds, little-endian, fixed width:
 //!
-//! - series:  `0x01 | ref u32 | labels`
+//! - series:  `0x04 | ref u32 | labels`
 //! - samples: `0x02 | n u32 | n × (ref u32, t i64, v f64 bits)`
-//! - exemplars: `0x03 | n u32 | n × (series labels | m u32 | m × (labels, t i64, v f64 bits))`
+//! - exemplars: `0x05 | n u32 | n × (series labels | m u32 | m × (labels, t i64, v f64 bits))`
 //!
-//! where `labels` is `n u16 | n × (len u16, name, len u16, value)`.
+//! where `labels` is as [`crate::codec::put_labels`] writes it. Series
+//! (`0x01`) and exemplars (`0x03`) records of the first format, with
+//! `u16` label lengths, are still read.
 //! A series record always precedes the first samples record naming its ref.
 //! Exemplar records name their series by labels: the exemplar store is
 //! keyed by labels and outlives head cuts.
@@ -18,9 +20,11 @@ use common::series::Sample;
 
 use crate::codec::{Reader, labels_size, put_labels};
 
-const SERIES: u8 = 1;
+const SERIES_V1: u8 = 1;
 const SAMPLES: u8 = 2;
-const EXEMPLARS: u8 = 3;
+const EXEMPLARS_V1: u8 = 3;
+const SERIES: u8 = 4;
+const EXEMPLARS: u8 = 5;
 
 /// A decoded WAL record.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,20 +91,21 @@ pub(crate) fn encode_samples(samples: &[(u32, Sample)]) -> Vec<u8> {
 pub(crate) fn decode(rec: &[u8]) -> Result<Record, String> {
     let mut r = Reader::new(rec);
     match r.u8()? {
-        SERIES => {
+        kind @ (SERIES | SERIES_V1) => {
             let id = r.u32()?;
-            let labels = r.labels()?;
+            let labels = read_labels(&mut r, kind == SERIES_V1)?;
             Ok(Record::Series { id, labels })
         }
-        EXEMPLARS => {
+        kind @ (EXEMPLARS | EXEMPLARS_V1) => {
+            let v1 = kind == EXEMPLARS_V1;
             let n = r.count(4)?;
             let mut out = Vec::with_capacity(n);
             for _ in 0..n {
-                let series = r.labels()?;
+                let series = read_labels(&mut r, v1)?;
                 let m = r.count(18)?;
                 let mut exemplars = Vec::with_capacity(m);
                 for _ in 0..m {
-                    let labels = r.labels()?;
+                    let labels = read_labels(&mut r, v1)?;
                     let timestamp = r.u64()? as i64;
                     let value = f64::from_bits(r.u64()?);
                     exemplars.push(Exemplar {
@@ -132,6 +137,11 @@ pub(crate) fn decode(rec: &[u8]) -> Result<Record, String> {
         }
         other => Err(format!("unknown record type {other}")),
     }
+}
+
+/// A label set in the current or (`v1`) the first record format.
+fn read_labels(r: &mut Reader<'_>, v1: bool) -> Result<Labels, String> {
+    if v1 { r.labels_v1() } else { r.labels() }
 }
 
 #[cfg(test)]
@@ -174,5 +184,30 @@ mod tests {
         for cut in 0..enc.len() {
             assert!(decode(&enc[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn a_series_with_an_80_kib_label_value_round_trips() {
+        let big = "v".repeat(80 * 1024);
+        let labels = Labels::from_pairs([("__name__", "up"), ("big", big.as_str())]);
+        assert_eq!(
+            decode(&encode_series(3, &labels)).unwrap(),
+            Record::Series { id: 3, labels }
+        );
+    }
+
+    #[test]
+    fn first_format_series_records_are_still_read() {
+        // 0x01 | ref 7 | 1 label: "job" = "j", u16 lengths.
+        let mut rec = vec![SERIES_V1, 7, 0, 0, 0, 1, 0, 3, 0];
+        rec.extend_from_slice(b"job");
+        rec.extend_from_slice(&[1, 0, b'j']);
+        assert_eq!(
+            decode(&rec).unwrap(),
+            Record::Series {
+                id: 7,
+                labels: Labels::from_pairs([("job", "j")])
+            }
+        );
     }
 }

@@ -28,6 +28,7 @@ use super::head::{AppendCheck, Head};
 use super::record::{self, Record};
 use crate::error::IngesterError;
 use crate::head_set::{HeadSet, upload_with_retry};
+use crate::wal_health;
 
 /// Per-tenant metrics state in an ingester.
 pub(crate) struct TenantDb {
@@ -107,7 +108,7 @@ impl TenantDb {
         let _guard = self.append.lock();
         self.wal
             .append(&[rec.as_slice()])
-            .map_err(|e| PushError::Wal(e.to_string()))
+            .map_err(wal_health::refusal)
     }
 
     /// Appends validated series; returns once accepted samples are in the WAL.
@@ -122,6 +123,7 @@ impl TenantDb {
         let mut records: Vec<Vec<u8>> = Vec::new();
         let mut accepted: Vec<(u32, Sample)> = Vec::new();
         let mut outcome = PushOutcome::default();
+        let mut created = Vec::new();
         for ps in series {
             let id = match head.lookup(&ps.labels) {
                 Some(id) => id,
@@ -142,6 +144,7 @@ impl TenantDb {
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     records.push(record::encode_series(id, &ps.labels));
                     head.create(id, ps.labels.clone());
+                    created.push(id);
                     id
                 }
             };
@@ -180,9 +183,14 @@ impl TenantDb {
             records.push(record::encode_samples(&accepted));
         }
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.wal
-            .append(&refs)
-            .map_err(|e| PushError::Wal(e.to_string()))?;
+        if let Err(e) = self.wal.append(&refs) {
+            // Nothing was acknowledged: series created for this push have
+            // no record in the WAL, so a later push must create them again.
+            for id in created {
+                head.remove(id);
+            }
+            return Err(wal_health::refusal(e));
+        }
         for (id, s) in &accepted {
             if let Some(mem) = head.get(*id) {
                 mem.lock().append(*s);
@@ -235,7 +243,7 @@ impl TenantDb {
         let next_segment = self
             .wal
             .cut_segment()
-            .map_err(|e| IngesterError::Wal(e.to_string()))?;
+            .map_err(|e| IngesterError::Wal(wal_health::describe(&e)))?;
         let records: Vec<Vec<u8>> = new
             .refs()
             .iter()
@@ -244,7 +252,7 @@ impl TenantDb {
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         self.wal
             .append(&refs)
-            .map_err(|e| IngesterError::Wal(e.to_string()))?;
+            .map_err(|e| IngesterError::Wal(wal_health::describe(&e)))?;
         self.heads.write().cut(new, next_segment);
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! uploaded ([`tenant`]). Live traces and heads answer lookups and
 //! searches until queriers see the blocks.
 
+mod record;
 mod tenant;
 
 pub(crate) use tenant::TracesDb;
@@ -53,18 +54,29 @@ impl LiveTrace {
 }
 
 impl TraceMap {
-    /// Appends `spans`, enforcing `max_traces_per_user` (on the traces in
-    /// this map) and `max_bytes_per_trace`; a span already held (same trace
-    /// and span ID) counts as accepted without being stored twice. Returns
-    /// the outcome and the spans newly stored (what the WAL must log).
+    /// Appends `spans` received now, enforcing `max_traces_per_user` (on
+    /// the traces in this map) and `max_bytes_per_trace`; a span already
+    /// held (same trace and span ID) counts as accepted without being stored
+    /// twice. Returns the outcome and the spans newly stored (what the WAL
+    /// must log).
     pub(crate) fn push(
         &mut self,
         spans: Vec<Span>,
         limits: &Limits,
     ) -> (TracesPushOutcome, Vec<Span>) {
+        self.push_at(spans, limits, Instant::now())
+    }
+
+    /// [`TraceMap::push`] of spans received at `now` (WAL replay passes
+    /// when they were logged).
+    pub(crate) fn push_at(
+        &mut self,
+        spans: Vec<Span>,
+        limits: &Limits,
+        now: Instant,
+    ) -> (TracesPushOutcome, Vec<Span>) {
         let mut out = TracesPushOutcome::default();
         let mut stored = Vec::new();
-        let now = Instant::now();
         for span in spans {
             let bytes = span_size(&span);
             let is_new = !self.traces.contains_key(&span.trace_id);
@@ -111,17 +123,42 @@ impl TraceMap {
         (out, stored)
     }
 
+    /// Removes spans [`TraceMap::push`] stored (their WAL write failed, so
+    /// they were not acknowledged), and traces left empty.
+    pub(crate) fn forget(&mut self, stored: &[Span]) {
+        for span in stored {
+            let Some(trace) = self.traces.get_mut(&span.trace_id) else {
+                continue;
+            };
+            if let Some(i) = trace.spans.iter().position(|s| s.span_id == span.span_id) {
+                let bytes = span_size(&trace.spans.remove(i));
+                trace.bytes -= bytes;
+                self.bytes -= bytes;
+            }
+            if trace.spans.is_empty() {
+                self.traces.remove(&span.trace_id);
+            }
+        }
+    }
+
     /// Removes and returns the traces that got no span for `idle` (all of
     /// them with `Duration::ZERO`).
     pub(crate) fn take_idle(&mut self, idle: Duration) -> Vec<(TraceId, LiveTrace)> {
-        let idle_ids: Vec<TraceId> = self
+        self.take_where(|_, t| t.last_append.elapsed() >= idle)
+    }
+
+    /// Removes and returns the traces `pick` selects.
+    pub(crate) fn take_where(
+        &mut self,
+        pick: impl Fn(&TraceId, &LiveTrace) -> bool,
+    ) -> Vec<(TraceId, LiveTrace)> {
+        let ids: Vec<TraceId> = self
             .traces
             .iter()
-            .filter(|(_, t)| t.last_append.elapsed() >= idle)
+            .filter(|(id, t)| pick(id, t))
             .map(|(id, _)| *id)
             .collect();
-        idle_ids
-            .into_iter()
+        ids.into_iter()
             .filter_map(|id| {
                 let t = self.traces.remove(&id)?;
                 self.bytes -= t.bytes;

@@ -1,31 +1,35 @@
 //! One tenant's traces in the ingester: live traces, the heads of idle
 //! traces, and their write-ahead log in `<wal_dir>/<tenant>/traces/`.
 //!
-//! Every newly stored span is logged (one record per push, OTLP protobuf)
-//! before the push is acknowledged, and the log is replayed into live
-//! traces on start. A cut starts a new WAL segment and logs the still-live
-//! traces into it again, so the older segments hold nothing but the cut
-//! head's spans (and copies); they are deleted once its block is uploaded.
+//! Every newly stored span is logged (one record per push, with the time)
+//! before the push is acknowledged, and the log is replayed on start: traces
+//! that got a span within `trace_idle_period` of the restart are live again,
+//! the others complete (in the head, not counted against
+//! `max_traces_per_user`). A cut starts a new WAL segment and logs a cut
+//! record with the still-live traces into it, so the older segments hold
+//! nothing but the cut head's spans (and copies); they are deleted once its
+//! block is uploaded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::block::BlockMeta;
 use common::limits::Limits;
 use common::push::PushError;
 use common::tenant::TenantId;
 use common::traces::block::write_trace_block;
-use common::traces::otlp::{decode_spans, encode_spans};
 use common::traces::tags::TagSummary;
 use common::traces::{AttrScope, Span, Trace, TraceId, TraceScan, TracesPushOutcome, union_traces};
 use common::wal::{ReplayStats, Wal, WalOptions};
 use object_store::ObjectStore;
 use parking_lot::Mutex;
 
+use super::record::{self, Record};
 use super::{TraceHead, TraceMap};
 use crate::error::IngesterError;
 use crate::head_set::{HeadSet, upload_with_retry};
+use crate::wal_health;
 
 /// Live traces and the heads of idle ones.
 struct State {
@@ -44,31 +48,52 @@ pub(crate) struct TracesDb {
 }
 
 impl TracesDb {
-    /// Replays the WAL in `dir` into live traces (limits are not applied
-    /// again: everything logged was acknowledged) and opens it for appending.
+    /// Replays the WAL in `dir` (limits are not applied again: everything
+    /// logged was acknowledged) and opens it for appending. Traces that got
+    /// a span less than `idle` ago (by the records' times) are live again;
+    /// the rest, and those a logged cut found complete, go to the head.
     pub(crate) fn open(
         tenant: TenantId,
         dir: &Path,
         opts: WalOptions,
+        idle: Duration,
     ) -> Result<(Self, ReplayStats), IngesterError> {
         let mut live = TraceMap::default();
+        let mut complete = Vec::new();
         let unlimited = Limits {
             max_traces_per_user: 0,
             max_bytes_per_trace: 0,
             ..Limits::default()
         };
+        let (now, now_ms) = (Instant::now(), common::time::now_ms());
+        // When a record was logged, as an instant (ages past `idle` only
+        // need to be idle, so they are clamped to it).
+        let logged_at = |at_ms: i64| {
+            let age = Duration::from_millis(now_ms.saturating_sub(at_ms).max(0) as u64);
+            now.checked_sub(age.min(idle)).unwrap_or(now)
+        };
         let stats = Wal::replay(dir, |rec| {
-            let spans = decode_spans(rec).map_err(|e| e.to_string())?;
-            live.push(spans, &unlimited);
+            match record::decode(rec)? {
+                Record::Spans { at_ms, spans } => {
+                    live.push_at(spans, &unlimited, at_ms.map_or(now, logged_at));
+                }
+                Record::Cut { at_ms, live: still } => {
+                    let ids: HashSet<_> = still.iter().map(|s| s.trace_id).collect();
+                    complete.extend(live.take_where(|id, _| !ids.contains(id)));
+                    live.push_at(still, &unlimited, logged_at(at_ms));
+                }
+            }
             Ok(())
         })
         .map_err(|e| IngesterError::Wal(format!("replaying {}: {e}", dir.display())))?;
+        complete.extend(live.take_idle(idle));
         let wal = Wal::open(dir, opts)
             .map_err(|e| IngesterError::Wal(format!("opening {}: {e}", dir.display())))?;
         let state = State {
             live,
             heads: HeadSet::new(TraceHead::default()),
         };
+        state.heads.current().absorb(complete);
         Ok((
             Self {
                 tenant,
@@ -90,9 +115,12 @@ impl TracesDb {
         let mut state = self.state.lock();
         let (outcome, stored) = state.live.push(spans, limits);
         if !stored.is_empty() {
-            self.wal
-                .append(&[&encode_spans(&stored)])
-                .map_err(|e| PushError::Wal(e.to_string()))?;
+            let rec = record::encode_spans_at(common::time::now_ms(), &stored);
+            if let Err(e) = self.wal.append(&[&rec]) {
+                // Not acknowledged: a retry must store and log them again.
+                state.live.forget(&stored);
+                return Err(wal_health::refusal(e));
+            }
         }
         Ok(outcome)
     }
@@ -155,14 +183,12 @@ impl TracesDb {
         if state.heads.current().is_empty() {
             return Ok(());
         }
-        let wal_error = |e: common::wal::WalError| IngesterError::Wal(e.to_string());
+        let wal_error = |e: common::wal::WalError| IngesterError::Wal(wal_health::describe(&e));
         let next_segment = self.wal.cut_segment().map_err(wal_error)?;
         let live: Vec<Span> = state.live.spans().cloned().collect();
-        if !live.is_empty() {
-            self.wal
-                .append(&[&encode_spans(&live)])
-                .map_err(wal_error)?;
-        }
+        self.wal
+            .append(&[&record::encode_cut(common::time::now_ms(), &live)])
+            .map_err(wal_error)?;
         state.heads.cut(TraceHead::default(), next_segment);
         Ok(())
     }

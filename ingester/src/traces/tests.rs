@@ -13,6 +13,9 @@ use object_store::local::LocalFileSystem;
 
 use super::{TraceMap, TracesDb};
 
+/// A trace idle period no test waits out.
+const IDLE: Duration = Duration::from_secs(3600);
+
 fn span(trace: u8, id: u8, start: u64) -> Span {
     Span {
         trace_id: [trace; 16],
@@ -119,7 +122,7 @@ async fn idle_traces_are_cut_into_a_block_and_live_ones_survive_a_restart() {
         Arc::new(LocalFileSystem::new_with_prefix(bucket.path()).unwrap());
     let tenant = TenantId::parse("team-a").unwrap();
     let limits = Limits::default();
-    let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default()).unwrap();
+    let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default(), IDLE).unwrap();
     db.push(vec![span(1, 1, 100), span(1, 2, 200)], &limits)
         .unwrap();
     // Nothing is idle yet: no cut, nothing uploaded.
@@ -152,7 +155,7 @@ async fn idle_traces_are_cut_into_a_block_and_live_ones_survive_a_restart() {
     // The old segments are gone; the live trace was logged again.
     assert_eq!(segments(wal.path()), 1);
     drop(db);
-    let (db, _) = TracesDb::open(tenant, wal.path(), WalOptions::default()).unwrap();
+    let (db, _) = TracesDb::open(tenant, wal.path(), WalOptions::default(), IDLE).unwrap();
     assert_eq!(db.trace_by_id([2; 16], 0, u64::MAX).unwrap().spans.len(), 1);
     assert!(
         db.trace_by_id([1; 16], 0, u64::MAX).is_none(),
@@ -169,16 +172,91 @@ async fn a_failed_upload_keeps_the_head_and_its_wal() {
     let store = common::block::InstrumentedStore::new(inner);
     store.fail_puts(0, 1, "traces");
     let tenant = TenantId::parse("team-a").unwrap();
-    let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default()).unwrap();
+    let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default(), IDLE).unwrap();
     db.push(vec![span(1, 1, 100)], &Limits::default()).unwrap();
     assert!(db.cut_and_upload(&store, "i", 1, true).await.is_err());
     assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
     drop(db);
-    let (db, _) = TracesDb::open(tenant, wal.path(), WalOptions::default()).unwrap();
+    let (db, _) = TracesDb::open(tenant, wal.path(), WalOptions::default(), IDLE).unwrap();
     assert!(
         db.trace_by_id([1; 16], 0, u64::MAX).is_some(),
         "still in the WAL"
     );
     let metas = db.cut_and_upload(&store, "i", 1, true).await.unwrap();
     assert_eq!(metas.len(), 1, "the retry uploads it");
+}
+
+fn one_live_trace() -> Limits {
+    Limits {
+        max_traces_per_user: 1,
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn replayed_traces_idle_past_the_idle_period_are_not_live() {
+    let wal = tempfile::tempdir().unwrap();
+    let tenant = TenantId::parse("team-a").unwrap();
+    let idle = Duration::from_secs(1);
+    let open = || TracesDb::open(tenant.clone(), wal.path(), WalOptions::default(), idle).unwrap();
+    let (db, _) = open();
+    db.push(vec![span(1, 1, 100)], &one_live_trace()).unwrap();
+    drop(db);
+    // Restarted at once: the trace is still live and the limit holds.
+    let (db, _) = open();
+    let out = db.push(vec![span(2, 1, 100)], &one_live_trace()).unwrap();
+    assert_eq!(out.rejected[0].reason, DiscardReason::LiveTracesExceeded);
+    drop(db);
+    // Restarted after the idle period: complete, in the head, not live.
+    std::thread::sleep(idle + Duration::from_millis(100));
+    let (db, _) = open();
+    let out = db.push(vec![span(2, 1, 100)], &one_live_trace()).unwrap();
+    assert_eq!(out.accepted, 1, "{:?}", out.rejected);
+    assert_eq!(db.gauges().0, 1, "only the new trace is live");
+    assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
+    assert!(
+        db.should_cut(Duration::ZERO, usize::MAX),
+        "the head holds it"
+    );
+}
+
+#[tokio::test]
+async fn replayed_traces_a_flush_completed_are_not_live() {
+    let wal = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(bucket.path()).unwrap());
+    let store = common::block::InstrumentedStore::new(inner);
+    store.fail_puts(0, 1, "traces");
+    let tenant = TenantId::parse("team-a").unwrap();
+    let open = || TracesDb::open(tenant.clone(), wal.path(), WalOptions::default(), IDLE).unwrap();
+    let (db, _) = open();
+    db.push(vec![span(1, 1, 100)], &one_live_trace()).unwrap();
+    // Flushed (the upload fails, so its spans stay in the WAL), then a
+    // trace that is still live when the process restarts.
+    assert!(db.cut_and_upload(&store, "i", 1, true).await.is_err());
+    db.push(vec![span(2, 1, 100)], &one_live_trace()).unwrap();
+    drop(db);
+    let (db, _) = open();
+    assert_eq!(db.gauges().0, 1, "only trace 2 is live");
+    let out = db.push(vec![span(3, 1, 100)], &one_live_trace()).unwrap();
+    assert_eq!(out.rejected[0].reason, DiscardReason::LiveTracesExceeded);
+    assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
+    let metas = db.cut_and_upload(&store, "i", 1, true).await.unwrap();
+    assert_eq!(metas.iter().map(|m| m.stats.num_samples).sum::<u64>(), 2);
+}
+
+#[test]
+fn first_format_records_replay_as_live() {
+    let wal = tempfile::tempdir().unwrap();
+    let tenant = TenantId::parse("team-a").unwrap();
+    let wal_file = common::wal::Wal::open(wal.path(), WalOptions::default()).unwrap();
+    wal_file
+        .append(&[&common::traces::otlp::encode_spans(&[span(1, 1, 100)])])
+        .unwrap();
+    drop(wal_file);
+    let (db, stats) = TracesDb::open(tenant, wal.path(), WalOptions::default(), IDLE).unwrap();
+    assert_eq!(stats.records, 1);
+    assert_eq!(db.gauges().0, 1, "live, as before");
+    assert!(db.trace_by_id([1; 16], 0, u64::MAX).is_some());
 }
