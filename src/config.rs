@@ -281,6 +281,12 @@ impl Config {
             None => Config::default(),
         };
         cfg.apply_flags(flags);
+        // Recent queries skip the bucket for as long as the ingesters
+        // surely hold what they uploaded.
+        cfg.querier
+            .blocks
+            .query_store_after
+            .get_or_insert(cfg.ingester.retain_uploaded_for);
         cfg.validate()?;
         Ok(cfg)
     }
@@ -330,6 +336,16 @@ impl Config {
                 "ingester.retain_uploaded_for ({:?}) must exceed querier.blocks.block_list_ttl ({:?}), \
                  or freshly uploaded data is briefly invisible",
                 self.ingester.retain_uploaded_for, self.querier.blocks.block_list_ttl
+            ));
+        }
+        if let Some(after) = self.querier.blocks.query_store_after
+            && after > self.ingester.retain_uploaded_for
+        {
+            return Err(format!(
+                "querier.blocks.query_store_after ({after:?}) must not exceed \
+                 ingester.retain_uploaded_for ({:?}): queries of the last {after:?} skip the bucket, \
+                 so the ingesters must hold that long what they uploaded",
+                self.ingester.retain_uploaded_for
             ));
         }
         if !self.limits.auth_tokens.is_empty() {

@@ -5,6 +5,7 @@ mod support;
 
 mod api_parity;
 mod auth;
+mod bucket_outage;
 mod bad_input;
 mod cluster;
 mod compaction;
