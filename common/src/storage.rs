@@ -220,3 +220,81 @@ pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageE
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path;
+
+    use super::*;
+    use crate::series::StoreError;
+
+    /// An S3 store at `port` on 127.0.0.1 with a bounded wait of about 1.5 s.
+    fn s3_at(port: u16) -> Arc<dyn ObjectStore> {
+        build_store(&StorageConfig {
+            backend: Backend::S3,
+            s3: S3Config {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket_name: "b".into(),
+                insecure: true,
+                connect_timeout: Duration::from_millis(500),
+                read_timeout: Duration::from_millis(500),
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(1),
+                ..S3Config::default()
+            },
+            ..StorageConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// Reads one object, returning how long it took and the error as the
+    /// querier sees it.
+    async fn failed_read(store: &dyn ObjectStore) -> (Duration, StoreError) {
+        let started = Instant::now();
+        let err = store.get(&Path::from("t/meta.json")).await.unwrap_err();
+        (started.elapsed(), StoreError::from(err))
+    }
+
+    #[tokio::test]
+    async fn a_bucket_refusing_connections_fails_reads_within_the_bounded_wait() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let (took, err) = failed_read(s3_at(port).as_ref()).await;
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+        assert!(err.to_string().starts_with("err-cairn-store-unavailable: "));
+    }
+
+    #[tokio::test]
+    async fn a_bucket_that_stopped_answering_fails_reads_within_the_bounded_wait() {
+        // Connections are accepted (by the kernel) and never answered.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let (took, err) = failed_read(s3_at(port).as_ref()).await;
+        // retry_timeout (1 s) plus one read_timeout (0.5 s), and slack.
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        assert!(took >= Duration::from_millis(500), "{took:?}");
+        assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+        drop(silent);
+    }
+
+    #[test]
+    fn s3_waits_have_bounded_defaults_and_read_from_yaml() {
+        let d = S3Config::default();
+        assert_eq!(d.connect_timeout, Duration::from_secs(3));
+        assert_eq!(d.read_timeout, Duration::from_secs(5));
+        assert_eq!(d.retry_timeout, Duration::from_secs(10));
+        let cfg: StorageConfig = serde_json::from_str(
+            r#"{"backend":"s3","s3":{"bucket_name":"b","read_timeout":"2s","max_retries":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.s3.read_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.s3.max_retries, 1);
+        assert_eq!(cfg.s3.connect_timeout, d.connect_timeout);
+    }
+}

@@ -521,7 +521,74 @@ async fn transient_storage_errors_are_retried_during_a_query() {
         .select(&tenant(), &name_is("m"), 0, 999)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::ObjectStore(_)), "{err}");
+    assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_range_within_query_store_after_is_answered_without_touching_the_bucket() {
+    let f = Fixture::new();
+    let now = now_ms();
+    f.block(&series("m", 2, now - 60_000, now - 50_000)).await;
+    let recent_only = f.block_store(
+        Limits::default(),
+        BlockStoreConfig {
+            query_store_after: Some(Duration::from_secs(600)),
+            ..quick()
+        },
+    );
+    f.recording.take_lists();
+    f.read_paths();
+    // Within the last 10 minutes: the ingesters hold it all.
+    let got = recent_only
+        .select(&tenant(), &name_is("m"), now - 300_000, now)
+        .await
+        .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+    assert!(f.recording.take_lists().is_empty(), "no listing");
+    assert!(f.read_paths().is_empty(), "no GET, not even the bucket index");
+    // Reaching further back, the bucket is read.
+    let got = recent_only
+        .select(&tenant(), &name_is("m"), now - 900_000, now)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    // Unset, every range reads the bucket.
+    let always = f.block_store(Limits::default(), quick());
+    let got = always
+        .select(&tenant(), &name_is("m"), now - 300_000, now)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+}
+
+#[tokio::test]
+async fn a_meta_json_that_cannot_be_read_fails_the_query_instead_of_hiding_the_block() {
+    let f = Fixture::new();
+    f.block(&series("m", 3, 0, 1000)).await;
+    f.block(&series("m", 3, 1000, 2000)).await;
+    let bs = f.block_store(
+        Limits::default(),
+        BlockStoreConfig {
+            fetch_max_retries: 1,
+            // Listing, so every meta.json is read.
+            bucket_index_max_staleness: Duration::ZERO,
+            ..quick()
+        },
+    );
+    // Three failures over two blocks read at most twice each: one block's
+    // meta.json fails more often than it is retried, so the query fails,
+    // naming the store.
+    f.recording.fail_next_gets(3, "meta.json");
+    let err = bs
+        .select(&tenant(), &name_is("m"), 0, 1999)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+    assert!(err.to_string().contains("err-cairn-store-unavailable"), "{err}");
+    // Once within the retries, it answers whole.
+    f.recording.fail_next_gets(1, "meta.json");
+    let got = bs.select(&tenant(), &name_is("m"), 0, 1999).await.unwrap();
+    assert_eq!(got, series("m", 3, 0, 2000));
 }
 
 #[tokio::test]
