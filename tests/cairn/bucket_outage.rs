@@ -178,10 +178,11 @@ async fn survives(outage: Outage) {
         "storage:\n  backend: s3\n  s3:\n    endpoint: http://127.0.0.1:{}\n    bucket_name: cairn\n    insecure: true\n{STORE_YAML}",
         weed.s3_port
     );
+    // The block list is not cached, as if the outage had outlasted it.
     let cairn = Cairn::start_with_storage(
         dir.path(),
         &storage,
-        "  trace_idle_period: 1s\n",
+        "  trace_idle_period: 1s\nquerier:\n  blocks:\n    block_list_ttl: 0s\n",
     )
     .await;
     let now = write_data(&cairn).await;
