@@ -17,7 +17,8 @@ const TENANT: &str = "outage";
 const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
 /// The store's bounded wait in these tests: connect and read timeouts of
 /// 1 s, retries until 2 s after the first attempt.
-const STORE_YAML: &str = "    connect_timeout: 1s\n    read_timeout: 1s\n    max_retries: 2\n    retry_timeout: 2s\n";
+const STORE_YAML: &str =
+    "    connect_timeout: 1s\n    read_timeout: 1s\n    max_retries: 2\n    retry_timeout: 2s\n";
 /// What a query that needs the unavailable bucket may take at most: the
 /// bounded wait above (about 3 s) with room for a slow machine.
 const BOUND: Duration = Duration::from_secs(10);
@@ -191,7 +192,14 @@ async fn survives(outage: Outage) {
     // With the bucket up, every query answers.
     answers(&cairn, "recent PromQL", &q.recent_promql, "recent", QUICK).await;
     answers(&cairn, "old PromQL", &q.old_promql, "\"7\"", BOUND).await;
-    answers(&cairn, "recent LogQL", &q.recent_logql, "recent line 2", QUICK).await;
+    answers(
+        &cairn,
+        "recent LogQL",
+        &q.recent_logql,
+        "recent line 2",
+        QUICK,
+    )
+    .await;
     answers(&cairn, "trace by ID", &q.trace, "GET /cart", QUICK).await;
     answers(&cairn, "all-time search", &q.all_search, TRACE_ID, BOUND).await;
 
@@ -212,7 +220,14 @@ async fn survives(outage: Outage) {
     ));
     took.push((
         "recent LogQL",
-        answers(&cairn, "recent LogQL", &q.recent_logql, "recent line 2", QUICK).await,
+        answers(
+            &cairn,
+            "recent LogQL",
+            &q.recent_logql,
+            "recent line 2",
+            QUICK,
+        )
+        .await,
     ));
     took.push((
         "old LogQL",
@@ -246,7 +261,10 @@ async fn survives(outage: Outage) {
             assert!(body.contains("\"7\""), "{body}");
             break;
         }
-        assert!(Instant::now() < deadline, "bucket back, still {status}: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "bucket back, still {status}: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     answers(&cairn, "old LogQL", &q.old_logql, "\"result\"", BOUND).await;

@@ -5,8 +5,8 @@ mod support;
 
 mod api_parity;
 mod auth;
-mod bucket_outage;
 mod bad_input;
+mod bucket_outage;
 mod cluster;
 mod compaction;
 mod crash;

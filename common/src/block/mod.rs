@@ -42,7 +42,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use ulid::Ulid;
 
 pub use self::bucket_index::{
-    BUCKET_INDEX_VERSION, BucketIndex, read_bucket_index, write_bucket_index,
+    BUCKET_INDEX_VERSION, BucketIndex, read_bucket_index, read_bucket_index_with_retry,
+    write_bucket_index,
 };
 use self::chunks::FRAME_HEADER_LEN;
 pub use self::chunks::{MAX_SEGMENT_BYTES, read_frame, write_frame};

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use common::block::{
     BlockMeta, BucketIndex, DeletionMark, RetryPolicy, Signal, blocks_created_since,
-    complete_blocks, deletion_marks, read_bucket_index, scan_blocks, split_covered,
+    complete_blocks, deletion_marks, read_bucket_index_with_retry, scan_blocks, split_covered,
 };
 use common::series::StoreError;
 use common::tenant::TenantId;
@@ -272,7 +272,14 @@ impl<R: CachedReader> BlockCatalog<R> {
         if relist || self.cfg.bucket_index_max_staleness.is_zero() {
             return Ok(None);
         }
-        let index = match read_bucket_index(self.store.as_ref(), tenant, self.signal).await {
+        let index = match read_bucket_index_with_retry(
+            self.store.as_ref(),
+            tenant,
+            self.signal,
+            &self.retry(),
+        )
+        .await
+        {
             Ok(Some(index)) => index,
             Ok(None) => return Ok(None),
             Err(e) => match StoreError::from(e) {

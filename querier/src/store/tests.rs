@@ -545,7 +545,10 @@ async fn a_range_within_query_store_after_is_answered_without_touching_the_bucke
         .unwrap();
     assert!(got.is_empty(), "{got:?}");
     assert!(f.recording.take_lists().is_empty(), "no listing");
-    assert!(f.read_paths().is_empty(), "no GET, not even the bucket index");
+    assert!(
+        f.read_paths().is_empty(),
+        "no GET, not even the bucket index"
+    );
     // Reaching further back, the bucket is read.
     let got = recent_only
         .select(&tenant(), &name_is("m"), now - 900_000, now)
@@ -584,7 +587,10 @@ async fn a_meta_json_that_cannot_be_read_fails_the_query_instead_of_hiding_the_b
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
-    assert!(err.to_string().contains("err-cairn-store-unavailable"), "{err}");
+    assert!(
+        err.to_string().contains("err-cairn-store-unavailable"),
+        "{err}"
+    );
     // Once within the retries, it answers whole.
     f.recording.fail_next_gets(1, "meta.json");
     let got = bs.select(&tenant(), &name_is("m"), 0, 1999).await.unwrap();
