@@ -87,6 +87,10 @@ pub(crate) struct BlockCatalog<R> {
     signal: Signal,
     open: Opener<R>,
     lists: DashMap<TenantId, ListSlot>,
+    /// Per tenant, the newest `max_time` of any block its last successful
+    /// listing found (`i64::MIN` for none): a recent range skips the bucket
+    /// only when no block known reaches into it.
+    newest_block_end: DashMap<TenantId, i64>,
     indexes: IndexCache<R>,
     opening: DashMap<BlockKey, OpenSlot<R>>,
 }
@@ -115,6 +119,7 @@ impl<R: CachedReader> BlockCatalog<R> {
             signal,
             open,
             lists: DashMap::new(),
+            newest_block_end: DashMap::new(),
             opening: DashMap::new(),
         }
     }
@@ -216,6 +221,8 @@ impl<R: CachedReader> BlockCatalog<R> {
                 self.indexes.remove(&(tenant.clone(), gone.ulid));
             }
         }
+        let newest = all.iter().map(|m| m.max_time).max().unwrap_or(i64::MIN);
+        self.newest_block_end.insert(tenant.clone(), newest);
         let metas = Arc::new(self.readable(all.clone(), &marks));
         *listed = Some(Listed {
             at: Instant::now(),
@@ -321,7 +328,10 @@ impl<R: CachedReader> BlockCatalog<R> {
     /// Readers for the tenant's blocks overlapping `[mint, maxt]`
     /// (milliseconds, inclusive); blocks outside it are never opened.
     /// None when the range is recent enough for the ingesters alone
-    /// ([`BlockStoreConfig::query_store_after`]): the bucket is not read.
+    /// ([`BlockStoreConfig::query_store_after`]) and no block the tenant's
+    /// last listing found reaches into it: the bucket is not read. A block
+    /// that does (uploaded by an ingester that has restarted since, so no
+    /// longer holds it), or no listing yet, means reading the bucket.
     /// `relist` as in [`BlockCatalog::block_list`].
     pub(crate) async fn readers(
         &self,
@@ -330,7 +340,12 @@ impl<R: CachedReader> BlockCatalog<R> {
         maxt: i64,
         relist: bool,
     ) -> Result<Vec<Arc<R>>, StoreError> {
-        if self.cfg.ingesters_only(mint) {
+        if self.cfg.ingesters_only(mint)
+            && self
+                .newest_block_end
+                .get(tenant)
+                .is_some_and(|newest| *newest <= mint)
+        {
             return Ok(Vec::new());
         }
         let list = self.block_list(tenant, relist).await?;
