@@ -68,10 +68,12 @@ pub struct BlockStoreConfig {
     /// data they uploaded (`ingester.retain_uploaded_for`): older data may
     /// be only in the bucket. Unset, the `cairn` binary sets it to
     /// `ingester.retain_uploaded_for`; unset or zero here, every query
-    /// reads the bucket. Caveat: an ingester restarted after uploading its
-    /// heads on shutdown (`flush_on_shutdown`) no longer holds them, so for
-    /// this long after such a restart recent queries do not see that data;
-    /// set zero where that matters more than answering during an outage.
+    /// reads the bucket. A recent range still reads the bucket while the
+    /// tenant's last listing knows a block reaching into it (what an
+    /// ingester uploaded on shutdown and no longer holds after a restart).
+    /// Caveat: a querier that has not listed the tenant's blocks since such
+    /// an upload does not know that block; set zero where that matters more
+    /// than answering during an outage.
     #[serde(with = "humantime_serde")]
     pub query_store_after: Option<Duration>,
 }
