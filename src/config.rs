@@ -316,8 +316,19 @@ impl Config {
             None => Config::default(),
         };
         cfg.apply_flags(flags);
+        cfg.derive_defaults();
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Fills the settings whose defaults follow from others: recent queries
+    /// skip the bucket (`querier.blocks.query_store_after`) for as long as
+    /// the ingesters surely hold what they uploaded.
+    fn derive_defaults(&mut self) {
+        self.querier
+            .blocks
+            .query_store_after
+            .get_or_insert(self.ingester.retain_uploaded_for);
     }
 
     fn apply_flags(&mut self, f: &Flags) {
@@ -367,6 +378,16 @@ impl Config {
                 "ingester.retain_uploaded_for ({:?}) must exceed querier.blocks.block_list_ttl ({:?}), \
                  or freshly uploaded data is briefly invisible",
                 self.ingester.retain_uploaded_for, self.querier.blocks.block_list_ttl
+            ));
+        }
+        if let Some(after) = self.querier.blocks.query_store_after
+            && after > self.ingester.retain_uploaded_for
+        {
+            return Err(format!(
+                "querier.blocks.query_store_after ({after:?}) must not exceed \
+                 ingester.retain_uploaded_for ({:?}): queries of the last {after:?} skip the bucket, \
+                 so the ingesters must hold that long what they uploaded",
+                self.ingester.retain_uploaded_for
             ));
         }
         if !self.limits.auth_tokens.is_empty() {
@@ -436,6 +457,23 @@ mod tests {
                 .unwrap_err()
                 .contains("compactor.sharding")
         );
+    }
+
+    #[test]
+    fn query_store_after_follows_the_ingesters_retention_and_may_not_exceed_it() {
+        let mut cfg: Config =
+            serde_saphyr::from_str("ingester:\n  retain_uploaded_for: 20m\n").unwrap();
+        cfg.derive_defaults();
+        assert_eq!(
+            cfg.querier.blocks.query_store_after,
+            Some(Duration::from_secs(1200))
+        );
+        cfg.validate().unwrap();
+        let mut longer: Config =
+            serde_saphyr::from_str("querier:\n  blocks:\n    query_store_after: 1h\n").unwrap();
+        longer.derive_defaults();
+        let err = longer.validate().unwrap_err();
+        assert!(err.contains("querier.blocks.query_store_after"), "{err}");
     }
 
     #[test]

@@ -59,9 +59,20 @@ impl Series {
 /// Errors a store returns while answering a query.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Object storage failed (after retries).
+    /// Object storage refused a request for a reason retrying cannot fix
+    /// (not found, permission denied, bad request).
     #[error("object storage: {0}")]
-    ObjectStore(#[from] object_store::Error),
+    ObjectStore(object_store::Error),
+    /// Object storage did not answer (connection refused or reset, timed
+    /// out, 5xx) within its bounded retries: the query needs the bucket and
+    /// the bucket is down (→ 503). Queries of data recent enough for the
+    /// ingesters alone (`querier.blocks.query_store_after`) still answer.
+    #[error(
+        "err-cairn-store-unavailable: the object store (bucket) is unavailable: {0}; \
+         this query reads blocks older than querier.blocks.query_store_after, which only the bucket holds: \
+         check that the bucket (storage.s3.endpoint) is reachable, or query a more recent range"
+    )]
+    StoreUnavailable(String),
     /// Stored data could not be decoded.
     #[error("corrupt data in {what}: {reason}")]
     Corrupt {
@@ -94,6 +105,18 @@ pub enum StoreError {
     /// Anything else (I/O).
     #[error("{0}")]
     Other(String),
+}
+
+impl From<object_store::Error> for StoreError {
+    /// Failures that retrying might have fixed mean the bucket is
+    /// unavailable; the others are kept as they are.
+    fn from(e: object_store::Error) -> Self {
+        if crate::block::is_transient(&e) {
+            StoreError::StoreUnavailable(e.to_string())
+        } else {
+            StoreError::ObjectStore(e)
+        }
+    }
 }
 
 /// Read access to a tenant's series. Time bounds are inclusive milliseconds.

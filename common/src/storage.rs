@@ -4,14 +4,21 @@
 //! filesystem backend is the embedded default; S3 (and S3-compatibles such as
 //! SeaweedFS or MinIO, path-style) is for real deployments; in-memory is for
 //! tests.
+//!
+//! Every request to an S3 bucket has a bounded wait ([`S3Config`]'s
+//! timeouts and retries): a bucket that refuses connections or stops
+//! answering fails a read within seconds instead of holding queries for
+//! minutes, so the querier can say the store is unavailable (503) and keep
+//! answering from the ingesters what they hold.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use serde::{Deserialize, Serialize};
 
 /// Which backend to use.
@@ -56,7 +63,7 @@ impl Default for FilesystemConfig {
 }
 
 /// S3 bucket. Unset keys fall back to the standard `AWS_*` environment variables.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// e.g. `http://127.0.0.1:8333`; empty for AWS.
@@ -74,6 +81,65 @@ pub struct S3Config {
     pub insecure: bool,
     /// Use virtual-hosted-style URLs instead of path-style (S3-compatibles want path-style).
     pub virtual_hosted_style: bool,
+    /// Longest wait for a TCP (and TLS) connection to the endpoint (AWS
+    /// recommends about 3 s for latency-sensitive clients).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response (headers or body):
+    /// what notices a bucket that accepted the connection but stopped
+    /// answering. It restarts with every read, so large objects are not cut.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// Longest a whole request (connect to last body byte) may take.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Retries of a failed request (connection refused or reset, timeout,
+    /// 5xx) after the first attempt, with exponential backoff and jitter.
+    pub max_retries: usize,
+    /// No retry starts later than this after a request's first attempt:
+    /// with `read_timeout`, it bounds how long one read of an unavailable
+    /// bucket waits before failing (about `retry_timeout + read_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub retry_timeout: Duration,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            bucket_name: String::new(),
+            region: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            insecure: false,
+            virtual_hosted_style: false,
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl S3Config {
+    /// The HTTP client's timeouts.
+    fn client_options(&self) -> ClientOptions {
+        ClientOptions::new()
+            .with_allow_http(self.insecure)
+            .with_connect_timeout(self.connect_timeout)
+            .with_read_timeout(self.read_timeout)
+            .with_timeout(self.request_timeout)
+    }
+
+    /// How failed requests are retried.
+    fn retry_config(&self) -> RetryConfig {
+        RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: self.max_retries,
+            retry_timeout: self.retry_timeout,
+        }
+    }
 }
 
 /// Why a store could not be built.
@@ -122,7 +188,8 @@ pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageE
             }
             let mut b = AmazonS3Builder::from_env()
                 .with_bucket_name(&s3.bucket_name)
-                .with_allow_http(s3.insecure)
+                .with_client_options(s3.client_options())
+                .with_retry(s3.retry_config())
                 .with_virtual_hosted_style_request(s3.virtual_hosted_style);
             for (value, set) in [
                 (
@@ -151,5 +218,83 @@ pub fn build_store(cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageE
                 b.build().map_err(|e| StorageError::Config(e.to_string()))?,
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use object_store::ObjectStoreExt;
+    use object_store::path::Path;
+
+    use super::*;
+    use crate::series::StoreError;
+
+    /// An S3 store at `port` on 127.0.0.1 with a bounded wait of about 1.5 s.
+    fn s3_at(port: u16) -> Arc<dyn ObjectStore> {
+        build_store(&StorageConfig {
+            backend: Backend::S3,
+            s3: S3Config {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket_name: "b".into(),
+                insecure: true,
+                connect_timeout: Duration::from_millis(500),
+                read_timeout: Duration::from_millis(500),
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(1),
+                ..S3Config::default()
+            },
+            ..StorageConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// Reads one object, returning how long it took and the error as the
+    /// querier sees it.
+    async fn failed_read(store: &dyn ObjectStore) -> (Duration, StoreError) {
+        let started = Instant::now();
+        let err = store.get(&Path::from("t/meta.json")).await.unwrap_err();
+        (started.elapsed(), StoreError::from(err))
+    }
+
+    #[tokio::test]
+    async fn a_bucket_refusing_connections_fails_reads_within_the_bounded_wait() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let (took, err) = failed_read(s3_at(port).as_ref()).await;
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+        assert!(err.to_string().starts_with("err-cairn-store-unavailable: "));
+    }
+
+    #[tokio::test]
+    async fn a_bucket_that_stopped_answering_fails_reads_within_the_bounded_wait() {
+        // Connections are accepted (by the kernel) and never answered.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let (took, err) = failed_read(s3_at(port).as_ref()).await;
+        // retry_timeout (1 s) plus one read_timeout (0.5 s), and slack.
+        assert!(took < Duration::from_secs(4), "{took:?}");
+        assert!(took >= Duration::from_millis(500), "{took:?}");
+        assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+        drop(silent);
+    }
+
+    #[test]
+    fn s3_waits_have_bounded_defaults_and_read_from_yaml() {
+        let d = S3Config::default();
+        assert_eq!(d.connect_timeout, Duration::from_secs(3));
+        assert_eq!(d.read_timeout, Duration::from_secs(5));
+        assert_eq!(d.retry_timeout, Duration::from_secs(10));
+        let cfg: StorageConfig = serde_json::from_str(
+            r#"{"backend":"s3","s3":{"bucket_name":"b","read_timeout":"2s","max_retries":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.s3.read_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.s3.max_retries, 1);
+        assert_eq!(cfg.s3.connect_timeout, d.connect_timeout);
     }
 }

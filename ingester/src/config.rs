@@ -24,7 +24,9 @@ pub struct IngesterConfig {
     pub wal_segment_size: u64,
     /// How long a head stays queryable after its block was uploaded. Must
     /// exceed how long queriers cache the block list, or freshly uploaded
-    /// data is briefly in neither place.
+    /// data is briefly in neither place; queries of the last this-long are
+    /// answered without the bucket (`querier.blocks.query_store_after`), so
+    /// they survive a bucket outage.
     #[serde(with = "humantime_serde")]
     pub retain_uploaded_for: Duration,
     /// Upload attempts per cut before giving up until the next cut (data stays in the WAL).
@@ -73,7 +75,7 @@ impl Default for IngesterConfig {
             wal_fsync: wal.fsync,
             wal_segment_size: wal.segment_size,
             upload_attempts: 5,
-            retain_uploaded_for: Duration::from_secs(120),
+            retain_uploaded_for: Duration::from_secs(15 * 60),
             max_exemplars_per_series: 10,
             max_exemplar_series_per_tenant: 100_000,
             max_metadata_per_tenant: 10_000,

@@ -6,6 +6,7 @@ mod support;
 mod api_parity;
 mod auth;
 mod bad_input;
+mod bucket_outage;
 mod cluster;
 mod compaction;
 mod crash;

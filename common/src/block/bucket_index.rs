@@ -15,7 +15,7 @@ use flate2::write::GzEncoder;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{BlockError, BlockMeta, DeletionMark, Signal, corrupt, get_all};
+use super::{BlockError, BlockMeta, DeletionMark, RetryPolicy, Signal, corrupt, get_all};
 use crate::tenant::TenantId;
 
 /// The bucket index format version.
@@ -65,8 +65,19 @@ pub async fn read_bucket_index(
     tenant: &TenantId,
     signal: Signal,
 ) -> Result<Option<BucketIndex>, BlockError> {
+    read_bucket_index_with_retry(store, tenant, signal, &RetryPolicy::default()).await
+}
+
+/// [`read_bucket_index`], retrying transient failures per `retry`: a
+/// querier must not mistake a failed read for a missing index.
+pub async fn read_bucket_index_with_retry(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    signal: Signal,
+    retry: &RetryPolicy,
+) -> Result<Option<BucketIndex>, BlockError> {
     let path = signal.bucket_index_path(tenant);
-    let bytes = match get_all(store, &path).await {
+    let bytes = match retry.run(&path, || get_all(store, &path)).await {
         Ok(b) => b,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),

@@ -6,6 +6,9 @@
 //! block read in [`RetryPolicy`] gives all backends the same behaviour:
 //! transient failures are retried a few times with exponential backoff,
 //! permanent ones (not found, permission denied, bad path) fail at once.
+//! A connection or timeout failure the HTTP client already retried (under
+//! `storage.s3`'s bounded retries) is not retried again: stacking both
+//! would multiply the wait on an unavailable bucket.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,7 +50,7 @@ impl RetryPolicy {
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if attempt < self.max_retries && is_transient(&e) => {
+                Err(e) if attempt < self.max_retries && is_transient(&e) && !client_retried(&e) => {
                     let wait = self.backoff.saturating_mul(1 << attempt.min(16));
                     attempt += 1;
                     tracing::warn!(object = %path, attempt, error = %e, ?wait, "retrying object storage read");
@@ -60,12 +63,26 @@ impl RetryPolicy {
 }
 
 /// True for errors worth retrying: everything except the ones that say the
-/// request itself is wrong and would fail again.
-fn is_transient(e: &object_store::Error) -> bool {
+/// request itself is wrong and would fail again. Exhausted retries of such
+/// an error mean the store is unavailable.
+pub fn is_transient(e: &object_store::Error) -> bool {
     matches!(
         e,
         object_store::Error::Generic { .. } | object_store::Error::JoinError { .. }
     )
+}
+
+/// True when `e` is a connection failure or timeout of an HTTP backend's
+/// client, which retried it already within its own bounds.
+fn client_retried(e: &object_store::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<object_store::client::HttpError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// How a query reads chunks: the retry policy and the GETs it may have in

@@ -42,7 +42,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use ulid::Ulid;
 
 pub use self::bucket_index::{
-    BUCKET_INDEX_VERSION, BucketIndex, read_bucket_index, write_bucket_index,
+    BUCKET_INDEX_VERSION, BucketIndex, read_bucket_index, read_bucket_index_with_retry,
+    write_bucket_index,
 };
 use self::chunks::FRAME_HEADER_LEN;
 pub use self::chunks::{MAX_SEGMENT_BYTES, read_frame, write_frame};
@@ -50,11 +51,11 @@ pub use self::covered::split_covered;
 pub use self::deletion_mark::{
     DELETION_MARK_FILE, DeletionMark, deletion_mark_path, read_deletion_mark, write_deletion_mark,
 };
-pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy};
+pub use self::fetch::{DEFAULT_FETCH_CONCURRENCY, FetchOptions, RetryPolicy, is_transient};
 use self::index::{ChunkRef, Index};
 pub use self::instrumented::InstrumentedStore;
 pub use self::meta::{BlockCompaction, BlockMeta, BlockStats, CairnMeta};
-pub use self::parquet_object::ParquetObject;
+pub use self::parquet_object::{ParquetObject, read_error as parquet_read_error};
 pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
 pub use self::signal::Signal;
 pub use self::writer::BlockWriter;
@@ -120,7 +121,7 @@ impl From<BlockError> for StoreError {
                 what: object,
                 reason,
             },
-            BlockError::ObjectStore(e) => StoreError::ObjectStore(e),
+            BlockError::ObjectStore(e) => StoreError::from(e),
             other => StoreError::Other(other.to_string()),
         }
     }

@@ -37,6 +37,19 @@ fn external(e: object_store::Error) -> ParquetError {
     ParquetError::External(Box::new(e))
 }
 
+/// What a failed Parquet read of `path` means: the store's own error when
+/// the store failed (an unavailable bucket is a 503 naming it, never
+/// "damaged data"), else damage.
+pub fn read_error(path: &Path, e: ParquetError) -> super::BlockError {
+    match e {
+        ParquetError::External(source) => match source.downcast::<object_store::Error>() {
+            Ok(e) => super::BlockError::ObjectStore(*e),
+            Err(other) => super::corrupt(path, other.to_string()),
+        },
+        other => super::corrupt(path, other.to_string()),
+    }
+}
+
 impl AsyncFileReader for ParquetObject {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
         async move {

@@ -80,7 +80,9 @@ impl ApiError {
                 StoreError::TooManySeries { .. } | StoreError::TooManyChunkBytes { .. } => {
                     EXECUTION
                 }
-                StoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                StoreError::Unavailable(_) | StoreError::StoreUnavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                }
                 _ => INTERNAL,
             },
         }

@@ -61,6 +61,39 @@ pub struct BlockStoreConfig {
     /// compactor's `deletion_delay`.
     #[serde(with = "humantime_serde")]
     pub ignore_deletion_marks_delay: Duration,
+    /// Queries whose range starts less than this long ago are answered by
+    /// the ingesters alone: the bucket (and its bucket index) is not read,
+    /// so they answer while object storage is down (Mimir's
+    /// `query_store_after`). It must not exceed how long ingesters hold
+    /// data they uploaded (`ingester.retain_uploaded_for`): older data may
+    /// be only in the bucket. Unset, the `cairn` binary sets it to
+    /// `ingester.retain_uploaded_for`; unset or zero here, every query
+    /// reads the bucket. A recent range still reads the bucket while the
+    /// tenant's last listing knows a block reaching into it (what an
+    /// ingester uploaded on shutdown and no longer holds after a restart).
+    /// Caveat: a querier that has not listed the tenant's blocks since such
+    /// an upload does not know that block; set zero where that matters more
+    /// than answering during an outage.
+    #[serde(with = "humantime_serde")]
+    pub query_store_after: Option<Duration>,
+}
+
+impl BlockStoreConfig {
+    /// From when on (milliseconds, now) the ingesters alone hold every
+    /// sample, line and span: `now - query_store_after`; `None` when every
+    /// query reads the bucket.
+    pub(crate) fn ingesters_hold_since_ms(&self) -> Option<i64> {
+        let after = self.query_store_after.filter(|d| !d.is_zero())?;
+        let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+        Some(common::time::now_ms().saturating_sub(after_ms))
+    }
+
+    /// True when a query reading from `mint` (milliseconds) on is served by
+    /// the ingesters alone, so the bucket is not read.
+    pub(crate) fn ingesters_only(&self, mint: i64) -> bool {
+        self.ingesters_hold_since_ms()
+            .is_some_and(|since| mint >= since)
+    }
 }
 
 impl Default for BlockStoreConfig {
@@ -74,6 +107,7 @@ impl Default for BlockStoreConfig {
             fetch_retry_backoff: retry.backoff,
             bucket_index_max_staleness: Duration::from_secs(3600),
             ignore_deletion_marks_delay: Duration::from_secs(3600),
+            query_store_after: None,
         }
     }
 }

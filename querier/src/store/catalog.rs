@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use common::block::{
     BlockMeta, BucketIndex, DeletionMark, RetryPolicy, Signal, blocks_created_since,
-    complete_blocks, deletion_marks, read_bucket_index, scan_blocks, split_covered,
+    complete_blocks, deletion_marks, read_bucket_index_with_retry, scan_blocks, split_covered,
 };
 use common::series::StoreError;
 use common::tenant::TenantId;
@@ -55,9 +55,19 @@ struct Listed {
     metas: Arc<Vec<BlockMeta>>,
 }
 
+/// A tenant's block list, and the last time listing found the bucket
+/// unavailable (when, and why).
+#[derive(Debug, Default)]
+struct ListState {
+    listed: Option<Listed>,
+    unavailable: Option<(Instant, String)>,
+}
+
 /// One slot per tenant; the async mutex makes concurrent queries share one
-/// refresh instead of each listing the bucket.
-type ListSlot = Arc<tokio::sync::Mutex<Option<Listed>>>;
+/// refresh instead of each listing the bucket, and share its failure too:
+/// queries that waited for a listing the bucket failed fail with it
+/// instead of each waiting out the store's timeouts in turn.
+type ListSlot = Arc<tokio::sync::Mutex<ListState>>;
 
 /// A block being opened; queries needing it meanwhile wait for the same open.
 type OpenSlot<R> = Arc<tokio::sync::OnceCell<Arc<R>>>;
@@ -77,6 +87,10 @@ pub(crate) struct BlockCatalog<R> {
     signal: Signal,
     open: Opener<R>,
     lists: DashMap<TenantId, ListSlot>,
+    /// Per tenant, the newest `max_time` of any block its last successful
+    /// listing found (`i64::MIN` for none): a recent range skips the bucket
+    /// only when no block known reaches into it.
+    newest_block_end: DashMap<TenantId, i64>,
     indexes: IndexCache<R>,
     opening: DashMap<BlockKey, OpenSlot<R>>,
 }
@@ -105,6 +119,7 @@ impl<R: CachedReader> BlockCatalog<R> {
             signal,
             open,
             lists: DashMap::new(),
+            newest_block_end: DashMap::new(),
             opening: DashMap::new(),
         }
     }
@@ -147,15 +162,36 @@ impl<R: CachedReader> BlockCatalog<R> {
         relist: bool,
     ) -> Result<Arc<Vec<BlockMeta>>, StoreError> {
         let slot: ListSlot = Arc::clone(&self.lists.entry(tenant.clone()).or_default());
-        let mut listed = slot.lock().await;
-        if let Some(l) = listed.as_ref()
+        let asked = Instant::now();
+        let mut state = slot.lock().await;
+        if let Some(l) = state.listed.as_ref()
             && !relist
             && l.at.elapsed() < self.cfg.block_list_ttl
         {
             return Ok(Arc::clone(&l.metas));
         }
+        if let Some((at, why)) = &state.unavailable
+            && *at >= asked
+        {
+            return Err(StoreError::StoreUnavailable(why.clone()));
+        }
+        let listed = self.list(tenant, relist, &mut state.listed).await;
+        if let Err(StoreError::StoreUnavailable(why)) = &listed {
+            state.unavailable = Some((Instant::now(), why.clone()));
+        }
+        listed
+    }
+
+    /// Lists the tenant's blocks afresh into `listed` (the previous list
+    /// saves reads of what it already knows).
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        relist: bool,
+        listed: &mut Option<Listed>,
+    ) -> Result<Arc<Vec<BlockMeta>>, StoreError> {
         let known = listed.as_ref().map(|l| Arc::clone(&l.all));
-        let (all, marks) = match self.fresh_bucket_index(tenant, relist).await {
+        let (all, marks) = match self.fresh_bucket_index(tenant, relist).await? {
             Some(index) => {
                 let marks = index.block_deletion_marks.clone();
                 (
@@ -185,6 +221,8 @@ impl<R: CachedReader> BlockCatalog<R> {
                 self.indexes.remove(&(tenant.clone(), gone.ulid));
             }
         }
+        let newest = all.iter().map(|m| m.max_time).max().unwrap_or(i64::MIN);
+        self.newest_block_end.insert(tenant.clone(), newest);
         let metas = Arc::new(self.readable(all.clone(), &marks));
         *listed = Some(Listed {
             at: Instant::now(),
@@ -230,27 +268,43 @@ impl<R: CachedReader> BlockCatalog<R> {
         Ok(all)
     }
 
-    /// The tenant's bucket index when it exists and is fresh enough; any
-    /// problem reading it means listing instead.
-    async fn fresh_bucket_index(&self, tenant: &TenantId, relist: bool) -> Option<BucketIndex> {
+    /// The tenant's bucket index when it exists and is fresh enough; a
+    /// damaged one means listing instead, an unavailable bucket fails (a
+    /// listing would wait out the same outage again).
+    async fn fresh_bucket_index(
+        &self,
+        tenant: &TenantId,
+        relist: bool,
+    ) -> Result<Option<BucketIndex>, StoreError> {
         if relist || self.cfg.bucket_index_max_staleness.is_zero() {
-            return None;
+            return Ok(None);
         }
-        let index = match read_bucket_index(self.store.as_ref(), tenant, self.signal).await {
-            Ok(index) => index?,
-            Err(e) => {
-                tracing::warn!(%tenant, signal = %self.signal, error = %e, "bucket index unreadable, listing the bucket");
-                return None;
-            }
+        let index = match read_bucket_index_with_retry(
+            self.store.as_ref(),
+            tenant,
+            self.signal,
+            &self.retry(),
+        )
+        .await
+        {
+            Ok(Some(index)) => index,
+            Ok(None) => return Ok(None),
+            Err(e) => match StoreError::from(e) {
+                e @ StoreError::StoreUnavailable(_) => return Err(e),
+                e => {
+                    tracing::warn!(%tenant, signal = %self.signal, error = %e, "bucket index unreadable, listing the bucket");
+                    return Ok(None);
+                }
+            },
         };
         let age_s = common::time::now_ms().div_euclid(1000) - index.updated_at;
         let max_s =
             i64::try_from(self.cfg.bucket_index_max_staleness.as_secs()).unwrap_or(i64::MAX);
         if age_s > max_s {
             tracing::debug!(%tenant, signal = %self.signal, age_s, "bucket index stale, listing the bucket");
-            return None;
+            return Ok(None);
         }
-        Some(index)
+        Ok(Some(index))
     }
 
     /// The blocks a query reads: not marked for deletion longer than the
@@ -273,6 +327,11 @@ impl<R: CachedReader> BlockCatalog<R> {
 
     /// Readers for the tenant's blocks overlapping `[mint, maxt]`
     /// (milliseconds, inclusive); blocks outside it are never opened.
+    /// None when the range is recent enough for the ingesters alone
+    /// ([`BlockStoreConfig::query_store_after`]) and no block the tenant's
+    /// last listing found reaches into it: the bucket is not read. A block
+    /// that does (uploaded by an ingester that has restarted since, so no
+    /// longer holds it), or no listing yet, means reading the bucket.
     /// `relist` as in [`BlockCatalog::block_list`].
     pub(crate) async fn readers(
         &self,
@@ -281,6 +340,14 @@ impl<R: CachedReader> BlockCatalog<R> {
         maxt: i64,
         relist: bool,
     ) -> Result<Vec<Arc<R>>, StoreError> {
+        if self.cfg.ingesters_only(mint)
+            && self
+                .newest_block_end
+                .get(tenant)
+                .is_some_and(|newest| *newest <= mint)
+        {
+            return Ok(Vec::new());
+        }
         let list = self.block_list(tenant, relist).await?;
         // `max_time` is exclusive: a block ending at `mint` holds nothing
         // at or after it.

@@ -1,7 +1,8 @@
 //! Fans a traces query out to several [`TraceStore`]s (ingesters, blocks)
 //! and merges the answers: a trace is returned once with each of its spans
 //! once, however many parts (replicas, a head and its uploaded block) hold
-//! copies.
+//! copies. A search hit is completed from the other parts when they can
+//! answer; an unavailable bucket leaves it as found (logged).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -70,11 +71,17 @@ impl TraceStore for Merged<dyn TraceStore> {
                 .zip(&held)
                 .filter(|(_, ids)| !ids.contains(&trace.trace_id))
                 .map(|(p, _)| p.trace_by_id(tenant, trace.trace_id, from, to));
-            let more: Vec<Trace> = answers(others, self.tolerated)
-                .await?
-                .into_iter()
-                .flatten()
-                .collect();
+            // Completing is best effort when the bucket is unavailable: the
+            // hit itself was found where the search looked (a recent range
+            // the ingesters answer alone); only spans outside it may lack.
+            let more: Vec<Trace> = match answers(others, self.tolerated).await {
+                Ok(more) => more.into_iter().flatten().collect(),
+                Err(e @ StoreError::StoreUnavailable(_)) => {
+                    tracing::warn!(%tenant, error = %e, "bucket unavailable; search hit not completed from it");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if !more.is_empty() {
                 let mut spans = std::mem::take(&mut trace.spans);
                 spans.extend(more.into_iter().flat_map(|t| t.spans));

@@ -521,7 +521,99 @@ async fn transient_storage_errors_are_retried_during_a_query() {
         .select(&tenant(), &name_is("m"), 0, 999)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::ObjectStore(_)), "{err}");
+    assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_range_within_query_store_after_is_answered_without_touching_the_bucket() {
+    let f = Fixture::new();
+    let now = now_ms();
+    f.block(&series("old", 2, now - 1_800_000, now - 1_700_000))
+        .await;
+    let recent_only = || {
+        f.block_store(
+            Limits::default(),
+            BlockStoreConfig {
+                query_store_after: Some(Duration::from_secs(600)),
+                ..quick()
+            },
+        )
+    };
+    let bs = recent_only();
+    // The first query of a tenant lists its blocks: none reaches into the
+    // last 10 minutes.
+    let got = bs
+        .select(&tenant(), &name_is("old"), now - 300_000, now)
+        .await
+        .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+    f.recording.take_lists();
+    f.read_paths();
+    // From then on the ingesters answer the last 10 minutes alone.
+    let got = bs
+        .select(&tenant(), &name_is("old"), now - 300_000, now)
+        .await
+        .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+    assert!(f.recording.take_lists().is_empty(), "no listing");
+    assert!(
+        f.read_paths().is_empty(),
+        "no GET, not even the bucket index"
+    );
+    // Reaching further back, the bucket is read.
+    let got = bs
+        .select(&tenant(), &name_is("old"), now - 2_000_000, now)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+
+    // A block reaching into the recent range (uploaded on shutdown by an
+    // ingester that restarted since) is read: the ingesters lack it.
+    f.block(&series("new", 2, now - 60_000, now - 50_000)).await;
+    let bs = recent_only();
+    let got = bs
+        .select(&tenant(), &name_is("new"), now - 300_000, now)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    let got = bs
+        .select(&tenant(), &name_is("new"), now - 300_000, now)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2, "still read while that block is known");
+}
+
+#[tokio::test]
+async fn a_meta_json_that_cannot_be_read_fails_the_query_instead_of_hiding_the_block() {
+    let f = Fixture::new();
+    f.block(&series("m", 3, 0, 1000)).await;
+    f.block(&series("m", 3, 1000, 2000)).await;
+    let bs = f.block_store(
+        Limits::default(),
+        BlockStoreConfig {
+            fetch_max_retries: 1,
+            // Listing, so every meta.json is read.
+            bucket_index_max_staleness: Duration::ZERO,
+            ..quick()
+        },
+    );
+    // Three failures over two blocks read at most twice each: one block's
+    // meta.json fails more often than it is retried, so the query fails,
+    // naming the store.
+    f.recording.fail_next_gets(3, "meta.json");
+    let err = bs
+        .select(&tenant(), &name_is("m"), 0, 1999)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StoreUnavailable(_)), "{err}");
+    assert!(
+        err.to_string().contains("err-cairn-store-unavailable"),
+        "{err}"
+    );
+    // Once within the retries, it answers whole.
+    f.recording.fail_next_gets(1, "meta.json");
+    let got = bs.select(&tenant(), &name_is("m"), 0, 1999).await.unwrap();
+    assert_eq!(got, series("m", 3, 0, 2000));
 }
 
 #[tokio::test]

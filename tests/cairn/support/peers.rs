@@ -84,10 +84,14 @@ impl Drop for Prometheus {
     }
 }
 
-/// A SeaweedFS server with its S3 gateway and one bucket created.
+/// A SeaweedFS server with its S3 gateway and one bucket created. Tests of
+/// a bucket outage stop and restart it, or freeze and thaw it.
 pub struct Seaweed {
     child: Child,
     pub s3_port: u16,
+    args: Vec<String>,
+    log: std::path::PathBuf,
+    bucket_url: String,
 }
 
 impl Seaweed {
@@ -115,18 +119,30 @@ impl Seaweed {
             // Only 127.0.0.1: no usage report to seaweedfs.com.
             "-master.telemetry=false".into(),
         ];
-        let weed = which("weed");
-        let mut child = spawn(&weed, &args, &dir.join("seaweed.log"));
+        let log = dir.join("seaweed.log");
+        let child = spawn(&which("weed"), &args, &log);
+        let mut weed = Self {
+            child,
+            s3_port: s3,
+            args,
+            log,
+            bucket_url: format!("http://127.0.0.1:{s3}/{bucket}"),
+        };
+        weed.wait_for_bucket().await;
+        weed
+    }
+
+    /// Waits until the S3 gateway answers and the bucket exists.
+    async fn wait_for_bucket(&mut self) {
         let client = super::http();
-        let url = format!("http://127.0.0.1:{s3}/{bucket}");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = client.put(&url).send().await
+            if let Ok(r) = client.put(&self.bucket_url).send().await
                 && (r.status().is_success() || r.status().as_u16() == 409)
             {
                 break;
             }
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("weed exited before the S3 gateway came up: {status}");
             }
             assert!(
@@ -135,12 +151,47 @@ impl Seaweed {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        Self { child, s3_port: s3 }
+    }
+
+    /// Kills the server: its ports refuse connections until [`Seaweed::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped server again on the same ports and data.
+    pub async fn restart(&mut self) {
+        self.child = spawn(&which("weed"), &self.args, &self.log);
+        self.wait_for_bucket().await;
+    }
+
+    /// SIGSTOPs the server: connections are still accepted by the kernel,
+    /// nothing answers.
+    pub fn freeze(&self) {
+        assert_eq!(self.signal(libc::SIGSTOP), 0, "SIGSTOP weed");
+    }
+
+    /// SIGCONTs a frozen server.
+    pub fn thaw(&self) {
+        assert_eq!(self.signal(libc::SIGCONT), 0, "SIGCONT weed");
+    }
+
+    /// kill(2)'s result of sending `sig` to the running server.
+    fn signal(&self, sig: libc::c_int) -> libc::c_int {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) on the pid of the child this struct started;
+        // callers only signal it while it has not been reaped.
+        unsafe { libc::kill(pid, sig) }
     }
 }
 
 impl Drop for Seaweed {
     fn drop(&mut self) {
+        // A frozen server is thawed so it can die; a reaped one's pid is
+        // never signalled.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(libc::SIGCONT);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -482,7 +482,7 @@ impl LogBlockReader {
             path.clone(),
             self.index.parquet_bytes,
         );
-        let fail = |e: parquet::errors::ParquetError| corrupt(&path, e);
+        let fail = |e| crate::block::parquet_read_error(&path, e);
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(fail)?;

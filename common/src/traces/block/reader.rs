@@ -18,7 +18,9 @@ use parquet::file::statistics::Statistics;
 
 use super::write::{INDEX_FILE, INDEX_VERSION, TraceIndex, trace_blocks_prefix};
 use super::{DATA_FILE, SPAN_COLUMN, START_COLUMN, TRACE_ID_COLUMN};
-use crate::block::{BlockError, BlockMeta, ParquetObject, RetryPolicy, get_all};
+use crate::block::{
+    BlockError, BlockMeta, ParquetObject, RetryPolicy, get_all, parquet_read_error,
+};
 use crate::tenant::TenantId;
 use crate::traces::otlp::decode_spans;
 use crate::traces::tags::TagSummary;
@@ -168,7 +170,7 @@ impl TraceBlockReader {
             .with_projection(mask)
             .with_row_groups(row_groups)
             .build()
-            .map_err(|e| corrupt(&self.path, e))?;
+            .map_err(|e| parquet_read_error(&self.path, e))?;
         Ok(SpanRows {
             stream,
             batch: None,
@@ -309,7 +311,7 @@ impl SpanRows {
                 .stream
                 .try_next()
                 .await
-                .map_err(|e| corrupt(&self.path, e))?
+                .map_err(|e| parquet_read_error(&self.path, e))?
             {
                 Some(b) => {
                     self.batch = Some(b);

@@ -52,7 +52,9 @@ impl LokiError {
                 StoreError::TooManySeries { .. } | StoreError::TooManyChunkBytes { .. } => {
                     StatusCode::BAD_REQUEST
                 }
-                StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                StoreError::Unavailable(_) | StoreError::StoreUnavailable(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }

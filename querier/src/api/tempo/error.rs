@@ -49,7 +49,9 @@ impl TempoError {
             | TempoError::Query(_) => StatusCode::BAD_REQUEST,
             TempoError::NotFound => StatusCode::NOT_FOUND,
             TempoError::NoStore => StatusCode::NOT_IMPLEMENTED,
-            TempoError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            TempoError::Store(StoreError::Unavailable(_) | StoreError::StoreUnavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             TempoError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

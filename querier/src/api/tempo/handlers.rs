@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use common::series::StoreError;
 use common::tenant::{TenantId, tenants_from_headers};
 use common::traces::{AttrScope, Span, TraceId, TraceStore};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
@@ -116,7 +117,19 @@ fn parse_trace_id(s: &str) -> Result<TraceId, TempoError> {
     Ok(id)
 }
 
+/// How much later than the handler the block catalog may decide whether a
+/// range is recent: a range starting this much after the handler's
+/// `now - query_store_after` still skips the bucket when the catalog looks.
+const RECENT_MARGIN_MS: i64 = 5_000;
+
 /// Every stored span of the trace across the request's tenants.
+///
+/// As in Tempo, a lookup by ID asks the ingesters and the bucket. When the
+/// bucket is unavailable (after its bounded wait), a trace the ingesters
+/// hold whose every span began within `querier.blocks.query_store_after`
+/// is answered from them (logged as such): the ingesters hold all such
+/// spans, and a block only holds spans older than that. Any other trace
+/// gets the 503 naming the store, since its answer might lack spans.
 async fn find_trace(
     q: &Querier,
     headers: &HeaderMap,
@@ -126,18 +139,53 @@ async fn find_trace(
     let cx = context(q, headers, raw)?;
     let id = parse_trace_id(id)?;
     let (start_ns, end_ns) = cx.time_range()?;
+    let spans = match trace_spans(&cx, id, start_ns, end_ns).await {
+        Err(TempoError::Store(e @ StoreError::StoreUnavailable(_))) => {
+            let Some(since_ns) = q
+                .cfg
+                .blocks
+                .ingesters_hold_since_ms()
+                .map(|ms| nanos(ms.saturating_add(RECENT_MARGIN_MS)))
+            else {
+                return Err(TempoError::Store(e));
+            };
+            let recent = trace_spans(&cx, id, start_ns.max(since_ns), end_ns).await?;
+            if recent.is_empty() || recent.iter().any(|s| s.start_unix_nano < since_ns) {
+                return Err(TempoError::Store(e));
+            }
+            tracing::warn!(trace = %common::traces::otlp::hex(&id), error = %e, "bucket unavailable; answering a recent trace from the ingesters");
+            recent
+        }
+        other => other?,
+    };
+    if spans.is_empty() {
+        return Err(TempoError::NotFound);
+    }
+    Ok(spans)
+}
+
+/// The spans of trace `id` in `[start_ns, end_ns]` across the request's
+/// tenants, sorted, each once.
+async fn trace_spans(
+    cx: &Context,
+    id: TraceId,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<Vec<Span>, TempoError> {
     let mut spans: Vec<Span> = Vec::new();
     for tenant in &cx.tenants {
         if let Some(t) = cx.store.trace_by_id(tenant, id, start_ns, end_ns).await? {
             spans.extend(t.spans);
         }
     }
-    if spans.is_empty() {
-        return Err(TempoError::NotFound);
-    }
     spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
     spans.dedup_by(|a, b| a.span_id == b.span_id);
     Ok(spans)
+}
+
+/// Milliseconds since the epoch as nanoseconds (0 before it).
+fn nanos(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
 fn wants_protobuf(headers: &HeaderMap) -> bool {
