@@ -618,15 +618,20 @@ impl MetricsPusher for Ingester {
             .tenant_db(tenant)
             .map_err(|e| PushError::Wal(e.to_string()))?;
         let store = self.exemplar_store(tenant);
-        // Stored and logged under the store's lock, so the WAL keeps each
-        // series' exemplars in the order the store accepted them.
+        // Logged, then stored, under the store's lock: the WAL keeps each
+        // series' exemplars in the order the store accepted them, and a
+        // refused write stores nothing a retry would find a duplicate of.
         let outcome = tokio::task::spawn_blocking(move || {
             let mut store = store.lock();
-            let (outcome, stored) = store.add(exemplars);
-            db.log_exemplars(&stored).map(|()| outcome)
+            let (outcome, stored) = store.plan(exemplars);
+            db.log_exemplars(&stored)?;
+            store.commit(&stored);
+            Ok(outcome)
         })
         .await
-        .map_err(|e| PushError::Unavailable(format!("exemplar task failed: {e}")))??;
+        .map_err(|e| PushError::Unavailable(format!("exemplar task failed: {e}")))?;
+        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
+        let outcome = outcome?;
         let tenant = tenant.to_string();
         self.metrics
             .appended_exemplars

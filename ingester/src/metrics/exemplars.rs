@@ -41,36 +41,43 @@ impl ExemplarStore {
     }
 
     /// Adds exemplars (oldest first per series), returning the tally and
-    /// the exemplars stored (for the WAL).
+    /// the exemplars stored (WAL replay: they are logged already).
     pub(crate) fn add(
         &mut self,
         batch: Vec<SeriesExemplars>,
     ) -> (ExemplarOutcome, Vec<SeriesExemplars>) {
+        let (outcome, stored) = self.plan(batch);
+        self.commit(&stored);
+        (outcome, stored)
+    }
+
+    /// Which exemplars of `batch` (oldest first per series) the store would
+    /// keep, and the tally, without changing it: the ingester logs them to
+    /// the WAL first and [`commit`](Self::commit)s only what was logged, so a
+    /// refused write leaves nothing behind that a retry would take for a
+    /// duplicate.
+    pub(crate) fn plan(
+        &self,
+        batch: Vec<SeriesExemplars>,
+    ) -> (ExemplarOutcome, Vec<SeriesExemplars>) {
         let mut outcome = ExemplarOutcome::default();
-        let mut stored = Vec::new();
+        let mut stored: Vec<SeriesExemplars> = Vec::new();
         if self.bounds.per_series == 0 || self.bounds.series == 0 {
             return (outcome, stored);
         }
+        // The newest exemplar per series, counting what this batch keeps.
+        let mut newest: HashMap<Labels, Exemplar> = HashMap::new();
         for SeriesExemplars { series, exemplars } in batch {
-            if !self.by_series.contains_key(&series) {
-                while self.order.len() >= self.bounds.series {
-                    if let Some(old) = self.order.pop_front() {
-                        self.by_series.remove(&old);
-                    }
-                }
-                self.order.push_back(series.clone());
-            }
-            let ring = self.by_series.entry(series.clone()).or_default();
             let mut kept = Vec::new();
             for e in exemplars {
-                match ring.back() {
-                    Some(newest) if newest.same_as(&e) => outcome.duplicates += 1,
-                    Some(newest) if e.timestamp <= newest.timestamp => outcome.out_of_order += 1,
+                let back = newest
+                    .get(&series)
+                    .or_else(|| self.by_series.get(&series).and_then(VecDeque::back));
+                match back {
+                    Some(b) if b.same_as(&e) => outcome.duplicates += 1,
+                    Some(b) if e.timestamp <= b.timestamp => outcome.out_of_order += 1,
                     _ => {
-                        if ring.len() >= self.bounds.per_series {
-                            ring.pop_front();
-                        }
-                        ring.push_back(e.clone());
+                        newest.insert(series.clone(), e.clone());
                         kept.push(e);
                     }
                 }
@@ -84,6 +91,28 @@ impl ExemplarStore {
             }
         }
         (outcome, stored)
+    }
+
+    /// Stores exemplars a [`plan`](Self::plan) kept: a full buffer drops
+    /// its oldest, a new series past the bound evicts the oldest series.
+    pub(crate) fn commit(&mut self, stored: &[SeriesExemplars]) {
+        for SeriesExemplars { series, exemplars } in stored {
+            if !self.by_series.contains_key(series) {
+                while self.order.len() >= self.bounds.series {
+                    if let Some(old) = self.order.pop_front() {
+                        self.by_series.remove(&old);
+                    }
+                }
+                self.order.push_back(series.clone());
+            }
+            let ring = self.by_series.entry(series.clone()).or_default();
+            for e in exemplars {
+                if ring.len() >= self.bounds.per_series {
+                    ring.pop_front();
+                }
+                ring.push_back(e.clone());
+            }
+        }
     }
 
     /// Exemplars in `[start, end]` of the series matching any selector,
@@ -162,6 +191,38 @@ mod tests {
         );
         assert_eq!(stored[0].exemplars, vec![ex("1", 1.0, 10)]);
         assert_eq!(s.query(&all(), 0, 100)[0].exemplars, vec![ex("1", 1.0, 10)]);
+    }
+
+    #[test]
+    fn a_plan_changes_nothing_until_committed() {
+        let mut s = store(10, 10);
+        let batch = || {
+            vec![
+                SeriesExemplars {
+                    series: series("a"),
+                    exemplars: vec![ex("1", 1.0, 10)],
+                },
+                // The same series again in one batch: judged against what
+                // the batch already keeps.
+                SeriesExemplars {
+                    series: series("a"),
+                    exemplars: vec![ex("1", 1.0, 10), ex("2", 2.0, 20)],
+                },
+            ]
+        };
+        let (o, planned) = s.plan(batch());
+        assert_eq!((o.accepted, o.duplicates), (2, 1));
+        assert!(s.query(&all(), 0, 100).is_empty(), "a plan stores nothing");
+        // A WAL write that failed commits nothing: the retry is new again.
+        let (retry, stored) = s.plan(batch());
+        assert_eq!(retry, o);
+        s.commit(&stored);
+        assert_eq!(stored, planned);
+        assert_eq!(
+            s.query(&all(), 0, 100)[0].exemplars,
+            vec![ex("1", 1.0, 10), ex("2", 2.0, 20)]
+        );
+        assert_eq!(s.plan(batch()).0.accepted, 0);
     }
 
     #[test]
