@@ -102,7 +102,7 @@ impl Seaweed {
         let grpc = [free_port(), free_port(), free_port(), free_port()];
         let data = dir.join("seaweed");
         std::fs::create_dir_all(&data).unwrap();
-        let args = vec![
+        let mut args = vec![
             "server".to_string(),
             format!("-dir={}", data.display()),
             "-ip=127.0.0.1".into(),
@@ -119,6 +119,7 @@ impl Seaweed {
             // Only 127.0.0.1: no usage report to seaweedfs.com.
             "-master.telemetry=false".into(),
         ];
+        args.extend(fixed_port_listeners_off());
         let log = dir.join("seaweed.log");
         let child = spawn(&which("weed"), &args, &log);
         let mut weed = Self {
@@ -143,7 +144,12 @@ impl Seaweed {
                 break;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("weed exited before the S3 gateway came up: {status}");
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!(
+                    "weed exited before the S3 gateway came up: {status}; its log ends:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
             assert!(
                 std::time::Instant::now() < deadline,
@@ -195,6 +201,31 @@ impl Drop for Seaweed {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Flags turning off the listeners that recent SeaweedFS versions open on
+/// fixed ports (the Iceberg catalog on 8181, Lance on 9101), which two test
+/// servers at once would both claim; versions without them get none.
+fn fixed_port_listeners_off() -> Vec<String> {
+    static FLAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FLAGS
+        .get_or_init(|| {
+            let help = std::process::Command::new(which("weed"))
+                .args(["server", "-h"])
+                .output()
+                .expect("running weed server -h");
+            let help = format!(
+                "{}{}",
+                String::from_utf8_lossy(&help.stdout),
+                String::from_utf8_lossy(&help.stderr)
+            );
+            ["s3.port.iceberg", "s3.port.lance"]
+                .into_iter()
+                .filter(|flag| help.contains(&format!("-{flag} ")))
+                .map(|flag| format!("-{flag}=0"))
+                .collect()
+        })
+        .clone()
 }
 
 /// Finds `bin` on PATH (pip installs `weed` into the user's scripts directory).
