@@ -31,6 +31,7 @@ mod http;
 pub mod logs;
 mod metrics;
 pub mod otlp;
+pub mod otlp_grpc;
 pub mod otlp_metrics;
 mod rate_limit;
 pub mod remote_write;

@@ -142,6 +142,143 @@ async fn bodies_that_decode_to_gigabytes_get_400_and_peak_rss_stays_bounded() {
     assert_eq!(status, 200, "still serving: {body}");
 }
 
+/// Sends already-encoded protobuf messages over gRPC as they are, so a
+/// test can send what no well-behaved client would build.
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+/// Calls the OTLP gRPC method `path` on `port` with `message` for tenant
+/// `t`; the status it answers.
+async fn grpc_export(port: u16, path: &'static str, message: Vec<u8>) -> tonic::Status {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-scope-orgid", "t".parse().unwrap());
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    match grpc.unary(request, path, RawCodec).await {
+        Ok(_) => tonic::Status::ok(""),
+        Err(status) => status,
+    }
+}
+
+/// Peak RSS growth allowed for four hostile gRPC messages of each OTLP
+/// service at once. Before the pre-scan reached gRPC, four traces
+/// messages raised it by 1.8 GB.
+const MAX_GRPC_GROWTH_MB: u64 = 150;
+
+#[tokio::test]
+async fn grpc_messages_that_decode_to_gigabytes_get_invalid_argument_and_peak_rss_stays_bounded()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let pid = pid_of(&cairn);
+    let (status, body) = push(
+        &cairn.url(),
+        Some("t"),
+        vec![series("up", &[], &[(now_ms(), 1.0)])],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let before = peak_rss_mb(pid);
+
+    // 2 million empty spans (4 MB) and 2 million empty gauge points.
+    let traces = field(0x0a, &field(0x12, &[0x12, 0x00].repeat(2_000_000)));
+    let metrics = field(
+        0x0a,
+        &field(
+            0x12,
+            &field(0x12, &field(0x2a, &[0x0a, 0x00].repeat(2_000_000))),
+        ),
+    );
+    for (path, message) in [
+        (
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            traces,
+        ),
+        (
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            metrics,
+        ),
+    ] {
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            sends.spawn(grpc_export(cairn.grpc_port, path, message.clone()));
+        }
+        for status in sends.join_all().await {
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{path}: {status:?}");
+            assert!(
+                status
+                    .message()
+                    .contains("err-cairn-decoded-request-too-large")
+                    && status.message().contains("max_decoded_request_bytes"),
+                "{path}: {status:?}"
+            );
+        }
+    }
+
+    let after = peak_rss_mb(pid);
+    eprintln!("peak RSS {before} MB -> {after} MB under 4 x 2 hostile gRPC messages");
+    assert!(
+        after.saturating_sub(before) < MAX_GRPC_GROWTH_MB,
+        "peak RSS grew from {before} MB to {after} MB"
+    );
+    let (status, body) = push(
+        &cairn.url(),
+        Some("t"),
+        vec![series("up", &[], &[(now_ms(), 2.0)])],
+    )
+    .await;
+    assert_eq!(status, 200, "still serving: {body}");
+}
+
 /// The `/metrics` line of `counter` for tenant `t` and `reason`, if any.
 async fn discarded(url: &str, counter: &str, reason: &str) -> Option<String> {
     let text = http()
