@@ -223,8 +223,8 @@ mod tests {
 
     #[test]
     fn malformed_protobuf_is_an_internal_error_as_with_tonics_codec() {
-        let status = decode_message::<ExportTraceServiceRequest>(&[0x0a, 0xff], 1 << 20)
-            .unwrap_err();
+        let status =
+            decode_message::<ExportTraceServiceRequest>(&[0x0a, 0xff], 1 << 20).unwrap_err();
         assert_eq!(status.code(), tonic::Code::Internal);
     }
 }
