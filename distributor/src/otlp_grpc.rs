@@ -7,11 +7,13 @@
 //! [`Codec`] whose decoder walks the message bytes with
 //! [`decode_budget::check_protobuf`] first and refuses, with
 //! `InvalidArgument` and the `err-cairn-decoded-request-too-large`
-//! message, what would decode past `max_decoded_request_bytes`.
+//! message, what would decode past `max_decoded_request_bytes`. The same
+//! decoder counts the message in the distributor's
+//! [`InflightBytes`] until the export has been answered.
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Buf;
@@ -24,6 +26,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic_prost::{ProstCodec, ProstEncoder};
 
 use crate::decode_budget::{self, DecodeLimits};
+use crate::inflight::{InflightBytes, InflightGuard};
 use crate::otlp::OtlpRequest;
 
 /// One OTLP gRPC service: its name, its `Export` request and response, and
@@ -48,15 +51,18 @@ pub trait OtlpExport: Send + Sync + 'static {
 pub struct OtlpGrpcServer<S> {
     inner: Arc<S>,
     limits: DecodeLimits,
+    inflight: Arc<InflightBytes>,
 }
 
 impl<S> OtlpGrpcServer<S> {
-    /// Serves `inner`, refusing messages over `limits.max_recv_msg_size`
-    /// and those that would decode past `limits.max_decoded_request_bytes`.
-    pub fn new(inner: S, limits: DecodeLimits) -> Self {
+    /// Serves `inner`, refusing messages over `limits.max_recv_msg_size`,
+    /// those that would decode past `limits.max_decoded_request_bytes`, and
+    /// those that would take `inflight` past its limit.
+    pub fn new(inner: S, limits: DecodeLimits, inflight: Arc<InflightBytes>) -> Self {
         Self {
             inner: Arc::new(inner),
             limits,
+            inflight,
         }
     }
 }
@@ -66,23 +72,37 @@ impl<S> Clone for OtlpGrpcServer<S> {
         Self {
             inner: Arc::clone(&self.inner),
             limits: self.limits,
+            inflight: Arc::clone(&self.inflight),
         }
     }
 }
+
+/// Where one call's decoder leaves the [`InflightGuard`] of its message
+/// for the handler to hold until it has answered.
+type GuardSlot = Arc<Mutex<Option<InflightGuard>>>;
 
 impl<S: OtlpExport> NamedService for OtlpGrpcServer<S> {
     const NAME: &'static str = S::NAME;
 }
 
 /// `Export`, handed to tonic's unary machinery.
-struct ExportMethod<S>(Arc<S>);
+struct ExportMethod<S> {
+    inner: Arc<S>,
+    guard: GuardSlot,
+}
 
 impl<S: OtlpExport> UnaryService<S::Request> for ExportMethod<S> {
     type Response = S::Response;
     type Future = BoxFuture<tonic::Response<S::Response>, Status>;
 
     fn call(&mut self, request: tonic::Request<S::Request>) -> Self::Future {
-        Arc::clone(&self.0).export(request)
+        let guard = self.guard.lock().ok().and_then(|mut slot| slot.take());
+        let export = Arc::clone(&self.inner).export(request);
+        Box::pin(async move {
+            let response = export.await;
+            drop(guard);
+            response
+        })
     }
 }
 
@@ -111,20 +131,29 @@ where
             let path = req.uri().path().to_string();
             return Box::pin(async move { Ok(Status::unimplemented(path).into_http()) });
         }
+        let guard = GuardSlot::default();
         let codec = BudgetCodec::<S::Request, S::Response> {
             max_decoded_request_bytes: self.limits.max_decoded_request_bytes,
+            inflight: Arc::clone(&self.inflight),
+            guard: Arc::clone(&guard),
             _pd: PhantomData,
         };
         let mut grpc = Grpc::new(codec)
             .apply_max_message_size_config(Some(self.limits.max_recv_msg_size), None);
-        let method = ExportMethod(Arc::clone(&self.inner));
+        let method = ExportMethod {
+            inner: Arc::clone(&self.inner),
+            guard,
+        };
         Box::pin(async move { Ok(grpc.unary(method, req).await) })
     }
 }
 
-/// `prost` encoding of `Resp`; decoding of `Req` after the pre-scan.
+/// `prost` encoding of `Resp`; decoding of `Req` after the in-flight
+/// count and the pre-scan.
 struct BudgetCodec<Req, Resp> {
     max_decoded_request_bytes: usize,
+    inflight: Arc<InflightBytes>,
+    guard: GuardSlot,
     _pd: PhantomData<fn() -> (Req, Resp)>,
 }
 
@@ -145,15 +174,20 @@ where
     fn decoder(&mut self) -> Self::Decoder {
         BudgetDecoder {
             max_decoded_request_bytes: self.max_decoded_request_bytes,
+            inflight: Arc::clone(&self.inflight),
+            guard: Arc::clone(&self.guard),
             _pd: PhantomData,
         }
     }
 }
 
-/// Checks one whole message (tonic hands the decoder a complete,
-/// decompressed message) against the budget, then decodes it.
+/// Counts one whole message (tonic hands the decoder a complete,
+/// decompressed message) in flight, checks it against the budget, then
+/// decodes it.
 struct BudgetDecoder<Req> {
     max_decoded_request_bytes: usize,
+    inflight: Arc<InflightBytes>,
+    guard: GuardSlot,
     _pd: PhantomData<fn() -> Req>,
 }
 
@@ -164,7 +198,12 @@ impl<Req: OtlpRequest> Decoder for BudgetDecoder<Req> {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Req>, Status> {
         // `DecodeBuf` is one contiguous `BytesMut`: this split does not copy.
         let message = src.copy_to_bytes(src.remaining());
-        decode_message(&message, self.max_decoded_request_bytes).map(Some)
+        let guard = self.inflight.acquire(message.len())?;
+        let decoded = decode_message(&message, self.max_decoded_request_bytes)?;
+        if let Ok(mut slot) = self.guard.lock() {
+            *slot = Some(guard);
+        }
+        Ok(Some(decoded))
     }
 }
 

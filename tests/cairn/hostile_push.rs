@@ -1,7 +1,9 @@
 //! Push bodies built to decode far larger than they weigh (issue 17, item
 //! 5): every protocol answers 400 naming `max_decoded_request_bytes`
 //! before decoding, the process's peak RSS barely moves with eight such
-//! bodies at once, and it keeps serving.
+//! bodies at once, and it keeps serving. Over OTLP/gRPC too; and the push
+//! bytes in flight across requests are bounded
+//! (`max_inflight_push_requests_bytes`).
 
 use crate::support::remote_write::{now_ms, push, series};
 use crate::support::{Cairn, http};
@@ -210,8 +212,8 @@ async fn grpc_export(port: u16, path: &'static str, message: Vec<u8>) -> tonic::
 }
 
 /// Peak RSS growth allowed for four hostile gRPC messages of each OTLP
-/// service at once. Before the pre-scan reached gRPC, four traces
-/// messages raised it by 1.8 GB.
+/// service at once. Before the pre-scan reached gRPC, they raised it by
+/// 1.4 GB (36 MB -> 1455 MB); with it, by about 20 MB.
 const MAX_GRPC_GROWTH_MB: u64 = 150;
 
 #[tokio::test]
@@ -408,4 +410,121 @@ async fn extreme_timestamps_are_refused_for_every_signal_with_a_reason_and_a_cou
         );
     }
     assert!(body.contains("rejectedSpans"), "{body}");
+}
+
+/// `cairn_distributor_inflight_push_requests_bytes` as `/metrics` shows it.
+async fn inflight_bytes(url: &str) -> String {
+    let text = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("cairn_distributor_inflight_push_requests_bytes "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Polls `/metrics` until the in-flight gauge reads `expected` bytes.
+async fn wait_for_inflight(url: &str, expected: u64) {
+    let want = format!("cairn_distributor_inflight_push_requests_bytes {expected}");
+    for _ in 0..100 {
+        if inflight_bytes(url).await == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "in-flight bytes: {:?}, want {want:?}",
+        inflight_bytes(url).await
+    );
+}
+
+#[tokio::test]
+async fn pushes_past_max_inflight_push_requests_bytes_get_503_until_the_bytes_are_released() {
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(
+        dir.path(),
+        "distributor:\n  max_inflight_push_requests_bytes: 1000000\n",
+    )
+    .await;
+    let url = cairn.url();
+    // 2,000 series: tens of kilobytes, snappy-compressed.
+    let big: Vec<_> = (0..2000)
+        .map(|i| {
+            series(
+                "up",
+                &[("i", &format!("{i:x}{}", i * 7919))],
+                &[(now_ms(), 1.0)],
+            )
+        })
+        .collect();
+    let big = crate::support::remote_write::body(big);
+    assert!(big.len() > 10_000, "{}", big.len());
+
+    // A client that announced 990 kB and is slow to send them.
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", cairn.port))
+        .await
+        .unwrap();
+    slow.write_all(
+        b"POST /api/v1/push HTTP/1.1\r\nHost: cairn\r\nX-Scope-OrgID: t\r\n\
+          Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n\
+          Content-Length: 990000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    wait_for_inflight(&url, 990_000).await;
+
+    // Over the limit, over HTTP and gRPC: refused, retryable, counted.
+    let (status, text) = crate::support::remote_write::push_raw(&url, Some("t"), big.clone()).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("err-cairn-distributor-max-inflight-push-requests-bytes")
+            && text.contains("max_inflight_push_requests_bytes")
+            && text.contains("retry"),
+        "{text}"
+    );
+    let spans = field(0x0a, &field(0x12, &[0x12, 0x00].repeat(10_000)));
+    let status = grpc_export(
+        cairn.grpc_port,
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        spans,
+    )
+    .await;
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("err-cairn-distributor-max-inflight-push-requests-bytes"),
+        "{status:?}"
+    );
+    // Within the limit: accepted alongside the slow one.
+    let (status, text) = push(&url, Some("t"), vec![series("up", &[], &[(now_ms(), 1.0)])]).await;
+    assert_eq!(status, 200, "{text}");
+    let metrics = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "cairn_distributor_instance_rejected_requests_total{reason=\"distributor-max-inflight-push-requests-bytes\"} 2"
+        ),
+        "{metrics}"
+    );
+
+    // The slow client gives up: its bytes are released and the big push
+    // goes through.
+    drop(slow);
+    wait_for_inflight(&url, 0).await;
+    let (status, text) = crate::support::remote_write::push_raw(&url, Some("t"), big.clone()).await;
+    assert_eq!(status, 200, "{text}");
 }

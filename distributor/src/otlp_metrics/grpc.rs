@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::distributor::Distributor;
 use crate::grpc_auth::authorize_write;
+use crate::inflight::InflightBytes;
 use crate::otlp_grpc::{OtlpExport, OtlpGrpcServer};
 use crate::traces::grpc_status;
 
@@ -22,11 +23,15 @@ pub struct MetricsGrpcService {
 
 impl MetricsGrpcService {
     /// A tonic service pushing through `distributor`, authorised by `auth`,
-    /// that refuses messages over the distributor's decode limits before
+    /// counted in `inflight`, that refuses messages over the distributor's decode limits before
     /// decoding them.
-    pub fn server(distributor: Arc<Distributor>, auth: Arc<Authenticator>) -> OtlpGrpcServer<Self> {
+    pub fn server(
+        distributor: Arc<Distributor>,
+        auth: Arc<Authenticator>,
+        inflight: Arc<InflightBytes>,
+    ) -> OtlpGrpcServer<Self> {
         let limits = distributor.cfg.decode_limits();
-        OtlpGrpcServer::new(Self { distributor, auth }, limits)
+        OtlpGrpcServer::new(Self { distributor, auth }, limits, inflight)
     }
 }
 

@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::TracesDistributor;
 use crate::grpc_auth::authorize_write;
+use crate::inflight::InflightBytes;
 use crate::otlp_grpc::{OtlpExport, OtlpGrpcServer};
 
 /// The gRPC `TraceService`: the tenant comes from the `x-scope-orgid`
@@ -22,14 +23,15 @@ pub struct TraceGrpcService {
 }
 
 impl TraceGrpcService {
-    /// A tonic service for `traces`, authorised by `auth`, that refuses
+    /// A tonic service for `traces`, authorised by `auth`, counted in `inflight`, that refuses
     /// messages over the distributor's decode limits before decoding them.
     pub fn server(
         traces: Arc<TracesDistributor>,
         auth: Arc<Authenticator>,
+        inflight: Arc<InflightBytes>,
     ) -> OtlpGrpcServer<Self> {
         let limits = traces.cfg.decode_limits();
-        OtlpGrpcServer::new(Self { traces, auth }, limits)
+        OtlpGrpcServer::new(Self { traces, auth }, limits, inflight)
     }
 }
 
