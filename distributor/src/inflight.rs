@@ -5,8 +5,9 @@
 //! Each request's size and decoded size are bounded on their own, but
 //! nothing stopped a thousand of them from arriving together. Every push
 //! path — metrics, logs and traces, HTTP and gRPC — takes an
-//! [`InflightGuard`] for its body's bytes before it reads or decodes the
-//! body and holds it until it has answered; a request that would take the
+//! [`InflightGuard`] for its body's bytes (HTTP: the declared length,
+//! before reading the body; gRPC: the message, before decoding it) and
+//! holds it until it has answered; a request that would take the
 //! total past the limit is refused with 503 (gRPC `Unavailable`) so the
 //! client retries later, and counted in
 //! `cairn_distributor_instance_rejected_requests_total`.
