@@ -5,7 +5,7 @@
 //! spans would take hundreds of megabytes before the handler could refuse
 //! it. [`OtlpGrpcServer`] serves one OTLP `Export` method instead, with a
 //! [`Codec`] whose decoder walks the message bytes with
-//! [`decode_budget::check_protobuf`] first and refuses, with
+//! `decode_budget::check_protobuf` first and refuses, with
 //! `InvalidArgument` and the `err-cairn-decoded-request-too-large`
 //! message, what would decode past `max_decoded_request_bytes`. The same
 //! decoder counts the message in the distributor's
