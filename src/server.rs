@@ -32,7 +32,7 @@ use common::traces::TracesPusher;
 use compactor::Compactor;
 use distributor::otlp_metrics::MetricsGrpcService;
 use distributor::traces::{TraceGrpcService, TracesDistributor};
-use distributor::{Distributor, LogsDistributor, Replicator};
+use distributor::{Distributor, InflightBytes, LogsDistributor, Replicator};
 use ingester::{Ingester, Membership};
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -133,6 +133,8 @@ struct Distributors {
     metrics: Arc<Distributor>,
     logs: Arc<LogsDistributor>,
     traces: Arc<TracesDistributor>,
+    /// `max_inflight_push_requests_bytes`, shared by every push path.
+    inflight: Arc<InflightBytes>,
 }
 
 impl Distributors {
@@ -164,6 +166,7 @@ impl Distributors {
                 registry,
                 cfg.multitenancy_enabled,
             )),
+            inflight: InflightBytes::new(&cfg.distributor, registry),
         }
     }
 
@@ -398,13 +401,25 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             distributors
                 .as_ref()
                 .filter(|_| targets.runs(Service::Distributor))
-                .map(|d| TraceGrpcService::server(Arc::clone(&d.traces), Arc::clone(&auth))),
+                .map(|d| {
+                    TraceGrpcService::server(
+                        Arc::clone(&d.traces),
+                        Arc::clone(&auth),
+                        Arc::clone(&d.inflight),
+                    )
+                }),
         )
         .add_optional_service(
             distributors
                 .as_ref()
                 .filter(|_| targets.runs(Service::Distributor))
-                .map(|d| MetricsGrpcService::server(Arc::clone(&d.metrics), Arc::clone(&auth))),
+                .map(|d| {
+                    MetricsGrpcService::server(
+                        Arc::clone(&d.metrics),
+                        Arc::clone(&auth),
+                        Arc::clone(&d.inflight),
+                    )
+                }),
         )
         .add_optional_service(
             ingester
@@ -429,10 +444,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .as_ref()
         .filter(|_| targets.runs(Service::Distributor))
     {
-        app = app
+        let push = Router::new()
             .merge(Arc::clone(&d.metrics).router())
             .merge(Arc::clone(&d.logs).router())
-            .merge(Arc::clone(&d.traces).router());
+            .merge(Arc::clone(&d.traces).router())
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&d.inflight),
+                distributor::inflight::limit_http,
+            ));
+        app = app.merge(push);
     }
     if let Some(ingester) = &ingester {
         app = app.merge(Arc::clone(ingester).router());

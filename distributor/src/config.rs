@@ -26,6 +26,14 @@ pub struct DistributorConfig {
     /// 2-byte protobuf label becomes a 48-byte struct, so a message under
     /// `max_recv_msg_size` can still need gigabytes).
     pub max_decoded_request_bytes: usize,
+    /// Most bytes of push requests (metrics, logs and traces, HTTP and
+    /// gRPC) the distributor processes at once, counted from each body's
+    /// size (its `Content-Length`, or `max_request_body_size` when it has
+    /// none) until it is answered; past it requests get 503 and are
+    /// retried (what each one decodes to is bounded on its own by
+    /// `max_decoded_request_bytes`). The default, 1 GiB, is sized for a
+    /// small (2-core, 24 GiB) machine. 0 turns the limit off.
+    pub max_inflight_push_requests_bytes: usize,
 }
 
 impl Default for DistributorConfig {
@@ -34,6 +42,7 @@ impl Default for DistributorConfig {
             max_recv_msg_size: 100 << 20,
             max_request_body_size: 10 << 20,
             max_decoded_request_bytes: 64 << 20,
+            max_inflight_push_requests_bytes: 1 << 30,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Push bodies built to decode far larger than they weigh (issue 17, item
 //! 5): every protocol answers 400 naming `max_decoded_request_bytes`
 //! before decoding, the process's peak RSS barely moves with eight such
-//! bodies at once, and it keeps serving.
+//! bodies at once, and it keeps serving. Over OTLP/gRPC too; and the push
+//! bytes in flight across requests are bounded
+//! (`max_inflight_push_requests_bytes`).
 
 use crate::support::remote_write::{now_ms, push, series};
 use crate::support::{Cairn, http};
@@ -142,6 +144,149 @@ async fn bodies_that_decode_to_gigabytes_get_400_and_peak_rss_stays_bounded() {
     assert_eq!(status, 200, "still serving: {body}");
 }
 
+/// Sends already-encoded protobuf messages over gRPC as they are, so a
+/// test can send what no well-behaved client would build.
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+/// Calls the OTLP gRPC method `path` on `port` with `message` for tenant
+/// `t`; the status it answers.
+async fn grpc_export(port: u16, path: &'static str, message: Vec<u8>) -> tonic::Status {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-scope-orgid", "t".parse().unwrap());
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    match grpc.unary(request, path, RawCodec).await {
+        Ok(_) => tonic::Status::ok(""),
+        Err(status) => status,
+    }
+}
+
+/// Peak RSS growth allowed for four hostile gRPC messages of each OTLP
+/// service at once. Before the pre-scan reached gRPC, they raised it by
+/// 1.4 GB (36 MB -> 1455 MB); with it, by about 20 MB.
+const MAX_GRPC_GROWTH_MB: u64 = 150;
+
+#[tokio::test]
+async fn grpc_messages_that_decode_to_gigabytes_get_invalid_argument_and_peak_rss_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "").await;
+    let pid = pid_of(&cairn);
+    let (status, body) = push(
+        &cairn.url(),
+        Some("t"),
+        vec![series("up", &[], &[(now_ms(), 1.0)])],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let before = peak_rss_mb(pid);
+
+    // 2 million empty spans (4 MB) and 2 million empty gauge points.
+    let traces = field(0x0a, &field(0x12, &[0x12, 0x00].repeat(2_000_000)));
+    let metrics = field(
+        0x0a,
+        &field(
+            0x12,
+            &field(0x12, &field(0x2a, &[0x0a, 0x00].repeat(2_000_000))),
+        ),
+    );
+    let mut answers = Vec::new();
+    for (path, message) in [
+        (
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            traces,
+        ),
+        (
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            metrics,
+        ),
+    ] {
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            sends.spawn(grpc_export(cairn.grpc_port, path, message.clone()));
+        }
+        answers.extend(sends.join_all().await.into_iter().map(|s| (path, s)));
+    }
+    // The figure first, so a failing run still tells what it cost.
+    let after = peak_rss_mb(pid);
+    eprintln!("peak RSS {before} MB -> {after} MB under 4 x 2 hostile gRPC messages");
+    for (path, status) in answers {
+        assert_eq!(
+            status.code(),
+            tonic::Code::InvalidArgument,
+            "{path}: {status:?}"
+        );
+        assert!(
+            status
+                .message()
+                .contains("err-cairn-decoded-request-too-large")
+                && status.message().contains("max_decoded_request_bytes"),
+            "{path}: {status:?}"
+        );
+    }
+
+    assert!(
+        after.saturating_sub(before) < MAX_GRPC_GROWTH_MB,
+        "peak RSS grew from {before} MB to {after} MB"
+    );
+    let (status, body) = push(
+        &cairn.url(),
+        Some("t"),
+        vec![series("up", &[], &[(now_ms(), 2.0)])],
+    )
+    .await;
+    assert_eq!(status, 200, "still serving: {body}");
+}
+
 /// The `/metrics` line of `counter` for tenant `t` and `reason`, if any.
 async fn discarded(url: &str, counter: &str, reason: &str) -> Option<String> {
     let text = http()
@@ -265,4 +410,121 @@ async fn extreme_timestamps_are_refused_for_every_signal_with_a_reason_and_a_cou
         );
     }
     assert!(body.contains("rejectedSpans"), "{body}");
+}
+
+/// `cairn_distributor_inflight_push_requests_bytes` as `/metrics` shows it.
+async fn inflight_bytes(url: &str) -> String {
+    let text = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("cairn_distributor_inflight_push_requests_bytes "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Polls `/metrics` until the in-flight gauge reads `expected` bytes.
+async fn wait_for_inflight(url: &str, expected: u64) {
+    let want = format!("cairn_distributor_inflight_push_requests_bytes {expected}");
+    for _ in 0..100 {
+        if inflight_bytes(url).await == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "in-flight bytes: {:?}, want {want:?}",
+        inflight_bytes(url).await
+    );
+}
+
+#[tokio::test]
+async fn pushes_past_max_inflight_push_requests_bytes_get_503_until_the_bytes_are_released() {
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(
+        dir.path(),
+        "distributor:\n  max_inflight_push_requests_bytes: 1000000\n",
+    )
+    .await;
+    let url = cairn.url();
+    // 2,000 series: tens of kilobytes, snappy-compressed.
+    let big: Vec<_> = (0..2000)
+        .map(|i| {
+            series(
+                "up",
+                &[("i", &format!("{i:x}{}", i * 7919))],
+                &[(now_ms(), 1.0)],
+            )
+        })
+        .collect();
+    let big = crate::support::remote_write::body(big);
+    assert!(big.len() > 10_000, "{}", big.len());
+
+    // A client that announced 990 kB and is slow to send them.
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", cairn.port))
+        .await
+        .unwrap();
+    slow.write_all(
+        b"POST /api/v1/push HTTP/1.1\r\nHost: cairn\r\nX-Scope-OrgID: t\r\n\
+          Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n\
+          Content-Length: 990000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    wait_for_inflight(&url, 990_000).await;
+
+    // Over the limit, over HTTP and gRPC: refused, retryable, counted.
+    let (status, text) = crate::support::remote_write::push_raw(&url, Some("t"), big.clone()).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("err-cairn-distributor-max-inflight-push-requests-bytes")
+            && text.contains("max_inflight_push_requests_bytes")
+            && text.contains("retry"),
+        "{text}"
+    );
+    let spans = field(0x0a, &field(0x12, &[0x12, 0x00].repeat(10_000)));
+    let status = grpc_export(
+        cairn.grpc_port,
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        spans,
+    )
+    .await;
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("err-cairn-distributor-max-inflight-push-requests-bytes"),
+        "{status:?}"
+    );
+    // Within the limit: accepted alongside the slow one.
+    let (status, text) = push(&url, Some("t"), vec![series("up", &[], &[(now_ms(), 1.0)])]).await;
+    assert_eq!(status, 200, "{text}");
+    let metrics = http()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "cairn_distributor_instance_rejected_requests_total{reason=\"distributor-max-inflight-push-requests-bytes\"} 2"
+        ),
+        "{metrics}"
+    );
+
+    // The slow client gives up: its bytes are released and the big push
+    // goes through.
+    drop(slow);
+    wait_for_inflight(&url, 0).await;
+    let (status, text) = crate::support::remote_write::push_raw(&url, Some("t"), big.clone()).await;
+    assert_eq!(status, 200, "{text}");
 }

@@ -6,9 +6,9 @@
 //! `Vec<Label>`. Checking the compressed and decompressed sizes does not
 //! catch that, so every push decoder first walks the wire format here —
 //! iteratively, allocating nothing but a stack bounded by
-//! [`MAX_DEPTH`] — adding up the in-memory size of each message and string
+//! `MAX_DEPTH` — adding up the in-memory size of each message and string
 //! the decoder would create ([`Shape`] describes them per protocol, in
-//! [`shapes`]), and refuses the request once the estimate passes
+//! `shapes`), and refuses the request once the estimate passes
 //! `max_decoded_request_bytes`, before `prost` or `serde_json` allocate
 //! anything.
 //!
