@@ -5,6 +5,7 @@
 //! bytes in flight across requests are bounded
 //! (`max_inflight_push_requests_bytes`).
 
+use crate::support::loki::metric_line;
 use crate::support::remote_write::{now_ms, push, series};
 use crate::support::{Cairn, http};
 
@@ -289,21 +290,11 @@ async fn grpc_messages_that_decode_to_gigabytes_get_invalid_argument_and_peak_rs
 
 /// The `/metrics` line of `counter` for tenant `t` and `reason`, if any.
 async fn discarded(url: &str, counter: &str, reason: &str) -> Option<String> {
-    let text = http()
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| {
-            l.starts_with(counter)
-                && l.contains(r#"tenant="t""#)
-                && l.contains(&format!(r#"reason="{reason}""#))
-        })
-        .map(str::to_string)
+    metric_line(
+        url,
+        &format!(r#"{counter}{{tenant="t",reason="{reason}"}}"#),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -414,18 +405,9 @@ async fn extreme_timestamps_are_refused_for_every_signal_with_a_reason_and_a_cou
 
 /// `cairn_distributor_inflight_push_requests_bytes` as `/metrics` shows it.
 async fn inflight_bytes(url: &str) -> String {
-    let text = http()
-        .get(format!("{url}/metrics"))
-        .send()
+    metric_line(url, "cairn_distributor_inflight_push_requests_bytes ")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with("cairn_distributor_inflight_push_requests_bytes "))
         .unwrap_or_default()
-        .to_string()
 }
 
 /// Polls `/metrics` until the in-flight gauge reads `expected` bytes.
