@@ -35,6 +35,9 @@ impl Distributor {
         Router::new()
             .route("/api/v1/push", post(remote_write))
             .route("/api/v1/write", post(remote_write))
+            // `/v1/metrics` is where the OpenTelemetry SDKs send when given
+            // only `OTEL_EXPORTER_OTLP_ENDPOINT`.
+            .route("/v1/metrics", post(crate::otlp_metrics::export))
             .route("/otlp/v1/metrics", post(crate::otlp_metrics::export))
             .layer(DefaultBodyLimit::disable())
             .with_state(self)

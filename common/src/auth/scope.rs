@@ -132,6 +132,8 @@ mod tests {
             (&post, "/otlp/v1/metrics", WRITE),
             (&post, "/otlp/v1/logs", WRITE),
             (&post, "/v1/traces", WRITE),
+            (&post, "/v1/metrics", WRITE),
+            (&post, "/v1/logs", WRITE),
             (&get, "/prometheus/api/v1/query", READ),
             (&post, "/prometheus/api/v1/series", READ),
             (&get, "/prometheus/api/v1/label/job/values", READ),

@@ -35,6 +35,9 @@ impl LogsDistributor {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/loki/api/v1/push", post(loki_push))
+            // `/v1/logs`: the OpenTelemetry SDKs' path under
+            // `OTEL_EXPORTER_OTLP_ENDPOINT`.
+            .route("/v1/logs", post(otlp_push))
             .route("/otlp/v1/logs", post(otlp_push))
             .layer(DefaultBodyLimit::disable())
             .layer(RequestDecompressionLayer::new().pass_through_unaccepted(true))
