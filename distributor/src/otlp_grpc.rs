@@ -20,7 +20,7 @@ use bytes::Buf;
 use prost::Message;
 use tonic::Status;
 use tonic::body::Body;
-use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder};
 use tonic::codegen::{BoxFuture, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic_prost::{ProstCodec, ProstEncoder};
@@ -138,7 +138,10 @@ where
             guard: Arc::clone(&guard),
             _pd: PhantomData,
         };
+        // gzip is what the OpenTelemetry Collector sends by default; the
+        // message is inflated at most to `max_recv_msg_size`, then pre-scanned.
         let mut grpc = Grpc::new(codec)
+            .accept_compressed(CompressionEncoding::Gzip)
             .apply_max_message_size_config(Some(self.limits.max_recv_msg_size), None);
         let method = ExportMethod {
             inner: Arc::clone(&self.inner),

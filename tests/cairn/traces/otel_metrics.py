@@ -15,9 +15,13 @@ if transport == "http":
 
     exporter = OTLPMetricExporter(endpoint=f"{endpoint}/otlp/v1/metrics", headers={"X-Scope-OrgID": tenant})
 else:
+    from grpc import Compression
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
-    exporter = OTLPMetricExporter(endpoint=endpoint, insecure=True, headers=(("x-scope-orgid", tenant),))
+    # gzip, as the OpenTelemetry Collector sends by default.
+    exporter = OTLPMetricExporter(
+        endpoint=endpoint, insecure=True, headers=(("x-scope-orgid", tenant),), compression=Compression.Gzip
+    )
 
 reader = InMemoryMetricReader()
 provider = MeterProvider(
