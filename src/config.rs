@@ -29,7 +29,7 @@ pub struct ServerConfig {
     pub http_listen_address: String,
     /// Port of the HTTP API.
     pub http_listen_port: u16,
-    /// Port of OTLP/gRPC (traces and metrics), on `http_listen_address`.
+    /// Port of OTLP/gRPC (traces, metrics and logs), on `http_listen_address`.
     pub grpc_listen_port: u16,
     /// Serve HTTPS with this certificate and key (re-read when the files
     /// change); unset = plain HTTP.

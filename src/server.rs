@@ -30,6 +30,7 @@ use common::tls::TlsListener;
 use common::traces::TraceStore;
 use common::traces::TracesPusher;
 use compactor::Compactor;
+use distributor::logs::LogsGrpcService;
 use distributor::otlp_metrics::MetricsGrpcService;
 use distributor::traces::{TraceGrpcService, TracesDistributor};
 use distributor::{Distributor, InflightBytes, LogsDistributor, Replicator};
@@ -416,6 +417,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .map(|d| {
                     MetricsGrpcService::server(
                         Arc::clone(&d.metrics),
+                        Arc::clone(&auth),
+                        Arc::clone(&d.inflight),
+                    )
+                }),
+        )
+        .add_optional_service(
+            distributors
+                .as_ref()
+                .filter(|_| targets.runs(Service::Distributor))
+                .map(|d| {
+                    LogsGrpcService::server(
+                        Arc::clone(&d.logs),
                         Arc::clone(&auth),
                         Arc::clone(&d.inflight),
                     )

@@ -33,6 +33,10 @@ impl OtlpRequest
     const SHAPE: &'static Shape = &shapes::OTLP_METRICS;
 }
 
+impl OtlpRequest for opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+    const SHAPE: &'static Shape = &shapes::OTLP_LOGS;
+}
+
 /// The two OTLP/HTTP encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpFormat {

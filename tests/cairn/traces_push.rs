@@ -191,55 +191,65 @@ async fn sdk_metrics_become_prometheus_series() {
 async fn the_sdk_given_only_otel_exporter_otlp_endpoint_delivers_metrics_logs_and_traces() {
     let dir = tempfile::tempdir().unwrap();
     let cairn = Cairn::start(dir.path(), "").await;
-    let out = python(
-        &cairn,
-        "otel_standard_endpoint.py",
-        &[cairn.url(), "std".into()],
-    );
-    assert_eq!(
-        out.lines().collect::<Vec<_>>(),
-        ["metrics SUCCESS", "logs SUCCESS", "traces SUCCESS"],
-        "{}",
-        cairn.log()
-    );
-    let requests = promql(&cairn, "std", r#"standard_requests_total{job="standard"}"#).await;
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    assert_eq!(requests[0].1, "7");
+    let grpc = format!("http://127.0.0.1:{}", cairn.grpc_port);
+    for (transport, endpoint, tenant) in [
+        ("http", cairn.url(), "std-http"),
+        ("grpc", grpc, "std-grpc"),
+    ] {
+        let out = python(
+            &cairn,
+            "otel_standard_endpoint.py",
+            &[transport.into(), endpoint, tenant.into()],
+        );
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["metrics SUCCESS", "logs SUCCESS", "traces SUCCESS"],
+            "{transport}\n{}",
+            cairn.log()
+        );
+        let requests = promql(&cairn, tenant, r#"standard_requests_total{job="standard"}"#).await;
+        assert_eq!(requests.len(), 1, "{transport}: {requests:?}");
+        assert_eq!(requests[0].1, "7");
 
-    let now_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let body: Value = http()
-        .get(format!("{}/loki/api/v1/query_range", cairn.url()))
-        .header("X-Scope-OrgID", "std")
-        .query(&[
-            ("query", r#"{service_name="standard"}"#.to_string()),
-            ("start", (now_ns - 600_000_000_000).to_string()),
-            ("end", (now_ns + 1).to_string()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        body["data"]["result"][0]["values"][0][1], "standard endpoint line",
-        "{body}"
-    );
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let body: Value = http()
+            .get(format!("{}/loki/api/v1/query_range", cairn.url()))
+            .header("X-Scope-OrgID", tenant)
+            .query(&[
+                ("query", r#"{service_name="standard"}"#.to_string()),
+                ("start", (now_ns - 600_000_000_000).to_string()),
+                ("end", (now_ns + 1).to_string()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["data"]["result"][0]["values"][0][1], "standard endpoint line",
+            "{transport}: {body}"
+        );
 
-    let body: Value = http()
-        .get(format!("{}/api/search", cairn.url()))
-        .header("X-Scope-OrgID", "std")
-        .query(&[("q", r#"{ name = "standard-span" }"#)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["traces"].as_array().map_or(0, Vec::len), 1, "{body}");
+        let body: Value = http()
+            .get(format!("{}/api/search", cairn.url()))
+            .header("X-Scope-OrgID", tenant)
+            .query(&[("q", r#"{ name = "standard-span" }"#)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["traces"].as_array().map_or(0, Vec::len),
+            1,
+            "{transport}: {body}"
+        );
+    }
 }
 
 /// Trace blocks in the bucket of `tenant`.

@@ -10,6 +10,7 @@
 //! told to the client ([`LogsError`]).
 
 mod error;
+mod grpc;
 mod http;
 mod metrics;
 mod otlp;
@@ -27,6 +28,7 @@ use common::time::now_ns;
 use prometheus_client::registry::Registry;
 
 pub use error::{LogsError, LogsPushSummary, LogsRateLimited};
+pub use grpc::LogsGrpcService;
 
 use crate::config::DistributorConfig;
 use crate::rate_limit::RateLimiter;

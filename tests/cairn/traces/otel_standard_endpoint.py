@@ -2,20 +2,28 @@
 configured the standard way: only OTEL_EXPORTER_OTLP_ENDPOINT and
 OTEL_EXPORTER_OTLP_HEADERS, so each exporter appends /v1/<signal> itself.
 
-argv: endpoint tenant
+argv: transport(http|grpc) endpoint tenant; over gRPC with gzip, as the
+OpenTelemetry Collector sends.
 Prints the three export results.
 """
 import logging
 import os
 import sys
 
-endpoint, tenant = sys.argv[1:3]
+transport, endpoint, tenant = sys.argv[1:4]
 os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
 os.environ["OTEL_EXPORTER_OTLP_HEADERS"] = f"X-Scope-OrgID={tenant}"
 
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+if transport == "http":
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+else:
+    os.environ["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
+    os.environ["OTEL_EXPORTER_OTLP_COMPRESSION"] = "gzip"
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
