@@ -397,43 +397,31 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     );
     // OTLP in where the distributor runs; the internal service where an
     // ingester is in a ring.
+    let otlp = distributors
+        .as_ref()
+        .filter(|_| targets.runs(Service::Distributor));
     let grpc = tonic::transport::Server::builder()
-        .add_optional_service(
-            distributors
-                .as_ref()
-                .filter(|_| targets.runs(Service::Distributor))
-                .map(|d| {
-                    TraceGrpcService::server(
-                        Arc::clone(&d.traces),
-                        Arc::clone(&auth),
-                        Arc::clone(&d.inflight),
-                    )
-                }),
-        )
-        .add_optional_service(
-            distributors
-                .as_ref()
-                .filter(|_| targets.runs(Service::Distributor))
-                .map(|d| {
-                    MetricsGrpcService::server(
-                        Arc::clone(&d.metrics),
-                        Arc::clone(&auth),
-                        Arc::clone(&d.inflight),
-                    )
-                }),
-        )
-        .add_optional_service(
-            distributors
-                .as_ref()
-                .filter(|_| targets.runs(Service::Distributor))
-                .map(|d| {
-                    LogsGrpcService::server(
-                        Arc::clone(&d.logs),
-                        Arc::clone(&auth),
-                        Arc::clone(&d.inflight),
-                    )
-                }),
-        )
+        .add_optional_service(otlp.map(|d| {
+            TraceGrpcService::server(
+                Arc::clone(&d.traces),
+                Arc::clone(&auth),
+                Arc::clone(&d.inflight),
+            )
+        }))
+        .add_optional_service(otlp.map(|d| {
+            MetricsGrpcService::server(
+                Arc::clone(&d.metrics),
+                Arc::clone(&auth),
+                Arc::clone(&d.inflight),
+            )
+        }))
+        .add_optional_service(otlp.map(|d| {
+            LogsGrpcService::server(
+                Arc::clone(&d.logs),
+                Arc::clone(&auth),
+                Arc::clone(&d.inflight),
+            )
+        }))
         .add_optional_service(
             ingester
                 .as_ref()
