@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::loki::query_range;
 use crate::support::peers::Seaweed;
 use crate::support::remote_write::{now_ms, push, series};
 use crate::support::{Cairn, http, loki, vector};
@@ -160,18 +161,14 @@ async fn sigterm_flushes_every_signal_and_exits_zero() {
     std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
     let cairn = cairn.relaunch().await;
     assert_history(&cairn, "team-a", end).await;
-    let r = http()
-        .get(format!("{}/loki/api/v1/query_range", cairn.url()))
-        .header("X-Scope-OrgID", "team-a")
-        .query(&[
-            ("query", r#"{app="api"}"#.to_string()),
-            ("start", (now_ns - 60_000_000_000).to_string()),
-            ("end", (now_ns + 1).to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = r.json().await.unwrap();
+    let body = query_range(
+        &cairn.url(),
+        "team-a",
+        r#"{app="api"}"#,
+        now_ns - 60_000_000_000,
+        now_ns + 1,
+    )
+    .await;
     let values = body["data"]["result"][0]["values"]
         .as_array()
         .map_or(0, Vec::len);
@@ -355,19 +352,14 @@ async fn assert_pushed_once(cairn: &Cairn, n: usize, t_ms: i64) {
     );
     assert_eq!(count.len(), 1, "push {n}: {count:?}\n{}", cairn.log());
     assert_eq!(count[0].1, "2000", "push {n}");
-    let r = http()
-        .get(format!("{}/loki/api/v1/query_range", cairn.url()))
-        .header("X-Scope-OrgID", "team-a")
-        .query(&[
-            ("query", format!(r#"{{app="disk",push="{n}"}}"#)),
-            ("start", ((t_ms - 1000) * 1_000_000).to_string()),
-            ("end", ((t_ms + 1000) * 1_000_000).to_string()),
-            ("limit", "1000".to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = r.json().await.unwrap();
+    let body = query_range(
+        &cairn.url(),
+        "team-a",
+        &format!(r#"{{app="disk",push="{n}"}}"#),
+        (t_ms - 1000) * 1_000_000,
+        (t_ms + 1000) * 1_000_000,
+    )
+    .await;
     let lines = body["data"]["result"][0]["values"]
         .as_array()
         .map_or(0, Vec::len);
@@ -563,18 +555,14 @@ async fn an_80_kib_label_value_round_trips_through_kill_9_and_a_block() {
                 big.len(),
                 got.len()
             );
-            let r = http()
-                .get(format!("{url}/loki/api/v1/query_range"))
-                .header("X-Scope-OrgID", "team-a")
-                .query(&[
-                    ("query", r#"{app="big"}"#.to_string()),
-                    ("start", ((t - 1000) * 1_000_000).to_string()),
-                    ("end", ((t + 1000) * 1_000_000).to_string()),
-                ])
-                .send()
-                .await
-                .unwrap();
-            let body: serde_json::Value = r.json().await.unwrap();
+            let body = query_range(
+                &url,
+                "team-a",
+                r#"{app="big"}"#,
+                (t - 1000) * 1_000_000,
+                (t + 1000) * 1_000_000,
+            )
+            .await;
             let got = body["data"]["result"][0]["stream"]["v"]
                 .as_str()
                 .unwrap_or_default()

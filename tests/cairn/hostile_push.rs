@@ -14,20 +14,10 @@ use crate::support::{Cairn, http};
 /// eight Loki bodies +3.2 GB.
 const MAX_GROWTH_MB: u64 = 200;
 
-fn varint(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-    out
-}
-
 /// Protobuf field `tag` (already shifted, wire type 2) holding `payload`.
 fn field(tag: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
-    out.extend(varint(payload.len()));
+    prost::encoding::encode_varint(payload.len() as u64, &mut out);
     out.extend(payload);
     out
 }

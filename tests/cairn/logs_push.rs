@@ -11,7 +11,7 @@ use common::time::now_ns;
 use parking_lot::Mutex;
 
 use crate::support::loki::{
-    duckdb_column, duckdb_lines, metric_line, push, push_raw, python, stream,
+    duckdb_column, duckdb_lines, metric_line, push, push_raw, python, query_range, stream,
 };
 use crate::support::{Cairn, http};
 
@@ -144,21 +144,14 @@ async fn real_clients_push_two_tenants_and_duckdb_reads_the_flushed_parquet() {
 /// sorted.
 async fn logql_lines(url: &str, tenant: &str, query: &str) -> Vec<String> {
     let now = now_ns();
-    let body: serde_json::Value = http()
-        .get(format!("{url}/loki/api/v1/query_range"))
-        .header("X-Scope-OrgID", tenant)
-        .query(&[
-            ("query", query.to_string()),
-            ("start", (now - 3_600_000_000_000).to_string()),
-            ("end", (now + 60_000_000_000).to_string()),
-            ("limit", "1000".to_string()),
-        ])
-        .send()
-        .await
-        .expect("LogQL query")
-        .json()
-        .await
-        .expect("LogQL JSON");
+    let body = query_range(
+        url,
+        tenant,
+        query,
+        now - 3_600_000_000_000,
+        now + 60_000_000_000,
+    )
+    .await;
     let mut lines: Vec<String> = body["data"]["result"]
         .as_array()
         .unwrap_or_else(|| panic!("no result in {body}"))

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::loki::query_range;
 use crate::support::{Cairn, http};
 
 /// Fails clearly when the OpenTelemetry Python SDK is not installed.
@@ -211,24 +212,15 @@ async fn the_sdk_given_only_otel_exporter_otlp_endpoint_delivers_metrics_logs_an
         assert_eq!(requests.len(), 1, "{transport}: {requests:?}");
         assert_eq!(requests[0].1, "7");
 
-        let now_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let body: Value = http()
-            .get(format!("{}/loki/api/v1/query_range", cairn.url()))
-            .header("X-Scope-OrgID", tenant)
-            .query(&[
-                ("query", r#"{service_name="standard"}"#.to_string()),
-                ("start", (now_ns - 600_000_000_000).to_string()),
-                ("end", (now_ns + 1).to_string()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let now_ns = common::time::now_ns();
+        let body = query_range(
+            &cairn.url(),
+            tenant,
+            r#"{service_name="standard"}"#,
+            now_ns - 600_000_000_000,
+            now_ns + 1,
+        )
+        .await;
         assert_eq!(
             body["data"]["result"][0]["values"][0][1], "standard endpoint line",
             "{transport}: {body}"

@@ -226,21 +226,11 @@ fn malformed_and_deep_input_is_left_to_the_decoder() {
     let mut deep: Vec<u8> = Vec::new();
     for _ in 0..2000 {
         let mut array = vec![0x0a];
-        array.extend(varint_bytes(deep.len()));
+        prost::encoding::encode_varint(deep.len() as u64, &mut array);
         array.extend(&deep);
         deep = vec![0x2a];
-        deep.extend(varint_bytes(array.len()));
+        prost::encoding::encode_varint(array.len() as u64, &mut deep);
         deep.extend(array);
     }
     assert!(check_protobuf(&deep, &shapes::ANY_VALUE, 1 << 30).is_ok());
-}
-
-fn varint_bytes(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-    out
 }

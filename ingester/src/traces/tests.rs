@@ -163,14 +163,19 @@ async fn idle_traces_are_cut_into_a_block_and_live_ones_survive_a_restart() {
     );
 }
 
+/// A bucket in `dir` whose first traces upload fails.
+fn failing_first_traces_upload(dir: &std::path::Path) -> common::block::InstrumentedStore {
+    let inner: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir).unwrap());
+    let store = common::block::InstrumentedStore::new(inner);
+    store.fail_puts(0, 1, "traces");
+    store
+}
+
 #[tokio::test]
 async fn a_failed_upload_keeps_the_head_and_its_wal() {
     let wal = tempfile::tempdir().unwrap();
     let bucket = tempfile::tempdir().unwrap();
-    let inner: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(bucket.path()).unwrap());
-    let store = common::block::InstrumentedStore::new(inner);
-    store.fail_puts(0, 1, "traces");
+    let store = failing_first_traces_upload(bucket.path());
     let tenant = TenantId::parse("team-a").unwrap();
     let (db, _) = TracesDb::open(tenant.clone(), wal.path(), WalOptions::default(), IDLE).unwrap();
     db.push(vec![span(1, 1, 100)], &Limits::default()).unwrap();
@@ -224,10 +229,7 @@ fn replayed_traces_idle_past_the_idle_period_are_not_live() {
 async fn replayed_traces_a_flush_completed_are_not_live() {
     let wal = tempfile::tempdir().unwrap();
     let bucket = tempfile::tempdir().unwrap();
-    let inner: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(bucket.path()).unwrap());
-    let store = common::block::InstrumentedStore::new(inner);
-    store.fail_puts(0, 1, "traces");
+    let store = failing_first_traces_upload(bucket.path());
     let tenant = TenantId::parse("team-a").unwrap();
     let open = || TracesDb::open(tenant.clone(), wal.path(), WalOptions::default(), IDLE).unwrap();
     let (db, _) = open();

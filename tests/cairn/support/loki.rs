@@ -91,6 +91,32 @@ pub fn duckdb_lines(bucket: &Path, tenant: &str) -> Vec<String> {
     duckdb_column(bucket, tenant, "line", "ORDER BY line")
 }
 
+/// A LogQL `query_range` of `query` as `tenant` over `[start_ns, end_ns]`
+/// (at most 1,000 lines): the response's JSON.
+pub async fn query_range(
+    base: &str,
+    tenant: &str,
+    query: &str,
+    start_ns: i64,
+    end_ns: i64,
+) -> serde_json::Value {
+    super::http()
+        .get(format!("{base}/loki/api/v1/query_range"))
+        .header("X-Scope-OrgID", tenant)
+        .query(&[
+            ("query", query.to_string()),
+            ("start", start_ns.to_string()),
+            ("end", end_ns.to_string()),
+            ("limit", "1000".to_string()),
+        ])
+        .send()
+        .await
+        .expect("LogQL query")
+        .json()
+        .await
+        .expect("LogQL JSON")
+}
+
 /// One Prometheus text exposition line of `/metrics` that starts with `prefix`.
 pub async fn metric_line(base: &str, prefix: &str) -> Option<String> {
     let text = super::http()
