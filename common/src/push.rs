@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use crate::discard::DiscardReason;
 use crate::exemplar::SeriesExemplars;
+use crate::histogram::HistogramSample;
 use crate::labels::Labels;
 use crate::metadata::MetricMetadata;
 use crate::series::Sample;
@@ -22,8 +23,27 @@ use crate::tenant::TenantId;
 pub struct PushSeries {
     /// The series' labels (validated, sorted).
     pub labels: Labels,
-    /// Samples in timestamp order.
+    /// Float samples in timestamp order.
     pub samples: Vec<Sample>,
+    /// Native histogram samples in timestamp order, none at a timestamp
+    /// that also has a float sample.
+    pub histograms: Vec<HistogramSample>,
+}
+
+impl PushSeries {
+    /// A series with float samples only.
+    pub fn floats(labels: Labels, samples: Vec<Sample>) -> Self {
+        Self {
+            labels,
+            samples,
+            histograms: Vec::new(),
+        }
+    }
+
+    /// Float and histogram samples together.
+    pub fn sample_count(&self) -> usize {
+        self.samples.len() + self.histograms.len()
+    }
 }
 
 /// Samples an ingester refused, with why.
@@ -33,7 +53,7 @@ pub struct Rejection {
     pub reason: DiscardReason,
     /// The series concerned.
     pub labels: Labels,
-    /// How many of its samples were refused.
+    /// How many of its samples (float and histogram) were refused.
     pub samples: usize,
     /// Human detail, e.g. the offending timestamps or the limit value.
     pub detail: String,
@@ -42,8 +62,10 @@ pub struct Rejection {
 /// What an ingester did with a push: accepted samples are durable (in the WAL).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PushOutcome {
-    /// Samples appended and logged.
+    /// Float samples appended and logged.
     pub accepted: usize,
+    /// Histogram samples appended and logged.
+    pub accepted_histograms: usize,
     /// Samples refused, grouped by series and reason.
     pub rejected: Vec<Rejection>,
 }

@@ -38,8 +38,10 @@ pub struct Distributor {
 /// What became of a push that was not refused whole.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PushSummary {
-    /// Samples the ingesters appended (durable in their WAL).
+    /// Float samples the ingesters appended (durable in their WAL).
     pub accepted: usize,
+    /// Histogram samples the ingesters appended (durable in their WAL).
+    pub accepted_histograms: usize,
     /// Series refused by validation or by the ingesters, with why.
     pub rejected: Vec<Rejection>,
     /// Native histogram samples dropped: Cairn stores float samples only, yet.
@@ -151,6 +153,7 @@ impl Distributor {
                 })?;
             self.count_rejections(tenant, &outcome.rejected);
             summary.accepted = outcome.accepted;
+            summary.accepted_histograms = outcome.accepted_histograms;
             summary.rejected.extend(outcome.rejected);
         }
         summary.accepted_exemplars = self
@@ -246,10 +249,12 @@ mod tests {
             Ok(match self.reason {
                 None => PushOutcome {
                     accepted: samples,
+                    accepted_histograms: 0,
                     rejected: vec![],
                 },
                 Some(reason) => PushOutcome {
                     accepted: 0,
+                    accepted_histograms: 0,
                     rejected: series
                         .into_iter()
                         .map(|s| Rejection {

@@ -246,6 +246,7 @@ impl MetricsPusher for Replicator {
         let refused: usize = rejected.iter().map(|r| r.samples).sum();
         Ok(PushOutcome {
             accepted: total.saturating_sub(refused),
+            accepted_histograms: 0,
             rejected,
         })
     }

@@ -240,7 +240,7 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
         samples.sort_by_key(|s| s.t);
     }
     out.samples += samples.len();
-    out.series.push(PushSeries { labels, samples });
+    out.series.push(PushSeries::floats(labels, samples));
 }
 
 /// Checks a series' labels in Mimir's order; on failure returns the reason

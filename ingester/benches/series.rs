@@ -67,10 +67,7 @@ fn labels(s: usize, generation: usize) -> Labels {
 
 fn batch(all: &[Labels], t: i64) -> Vec<PushSeries> {
     all.iter()
-        .map(|l| PushSeries {
-            labels: l.clone(),
-            samples: vec![Sample { t, v: t as f64 }],
-        })
+        .map(|l| PushSeries::floats(l.clone(), vec![Sample { t, v: t as f64 }]))
         .collect()
 }
 

@@ -40,10 +40,10 @@ fn open(wal: &Path, store: Arc<dyn ObjectStore>, limits: Limits) -> Arc<Ingester
 }
 
 fn series(job: &str, ts: Range<i64>) -> PushSeries {
-    PushSeries {
-        labels: Labels::from_pairs([("__name__", "up"), ("job", job)]),
-        samples: ts.map(|t| Sample { t, v: t as f64 }).collect(),
-    }
+    PushSeries::floats(
+        Labels::from_pairs([("__name__", "up"), ("job", job)]),
+        ts.map(|t| Sample { t, v: t as f64 }).collect(),
+    )
 }
 
 async fn sample_count(store: &dyn SeriesStore) -> usize {

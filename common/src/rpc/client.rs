@@ -315,6 +315,7 @@ impl MetricsPusher for IngesterClient {
         })?;
         Ok(PushOutcome {
             accepted: resp.accepted as usize,
+            accepted_histograms: 0,
             rejected,
         })
     }

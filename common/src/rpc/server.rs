@@ -235,10 +235,7 @@ fn push_series<T: IngesterApi>(ing: Arc<T>, r: pb::PushSeriesRequest) -> Reply<p
             .into_iter()
             .map(|s| {
                 let samples = samples_from_pb(&s)?;
-                Ok(PushSeries {
-                    labels: labels_from_pb(s.labels),
-                    samples,
-                })
+                Ok(PushSeries::floats(labels_from_pb(s.labels), samples))
             })
             .collect::<Result<Vec<_>, InvalidMessage>>()?;
         let out = crate::push::MetricsPusher::push(&*ing, &tenant, series)

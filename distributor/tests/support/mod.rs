@@ -66,9 +66,11 @@ impl MetricsPusher for RecordingIngester {
             return Err(PushError::Unavailable("ingester is shutting down".into()));
         }
         let accepted = series.iter().map(|s| s.samples.len()).sum();
+        let accepted_histograms = series.iter().map(|s| s.histograms.len()).sum();
         self.pushes.lock().push((tenant.clone(), series));
         Ok(PushOutcome {
             accepted,
+            accepted_histograms,
             rejected: vec![],
         })
     }
