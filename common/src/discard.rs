@@ -36,6 +36,9 @@ pub enum DiscardReason {
     SampleOutOfOrder,
     /// Same timestamp as the newest sample of its series, different value.
     SampleDuplicateTimestamp,
+    /// A native histogram whose schema, spans, bucket counts or custom
+    /// bounds are inconsistent.
+    InvalidNativeHistogram,
     /// A log line longer than `max_line_size` (Loki's `line_too_long`).
     LineTooLong,
     /// The tenant exceeded `ingestion_rate_mb` / `ingestion_burst_size_mb`.
@@ -81,7 +84,7 @@ pub enum DiscardReason {
 
 impl DiscardReason {
     /// Every reason, for reading one back from its [`DiscardReason::id`].
-    pub const ALL: [DiscardReason; 34] = [
+    pub const ALL: [DiscardReason; 35] = [
         DiscardReason::MissingMetricName,
         DiscardReason::InvalidMetricName,
         DiscardReason::InvalidLabel,
@@ -96,6 +99,7 @@ impl DiscardReason {
         DiscardReason::PerUserSeriesLimit,
         DiscardReason::SampleOutOfOrder,
         DiscardReason::SampleDuplicateTimestamp,
+        DiscardReason::InvalidNativeHistogram,
         DiscardReason::LineTooLong,
         DiscardReason::LogRateLimited,
         DiscardReason::StreamLimit,
@@ -136,6 +140,7 @@ impl DiscardReason {
             PerUserSeriesLimit => "per-user-series-limit",
             SampleOutOfOrder => "sample-out-of-order",
             SampleDuplicateTimestamp => "sample-duplicate-timestamp",
+            InvalidNativeHistogram => "invalid-native-histogram",
             LineTooLong => "line_too_long",
             LogRateLimited => "rate_limited",
             StreamLimit => "stream_limit",
@@ -194,6 +199,7 @@ impl DiscardReason {
             | LabelsNotSorted
             | SampleOutOfOrder
             | SampleDuplicateTimestamp
+            | InvalidNativeHistogram
             | TooFarBehind
             | InvalidLabels
             | MissingLabels

@@ -20,7 +20,7 @@ use crate::error::DistributorError;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::remote_write::WriteRequest;
-use crate::validation::{self, NATIVE_HISTOGRAM_UNSUPPORTED, reason};
+use crate::validation::{self, reason};
 
 /// The metrics distributor: the front door of remote write.
 ///
@@ -44,8 +44,6 @@ pub struct PushSummary {
     pub accepted_histograms: usize,
     /// Series refused by validation or by the ingesters, with why.
     pub rejected: Vec<Rejection>,
-    /// Native histogram samples dropped: Cairn stores float samples only, yet.
-    pub discarded_histogram_samples: usize,
     /// Exemplars the ingesters stored.
     pub accepted_exemplars: usize,
     /// Metric metadata entries the ingesters stored.
@@ -55,13 +53,13 @@ pub struct PushSummary {
 impl PushSummary {
     /// True when nothing in the request was refused.
     pub fn is_complete(&self) -> bool {
-        self.rejected.is_empty() && self.discarded_histogram_samples == 0
+        self.rejected.is_empty()
     }
 
     /// True when every refusal is a limit the tenant may get raised
     /// (answered 429) rather than bad input (answered 400).
     pub fn only_limits(&self) -> bool {
-        self.discarded_histogram_samples == 0 && self.rejected.iter().all(|r| r.reason.is_limit())
+        self.rejected.iter().all(|r| r.reason.is_limit())
     }
 }
 
@@ -114,36 +112,30 @@ impl Distributor {
 
         let mut valid = validation::validate(req, &limits, now_ms());
         self.count_rejections(tenant, &valid.rejected);
-        if valid.histogram_samples > 0 {
-            self.metrics.discarded(
-                tenant,
-                NATIVE_HISTOGRAM_UNSUPPORTED,
-                valid.histogram_samples,
-            );
-        }
         for &(reason, n) in &valid.dropped_exemplars {
             self.metrics.discarded_exemplars(tenant, reason, n);
         }
         for &(reason, n) in &valid.dropped_metadata {
             self.metrics.discarded_metadata(tenant, reason, n);
         }
+        // Like Mimir, a histogram sample counts as one sample.
+        let valid_samples = valid.samples + valid.histograms;
         if let Err(e) =
             self.rate_limiter
-                .try_acquire(tenant, &limits, valid.samples, Instant::now())
+                .try_acquire(tenant, &limits, valid_samples, Instant::now())
         {
             self.metrics
-                .discarded(tenant, DiscardReason::RateLimited.id(), valid.samples);
+                .discarded(tenant, DiscardReason::RateLimited.id(), valid_samples);
             return Err(e.into());
         }
 
         let mut summary = PushSummary {
             rejected: std::mem::take(&mut valid.rejected),
-            discarded_histogram_samples: valid.histogram_samples,
             ..PushSummary::default()
         };
         if !valid.series.is_empty() {
-            self.metrics.received_samples(tenant, valid.samples);
-            let samples = valid.samples;
+            self.metrics.received_samples(tenant, valid_samples);
+            let samples = valid_samples;
             let outcome = self
                 .pusher
                 .push(tenant, std::mem::take(&mut valid.series))

@@ -15,7 +15,7 @@ use common::tenant::TenantError;
 use crate::distributor::PushSummary;
 use crate::rate_limit::RateLimitExceeded;
 use crate::remote_write::DecodeError;
-use crate::validation::{NATIVE_HISTOGRAM_UNSUPPORTED, quoted};
+use crate::validation::quoted;
 
 /// Refusals listed in a response body; the rest are summarised by count.
 const MAX_LISTED_REJECTIONS: usize = 10;
@@ -93,13 +93,6 @@ impl IntoResponse for DistributorError {
 impl fmt::Display for PushSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = Vec::with_capacity(MAX_LISTED_REJECTIONS + 2);
-        if self.discarded_histogram_samples > 0 {
-            lines.push(format!(
-                "err-cairn-{NATIVE_HISTOGRAM_UNSUPPORTED}: native histograms not supported yet; \
-                 {} histogram sample(s) discarded, float samples were kept",
-                self.discarded_histogram_samples
-            ));
-        }
         lines.extend(
             self.rejected
                 .iter()
@@ -202,18 +195,5 @@ mod tests {
         let body = partial(&[DiscardReason::InvalidLabel; 15]).to_string();
         assert_eq!(body.lines().count(), MAX_LISTED_REJECTIONS + 1);
         assert!(body.ends_with("... and 5 more refused series"));
-    }
-
-    #[test]
-    fn histograms_are_named_in_the_body() {
-        let err = DistributorError::Partial(PushSummary {
-            discarded_histogram_samples: 3,
-            ..Default::default()
-        });
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-        assert!(
-            err.to_string()
-                .contains("native histograms not supported yet")
-        );
     }
 }

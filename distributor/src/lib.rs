@@ -27,6 +27,7 @@ pub mod decode_budget;
 mod distributor;
 mod error;
 mod grpc_auth;
+mod histogram;
 mod http;
 pub mod inflight;
 pub mod logs;

@@ -23,10 +23,6 @@ use common::series::Sample;
 
 use crate::remote_write::{self, TimeSeries, WriteRequest};
 
-/// Discard-counter `reason` for native histogram samples. Not in the
-/// [`DiscardReason`] catalogue yet because Cairn does not store histograms.
-pub(crate) const NATIVE_HISTOGRAM_UNSUPPORTED: &str = "native-histogram-unsupported";
-
 /// Discard-counter `reason`s for exemplars and metadata (Mimir's IDs).
 pub(crate) mod reason {
     /// An exemplar without labels.
@@ -60,12 +56,12 @@ const MAX_QUOTED_CHARS: usize = 200;
 pub(crate) struct Validated {
     /// Valid series with their in-window samples, sorted by timestamp.
     pub(crate) series: Vec<PushSeries>,
-    /// Number of samples in `series`.
+    /// Number of float samples in `series`.
     pub(crate) samples: usize,
+    /// Number of histogram samples in `series`.
+    pub(crate) histograms: usize,
     /// What was refused and why.
     pub(crate) rejected: Vec<Rejection>,
-    /// Native histogram samples dropped.
-    pub(crate) histogram_samples: usize,
     /// Valid exemplars of valid series, sorted by timestamp per series.
     pub(crate) exemplars: Vec<SeriesExemplars>,
     /// Valid metric metadata.
@@ -166,7 +162,6 @@ fn validate_exemplars(series: &Labels, raw: Vec<remote_write::Exemplar>, out: &m
 }
 
 fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &mut Validated) {
-    out.histogram_samples += ts.histograms.len();
     // An empty value means "no such label" in Prometheus.
     let labels: Vec<Label> = ts
         .labels
@@ -181,7 +176,7 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
         out.rejected.push(Rejection {
             reason,
             labels: Labels::new(labels),
-            samples: ts.samples.len(),
+            samples: ts.samples.len() + ts.histograms.len(),
             detail,
         });
         return;
@@ -191,18 +186,48 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
 
     let mut too_old = OutOfWindow::default();
     let mut too_new = OutOfWindow::default();
+    let mut in_window = |t: i64| {
+        if t > window.newest {
+            too_new.add(t);
+            false
+        } else if window.oldest.is_some_and(|oldest| t < oldest) {
+            too_old.add(t);
+            false
+        } else {
+            true
+        }
+    };
     let mut samples = Vec::with_capacity(ts.samples.len());
     for s in ts.samples {
-        if s.timestamp > window.newest {
-            too_new.add(s.timestamp);
-        } else if window.oldest.is_some_and(|oldest| s.timestamp < oldest) {
-            too_old.add(s.timestamp);
-        } else {
+        if in_window(s.timestamp) {
             samples.push(Sample {
                 t: s.timestamp,
                 v: s.value,
             });
         }
+    }
+    let mut histograms = Vec::with_capacity(ts.histograms.len());
+    let mut invalid: Option<(usize, String)> = None;
+    for h in &ts.histograms {
+        match crate::histogram::to_sample(h) {
+            Ok(sample) if in_window(sample.t) => histograms.push(sample),
+            Ok(_) => {}
+            Err(e) => {
+                let (n, _) =
+                    invalid.get_or_insert_with(|| (0, format!("timestamp {}: {e}", h.timestamp)));
+                *n += 1;
+            }
+        }
+    }
+    if let Some((n, first)) = invalid {
+        out.rejected.push(Rejection {
+            reason: DiscardReason::InvalidNativeHistogram,
+            labels: labels.clone(),
+            samples: n,
+            detail: format!(
+                "received {n} invalid native histogram sample(s), the first at {first}"
+            ),
+        });
     }
     let out_of_window = [
         (
@@ -233,14 +258,22 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
             });
         }
     }
-    if samples.is_empty() {
+    if samples.is_empty() && histograms.is_empty() {
         return;
     }
     if !samples.is_sorted_by_key(|s| s.t) {
         samples.sort_by_key(|s| s.t);
     }
+    if !histograms.is_sorted_by_key(|s| s.t) {
+        histograms.sort_by_key(|s| s.t);
+    }
     out.samples += samples.len();
-    out.series.push(PushSeries::floats(labels, samples));
+    out.histograms += histograms.len();
+    out.series.push(PushSeries {
+        labels,
+        samples,
+        histograms,
+    });
 }
 
 /// Checks a series' labels in Mimir's order; on failure returns the reason
@@ -629,11 +662,40 @@ mod tests {
     }
 
     #[test]
-    fn histograms_are_counted_and_float_samples_kept() {
+    fn valid_histograms_are_kept_beside_floats_and_invalid_ones_named() {
+        use crate::remote_write::histogram::Count;
+        let good = |t| Histogram {
+            count: Some(Count::CountInt(1)),
+            positive_spans: vec![rw::BucketSpan {
+                offset: 0,
+                length: 1,
+            }],
+            positive_deltas: vec![1],
+            timestamp: t,
+            ..Default::default()
+        };
         let mut ts = series(&[("__name__", "h")], &[NOW]);
-        ts.histograms = vec![Histogram::default(), Histogram::default()];
+        let mut bad = good(NOW - 2);
+        bad.positive_deltas = vec![-1];
+        ts.histograms = vec![good(NOW - 1), bad, good(NOW - 3), good(NOW + 3_600_000)];
         let v = run(vec![ts], &Limits::default());
-        assert_eq!((v.histogram_samples, v.samples), (2, 1));
+        assert_eq!((v.samples, v.histograms), (1, 2));
+        let kept: Vec<i64> = v.series[0].histograms.iter().map(|h| h.t).collect();
+        assert_eq!(kept, [NOW - 3, NOW - 1], "sorted by time");
+        let reasons: Vec<(DiscardReason, usize)> =
+            v.rejected.iter().map(|r| (r.reason, r.samples)).collect();
+        assert_eq!(
+            reasons,
+            [
+                (DiscardReason::InvalidNativeHistogram, 1),
+                (DiscardReason::SampleTooFarInFuture, 1)
+            ]
+        );
+        assert!(
+            v.rejected[0]
+                .detail
+                .contains("a positive bucket count is negative")
+        );
     }
 
     #[test]

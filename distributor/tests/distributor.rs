@@ -189,23 +189,49 @@ async fn discarded_counter_counts_each_reason() {
 }
 
 #[tokio::test]
-async fn native_histograms_are_discarded_with_a_reason_and_floats_kept() {
+async fn native_histograms_are_stored_beside_floats_and_an_invalid_one_is_named() {
+    use cairn_distributor::remote_write::{BucketSpan, Histogram, histogram::Count};
     let server = Server::start(Limits::default()).await;
+    let histogram = |t, deltas: Vec<i64>| Histogram {
+        count: Some(Count::CountInt(3)),
+        sum: 4.5,
+        schema: 0,
+        positive_spans: vec![BucketSpan {
+            offset: 1,
+            length: 2,
+        }],
+        positive_deltas: deltas,
+        timestamp: t,
+        ..Default::default()
+    };
     let mut s = series(UP, &[1.0]);
-    s.histograms = vec![Default::default()];
+    let t = s.samples[0].timestamp;
+    s.histograms = vec![histogram(t - 1, vec![1, 1]), histogram(t - 2, vec![1, -2])];
     let reply = server.push("team-a", vec![s]).await;
     assert_eq!(reply.status, 400);
     assert!(
-        reply.body.contains("native histograms not supported yet"),
+        reply.body.contains("err-cairn-invalid-native-histogram")
+            && reply.body.contains("a positive bucket count is negative"),
         "{}",
         reply.body
     );
-    assert_eq!(server.ingester.series_of("team-a").len(), 1);
-    assert!(
-        server
-            .metrics()
-            .contains(r#"reason="native-histogram-unsupported"} 1"#)
+    let stored = server.ingester.series_of("team-a");
+    assert_eq!(
+        (stored[0].samples.len(), stored[0].histograms.len()),
+        (1, 1)
     );
+    let h = &stored[0].histograms[0];
+    assert_eq!(
+        (h.t, h.h.count, h.h.positive()),
+        (t - 1, 3.0, vec![(1, 1.0), (2, 2.0)])
+    );
+    let metrics = server.metrics();
+    for line in [
+        r#"cairn_discarded_samples_total{tenant="team-a",reason="invalid-native-histogram"} 1"#,
+        r#"cairn_distributor_received_samples_total{tenant="team-a"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
 }
 
 #[tokio::test]
