@@ -14,7 +14,7 @@ use common::tenant::TenantError;
 
 use crate::distributor::PushSummary;
 use crate::rate_limit::RateLimitExceeded;
-use crate::remote_write::DecodeError;
+use crate::remote_write::{self, DecodeError};
 use crate::validation::quoted;
 
 /// Refusals listed in a response body; the rest are summarised by count.
@@ -26,8 +26,8 @@ pub enum DistributorError {
     /// No usable tenant: missing (401) or invalid (400).
     #[error(transparent)]
     Tenant(#[from] TenantError),
-    /// The body is not a remote-write request (400), too large (413) or the
-    /// wrong protocol version (415).
+    /// The body is not a remote-write request (400), too large (413), or
+    /// of a content type or encoding that is not remote write's (415).
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// The tenant is over its ingestion rate; nothing was accepted (429).
@@ -51,7 +51,9 @@ impl DistributorError {
             Self::Decode(
                 DecodeError::BodyTooLarge { .. } | DecodeError::MessageTooLarge { .. },
             ) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Decode(DecodeError::UnsupportedVersion) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Decode(
+                DecodeError::UnsupportedContentType(_) | DecodeError::UnsupportedEncoding(_),
+            ) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Decode(_) => StatusCode::BAD_REQUEST,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Partial(summary) if summary.only_limits() => StatusCode::TOO_MANY_REQUESTS,
@@ -73,8 +75,14 @@ impl DistributorError {
                 DecodeError::BodyTooLarge { .. } => "body-too-large",
                 DecodeError::MessageTooLarge { .. } => "message-too-large",
                 DecodeError::NotSnappy(_) => "not-snappy",
-                DecodeError::Protobuf(_) => "bad-protobuf",
-                DecodeError::UnsupportedVersion => "unsupported-version",
+                DecodeError::Protobuf(_) | DecodeError::ProtobufV2(_) => "bad-protobuf",
+                DecodeError::Symbols(_) => remote_write::id::CORRUPT_SYMBOLS,
+                DecodeError::UnsupportedContentType(_) => {
+                    remote_write::id::UNSUPPORTED_CONTENT_TYPE
+                }
+                DecodeError::UnsupportedEncoding(_) => {
+                    remote_write::id::UNSUPPORTED_CONTENT_ENCODING
+                }
                 DecodeError::DecodedTooLarge(_) => crate::decode_budget::ID,
                 DecodeError::ReadBody(_) => "read-body",
             },
@@ -162,8 +170,18 @@ mod tests {
                 413,
             ),
             (
-                DistributorError::Decode(DecodeError::UnsupportedVersion),
+                DistributorError::Decode(DecodeError::UnsupportedContentType("image/png".into())),
                 415,
+            ),
+            (
+                DistributorError::Decode(DecodeError::UnsupportedEncoding("gzip".into())),
+                415,
+            ),
+            (
+                DistributorError::Decode(DecodeError::Symbols(
+                    crate::remote_write_v2::SymbolError::FirstNotEmpty("x".into()),
+                )),
+                400,
             ),
             (partial(&[LabelNameTooLong]), 400),
             (partial(&[PerUserSeriesLimit]), 429),

@@ -1,6 +1,7 @@
-//! The HTTP face of the metrics distributor: Prometheus remote write on
-//! `POST /api/v1/push` (Mimir's path) and `POST /api/v1/write`, and OTLP
-//! metrics on `POST /otlp/v1/metrics`.
+//! The HTTP face of the metrics distributor: Prometheus remote write 1.0
+//! and 2.0 on `POST /api/v1/push` (Mimir's path) and `POST /api/v1/write`,
+//! told apart by content negotiation ([`negotiate`]), and OTLP metrics on
+//! `POST /otlp/v1/metrics`.
 //!
 //! The handler only resolves the tenant, decodes the body, calls
 //! [`Distributor::push`] and maps the outcome; the logic lives elsewhere.
@@ -10,23 +11,82 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use common::tenant::{TenantId, tenant_from_headers};
 use futures::StreamExt;
 
-use crate::distributor::Distributor;
+use crate::distributor::{Distributor, PushSummary};
 use crate::error::DistributorError;
 use crate::remote_write::{self, DecodeError};
+use crate::remote_write_v2;
 
 /// How much of an oversized body is read and thrown away before answering
 /// 413: enough that ordinary clients see the answer instead of a reset
 /// connection, bounded so nobody can make the server read forever.
 const MAX_DRAIN_BYTES: usize = 256 << 20;
 
-/// The `Content-Type` parameter a remote write 2.0 client sends.
-const REMOTE_WRITE_V2: &str = "io.prometheus.write.v2.request";
+/// The remote-write response headers counting what was written (spec 2.0).
+const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
+const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
+const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
+
+/// Which remote-write message a request carries, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WireVersion {
+    /// `prometheus.WriteRequest`.
+    V1,
+    /// `io.prometheus.write.v2.Request`.
+    V2,
+}
+
+/// Content negotiation as the remote write 2.0 spec and Prometheus's own
+/// receiver do it: `application/x-protobuf` (or no `Content-Type` at all)
+/// without a `proto` parameter, or with `proto=prometheus.WriteRequest`, is
+/// 1.0; `proto=io.prometheus.write.v2.Request` is 2.0; anything else is
+/// refused (415) before the body is read. The body must be snappy-encoded:
+/// `Content-Encoding: snappy`, or no header (assumed snappy, as Prometheus
+/// does for 1.0 clients that omit it); any other encoding is refused (415).
+pub(crate) fn negotiate(headers: &HeaderMap) -> Result<WireVersion, DecodeError> {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+    };
+    if let Some(encoding) = header_text(header::CONTENT_ENCODING) {
+        if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("snappy") {
+            return Err(DecodeError::UnsupportedEncoding(encoding));
+        }
+    }
+    let Some(content_type) = header_text(header::CONTENT_TYPE).filter(|c| !c.is_empty()) else {
+        return Ok(WireVersion::V1);
+    };
+    let unsupported = || DecodeError::UnsupportedContentType(content_type.clone());
+    let mut parts = content_type.split(';');
+    let media_type = parts.next().unwrap_or_default().trim();
+    if !media_type.eq_ignore_ascii_case("application/x-protobuf") {
+        return Err(unsupported());
+    }
+    let mut version = WireVersion::V1;
+    for param in parts {
+        let Some((name, value)) = param.split_once('=') else {
+            continue;
+        };
+        if !name.trim().eq_ignore_ascii_case("proto") {
+            continue;
+        }
+        let value = value.trim().trim_matches('"');
+        version = if value.eq_ignore_ascii_case("prometheus.WriteRequest") {
+            WireVersion::V1
+        } else if value.eq_ignore_ascii_case("io.prometheus.write.v2.Request") {
+            WireVersion::V2
+        } else {
+            return Err(unsupported());
+        };
+    }
+    Ok(version)
+}
 
 impl Distributor {
     /// The remote-write routes, with the request body limited to
@@ -46,23 +106,19 @@ impl Distributor {
     async fn decode_and_push(
         &self,
         tenant: &TenantId,
-        headers: &HeaderMap,
+        version: WireVersion,
         body: Body,
-    ) -> Result<(), DistributorError> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if content_type.to_ascii_lowercase().contains(REMOTE_WRITE_V2) {
-            return Err(DecodeError::UnsupportedVersion.into());
-        }
+    ) -> Result<PushSummary, DistributorError> {
         let body = read_body(body, self.cfg.max_request_body_size)
             .await
             .map_err(DecodeError::from)?;
-        let req = remote_write::decode(&body, self.cfg.decode_limits())?;
+        let req = match version {
+            WireVersion::V1 => remote_write::decode(&body, self.cfg.decode_limits())?,
+            WireVersion::V2 => remote_write_v2::decode(&body, self.cfg.decode_limits())?,
+        };
         let summary = self.push(tenant, req).await?;
         if summary.is_complete() {
-            Ok(())
+            Ok(summary)
         } else {
             Err(DistributorError::Partial(summary))
         }
@@ -75,12 +131,24 @@ async fn remote_write(
     body: Body,
 ) -> Response {
     let tenant = tenant_from_headers(&headers, d.multitenancy);
-    let result = match &tenant {
-        Ok(tenant) => d.decode_and_push(tenant, &headers, body).await,
-        Err(e) => Err(e.clone().into()),
+    let version = negotiate(&headers);
+    let is_v2 = matches!(version, Ok(WireVersion::V2));
+    let result = match (&tenant, version) {
+        (Err(e), _) => Err(e.clone().into()),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Ok(tenant), Ok(version)) => d.decode_and_push(tenant, version, body).await,
     };
-    let response = match result {
-        Ok(()) => StatusCode::OK.into_response(),
+    let written = match &result {
+        Ok(summary) | Err(DistributorError::Partial(summary)) => Some(summary),
+        Err(_) => None,
+    }
+    .map_or((0, 0, 0), |s| {
+        (s.accepted, s.accepted_histograms, s.accepted_exemplars)
+    });
+    let mut response = match result {
+        // 2.0 receivers answer 204; 1.0 clients have always had 200.
+        Ok(_) if is_v2 => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => StatusCode::OK.into_response(),
         Err(e) => {
             if let Some(reason) = e.bad_request_reason() {
                 d.metrics.bad_request(reason);
@@ -88,6 +156,13 @@ async fn remote_write(
             e.into_response()
         }
     };
+    if is_v2 {
+        let (samples, histograms, exemplars) = written;
+        let h = response.headers_mut();
+        h.insert(SAMPLES_WRITTEN, HeaderValue::from(samples));
+        h.insert(HISTOGRAMS_WRITTEN, HeaderValue::from(histograms));
+        h.insert(EXEMPLARS_WRITTEN, HeaderValue::from(exemplars));
+    }
     if let Ok(tenant) = &tenant {
         d.metrics.request(tenant, response.status());
     }

@@ -3,7 +3,8 @@
 //! likewise through [`LogsDistributor`] ([`logs`]).
 //!
 //! A request flows through [`remote_write`] (snappy + protobuf decoding with
-//! size limits), per-series validation against the tenant's limits, the
+//! size limits; 2.0 requests through [`remote_write_v2`], which translates
+//! them into 1.0's types), per-series validation against the tenant's limits, the
 //! tenant's token bucket, and finally a [`common::push::MetricsPusher`].
 //! Everything refused is counted in `cairn_discarded_samples_total` and
 //! told to the client with its catalogued reason ([`DistributorError`]).
@@ -37,6 +38,7 @@ pub mod otlp_grpc;
 pub mod otlp_metrics;
 mod rate_limit;
 pub mod remote_write;
+pub mod remote_write_v2;
 mod replication;
 pub mod traces;
 mod validation;

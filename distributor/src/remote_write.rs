@@ -280,15 +280,46 @@ pub enum DecodeError {
     /// Decoded, the message would take more than `max_decoded_request_bytes`.
     #[error(transparent)]
     DecodedTooLarge(#[from] DecodedTooLarge),
-    /// The client asked for remote write 2.0.
+    /// The decompressed body is not an `io.prometheus.write.v2.Request`.
+    #[error("request body is not a valid io.prometheus.write.v2.Request protobuf: {0}")]
+    ProtobufV2(prost::DecodeError),
+    /// A remote write 2.0 request refers to symbols it does not have.
     #[error(
-        "remote write 2.0 (io.prometheus.write.v2.Request) is not supported; \
-         send remote write 1.0 (protobuf_message: prometheus.WriteRequest)"
+        "err-cairn-{id}: corrupt io.prometheus.write.v2.Request: {0}; the sender encodes its symbols \
+         table wrongly (fix or upgrade the client, or send remote write 1.0)",
+        id = id::CORRUPT_SYMBOLS
     )]
-    UnsupportedVersion,
+    Symbols(#[from] crate::remote_write_v2::SymbolError),
+    /// A `Content-Type` that is not one of the two remote-write messages.
+    #[error(
+        "err-cairn-{id}: Content-Type {0:?} is not supported; send \
+         application/x-protobuf;proto=prometheus.WriteRequest (remote write 1.0) or \
+         application/x-protobuf;proto=io.prometheus.write.v2.Request (remote write 2.0)",
+        id = id::UNSUPPORTED_CONTENT_TYPE
+    )]
+    UnsupportedContentType(String),
+    /// A `Content-Encoding` other than snappy.
+    #[error(
+        "err-cairn-{id}: Content-Encoding {0:?} is not supported; remote write bodies must be \
+         snappy block-compressed (Content-Encoding: snappy, or no Content-Encoding header)",
+        id = id::UNSUPPORTED_CONTENT_ENCODING
+    )]
+    UnsupportedEncoding(String),
     /// The body could not be read from the connection.
     #[error("reading request body: {0}")]
     ReadBody(String),
+}
+
+/// Stable IDs of the decode errors that name one in their message (the
+/// `err-cairn-…` prefix and the `reason` of the bad-request counter).
+pub(crate) mod id {
+    /// A 2.0 request with symbol references that do not resolve.
+    pub(crate) const CORRUPT_SYMBOLS: &str = "remote-write-corrupt-symbols";
+    /// A `Content-Type` naming neither remote-write message.
+    pub(crate) const UNSUPPORTED_CONTENT_TYPE: &str = "remote-write-unsupported-content-type";
+    /// A `Content-Encoding` other than snappy.
+    pub(crate) const UNSUPPORTED_CONTENT_ENCODING: &str =
+        "remote-write-unsupported-content-encoding";
 }
 
 /// Decodes a snappy-compressed `prometheus.WriteRequest`, refusing messages

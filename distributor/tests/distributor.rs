@@ -3,6 +3,10 @@
 
 mod support;
 
+/// Remote write 2.0: decoding, content negotiation and the written-count headers.
+#[path = "distributor/remote_write_v2.rs"]
+mod remote_write_v2;
+
 use std::time::Duration;
 
 use cairn_distributor::DistributorConfig;
@@ -288,29 +292,6 @@ async fn message_decompressing_past_the_limit_gets_413_naming_the_limit() {
     let reply = server.push("team-a", vec![big]).await;
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert!(reply.body.contains("max_recv_msg_size"), "{}", reply.body);
-}
-
-#[tokio::test]
-async fn remote_write_2_gets_415_asking_for_1_0() {
-    let server = Server::start(Limits::default()).await;
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/push", server.url))
-        .header("X-Scope-OrgID", "team-a")
-        .header(
-            "Content-Type",
-            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-        )
-        .body(body(vec![series(UP, &[1.0])]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 415);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("prometheus.WriteRequest")
-    );
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ mod logs_push;
 mod noisy_neighbour;
 mod operations;
 mod prometheus_peer;
+mod remote_write_v2;
 mod ruler;
 mod tenancy;
 mod traces_push;

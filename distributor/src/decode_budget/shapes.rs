@@ -23,6 +23,7 @@ use crate::logs::wire::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapt
 use crate::remote_write::{
     BucketSpan, Exemplar, Histogram, Label, MetricMetadata, Sample, TimeSeries, WriteRequest,
 };
+use crate::remote_write_v2 as v2;
 
 const fn message(size: usize, fields: &'static [(u32, Kind)]) -> Shape {
     Shape { size, fields }
@@ -76,6 +77,33 @@ static RW_METADATA: Shape = message(
     size_of::<MetricMetadata>(),
     &[(2, Kind::Bytes), (4, Kind::Bytes), (5, Kind::Bytes)],
 );
+
+// --- Prometheus remote write 2.0 (`io.prometheus.write.v2`) ---
+
+const VARINT32: Kind = Kind::Scalars {
+    elem: 4,
+    min_wire: 1,
+};
+
+/// `io.prometheus.write.v2.Request`.
+pub(crate) static REMOTE_WRITE_V2: Shape = message(
+    size_of::<v2::Request>(),
+    &[
+        (4, Kind::RepeatedBytes),
+        (5, Kind::Repeated(&V2_TIME_SERIES)),
+    ],
+);
+static V2_TIME_SERIES: Shape = message(
+    size_of::<v2::TimeSeries>(),
+    &[
+        (1, VARINT32),
+        (2, Kind::Repeated(&V2_SAMPLE)),
+        (3, Kind::Repeated(&RW_HISTOGRAM)),
+        (4, Kind::Repeated(&V2_EXEMPLAR)),
+    ],
+);
+static V2_SAMPLE: Shape = message(size_of::<v2::Sample>(), &[]);
+static V2_EXEMPLAR: Shape = message(size_of::<v2::Exemplar>(), &[(1, VARINT32)]);
 
 // --- Loki push (`logproto`) ---
 

@@ -126,6 +126,14 @@ pub struct Server {
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The value of header `name`, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 impl Server {
@@ -164,21 +172,36 @@ impl Server {
         }
     }
 
-    /// Posts a raw body to `path` as `tenant` (no `X-Scope-OrgID` if `None`).
+    /// Posts a raw body to `path` as `tenant` (no `X-Scope-OrgID` if `None`)
+    /// with the headers of a remote write 1.0 client.
     pub async fn post_raw(&self, path: &str, tenant: Option<&str>, body: Vec<u8>) -> Reply {
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .header("Content-Type", "application/x-protobuf")
-            .header("Content-Encoding", "snappy")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .body(body);
+        let headers = [
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+            ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+        ];
+        self.post(path, tenant, &headers, body).await
+    }
+
+    /// Posts a raw body to `path` as `tenant` with exactly `headers`.
+    pub async fn post(
+        &self,
+        path: &str,
+        tenant: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = self.client.post(format!("{}{path}", self.url)).body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(tenant) = tenant {
             req = req.header("X-Scope-OrgID", tenant);
         }
         let resp = req.send().await.unwrap();
         Reply {
             status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
             body: resp.text().await.unwrap(),
         }
     }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod loki;
 pub mod peers;
 pub mod remote_write;
+pub mod remote_write_v2;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
