@@ -41,6 +41,17 @@ pub(crate) enum WireVersion {
     V2,
 }
 
+impl WireVersion {
+    /// The protocol version, as the `version` label of
+    /// `cairn_distributor_remote_write_requests_total`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "1.0",
+            Self::V2 => "2.0",
+        }
+    }
+}
+
 /// Content negotiation as the remote write 2.0 spec and Prometheus's own
 /// receiver do it: `application/x-protobuf` (or no `Content-Type` at all)
 /// without a `proto` parameter, or with `proto=prometheus.WriteRequest`, is
@@ -136,7 +147,10 @@ async fn remote_write(
     let result = match (&tenant, version) {
         (Err(e), _) => Err(e.clone().into()),
         (Ok(_), Err(e)) => Err(e.into()),
-        (Ok(tenant), Ok(version)) => d.decode_and_push(tenant, version, body).await,
+        (Ok(tenant), Ok(version)) => {
+            d.metrics.remote_write_version(tenant, version.as_str());
+            d.decode_and_push(tenant, version, body).await
+        }
     };
     let written = match &result {
         Ok(summary) | Err(DistributorError::Partial(summary)) => Some(summary),

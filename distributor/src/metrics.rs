@@ -31,6 +31,13 @@ pub(crate) struct RequestLabels {
     status: u16,
 }
 
+/// `{tenant, version}` of the remote-write protocol counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct VersionLabels {
+    tenant: String,
+    version: &'static str,
+}
+
 /// `{reason}` of the bad-request counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct BadRequestLabels {
@@ -46,6 +53,7 @@ pub(crate) struct Metrics {
     discarded_exemplars: Family<DiscardLabels, Counter>,
     discarded_metadata: Family<DiscardLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
+    remote_write_versions: Family<VersionLabels, Counter>,
     bad_requests: Family<BadRequestLabels, Counter>,
 }
 
@@ -59,6 +67,7 @@ impl Metrics {
             discarded_exemplars: Family::default(),
             discarded_metadata: Family::default(),
             requests: Family::default(),
+            remote_write_versions: Family::default(),
             bad_requests: Family::default(),
         };
         registry.register(
@@ -90,6 +99,12 @@ impl Metrics {
             "cairn_distributor_requests",
             "Remote-write requests of a known tenant, by HTTP status.",
             m.requests.clone(),
+        );
+        registry.register(
+            "cairn_distributor_remote_write_requests",
+            "Remote-write requests of a known tenant, by protocol version (1.0 or 2.0) \
+             negotiated from the Content-Type.",
+            m.remote_write_versions.clone(),
         );
         registry.register(
             "cairn_distributor_bad_requests",
@@ -130,6 +145,16 @@ impl Metrics {
 
     pub(crate) fn request(&self, tenant: &TenantId, status: StatusCode) {
         count_request(&self.requests, tenant, status);
+    }
+
+    /// Counts one remote-write request of `tenant` speaking `version`.
+    pub(crate) fn remote_write_version(&self, tenant: &TenantId, version: &'static str) {
+        self.remote_write_versions
+            .get_or_create(&VersionLabels {
+                tenant: tenant.to_string(),
+                version,
+            })
+            .inc();
     }
 
     pub(crate) fn bad_request(&self, reason: &'static str) {

@@ -94,6 +94,13 @@ async fn v2_request_reaches_the_ingester_and_gets_204_with_written_counts() {
         exemplars[0].exemplars[0].labels.to_string(),
         "{trace_id=\"abc\"}"
     );
+    assert!(
+        server.metrics().contains(
+            "cairn_distributor_remote_write_requests_total{tenant=\"team-a\",version=\"2.0\"} 1"
+        ),
+        "{}",
+        server.metrics()
+    );
     let metadata = server.ingester.metadata_of("team-a");
     assert_eq!(metadata.len(), 1);
     assert_eq!(
