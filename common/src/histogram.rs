@@ -84,6 +84,15 @@ impl Default for FloatHistogram {
 }
 
 impl FloatHistogram {
+    /// Roughly the memory the histogram takes, for caches that budget
+    /// bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let floats =
+            self.positive_buckets.len() + self.negative_buckets.len() + self.custom_values.len();
+        let spans = self.positive_spans.len() + self.negative_spans.len();
+        size_of::<FloatHistogram>() + floats * size_of::<f64>() + spans * size_of::<Span>()
+    }
+
     /// True for the custom-bucket schema (NHCB).
     pub fn uses_custom_buckets(&self) -> bool {
         self.schema == CUSTOM_BUCKETS_SCHEMA

@@ -9,7 +9,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_compactor::metrics::{Batch, encode_chunks, merge_into};
+use cairn_compactor::metrics::{Batch, merge_into};
 use cairn_compactor::{Compactor, CompactorConfig, ShardingConfig};
 use common::block::{
     BlockCompaction, BlockMeta, BlockReader, BlockSeries, BlockWriter, FetchOptions,
@@ -63,7 +63,7 @@ fn to_block_series(series: &[Series]) -> Vec<BlockSeries> {
         .iter()
         .map(|s| BlockSeries {
             labels: s.labels.clone(),
-            chunks: encode_chunks(&s.samples),
+            chunks: common::block::encode_chunks(&s.samples, &s.histograms),
         })
         .collect()
 }
