@@ -99,7 +99,12 @@ impl FloatHistogram {
         self.schema == other.schema
             && same(
                 &[self.zero_threshold, self.zero_count, self.count, self.sum],
-                &[other.zero_threshold, other.zero_count, other.count, other.sum],
+                &[
+                    other.zero_threshold,
+                    other.zero_count,
+                    other.count,
+                    other.sum,
+                ],
             )
             && self.positive_spans == other.positive_spans
             && same(&self.positive_buckets, &other.positive_buckets)

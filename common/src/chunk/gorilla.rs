@@ -220,6 +220,12 @@ impl XorValue {
         self.bits
     }
 
+    /// Makes `bits` the previous value without writing it (the histogram
+    /// chunk wrote it another way), keeping the window.
+    pub(crate) fn set_bits(&mut self, bits: u64) {
+        self.bits = bits;
+    }
+
     /// Writes `bits` XORed against the previous value.
     pub(crate) fn write(&mut self, w: &mut BitWriter, bits: u64) {
         let delta = bits ^ self.bits;
@@ -292,7 +298,10 @@ mod tests {
             enc.write(&mut w, t);
         }
         // varint(0) 8 + uvarint(15000) 16 + '0' 1 + '10'+14 + '110'+17 + '1111'+64.
-        assert_eq!(w.bytes().len(), (8 + 16 + 1 + 16 + 20 + 68usize).div_ceil(8));
+        assert_eq!(
+            w.bytes().len(),
+            (8 + 16 + 1 + 16 + 20 + 68usize).div_ceil(8)
+        );
         let mut r = BitReader::new(w.bytes());
         let mut dec = Timestamps::default();
         for &t in &ts {
@@ -300,7 +309,10 @@ mod tests {
         }
         assert_eq!(dec.last(), i64::MAX);
         assert!(r.remaining_bits() < 8);
-        assert_eq!(Timestamps::default().read(&mut r), Err(StreamError::Truncated));
+        assert_eq!(
+            Timestamps::default().read(&mut r),
+            Err(StreamError::Truncated)
+        );
     }
 
     #[test]

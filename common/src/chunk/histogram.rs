@@ -4,8 +4,10 @@
 //!
 //! A scraped histogram changes its bucket layout rarely and its counts a
 //! little at every scrape, so the layout is written only when it changes and
-//! every float field is XORed against the same field of the previous sample,
-//! in the spirit of Prometheus's float-histogram chunk.
+//! every field is written as its change from the previous sample: in the
+//! spirit of Prometheus's histogram chunks, counts that are integers (what
+//! clients send) as the change of their integer increase, any other float
+//! XORed against the same field of the previous sample.
 //!
 //! # Format
 //!
@@ -23,16 +25,29 @@
 //!            custom_count:uvarint  xor(custom value)*      (XOR chain starting from 0)
 //!            positive:spans  negative:spans
 //! spans   := span_count:uvarint  (offset:varint  length:uvarint)*  bucket_count:uvarint
-//! values  := xor(count)  xor(zero_count)  xor(sum)  xor(positive bucket)*  xor(negative bucket)*
+//! values  := xor(sum)  counts
+//! counts  := '1' dod(count) dod(zero_count) dod(positive bucket)* dod(negative bucket)*
+//!          | '0' xor(count) xor(zero_count) xor(positive bucket)* xor(negative bucket)*
+//! dod     := varbit((v - p) - d)
+//! varbit  := '0'                            0
+//!          | '10' 3 bits | '110' 6 | '1110' 9 | '11110' 12 | '111110' 18
+//!          | '1111110' 25 | '11111110' 56 | '11111111' 64   (two's complement)
 //! ```
 //!
 //! Varints inside the stream are written eight bits at a time, unaligned.
 //! Each `xor` is the Gorilla value encoding of the XOR chunk against the
-//! previous sample's value of the same field (0 before the first sample),
-//! each field with its own leading/trailing-zero window. A bucket is the same
-//! field in two samples when it has the same bucket index: after a layout
-//! change, buckets the previous layout also had keep their previous value and
-//! window, new ones start from 0.
+//! previous sample's value `p` of the same field (0 before the first
+//! sample), each field with its own leading/trailing-zero window. The
+//! integer form (`'1'`) is used for a sample whose counts and their previous
+//! values are all integers an `f64` holds exactly (|v| <= 2^53, not -0.0);
+//! `d` is the field's previous increase `p - pp` when `p` and the value
+//! before it were such integers too, else 0. Counters growing at a steady
+//! rate so cost one bit per bucket, and the flag lets a chunk switch forms
+//! from one sample to the next without re-encoding what came before.
+//!
+//! A bucket is the same field in two samples when it has the same bucket
+//! index: after a layout change, buckets the previous layout also had keep
+//! their state, new ones start from 0.
 //!
 //! Every field round-trips bit for bit: NaN payloads (the staleness marker in
 //! `sum`), custom bucket bounds (schema -53), and even bucket counts that do
@@ -41,11 +56,15 @@
 use std::sync::Arc;
 
 use super::bstream::{BitReader, BitWriter, get_uvarint, uvarint_bytes};
-use super::gorilla::{StreamError, Timestamps, XorValue};
+use super::gorilla::{StreamError, Timestamps, XorValue, read_varbit_int, write_varbit_int};
 use super::{ChunkEncoding, ChunkError};
 use crate::histogram::{CounterResetHint, FloatHistogram, HistogramSample, Span};
 
 const ENCODING: ChunkEncoding = ChunkEncoding::Histogram;
+
+/// Integers up to this magnitude are exact in an `f64`; counts within it
+/// may use the integer encoding.
+const MAX_EXACT_INT: i64 = 1 << 53;
 
 /// Every span is at least two bytes (an offset and a length varint).
 const MIN_SPAN_BITS: usize = 16;
@@ -128,14 +147,16 @@ impl HistogramChunk {
             s.set_layout(Layout::of(h));
             s.layout.write(w);
         }
-        s.count.write(w, h.count.to_bits());
-        s.zero_count.write(w, h.zero_count.to_bits());
         s.sum.write(w, h.sum.to_bits());
+        let int = s.counts_are_ints(h);
+        w.write_bit(int);
+        s.count.write(w, h.count.to_bits(), int);
+        s.zero_count.write(w, h.zero_count.to_bits(), int);
         for (field, v) in s.positive.values.iter_mut().zip(&h.positive_buckets) {
-            field.write(w, v.to_bits());
+            field.write(w, v.to_bits(), int);
         }
         for (field, v) in s.negative.values.iter_mut().zip(&h.negative_buckets) {
-            field.write(w, v.to_bits());
+            field.write(w, v.to_bits(), int);
         }
         if self.num == 0 {
             self.first_t = t;
@@ -218,7 +239,8 @@ impl Iterator for HistogramIter<'_> {
 /// custom bounds in total plus 64 per input byte are refused, since layouts
 /// repeat without being re-sent.
 pub fn decode(bytes: &[u8]) -> Result<Vec<HistogramSample>, ChunkError> {
-    let budget = ELEMENT_BUDGET_FLOOR.saturating_add(bytes.len().saturating_mul(ELEMENTS_PER_INPUT_BYTE));
+    let budget =
+        ELEMENT_BUDGET_FLOOR.saturating_add(bytes.len().saturating_mul(ELEMENTS_PER_INPUT_BYTE));
     let mut dec = Decoder::new(bytes, budget)?;
     // Every sample after the first takes at least five bits (timestamp,
     // meta, count, zero count, sum), so a lying header cannot make us
@@ -388,12 +410,78 @@ fn read_len(r: &mut BitReader<'_>, min_bits: usize) -> Result<usize, StreamError
     }
 }
 
-/// The XOR state of the buckets on one side (positive or negative), keyed
+/// The state of one count field (total, zero bucket, or one bucket): its
+/// XOR state, which holds its previous value, and its previous increase
+/// when both it and the value before were integers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Count {
+    xor: XorValue,
+    delta: i64,
+}
+
+impl Count {
+    /// Writes `bits` as the change of its increase (`int`: the caller
+    /// checked that it and the previous value are exact integers) or XORed.
+    fn write(&mut self, w: &mut BitWriter, bits: u64, int: bool) {
+        let prev = self.xor.bits();
+        let step = int_step(prev, bits);
+        if int {
+            write_varbit_int(w, step.unwrap_or_default().wrapping_sub(self.delta));
+            self.xor.set_bits(bits);
+        } else {
+            self.xor.write(w, bits);
+        }
+        self.delta = step.unwrap_or(0);
+    }
+
+    fn read(&mut self, r: &mut BitReader<'_>, int: bool) -> Result<u64, StreamError> {
+        let prev = self.xor.bits();
+        let bits = if int {
+            let p = exact_int(prev).ok_or(StreamError::Corrupt(
+                "integer count after a non-integer value",
+            ))?;
+            let v = p.wrapping_add(self.delta).wrapping_add(read_varbit_int(r)?);
+            if v.unsigned_abs() > MAX_EXACT_INT as u64 {
+                return Err(StreamError::Corrupt("integer count out of range"));
+            }
+            let bits = (v as f64).to_bits();
+            self.xor.set_bits(bits);
+            bits
+        } else {
+            self.xor.read(r)?
+        };
+        self.delta = int_step(prev, bits).unwrap_or(0);
+        Ok(bits)
+    }
+
+    /// True when this field's previous value and `bits` are exact integers.
+    fn int_with(&self, bits: u64) -> bool {
+        int_step(self.xor.bits(), bits).is_some()
+    }
+}
+
+/// The value `bits` holds when it is an integer an `f64` represents exactly
+/// (not -0.0, whose bits an integer would not give back).
+fn exact_int(bits: u64) -> Option<i64> {
+    let v = f64::from_bits(bits);
+    if v.fract() != 0.0 || v.abs() > MAX_EXACT_INT as f64 {
+        return None;
+    }
+    let i = v as i64;
+    ((i as f64).to_bits() == bits).then_some(i)
+}
+
+/// The integer increase from `prev` to `bits`, when both are exact integers.
+fn int_step(prev: u64, bits: u64) -> Option<i64> {
+    Some(exact_int(bits)? - exact_int(prev)?)
+}
+
+/// The count state of the buckets on one side (positive or negative), keyed
 /// by bucket index so a layout change keeps the state of surviving buckets.
 #[derive(Debug, Clone, Default)]
 struct Buckets {
     index: Vec<i64>,
-    values: Vec<XorValue>,
+    values: Vec<Count>,
 }
 
 impl Buckets {
@@ -411,7 +499,7 @@ impl Buckets {
                 }
                 match (self.index.get(old), self.values.get(old)) {
                     (Some(&o), Some(&v)) if o == i => v,
-                    _ => XorValue::default(),
+                    _ => Count::default(),
                 }
             })
             .collect();
@@ -453,8 +541,8 @@ struct State {
     ts: Timestamps,
     hint: CounterResetHint,
     layout: Layout,
-    count: XorValue,
-    zero_count: XorValue,
+    count: Count,
+    zero_count: Count,
     sum: XorValue,
     positive: Buckets,
     negative: Buckets,
@@ -467,6 +555,19 @@ impl State {
         self.negative
             .relayout(&layout.negative_spans, layout.negative_len);
         self.layout = layout;
+    }
+
+    /// True when every count of `h` and its previous value are exact
+    /// integers, so the sample can use the integer encoding.
+    fn counts_are_ints(&self, h: &FloatHistogram) -> bool {
+        self.count.int_with(h.count.to_bits())
+            && self.zero_count.int_with(h.zero_count.to_bits())
+            && (self.positive.values.iter())
+                .zip(&h.positive_buckets)
+                .all(|(c, v)| c.int_with(v.to_bits()))
+            && (self.negative.values.iter())
+                .zip(&h.negative_buckets)
+                .all(|(c, v)| c.int_with(v.to_bits()))
     }
 }
 
@@ -529,11 +630,12 @@ impl<'a> Decoder<'a> {
             .ok_or(StreamError::Corrupt(
                 "histograms hold more buckets than the input can justify",
             ))?;
-        let count = f64::from_bits(s.count.read(r)?);
-        let zero_count = f64::from_bits(s.zero_count.read(r)?);
         let sum = f64::from_bits(s.sum.read(r)?);
-        let positive_buckets = read_buckets(r, &mut s.positive)?;
-        let negative_buckets = read_buckets(r, &mut s.negative)?;
+        let int = r.read_bit().ok_or(StreamError::Truncated)?;
+        let count = f64::from_bits(s.count.read(r, int)?);
+        let zero_count = f64::from_bits(s.zero_count.read(r, int)?);
+        let positive_buckets = read_buckets(r, &mut s.positive, int)?;
+        let negative_buckets = read_buckets(r, &mut s.negative, int)?;
         let layout = &s.layout;
         Ok(HistogramSample {
             t,
@@ -554,10 +656,14 @@ impl<'a> Decoder<'a> {
     }
 }
 
-fn read_buckets(r: &mut BitReader<'_>, buckets: &mut Buckets) -> Result<Vec<f64>, StreamError> {
+fn read_buckets(
+    r: &mut BitReader<'_>,
+    buckets: &mut Buckets,
+    int: bool,
+) -> Result<Vec<f64>, StreamError> {
     let mut out = Vec::with_capacity(buckets.values.len());
     for field in &mut buckets.values {
-        out.push(f64::from_bits(field.read(r)?));
+        out.push(f64::from_bits(field.read(r, int)?));
     }
     Ok(out)
 }
@@ -647,12 +753,13 @@ mod tests {
     fn empty_histogram_is_hand_checked_bytes() {
         // Header 1; t0 varint(0) 8 bits; hint '00'; schema varint(0) 8;
         // zero threshold 64; no custom values 8; positive and negative:
-        // no spans 8, no buckets 8; count, zero count, sum '0' each.
-        // 125 zero bits, padded to 16 bytes.
+        // no spans 8, no buckets 8; sum '0'; then bit 123: '1' integer
+        // counts; count and zero count '0' (no change). 126 bits, 16 bytes.
         let h = FloatHistogram::default();
         let c = encode(&[(0, h.clone())]);
         let mut want = vec![1u8];
-        want.extend([0u8; 16]);
+        want.extend([0u8; 15]);
+        want.push(0b0001_0000);
         assert_eq!(c.bytes(), want);
 
         // A gauge hint is '11' right after the timestamp byte.
@@ -665,7 +772,7 @@ mod tests {
         assert_same(&decode(c.bytes()).unwrap(), &[(0, gauge)]);
 
         // An identical second sample 15 s later adds uvarint(15000) (16
-        // bits), meta '0' and three '0' values: 145 bits, 19 bytes.
+        // bits), meta '0', sum '0', '1' and two '0' counts: 147 bits.
         let c = encode(&[(0, h.clone()), (15_000, h.clone())]);
         assert_eq!(c.bytes().len(), 1 + 19);
         assert_eq!(c.bytes()[0], 2);
@@ -708,11 +815,13 @@ mod tests {
         }
         let classic_bytes: usize = classic.iter().map(|c| c.bytes().len()).sum();
         let per_sample = |bytes: usize| bytes as f64 / samples.len() as f64;
+        let buckets = bounds.len() as f64;
         println!(
-            "120 scrapes of a 20-bucket schema-3 histogram: native {native} B \
-             ({:.2} B/sample), classic {} series {classic_bytes} B ({:.2} B/sample, \
-             {:.2} B per series sample)",
+            "120 scrapes of a {buckets}-bucket schema-3 histogram: native {native} B = \
+             {:.2} B/sample ({:.2} B per bucket); classic {} series {classic_bytes} B = \
+             {:.2} B/sample ({:.2} B per series sample)",
             per_sample(native),
+            per_sample(native) / buckets,
             classic.len(),
             per_sample(classic_bytes),
             per_sample(classic_bytes) / classic.len() as f64,
@@ -807,10 +916,56 @@ mod tests {
         assert_same(&decode(encode(&samples).bytes()).unwrap(), &samples);
         let mut c = State::default();
         c.set_layout(Layout::of(&samples[0].1));
-        c.positive.values[0] = XorValue::starting_at(42);
+        c.positive.values[0].delta = 42;
         c.set_layout(Layout::of(&samples[1].1));
-        assert_eq!(c.positive.values[0], XorValue::default());
-        assert_eq!(c.positive.values[1], XorValue::starting_at(42));
+        assert_eq!(c.positive.values[0], Count::default());
+        assert_eq!(c.positive.values[1].delta, 42);
+    }
+
+    #[test]
+    fn steady_integer_counters_cost_a_bit_per_bucket() {
+        // Every bucket grows by 5 per scrape: after the first two samples
+        // each count's increase is unchanged ('0'), so a sample is the
+        // timestamp '0', meta '0', the sum and 22 counts of one bit.
+        let mut samples = Vec::new();
+        let mut h = FloatHistogram {
+            schema: 3,
+            positive_spans: vec![span(0, 20)],
+            positive_buckets: vec![0.0; 20],
+            ..FloatHistogram::default()
+        };
+        for i in 0..10 {
+            h.positive_buckets.iter_mut().for_each(|b| *b += 5.0);
+            h.count += 100.0;
+            h.zero_count += 5.0;
+            h.sum = 0.0;
+            samples.push((i * 15_000, h.clone()));
+        }
+        let eight = encode(&samples[..8]).bytes().len();
+        let ten = encode(&samples).bytes().len();
+        // Two samples of 1 + 1 + 1 + 1 + 22 bits.
+        assert!(ten - eight <= 7, "{eight} -> {ten}");
+        assert_same(&decode(encode(&samples).bytes()).unwrap(), &samples);
+    }
+
+    #[test]
+    fn counts_switch_between_integer_and_float_forms() {
+        let (mut samples, _) = scraped(12);
+        // A fractional bucket, a -0.0 count (not an integer bit for bit),
+        // counts around 2^53 and beyond, then integers again.
+        samples[3].1.positive_buckets[5] += 0.5;
+        samples[5].1.zero_count = -0.0;
+        samples[7].1.count = 9_007_199_254_740_992.0;
+        samples[8].1.count = -9_007_199_254_740_992.0;
+        samples[9].1.count = 9_007_199_254_740_994.0;
+        samples[10].1.positive_buckets[0] = f64::from_bits(STALE_NAN_BITS);
+        assert_same(&decode(encode(&samples).bytes()).unwrap(), &samples);
+        assert_eq!(exact_int(9_007_199_254_740_992f64.to_bits()), Some(1 << 53));
+        assert_eq!(exact_int(9_007_199_254_740_994f64.to_bits()), None);
+        assert_eq!(exact_int((-0.0f64).to_bits()), None);
+        assert_eq!(exact_int(0.5f64.to_bits()), None);
+        assert_eq!(exact_int(f64::INFINITY.to_bits()), None);
+        assert_eq!(exact_int(f64::NAN.to_bits()), None);
     }
 
     #[test]
@@ -893,7 +1048,10 @@ mod tests {
             matches!(err, ChunkError::Corrupt { reason, .. } if reason.contains("more buckets")),
             "{err}"
         );
-        assert!(err.to_string().starts_with("histogram chunk corrupt at sample "));
+        assert!(
+            err.to_string()
+                .starts_with("histogram chunk corrupt at sample ")
+        );
         // The trusted in-memory iterator has no such limit.
         assert_eq!(c.iter().count(), 2_000);
     }
@@ -964,12 +1122,21 @@ mod tests {
         i64,
     );
 
+    /// Counts: mostly integers (the integer form), sometimes any float.
+    fn arb_count() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            3 => (0u64..2000).prop_map(|v| v as f64),
+            1 => (-(1i64 << 53)..=(1i64 << 53)).prop_map(|v| v as f64),
+            1 => arb_value(),
+        ]
+    }
+
     fn arb_sample() -> impl Strategy<Value = SampleSpec> {
         (
             any::<prop::sample::Index>(),
             arb_hint(),
-            (arb_value(), arb_value(), arb_value()),
-            proptest::collection::vec(arb_value(), 1..8),
+            (arb_count(), arb_count(), arb_value()),
+            proptest::collection::vec(arb_count(), 1..8),
             arb_step(),
         )
     }

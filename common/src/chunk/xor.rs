@@ -372,7 +372,10 @@ mod tests {
         let c = encode(&[Sample { t: 1, v: 1.0 }, Sample { t: 2, v: 1.0 }]);
         let mut bytes = c.bytes().to_vec();
         bytes.push(0);
-        assert!(matches!(decode(&bytes), Err(ChunkError::TrailingData { .. })));
+        assert!(matches!(
+            decode(&bytes),
+            Err(ChunkError::TrailingData { .. })
+        ));
     }
 
     #[test]
