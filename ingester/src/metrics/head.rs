@@ -51,11 +51,12 @@ pub(crate) struct Last {
 }
 
 /// A head chunk: float samples and histogram samples are kept apart, and a
-/// series that changes kind starts a new chunk.
+/// series that changes kind starts a new chunk. The histogram appender's
+/// state is large, so it is boxed: float chunks, by far the most, stay small.
 #[derive(Debug, Clone)]
 enum HeadChunk {
     Xor(XorChunk),
-    Histogram(HistogramChunk),
+    Histogram(Box<HistogramChunk>),
 }
 
 impl HeadChunk {
@@ -164,7 +165,7 @@ impl MemSeries {
                 c.append(s.t, &s.h)
             }
             _ => {
-                let mut c = HistogramChunk::new();
+                let mut c = Box::new(HistogramChunk::new());
                 c.append(s.t, &s.h);
                 self.chunks.push(HeadChunk::Histogram(c));
             }
