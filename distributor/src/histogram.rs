@@ -310,6 +310,19 @@ mod tests {
     use super::*;
     use crate::remote_write::histogram::{Count, ResetHint, ZeroCount};
 
+    /// A change to a valid histogram and a phrase of the error it causes.
+    type Breakage = (fn(&mut Histogram), &'static str);
+
+    /// Asserts each breakage of `valid()` is refused, naming the problem.
+    fn assert_refused(valid: fn() -> Histogram, cases: Vec<Breakage>) {
+        for (edit, want) in cases {
+            let mut h = valid();
+            edit(&mut h);
+            let err = to_sample(&h).unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} lacks {want:?}");
+        }
+    }
+
     fn span(offset: i32, length: u32) -> BucketSpan {
         BucketSpan { offset, length }
     }
@@ -359,7 +372,7 @@ mod tests {
 
     #[test]
     fn inconsistent_histograms_are_refused_with_the_reason() {
-        let cases: Vec<(fn(&mut Histogram), &str)> = vec![
+        let cases: Vec<Breakage> = vec![
             (|h| h.schema = 9 + 50, "schema 59"),
             (|h| h.schema = -5, "schema -5"),
             (
@@ -380,12 +393,7 @@ mod tests {
             ),
             (|h| h.positive_counts = vec![1.0], "mixes integer"),
         ];
-        for (edit, want) in cases {
-            let mut h = int_histogram();
-            edit(&mut h);
-            let err = to_sample(&h).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} lacks {want:?}");
-        }
+        assert_refused(int_histogram, cases);
     }
 
     #[test]
@@ -412,19 +420,21 @@ mod tests {
 
     #[test]
     fn custom_buckets_need_increasing_finite_bounds_and_no_zero_or_negative_buckets() {
-        let nhcb = || Histogram {
-            count: Some(Count::CountInt(6)),
-            sum: 10.0,
-            schema: CUSTOM_BUCKETS_SCHEMA,
-            positive_spans: vec![span(0, 3)],
-            positive_deltas: vec![1, 1, 1],
-            custom_values: vec![0.5, 1.0],
-            ..Default::default()
-        };
+        fn nhcb() -> Histogram {
+            Histogram {
+                count: Some(Count::CountInt(6)),
+                sum: 10.0,
+                schema: CUSTOM_BUCKETS_SCHEMA,
+                positive_spans: vec![span(0, 3)],
+                positive_deltas: vec![1, 1, 1],
+                custom_values: vec![0.5, 1.0],
+                ..Default::default()
+            }
+        }
         let s = to_sample(&nhcb()).unwrap();
         assert_eq!(s.h.custom_values, vec![0.5, 1.0]);
         assert_eq!(s.h.positive(), vec![(0, 1.0), (1, 2.0), (2, 3.0)]);
-        let cases: Vec<(fn(&mut Histogram), &str)> = vec![
+        let cases: Vec<Breakage> = vec![
             (|h| h.custom_values = vec![1.0, 0.5], "increase strictly"),
             (|h| h.custom_values = vec![0.5, f64::INFINITY], "finite"),
             (
@@ -440,11 +450,6 @@ mod tests {
             ),
             (|h| h.positive_spans = vec![span(2, 3)], "beyond the bounds"),
         ];
-        for (edit, want) in cases {
-            let mut h = nhcb();
-            edit(&mut h);
-            let err = to_sample(&h).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} lacks {want:?}");
-        }
+        assert_refused(nhcb, cases);
     }
 }
