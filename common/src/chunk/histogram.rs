@@ -255,8 +255,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<HistogramSample>, ChunkError> {
 }
 
 /// The number of samples an encoded chunk holds, read from its header
-/// without decoding the samples.
-pub(crate) fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
+/// without decoding the samples (what a block's index records per chunk).
+pub fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
     get_uvarint(bytes)
         .map(|(n, _)| n)
         .ok_or(ChunkError::BadHeader(ENCODING))
