@@ -27,7 +27,9 @@
 //! differs (a varint sample count instead of Prometheus's fixed 16 bits, so a
 //! chunk has no sample limit). Values are handled as raw bits, so every NaN
 //! payload — including the staleness marker — survives bit-for-bit.
-//! Timestamp arithmetic wraps, so any `i64` sequence round-trips.
+//! Timestamp arithmetic wraps, so any `i64` sequence round-trips. The
+//! timestamp and value codecs live in `chunk::gorilla`, shared with the
+//! [`histogram`](super::histogram) chunk.
 
 use super::bstream::{BitReader, BitWriter, get_uvarint, uvarint_bytes};
 use super::gorilla::{StreamError, Timestamps, XorValue};
