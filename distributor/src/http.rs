@@ -65,10 +65,11 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> Result<WireVersion, DecodeError>
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
     };
-    if let Some(encoding) = header_text(header::CONTENT_ENCODING) {
-        if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("snappy") {
-            return Err(DecodeError::UnsupportedEncoding(encoding));
-        }
+    if let Some(encoding) = header_text(header::CONTENT_ENCODING)
+        && !encoding.is_empty()
+        && !encoding.eq_ignore_ascii_case("snappy")
+    {
+        return Err(DecodeError::UnsupportedEncoding(encoding));
     }
     let Some(content_type) = header_text(header::CONTENT_TYPE).filter(|c| !c.is_empty()) else {
         return Ok(WireVersion::V1);

@@ -248,12 +248,11 @@ fn to_v1(req: Request, budget: &mut Budget) -> Result<WriteRequest, DecodeError>
     for (i, ts) in req.timeseries.into_iter().enumerate() {
         budget.charge(size_of::<V1TimeSeries>() + ts.samples.len() * size_of::<V1Sample>())?;
         let labels = symbols.labels(i, "labels_refs", &ts.labels_refs, budget)?;
-        if let Some(m) = ts.metadata {
-            if let Some(m) = symbols.metadata(i, m, &labels, budget)? {
-                if families.insert(m.metric_family_name.clone()) {
-                    out.metadata.push(m);
-                }
-            }
+        if let Some(m) = ts.metadata
+            && let Some(m) = symbols.metadata(i, m, &labels, budget)?
+            && families.insert(m.metric_family_name.clone())
+        {
+            out.metadata.push(m);
         }
         let exemplars = ts
             .exemplars
@@ -308,7 +307,7 @@ impl Symbols<'_> {
         refs: &[u32],
         budget: &mut Budget,
     ) -> Result<Vec<Label>, DecodeError> {
-        if refs.len() % 2 != 0 {
+        if !refs.len().is_multiple_of(2) {
             return Err(SymbolError::OddLabelRefs {
                 series,
                 what,

@@ -21,6 +21,11 @@ use crate::support::remote_write_v2::{
     result, same_float, selector, send, suite_histogram, suite_histogram_json,
 };
 
+/// A label set as the suite's maps give them: `(name, value)` pairs.
+type Ls<'a> = &'a [(&'a str, &'a str)];
+/// An exemplar to send and read back: labels, value, offset from now (ms).
+type ExemplarSpec<'a> = (Ls<'a>, f64, i64);
+
 const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
 
@@ -70,7 +75,7 @@ async fn assert_exemplars(
     tenant: &str,
     labels: &[(&str, &str)],
     now: i64,
-    want: &[(&[(&str, &str)], f64, i64)],
+    want: &[ExemplarSpec<'_>],
 ) {
     let got = exemplars(cairn, tenant, labels, now - 2 * HOUR, now + MINUTE).await;
     assert_eq!(got.len(), want.len(), "{tenant}: {got:?}\n{}", cairn.log());
@@ -352,7 +357,7 @@ async fn single_metric() {
         ("instance", "localhost:9090"),
     ];
     let nameless = &[("job", "testjob"), ("instance", "localhost:9090")];
-    let cases: [(&str, &[(&str, &str)], bool); 5] = [
+    let cases: [(&str, Ls<'_>, bool); 5] = [
         ("simple metric", up, true),
         ("simple metric with multiple labels", job, true),
         ("simple metric with newlines", newlines, true),
@@ -485,7 +490,7 @@ async fn histograms() {
         ..Default::default()
     };
     let basic = &[("__name__", "test_histogram")];
-    let cases: [(&str, &[(&str, &str)], Shape, Option<f64>); 5] = [
+    let cases: [(&str, Ls<'_>, Shape, Option<f64>); 5] = [
         // rank 13.5 of 27 falls 1.5/7 into (16, 32]: exponential interpolation.
         (
             "basic_histogram",
@@ -761,7 +766,7 @@ struct SampleCase<'a> {
     labels: &'a [(&'a str, &'a str)],
     value: f64,
     offset: i64,
-    exemplars: &'a [(&'a [(&'a str, &'a str)], f64, i64)],
+    exemplars: &'a [ExemplarSpec<'a>],
     metadata: Option<(MetricType, &'a str, &'a str, &'a str)>,
 }
 
@@ -813,7 +818,7 @@ async fn sample_cases(cairn: &Cairn, tenant: &str, cases: &[SampleCase<'_>]) {
 #[tokio::test]
 async fn exemplars_test_cases() {
     let (_dir, cairn) = start().await;
-    let cases: [(&str, &[(&str, &str)], &[(&str, &str)], f64); 6] = [
+    let cases: [(&str, Ls<'_>, Ls<'_>, f64); 6] = [
         (
             "basic_exemplar",
             &[("__name__", "http_requests_total"), ("job", "api")],
@@ -935,7 +940,7 @@ async fn exemplar_timestamps() {
 #[tokio::test]
 async fn exemplar_validation() {
     let (_dir, cairn) = start().await;
-    let cases: [(&str, &[(&str, &str)], bool); 3] = [
+    let cases: [(&str, Ls<'_>, bool); 3] = [
         ("exemplar_without_name_label", &[("job", "test")], false),
         ("exemplar_with_empty_name", &[("__name__", "")], false),
         (
@@ -999,7 +1004,7 @@ async fn exemplar_special_values() {
 async fn metadata_test_cases() {
     let (_dir, cairn) = start().await;
     use MetricType::*;
-    let cases: [(&str, &[(&str, &str)], MetricType, &str, &str, &str); 10] = [
+    let cases: [(&str, Ls<'_>, MetricType, &str, &str, &str); 10] = [
         (
             "counter_metadata",
             &[("__name__", "http_requests_total")],
@@ -1200,7 +1205,7 @@ async fn metadata_with_complex_labels() {
 #[tokio::test]
 async fn metadata_validation() {
     let (_dir, cairn) = start().await;
-    let cases: [(&str, &[(&str, &str)], MetricType, bool); 3] = [
+    let cases: [(&str, Ls<'_>, MetricType, bool); 3] = [
         (
             "metadata_without_name_label",
             &[("job", "test")],
@@ -1478,7 +1483,7 @@ async fn many_samples() {
         .iter()
         .map(|(_, _, t, _)| [("trace_id", t.as_str())])
         .collect();
-    let exemplar_sets: Vec<[(&[(&str, &str)], f64, i64); 1]> = exemplars
+    let exemplar_sets: Vec<[ExemplarSpec<'_>; 1]> = exemplars
         .iter()
         .enumerate()
         .map(|(i, e)| [(&e[..], (i * 100) as f64, 0)])

@@ -251,3 +251,17 @@ fn one_long_symbol_referenced_many_times_is_refused_by_the_budget() {
         "{err}"
     );
 }
+
+#[test]
+fn many_empty_series_are_refused_before_decoding() {
+    // `2a 00` is an empty TimeSeries: two bytes on the wire, a whole
+    // struct once decoded.
+    let raw = [0x2a, 0x00].repeat(500_000);
+    let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    let limits = DecodeLimits {
+        max_recv_msg_size: 4 << 20,
+        max_decoded_request_bytes: 8 << 20,
+    };
+    let err = decode(&body, limits).unwrap_err();
+    assert!(matches!(err, DecodeError::DecodedTooLarge(_)), "{err}");
+}

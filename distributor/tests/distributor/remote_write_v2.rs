@@ -173,6 +173,32 @@ async fn v2_corrupt_symbols_get_400_naming_the_problem_and_nothing_is_written() 
     );
 }
 
+/// One negotiation case: the request's headers, whether its body is a 2.0
+/// request, and the answer expected.
+struct Case {
+    content_type: Option<&'static str>,
+    encoding: Option<&'static str>,
+    v2: bool,
+    status: u16,
+    text: &'static str,
+}
+
+fn case(
+    content_type: Option<&'static str>,
+    encoding: Option<&'static str>,
+    v2: bool,
+    status: u16,
+    text: &'static str,
+) -> Case {
+    Case {
+        content_type,
+        encoding,
+        v2,
+        status,
+        text,
+    }
+}
+
 #[tokio::test]
 async fn content_type_and_encoding_are_negotiated_as_the_spec_says() {
     let server = Server::start(Limits::default()).await;
@@ -187,15 +213,15 @@ async fn content_type_and_encoding_are_negotiated_as_the_spec_says() {
         .unwrap()
     };
     // (Content-Type, Content-Encoding, 2.0 body?, status, text in the body)
-    let cases: &[(Option<&str>, Option<&str>, bool, u16, &str)] = &[
-        (
+    let cases = [
+        case(
             Some("application/x-protobuf"),
             Some("snappy"),
             false,
             200,
             "",
         ),
-        (
+        case(
             Some("application/x-protobuf;proto=prometheus.WriteRequest"),
             Some("snappy"),
             false,
@@ -203,38 +229,38 @@ async fn content_type_and_encoding_are_negotiated_as_the_spec_says() {
             "",
         ),
         // No Content-Type, no Content-Encoding: 1.0 and snappy, as Prometheus.
-        (None, None, false, 200, ""),
-        (Some(V2), Some("snappy"), true, 204, ""),
-        (
+        case(None, None, false, 200, ""),
+        case(Some(V2), Some("snappy"), true, 204, ""),
+        case(
             Some("Application/X-Protobuf; proto=\"io.prometheus.write.v2.Request\""),
             Some("SNAPPY"),
             true,
             204,
             "",
         ),
-        (Some(V2), None, true, 204, ""),
-        (
+        case(Some(V2), None, true, 204, ""),
+        case(
             Some("application/json"),
             Some("snappy"),
             false,
             415,
             "err-cairn-remote-write-unsupported-content-type",
         ),
-        (
+        case(
             Some("image/png"),
             Some("snappy"),
             true,
             415,
             "proto=io.prometheus.write.v2.Request (remote write 2.0)",
         ),
-        (
+        case(
             Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
             Some("snappy"),
             true,
             415,
             "application/x-protobuf;proto=prometheus.WriteRequest (remote write 1.0)",
         ),
-        (
+        case(
             Some(V2),
             Some("gzip"),
             true,
@@ -242,7 +268,7 @@ async fn content_type_and_encoding_are_negotiated_as_the_spec_says() {
             "err-cairn-remote-write-unsupported-content-encoding",
         ),
         // 1.0 too: an unknown encoding is no longer ignored.
-        (
+        case(
             Some("application/x-protobuf"),
             Some("deflate"),
             false,
@@ -250,9 +276,16 @@ async fn content_type_and_encoding_are_negotiated_as_the_spec_says() {
             "Content-Encoding \"deflate\" is not supported",
         ),
         // A 1.0 body sent as 2.0 carries no 2.0 fields: nothing to write.
-        (Some(V2), Some("snappy"), false, 204, ""),
+        case(Some(V2), Some("snappy"), false, 204, ""),
     ];
-    for &(content_type, encoding, v2, status, text) in cases {
+    for Case {
+        content_type,
+        encoding,
+        v2,
+        status,
+        text,
+    } in cases
+    {
         let mut headers = Vec::new();
         if let Some(ct) = content_type {
             headers.push(("Content-Type", ct));
