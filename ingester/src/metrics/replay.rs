@@ -13,7 +13,7 @@ use common::exemplar::SeriesExemplars;
 use common::histogram::HistogramSample;
 use common::series::Sample;
 
-use super::head::{Head, Item, in_time_order};
+use super::head::{Head, in_time_order};
 use super::record::Record;
 
 /// Replay state: the head being built and what the records said so far.

@@ -25,7 +25,7 @@ use common::wal::{ReplayStats, Wal, WalOptions};
 use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 
-use super::head::{AppendCheck, Head, Item, Last, Value, in_time_order};
+use super::head::{AppendCheck, Head, Item, Last, in_time_order};
 use super::record;
 use super::replay::Replay;
 use crate::error::IngesterError;
