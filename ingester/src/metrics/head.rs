@@ -235,17 +235,18 @@ impl Item {
 
 /// A series' float and histogram samples (each sorted by time) as one
 /// timeline, oldest first; at equal timestamps the float comes first.
-pub(crate) fn in_time_order(floats: Vec<Sample>, histograms: Vec<HistogramSample>) -> Vec<Item> {
-    let mut out = Vec::with_capacity(floats.len() + histograms.len());
+/// Allocates nothing: most pushes carry floats only.
+pub(crate) fn in_time_order(
+    floats: Vec<Sample>,
+    histograms: Vec<HistogramSample>,
+) -> impl Iterator<Item = Item> {
+    let mut floats = floats.into_iter().peekable();
     let mut histograms = histograms.into_iter().peekable();
-    for f in floats {
-        while let Some(h) = histograms.next_if(|h| h.t < f.t) {
-            out.push(Item::Histogram(h));
-        }
-        out.push(Item::Float(f));
-    }
-    out.extend(histograms.map(Item::Histogram));
-    out
+    std::iter::from_fn(move || match (floats.peek(), histograms.peek()) {
+        (Some(f), Some(h)) if h.t < f.t => histograms.next().map(Item::Histogram),
+        (Some(_), _) => floats.next().map(Item::Float),
+        (None, _) => histograms.next().map(Item::Histogram),
+    })
 }
 
 /// A tenant's mutable in-memory series store.
