@@ -190,43 +190,8 @@ impl HistogramChunk {
 
     /// Iterates the samples. Meant for chunks built in this process; use
     /// [`decode`] for bytes read from disk or the network.
-    pub fn iter(&self) -> HistogramIter<'_> {
-        HistogramIter {
-            dec: Decoder::new(self.bytes(), usize::MAX).ok(),
-        }
-    }
-}
-
-/// Iterator over the samples of a trusted in-memory [`HistogramChunk`].
-///
-/// Stops early (rather than panicking) if the bytes turn out malformed.
-#[derive(Debug, Clone)]
-pub struct HistogramIter<'a> {
-    dec: Option<Decoder<'a>>,
-}
-
-impl Iterator for HistogramIter<'_> {
-    type Item = HistogramSample;
-
-    fn next(&mut self) -> Option<HistogramSample> {
-        let dec = self.dec.as_mut()?;
-        match dec.next_sample() {
-            Ok(Some(s)) => Some(s),
-            Ok(None) | Err(_) => {
-                self.dec = None;
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.dec {
-            Some(d) => {
-                let left = usize::try_from(d.total - d.done as u64).unwrap_or(usize::MAX);
-                (0, Some(left))
-            }
-            None => (0, Some(0)),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = HistogramSample> + '_ {
+        super::TrustedIter::new(Decoder::new(self.bytes(), usize::MAX).ok())
     }
 }
 
@@ -581,6 +546,18 @@ struct Decoder<'a> {
     /// hold in total.
     budget: usize,
     state: State,
+}
+
+impl super::SampleDecoder for Decoder<'_> {
+    type Sample = HistogramSample;
+
+    fn next_sample(&mut self) -> Result<Option<HistogramSample>, ChunkError> {
+        Decoder::next_sample(self)
+    }
+
+    fn left(&self) -> u64 {
+        self.total.saturating_sub(self.done as u64)
+    }
 }
 
 impl<'a> Decoder<'a> {

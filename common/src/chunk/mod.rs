@@ -93,6 +93,49 @@ impl ChunkError {
     }
 }
 
+/// A chunk decoder, as the in-memory iterators drive it.
+pub(crate) trait SampleDecoder {
+    /// What one sample decodes to.
+    type Sample;
+    /// The next sample, `None` after the last.
+    fn next_sample(&mut self) -> Result<Option<Self::Sample>, ChunkError>;
+    /// Samples the header promises that are not decoded yet.
+    fn left(&self) -> u64;
+}
+
+/// Iterator over the samples of a chunk built in this process (trusted
+/// bytes): stops early, rather than panicking, if they turn out malformed.
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedIter<D> {
+    dec: Option<D>,
+}
+
+impl<D> TrustedIter<D> {
+    pub(crate) fn new(dec: Option<D>) -> Self {
+        Self { dec }
+    }
+}
+
+impl<D: SampleDecoder> Iterator for TrustedIter<D> {
+    type Item = D::Sample;
+
+    fn next(&mut self) -> Option<D::Sample> {
+        let dec = self.dec.as_mut()?;
+        match dec.next_sample() {
+            Ok(Some(s)) => Some(s),
+            Ok(None) | Err(_) => {
+                self.dec = None;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.dec.as_ref().map_or(0, |d| d.left());
+        (0, Some(usize::try_from(left).unwrap_or(usize::MAX)))
+    }
+}
+
 /// Checks that after a chunk's last sample only zero padding is left.
 fn check_end(encoding: ChunkEncoding, r: &bstream::BitReader<'_>) -> Result<(), ChunkError> {
     let mut rest = r.clone();

@@ -121,43 +121,8 @@ impl XorChunk {
 
     /// Iterates the samples. Meant for chunks built in this process; use
     /// [`decode`] for bytes read from disk or the network.
-    pub fn iter(&self) -> XorIter<'_> {
-        XorIter {
-            dec: Decoder::new(self.bytes()).ok(),
-        }
-    }
-}
-
-/// Iterator over the samples of a trusted in-memory [`XorChunk`].
-///
-/// Stops early (rather than panicking) if the bytes turn out malformed.
-#[derive(Debug, Clone)]
-pub struct XorIter<'a> {
-    dec: Option<Decoder<'a>>,
-}
-
-impl Iterator for XorIter<'_> {
-    type Item = Sample;
-
-    fn next(&mut self) -> Option<Sample> {
-        let dec = self.dec.as_mut()?;
-        match dec.next_sample() {
-            Ok(Some(s)) => Some(s),
-            Ok(None) | Err(_) => {
-                self.dec = None;
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.dec {
-            Some(d) => {
-                let left = usize::try_from(d.total - d.done as u64).unwrap_or(usize::MAX);
-                (0, Some(left))
-            }
-            None => (0, Some(0)),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = Sample> + '_ {
+        super::TrustedIter::new(Decoder::new(self.bytes()).ok())
     }
 }
 
@@ -194,6 +159,18 @@ struct Decoder<'a> {
     done: usize,
     ts: Timestamps,
     v: XorValue,
+}
+
+impl super::SampleDecoder for Decoder<'_> {
+    type Sample = Sample;
+
+    fn next_sample(&mut self) -> Result<Option<Sample>, ChunkError> {
+        Decoder::next_sample(self)
+    }
+
+    fn left(&self) -> u64 {
+        self.total.saturating_sub(self.done as u64)
+    }
 }
 
 impl<'a> Decoder<'a> {
