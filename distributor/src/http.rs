@@ -1,6 +1,6 @@
 //! The HTTP face of the metrics distributor: Prometheus remote write 1.0
 //! and 2.0 on `POST /api/v1/push` (Mimir's path) and `POST /api/v1/write`,
-//! told apart by content negotiation ([`negotiate`]), and OTLP metrics on
+//! told apart by content negotiation (`negotiate`), and OTLP metrics on
 //! `POST /otlp/v1/metrics`.
 //!
 //! The handler only resolves the tenant, decodes the body, calls
@@ -34,7 +34,7 @@ const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
 
 /// Which remote-write message a request carries, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WireVersion {
+enum WireVersion {
     /// `prometheus.WriteRequest`.
     V1,
     /// `io.prometheus.write.v2.Request`.
@@ -59,7 +59,7 @@ impl WireVersion {
 /// refused (415) before the body is read. The body must be snappy-encoded:
 /// `Content-Encoding: snappy`, or no header (assumed snappy, as Prometheus
 /// does for 1.0 clients that omit it); any other encoding is refused (415).
-pub(crate) fn negotiate(headers: &HeaderMap) -> Result<WireVersion, DecodeError> {
+fn negotiate(headers: &HeaderMap) -> Result<WireVersion, DecodeError> {
     let header_text = |name| {
         headers
             .get(name)
