@@ -70,6 +70,18 @@ series = msg(1, label("__name__", "http_requests_total") + label("job", "api") +
 write("remote_write", "write_request", snappy_literal(series))
 write("remote_write", "empty", snappy_literal(b""))
 
+# Remote write 2.0 (the same target decodes every input both ways): a
+# symbols table, then a series of labels by reference with a sample, a
+# histogram, an exemplar and metadata.
+symbols = b"".join(string(4, s) for s in ["", "__name__", "up", "job", "api", "trace_id", "abc", "Help.", "seconds"])
+packed = lambda num, refs: msg(num, b"".join(varint(r) for r in refs))
+v2_histogram = msg(3, field(1, 0, varint(4)) + field(3, 1, struct.pack("<d", 2.5)) + field(4, 0, varint(6))
+                   + msg(11, field(1, 0, varint(0)) + field(2, 0, varint(2))) + packed(12, [2, 2]))
+v2_exemplar = msg(4, packed(1, [5, 6]) + field(2, 1, struct.pack("<d", 1.0)) + field(3, 0, varint(1700000000000)))
+v2_metadata = msg(5, field(1, 0, varint(1)) + field(3, 0, varint(7)) + field(4, 0, varint(8)))
+v2_series = msg(5, packed(1, [3, 4, 1, 2]) + sample + v2_histogram + v2_exemplar + v2_metadata)
+write("remote_write", "v2_request", snappy_literal(symbols + v2_series))
+
 entry = msg(2, msg(1, field(1, 0, varint(1700000000)) + field(2, 0, varint(5))) + string(2, "GET /api 200"))
 stream = msg(1, string(1, '{app="api", env="prod"}') + entry)
 write("loki_push", "protobuf", snappy_literal(stream))
@@ -82,6 +94,10 @@ write("otlp", "metrics_json", '{"resourceMetrics":[{"resource":{"attributes":[{"
 # Bodies that decode far larger than they weigh (issue 17, item 5): each
 # passes the fuzz targets' 1 MiB decoded-size limit only in estimate.
 write("remote_write", "empty_labels", snappy_literal(msg(1, bytes([0x0a, 0x00]) * 30000)))
+# One long symbol referenced over and over: small on the wire, gigabytes
+# once the references are resolved into labels.
+write("remote_write", "v2_symbol_amplification", snappy_literal(
+    string(4, "") + string(4, "__name__") + string(4, "x" * 60000) + msg(5, packed(1, [1, 2] * 20000))))
 write("loki_push", "empty_entries", snappy_literal(msg(1, string(1, '{a="b"}') + bytes([0x12, 0x00]) * 30000)))
 write("loki_push", "otlp_json_empty_records", '{"resourceLogs":[{"resource":{"attributes":[' + ",".join('{"key":"k%d"}' % i for i in range(300)) + ']},"scopeLogs":[{"logRecords":[' + ",".join(["{}"] * 3000) + ']}]}]}')
 write("otlp", "traces_empty_spans", msg(1, msg(2, bytes([0x12, 0x00]) * 30000)))

@@ -265,3 +265,28 @@ fn many_empty_series_are_refused_before_decoding() {
     let err = decode(&body, limits).unwrap_err();
     assert!(matches!(err, DecodeError::DecodedTooLarge(_)), "{err}");
 }
+
+#[test]
+fn fuzz_seeds_reach_the_translation() {
+    // The fuzz target's limits; the seeds are written by fuzz/make_seeds.py.
+    let limits = DecodeLimits {
+        max_recv_msg_size: 1 << 20,
+        max_decoded_request_bytes: 1 << 20,
+    };
+    let seed = include_bytes!("../../../fuzz/corpus/remote_write/v2_request");
+    let v1 = decode(seed, limits).unwrap();
+    let ts = &v1.timeseries[0];
+    assert_eq!(
+        ts.labels,
+        [Label::new("__name__", "up"), Label::new("job", "api")]
+    );
+    assert_eq!((ts.samples.len(), ts.histograms.len()), (1, 1));
+    assert_eq!(ts.exemplars[0].labels, [Label::new("trace_id", "abc")]);
+    assert_eq!(v1.metadata[0].unit, "seconds");
+
+    let amplification = include_bytes!("../../../fuzz/corpus/remote_write/v2_symbol_amplification");
+    assert!(matches!(
+        decode(amplification, limits),
+        Err(DecodeError::DecodedTooLarge(_))
+    ));
+}
