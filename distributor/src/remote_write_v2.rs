@@ -8,8 +8,8 @@
 //! body and checks its sizes exactly as [`remote_write::decode`] does, then
 //! resolves every reference into 1.0 labels, charging what the strings it
 //! copies will take against `max_decoded_request_bytes` (the same symbol may
-//! be referenced a million times), so the translation is as bounded as the
-//! decoding. A reference outside the table, an odd number of label
+//! be referenced a million times) before copying any, so the translation
+//! is as bounded as the decoding. A reference outside the table, an odd number of label
 //! references, or a table whose first symbol is not `""` make the body
 //! corrupt ([`SymbolError`], answered 400): a sender that gets those wrong
 //! cannot be trusted with any of the request.
@@ -233,23 +233,23 @@ pub fn encode(req: &Request) -> Result<Vec<u8>, snap::Error> {
     snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())
 }
 
-/// Resolves every reference of `req`, charging the 1.0 request it builds
-/// to `budget`.
+/// Resolves every reference of `req` into the 1.0 request it means, after
+/// [`charge`] has checked them all and found that request within `budget`.
 fn to_v1(req: Request, budget: &mut Budget) -> Result<WriteRequest, DecodeError> {
     if let Some(first) = req.symbols.first().filter(|s| !s.is_empty()) {
         return Err(SymbolError::FirstNotEmpty(first.chars().take(64).collect()).into());
     }
     let symbols = Symbols(&req.symbols);
+    charge(&req.timeseries, &symbols, budget)?;
     let mut out = WriteRequest {
         timeseries: Vec::with_capacity(req.timeseries.len()),
         metadata: Vec::new(),
     };
     let mut families = HashSet::new();
     for (i, ts) in req.timeseries.into_iter().enumerate() {
-        budget.charge(size_of::<V1TimeSeries>() + ts.samples.len() * size_of::<V1Sample>())?;
-        let labels = symbols.labels(i, "labels_refs", &ts.labels_refs, budget)?;
+        let labels = symbols.labels(i, "labels_refs", &ts.labels_refs)?;
         if let Some(m) = ts.metadata
-            && let Some(m) = symbols.metadata(i, m, &labels, budget)?
+            && let Some(m) = symbols.metadata(i, m, &labels)?
             && families.insert(m.metric_family_name.clone())
         {
             out.metadata.push(m);
@@ -258,14 +258,13 @@ fn to_v1(req: Request, budget: &mut Budget) -> Result<WriteRequest, DecodeError>
             .exemplars
             .into_iter()
             .map(|e| {
-                budget.charge(size_of::<V1Exemplar>())?;
                 Ok(V1Exemplar {
-                    labels: symbols.labels(i, "exemplar labels_refs", &e.labels_refs, budget)?,
+                    labels: symbols.labels(i, "exemplar labels_refs", &e.labels_refs)?,
                     value: e.value,
                     timestamp: e.timestamp,
                 })
             })
-            .collect::<Result<_, DecodeError>>()?;
+            .collect::<Result<_, SymbolError>>()?;
         out.timeseries.push(V1TimeSeries {
             labels,
             samples: ts
@@ -281,6 +280,32 @@ fn to_v1(req: Request, budget: &mut Budget) -> Result<WriteRequest, DecodeError>
         });
     }
     Ok(out)
+}
+
+/// Checks every reference of `timeseries` and charges `budget` with what
+/// the 1.0 request built from them will take — before anything is built,
+/// so a body whose references resolve to gigabytes allocates nothing.
+fn charge(
+    timeseries: &[TimeSeries],
+    symbols: &Symbols<'_>,
+    budget: &mut Budget,
+) -> Result<(), DecodeError> {
+    for (i, ts) in timeseries.iter().enumerate() {
+        let (labels, name) = symbols.label_bytes(i, "labels_refs", &ts.labels_refs)?;
+        budget.charge(
+            size_of::<V1TimeSeries>() + ts.samples.len() * size_of::<V1Sample>() + labels,
+        )?;
+        for e in &ts.exemplars {
+            let (labels, _) = symbols.label_bytes(i, "exemplar labels_refs", &e.labels_refs)?;
+            budget.charge(size_of::<V1Exemplar>() + labels)?;
+        }
+        if let Some(m) = ts.metadata {
+            let help = symbols.get(i, "metadata help_ref", m.help_ref)?;
+            let unit = symbols.get(i, "metadata unit_ref", m.unit_ref)?;
+            budget.charge(size_of::<MetricMetadata>() + name + help.len() + unit.len())?;
+        }
+    }
+    Ok(())
 }
 
 /// The symbols table, resolving references.
@@ -299,29 +324,59 @@ impl Symbols<'_> {
             })
     }
 
+    /// The `(name, value)` pairs `refs` name, checked.
+    fn pairs<'r>(
+        &'r self,
+        series: usize,
+        what: &'static str,
+        refs: &'r [u32],
+    ) -> Result<impl Iterator<Item = Result<(&'r str, &'r str), SymbolError>> + 'r, SymbolError>
+    {
+        if !refs.len().is_multiple_of(2) {
+            return Err(SymbolError::OddLabelRefs {
+                series,
+                what,
+                count: refs.len(),
+            });
+        }
+        Ok(refs.chunks_exact(2).map(move |pair| {
+            Ok((
+                self.get(series, what, pair[0])?,
+                self.get(series, what, pair[1])?,
+            ))
+        }))
+    }
+
+    /// What the labels `refs` name take as 1.0 labels, and the length of
+    /// their `__name__` value.
+    fn label_bytes(
+        &self,
+        series: usize,
+        what: &'static str,
+        refs: &[u32],
+    ) -> Result<(usize, usize), SymbolError> {
+        let (mut bytes, mut name_len) = (0, 0);
+        for pair in self.pairs(series, what, refs)? {
+            let (name, value) = pair?;
+            bytes += size_of::<Label>() + name.len() + value.len();
+            if name == "__name__" {
+                name_len = value.len();
+            }
+        }
+        Ok((bytes, name_len))
+    }
+
     /// The label pairs `refs` name, sorted by name.
     fn labels(
         &self,
         series: usize,
         what: &'static str,
         refs: &[u32],
-        budget: &mut Budget,
-    ) -> Result<Vec<Label>, DecodeError> {
-        if !refs.len().is_multiple_of(2) {
-            return Err(SymbolError::OddLabelRefs {
-                series,
-                what,
-                count: refs.len(),
-            }
-            .into());
-        }
-        let mut labels = Vec::with_capacity(refs.len() / 2);
-        for pair in refs.chunks_exact(2) {
-            let name = self.get(series, what, pair[0])?;
-            let value = self.get(series, what, pair[1])?;
-            budget.charge(size_of::<Label>() + name.len() + value.len())?;
-            labels.push(Label::new(name, value));
-        }
+    ) -> Result<Vec<Label>, SymbolError> {
+        let mut labels = self
+            .pairs(series, what, refs)?
+            .map(|pair| pair.map(|(name, value)| Label::new(name, value)))
+            .collect::<Result<Vec<_>, _>>()?;
         labels.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(labels)
     }
@@ -333,8 +388,7 @@ impl Symbols<'_> {
         series: usize,
         m: Metadata,
         labels: &[Label],
-        budget: &mut Budget,
-    ) -> Result<Option<MetricMetadata>, DecodeError> {
+    ) -> Result<Option<MetricMetadata>, SymbolError> {
         let help = self.get(series, "metadata help_ref", m.help_ref)?;
         let unit = self.get(series, "metadata unit_ref", m.unit_ref)?;
         if m.r#type == metric_metadata::MetricType::Unknown as i32
@@ -347,11 +401,9 @@ impl Symbols<'_> {
             .iter()
             .find(|l| l.name == "__name__")
             .map_or("", |l| l.value.as_str());
-        let family = family_name(name, m.r#type);
-        budget.charge(size_of::<MetricMetadata>() + family.len() + help.len() + unit.len())?;
         Ok(Some(MetricMetadata {
             r#type: m.r#type,
-            metric_family_name: family.to_string(),
+            metric_family_name: family_name(name, m.r#type).to_string(),
             help: help.to_string(),
             unit: unit.to_string(),
         }))

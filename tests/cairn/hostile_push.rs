@@ -1,7 +1,8 @@
 //! Push bodies built to decode far larger than they weigh (issue 17, item
-//! 5): every protocol answers 400 naming `max_decoded_request_bytes`
-//! before decoding, the process's peak RSS barely moves with eight such
-//! bodies at once, and it keeps serving. Over OTLP/gRPC too; and the push
+//! 5): every protocol (remote write 2.0's symbol references too) answers
+//! 400 naming `max_decoded_request_bytes` before decoding, the process's
+//! peak RSS barely moves with eight such bodies at once, and it keeps
+//! serving. Over OTLP/gRPC too; and the push
 //! bytes in flight across requests are bounded
 //! (`max_inflight_push_requests_bytes`).
 
@@ -51,8 +52,23 @@ fn hostile_bodies() -> Vec<(&'static str, &'static str, Option<&'static str>, Ve
         "{},".repeat(3_000_000)
     )
     .into_bytes();
+    // Remote write 2.0: 14 million empty series; and one 1 MB symbol
+    // referenced 100 000 times (100 GB of labels once resolved).
+    let rw2_series = snappy(&[0x2a, 0x00].repeat(14_000_000));
+    let rw2_symbols = snappy(
+        &[
+            field(0x22, b""),
+            field(0x22, b"__name__"),
+            field(0x22, &b"x".repeat(1 << 20)),
+            field(0x2a, &field(0x0a, &[0x01, 0x02].repeat(100_000))),
+        ]
+        .concat(),
+    );
+    let rw2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
     vec![
         ("/api/v1/push", "application/x-protobuf", Some("snappy"), rw),
+        ("/api/v1/push", rw2, Some("snappy"), rw2_series),
+        ("/api/v1/push", rw2, Some("snappy"), rw2_symbols),
         ("/loki/api/v1/push", "application/x-protobuf", None, loki),
         ("/v1/traces", "application/x-protobuf", None, traces),
         ("/otlp/v1/metrics", "application/x-protobuf", None, metrics),
