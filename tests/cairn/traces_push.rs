@@ -223,10 +223,10 @@ async fn the_sdk_given_only_otel_exporter_otlp_endpoint_delivers_metrics_logs_an
             (r#"standard_size_bytes_bucket{le="+Inf"}"#, "3"),
             ("standard_size_bytes_sum", "55.5"),
             ("standard_size_bytes_count", "3"),
-            ("histogram_count(standard_latency_seconds)", "4"),
-            ("histogram_sum(standard_latency_seconds)", "7"),
             // Delta points 3 then 4, stored as their running total.
             ("standard_delta_requests_total", "7"),
+            ("histogram_count(standard_latency_seconds)", "4"),
+            ("histogram_sum(standard_latency_seconds)", "7"),
         ] {
             let got = promql(&cairn, tenant, query).await;
             assert_eq!(got.len(), 1, "{transport} {query}: {got:?}\n{}", cairn.log());
