@@ -4,7 +4,10 @@ that reach deep into the parsers. Run from the repository root:
 python3 fuzz/make_seeds.py. (The `on_disk` seeds are files a running
 Cairn wrote: a metrics and a traces WAL segment, a block index, and a logs
 WAL segment whose stream has an 80 KiB label value of two-byte characters,
-written with the label length limits off.)"""
+written with the label length limits off. The `histogram_chunk` seeds are
+chunks common::chunk::histogram's encoder wrote: 120 scrapes of a schema-3
+histogram, a single sample, and a run of layout, hint and integer/float
+changes.)"""
 import os
 import struct
 

@@ -84,9 +84,43 @@ impl Default for FloatHistogram {
 }
 
 impl FloatHistogram {
+    /// Roughly the memory the histogram takes, for caches that budget
+    /// bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let floats =
+            self.positive_buckets.len() + self.negative_buckets.len() + self.custom_values.len();
+        let spans = self.positive_spans.len() + self.negative_spans.len();
+        size_of::<FloatHistogram>() + floats * size_of::<f64>() + spans * size_of::<Span>()
+    }
+
     /// True for the custom-bucket schema (NHCB).
     pub fn uses_custom_buckets(&self) -> bool {
         self.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+
+    /// True when every field is identical bit for bit: NaNs (such as the
+    /// staleness marker in `sum`) equal themselves, `-0.0` differs from
+    /// `0.0`. What storage promises to give back.
+    pub fn bit_eq(&self, other: &FloatHistogram) -> bool {
+        fn same(a: &[f64], b: &[f64]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+        self.schema == other.schema
+            && same(
+                &[self.zero_threshold, self.zero_count, self.count, self.sum],
+                &[
+                    other.zero_threshold,
+                    other.zero_count,
+                    other.count,
+                    other.sum,
+                ],
+            )
+            && self.positive_spans == other.positive_spans
+            && same(&self.positive_buckets, &other.positive_buckets)
+            && self.negative_spans == other.negative_spans
+            && same(&self.negative_buckets, &other.negative_buckets)
+            && same(&self.custom_values, &other.custom_values)
+            && self.counter_reset_hint == other.counter_reset_hint
     }
 
     /// The populated positive buckets as `(index, count)`.
@@ -222,6 +256,31 @@ mod tests {
         };
         // Schema-1 buckets 0, 1, 2 lie in schema-0 buckets 0, 1, 1.
         assert_eq!(h.with_schema(0).positive(), vec![(0, 1.0), (1, 6.0)]);
+    }
+
+    #[test]
+    fn bit_eq_tells_nan_payloads_and_signed_zeros_apart() {
+        let stale = FloatHistogram {
+            sum: f64::from_bits(crate::series::STALE_NAN_BITS),
+            ..FloatHistogram::default()
+        };
+        assert!(stale.bit_eq(&stale.clone()));
+        assert_ne!(stale, stale.clone());
+        let nan = FloatHistogram {
+            sum: f64::NAN,
+            ..FloatHistogram::default()
+        };
+        assert!(!stale.bit_eq(&nan));
+        let negative_zero = FloatHistogram {
+            count: -0.0,
+            ..FloatHistogram::default()
+        };
+        assert!(!negative_zero.bit_eq(&FloatHistogram::default()));
+        let custom = FloatHistogram {
+            custom_values: vec![1.0],
+            ..FloatHistogram::default()
+        };
+        assert!(!custom.bit_eq(&FloatHistogram::default()));
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl Series {
         }
     }
 
+    /// Float and histogram samples together (a histogram counts as one).
+    pub fn sample_count(&self) -> usize {
+        self.samples.len() + self.histograms.len()
+    }
+
     /// True when the series holds no sample of either kind.
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty() && self.histograms.is_empty()

@@ -11,9 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_compactor::metrics::encode_chunks;
 use cairn_compactor::{Compactor, CompactorConfig};
-use common::block::{BlockSeries, write_block};
+use common::block::{BlockSeries, encode_chunks, write_block};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::Sample;
@@ -69,7 +68,7 @@ fn series(i: usize, from: i64) -> BlockSeries {
     ]);
     BlockSeries {
         labels,
-        chunks: encode_chunks(&samples),
+        chunks: encode_chunks(&samples, &[]),
     }
 }
 

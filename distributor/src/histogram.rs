@@ -64,6 +64,42 @@ pub(crate) enum HistogramError {
     CustomBuckets(&'static str),
 }
 
+impl Histogram {
+    /// The float-flavour message for `h` at `t`: how Cairn's own writers
+    /// (the ruler recording a histogram-valued rule) send histograms
+    /// through the one remote-write path.
+    pub fn from_float_histogram(t: i64, h: &FloatHistogram) -> Self {
+        let spans = |s: &[Span]| {
+            s.iter()
+                .map(|s| BucketSpan {
+                    offset: s.offset,
+                    length: s.length,
+                })
+                .collect()
+        };
+        Histogram {
+            count: Some(histogram::Count::CountFloat(h.count)),
+            sum: h.sum,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count: Some(histogram::ZeroCount::ZeroCountFloat(h.zero_count)),
+            negative_spans: spans(&h.negative_spans),
+            negative_counts: h.negative_buckets.clone(),
+            positive_spans: spans(&h.positive_spans),
+            positive_counts: h.positive_buckets.clone(),
+            reset_hint: match h.counter_reset_hint {
+                CounterResetHint::Unknown => histogram::ResetHint::Unknown,
+                CounterResetHint::CounterReset => histogram::ResetHint::Yes,
+                CounterResetHint::NotCounterReset => histogram::ResetHint::No,
+                CounterResetHint::Gauge => histogram::ResetHint::Gauge,
+            } as i32,
+            timestamp: t,
+            custom_values: h.custom_values.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A remote-write histogram as a checked [`HistogramSample`].
 pub(crate) fn to_sample(h: &Histogram) -> Result<HistogramSample, HistogramError> {
     let fh = to_float_histogram(h)?;
@@ -274,6 +310,19 @@ mod tests {
     use super::*;
     use crate::remote_write::histogram::{Count, ResetHint, ZeroCount};
 
+    /// A change to a valid histogram and a phrase of the error it causes.
+    type Breakage = (fn(&mut Histogram), &'static str);
+
+    /// Asserts each breakage of `valid()` is refused, naming the problem.
+    fn assert_refused(valid: fn() -> Histogram, cases: Vec<Breakage>) {
+        for (edit, want) in cases {
+            let mut h = valid();
+            edit(&mut h);
+            let err = to_sample(&h).unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} lacks {want:?}");
+        }
+    }
+
     fn span(offset: i32, length: u32) -> BucketSpan {
         BucketSpan { offset, length }
     }
@@ -323,7 +372,7 @@ mod tests {
 
     #[test]
     fn inconsistent_histograms_are_refused_with_the_reason() {
-        let cases: Vec<(fn(&mut Histogram), &str)> = vec![
+        let cases: Vec<Breakage> = vec![
             (|h| h.schema = 9 + 50, "schema 59"),
             (|h| h.schema = -5, "schema -5"),
             (
@@ -344,12 +393,14 @@ mod tests {
             ),
             (|h| h.positive_counts = vec![1.0], "mixes integer"),
         ];
-        for (edit, want) in cases {
-            let mut h = int_histogram();
-            edit(&mut h);
-            let err = to_sample(&h).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} lacks {want:?}");
-        }
+        assert_refused(int_histogram, cases);
+    }
+
+    #[test]
+    fn float_histograms_round_trip_through_the_message() {
+        let s = to_sample(&int_histogram()).unwrap();
+        let back = to_sample(&Histogram::from_float_histogram(s.t, &s.h)).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]
@@ -369,19 +420,21 @@ mod tests {
 
     #[test]
     fn custom_buckets_need_increasing_finite_bounds_and_no_zero_or_negative_buckets() {
-        let nhcb = || Histogram {
-            count: Some(Count::CountInt(6)),
-            sum: 10.0,
-            schema: CUSTOM_BUCKETS_SCHEMA,
-            positive_spans: vec![span(0, 3)],
-            positive_deltas: vec![1, 1, 1],
-            custom_values: vec![0.5, 1.0],
-            ..Default::default()
-        };
+        fn nhcb() -> Histogram {
+            Histogram {
+                count: Some(Count::CountInt(6)),
+                sum: 10.0,
+                schema: CUSTOM_BUCKETS_SCHEMA,
+                positive_spans: vec![span(0, 3)],
+                positive_deltas: vec![1, 1, 1],
+                custom_values: vec![0.5, 1.0],
+                ..Default::default()
+            }
+        }
         let s = to_sample(&nhcb()).unwrap();
         assert_eq!(s.h.custom_values, vec![0.5, 1.0]);
         assert_eq!(s.h.positive(), vec![(0, 1.0), (1, 2.0), (2, 3.0)]);
-        let cases: Vec<(fn(&mut Histogram), &str)> = vec![
+        let cases: Vec<Breakage> = vec![
             (|h| h.custom_values = vec![1.0, 0.5], "increase strictly"),
             (|h| h.custom_values = vec![0.5, f64::INFINITY], "finite"),
             (
@@ -397,11 +450,6 @@ mod tests {
             ),
             (|h| h.positive_spans = vec![span(2, 3)], "beyond the bounds"),
         ];
-        for (edit, want) in cases {
-            let mut h = nhcb();
-            edit(&mut h);
-            let err = to_sample(&h).unwrap_err().to_string();
-            assert!(err.contains(want), "{err:?} lacks {want:?}");
-        }
+        assert_refused(nhcb, cases);
     }
 }

@@ -20,7 +20,7 @@ use common::labels::Labels;
 use common::limits::Overrides;
 use common::logs::{LogsPushOutcome, LogsPusher, PushStream};
 use common::metadata::MetricMetadata;
-use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries};
+use common::push::{ExemplarOutcome, MetricsPusher, PushError, PushOutcome, PushSeries, Rejection};
 use common::ring::{RingWatcher, shard_key};
 use common::rpc::{ClientPool, IngesterClient};
 use common::tenant::TenantId;
@@ -212,6 +212,28 @@ fn count_once<O>(answers: &[Answer<O>], n: usize, count: impl Fn(&O) -> usize) -
     total
 }
 
+/// Float and histogram samples of `series` not named in `rejected`. A
+/// rejection counts a series' samples of both kinds together: it is taken
+/// from the floats first, so a series with both kinds may be counted
+/// approximately (only the split, never the total, is uncertain).
+fn accepted_by_kind(series: &[PushSeries], rejected: &[Rejection]) -> (usize, usize) {
+    let mut by_labels: HashMap<&Labels, (usize, usize)> = HashMap::new();
+    for s in series {
+        let e = by_labels.entry(&s.labels).or_default();
+        *e = (e.0 + s.samples.len(), e.1 + s.histograms.len());
+    }
+    for r in rejected {
+        if let Some((f, h)) = by_labels.get_mut(&r.labels) {
+            let from_floats = r.samples.min(*f);
+            *f -= from_floats;
+            *h = h.saturating_sub(r.samples - from_floats);
+        }
+    }
+    by_labels
+        .values()
+        .fold((0, 0), |(f, h), (sf, sh)| (f + sf, h + sh))
+}
+
 fn labels_key(tenant: &TenantId, labels: &Labels) -> u32 {
     shard_key(tenant.as_str(), &labels.stable_hash().to_le_bytes())
 }
@@ -235,7 +257,6 @@ impl MetricsPusher for Replicator {
                 },
             )
             .await?;
-        let total: usize = series.iter().map(|s| s.samples.len()).sum();
         let rejected = attribute(
             answers,
             series.len(),
@@ -243,10 +264,10 @@ impl MetricsPusher for Replicator {
             |o| o.rejected,
             |r| &r.labels,
         );
-        let refused: usize = rejected.iter().map(|r| r.samples).sum();
+        let (floats, histograms) = accepted_by_kind(&series, &rejected);
         Ok(PushOutcome {
-            accepted: total.saturating_sub(refused),
-            accepted_histograms: 0,
+            accepted: floats,
+            accepted_histograms: histograms,
             rejected,
         })
     }

@@ -595,12 +595,17 @@ impl MetricsPusher for Ingester {
         let label = TenantLabel {
             tenant: tenant.to_string(),
         };
-        self.wal_health.record(outcome.as_ref().map(|o| o.accepted));
+        self.wal_health
+            .record(outcome.as_ref().map(|o| o.accepted + o.accepted_histograms));
         if let Ok(o) = &outcome {
             self.metrics
                 .appended_samples
                 .get_or_create(&label)
                 .inc_by(o.accepted as u64);
+            self.metrics
+                .appended_histogram_samples
+                .get_or_create(&label)
+                .inc_by(o.accepted_histograms as u64);
         }
         self.metrics
             .active_series

@@ -23,6 +23,7 @@ pub(crate) struct TenantReasonLabel {
 #[derive(Debug, Default)]
 pub(crate) struct IngesterMetrics {
     pub(crate) appended_samples: Family<TenantLabel, Counter>,
+    pub(crate) appended_histogram_samples: Family<TenantLabel, Counter>,
     pub(crate) active_series: Family<TenantLabel, Gauge>,
     pub(crate) wal_replayed_records: Counter,
     pub(crate) wal_corrupt_segments: Counter,
@@ -50,8 +51,13 @@ impl IngesterMetrics {
         let r = registry.sub_registry_with_prefix("cairn_ingester");
         r.register(
             "appended_samples",
-            "Samples appended to heads and the WAL",
+            "Float samples appended to heads and the WAL",
             m.appended_samples.clone(),
+        );
+        r.register(
+            "appended_histogram_samples",
+            "Native histogram samples appended to heads and the WAL",
+            m.appended_histogram_samples.clone(),
         );
         r.register(
             "active_series",

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use common::block::{BlockSeries, list_blocks, write_block};
+use common::block::{BlockSeries, encode_chunks, list_blocks, write_block};
 use common::labels::Labels;
 use common::series::Sample;
 use common::tenant::TenantId;
-use compactor::metrics::encode_chunks;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 
@@ -31,7 +30,7 @@ fn series(from: i64, to: i64) -> Vec<BlockSeries> {
                 .collect();
             BlockSeries {
                 labels: Labels::from_pairs([("__name__", "replicated"), ("i", &i.to_string())]),
-                chunks: encode_chunks(&samples),
+                chunks: encode_chunks(&samples, &[]),
             }
         })
         .collect()

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! index    := header symbols series postings toc
-//! header   := "CIDX" version:u8(=1) reserved:[u8; 3]
+//! header   := "CIDX" version:u8(=1|2) reserved:[u8; 3]
 //! section  := len:u64le body:[u8; len] crc:u32le     crc = CRC-32 (IEEE) of body
 //!
 //! symbols  := count:uvarint (len:uvarint utf8:[u8; len])*      sorted, unique
@@ -19,6 +19,7 @@
 //!             segment:uvarint     chunks/<segment:06>
 //!             offset:uvarint      frame's byte offset in the segment
 //!             len:uvarint         frame's length in bytes
+//!             encoding:u8         version 2 only: 1 XOR (float samples), 2 native histograms
 //! postings := count:uvarint (name:uvarint value:uvarint len:uvarint roaring:[u8; len])*
 //!             one per label pair, sorted; roaring = the portable RoaringBitmap
 //!             serialization of the IDs of the series with that pair
@@ -28,16 +29,23 @@
 //!
 //! `uvarint` is unsigned LEB128; `varint` is zig-zag LEB128 (as in Go and
 //! Prometheus).
+//!
+//! Version 1 indexes (every chunk XOR) are still written for blocks without
+//! histogram chunks, so readers older than native-histogram support keep
+//! reading the blocks they can.
 
 use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
+use super::ChunkEncoding;
 use crate::chunk::bstream::{get_uvarint, put_uvarint, unzigzag, zigzag};
 use crate::labels::{Label, Labels};
 use crate::postings::MemPostings;
 
 const HEADER: [u8; 8] = *b"CIDX\x01\0\0\0";
+/// The version whose chunk references carry their encoding.
+const VERSION_WITH_ENCODINGS: u8 = 2;
 const TOC_LEN: usize = 28;
 
 /// Where one chunk is and what time it covers.
@@ -53,6 +61,8 @@ pub(crate) struct ChunkRef {
     pub offset: u64,
     /// Length of the frame in bytes.
     pub len: u32,
+    /// How the chunk's samples are encoded.
+    pub encoding: ChunkEncoding,
 }
 
 impl ChunkRef {
@@ -134,8 +144,14 @@ pub(crate) fn encode(series: &[(Labels, Vec<ChunkRef>)]) -> Vec<u8> {
     // Symbols are sorted, so a binary search gives each string's ref.
     let sym_ref = |s: &str| symbols.binary_search(&s).map_or(0, |i| i as u32);
 
+    let with_encodings = series
+        .iter()
+        .any(|(_, cs)| cs.iter().any(|c| c.encoding != ChunkEncoding::Xor));
     let mut out = Vec::with_capacity(64 + series.len() * 64);
     out.extend_from_slice(&HEADER);
+    if with_encodings {
+        out[4] = VERSION_WITH_ENCODINGS;
+    }
 
     let symbols_off = out.len() as u64;
     let mut body = Vec::new();
@@ -170,6 +186,9 @@ pub(crate) fn encode(series: &[(Labels, Vec<ChunkRef>)]) -> Vec<u8> {
             put_uvarint(&mut body, c.segment.into());
             put_uvarint(&mut body, c.offset);
             put_uvarint(&mut body, c.len.into());
+            if with_encodings {
+                body.push(c.encoding.id());
+            }
             prev_max = Some(c.max_t);
         }
     }
@@ -214,9 +233,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
     if bytes[..4] != HEADER[..4] {
         return Err("not a Cairn block index (bad magic)".into());
     }
-    if bytes[4] != HEADER[4] {
-        return Err(format!("unsupported index version {}", bytes[4]));
-    }
+    let with_encodings = match bytes[4] {
+        1 => false,
+        VERSION_WITH_ENCODINGS => true,
+        v => return Err(format!("unsupported index version {v}")),
+    };
     if bytes[5..8] != HEADER[5..8] {
         return Err("reserved header bytes are not zero".into());
     }
@@ -231,7 +252,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
     let postings_body = section(bytes, offs[2], toc_start, "postings")?;
 
     let symbols = decode_symbols(symbols_body)?;
-    let series = decode_series(series_body, &symbols)?;
+    let series = decode_series(series_body, &symbols, with_encodings)?;
     let (postings, postings_bytes) = decode_postings(postings_body, &symbols, series.len())?;
     let symbols_bytes: usize = symbols
         .iter()
@@ -305,6 +326,15 @@ impl<'a> Cursor<'a> {
         Ok(v)
     }
 
+    fn byte(&mut self) -> Result<u8, String> {
+        let (&b, rest) = self
+            .buf
+            .split_first()
+            .ok_or_else(|| self.err("truncated"))?;
+        self.buf = rest;
+        Ok(b)
+    }
+
     fn varint(&mut self) -> Result<i64, String> {
         self.uvarint().map(unzigzag)
     }
@@ -360,7 +390,11 @@ fn decode_symbols(body: &[u8]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn decode_series(body: &[u8], symbols: &[String]) -> Result<Vec<SeriesEntry>, String> {
+fn decode_series(
+    body: &[u8],
+    symbols: &[String],
+    with_encodings: bool,
+) -> Result<Vec<SeriesEntry>, String> {
     let mut c = Cursor::new(body, "series");
     let n = c.count()?;
     if n > u32::MAX as usize + 1 {
@@ -405,12 +439,20 @@ fn decode_series(body: &[u8], symbols: &[String]) -> Result<Vec<SeriesEntry>, St
             if segment == 0 || offset.checked_add(len.into()).is_none() {
                 return Err(c.err(&format!("series {id} has an invalid chunk reference")));
             }
+            let encoding = if with_encodings {
+                let id = c.byte()?;
+                ChunkEncoding::from_id(id)
+                    .ok_or_else(|| c.err(&format!("unknown chunk encoding {id}")))?
+            } else {
+                ChunkEncoding::Xor
+            };
             chunks.push(ChunkRef {
                 min_t,
                 max_t,
                 segment,
                 offset,
                 len,
+                encoding,
             });
             prev_max = Some(max_t);
         }
@@ -475,6 +517,7 @@ mod tests {
             segment: 1,
             offset,
             len: 20,
+            encoding: ChunkEncoding::Xor,
         };
         vec![
             (

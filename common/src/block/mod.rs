@@ -59,9 +59,13 @@ pub use self::parquet_object::{ParquetObject, read_error as parquet_read_error};
 pub use self::scan::{BlockObjects, complete_blocks, deletion_marks, scan_blocks};
 pub use self::signal::Signal;
 pub use self::writer::BlockWriter;
-use crate::chunk::xor;
+pub use crate::chunk::ChunkEncoding;
+use crate::chunk::histogram::HistogramChunk;
+use crate::chunk::xor::XorChunk;
+use crate::chunk::{ChunkError, histogram, xor};
+use crate::histogram::HistogramSample;
 use crate::labels::Labels;
-use crate::series::{Matcher, Sample, Series, StoreError, merge_samples};
+use crate::series::{Matcher, Sample, Series, StoreError, merge_histograms, merge_samples};
 use crate::tenant::TenantId;
 
 /// Chunk ranges closer than this are fetched with one GET (reading the gap
@@ -72,6 +76,36 @@ const MAX_RANGE_LEN: u64 = 16 << 20;
 /// `meta.json` reads in flight while listing.
 const LIST_CONCURRENCY: usize = 16;
 
+/// Block-format facts about chunk encodings: float samples and native
+/// histogram samples live in chunks of their own, as in Prometheus.
+impl ChunkEncoding {
+    /// The byte that names the encoding in a block index.
+    pub(crate) fn id(self) -> u8 {
+        match self {
+            ChunkEncoding::Xor => 1,
+            ChunkEncoding::Histogram => 2,
+        }
+    }
+
+    /// The encoding named by `id` in a block index.
+    pub(crate) fn from_id(id: u8) -> Option<Self> {
+        match id {
+            1 => Some(ChunkEncoding::Xor),
+            2 => Some(ChunkEncoding::Histogram),
+            _ => None,
+        }
+    }
+
+    /// The number of samples in chunk `bytes` of this encoding, read from
+    /// its header.
+    pub(crate) fn sample_count(self, bytes: &[u8]) -> Result<u64, ChunkError> {
+        match self {
+            ChunkEncoding::Xor => xor::sample_count(bytes),
+            ChunkEncoding::Histogram => histogram::sample_count(bytes),
+        }
+    }
+}
+
 /// One encoded chunk of a series, as handed to [`write_block`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkData {
@@ -79,7 +113,10 @@ pub struct ChunkData {
     pub min_t: i64,
     /// Timestamp of the chunk's last sample.
     pub max_t: i64,
-    /// The chunk's bytes, as returned by [`xor::XorChunk::bytes`].
+    /// How `data` is encoded.
+    pub encoding: ChunkEncoding,
+    /// The chunk's bytes, as returned by [`xor::XorChunk::bytes`] or
+    /// [`histogram::HistogramChunk::bytes`].
     pub data: Vec<u8>,
 }
 
@@ -90,6 +127,56 @@ pub struct BlockSeries {
     pub labels: Labels,
     /// Its chunks, in any order (they are sorted by time when written).
     pub chunks: Vec<ChunkData>,
+}
+
+/// Adds the time-sorted `more` after `acc`; chunks that overlap (possible
+/// after merging duplicate series) are merged, dropping duplicate
+/// timestamps.
+fn append_in_order<T: Clone>(
+    acc: &mut Vec<T>,
+    more: Vec<T>,
+    t: fn(&T) -> i64,
+    merge: fn(&[T], &[T]) -> Vec<T>,
+) {
+    match (acc.last(), more.first()) {
+        (Some(last), Some(first)) if t(first) <= t(last) => *acc = merge(acc, &more),
+        _ => acc.extend(more),
+    }
+}
+
+/// Samples per chunk when samples are (re-)encoded (Prometheus's target).
+pub const MAX_SAMPLES_PER_CHUNK: usize = 120;
+
+/// XOR chunks of the float samples and histogram chunks of the histogram
+/// samples, at most [`MAX_SAMPLES_PER_CHUNK`] samples each, sorted by time.
+pub fn encode_chunks(samples: &[Sample], histograms: &[HistogramSample]) -> Vec<ChunkData> {
+    let floats = samples.chunks(MAX_SAMPLES_PER_CHUNK).filter_map(|part| {
+        let mut chunk = XorChunk::new();
+        for s in part {
+            chunk.append(s.t, s.v);
+        }
+        Some(ChunkData {
+            min_t: part.first()?.t,
+            max_t: part.last()?.t,
+            encoding: ChunkEncoding::Xor,
+            data: chunk.bytes().to_vec(),
+        })
+    });
+    let hists = histograms.chunks(MAX_SAMPLES_PER_CHUNK).filter_map(|part| {
+        let mut chunk = HistogramChunk::new();
+        for s in part {
+            chunk.append(s.t, &s.h);
+        }
+        Some(ChunkData {
+            min_t: part.first()?.t,
+            max_t: part.last()?.t,
+            encoding: ChunkEncoding::Histogram,
+            data: chunk.bytes().to_vec(),
+        })
+    });
+    let mut out: Vec<ChunkData> = floats.chain(hists).collect();
+    out.sort_by_key(|c| c.min_t);
+    out
 }
 
 /// Why a block could not be written or read.
@@ -507,6 +594,7 @@ impl BlockReader {
             // not hold the CPU from a light one for a whole timer tick.
             crate::cpu_work::yield_point();
             let mut samples: Vec<Sample> = Vec::new();
+            let mut histograms: Vec<HistogramSample> = Vec::new();
             for c in &chunks {
                 let path = segment_path(&self.dir, c.segment);
                 let frame = fetched
@@ -514,23 +602,27 @@ impl BlockReader {
                     .ok_or_else(|| corrupt(&path, "chunk frame missing from read"))?;
                 let raw = chunks::read_frame(frame)
                     .map_err(|r| corrupt(&path, format!("chunk at offset {}: {r}", c.offset)))?;
-                let decoded = xor::decode(&raw)
-                    .map_err(|e| corrupt(&path, format!("chunk at offset {}: {e}", c.offset)))?;
-                let in_range: Vec<Sample> = decoded
-                    .into_iter()
-                    .filter(|s| s.t >= mint && s.t <= maxt)
-                    .collect();
-                match (samples.last(), in_range.first()) {
-                    // Overlapping chunks (possible after merging duplicate
-                    // series): merge, dropping duplicate timestamps.
-                    (Some(last), Some(first)) if first.t <= last.t => {
-                        samples = merge_samples(&samples, &in_range)
+                let bad =
+                    |e: ChunkError| corrupt(&path, format!("chunk at offset {}: {e}", c.offset));
+                match c.encoding {
+                    ChunkEncoding::Xor => {
+                        let mut decoded = xor::decode(&raw).map_err(bad)?;
+                        decoded.retain(|s| s.t >= mint && s.t <= maxt);
+                        append_in_order(&mut samples, decoded, |s| s.t, merge_samples);
                     }
-                    _ => samples.extend(in_range),
+                    ChunkEncoding::Histogram => {
+                        let mut decoded = histogram::decode(&raw).map_err(bad)?;
+                        decoded.retain(|s| s.t >= mint && s.t <= maxt);
+                        append_in_order(&mut histograms, decoded, |s| s.t, merge_histograms);
+                    }
                 }
             }
-            if !samples.is_empty() {
-                out.push(Series::floats(labels, samples));
+            if !samples.is_empty() || !histograms.is_empty() {
+                out.push(Series {
+                    labels,
+                    samples,
+                    histograms,
+                });
             }
         }
         if !out.is_sorted_by(|a, b| a.labels <= b.labels) {

@@ -8,23 +8,10 @@ use object_store::{GetRange, PutPayload};
 use regex::Regex;
 
 use super::*;
-use crate::chunk::xor::XorChunk;
 use crate::series::{MatchOp, matches_all};
 
 fn tenant() -> TenantId {
     TenantId::parse("team-a").unwrap()
-}
-
-fn chunk(samples: &[Sample]) -> ChunkData {
-    let mut c = XorChunk::new();
-    for s in samples {
-        c.append(s.t, s.v);
-    }
-    ChunkData {
-        min_t: c.min_time().unwrap(),
-        max_t: c.max_time().unwrap(),
-        data: c.bytes().to_vec(),
-    }
 }
 
 /// Series `i` has `chunks` chunks of 120 samples, 15 s apart, starting at
@@ -51,7 +38,7 @@ fn make_series(i: usize, chunks: usize, start: i64) -> (BlockSeries, Series) {
         .collect();
     let block = BlockSeries {
         labels: labels.clone(),
-        chunks: samples.chunks(120).map(chunk).collect(),
+        chunks: encode_chunks(&samples, &[]),
     };
     (block, Series::floats(labels, samples))
 }
@@ -223,11 +210,11 @@ async fn samples_are_filtered_to_the_time_range_and_empty_series_dropped() {
     let series = vec![
         BlockSeries {
             labels: b.clone(),
-            chunks: late.chunks(120).map(chunk).collect(),
+            chunks: encode_chunks(&late, &[]),
         },
         BlockSeries {
             labels: a.clone(),
-            chunks: early.chunks(120).map(chunk).collect(),
+            chunks: encode_chunks(&early, &[]),
         },
     ];
     let reader = write_and_open(&store, series).await;
@@ -253,7 +240,7 @@ async fn label_names_and_values_respect_matchers() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let mk = |pairs: &[(&str, &str)]| BlockSeries {
         labels: Labels::from_pairs(pairs.iter().copied()),
-        chunks: vec![chunk(&[Sample { t: 1, v: 1.0 }])],
+        chunks: encode_chunks(&[Sample { t: 1, v: 1.0 }], &[]),
     };
     let series = vec![
         mk(&[("__name__", "up"), ("job", "api"), ("zone", "eu")]),
@@ -290,11 +277,11 @@ async fn duplicate_label_sets_are_merged_and_empty_input_rejected() {
     let series = vec![
         BlockSeries {
             labels: l.clone(),
-            chunks: vec![chunk(&second)],
+            chunks: encode_chunks(&second, &[]),
         },
         BlockSeries {
             labels: l.clone(),
-            chunks: vec![chunk(&first)],
+            chunks: encode_chunks(&first, &[]),
         },
         BlockSeries {
             labels: Labels::from_pairs([("__name__", "no_chunks")]),
@@ -324,6 +311,7 @@ async fn duplicate_label_sets_are_merged_and_empty_input_rejected() {
         chunks: vec![ChunkData {
             min_t: 0,
             max_t: 1,
+            encoding: ChunkEncoding::Xor,
             data: vec![],
         }],
     };
@@ -723,4 +711,99 @@ async fn streaming_writer_uploads_segments_as_they_fill_and_rejects_disorder() {
     w.append(a.labels, a.chunks).await.unwrap();
     let err = w.append(b.labels, b.chunks).await.unwrap_err();
     assert!(err.to_string().contains("increasing label order"), "{err}");
+}
+
+/// A histogram sample whose counts grow with `k`; every `layout_every`-th
+/// sample gains a bucket, so chunks see layout changes.
+fn histogram_at(t: i64, k: i64) -> HistogramSample {
+    use crate::histogram::{FloatHistogram, Span};
+    let extra = (k / 40) as u32;
+    let buckets: Vec<f64> = (0..3 + extra)
+        .map(|b| (k * (b as i64 + 1)) as f64)
+        .collect();
+    HistogramSample {
+        t,
+        h: Arc::new(FloatHistogram {
+            schema: 3,
+            zero_threshold: 1e-128,
+            zero_count: k as f64,
+            count: k as f64 + buckets.iter().sum::<f64>(),
+            sum: k as f64 * 1.5,
+            positive_spans: vec![Span {
+                offset: -1,
+                length: 3 + extra,
+            }],
+            positive_buckets: buckets,
+            ..FloatHistogram::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn histogram_and_mixed_series_round_trip_and_float_only_blocks_keep_index_version_1() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let start = 1_700_000_000_000i64;
+    let hist: Vec<HistogramSample> = (0..300)
+        .map(|k| histogram_at(start + k * 15_000, k))
+        .collect();
+    // A series that was a float series, then became a histogram series.
+    let floats: Vec<Sample> = (0..50)
+        .map(|k| Sample {
+            t: start + k * 15_000,
+            v: k as f64,
+        })
+        .collect();
+    let later: Vec<HistogramSample> = (50..100)
+        .map(|k| histogram_at(start + k * 15_000, k))
+        .collect();
+    let expected = vec![
+        Series {
+            labels: Labels::from_pairs([("__name__", "latency"), ("job", "a")]),
+            samples: Vec::new(),
+            histograms: hist.clone(),
+        },
+        Series {
+            labels: Labels::from_pairs([("__name__", "latency"), ("job", "b")]),
+            samples: floats.clone(),
+            histograms: later.clone(),
+        },
+    ];
+    let blocks = expected
+        .iter()
+        .map(|s| BlockSeries {
+            labels: s.labels.clone(),
+            chunks: encode_chunks(&s.samples, &s.histograms),
+        })
+        .collect();
+    let reader = write_and_open(&store, blocks).await;
+    assert_eq!(reader.meta().stats.num_samples, 300 + 50 + 50);
+    assert_eq!(
+        reader.select(&[], i64::MIN, i64::MAX).await.unwrap(),
+        expected
+    );
+    // A time range cuts histogram chunks like float ones.
+    let (mint, maxt) = (start + 100 * 15_000, start + 199 * 15_000);
+    let got = reader.select(&[], mint, maxt).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].histograms, hist[100..200].to_vec());
+
+    let index = |meta: &BlockMeta| {
+        let path = block_dir(&tenant(), meta.ulid).join("index");
+        let store = Arc::clone(&store);
+        async move { store.get(&path).await.unwrap().bytes().await.unwrap() }
+    };
+    assert_eq!(
+        index(reader.meta()).await[4],
+        2,
+        "histogram chunks need index version 2"
+    );
+    let (floats_only, _) = corpus(3, 1);
+    let meta = write_block(store.as_ref(), &tenant(), floats_only, "i")
+        .await
+        .unwrap();
+    assert_eq!(
+        index(&meta).await[4],
+        1,
+        "float-only blocks stay readable by older readers"
+    );
 }

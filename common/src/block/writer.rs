@@ -12,7 +12,6 @@ use super::chunks::{self, SEGMENT_HEADER};
 use super::index::{self, ChunkRef};
 use super::meta::{self, BlockCompaction, BlockMeta, BlockStats, CairnMeta};
 use super::{BlockError, ChunkData, block_dir, segment_path};
-use crate::chunk::xor;
 use crate::labels::Labels;
 use crate::tenant::TenantId;
 
@@ -100,7 +99,7 @@ impl<'a> BlockWriter<'a> {
                     c.max_t, c.min_t
                 )));
             }
-            let samples = xor::sample_count(&c.data).map_err(|e| {
+            let samples = c.encoding.sample_count(&c.data).map_err(|e| {
                 BlockError::InvalidInput(format!(
                     "series {labels}: chunk {}..{}: {e}",
                     c.min_t, c.max_t
@@ -120,6 +119,7 @@ impl<'a> BlockWriter<'a> {
                 segment: self.segment_no,
                 offset: self.segment.len() as u64,
                 len,
+                encoding: c.encoding,
             });
             self.segment.extend_from_slice(&self.frame);
             self.stats.num_chunks += 1;

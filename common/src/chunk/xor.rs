@@ -27,42 +27,14 @@
 //! differs (a varint sample count instead of Prometheus's fixed 16 bits, so a
 //! chunk has no sample limit). Values are handled as raw bits, so every NaN
 //! payload — including the staleness marker — survives bit-for-bit.
-//! Timestamp arithmetic wraps, so any `i64` sequence round-trips.
+//! Timestamp arithmetic wraps, so any `i64` sequence round-trips. The
+//! timestamp and value codecs live in `chunk::gorilla`, shared with the
+//! [`histogram`](super::histogram) chunk.
 
 use super::bstream::{BitReader, BitWriter, get_uvarint, uvarint_bytes};
+use super::gorilla::{StreamError, Timestamps, XorValue};
+use super::{ChunkEncoding, ChunkError};
 use crate::series::Sample;
-
-/// Marks "no leading/trailing-zero window yet" in the value encoder.
-const NO_WINDOW: u8 = 0xff;
-
-/// Why untrusted chunk bytes could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChunkError {
-    /// The input is empty or its sample-count header is malformed.
-    #[error("XOR chunk has no valid sample-count header")]
-    BadHeader,
-    /// The data ended before the promised number of samples.
-    #[error("XOR chunk truncated: data ends after {decoded} of {expected} samples")]
-    Truncated {
-        /// Samples decoded before the data ran out.
-        decoded: usize,
-        /// Samples the header promised.
-        expected: u64,
-    },
-    /// A sample's encoding is impossible (the bytes are not an XOR chunk).
-    #[error("XOR chunk corrupt at sample {sample}: {reason}")]
-    Corrupt {
-        /// Index of the sample being decoded.
-        sample: usize,
-        /// What was wrong.
-        reason: &'static str,
-    },
-    /// Bytes or non-zero padding bits follow the last sample.
-    #[error(
-        "XOR chunk has {0} unexpected trailing bytes or non-zero padding after its last sample"
-    )]
-    TrailingData(usize),
-}
 
 /// An XOR chunk being built: the ingester's in-memory head chunk.
 ///
@@ -83,11 +55,8 @@ pub struct XorChunk {
     header_len: usize,
     num: usize,
     first_t: i64,
-    t: i64,
-    t_delta: i64,
-    v: u64,
-    leading: u8,
-    trailing: u8,
+    ts: Timestamps,
+    v: XorValue,
 }
 
 impl Default for XorChunk {
@@ -105,11 +74,8 @@ impl XorChunk {
             header_len: 1,
             num: 0,
             first_t: 0,
-            t: 0,
-            t_delta: 0,
-            v: 0,
-            leading: NO_WINDOW,
-            trailing: 0,
+            ts: Timestamps::default(),
+            v: XorValue::default(),
         }
     }
 
@@ -118,29 +84,18 @@ impl XorChunk {
     /// compactly).
     pub fn append(&mut self, t: i64, v: f64) {
         let bits = v.to_bits();
-        match self.num {
-            0 => {
-                self.w.write_varint(t);
-                self.w.write_bits(bits, 64);
-                self.first_t = t;
-            }
-            1 => {
-                let delta = t.wrapping_sub(self.t);
-                self.w.write_uvarint(delta as u64);
-                self.write_value(bits);
-                self.t_delta = delta;
-            }
-            _ => {
-                let delta = t.wrapping_sub(self.t);
-                self.write_dod(delta.wrapping_sub(self.t_delta));
-                self.write_value(bits);
-                self.t_delta = delta;
-            }
+        self.ts.write(&mut self.w, t);
+        if self.num == 0 {
+            self.w.write_bits(bits, 64);
+            self.v = XorValue::starting_at(bits);
+            self.first_t = t;
+        } else {
+            self.v.write(&mut self.w, bits);
         }
-        self.t = t;
-        self.v = bits;
         self.num += 1;
-        self.write_header();
+        let (header, len) = uvarint_bytes(self.num as u64);
+        self.w.replace_prefix(self.header_len, &header[..len]);
+        self.header_len = len;
     }
 
     /// Number of samples appended.
@@ -155,7 +110,7 @@ impl XorChunk {
 
     /// Timestamp of the last sample, `None` when empty.
     pub fn max_time(&self) -> Option<i64> {
-        (self.num > 0).then_some(self.t)
+        (self.num > 0).then_some(self.ts.last())
     }
 
     /// The complete encoding (sample-count header included), decodable by
@@ -171,61 +126,6 @@ impl XorChunk {
             dec: Decoder::new(self.bytes()).ok(),
         }
     }
-
-    fn write_header(&mut self) {
-        let (header, len) = uvarint_bytes(self.num as u64);
-        self.w.replace_prefix(self.header_len, &header[..len]);
-        self.header_len = len;
-    }
-
-    fn write_dod(&mut self, dod: i64) {
-        if dod == 0 {
-            self.w.write_bit(false);
-        } else if bit_range(dod, 14) {
-            self.w.write_bits(0b10, 2);
-            self.w.write_bits(dod as u64, 14);
-        } else if bit_range(dod, 17) {
-            self.w.write_bits(0b110, 3);
-            self.w.write_bits(dod as u64, 17);
-        } else if bit_range(dod, 20) {
-            self.w.write_bits(0b1110, 4);
-            self.w.write_bits(dod as u64, 20);
-        } else {
-            self.w.write_bits(0b1111, 4);
-            self.w.write_bits(dod as u64, 64);
-        }
-    }
-
-    fn write_value(&mut self, bits: u64) {
-        let delta = bits ^ self.v;
-        if delta == 0 {
-            self.w.write_bit(false);
-            return;
-        }
-        let leading = (delta.leading_zeros() as u8).min(31);
-        let trailing = delta.trailing_zeros() as u8;
-        if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
-            self.w.write_bits(0b10, 2);
-            let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
-            self.w.write_bits(delta >> self.trailing, sig);
-        } else {
-            self.leading = leading;
-            self.trailing = trailing;
-            let sig = 64 - u32::from(leading) - u32::from(trailing);
-            self.w.write_bits(0b11, 2);
-            self.w.write_bits(u64::from(leading), 5);
-            // 64 significant bits are written as 0 (6 bits hold 0..=63).
-            self.w.write_bits(u64::from(sig) & 63, 6);
-            self.w.write_bits(delta >> trailing, sig);
-        }
-    }
-}
-
-/// True when `x` fits the `n`-bit dod bucket as Prometheus defines it:
-/// `-(2^(n-1) - 1) ..= 2^(n-1)`.
-fn bit_range(x: i64, n: u32) -> bool {
-    let half = 1i64 << (n - 1);
-    -(half - 1) <= x && x <= half
 }
 
 /// Iterator over the samples of a trusted in-memory [`XorChunk`].
@@ -274,7 +174,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
     while let Some(s) = dec.next_sample()? {
         out.push(s);
     }
-    dec.check_end()?;
+    super::check_end(ChunkEncoding::Xor, &dec.r)?;
     Ok(out)
 }
 
@@ -283,7 +183,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
 pub(crate) fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
     get_uvarint(bytes)
         .map(|(n, _)| n)
-        .ok_or(ChunkError::BadHeader)
+        .ok_or(ChunkError::BadHeader(ChunkEncoding::Xor))
 }
 
 /// Decoding state shared by [`XorIter`] and [`decode`].
@@ -292,133 +192,50 @@ struct Decoder<'a> {
     r: BitReader<'a>,
     total: u64,
     done: usize,
-    t: i64,
-    t_delta: i64,
-    v: u64,
-    leading: u8,
-    trailing: u8,
+    ts: Timestamps,
+    v: XorValue,
 }
 
 impl<'a> Decoder<'a> {
     fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
-        let (total, header_len) = get_uvarint(bytes).ok_or(ChunkError::BadHeader)?;
-        let stream = bytes.get(header_len..).ok_or(ChunkError::BadHeader)?;
+        let (total, header_len) =
+            get_uvarint(bytes).ok_or(ChunkError::BadHeader(ChunkEncoding::Xor))?;
+        let stream = bytes
+            .get(header_len..)
+            .ok_or(ChunkError::BadHeader(ChunkEncoding::Xor))?;
         Ok(Self {
             r: BitReader::new(stream),
             total,
             done: 0,
-            t: 0,
-            t_delta: 0,
-            v: 0,
-            leading: NO_WINDOW,
-            trailing: 0,
+            ts: Timestamps::default(),
+            v: XorValue::default(),
         })
-    }
-
-    fn truncated(&self) -> ChunkError {
-        ChunkError::Truncated {
-            decoded: self.done,
-            expected: self.total,
-        }
-    }
-
-    fn corrupt(&self, reason: &'static str) -> ChunkError {
-        ChunkError::Corrupt {
-            sample: self.done,
-            reason,
-        }
     }
 
     fn next_sample(&mut self) -> Result<Option<Sample>, ChunkError> {
         if self.done as u64 >= self.total {
             return Ok(None);
         }
-        match self.done {
-            0 => {
-                self.t = self.r.read_varint().ok_or_else(|| self.truncated())?;
-                self.v = self.r.read_bits(64).ok_or_else(|| self.truncated())?;
-            }
-            1 => {
-                let delta = self.r.read_uvarint().ok_or_else(|| self.truncated())? as i64;
-                self.t = self.t.wrapping_add(delta);
-                self.t_delta = delta;
-                self.read_value()?;
-            }
-            _ => {
-                let dod = self.read_dod()?;
-                self.t_delta = self.t_delta.wrapping_add(dod);
-                self.t = self.t.wrapping_add(self.t_delta);
-                self.read_value()?;
-            }
-        }
+        let (t, v) = self
+            .read_sample()
+            .map_err(|e| ChunkError::at_sample(ChunkEncoding::Xor, self.done, self.total, e))?;
         self.done += 1;
         Ok(Some(Sample {
-            t: self.t,
-            v: f64::from_bits(self.v),
+            t,
+            v: f64::from_bits(v),
         }))
     }
 
-    fn read_dod(&mut self) -> Result<i64, ChunkError> {
-        let mut ones = 0;
-        while ones < 4 {
-            if !self.r.read_bit().ok_or_else(|| self.truncated())? {
-                break;
-            }
-            ones += 1;
-        }
-        let size = match ones {
-            0 => return Ok(0),
-            1 => 14,
-            2 => 17,
-            3 => 20,
-            _ => {
-                let raw = self.r.read_bits(64).ok_or_else(|| self.truncated())?;
-                return Ok(raw as i64);
-            }
-        };
-        let raw = self.r.read_bits(size).ok_or_else(|| self.truncated())?;
-        let mut dod = raw as i64;
-        if raw > 1u64 << (size - 1) {
-            dod -= 1i64 << size;
-        }
-        Ok(dod)
-    }
-
-    fn read_value(&mut self) -> Result<(), ChunkError> {
-        if !self.r.read_bit().ok_or_else(|| self.truncated())? {
-            return Ok(());
-        }
-        let sig = if self.r.read_bit().ok_or_else(|| self.truncated())? {
-            let leading = self.r.read_bits(5).ok_or_else(|| self.truncated())? as u32;
-            let mut sig = self.r.read_bits(6).ok_or_else(|| self.truncated())? as u32;
-            if sig == 0 {
-                sig = 64;
-            }
-            if leading + sig > 64 {
-                return Err(self.corrupt("value window exceeds 64 bits"));
-            }
-            self.leading = leading as u8;
-            self.trailing = (64 - leading - sig) as u8;
-            sig
+    fn read_sample(&mut self) -> Result<(i64, u64), StreamError> {
+        let t = self.ts.read(&mut self.r)?;
+        let v = if self.done == 0 {
+            let bits = self.r.read_bits(64).ok_or(StreamError::Truncated)?;
+            self.v = XorValue::starting_at(bits);
+            bits
         } else {
-            if self.leading == NO_WINDOW {
-                return Err(self.corrupt("value reuses a window that was never set"));
-            }
-            64 - u32::from(self.leading) - u32::from(self.trailing)
+            self.v.read(&mut self.r)?
         };
-        let bits = self.r.read_bits(sig).ok_or_else(|| self.truncated())?;
-        self.v ^= bits << self.trailing;
-        Ok(())
-    }
-
-    /// After the last sample only zero padding may remain.
-    fn check_end(&self) -> Result<(), ChunkError> {
-        let mut rest = self.r.clone();
-        let left = rest.remaining_bits();
-        if left >= 8 || rest.read_bits(left as u32) != Some(0) {
-            return Err(ChunkError::TrailingData(left.div_ceil(8)));
-        }
-        Ok(())
+        Ok((t, v))
     }
 }
 
@@ -557,7 +374,10 @@ mod tests {
         let c = encode(&[Sample { t: 1, v: 1.0 }, Sample { t: 2, v: 1.0 }]);
         let mut bytes = c.bytes().to_vec();
         bytes.push(0);
-        assert!(matches!(decode(&bytes), Err(ChunkError::TrailingData(_))));
+        assert!(matches!(
+            decode(&bytes),
+            Err(ChunkError::TrailingData { .. })
+        ));
     }
 
     #[test]

@@ -301,7 +301,7 @@ impl MetricsPusher for IngesterClient {
             tenant: tenant.as_str().to_string(),
             series: series
                 .iter()
-                .map(|s| series_to_pb(&s.labels, &s.samples))
+                .map(|s| series_to_pb(&s.labels, &s.samples, &s.histograms))
                 .collect(),
         };
         let resp: pb::PushResponse = self.write("PushSeries", req).await?;
@@ -315,7 +315,7 @@ impl MetricsPusher for IngesterClient {
         })?;
         Ok(PushOutcome {
             accepted: resp.accepted as usize,
-            accepted_histograms: 0,
+            accepted_histograms: resp.accepted_histograms as usize,
             rejected,
         })
     }

@@ -5,8 +5,10 @@
 use promql_parser::parser::token::{T_EQL, T_EQL_REGEX, T_NEQ, T_NEQ_REGEX};
 
 use super::messages as pb;
+use crate::chunk::histogram::HistogramChunk;
 use crate::discard::DiscardReason;
 use crate::exemplar::{Exemplar, SeriesExemplars};
+use crate::histogram::HistogramSample;
 use crate::labels::{Label, Labels};
 use crate::logs::LogEntry;
 use crate::metadata::{MetricMetadata, MetricType};
@@ -69,12 +71,36 @@ pub(crate) fn matchers_from_pb(matchers: Vec<pb::Matcher>) -> Result<Vec<Matcher
         .collect()
 }
 
-pub(crate) fn series_to_pb(labels: &Labels, samples: &[Sample]) -> pb::Series {
+pub(crate) fn series_to_pb(
+    labels: &Labels,
+    samples: &[Sample],
+    histograms: &[HistogramSample],
+) -> pb::Series {
     pb::Series {
         labels: labels_to_pb(labels),
         timestamps: samples.iter().map(|s| s.t).collect(),
         values: samples.iter().map(|s| s.v).collect(),
+        histograms: histograms_to_pb(histograms),
     }
+}
+
+fn histograms_to_pb(histograms: &[HistogramSample]) -> Vec<u8> {
+    if histograms.is_empty() {
+        return Vec::new();
+    }
+    let mut chunk = HistogramChunk::new();
+    for h in histograms {
+        chunk.append(h.t, &h.h);
+    }
+    chunk.bytes().to_vec()
+}
+
+pub(crate) fn histograms_from_pb(s: &pb::Series) -> Result<Vec<HistogramSample>, InvalidMessage> {
+    if s.histograms.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::chunk::histogram::decode(&s.histograms)
+        .map_err(|e| InvalidMessage(format!("series histograms: {e}")))
 }
 
 pub(crate) fn samples_from_pb(s: &pb::Series) -> Result<Vec<Sample>, InvalidMessage> {
@@ -92,11 +118,14 @@ pub(crate) fn samples_from_pb(s: &pb::Series) -> Result<Vec<Sample>, InvalidMess
         .collect())
 }
 
-/// Ingesters hold float samples only (native histograms are not ingested
-/// yet), so a series travels without histograms.
 pub(crate) fn query_series_from_pb(s: pb::Series) -> Result<Series, InvalidMessage> {
     let samples = samples_from_pb(&s)?;
-    Ok(Series::floats(labels_from_pb(s.labels), samples))
+    let histograms = histograms_from_pb(&s)?;
+    Ok(Series {
+        labels: labels_from_pb(s.labels),
+        samples,
+        histograms,
+    })
 }
 
 pub(crate) fn entry_from_pb(e: pb::LogEntry) -> LogEntry {
@@ -221,15 +250,28 @@ mod tests {
     fn samples_keep_stale_markers_and_mismatched_columns_are_errors() {
         let stale = f64::from_bits(crate::series::STALE_NAN_BITS);
         let labels = Labels::from_pairs([("__name__", "up")]);
+        let histogram = crate::histogram::HistogramSample {
+            t: 3,
+            h: std::sync::Arc::new(crate::histogram::FloatHistogram {
+                count: 2.0,
+                sum: stale,
+                ..Default::default()
+            }),
+        };
         let pbs = series_to_pb(
             &labels,
             &[Sample { t: 1, v: 1.0 }, Sample { t: 2, v: stale }],
+            std::slice::from_ref(&histogram),
         );
         let back = query_series_from_pb(pbs.clone()).unwrap();
         assert_eq!(back.labels, labels);
         assert!(crate::series::is_stale_nan(back.samples[1].v));
-        let mut broken = pbs;
+        assert!(back.histograms.len() == 1 && back.histograms[0].h.bit_eq(&histogram.h));
+        let mut broken = pbs.clone();
         broken.values.pop();
+        assert!(query_series_from_pb(broken).is_err());
+        let mut broken = pbs;
+        broken.histograms.pop();
         assert!(query_series_from_pb(broken).is_err());
     }
 

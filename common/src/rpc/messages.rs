@@ -42,7 +42,7 @@ pub struct LabelSet {
     pub labels: Vec<Label>,
 }
 
-/// A series with float samples, column-wise.
+/// A series with float samples, column-wise, and native histogram samples.
 #[derive(Clone, PartialEq, Message)]
 pub struct Series {
     /// Sorted labels.
@@ -54,6 +54,12 @@ pub struct Series {
     /// Sample values, bit-exact (stale markers survive).
     #[prost(double, repeated, tag = "3")]
     pub values: Vec<f64>,
+    /// Histogram samples as one histogram chunk
+    /// ([`crate::chunk::histogram::HistogramChunk`]), oldest first; empty
+    /// when the series has none. The chunk encoding is compact and checked
+    /// on decode, so the RPC needs no histogram message of its own.
+    #[prost(bytes = "vec", tag = "4")]
+    pub histograms: Vec<u8>,
 }
 
 /// Samples to append for a tenant.
@@ -99,6 +105,9 @@ pub struct PushResponse {
     /// What was refused.
     #[prost(message, repeated, tag = "2")]
     pub rejected: Vec<Rejection>,
+    /// Native histogram samples appended and logged (metrics only).
+    #[prost(uint64, tag = "3")]
+    pub accepted_histograms: u64,
 }
 
 /// One exemplar.

@@ -15,9 +15,9 @@ use tonic::server::{Grpc, NamedService, ServerStreamingService, UnaryService};
 use tonic_prost::ProstCodec;
 
 use super::convert::{
-    InvalidMessage, entry_from_pb, exemplars_from_pb, exemplars_to_pb, labels_from_pb,
-    labels_to_pb, matchers_from_pb, metadata_from_pb, metadata_to_pb, samples_from_pb,
-    scope_from_pb, scope_to_pb, series_to_pb, stream_to_pb,
+    InvalidMessage, entry_from_pb, exemplars_from_pb, exemplars_to_pb, histograms_from_pb,
+    labels_from_pb, labels_to_pb, matchers_from_pb, metadata_from_pb, metadata_to_pb,
+    samples_from_pb, scope_from_pb, scope_to_pb, series_to_pb, stream_to_pb,
 };
 use super::messages as pb;
 use super::{IngesterApi, SERVICE, batches};
@@ -235,7 +235,12 @@ fn push_series<T: IngesterApi>(ing: Arc<T>, r: pb::PushSeriesRequest) -> Reply<p
             .into_iter()
             .map(|s| {
                 let samples = samples_from_pb(&s)?;
-                Ok(PushSeries::floats(labels_from_pb(s.labels), samples))
+                let histograms = histograms_from_pb(&s)?;
+                Ok(PushSeries {
+                    labels: labels_from_pb(s.labels),
+                    samples,
+                    histograms,
+                })
             })
             .collect::<Result<Vec<_>, InvalidMessage>>()?;
         let out = crate::push::MetricsPusher::push(&*ing, &tenant, series)
@@ -243,6 +248,7 @@ fn push_series<T: IngesterApi>(ing: Arc<T>, r: pb::PushSeriesRequest) -> Reply<p
             .map_err(push_status)?;
         Ok(pb::PushResponse {
             accepted: out.accepted as u64,
+            accepted_histograms: out.accepted_histograms as u64,
             rejected: out
                 .rejected
                 .into_iter()
@@ -303,6 +309,7 @@ fn push_logs<T: IngesterApi>(ing: Arc<T>, r: pb::PushLogsRequest) -> Reply<pb::P
             .map_err(push_status)?;
         Ok(pb::PushResponse {
             accepted: out.accepted as u64,
+            accepted_histograms: 0,
             rejected: out
                 .rejected
                 .into_iter()
@@ -329,6 +336,7 @@ fn push_spans<T: IngesterApi>(ing: Arc<T>, r: pb::PushSpansRequest) -> Reply<pb:
             .map_err(push_status)?;
         Ok(pb::PushResponse {
             accepted: out.accepted as u64,
+            accepted_histograms: 0,
             rejected: out
                 .rejected
                 .into_iter()
@@ -350,7 +358,9 @@ fn select<T: IngesterApi>(ing: Arc<T>, r: pb::SelectRequest) -> Reply<Vec<pb::Se
         let series = crate::series::SeriesStore::select(&*ing, &tenant, &matchers, r.start, r.end)
             .await
             .map_err(store_status)?;
-        let encoded = series.iter().map(|s| series_to_pb(&s.labels, &s.samples));
+        let encoded = series
+            .iter()
+            .map(|s| series_to_pb(&s.labels, &s.samples, &s.histograms));
         Ok(batches(encoded, |s| 16 * s.timestamps.len() + 64)
             .into_iter()
             .map(|series| pb::SeriesBatch { series })

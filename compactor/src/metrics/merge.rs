@@ -2,28 +2,24 @@
 //! label order a batch of series at a time (series IDs are label-ordered in
 //! every block), merges equal label sets, drops samples that replication
 //! wrote more than once (same series and timestamp → one sample), re-encodes
-//! XOR chunks of at most [`MAX_SAMPLES_PER_CHUNK`] samples and appends each
+//! XOR and native-histogram chunks ([`encode_chunks`]) and appends each
 //! series to a [`BlockWriter`]. Memory holds the sources' indexes and one
 //! batch of series per source (bounded by [`Batch`]), never a whole block.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use common::block::{BlockError, BlockReader, BlockWriter, ChunkData, FetchOptions};
-use common::chunk::xor::XorChunk;
-use common::series::{Sample, Series, merge_samples};
-
-/// Samples per re-encoded chunk (Prometheus's target).
-pub const MAX_SAMPLES_PER_CHUNK: usize = 120;
+use common::block::{BlockError, BlockReader, BlockWriter, FetchOptions, encode_chunks};
+use common::series::{Series, merge_histograms, merge_samples};
 
 /// What a merge read and wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MergeStats {
     /// Series written.
     pub series: u64,
-    /// Samples read from the sources.
+    /// Samples (float and histogram) read from the sources.
     pub samples_in: u64,
-    /// Samples written (duplicates removed).
+    /// Samples (float and histogram) written (duplicates removed).
     pub samples_out: u64,
 }
 
@@ -91,69 +87,29 @@ pub async fn merge_into(
         else {
             return Ok(stats);
         };
-        let mut samples: Vec<Sample> = Vec::new();
+        let mut merged: Option<Series> = None;
         for c in &mut cursors {
             if c.buffered.front().is_some_and(|s| s.labels == labels)
                 && let Some(s) = c.buffered.pop_front()
             {
-                stats.samples_in += s.samples.len() as u64;
-                samples = if samples.is_empty() {
-                    s.samples
-                } else {
-                    merge_samples(&samples, &s.samples)
-                };
+                stats.samples_in += (s.samples.len() + s.histograms.len()) as u64;
+                merged = Some(match merged {
+                    None => s,
+                    Some(m) => Series {
+                        samples: merge_samples(&m.samples, &s.samples),
+                        histograms: merge_histograms(&m.histograms, &s.histograms),
+                        labels: m.labels,
+                    },
+                });
             }
         }
-        if samples.is_empty() {
+        let Some(series) = merged.filter(|s| !s.is_empty()) else {
             continue;
-        }
+        };
         stats.series += 1;
-        stats.samples_out += samples.len() as u64;
-        writer.append(labels, encode_chunks(&samples)).await?;
-    }
-}
-
-/// XOR chunks of at most [`MAX_SAMPLES_PER_CHUNK`] samples each.
-pub fn encode_chunks(samples: &[Sample]) -> Vec<ChunkData> {
-    samples
-        .chunks(MAX_SAMPLES_PER_CHUNK)
-        .filter_map(|part| {
-            let (first, last) = (part.first()?, part.last()?);
-            let mut chunk = XorChunk::new();
-            for s in part {
-                chunk.append(s.t, s.v);
-            }
-            Some(ChunkData {
-                min_t: first.t,
-                max_t: last.t,
-                data: chunk.bytes().to_vec(),
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_hold_at_most_120_samples_and_round_trip() {
-        let samples: Vec<Sample> = (0..250)
-            .map(|i| Sample {
-                t: i * 15_000,
-                v: i as f64,
-            })
-            .collect();
-        let chunks = encode_chunks(&samples);
-        assert_eq!(chunks.len(), 3);
-        assert_eq!(
-            (chunks[2].min_t, chunks[2].max_t),
-            (240 * 15_000, 249 * 15_000)
-        );
-        let back: Vec<Sample> = chunks
-            .iter()
-            .flat_map(|c| common::chunk::xor::decode(&c.data).unwrap())
-            .collect();
-        assert_eq!(back, samples);
+        stats.samples_out += (series.samples.len() + series.histograms.len()) as u64;
+        writer
+            .append(labels, encode_chunks(&series.samples, &series.histograms))
+            .await?;
     }
 }

@@ -13,7 +13,7 @@ use common::block::{
 use common::tenant::TenantId;
 use object_store::ObjectStore;
 
-pub use self::merge::{Batch, MAX_SAMPLES_PER_CHUNK, MergeStats, encode_chunks, merge_into};
+pub use self::merge::{Batch, MergeStats, merge_into};
 use crate::CompactorError;
 use crate::pass::{Merged, Merger};
 

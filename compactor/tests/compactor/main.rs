@@ -9,13 +9,14 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_compactor::metrics::{Batch, encode_chunks, merge_into};
+use cairn_compactor::metrics::{Batch, merge_into};
 use cairn_compactor::{Compactor, CompactorConfig, ShardingConfig};
 use common::block::{
     BlockCompaction, BlockMeta, BlockReader, BlockSeries, BlockWriter, FetchOptions,
     InstrumentedStore, RetryPolicy, Signal, block_dir, blocks_prefix, list_blocks,
     read_bucket_index, refresh_block_list_under, split_covered, write_block,
 };
+use common::histogram::{FloatHistogram, HistogramSample, Span};
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::{MatchOp, Matcher, Sample, Series, SeriesStore, merge_series};
@@ -41,21 +42,45 @@ fn base() -> i64 {
 }
 
 /// What every replica should have written for `[from, to)`: SERIES series,
-/// one sample per STEP.
+/// one sample per STEP; every fourth series holds native histograms.
 fn expected(from: i64, to: i64) -> Vec<Series> {
     (0..SERIES)
         .map(|i| {
             let labels = Labels::from_pairs([("__name__", "m"), ("i", &format!("{i:03}"))]);
-            let samples = (from..to)
-                .step_by(STEP as usize)
-                .map(|t| Sample {
-                    t,
-                    v: (t / STEP + i as i64) as f64,
-                })
-                .collect();
-            Series::floats(labels, samples)
+            let times = (from..to).step_by(STEP as usize);
+            let value = |t: i64| (t / STEP + i as i64) as f64;
+            if i % 4 == 0 {
+                let histograms = times
+                    .map(|t| HistogramSample {
+                        t,
+                        h: Arc::new(FloatHistogram {
+                            count: value(t),
+                            sum: 0.5 * value(t),
+                            positive_spans: vec![Span {
+                                offset: 0,
+                                length: 1,
+                            }],
+                            positive_buckets: vec![value(t)],
+                            ..FloatHistogram::default()
+                        }),
+                    })
+                    .collect();
+                Series {
+                    labels,
+                    samples: Vec::new(),
+                    histograms,
+                }
+            } else {
+                Series::floats(labels, times.map(|t| Sample { t, v: value(t) }).collect())
+            }
         })
         .collect()
+}
+
+/// The timestamps of a series' float and histogram samples.
+fn sample_times(s: &Series) -> impl Iterator<Item = i64> + '_ {
+    let floats = s.samples.iter().map(|x| x.t);
+    floats.chain(s.histograms.iter().map(|h| h.t))
 }
 
 fn to_block_series(series: &[Series]) -> Vec<BlockSeries> {
@@ -63,7 +88,7 @@ fn to_block_series(series: &[Series]) -> Vec<BlockSeries> {
         .iter()
         .map(|s| BlockSeries {
             labels: s.labels.clone(),
-            chunks: encode_chunks(&s.samples),
+            chunks: common::block::encode_chunks(&s.samples, &s.histograms),
         })
         .collect()
 }
@@ -82,13 +107,16 @@ async fn write_replicas(
         let mut series = expected(from, to);
         if replica == 2 {
             for s in &mut series {
-                s.samples = s
-                    .samples
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| k % 7 != 3)
-                    .map(|(_, s)| *s)
-                    .collect();
+                let mut k = 0;
+                s.samples.retain(|_| {
+                    k += 1;
+                    k % 7 != 4
+                });
+                let mut k = 0;
+                s.histograms.retain(|_| {
+                    k += 1;
+                    k % 7 != 4
+                });
             }
         }
         let source = format!("ingester-{replica}");
@@ -423,7 +451,7 @@ async fn retention_deletes_old_blocks_only_for_the_tenant_that_asks() {
     assert!(
         short
             .iter()
-            .all(|s| s.samples.iter().all(|x| x.t >= now - 30 * 60_000))
+            .all(|s| sample_times(s).all(|t| t >= now - 30 * 60_000))
     );
     assert_eq!(
         list_blocks(b.store.as_ref(), &tenant("short"))
@@ -440,10 +468,7 @@ async fn retention_deletes_old_blocks_only_for_the_tenant_that_asks() {
         2
     );
     let long = b.query(&tenant("long"), true).await;
-    assert_eq!(
-        long.first().and_then(|s| s.samples.first()).map(|x| x.t),
-        Some(day)
-    );
+    assert_eq!(long.first().and_then(|s| sample_times(s).min()), Some(day));
     assert!(metrics_text(&registry).contains(
         "cairn_compactor_blocks_marked_for_deletion_total{tenant=\"short\",reason=\"retention\"} 1"
     ));
@@ -532,7 +557,7 @@ async fn merge_walks_sources_with_different_series_in_small_batches() {
     let meta = w.finish(compaction, "compactor-0").await.unwrap();
     let want = merge_series(inputs);
     assert_eq!(stats.series, SERIES as u64);
-    let unique: usize = want.iter().map(|s| s.samples.len()).sum();
+    let unique: usize = want.iter().map(Series::sample_count).sum();
     assert_eq!(stats.samples_out, unique as u64);
     assert!(
         stats.samples_in > stats.samples_out,

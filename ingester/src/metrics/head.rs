@@ -8,8 +8,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use common::block::{BlockSeries, ChunkData};
+use common::block::{BlockSeries, ChunkData, ChunkEncoding};
+use common::chunk::histogram::HistogramChunk;
 use common::chunk::xor::XorChunk;
+use common::histogram::{FloatHistogram, HistogramSample};
 use common::labels::Labels;
 use common::postings::MemPostings;
 use common::series::{Matcher, Sample, Series};
@@ -19,14 +21,85 @@ use parking_lot::{Mutex, RwLock};
 /// Samples per chunk before a new chunk is started (Prometheus's choice).
 const SAMPLES_PER_CHUNK: usize = 120;
 
+/// A sample's value: a float or a native histogram.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    /// A float sample's value (NaN payloads kept).
+    Float(f64),
+    /// A native histogram.
+    Histogram(Arc<FloatHistogram>),
+}
+
+impl Value {
+    /// True when both are the same value to the bit: an idempotent resend.
+    fn same_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Histogram(a), Value::Histogram(b)) => a.bit_eq(b),
+            _ => false,
+        }
+    }
+}
+
+/// The newest sample of a series.
+#[derive(Debug, Clone)]
+pub(crate) struct Last {
+    /// Its timestamp.
+    pub(crate) t: i64,
+    /// Its value.
+    pub(crate) v: Value,
+}
+
+/// A head chunk: float samples and histogram samples are kept apart, and a
+/// series that changes kind starts a new chunk. The histogram appender's
+/// state is large, so it is boxed: float chunks, by far the most, stay small.
+#[derive(Debug, Clone)]
+enum HeadChunk {
+    Xor(XorChunk),
+    Histogram(Box<HistogramChunk>),
+}
+
+impl HeadChunk {
+    fn min_time(&self) -> Option<i64> {
+        match self {
+            HeadChunk::Xor(c) => c.min_time(),
+            HeadChunk::Histogram(c) => c.min_time(),
+        }
+    }
+
+    fn max_time(&self) -> Option<i64> {
+        match self {
+            HeadChunk::Xor(c) => c.max_time(),
+            HeadChunk::Histogram(c) => c.max_time(),
+        }
+    }
+
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.min_time().is_some_and(|t| t <= maxt) && self.max_time().is_some_and(|t| t >= mint)
+    }
+
+    fn to_data(&self) -> Option<ChunkData> {
+        let (encoding, data) = match self {
+            HeadChunk::Xor(c) => (ChunkEncoding::Xor, c.bytes()),
+            HeadChunk::Histogram(c) => (ChunkEncoding::Histogram, c.bytes()),
+        };
+        Some(ChunkData {
+            min_t: self.min_time()?,
+            max_t: self.max_time()?,
+            encoding,
+            data: data.to_vec(),
+        })
+    }
+}
+
 /// One series in the head.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub(crate) labels: Labels,
-    chunks: Vec<XorChunk>,
-    /// Timestamp and value of the newest sample, carried across heads so
-    /// out-of-order checks survive a block cut.
-    last: Option<Sample>,
+    chunks: Vec<HeadChunk>,
+    /// The newest sample, carried across heads so out-of-order checks
+    /// survive a block cut.
+    last: Option<Last>,
 }
 
 /// What appending one sample did.
@@ -43,7 +116,7 @@ pub(crate) enum AppendCheck {
 }
 
 impl MemSeries {
-    fn new(labels: Labels, last: Option<Sample>) -> Self {
+    fn new(labels: Labels, last: Option<Last>) -> Self {
         Self {
             labels,
             chunks: Vec::new(),
@@ -51,52 +124,75 @@ impl MemSeries {
         }
     }
 
-    /// Whether `s` may follow what this series already has (and the samples
-    /// accepted earlier in the same request, passed as `pending_last`).
-    pub(crate) fn check(&self, s: Sample, pending_last: Option<Sample>) -> AppendCheck {
-        match pending_last.or(self.last) {
+    /// Whether a sample at `t` with value `v` may follow what this series
+    /// already has (and the samples accepted earlier in the same request,
+    /// passed as `pending_last`). Floats and histograms share one timeline.
+    pub(crate) fn check(&self, t: i64, v: &Value, pending_last: Option<&Last>) -> AppendCheck {
+        match pending_last.or(self.last.as_ref()) {
             None => AppendCheck::Ok,
-            Some(last) if s.t > last.t => AppendCheck::Ok,
-            Some(last) if s.t == last.t && s.v.to_bits() == last.v.to_bits() => {
-                AppendCheck::Duplicate
-            }
-            Some(last) if s.t == last.t => AppendCheck::DuplicateTimestamp,
+            Some(last) if t > last.t => AppendCheck::Ok,
+            Some(last) if t == last.t && v.same_as(&last.v) => AppendCheck::Duplicate,
+            Some(last) if t == last.t => AppendCheck::DuplicateTimestamp,
             Some(_) => AppendCheck::OutOfOrder,
         }
     }
 
     /// The newest sample appended (or carried over from the previous head).
-    pub(crate) fn last(&self) -> Option<Sample> {
-        self.last
+    pub(crate) fn last(&self) -> Option<&Last> {
+        self.last.as_ref()
     }
 
-    /// Appends a sample that passed [`MemSeries::check`].
+    /// Appends a float sample that passed [`MemSeries::check`].
     pub(crate) fn append(&mut self, s: Sample) {
         match self.chunks.last_mut() {
-            Some(c) if c.num_samples() < SAMPLES_PER_CHUNK => c.append(s.t, s.v),
+            Some(HeadChunk::Xor(c)) if c.num_samples() < SAMPLES_PER_CHUNK => c.append(s.t, s.v),
             _ => {
                 let mut c = XorChunk::new();
                 c.append(s.t, s.v);
-                self.chunks.push(c);
+                self.chunks.push(HeadChunk::Xor(c));
             }
         }
-        self.last = Some(s);
+        self.last = Some(Last {
+            t: s.t,
+            v: Value::Float(s.v),
+        });
     }
 
-    fn samples_in(&self, mint: i64, maxt: i64) -> Vec<Sample> {
-        self.chunks
-            .iter()
-            .filter(|c| {
-                c.min_time().is_some_and(|t| t <= maxt) && c.max_time().is_some_and(|t| t >= mint)
-            })
-            .flat_map(|c| c.iter())
-            .filter(|s| s.t >= mint && s.t <= maxt)
-            .collect()
+    /// Appends a histogram sample that passed [`MemSeries::check`].
+    pub(crate) fn append_histogram(&mut self, s: &HistogramSample) {
+        match self.chunks.last_mut() {
+            Some(HeadChunk::Histogram(c)) if c.num_samples() < SAMPLES_PER_CHUNK => {
+                c.append(s.t, &s.h)
+            }
+            _ => {
+                let mut c = Box::new(HistogramChunk::new());
+                c.append(s.t, &s.h);
+                self.chunks.push(HeadChunk::Histogram(c));
+            }
+        }
+        self.last = Some(Last {
+            t: s.t,
+            v: Value::Histogram(Arc::clone(&s.h)),
+        });
+    }
+
+    /// Float and histogram samples in `[mint, maxt]`.
+    fn samples_in(&self, mint: i64, maxt: i64) -> (Vec<Sample>, Vec<HistogramSample>) {
+        let (mut floats, mut histograms) = (Vec::new(), Vec::new());
+        for c in self.chunks.iter().filter(|c| c.overlaps(mint, maxt)) {
+            match c {
+                HeadChunk::Xor(c) => floats.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt)),
+                HeadChunk::Histogram(c) => {
+                    histograms.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt))
+                }
+            }
+        }
+        (floats, histograms)
     }
 
     fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         let first = self.chunks.first().and_then(|c| c.min_time());
-        let last = self.last.map(|s| s.t);
+        let last = self.last.as_ref().map(|s| s.t);
         matches!((first, last), (Some(a), Some(b)) if a <= maxt && b >= mint)
     }
 
@@ -137,7 +233,10 @@ impl Head {
         for entry in old.series.iter() {
             let s = entry.value().lock();
             if s.has_samples() {
-                new.insert(*entry.key(), MemSeries::new(s.labels.clone(), s.last));
+                new.insert(
+                    *entry.key(),
+                    MemSeries::new(s.labels.clone(), s.last.clone()),
+                );
             }
         }
         new
@@ -222,8 +321,13 @@ impl Head {
     /// Series matching `matchers` with their samples in `[mint, maxt]`.
     pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
         self.map_matching(matchers, mint, maxt, |s| {
-            let samples = s.samples_in(mint, maxt);
-            (!samples.is_empty()).then(|| Series::floats(s.labels.clone(), samples))
+            let (samples, histograms) = s.samples_in(mint, maxt);
+            let series = Series {
+                labels: s.labels.clone(),
+                samples,
+                histograms,
+            };
+            (!series.is_empty()).then_some(series)
         })
     }
 
@@ -240,17 +344,8 @@ impl Head {
             .iter()
             .filter_map(|e| {
                 let s = e.value().lock();
-                let chunks: Vec<ChunkData> = s
-                    .chunks
-                    .iter()
-                    .filter_map(|c| {
-                        Some(ChunkData {
-                            min_t: c.min_time()?,
-                            max_t: c.max_time()?,
-                            data: c.bytes().to_vec(),
-                        })
-                    })
-                    .collect();
+                let chunks: Vec<ChunkData> =
+                    s.chunks.iter().filter_map(HeadChunk::to_data).collect();
                 (!chunks.is_empty()).then(|| BlockSeries {
                     labels: s.labels.clone(),
                     chunks,
@@ -277,7 +372,7 @@ mod tests {
     fn append(h: &Head, id: u32, t: i64, v: f64) -> AppendCheck {
         let s = h.get(id).unwrap();
         let mut s = s.lock();
-        let check = s.check(Sample { t, v }, None);
+        let check = s.check(t, &Value::Float(v), None);
         if check == AppendCheck::Ok {
             s.append(Sample { t, v });
             h.observe(t);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use common::block::{BlockMeta, write_block};
 use common::discard::DiscardReason;
 use common::exemplar::SeriesExemplars;
+use common::histogram::HistogramSample;
 use common::labels::Labels;
 use common::limits::Limits;
 use common::push::{PushError, PushOutcome, PushSeries, Rejection};
@@ -24,7 +25,7 @@ use common::wal::{ReplayStats, Wal, WalOptions};
 use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 
-use super::head::{AppendCheck, Head};
+use super::head::{AppendCheck, Head, Last, Value};
 use super::record::{self, Record};
 use crate::error::IngesterError;
 use crate::head_set::{HeadSet, upload_with_retry};
@@ -74,9 +75,23 @@ impl TenantDb {
                         let id = aliases.get(&id).copied().unwrap_or(id);
                         let Some(series) = head.get(id) else { continue };
                         let mut series = series.lock();
-                        if series.check(s, None) == AppendCheck::Ok {
+                        if series.check(s.t, &Value::Float(s.v), None) == AppendCheck::Ok {
                             series.append(s);
                             head.observe(s.t);
+                        }
+                    }
+                }
+                Record::Histograms(list) => {
+                    for (id, samples) in list {
+                        let id = aliases.get(&id).copied().unwrap_or(id);
+                        let Some(series) = head.get(id) else { continue };
+                        let mut series = series.lock();
+                        for s in samples {
+                            let v = Value::Histogram(Arc::clone(&s.h));
+                            if series.check(s.t, &v, None) == AppendCheck::Ok {
+                                series.append_histogram(&s);
+                                head.observe(s.t);
+                            }
                         }
                     }
                 }
@@ -122,6 +137,7 @@ impl TenantDb {
         let head = Arc::clone(self.heads.read().current());
         let mut records: Vec<Vec<u8>> = Vec::new();
         let mut accepted: Vec<(u32, Sample)> = Vec::new();
+        let mut accepted_histograms: Vec<(u32, Vec<HistogramSample>)> = Vec::new();
         let mut outcome = PushOutcome::default();
         let mut created = Vec::new();
         for ps in series {
@@ -136,7 +152,7 @@ impl TenantDb {
                                 "per-user series limit of {limit} exceeded (max_global_series_per_user); \
                                  existing series are still accepted, raise the limit in the runtime overrides"
                             ),
-                            samples: ps.samples.len(),
+                            samples: ps.sample_count(),
                             labels: ps.labels,
                         });
                         continue;
@@ -150,23 +166,34 @@ impl TenantDb {
             };
             let Some(mem) = head.get(id) else { continue };
             let mem = mem.lock();
-            let mut last: Option<Sample> = None;
+            let mut last: Option<Last> = None;
             let mut bad: HashMap<DiscardReason, (usize, i64)> = HashMap::new();
-            for s in ps.samples {
-                let reason = match mem.check(s, last) {
+            let mut histograms = Vec::new();
+            for item in in_time_order(ps.samples, ps.histograms) {
+                let (t, v) = match &item {
+                    Item::Float(s) => (s.t, Value::Float(s.v)),
+                    Item::Histogram(h) => (h.t, Value::Histogram(Arc::clone(&h.h))),
+                };
+                let reason = match mem.check(t, &v, last.as_ref()) {
                     AppendCheck::Ok => {
-                        accepted.push((id, s));
-                        last = Some(s);
+                        match item {
+                            Item::Float(s) => accepted.push((id, s)),
+                            Item::Histogram(h) => histograms.push(h),
+                        }
+                        last = Some(Last { t, v });
                         continue;
                     }
                     AppendCheck::Duplicate => continue,
                     AppendCheck::OutOfOrder => DiscardReason::SampleOutOfOrder,
                     AppendCheck::DuplicateTimestamp => DiscardReason::SampleDuplicateTimestamp,
                 };
-                let e = bad.entry(reason).or_insert((0, s.t));
+                let e = bad.entry(reason).or_insert((0, t));
                 e.0 += 1;
             }
-            let newest = last.or(mem.last()).map_or(i64::MIN, |s| s.t);
+            if !histograms.is_empty() {
+                accepted_histograms.push((id, histograms));
+            }
+            let newest = last.as_ref().or(mem.last()).map_or(i64::MIN, |s| s.t);
             for (reason, (n, first_t)) in bad {
                 outcome.rejected.push(Rejection {
                     reason,
@@ -176,11 +203,14 @@ impl TenantDb {
                 });
             }
         }
-        if accepted.is_empty() && records.is_empty() {
+        if accepted.is_empty() && accepted_histograms.is_empty() && records.is_empty() {
             return Ok(outcome);
         }
         if !accepted.is_empty() {
             records.push(record::encode_samples(&accepted));
+        }
+        if !accepted_histograms.is_empty() {
+            records.push(record::encode_histograms(&accepted_histograms));
         }
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         if let Err(e) = self.wal.append(&refs) {
@@ -197,7 +227,17 @@ impl TenantDb {
                 head.observe(s.t);
             }
         }
+        for (id, samples) in &accepted_histograms {
+            if let Some(mem) = head.get(*id) {
+                let mut mem = mem.lock();
+                for s in samples {
+                    mem.append_histogram(s);
+                    head.observe(s.t);
+                }
+            }
+        }
         outcome.accepted = accepted.len();
+        outcome.accepted_histograms = accepted_histograms.iter().map(|(_, s)| s.len()).sum();
         Ok(outcome)
     }
 
@@ -301,4 +341,25 @@ impl TenantDb {
     pub(crate) fn active_series(&self) -> usize {
         self.heads.read().current().num_series()
     }
+}
+
+/// One sample of a push, float or histogram.
+enum Item {
+    Float(Sample),
+    Histogram(HistogramSample),
+}
+
+/// A series' float and histogram samples (each sorted by time) as one
+/// timeline, oldest first; at equal timestamps the float comes first.
+fn in_time_order(floats: Vec<Sample>, histograms: Vec<HistogramSample>) -> Vec<Item> {
+    let mut out = Vec::with_capacity(floats.len() + histograms.len());
+    let mut histograms = histograms.into_iter().peekable();
+    for f in floats {
+        while let Some(h) = histograms.next_if(|h| h.t < f.t) {
+            out.push(Item::Histogram(h));
+        }
+        out.push(Item::Float(f));
+    }
+    out.extend(histograms.map(Item::Histogram));
+    out
 }

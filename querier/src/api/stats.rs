@@ -47,7 +47,7 @@ impl SeriesStore for CountingStore {
         maxt: i64,
     ) -> Result<Vec<Series>, StoreError> {
         let series = self.inner.select(tenant, matchers, mint, maxt).await?;
-        let n: usize = series.iter().map(|s| s.samples.len()).sum();
+        let n: usize = series.iter().map(|s| s.sample_count()).sum();
         self.samples.fetch_add(n as u64, Ordering::Relaxed);
         Ok(series)
     }
@@ -81,7 +81,7 @@ pub(crate) fn result_points(value: &QueryValue) -> u64 {
     match value {
         QueryValue::Scalar { .. } | QueryValue::String { .. } => 1,
         QueryValue::Vector(v) => v.len() as u64,
-        QueryValue::Matrix(m) => m.iter().map(|s| s.samples.len() as u64).sum(),
+        QueryValue::Matrix(m) => m.iter().map(|s| s.sample_count() as u64).sum(),
     }
 }
 

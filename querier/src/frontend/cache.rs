@@ -147,7 +147,11 @@ fn matrix_bytes(m: &[Series]) -> usize {
                 .iter()
                 .map(|l| l.name.len() + l.value.len() + 48)
                 .sum();
-            std::mem::size_of::<Series>() + labels + s.samples.len() * std::mem::size_of::<Sample>()
+            let histograms: usize = s.histograms.iter().map(|h| h.h.heap_bytes()).sum();
+            std::mem::size_of::<Series>()
+                + labels
+                + s.samples.len() * std::mem::size_of::<Sample>()
+                + histograms
         })
         .sum()
 }

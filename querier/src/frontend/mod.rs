@@ -255,7 +255,7 @@ impl Frontend {
                 .try_fold(
                     (Vec::<CachedMatrix>::new(), Annotations::default(), 0usize),
                     |(mut results, mut annotations, samples), (m, a)| async move {
-                        let samples = samples + m.iter().map(|s| s.samples.len()).sum::<usize>();
+                        let samples = samples + m.iter().map(|s| s.sample_count()).sum::<usize>();
                         if samples > limit {
                             return Err(QueryError::TooManySamples { limit }.into());
                         }

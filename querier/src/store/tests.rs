@@ -7,10 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::block::{
     BUCKET_INDEX_VERSION, BlockCompaction, BlockMeta, BlockSeries, BlockWriter, BucketIndex,
-    ChunkData, DeletionMark, InstrumentedStore, MAX_SEGMENT_BYTES, Signal, block_dir, write_block,
-    write_bucket_index, write_deletion_mark,
+    DeletionMark, InstrumentedStore, MAX_SEGMENT_BYTES, Signal, block_dir, encode_chunks,
+    write_block, write_bucket_index, write_deletion_mark,
 };
-use common::chunk::xor::XorChunk;
 use common::labels::Labels;
 use common::limits::{Limits, Overrides};
 use common::series::{
@@ -43,19 +42,9 @@ fn samples(from: i64, to: i64) -> Vec<Sample> {
 fn block_series(series: &[Series]) -> Vec<BlockSeries> {
     series
         .iter()
-        .map(|s| {
-            let mut c = XorChunk::new();
-            for x in &s.samples {
-                c.append(x.t, x.v);
-            }
-            BlockSeries {
-                labels: s.labels.clone(),
-                chunks: vec![ChunkData {
-                    min_t: c.min_time().unwrap_or(0),
-                    max_t: c.max_time().unwrap_or(0),
-                    data: c.bytes().to_vec(),
-                }],
-            }
+        .map(|s| BlockSeries {
+            labels: s.labels.clone(),
+            chunks: encode_chunks(&s.samples, &s.histograms),
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use common::labels::METRIC_NAME;
 use common::series::STALE_NAN_BITS;
 use common::tenant::TenantId;
 use common::time::{now_ns, rfc3339_nanos};
-use distributor::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+use distributor::remote_write::{Histogram, Label, Sample, TimeSeries, WriteRequest};
 use parking_lot::Mutex;
 
 use super::alert::{Alert, Candidate, LabelMap};
@@ -160,13 +160,12 @@ fn recording(
         ));
     }
     let mut out = Vec::with_capacity(samples.len());
-    for s in samples {
-        let mut labels = s.labels;
-        labels.insert(METRIC_NAME.into(), rule.name().to_string());
+    for mut s in samples {
+        s.labels.insert(METRIC_NAME.into(), rule.name().to_string());
         for (k, v) in &rule.labels {
-            labels.insert(k.clone(), v.clone());
+            s.labels.insert(k.clone(), v.clone());
         }
-        out.push((labels, s.value));
+        out.push(s);
     }
     let series = with_staleness(rs, out, ts_ms)?;
     Ok(Outcome {
@@ -198,10 +197,8 @@ async fn template_queries(
         }
         match query::instant(ctx, tenant, lang, &q, ts_ms).await {
             Ok(samples) => {
-                out.insert(
-                    q,
-                    samples.into_iter().map(|s| (s.labels, s.value)).collect(),
-                );
+                let numbers = samples.into_iter().filter(|s| s.histogram.is_none());
+                out.insert(q, numbers.map(|s| (s.labels, s.value)).collect());
             }
             Err(e) => tracing::debug!(%tenant, query = %q, error = %e, "template query failed"),
         }
@@ -234,7 +231,7 @@ fn alerting(
     } = *run;
     let name = rule.name().to_string();
     let mut candidates = Vec::with_capacity(samples.len());
-    for s in &samples {
+    for s in samples.iter().filter(|s| s.histogram.is_none()) {
         let sample_labels = s.without_name();
         let data = TemplateData {
             labels: &sample_labels,
@@ -275,11 +272,11 @@ fn alerting(
         let mut l = a.labels.clone();
         l.insert(METRIC_NAME.into(), "ALERTS".into());
         l.insert("alertstate".into(), a.state.as_str().into());
-        out.push((l, 1.0));
+        out.push(RuleSample::float(l, 1.0));
         if rs.restored {
             let mut l = a.labels.clone();
             l.insert(METRIC_NAME.into(), "ALERTS_FOR_STATE".into());
-            out.push((l, (a.active_at / 1000) as f64));
+            out.push(RuleSample::float(l, (a.active_at / 1000) as f64));
         }
     }
     let series = with_staleness(rs, out, ts_ms)?;
@@ -298,19 +295,25 @@ fn alerting(
 /// last time and gone now; remembers what was written.
 fn with_staleness(
     rs: &mut super::RuleStatus,
-    series: Vec<(LabelMap, f64)>,
+    series: Vec<RuleSample>,
     ts_ms: i64,
 ) -> Result<Vec<TimeSeries>, String> {
     let mut now = HashSet::with_capacity(series.len());
     let mut out = Vec::with_capacity(series.len());
-    for (labels, v) in series {
-        if !now.insert(labels.clone()) {
+    for s in series {
+        if !now.insert(s.labels.clone()) {
             return Err(
                 "vector contains metrics with the same labelset after applying rule labels".into(),
             );
         }
-        out.push(time_series(&labels, v, ts_ms));
+        let mut ts = time_series(&s.labels, s.value, ts_ms);
+        if let Some(h) = &s.histogram {
+            ts.samples.clear();
+            ts.histograms = vec![Histogram::from_float_histogram(ts_ms, h)];
+        }
+        out.push(ts);
     }
+    // A float stale marker ends a histogram series too (as in Prometheus).
     for gone in rs.written.difference(&now) {
         out.push(time_series(gone, f64::from_bits(STALE_NAN_BITS), ts_ms));
     }
@@ -408,10 +411,10 @@ mod tests {
     use crate::store::StoredGroup;
 
     fn sample(job: &str, v: f64) -> RuleSample {
-        RuleSample {
-            labels: LabelMap::from([("__name__".into(), "up".into()), ("job".into(), job.into())]),
-            value: v,
-        }
+        RuleSample::float(
+            LabelMap::from([("__name__".into(), "up".into()), ("job".into(), job.into())]),
+            v,
+        )
     }
 
     fn names(series: &[TimeSeries]) -> Vec<(String, f64)> {
@@ -485,6 +488,33 @@ mod tests {
             "vanished series is marked stale"
         );
         assert_eq!(out.series[1].samples[0].timestamp, 6);
+    }
+
+    #[test]
+    fn histogram_results_are_recorded_as_histograms_and_end_with_a_stale_marker() {
+        use common::histogram::FloatHistogram;
+        let group =
+            parse_group("name: g\nrules:\n- record: job:latency:rate5m\n  expr: x\n").unwrap();
+        let def = StoredGroup {
+            tenant: TenantId::parse("t").unwrap(),
+            language: Language::Promql,
+            namespace: "ns".into(),
+            group: group.clone(),
+        };
+        let mut st = GroupStatus::new(def, Duration::from_secs(1), true);
+        let mut s = sample("a", 0.0);
+        s.histogram = Some(Arc::new(FloatHistogram {
+            count: 4.0,
+            sum: 1.5,
+            ..FloatHistogram::default()
+        }));
+        let out = recording(&mut st.rules[0], &group.rules[0], vec![s], 5, 0).unwrap();
+        let ts = &out.series[0];
+        assert!(ts.samples.is_empty());
+        assert_eq!(ts.histograms.len(), 1);
+        assert_eq!((ts.histograms[0].sum, ts.histograms[0].timestamp), (1.5, 5));
+        let out = recording(&mut st.rules[0], &group.rules[0], vec![], 6, 0).unwrap();
+        assert_eq!(out.series[0].samples[0].value.to_bits(), STALE_NAN_BITS);
     }
 
     #[test]

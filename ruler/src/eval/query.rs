@@ -1,6 +1,9 @@
 //! Runs a rule's expression at one timestamp through the engine of its
 //! language and turns the result into `(labels, value)` samples.
 
+use std::sync::Arc;
+
+use common::histogram::FloatHistogram;
 use common::labels::METRIC_NAME;
 use common::logs::Direction;
 use common::tenant::TenantId;
@@ -16,11 +19,24 @@ use crate::rules::Language;
 pub(crate) struct RuleSample {
     /// The series' labels, `__name__` included when it has one.
     pub labels: LabelMap,
-    /// The value.
+    /// The value (meaningless when `histogram` is set).
     pub value: f64,
+    /// The native histogram, for a histogram sample (recording rules
+    /// record it; alerting rules and template queries skip it, as their
+    /// values are numbers).
+    pub histogram: Option<Arc<FloatHistogram>>,
 }
 
 impl RuleSample {
+    /// A float sample.
+    pub(crate) fn float(labels: LabelMap, value: f64) -> Self {
+        Self {
+            labels,
+            value,
+            histogram: None,
+        }
+    }
+
     /// The labels without `__name__` (alerts and templates use these).
     pub(crate) fn without_name(&self) -> LabelMap {
         let mut l = self.labels.clone();
@@ -79,7 +95,6 @@ pub(crate) fn samples(value: QueryValue) -> Result<Vec<RuleSample>, String> {
     match value {
         QueryValue::Vector(v) => Ok(v
             .into_iter()
-            .filter(|s| s.h.is_none())
             .map(|s| RuleSample {
                 labels: s
                     .labels
@@ -87,11 +102,13 @@ pub(crate) fn samples(value: QueryValue) -> Result<Vec<RuleSample>, String> {
                     .map(|l| (l.name.clone(), l.value.clone()))
                     .collect(),
                 value: s.v,
+                histogram: s.h,
             })
             .collect()),
         QueryValue::Scalar { v, .. } => Ok(vec![RuleSample {
             labels: LabelMap::new(),
             value: v,
+            histogram: None,
         }]),
         other => Err(format!(
             "rule result must be a vector or scalar, got {}",

@@ -5,6 +5,7 @@ pub mod acked;
 pub mod certs;
 pub mod cluster;
 pub mod loki;
+pub mod native_target;
 pub mod peers;
 pub mod remote_write;
 

@@ -42,25 +42,59 @@ impl Prometheus {
         tenant: &str,
         password: &str,
     ) -> Self {
+        Self::launch(dir, remote_write_url, tenant, password, None).await
+    }
+
+    /// Like [`Prometheus::start`], with Prometheus's native-histogram
+    /// support on: it also scrapes `target` (host:port, protobuf
+    /// exposition) and remote-writes the native histograms it scrapes.
+    pub async fn start_with_native_histograms(
+        dir: &Path,
+        remote_write_url: &str,
+        tenant: &str,
+        target: &str,
+    ) -> Self {
+        Self::launch(dir, remote_write_url, tenant, "unused", Some(target)).await
+    }
+
+    async fn launch(
+        dir: &Path,
+        remote_write_url: &str,
+        tenant: &str,
+        password: &str,
+        native_histograms_target: Option<&str>,
+    ) -> Self {
         let port = free_port();
         let cfg = dir.join("prometheus.yml");
+        let (extra_job, send_histograms) = match native_histograms_target {
+            Some(t) => (
+                format!("  - job_name: native\n    static_configs:\n      - targets: ['{t}']\n"),
+                "    send_native_histograms: true\n",
+            ),
+            None => (String::new(), ""),
+        };
         std::fs::write(
             &cfg,
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
                  scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
+                 {extra_job}\
                  remote_write:\n  - url: {remote_write_url}\n    basic_auth:\n      username: {tenant}\n      password: {password}\n\
+                 {send_histograms}\
                  \x20   queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n\
                  \x20   metadata_config:\n      send_interval: 1s\n"
             ),
         )
         .unwrap();
         let data = dir.join("prometheus-data");
-        let args = vec![
+        let mut args = vec![
             format!("--config.file={}", cfg.display()),
             format!("--storage.tsdb.path={}", data.display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
         ];
+        if native_histograms_target.is_some() {
+            args.push("--enable-feature=native-histograms".into());
+        }
         let mut child = spawn("/usr/bin/prometheus", &args, &dir.join("prometheus.log"));
         wait_ready(
             &format!("http://127.0.0.1:{port}/-/ready"),
