@@ -229,7 +229,12 @@ async fn the_sdk_given_only_otel_exporter_otlp_endpoint_delivers_metrics_logs_an
             ("histogram_sum(standard_latency_seconds)", "7"),
         ] {
             let got = promql(&cairn, tenant, query).await;
-            assert_eq!(got.len(), 1, "{transport} {query}: {got:?}\n{}", cairn.log());
+            assert_eq!(
+                got.len(),
+                1,
+                "{transport} {query}: {got:?}\n{}",
+                cairn.log()
+            );
             assert_eq!(got[0].1, want, "{transport} {query}");
         }
         assert_exponential_buckets(&cairn, tenant).await;
@@ -286,7 +291,12 @@ async fn assert_exponential_buckets(cairn: &Cairn, tenant: &str) {
         .iter()
         .map(|b| {
             let f = |i: usize| b[i].as_str().unwrap().parse::<f64>().unwrap();
-            (b[0].as_u64().unwrap(), f(1), f(2), b[3].as_str().unwrap().into())
+            (
+                b[0].as_u64().unwrap(),
+                f(1),
+                f(2),
+                b[3].as_str().unwrap().into(),
+            )
         })
         .collect();
     let width = 2f64.powf(-1.0 / 64.0);
@@ -300,8 +310,15 @@ async fn assert_exponential_buckets(cairn: &Cairn, tenant: &str) {
     for ((rule, lower, upper, count), (want_rule, want_lower, want_upper, want_count)) in
         buckets.iter().zip(expected)
     {
-        assert_eq!((*rule, *upper, count.as_str()), (want_rule, want_upper, want_count), "{body}");
-        assert!((lower - want_lower).abs() <= 1e-12 * want_upper.abs(), "{body}");
+        assert_eq!(
+            (*rule, *upper, count.as_str()),
+            (want_rule, want_upper, want_count),
+            "{body}"
+        );
+        assert!(
+            (lower - want_lower).abs() <= 1e-12 * want_upper.abs(),
+            "{body}"
+        );
     }
 }
 

@@ -217,7 +217,12 @@ impl TenantStreams {
 
     /// The stream `key` ready to take a point from `start_ns` to `time_ns`,
     /// admitting it if new.
-    fn admit(&mut self, key: String, start_ns: u64, time_ns: u64) -> Result<&mut Stream, DeltaRefusal> {
+    fn admit(
+        &mut self,
+        key: String,
+        start_ns: u64,
+        time_ns: u64,
+    ) -> Result<&mut Stream, DeltaRefusal> {
         if self.streams.len() >= self.max_streams && !self.streams.contains_key(&key) {
             if !self.swept_at_limit {
                 self.swept_at_limit = true;
@@ -365,7 +370,10 @@ impl TenantStreams {
 }
 
 /// Adds `add` into `total` (the processor's exponential `Add`).
-fn merge_exponential(total: &mut ExponentialHistogramDataPoint, mut add: ExponentialHistogramDataPoint) {
+fn merge_exponential(
+    total: &mut ExponentialHistogramDataPoint,
+    mut add: ExponentialHistogramDataPoint,
+) {
     let scale = total.scale.min(add.scale);
     let (total_by, add_by) = (total.scale - scale, add.scale - scale);
     downscale_point(total, total_by);
@@ -394,7 +402,10 @@ fn populated_range(b: Option<&Buckets>) -> Option<(i64, i64)> {
 
 /// Downscales `a` (and `b`, kept at the same scale) until the populated
 /// buckets of both together span at most [`MAX_BUCKETS`] indexes per sign.
-fn fit_buckets(a: &mut ExponentialHistogramDataPoint, mut b: Option<&mut ExponentialHistogramDataPoint>) {
+fn fit_buckets(
+    a: &mut ExponentialHistogramDataPoint,
+    b: Option<&mut ExponentialHistogramDataPoint>,
+) {
     let width = |x: Option<(i64, i64)>, y: Option<(i64, i64)>, shift: u32| -> i64 {
         let (lo, hi) = match (x, y) {
             (Some((l1, h1)), Some((l2, h2))) => (l1.min(l2), h1.max(h2)),
@@ -419,7 +430,7 @@ fn fit_buckets(a: &mut ExponentialHistogramDataPoint, mut b: Option<&mut Exponen
     }
     if shift > 0 {
         downscale_point(a, i32::try_from(shift).unwrap_or(i32::MAX));
-        if let Some(b) = b.as_deref_mut() {
+        if let Some(b) = b {
             downscale_point(b, i32::try_from(shift).unwrap_or(i32::MAX));
         }
     }
@@ -431,7 +442,10 @@ fn downscale_point(p: &mut ExponentialHistogramDataPoint, by: i32) {
         return;
     }
     let shift = by.min(63) as u32;
-    for b in [p.positive.as_mut(), p.negative.as_mut()].into_iter().flatten() {
+    for b in [p.positive.as_mut(), p.negative.as_mut()]
+        .into_iter()
+        .flatten()
+    {
         let Some((lo, hi)) = populated_range(Some(b)) else {
             b.bucket_counts.clear();
             continue;
@@ -461,7 +475,10 @@ fn widen_zero(p: &mut ExponentialHistogramDataPoint, threshold: f64) {
     let width = (-f64::from(p.scale)).exp2();
     let upper = |i: i64| ((i + 1) as f64 * width).exp2();
     let mut moved = 0u64;
-    for b in [p.positive.as_mut(), p.negative.as_mut()].into_iter().flatten() {
+    for b in [p.positive.as_mut(), p.negative.as_mut()]
+        .into_iter()
+        .flatten()
+    {
         let offset = i64::from(b.offset);
         for (i, c) in b.bucket_counts.iter_mut().enumerate() {
             if upper(offset + i as i64) > threshold {

@@ -37,10 +37,14 @@ const MAX_SHIFT: u32 = 63;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum NativeError {
     /// The scale is coarser than schema -4.
-    #[error("scale {0} is below -4, the coarsest native histogram schema; use a scale of -4 or more")]
+    #[error(
+        "scale {0} is below -4, the coarsest native histogram schema; use a scale of -4 or more"
+    )]
     ScaleTooSmall(i32),
     /// A bucket count or index does not fit the native histogram's integers.
-    #[error("bucket counts or indexes overflow the native histogram's 64-bit counts / 32-bit indexes")]
+    #[error(
+        "bucket counts or indexes overflow the native histogram's 64-bit counts / 32-bit indexes"
+    )]
     Overflow,
 }
 
@@ -89,7 +93,8 @@ fn populated(buckets: &Buckets, scale_down: u32) -> Result<Vec<(i64, u64)>, Nati
         if count == 0 {
             continue;
         }
-        let otlp_index = i64::from(buckets.offset) + i64::try_from(i).map_err(|_| NativeError::Overflow)?;
+        let otlp_index =
+            i64::from(buckets.offset) + i64::try_from(i).map_err(|_| NativeError::Overflow)?;
         let index = (otlp_index >> shift) + 1;
         match out.last_mut() {
             Some((last, total)) if *last == index => {

@@ -1,6 +1,6 @@
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
 use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
 use opentelemetry_proto::tonic::metrics::v1::{
     ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram as OtlpHistogram,
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::remote_write::histogram;
 
-use crate::otlp_metrics::delta;
 use super::*;
+use crate::otlp_metrics::delta;
 
 fn streams() -> TenantStreams {
     TenantStreams::new(1000, Duration::from_secs(300))
@@ -210,7 +210,9 @@ fn buckets(offset: i32, counts: &[u64]) -> Option<Buckets> {
 }
 
 fn exp_point(scale: i32, positive: Option<Buckets>) -> ExponentialHistogramDataPoint {
-    let count = positive.as_ref().map_or(0, |b| b.bucket_counts.iter().sum());
+    let count = positive
+        .as_ref()
+        .map_or(0, |b| b.bucket_counts.iter().sum());
     ExponentialHistogramDataPoint {
         time_unix_nano: T0,
         scale,
@@ -221,7 +223,10 @@ fn exp_point(scale: i32, positive: Option<Buckets>) -> ExponentialHistogramDataP
     }
 }
 
-fn exp_metric(temporality: AggregationTemporality, points: Vec<ExponentialHistogramDataPoint>) -> Metric {
+fn exp_metric(
+    temporality: AggregationTemporality,
+    points: Vec<ExponentialHistogramDataPoint>,
+) -> Metric {
     metric(
         "latency",
         "s",
@@ -268,13 +273,19 @@ fn exponential_histogram_becomes_a_native_histogram() {
     p.zero_count = 5;
     p.count = 20;
     let t = translate(
-        resource(vec![exp_metric(AggregationTemporality::Cumulative, vec![p])]),
+        resource(vec![exp_metric(
+            AggregationTemporality::Cumulative,
+            vec![p],
+        )]),
         1 << 20,
         &mut streams(),
     )
     .unwrap();
     let h = histograms(&t);
-    assert_eq!(h[0].0, "__name__=latency_seconds,instance=pod-1,job=shop/api");
+    assert_eq!(
+        h[0].0,
+        "__name__=latency_seconds,instance=pod-1,job=shop/api"
+    );
     assert_eq!(
         h[0].1,
         Histogram {
@@ -374,7 +385,10 @@ fn scales_below_minus_4_are_refused_and_the_rest_kept() {
         t.errors
     );
     assert!(histograms(&t).is_empty());
-    assert_eq!(series(&t)[0], "__name__=temp,http_method=GET,instance=pod-1,job=shop/api 1");
+    assert_eq!(
+        series(&t)[0],
+        "__name__=temp,http_method=GET,instance=pod-1,job=shop/api 1"
+    );
 }
 
 #[test]
@@ -439,7 +453,12 @@ fn exemplars_go_with_their_series() {
         .timeseries
         .iter()
         .filter(|ts| !ts.exemplars.is_empty())
-        .map(|ts| (ts.labels.last().unwrap().value.clone(), ts.exemplars.clone()))
+        .map(|ts| {
+            (
+                ts.labels.last().unwrap().value.clone(),
+                ts.exemplars.clone(),
+            )
+        })
         .collect();
     let expected = vec![Exemplar {
         labels: vec![
@@ -533,7 +552,12 @@ fn old_and_repeated_delta_points_are_dropped_and_counted() {
     let t = translate(
         resource(vec![delta_sum(
             true,
-            &[(T0, t2, 1.0), (T0, t1, 1.0), (T0 - SECOND, t2 + SECOND, 1.0), (t2, t2 + SECOND, 5.0)],
+            &[
+                (T0, t2, 1.0),
+                (T0, t1, 1.0),
+                (T0 - SECOND, t2 + SECOND, 1.0),
+                (t2, t2 + SECOND, 5.0),
+            ],
         )]),
         1 << 20,
         &mut deltas,
@@ -567,7 +591,13 @@ fn delta_histogram(points: Vec<HistogramDataPoint>) -> Metric {
     )
 }
 
-fn explicit_point(start: u64, time: u64, bounds: &[f64], counts: &[u64], sum: f64) -> HistogramDataPoint {
+fn explicit_point(
+    start: u64,
+    time: u64,
+    bounds: &[f64],
+    counts: &[u64],
+    sum: f64,
+) -> HistogramDataPoint {
     HistogramDataPoint {
         start_time_unix_nano: start,
         time_unix_nano: time,
@@ -743,7 +773,10 @@ fn idle_delta_streams_are_forgotten_after_max_stale() {
     // reset to PromQL).
     deltas.begin(start + Duration::from_secs(301));
     let t = translate(
-        resource(vec![delta_sum(true, &[(T0 + SECOND, T0 + 2 * SECOND, 2.0)])]),
+        resource(vec![delta_sum(
+            true,
+            &[(T0 + SECOND, T0 + 2 * SECOND, 2.0)],
+        )]),
         1 << 20,
         &mut deltas,
     )
