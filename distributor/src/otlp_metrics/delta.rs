@@ -375,9 +375,8 @@ fn merge_exponential(
     mut add: ExponentialHistogramDataPoint,
 ) {
     let scale = total.scale.min(add.scale);
-    let (total_by, add_by) = (total.scale - scale, add.scale - scale);
-    downscale_point(total, total_by);
-    downscale_point(&mut add, add_by);
+    downscale_point(total, scale);
+    downscale_point(&mut add, scale);
     fit_buckets(total, Some(&mut add));
     let threshold = total.zero_threshold.max(add.zero_threshold);
     widen_zero(total, threshold);
@@ -429,15 +428,20 @@ fn fit_buckets(
         shift += 1;
     }
     if shift > 0 {
-        downscale_point(a, i32::try_from(shift).unwrap_or(i32::MAX));
+        let scale = a
+            .scale
+            .saturating_sub(i32::try_from(shift).unwrap_or(i32::MAX));
+        downscale_point(a, scale);
         if let Some(b) = b {
-            downscale_point(b, i32::try_from(shift).unwrap_or(i32::MAX));
+            downscale_point(b, scale);
         }
     }
 }
 
-/// Lowers `p`'s scale by `by`, merging `2^by` neighbouring buckets.
-fn downscale_point(p: &mut ExponentialHistogramDataPoint, by: i32) {
+/// Lowers `p`'s scale to `scale`, merging neighbouring buckets (a shift
+/// past 63 merges as much as 63: every index is then 0 or -1).
+fn downscale_point(p: &mut ExponentialHistogramDataPoint, scale: i32) {
+    let by = i64::from(p.scale) - i64::from(scale);
     if by <= 0 {
         return;
     }
@@ -462,7 +466,7 @@ fn downscale_point(p: &mut ExponentialHistogramDataPoint, by: i32) {
         b.offset = i32::try_from(new_lo).unwrap_or(i32::MIN);
         b.bucket_counts = counts;
     }
-    p.scale = p.scale.saturating_sub(by);
+    p.scale = scale;
 }
 
 /// Moves the buckets of `p` that lie wholly within `threshold` of zero

@@ -22,7 +22,8 @@ use opentelemetry_proto::tonic::metrics::v1::exemplar::Value as ExemplarValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Exemplar as OtlpExemplar, HistogramDataPoint, Metric, ResourceMetrics,
+    AggregationTemporality, Exemplar as OtlpExemplar, ExponentialHistogramDataPoint,
+    HistogramDataPoint, Metric, ResourceMetrics,
 };
 
 use super::delta::TenantStreams;
@@ -258,43 +259,10 @@ fn translate_metric(
         }
         Data::ExponentialHistogram(h) => {
             let name = metric_name(&metric.name, &metric.unit, Kind::Histogram);
-            for mut p in h.data_points {
+            let is_delta = h.aggregation_temporality == delta;
+            for p in h.data_points {
                 let base = labels(resource, &p.attributes);
-                if p.scale < exponential::MIN_SCHEMA {
-                    let e = exponential::NativeError::ScaleTooSmall(p.scale);
-                    refused.add(EXPONENTIAL_SCALE_INVALID, 1, e);
-                    continue;
-                }
-                if h.aggregation_temporality == delta && p.flags & NO_RECORDED_VALUE == 0 {
-                    let key = stream_key("exponential", &name, &base);
-                    if let Err(e) = ctx.deltas.add_exponential(key, &mut p) {
-                        refused.add(e.reason(), 1, e);
-                        continue;
-                    }
-                }
-                let ts = ms(p.time_unix_nano);
-                let histogram = match exponential::to_native(&p, ts) {
-                    Ok(h) => h,
-                    Err(e @ exponential::NativeError::ScaleTooSmall(_)) => {
-                        refused.add(EXPONENTIAL_SCALE_INVALID, 1, e);
-                        continue;
-                    }
-                    Err(e @ exponential::NativeError::Overflow) => {
-                        refused.add(EXPONENTIAL_OVERFLOW, 1, e);
-                        continue;
-                    }
-                };
-                ctx.track(p.time_unix_nano);
-                let buckets = histogram.positive_deltas.len() + histogram.negative_deltas.len();
-                let spans = histogram.positive_spans.len() + histogram.negative_spans.len();
-                ctx.budget.charge(
-                    std::mem::size_of::<Histogram>()
-                        + buckets * std::mem::size_of::<i64>()
-                        + spans * std::mem::size_of::<BucketSpan>(),
-                )?;
-                let mut series = ctx.series(&name, base, &p.exemplars)?;
-                series.histograms.push(histogram);
-                ctx.out.request.timeseries.push(series);
+                exponential_histogram(ctx, &name, base, p, is_delta, &mut refused)?;
             }
         }
         Data::Summary(s) => {
@@ -319,6 +287,56 @@ fn translate_metric(
         }
     }
     refused.finish(ctx.out);
+    Ok(())
+}
+
+/// The native histogram series of an exponential histogram point, added
+/// into its stream's total first when it is a delta.
+fn exponential_histogram(
+    ctx: &mut Context<'_>,
+    name: &str,
+    base: Vec<Label>,
+    mut p: ExponentialHistogramDataPoint,
+    is_delta: bool,
+    refused: &mut Refusals<'_>,
+) -> Result<(), DecodedTooLarge> {
+    let refuse = |refused: &mut Refusals<'_>, e: exponential::NativeError| {
+        let reason = match e {
+            exponential::NativeError::ScaleTooSmall(_) => EXPONENTIAL_SCALE_INVALID,
+            exponential::NativeError::Overflow => EXPONENTIAL_OVERFLOW,
+        };
+        refused.add(reason, 1, e);
+    };
+    if p.scale < exponential::MIN_SCHEMA {
+        // Before the delta total: a refused point must not start a stream.
+        refuse(refused, exponential::NativeError::ScaleTooSmall(p.scale));
+        return Ok(());
+    }
+    if is_delta && p.flags & NO_RECORDED_VALUE == 0 {
+        let key = stream_key("exponential", name, &base);
+        if let Err(e) = ctx.deltas.add_exponential(key, &mut p) {
+            refused.add(e.reason(), 1, e);
+            return Ok(());
+        }
+    }
+    let histogram = match exponential::to_native(&p, ms(p.time_unix_nano)) {
+        Ok(h) => h,
+        Err(e) => {
+            refuse(refused, e);
+            return Ok(());
+        }
+    };
+    ctx.track(p.time_unix_nano);
+    let buckets = histogram.positive_deltas.len() + histogram.negative_deltas.len();
+    let spans = histogram.positive_spans.len() + histogram.negative_spans.len();
+    ctx.budget.charge(
+        std::mem::size_of::<Histogram>()
+            + buckets * std::mem::size_of::<i64>()
+            + spans * std::mem::size_of::<BucketSpan>(),
+    )?;
+    let mut series = ctx.series(name, base, &p.exemplars)?;
+    series.histograms.push(histogram);
+    ctx.out.request.timeseries.push(series);
     Ok(())
 }
 

@@ -789,3 +789,42 @@ fn idle_delta_streams_are_forgotten_after_max_stale() {
     deltas.begin(start + Duration::from_secs(301 + 300));
     assert_eq!(deltas.len(), 0);
 }
+
+#[test]
+fn hostile_exponential_points_are_refused_or_merged_never_panic() {
+    let mut deltas = streams();
+    let mut overflow = exp_point(i32::MAX, None);
+    overflow.positive = buckets(i32::MAX, &[u64::MAX, u64::MAX]);
+    let mut fine = exp_point(i32::MAX, buckets(i32::MIN, &[1]));
+    fine.time_unix_nano = T0 + SECOND;
+    let mut coarse = exp_point(-4, buckets(i32::MAX - 1, &[1]));
+    coarse.time_unix_nano = T0 + 2 * SECOND;
+    let t = translate(
+        resource(vec![
+            exp_metric(AggregationTemporality::Cumulative, vec![overflow]),
+            exp_metric(
+                AggregationTemporality::Cumulative,
+                vec![exp_point(i32::MIN, None)],
+            ),
+            exp_metric(AggregationTemporality::Delta, vec![fine, coarse]),
+        ]),
+        1 << 20,
+        &mut deltas,
+    )
+    .unwrap();
+    // Counts past u64 once merged; a scale of i32::MIN; and a delta total
+    // that must be downscaled to scale -28 to hold indexes 2^31 apart in
+    // 160 buckets: refused, named. The first delta point is stored.
+    assert_eq!(
+        t.discarded,
+        [(EXPONENTIAL_OVERFLOW, 1), (EXPONENTIAL_SCALE_INVALID, 2)],
+        "{:?}",
+        t.errors
+    );
+    assert!(t.errors[2].ends_with(
+        "scale -28 is below -4, the coarsest native histogram schema; use a scale of -4 or more"
+    ));
+    let h = histograms(&t);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].1.schema, 8);
+}
