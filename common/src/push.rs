@@ -12,39 +12,15 @@ use async_trait::async_trait;
 
 use crate::discard::DiscardReason;
 use crate::exemplar::SeriesExemplars;
-use crate::histogram::HistogramSample;
 use crate::labels::Labels;
 use crate::metadata::MetricMetadata;
-use crate::series::Sample;
+use crate::series::Series;
 use crate::tenant::TenantId;
 
-/// One validated series and the samples to append, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushSeries {
-    /// The series' labels (validated, sorted).
-    pub labels: Labels,
-    /// Float samples in timestamp order.
-    pub samples: Vec<Sample>,
-    /// Native histogram samples in timestamp order, none at a timestamp
-    /// that also has a float sample.
-    pub histograms: Vec<HistogramSample>,
-}
-
-impl PushSeries {
-    /// A series with float samples only.
-    pub fn floats(labels: Labels, samples: Vec<Sample>) -> Self {
-        Self {
-            labels,
-            samples,
-            histograms: Vec::new(),
-        }
-    }
-
-    /// Float and histogram samples together.
-    pub fn sample_count(&self) -> usize {
-        self.samples.len() + self.histograms.len()
-    }
-}
+/// One validated series and the samples to append, oldest first: the same
+/// shape as a query's [`Series`] (float samples, and native histogram
+/// samples none of which shares a timestamp with a float).
+pub type PushSeries = Series;
 
 /// Samples an ingester refused, with why.
 #[derive(Debug, Clone, PartialEq)]

@@ -55,9 +55,9 @@
 
 use std::sync::Arc;
 
-use super::bstream::{BitReader, BitWriter, get_uvarint, uvarint_bytes};
+use super::bstream::{BitReader, BitWriter, uvarint_bytes};
 use super::gorilla::{StreamError, Timestamps, XorValue, read_varbit_int, write_varbit_int};
-use super::{ChunkEncoding, ChunkError};
+use super::{ChunkEncoding, ChunkError, Frame, SampleDecoder};
 use crate::histogram::{CounterResetHint, FloatHistogram, HistogramSample, Span};
 
 const ENCODING: ChunkEncoding = ChunkEncoding::Histogram;
@@ -190,43 +190,8 @@ impl HistogramChunk {
 
     /// Iterates the samples. Meant for chunks built in this process; use
     /// [`decode`] for bytes read from disk or the network.
-    pub fn iter(&self) -> HistogramIter<'_> {
-        HistogramIter {
-            dec: Decoder::new(self.bytes(), usize::MAX).ok(),
-        }
-    }
-}
-
-/// Iterator over the samples of a trusted in-memory [`HistogramChunk`].
-///
-/// Stops early (rather than panicking) if the bytes turn out malformed.
-#[derive(Debug, Clone)]
-pub struct HistogramIter<'a> {
-    dec: Option<Decoder<'a>>,
-}
-
-impl Iterator for HistogramIter<'_> {
-    type Item = HistogramSample;
-
-    fn next(&mut self) -> Option<HistogramSample> {
-        let dec = self.dec.as_mut()?;
-        match dec.next_sample() {
-            Ok(Some(s)) => Some(s),
-            Ok(None) | Err(_) => {
-                self.dec = None;
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.dec {
-            Some(d) => {
-                let left = usize::try_from(d.total - d.done as u64).unwrap_or(usize::MAX);
-                (0, Some(left))
-            }
-            None => (0, Some(0)),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = HistogramSample> + '_ {
+        super::TrustedIter::new(Decoder::new(self.bytes(), usize::MAX).ok())
     }
 }
 
@@ -241,25 +206,17 @@ impl Iterator for HistogramIter<'_> {
 pub fn decode(bytes: &[u8]) -> Result<Vec<HistogramSample>, ChunkError> {
     let budget =
         ELEMENT_BUDGET_FLOOR.saturating_add(bytes.len().saturating_mul(ELEMENTS_PER_INPUT_BYTE));
-    let mut dec = Decoder::new(bytes, budget)?;
     // Every sample after the first takes at least five bits (timestamp,
     // meta, count, zero count, sum), so a lying header cannot make us
     // allocate much more than the input justifies.
     let bound = bytes.len().saturating_mul(2).saturating_add(1) as u64;
-    let mut out = Vec::with_capacity(dec.total.min(bound) as usize);
-    while let Some(s) = dec.next_sample()? {
-        out.push(s);
-    }
-    super::check_end(ENCODING, &dec.r)?;
-    Ok(out)
+    Decoder::new(bytes, budget)?.decode_all(bound)
 }
 
 /// The number of samples an encoded chunk holds, read from its header
 /// without decoding the samples (what a block's index records per chunk).
 pub fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
-    get_uvarint(bytes)
-        .map(|(n, _)| n)
-        .ok_or(ChunkError::BadHeader(ENCODING))
+    super::sample_count(bytes, ENCODING)
 }
 
 fn write_hint(w: &mut BitWriter, hint: CounterResetHint) {
@@ -571,12 +528,10 @@ impl State {
     }
 }
 
-/// Decoding state shared by [`HistogramIter`] and [`decode`].
+/// Decoding state shared by [`HistogramChunk::iter`] and [`decode`].
 #[derive(Debug, Clone)]
 struct Decoder<'a> {
-    r: BitReader<'a>,
-    total: u64,
-    done: usize,
+    f: Frame<'a>,
     /// Buckets, spans and custom bounds the remaining samples may still
     /// hold in total.
     budget: usize,
@@ -585,34 +540,30 @@ struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     fn new(bytes: &'a [u8], budget: usize) -> Result<Self, ChunkError> {
-        let (total, header_len) = get_uvarint(bytes).ok_or(ChunkError::BadHeader(ENCODING))?;
-        let stream = bytes
-            .get(header_len..)
-            .ok_or(ChunkError::BadHeader(ENCODING))?;
         Ok(Self {
-            r: BitReader::new(stream),
-            total,
-            done: 0,
+            f: Frame::new(bytes, ENCODING)?,
             budget,
             state: State::default(),
         })
     }
+}
 
-    fn next_sample(&mut self) -> Result<Option<HistogramSample>, ChunkError> {
-        if self.done as u64 >= self.total {
-            return Ok(None);
-        }
-        let s = self
-            .read_sample()
-            .map_err(|e| ChunkError::at_sample(ENCODING, self.done, self.total, e))?;
-        self.done += 1;
-        Ok(Some(s))
+impl<'a> SampleDecoder<'a> for Decoder<'a> {
+    type Sample = HistogramSample;
+    const ENCODING: ChunkEncoding = ENCODING;
+
+    fn frame(&self) -> &Frame<'a> {
+        &self.f
+    }
+
+    fn frame_mut(&mut self) -> &mut Frame<'a> {
+        &mut self.f
     }
 
     fn read_sample(&mut self) -> Result<HistogramSample, StreamError> {
-        let (r, s) = (&mut self.r, &mut self.state);
+        let (r, s) = (&mut self.f.r, &mut self.state);
         let t = s.ts.read(r)?;
-        let new_layout = if self.done == 0 {
+        let new_layout = if self.f.done == 0 {
             s.hint = read_hint(r)?;
             true
         } else if r.read_bit().ok_or(StreamError::Truncated)? {

@@ -93,6 +93,125 @@ impl ChunkError {
     }
 }
 
+/// Where a decoder is in a chunk: both encodings are a sample-count
+/// header (uvarint) then a bit stream of samples.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame<'a> {
+    /// The bit stream after the header.
+    pub(crate) r: bstream::BitReader<'a>,
+    /// Samples the header promises.
+    pub(crate) total: u64,
+    /// Samples decoded so far.
+    pub(crate) done: usize,
+}
+
+impl<'a> Frame<'a> {
+    /// Reads the header of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8], encoding: ChunkEncoding) -> Result<Self, ChunkError> {
+        let (total, header_len) =
+            bstream::get_uvarint(bytes).ok_or(ChunkError::BadHeader(encoding))?;
+        let stream = bytes
+            .get(header_len..)
+            .ok_or(ChunkError::BadHeader(encoding))?;
+        Ok(Self {
+            r: bstream::BitReader::new(stream),
+            total,
+            done: 0,
+        })
+    }
+}
+
+/// The number of samples encoded chunk `bytes` holds, read from its
+/// header without decoding the samples.
+pub(crate) fn sample_count(bytes: &[u8], encoding: ChunkEncoding) -> Result<u64, ChunkError> {
+    bstream::get_uvarint(bytes)
+        .map(|(n, _)| n)
+        .ok_or(ChunkError::BadHeader(encoding))
+}
+
+/// A chunk decoder: the encoding reads one sample, the shared framing
+/// counts samples, names errors and checks the end.
+pub(crate) trait SampleDecoder<'a> {
+    /// What one sample decodes to.
+    type Sample;
+    /// The encoding, for error messages.
+    const ENCODING: ChunkEncoding;
+    /// The framing state.
+    fn frame(&self) -> &Frame<'a>;
+    /// The framing state, to advance.
+    fn frame_mut(&mut self) -> &mut Frame<'a>;
+    /// Reads the next sample's bits (sample number `frame().done`).
+    fn read_sample(&mut self) -> Result<Self::Sample, gorilla::StreamError>;
+
+    /// The next sample, `None` after the last the header promises.
+    fn next_sample(&mut self) -> Result<Option<Self::Sample>, ChunkError> {
+        let (done, total) = (self.frame().done, self.frame().total);
+        if done as u64 >= total {
+            return Ok(None);
+        }
+        let s = self
+            .read_sample()
+            .map_err(|e| ChunkError::at_sample(Self::ENCODING, done, total, e))?;
+        self.frame_mut().done += 1;
+        Ok(Some(s))
+    }
+
+    /// Every sample of untrusted bytes, checking nothing but zero padding
+    /// follows them. `bound` caps the up-front allocation (what the input's
+    /// size can justify, whatever the header claims).
+    fn decode_all(mut self, bound: u64) -> Result<Vec<Self::Sample>, ChunkError>
+    where
+        Self: Sized,
+    {
+        let mut out = Vec::with_capacity(self.frame().total.min(bound) as usize);
+        while let Some(s) = self.next_sample()? {
+            out.push(s);
+        }
+        check_end(Self::ENCODING, &self.frame().r)?;
+        Ok(out)
+    }
+}
+
+/// Iterator over the samples of a chunk built in this process (trusted
+/// bytes): stops early, rather than panicking, if they turn out malformed.
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedIter<'a, D> {
+    dec: Option<D>,
+    stream: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<D> TrustedIter<'_, D> {
+    pub(crate) fn new(dec: Option<D>) -> Self {
+        Self {
+            dec,
+            stream: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a, D: SampleDecoder<'a>> Iterator for TrustedIter<'a, D> {
+    type Item = D::Sample;
+
+    fn next(&mut self) -> Option<D::Sample> {
+        let dec = self.dec.as_mut()?;
+        match dec.next_sample() {
+            Ok(Some(s)) => Some(s),
+            Ok(None) | Err(_) => {
+                self.dec = None;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.dec.as_ref().map_or(0, |d| {
+            let f = d.frame();
+            f.total.saturating_sub(f.done as u64)
+        });
+        (0, Some(usize::try_from(left).unwrap_or(usize::MAX)))
+    }
+}
+
 /// Checks that after a chunk's last sample only zero padding is left.
 fn check_end(encoding: ChunkEncoding, r: &bstream::BitReader<'_>) -> Result<(), ChunkError> {
     let mut rest = r.clone();

@@ -31,9 +31,9 @@
 //! timestamp and value codecs live in `chunk::gorilla`, shared with the
 //! [`histogram`](super::histogram) chunk.
 
-use super::bstream::{BitReader, BitWriter, get_uvarint, uvarint_bytes};
+use super::bstream::{BitWriter, uvarint_bytes};
 use super::gorilla::{StreamError, Timestamps, XorValue};
-use super::{ChunkEncoding, ChunkError};
+use super::{ChunkEncoding, ChunkError, Frame, SampleDecoder};
 use crate::series::Sample;
 
 /// An XOR chunk being built: the ingester's in-memory head chunk.
@@ -121,43 +121,8 @@ impl XorChunk {
 
     /// Iterates the samples. Meant for chunks built in this process; use
     /// [`decode`] for bytes read from disk or the network.
-    pub fn iter(&self) -> XorIter<'_> {
-        XorIter {
-            dec: Decoder::new(self.bytes()).ok(),
-        }
-    }
-}
-
-/// Iterator over the samples of a trusted in-memory [`XorChunk`].
-///
-/// Stops early (rather than panicking) if the bytes turn out malformed.
-#[derive(Debug, Clone)]
-pub struct XorIter<'a> {
-    dec: Option<Decoder<'a>>,
-}
-
-impl Iterator for XorIter<'_> {
-    type Item = Sample;
-
-    fn next(&mut self) -> Option<Sample> {
-        let dec = self.dec.as_mut()?;
-        match dec.next_sample() {
-            Ok(Some(s)) => Some(s),
-            Ok(None) | Err(_) => {
-                self.dec = None;
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.dec {
-            Some(d) => {
-                let left = usize::try_from(d.total - d.done as u64).unwrap_or(usize::MAX);
-                (0, Some(left))
-            }
-            None => (0, Some(0)),
-        }
+    pub fn iter(&self) -> impl Iterator<Item = Sample> + '_ {
+        super::TrustedIter::new(Decoder::new(self.bytes()).ok())
     }
 }
 
@@ -166,76 +131,62 @@ impl Iterator for XorIter<'_> {
 /// Never panics; truncated or malformed data is an error. The result holds
 /// exactly the number of samples the header promises.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
-    let mut dec = Decoder::new(bytes)?;
     // Every sample after the first takes at least two bits, so a lying
     // header cannot make us allocate much more than the input justifies.
     let bound = bytes.len().saturating_mul(4).saturating_add(1) as u64;
-    let mut out = Vec::with_capacity(dec.total.min(bound) as usize);
-    while let Some(s) = dec.next_sample()? {
-        out.push(s);
-    }
-    super::check_end(ChunkEncoding::Xor, &dec.r)?;
-    Ok(out)
+    Decoder::new(bytes)?.decode_all(bound)
 }
 
 /// The number of samples an encoded chunk holds, read from its header
 /// without decoding the samples.
 pub(crate) fn sample_count(bytes: &[u8]) -> Result<u64, ChunkError> {
-    get_uvarint(bytes)
-        .map(|(n, _)| n)
-        .ok_or(ChunkError::BadHeader(ChunkEncoding::Xor))
+    super::sample_count(bytes, ChunkEncoding::Xor)
 }
 
-/// Decoding state shared by [`XorIter`] and [`decode`].
+/// Decoding state shared by [`XorChunk::iter`] and [`decode`].
 #[derive(Debug, Clone)]
 struct Decoder<'a> {
-    r: BitReader<'a>,
-    total: u64,
-    done: usize,
+    f: Frame<'a>,
     ts: Timestamps,
     v: XorValue,
 }
 
 impl<'a> Decoder<'a> {
     fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
-        let (total, header_len) =
-            get_uvarint(bytes).ok_or(ChunkError::BadHeader(ChunkEncoding::Xor))?;
-        let stream = bytes
-            .get(header_len..)
-            .ok_or(ChunkError::BadHeader(ChunkEncoding::Xor))?;
         Ok(Self {
-            r: BitReader::new(stream),
-            total,
-            done: 0,
+            f: Frame::new(bytes, ChunkEncoding::Xor)?,
             ts: Timestamps::default(),
             v: XorValue::default(),
         })
     }
+}
 
-    fn next_sample(&mut self) -> Result<Option<Sample>, ChunkError> {
-        if self.done as u64 >= self.total {
-            return Ok(None);
-        }
-        let (t, v) = self
-            .read_sample()
-            .map_err(|e| ChunkError::at_sample(ChunkEncoding::Xor, self.done, self.total, e))?;
-        self.done += 1;
-        Ok(Some(Sample {
-            t,
-            v: f64::from_bits(v),
-        }))
+impl<'a> SampleDecoder<'a> for Decoder<'a> {
+    type Sample = Sample;
+    const ENCODING: ChunkEncoding = ChunkEncoding::Xor;
+
+    fn frame(&self) -> &Frame<'a> {
+        &self.f
     }
 
-    fn read_sample(&mut self) -> Result<(i64, u64), StreamError> {
-        let t = self.ts.read(&mut self.r)?;
-        let v = if self.done == 0 {
-            let bits = self.r.read_bits(64).ok_or(StreamError::Truncated)?;
+    fn frame_mut(&mut self) -> &mut Frame<'a> {
+        &mut self.f
+    }
+
+    fn read_sample(&mut self) -> Result<Sample, StreamError> {
+        let r = &mut self.f.r;
+        let t = self.ts.read(r)?;
+        let v = if self.f.done == 0 {
+            let bits = r.read_bits(64).ok_or(StreamError::Truncated)?;
             self.v = XorValue::starting_at(bits);
             bits
         } else {
-            self.v.read(&mut self.r)?
+            self.v.read(r)?
         };
-        Ok((t, v))
+        Ok(Sample {
+            t,
+            v: f64::from_bits(v),
+        })
     }
 }
 

@@ -158,6 +158,20 @@ impl MemSeries {
         });
     }
 
+    /// Appends `item` if it may follow what the series has (WAL replay,
+    /// where refusals are expected and silent); returns whether it did.
+    pub(crate) fn append_if_in_order(&mut self, item: Item) -> bool {
+        let (t, v) = item.time_and_value();
+        if self.check(t, &v, None) != AppendCheck::Ok {
+            return false;
+        }
+        match item {
+            Item::Float(s) => self.append(s),
+            Item::Histogram(h) => self.append_histogram(&h),
+        }
+        true
+    }
+
     /// Appends a histogram sample that passed [`MemSeries::check`].
     pub(crate) fn append_histogram(&mut self, s: &HistogramSample) {
         match self.chunks.last_mut() {
@@ -199,6 +213,40 @@ impl MemSeries {
     fn has_samples(&self) -> bool {
         !self.chunks.is_empty()
     }
+}
+
+/// One sample of a push, float or histogram.
+pub(crate) enum Item {
+    /// A float sample.
+    Float(Sample),
+    /// A histogram sample.
+    Histogram(HistogramSample),
+}
+
+impl Item {
+    /// The sample's timestamp and value, for [`MemSeries::check`].
+    pub(crate) fn time_and_value(&self) -> (i64, Value) {
+        match self {
+            Item::Float(s) => (s.t, Value::Float(s.v)),
+            Item::Histogram(h) => (h.t, Value::Histogram(Arc::clone(&h.h))),
+        }
+    }
+}
+
+/// A series' float and histogram samples (each sorted by time) as one
+/// timeline, oldest first; at equal timestamps the float comes first.
+/// Allocates nothing: most pushes carry floats only.
+pub(crate) fn in_time_order(
+    floats: Vec<Sample>,
+    histograms: Vec<HistogramSample>,
+) -> impl Iterator<Item = Item> {
+    let mut floats = floats.into_iter().peekable();
+    let mut histograms = histograms.into_iter().peekable();
+    std::iter::from_fn(move || match (floats.peek(), histograms.peek()) {
+        (Some(f), Some(h)) if h.t < f.t => histograms.next().map(Item::Histogram),
+        (Some(_), _) => floats.next().map(Item::Float),
+        (None, _) => histograms.next().map(Item::Histogram),
+    })
 }
 
 /// A tenant's mutable in-memory series store.

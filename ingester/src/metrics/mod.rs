@@ -4,4 +4,5 @@ pub(crate) mod exemplars;
 pub(crate) mod head;
 pub(crate) mod metadata;
 pub(crate) mod record;
+pub(crate) mod replay;
 pub(crate) mod tenant_db;

@@ -25,8 +25,9 @@ use common::wal::{ReplayStats, Wal, WalOptions};
 use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 
-use super::head::{AppendCheck, Head, Last, Value};
-use super::record::{self, Record};
+use super::head::{AppendCheck, Head, Item, Last, in_time_order};
+use super::record;
+use super::replay::Replay;
 use crate::error::IngesterError;
 use crate::head_set::{HeadSet, upload_with_retry};
 use crate::wal_health;
@@ -51,54 +52,13 @@ impl TenantDb {
         dir: &Path,
         opts: WalOptions,
     ) -> Result<(Self, ReplayStats, Vec<SeriesExemplars>), IngesterError> {
-        let head = Head::new();
-        let mut exemplars = Vec::new();
-        let mut max_id = 0u32;
-        // A series dropped while idle and re-created gets a new ref; map the
-        // newer ref onto the one the replayed head already has.
-        let mut aliases: HashMap<u32, u32> = HashMap::new();
+        let mut replay = Replay::new();
         let stats = Wal::replay(dir, |rec| {
-            match record::decode(rec)? {
-                Record::Series { id, labels } => {
-                    max_id = max_id.max(id);
-                    match head.lookup(&labels) {
-                        Some(existing) if existing != id => {
-                            aliases.insert(id, existing);
-                        }
-                        Some(_) => {}
-                        None => head.create(id, labels),
-                    }
-                }
-                Record::Exemplars(list) => exemplars.extend(list),
-                Record::Samples(samples) => {
-                    for (id, s) in samples {
-                        let id = aliases.get(&id).copied().unwrap_or(id);
-                        let Some(series) = head.get(id) else { continue };
-                        let mut series = series.lock();
-                        if series.check(s.t, &Value::Float(s.v), None) == AppendCheck::Ok {
-                            series.append(s);
-                            head.observe(s.t);
-                        }
-                    }
-                }
-                Record::Histograms(list) => {
-                    for (id, samples) in list {
-                        let id = aliases.get(&id).copied().unwrap_or(id);
-                        let Some(series) = head.get(id) else { continue };
-                        let mut series = series.lock();
-                        for s in samples {
-                            let v = Value::Histogram(Arc::clone(&s.h));
-                            if series.check(s.t, &v, None) == AppendCheck::Ok {
-                                series.append_histogram(&s);
-                                head.observe(s.t);
-                            }
-                        }
-                    }
-                }
-            }
+            replay.apply(record::decode(rec)?);
             Ok(())
         })
         .map_err(|e| IngesterError::Wal(format!("replaying {}: {e}", dir.display())))?;
+        let (head, max_id, exemplars) = replay.finish();
         let wal = Wal::open(dir, opts)
             .map_err(|e| IngesterError::Wal(format!("opening {}: {e}", dir.display())))?;
         let db = Self {
@@ -170,10 +130,7 @@ impl TenantDb {
             let mut bad: HashMap<DiscardReason, (usize, i64)> = HashMap::new();
             let mut histograms = Vec::new();
             for item in in_time_order(ps.samples, ps.histograms) {
-                let (t, v) = match &item {
-                    Item::Float(s) => (s.t, Value::Float(s.v)),
-                    Item::Histogram(h) => (h.t, Value::Histogram(Arc::clone(&h.h))),
-                };
+                let (t, v) = item.time_and_value();
                 let reason = match mem.check(t, &v, last.as_ref()) {
                     AppendCheck::Ok => {
                         match item {
@@ -341,25 +298,4 @@ impl TenantDb {
     pub(crate) fn active_series(&self) -> usize {
         self.heads.read().current().num_series()
     }
-}
-
-/// One sample of a push, float or histogram.
-enum Item {
-    Float(Sample),
-    Histogram(HistogramSample),
-}
-
-/// A series' float and histogram samples (each sorted by time) as one
-/// timeline, oldest first; at equal timestamps the float comes first.
-fn in_time_order(floats: Vec<Sample>, histograms: Vec<HistogramSample>) -> Vec<Item> {
-    let mut out = Vec::with_capacity(floats.len() + histograms.len());
-    let mut histograms = histograms.into_iter().peekable();
-    for f in floats {
-        while let Some(h) = histograms.next_if(|h| h.t < f.t) {
-            out.push(Item::Histogram(h));
-        }
-        out.push(Item::Float(f));
-    }
-    out.extend(histograms.map(Item::Histogram));
-    out
 }

@@ -410,6 +410,18 @@ mod tests {
     use crate::rules::{Language, parse_group};
     use crate::store::StoredGroup;
 
+    /// A parsed group and a fresh status for it.
+    fn group_status(yaml: &str) -> (crate::rules::RuleGroup, GroupStatus) {
+        let group = parse_group(yaml).unwrap();
+        let def = StoredGroup {
+            tenant: TenantId::parse("t").unwrap(),
+            language: Language::Promql,
+            namespace: "ns".into(),
+            group: group.clone(),
+        };
+        (group, GroupStatus::new(def, Duration::from_secs(1), true))
+    }
+
     fn sample(job: &str, v: f64) -> RuleSample {
         RuleSample::float(
             LabelMap::from([("__name__".into(), "up".into()), ("job".into(), job.into())]),
@@ -433,17 +445,9 @@ mod tests {
 
     #[test]
     fn recording_relabels_limits_and_marks_vanished_series_stale() {
-        let group = parse_group(
+        let (group, mut st) = group_status(
             "name: g\nlimit: 2\nrules:\n- record: job:up\n  expr: up\n  labels:\n    job: fixed\n- record: r\n  expr: up\n",
-        )
-        .unwrap();
-        let def = StoredGroup {
-            tenant: TenantId::parse("t").unwrap(),
-            language: Language::Promql,
-            namespace: "ns".into(),
-            group: group.clone(),
-        };
-        let mut st = GroupStatus::new(def, Duration::from_secs(1), true);
+        );
         let fixed = &group.rules[0];
         let err = recording(
             &mut st.rules[0],
@@ -493,15 +497,8 @@ mod tests {
     #[test]
     fn histogram_results_are_recorded_as_histograms_and_end_with_a_stale_marker() {
         use common::histogram::FloatHistogram;
-        let group =
-            parse_group("name: g\nrules:\n- record: job:latency:rate5m\n  expr: x\n").unwrap();
-        let def = StoredGroup {
-            tenant: TenantId::parse("t").unwrap(),
-            language: Language::Promql,
-            namespace: "ns".into(),
-            group: group.clone(),
-        };
-        let mut st = GroupStatus::new(def, Duration::from_secs(1), true);
+        let (group, mut st) =
+            group_status("name: g\nrules:\n- record: job:latency:rate5m\n  expr: x\n");
         let mut s = sample("a", 0.0);
         s.histogram = Some(Arc::new(FloatHistogram {
             count: 4.0,
