@@ -743,3 +743,48 @@ async fn otlp_delta_totals_are_stored_and_refused_points_named_and_counted() {
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn otlp_exponential_points_reach_the_ingester_as_native_histograms_and_no_value_as_stale() {
+    let server = Server::start(Limits::default()).await;
+    let t0 = u64::try_from(now_ms() - 10_000).unwrap() * 1_000_000;
+    let point = |time: u64, flags: u32| otlp::ExponentialHistogramDataPoint {
+        time_unix_nano: time,
+        scale: 0,
+        count: 3,
+        sum: Some(6.0),
+        zero_count: 1,
+        positive: Some(otlp::exponential_histogram_data_point::Buckets {
+            offset: 0,
+            bucket_counts: vec![2],
+        }),
+        flags,
+        ..Default::default()
+    };
+    let (status, answer) = export_metrics(
+        &server,
+        "t",
+        vec![otlp::Metric {
+            name: "latency".into(),
+            data: Some(otlp::metric::Data::ExponentialHistogram(
+                otlp::ExponentialHistogram {
+                    data_points: vec![point(t0, 0), point(t0 + 1_000_000_000, 1)],
+                    aggregation_temporality: otlp::AggregationTemporality::Cumulative as i32,
+                },
+            )),
+            ..Default::default()
+        }],
+    )
+    .await;
+    assert_eq!((status, answer.partial_success), (200, None));
+    let series = server.ingester.series_of("t");
+    let histograms: Vec<_> = series.iter().flat_map(|s| s.histograms.clone()).collect();
+    assert_eq!(histograms.len(), 2, "{series:?}");
+    let h = &histograms[0].h;
+    // OTLP bucket 0 at scale 0 is (1, 2]: native bucket 1.
+    assert_eq!(
+        (h.count, h.sum, h.zero_count, h.positive()),
+        (3.0, 6.0, 1.0, vec![(1, 2.0)])
+    );
+    assert_eq!(histograms[1].h.sum.to_bits(), STALE_NAN_BITS);
+}
