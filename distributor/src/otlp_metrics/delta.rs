@@ -295,10 +295,9 @@ impl TenantStreams {
         key: String,
         p: &mut HistogramDataPoint,
     ) -> Result<(), DeltaRefusal> {
-        if p.bucket_counts.len() > MAX_BUCKETS {
-            return Err(DeltaRefusal::TooManyBuckets {
-                buckets: p.bucket_counts.len(),
-            });
+        let buckets = p.bucket_counts.len().max(p.explicit_bounds.len() + 1);
+        if buckets > MAX_BUCKETS {
+            return Err(DeltaRefusal::TooManyBuckets { buckets });
         }
         let stream = self.admit(key, p.start_time_unix_nano, p.time_unix_nano)?;
         match &mut stream.total {
