@@ -3,6 +3,8 @@
 //! Per-tenant limits are not here: they live in `common::limits` and are
 //! read through the overrides on every request.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::decode_budget::DecodeLimits;
@@ -34,6 +36,16 @@ pub struct DistributorConfig {
     /// `max_decoded_request_bytes`). The default, 1 GiB, is sized for a
     /// small (2-core, 24 GiB) machine. 0 turns the limit off.
     pub max_inflight_push_requests_bytes: usize,
+    /// Most OTLP delta streams (series fed by delta sums or histograms) the
+    /// distributor keeps a running total for, per tenant; points of new
+    /// streams past it are refused in `partial_success`. 0 refuses delta
+    /// temporality altogether.
+    pub otlp_delta_max_streams_per_tenant: usize,
+    /// How long an OTLP delta stream without a new point keeps its running
+    /// total; after it, the next point starts the total again (a counter
+    /// reset). The Collector's `deltatocumulative` default, 5m.
+    #[serde(with = "humantime_serde")]
+    pub otlp_delta_max_stale: Duration,
 }
 
 impl Default for DistributorConfig {
@@ -43,6 +55,8 @@ impl Default for DistributorConfig {
             max_request_body_size: 10 << 20,
             max_decoded_request_bytes: 64 << 20,
             max_inflight_push_requests_bytes: 1 << 30,
+            otlp_delta_max_streams_per_tenant: 10_000,
+            otlp_delta_max_stale: Duration::from_secs(300),
         }
     }
 }
@@ -74,6 +88,11 @@ impl DistributorConfig {
         if self.max_decoded_request_bytes == 0 {
             return Err(ConfigError::ZeroLimit {
                 field: "max_decoded_request_bytes",
+            });
+        }
+        if self.otlp_delta_max_stale.is_zero() {
+            return Err(ConfigError::ZeroLimit {
+                field: "otlp_delta_max_stale",
             });
         }
         Ok(())

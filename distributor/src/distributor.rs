@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::config::DistributorConfig;
 use crate::error::DistributorError;
 use crate::metrics::Metrics;
+use crate::otlp_metrics::delta::DeltaStreams;
 use crate::rate_limit::RateLimiter;
 use crate::remote_write::WriteRequest;
 use crate::validation::{self, reason};
@@ -33,6 +34,8 @@ pub struct Distributor {
     overrides: Arc<Overrides>,
     pusher: Arc<dyn MetricsPusher>,
     rate_limiter: RateLimiter,
+    /// Running totals of OTLP delta streams, per tenant.
+    pub(crate) otlp_deltas: DeltaStreams,
 }
 
 /// What became of a push that was not refused whole.
@@ -74,8 +77,13 @@ impl Distributor {
         registry: &mut Registry,
         multitenancy: bool,
     ) -> Self {
+        let otlp_deltas = DeltaStreams::new(
+            cfg.otlp_delta_max_streams_per_tenant,
+            cfg.otlp_delta_max_stale,
+        );
         Self {
             cfg,
+            otlp_deltas,
             multitenancy,
             metrics: Metrics::register(registry),
             overrides,

@@ -4,10 +4,12 @@
 //!
 //! The checks are Prometheus's (`model/histogram`'s `Validate`): spans cover
 //! exactly the buckets sent, spans after the first do not go backwards,
-//! counts are not negative, the count is not below the buckets' total (a
-//! NaN sum, such as the stale marker, excuses a float histogram), the
-//! schema is exponential (-4…8) or custom (-53), and custom bounds increase
-//! strictly and are finite with no negative or zero buckets. Like
+//! counts are not negative; an integer histogram's count equals its
+//! buckets' total (is at least it when the sum is NaN: NaN observations
+//! land in no bucket), while a float histogram's count is not checked
+//! (rounding); the schema is exponential (-4…8, without custom bounds) or
+//! custom (-53), and custom bounds increase strictly and are finite with no
+//! negative or zero buckets. Like
 //! Prometheus 3's receiver, a schema finer than 8 (up to 52) is reduced to
 //! 8 by merging neighbouring buckets instead of being refused.
 //!
@@ -47,14 +49,18 @@ pub(crate) enum HistogramError {
     /// A bucket, zero or total count below zero.
     #[error("{0} count is negative")]
     NegativeCount(&'static str),
-    /// The count is smaller than the observations in the buckets.
-    #[error("count {count} is less than the {buckets} observations in its buckets")]
-    CountTooSmall {
+    /// An integer histogram whose count is not the observations in its
+    /// buckets (or fewer, when its sum is NaN).
+    #[error("count {count} does not match the {buckets} observations in its buckets")]
+    CountMismatch {
         /// The histogram's count.
         count: f64,
         /// The sum of its bucket counts.
         buckets: f64,
     },
+    /// Custom bounds sent with an exponential schema.
+    #[error("custom bounds are only allowed with schema -53 (custom buckets)")]
+    ExponentialWithCustomBounds,
     /// Both integer deltas and float counts were sent.
     #[error("mixes integer (deltas) and float (counts) buckets")]
     MixedFlavour,
@@ -154,12 +160,17 @@ fn to_float_histogram(h: &Histogram) -> Result<FloatHistogram, HistogramError> {
             &negative,
         )?;
     }
+    if !custom && !h.custom_values.is_empty() {
+        return Err(HistogramError::ExponentialWithCustomBounds);
+    }
     let in_buckets = zero_count + positive.1.iter().sum::<f64>() + negative.1.iter().sum::<f64>();
-    // A float histogram's NaN observations count without landing in a
-    // bucket, and rounding may leave its count a hair below the total.
-    let tolerance = if float { in_buckets.abs() * 1e-9 } else { 0.0 };
-    if count + tolerance < in_buckets && !(float && h.sum.is_nan()) {
-        return Err(HistogramError::CountTooSmall {
+    let mismatch = if h.sum.is_nan() {
+        in_buckets > count
+    } else {
+        in_buckets != count
+    };
+    if !float && mismatch {
+        return Err(HistogramError::CountMismatch {
             count,
             buckets: in_buckets,
         });
@@ -329,7 +340,7 @@ mod tests {
 
     fn int_histogram() -> Histogram {
         Histogram {
-            count: Some(Count::CountInt(12)),
+            count: Some(Count::CountInt(11)),
             sum: 18.4,
             schema: 1,
             zero_threshold: 1e-128,
@@ -350,7 +361,7 @@ mod tests {
         assert_eq!(s.t, 1_000);
         assert_eq!(s.h.positive(), vec![(0, 1.0), (1, 2.0), (3, 1.0), (4, 1.0)]);
         assert_eq!(s.h.negative(), vec![(0, 4.0)]);
-        assert_eq!((s.h.count, s.h.zero_count, s.h.sum), (12.0, 2.0, 18.4));
+        assert_eq!((s.h.count, s.h.zero_count, s.h.sum), (11.0, 2.0, 18.4));
         assert_eq!(s.h.counter_reset_hint, CounterResetHint::NotCounterReset);
     }
 
@@ -389,7 +400,15 @@ mod tests {
             ),
             (
                 |h| h.count = Some(Count::CountInt(3)),
-                "less than the 11 observations",
+                "count 3 does not match the 11",
+            ),
+            (
+                |h| h.count = Some(Count::CountInt(12)),
+                "count 12 does not match the 11",
+            ),
+            (
+                |h| h.custom_values = vec![1.0],
+                "only allowed with schema -53",
             ),
             (|h| h.positive_counts = vec![1.0], "mixes integer"),
         ];

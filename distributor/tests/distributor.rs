@@ -15,6 +15,11 @@ use cairn_distributor::remote_write::{Exemplar, Label, MetricMetadata, Sample, W
 use common::labels::Labels;
 use common::limits::Limits;
 use common::series::STALE_NAN_BITS;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1 as otlp;
 use support::{Server, body, now_ms, request_body, series};
 
 const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
@@ -583,4 +588,184 @@ async fn a_body_decoding_past_max_decoded_request_bytes_gets_400_naming_it() {
     );
     let reply = server.push("team-a", vec![series(UP, &[1.0])]).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// Posts an OTLP/HTTP protobuf metrics export as `tenant`; returns the
+/// status and the decoded answer.
+async fn export_metrics(
+    server: &Server,
+    tenant: &str,
+    metrics: Vec<otlp::Metric>,
+) -> (u16, ExportMetricsServiceResponse) {
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![otlp::ResourceMetrics {
+            scope_metrics: vec![otlp::ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{}/otlp/v1/metrics", server.url))
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Scope-OrgID", tenant)
+        .body(prost::Message::encode_to_vec(&req))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.unwrap();
+    (
+        status,
+        prost::Message::decode(body).expect("an ExportMetricsServiceResponse"),
+    )
+}
+
+/// A delta sum `requests` of one point `value` over `(start, time]` (ns),
+/// with `http.method` = `method`.
+fn delta_requests(method: &str, start: u64, time: u64, value: f64) -> otlp::Metric {
+    otlp::Metric {
+        name: "requests".into(),
+        data: Some(otlp::metric::Data::Sum(otlp::Sum {
+            data_points: vec![otlp::NumberDataPoint {
+                attributes: vec![KeyValue {
+                    key: "http.method".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(method.into())),
+                    }),
+                    ..Default::default()
+                }],
+                start_time_unix_nano: start,
+                time_unix_nano: time,
+                value: Some(otlp::number_data_point::Value::AsDouble(value)),
+                ..Default::default()
+            }],
+            aggregation_temporality: otlp::AggregationTemporality::Delta as i32,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn otlp_delta_totals_are_stored_and_refused_points_named_and_counted() {
+    let cfg = DistributorConfig {
+        otlp_delta_max_streams_per_tenant: 1,
+        ..Default::default()
+    };
+    let server = Server::start_with(cfg, Limits::default(), true).await;
+    let t0 = u64::try_from(now_ms() - 10_000).unwrap() * 1_000_000;
+    let (t1, t2) = (t0 + 1_000_000_000, t0 + 2_000_000_000);
+    let exponential = otlp::Metric {
+        name: "latency".into(),
+        data: Some(otlp::metric::Data::ExponentialHistogram(
+            otlp::ExponentialHistogram {
+                data_points: vec![otlp::ExponentialHistogramDataPoint {
+                    time_unix_nano: t1,
+                    scale: -5,
+                    count: 1,
+                    ..Default::default()
+                }],
+                aggregation_temporality: otlp::AggregationTemporality::Cumulative as i32,
+            },
+        )),
+        ..Default::default()
+    };
+    let (status, answer) = export_metrics(
+        &server,
+        "t",
+        vec![
+            delta_requests("GET", t0, t1, 2.0),
+            delta_requests("GET", t1, t2, 3.0),
+            // A second stream: past otlp_delta_max_streams_per_tenant.
+            delta_requests("POST", t0, t1, 1.0),
+            exponential,
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let partial = answer.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_data_points, 2);
+    for id in [
+        "err-cairn-otlp-delta-streams-limit:",
+        "err-cairn-otlp-exponential-scale-invalid:",
+    ] {
+        assert!(
+            partial.error_message.contains(id),
+            "{id} missing from {}",
+            partial.error_message
+        );
+    }
+    // A retry of the last point: dropped, the total stays right.
+    let (status, answer) =
+        export_metrics(&server, "t", vec![delta_requests("GET", t1, t2, 3.0)]).await;
+    assert_eq!(status, 200);
+    assert!(
+        answer
+            .partial_success
+            .expect("partial success")
+            .error_message
+            .starts_with("err-cairn-sample-out-of-order: metric \"requests\"")
+    );
+    let stored: Vec<f64> = server
+        .ingester
+        .series_of("t")
+        .iter()
+        .flat_map(|s| s.samples.iter().map(|x| x.v))
+        .collect();
+    assert_eq!(stored, [2.0, 5.0], "the running total of 2, then 3");
+    let metrics = server.metrics();
+    for line in [
+        r#"cairn_discarded_samples_total{tenant="t",reason="otlp-delta-streams-limit"} 1"#,
+        r#"cairn_discarded_samples_total{tenant="t",reason="otlp-exponential-scale-invalid"} 1"#,
+        r#"cairn_discarded_samples_total{tenant="t",reason="sample-out-of-order"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn otlp_exponential_points_reach_the_ingester_as_native_histograms_and_no_value_as_stale() {
+    let server = Server::start(Limits::default()).await;
+    let t0 = u64::try_from(now_ms() - 10_000).unwrap() * 1_000_000;
+    let point = |time: u64, flags: u32| otlp::ExponentialHistogramDataPoint {
+        time_unix_nano: time,
+        scale: 0,
+        count: 3,
+        sum: Some(6.0),
+        zero_count: 1,
+        positive: Some(otlp::exponential_histogram_data_point::Buckets {
+            offset: 0,
+            bucket_counts: vec![2],
+        }),
+        flags,
+        ..Default::default()
+    };
+    let (status, answer) = export_metrics(
+        &server,
+        "t",
+        vec![otlp::Metric {
+            name: "latency".into(),
+            data: Some(otlp::metric::Data::ExponentialHistogram(
+                otlp::ExponentialHistogram {
+                    data_points: vec![point(t0, 0), point(t0 + 1_000_000_000, 1)],
+                    aggregation_temporality: otlp::AggregationTemporality::Cumulative as i32,
+                },
+            )),
+            ..Default::default()
+        }],
+    )
+    .await;
+    assert_eq!((status, answer.partial_success), (200, None));
+    let series = server.ingester.series_of("t");
+    let histograms: Vec<_> = series.iter().flat_map(|s| s.histograms.clone()).collect();
+    assert_eq!(histograms.len(), 2, "{series:?}");
+    let h = &histograms[0].h;
+    // OTLP bucket 0 at scale 0 is (1, 2]: native bucket 1.
+    assert_eq!(
+        (h.count, h.sum, h.zero_count, h.positive()),
+        (3.0, 6.0, 1.0, vec![(1, 2.0)])
+    );
+    assert_eq!(histograms[1].h.sum.to_bits(), STALE_NAN_BITS);
 }

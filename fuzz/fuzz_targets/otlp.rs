@@ -22,7 +22,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if let Ok((req, _)) =
             distributor::otlp::decode::<ExportMetricsServiceRequest>(&headers, data, LIMITS)
         {
-            let _ = distributor::otlp_metrics::translate::translate(req.resource_metrics, 1 << 20);
+            let mut deltas = distributor::otlp_metrics::delta::TenantStreams::new(
+                1000,
+                std::time::Duration::from_secs(300),
+            );
+            let _ = distributor::otlp_metrics::translate::translate(
+                req.resource_metrics,
+                1 << 20,
+                &mut deltas,
+            );
         }
     }
 });

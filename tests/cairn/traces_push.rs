@@ -204,13 +204,40 @@ async fn the_sdk_given_only_otel_exporter_otlp_endpoint_delivers_metrics_logs_an
         );
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
-            ["metrics SUCCESS", "logs SUCCESS", "traces SUCCESS"],
+            [
+                "metrics SUCCESS",
+                "delta SUCCESS",
+                "delta SUCCESS",
+                "logs SUCCESS",
+                "traces SUCCESS"
+            ],
             "{transport}\n{}",
             cairn.log()
         );
-        let requests = promql(&cairn, tenant, r#"standard_requests_total{job="standard"}"#).await;
-        assert_eq!(requests.len(), 1, "{transport}: {requests:?}");
-        assert_eq!(requests[0].1, "7");
+        // Every metric value the script sent, read back exactly.
+        for (query, want) in [
+            (r#"standard_requests_total{job="standard"}"#, "7"),
+            ("standard_temperature", "21.5"),
+            (r#"standard_size_bytes_bucket{le="1"}"#, "1"),
+            (r#"standard_size_bytes_bucket{le="10"}"#, "2"),
+            (r#"standard_size_bytes_bucket{le="+Inf"}"#, "3"),
+            ("standard_size_bytes_sum", "55.5"),
+            ("standard_size_bytes_count", "3"),
+            // Delta points 3 then 4, stored as their running total.
+            ("standard_delta_requests_total", "7"),
+            ("histogram_count(standard_latency_seconds)", "4"),
+            ("histogram_sum(standard_latency_seconds)", "7"),
+        ] {
+            let got = promql(&cairn, tenant, query).await;
+            assert_eq!(
+                got.len(),
+                1,
+                "{transport} {query}: {got:?}\n{}",
+                cairn.log()
+            );
+            assert_eq!(got[0].1, want, "{transport} {query}");
+        }
+        assert_exponential_buckets(&cairn, tenant).await;
 
         let now_ns = common::time::now_ns();
         let body = query_range(
@@ -240,6 +267,57 @@ async fn the_sdk_given_only_otel_exporter_otlp_endpoint_delivers_metrics_logs_an
             body["traces"].as_array().map_or(0, Vec::len),
             1,
             "{transport}: {body}"
+        );
+    }
+}
+
+/// The exponential histogram of `otel_standard_endpoint.py` (observations
+/// 0, 1, 2, 4; the SDK settles on scale 6 to hold 1..4 in 160 buckets) as
+/// the query API lists its buckets: the zero bucket, then one bucket per
+/// observation whose upper bound is the observation (OTLP's buckets are
+/// upper-inclusive, as Prometheus's).
+async fn assert_exponential_buckets(cairn: &Cairn, tenant: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let body = cairn.query(tenant, "standard_latency_seconds", now).await;
+    let histogram = &body["data"]["result"][0]["histogram"][1];
+    assert_eq!(histogram["count"], "4", "{body}");
+    assert_eq!(histogram["sum"], "7", "{body}");
+    let buckets: Vec<(u64, f64, f64, String)> = histogram["buckets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no buckets: {body}"))
+        .iter()
+        .map(|b| {
+            let f = |i: usize| b[i].as_str().unwrap().parse::<f64>().unwrap();
+            (
+                b[0].as_u64().unwrap(),
+                f(1),
+                f(2),
+                b[3].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let width = 2f64.powf(-1.0 / 64.0);
+    let expected = [
+        (3, -1e-128, 1e-128, "1"),
+        (0, width, 1.0, "1"),
+        (0, 2.0 * width, 2.0, "1"),
+        (0, 4.0 * width, 4.0, "1"),
+    ];
+    assert_eq!(buckets.len(), expected.len(), "{body}");
+    for ((rule, lower, upper, count), (want_rule, want_lower, want_upper, want_count)) in
+        buckets.iter().zip(expected)
+    {
+        assert_eq!(
+            (*rule, *upper, count.as_str()),
+            (want_rule, want_upper, want_count),
+            "{body}"
+        );
+        assert!(
+            (lower - want_lower).abs() <= 1e-12 * want_upper.abs(),
+            "{body}"
         );
     }
 }

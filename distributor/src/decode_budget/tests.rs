@@ -206,6 +206,7 @@ fn otlp_metrics_expanding_buckets_times_attributes_are_refused() {
     let err = crate::otlp_metrics::translate::translate(
         decoded.resource_metrics,
         LIMITS.max_decoded_request_bytes,
+        &mut crate::otlp_metrics::delta::TenantStreams::new(1, std::time::Duration::from_secs(60)),
     )
     .unwrap_err();
     assert_eq!(err.limit, 1 << 20);

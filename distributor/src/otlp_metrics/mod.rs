@@ -2,10 +2,17 @@
 //! gRPC `MetricsService/Export`, translated to Prometheus series
 //! ([`translate`]) and pushed through [`Distributor::push`], so they meet
 //! the same validation, rate limit and ingester limits as remote write.
+//! Delta points are first added into per-stream running totals
+//! ([`delta`]), which the distributor keeps per tenant.
 
+pub mod delta;
+mod exponential;
 mod grpc;
 mod http;
 pub mod translate;
+
+use std::sync::PoisonError;
+use std::time::Instant;
 
 use common::tenant::TenantId;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
@@ -29,8 +36,20 @@ impl Distributor {
         tenant: &TenantId,
         resource_metrics: Vec<ResourceMetrics>,
     ) -> Result<ExportMetricsServiceResponse, DistributorError> {
-        let translated = translate::translate(resource_metrics, self.cfg.max_decoded_request_bytes)
-            .map_err(DecodeError::from)?;
+        let streams = self.otlp_deltas.tenant(tenant);
+        let translated = {
+            let mut streams = streams.lock().unwrap_or_else(PoisonError::into_inner);
+            streams.begin(Instant::now());
+            translate::translate(
+                resource_metrics,
+                self.cfg.max_decoded_request_bytes,
+                &mut streams,
+            )
+            .map_err(DecodeError::from)?
+        };
+        for &(reason, points) in &translated.discarded {
+            self.metrics.discarded(tenant, reason, points);
+        }
         let mut refused = translated.refused_points;
         let mut errors = translated.errors;
         if !translated.request.timeseries.is_empty() {

@@ -3,62 +3,84 @@
 //! (`_seconds`, `_bytes`, `_total`, `_ratio`), sanitised label names,
 //! `service.namespace/service.name` → `job`, `service.instance.id` →
 //! `instance`, the other resource attributes on one `target_info` series
-//! per resource. Delta temporality and exponential histograms are refused
-//! per metric, with the reason.
+//! per resource. Exponential histograms become native histograms
+//! ([`super::exponential`]); delta sums and histograms are added into
+//! cumulative series per stream ([`super::delta`]). Points that cannot be
+//! translated are refused one by one, with the reason, never the request.
+//! Exemplars go with their point's series (an explicit histogram's on the
+//! bucket holding the exemplar's value).
 //!
 //! A data point becomes several series (one per histogram bucket), each
 //! with a copy of the point's and the resource's labels, so the series can
 //! be far larger than the request: translation stops with
 //! [`DecodedTooLarge`] once they would pass `max_decoded_request_bytes`.
 
+use common::traces::otlp::hex;
 use opentelemetry_proto::tonic::common::v1::KeyValue as OtlpKeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::exemplar::Value as ExemplarValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
-use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, Metric, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Exemplar as OtlpExemplar, ExponentialHistogramDataPoint,
+    HistogramDataPoint, Metric, ResourceMetrics,
+};
 
+use super::delta::TenantStreams;
+use super::exponential;
 use crate::decode_budget::{Budget, DecodedTooLarge};
-use crate::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+use crate::remote_write::{
+    BucketSpan, Exemplar, Histogram, Label, Sample, TimeSeries, WriteRequest,
+};
 
 /// OTLP's "no recorded value" data point flag.
-const NO_RECORDED_VALUE: u32 = 1;
+pub(crate) const NO_RECORDED_VALUE: u32 = 1;
+
+/// Discard-counter `reason` for exponential histograms of scale below -4.
+pub(crate) const EXPONENTIAL_SCALE_INVALID: &str = "otlp-exponential-scale-invalid";
+/// Discard-counter `reason` for exponential histograms whose counts or
+/// indexes do not fit a native histogram.
+pub(crate) const EXPONENTIAL_OVERFLOW: &str = "otlp-exponential-overflow";
 
 /// The translated series, and what could not be translated.
 #[derive(Debug, Default, PartialEq)]
 pub struct Translated {
     /// A remote-write request with the series (labels sorted).
     pub request: WriteRequest,
-    /// Data points refused, with a message per refused metric.
+    /// Data points refused.
     pub refused_points: usize,
-    /// Why, one line per refused metric.
+    /// Why, one `err-cairn-<reason>: metric …` line per refused metric and reason.
     pub errors: Vec<String>,
+    /// Refused data points by discard-counter `reason`.
+    pub discarded: Vec<(&'static str, usize)>,
 }
 
-/// Translates every resource's metrics, refusing the request once its
+/// Translates every resource's metrics, adding delta points into the
+/// tenant's running totals `deltas`, and refusing the request once its
 /// series would take more than `max_decoded_request_bytes` of memory.
 pub fn translate(
     resource_metrics: Vec<ResourceMetrics>,
     max_decoded_request_bytes: usize,
+    deltas: &mut TenantStreams,
 ) -> Result<Translated, DecodedTooLarge> {
     let mut out = Translated::default();
-    let mut budget = Budget::new(max_decoded_request_bytes);
+    let mut ctx = Context {
+        out: &mut out,
+        budget: Budget::new(max_decoded_request_bytes),
+        deltas,
+        newest_ms: None,
+    };
     for rm in resource_metrics {
         let attrs = rm.resource.map(|r| r.attributes).unwrap_or_default();
         let resource_labels = resource_labels(&attrs);
-        let mut newest_ms = None;
+        ctx.newest_ms = None;
         for sm in rm.scope_metrics {
             for metric in sm.metrics {
-                translate_metric(
-                    metric,
-                    &resource_labels,
-                    &mut out,
-                    &mut newest_ms,
-                    &mut budget,
-                )?;
+                translate_metric(metric, &resource_labels, &mut ctx)?;
             }
         }
-        if let Some(ts) = newest_ms {
-            target_info(&attrs, &resource_labels, ts, &mut out, &mut budget)?;
+        if let Some(ts) = ctx.newest_ms {
+            target_info(&attrs, &resource_labels, ts, &mut ctx)?;
         }
     }
     Ok(out)
@@ -91,8 +113,7 @@ fn target_info(
     attrs: &[OtlpKeyValue],
     base: &[Label],
     ts: i64,
-    out: &mut Translated,
-    budget: &mut Budget,
+    ctx: &mut Context<'_>,
 ) -> Result<(), DecodedTooLarge> {
     let extra: Vec<Label> = attrs
         .iter()
@@ -109,49 +130,72 @@ fn target_info(
     }
     let mut labels = base.to_vec();
     labels.extend(extra);
-    push(out, "target_info", labels, 1.0, ts, budget)
+    let series = ctx.series("target_info", labels, &[])?;
+    push_sample(ctx.out, series, 1.0, ts);
+    Ok(())
+}
+
+/// Refusals of one metric's points, one message line per reason.
+struct Refusals<'a> {
+    metric: &'a str,
+    by_reason: Vec<(&'static str, usize, String)>,
+}
+
+impl<'a> Refusals<'a> {
+    fn new(metric: &'a str) -> Self {
+        Self {
+            metric,
+            by_reason: Vec::new(),
+        }
+    }
+
+    /// Counts `points` refused for `reason`, keeping the first detail.
+    fn add(&mut self, reason: &'static str, points: usize, detail: impl std::fmt::Display) {
+        match self.by_reason.iter_mut().find(|(r, _, _)| *r == reason) {
+            Some((_, n, _)) => *n += points,
+            None => self.by_reason.push((reason, points, detail.to_string())),
+        }
+    }
+
+    /// Moves the counts and messages into `out`.
+    fn finish(self, out: &mut Translated) {
+        for (reason, points, detail) in self.by_reason {
+            out.refused_points += points;
+            out.errors.push(format!(
+                "err-cairn-{reason}: metric {:?}: {points} data point(s) refused: {detail}",
+                self.metric
+            ));
+            match out.discarded.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += points,
+                None => out.discarded.push((reason, points)),
+            }
+        }
+    }
+}
+
+/// The stream identity of a delta point: its kind and the Prometheus
+/// series (name and labels, as they will be stored) it feeds.
+fn stream_key(kind: &str, name: &str, labels: &[Label]) -> String {
+    let mut key = format!("{kind}\u{ff}{name}");
+    for l in series_labels(name, labels.to_vec()) {
+        key.push('\u{ff}');
+        key.push_str(&l.name);
+        key.push('\u{fe}');
+        key.push_str(&l.value);
+    }
+    key
 }
 
 fn translate_metric(
     metric: Metric,
     resource: &[Label],
-    out: &mut Translated,
-    newest_ms: &mut Option<i64>,
-    budget: &mut Budget,
+    ctx: &mut Context<'_>,
 ) -> Result<(), DecodedTooLarge> {
     let Some(data) = metric.data else {
         return Ok(());
     };
-    let mut refuse = |points: usize, why: &str| {
-        out.refused_points += points;
-        out.errors.push(format!("metric {:?}: {why}", metric.name));
-    };
     let delta = AggregationTemporality::Delta as i32;
-    match &data {
-        Data::Sum(s) if s.aggregation_temporality == delta => {
-            refuse(
-                s.data_points.len(),
-                "delta temporality is not supported; send cumulative sums",
-            );
-            return Ok(());
-        }
-        Data::Histogram(h) if h.aggregation_temporality == delta => {
-            refuse(
-                h.data_points.len(),
-                "delta temporality is not supported; send cumulative histograms",
-            );
-            return Ok(());
-        }
-        Data::ExponentialHistogram(h) => {
-            refuse(
-                h.data_points.len(),
-                "exponential histograms are not supported",
-            );
-            return Ok(());
-        }
-        _ => {}
-    }
-    let mut track = |ts: i64| *newest_ms = Some(newest_ms.map_or(ts, |n: i64| n.max(ts)));
+    let mut refused = Refusals::new(&metric.name);
     match data {
         Data::Gauge(g) => {
             let name = metric_name(&metric.name, &metric.unit, Kind::Gauge);
@@ -159,9 +203,9 @@ fn translate_metric(
                 let (Some(v), false) = (number(&p.value), p.flags & NO_RECORDED_VALUE != 0) else {
                     continue;
                 };
-                let ts = ms(p.time_unix_nano);
-                track(ts);
-                push(out, &name, labels(resource, &p.attributes), v, ts, budget)?;
+                let ts = ctx.track(p.time_unix_nano);
+                let series = ctx.series(&name, labels(resource, &p.attributes), &p.exemplars)?;
+                push_sample(ctx.out, series, v, ts);
             }
         }
         Data::Sum(s) => {
@@ -172,64 +216,53 @@ fn translate_metric(
             };
             let name = metric_name(&metric.name, &metric.unit, kind);
             for p in s.data_points {
-                let (Some(v), false) = (number(&p.value), p.flags & NO_RECORDED_VALUE != 0) else {
+                let (Some(mut v), false) = (number(&p.value), p.flags & NO_RECORDED_VALUE != 0)
+                else {
                     continue;
                 };
-                let ts = ms(p.time_unix_nano);
-                track(ts);
-                push(out, &name, labels(resource, &p.attributes), v, ts, budget)?;
+                let labels = labels(resource, &p.attributes);
+                if s.aggregation_temporality == delta {
+                    let key = stream_key("sum", &name, &labels);
+                    match ctx
+                        .deltas
+                        .add_number(key, p.start_time_unix_nano, p.time_unix_nano, v)
+                    {
+                        Ok(total) => v = total,
+                        Err(e) => {
+                            refused.add(e.reason(), 1, e);
+                            continue;
+                        }
+                    }
+                }
+                let ts = ctx.track(p.time_unix_nano);
+                let series = ctx.series(&name, labels, &p.exemplars)?;
+                push_sample(ctx.out, series, v, ts);
             }
         }
         Data::Histogram(h) => {
             let name = metric_name(&metric.name, &metric.unit, Kind::Histogram);
-            for p in h.data_points {
+            for mut p in h.data_points {
                 if p.flags & NO_RECORDED_VALUE != 0 {
                     continue;
                 }
-                let ts = ms(p.time_unix_nano);
-                track(ts);
                 let base = labels(resource, &p.attributes);
-                let mut cumulative = 0u64;
-                for (i, count) in p.bucket_counts.iter().enumerate() {
-                    cumulative = cumulative.saturating_add(*count);
-                    let le = p
-                        .explicit_bounds
-                        .get(i)
-                        .map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
-                    let mut l = base.clone();
-                    l.push(Label::new("le", le));
-                    push(
-                        out,
-                        &format!("{name}_bucket"),
-                        l,
-                        cumulative as f64,
-                        ts,
-                        budget,
-                    )?;
+                if h.aggregation_temporality == delta {
+                    let key = stream_key("histogram", &name, &base);
+                    if let Err(e) = ctx.deltas.add_histogram(key, &mut p) {
+                        refused.add(e.reason(), 1, e);
+                        continue;
+                    }
                 }
-                if p.bucket_counts.is_empty() {
-                    let mut l = base.clone();
-                    l.push(Label::new("le", "+Inf"));
-                    push(
-                        out,
-                        &format!("{name}_bucket"),
-                        l,
-                        p.count as f64,
-                        ts,
-                        budget,
-                    )?;
-                }
-                if let Some(sum) = p.sum {
-                    push(out, &format!("{name}_sum"), base.clone(), sum, ts, budget)?;
-                }
-                push(
-                    out,
-                    &format!("{name}_count"),
-                    base,
-                    p.count as f64,
-                    ts,
-                    budget,
-                )?;
+                let ts = ctx.track(p.time_unix_nano);
+                explicit_histogram(ctx, &name, base, &p, ts)?;
+            }
+        }
+        Data::ExponentialHistogram(h) => {
+            let name = metric_name(&metric.name, &metric.unit, Kind::Histogram);
+            let is_delta = h.aggregation_temporality == delta;
+            for p in h.data_points {
+                let base = labels(resource, &p.attributes);
+                exponential_histogram(ctx, &name, base, p, is_delta, &mut refused)?;
             }
         }
         Data::Summary(s) => {
@@ -238,51 +271,190 @@ fn translate_metric(
                 if p.flags & NO_RECORDED_VALUE != 0 {
                     continue;
                 }
-                let ts = ms(p.time_unix_nano);
-                track(ts);
+                let ts = ctx.track(p.time_unix_nano);
                 let base = labels(resource, &p.attributes);
                 for q in &p.quantile_values {
                     let mut l = base.clone();
                     l.push(Label::new("quantile", format_float(q.quantile)));
-                    push(out, &name, l, q.value, ts, budget)?;
+                    let series = ctx.series(&name, l, &[])?;
+                    push_sample(ctx.out, series, q.value, ts);
                 }
-                push(out, &format!("{name}_sum"), base.clone(), p.sum, ts, budget)?;
-                push(
-                    out,
-                    &format!("{name}_count"),
-                    base,
-                    p.count as f64,
-                    ts,
-                    budget,
-                )?;
+                let series = ctx.series(&format!("{name}_sum"), base.clone(), &[])?;
+                push_sample(ctx.out, series, p.sum, ts);
+                let series = ctx.series(&format!("{name}_count"), base, &[])?;
+                push_sample(ctx.out, series, p.count as f64, ts);
             }
         }
-        Data::ExponentialHistogram(_) => {}
     }
+    refused.finish(ctx.out);
     Ok(())
 }
 
-/// Appends one series of one sample, once `budget` allows its size.
-fn push(
-    out: &mut Translated,
+/// The native histogram series of an exponential histogram point, added
+/// into its stream's total first when it is a delta.
+fn exponential_histogram(
+    ctx: &mut Context<'_>,
     name: &str,
-    mut labels: Vec<Label>,
-    value: f64,
-    ts: i64,
-    budget: &mut Budget,
+    base: Vec<Label>,
+    mut p: ExponentialHistogramDataPoint,
+    is_delta: bool,
+    refused: &mut Refusals<'_>,
 ) -> Result<(), DecodedTooLarge> {
-    budget.charge(
-        std::mem::size_of::<TimeSeries>()
-            + std::mem::size_of::<Sample>()
-            + name.len()
-            + labels
-                .iter()
-                .map(|l| std::mem::size_of::<Label>() + l.name.len() + l.value.len())
-                .sum::<usize>(),
+    let refuse = |refused: &mut Refusals<'_>, e: exponential::NativeError| {
+        let reason = match e {
+            exponential::NativeError::ScaleTooSmall(_) => EXPONENTIAL_SCALE_INVALID,
+            exponential::NativeError::Overflow => EXPONENTIAL_OVERFLOW,
+        };
+        refused.add(reason, 1, e);
+    };
+    if p.scale < exponential::MIN_SCHEMA {
+        // Before the delta total: a refused point must not start a stream.
+        refuse(refused, exponential::NativeError::ScaleTooSmall(p.scale));
+        return Ok(());
+    }
+    if is_delta && p.flags & NO_RECORDED_VALUE == 0 {
+        let key = stream_key("exponential", name, &base);
+        if let Err(e) = ctx.deltas.add_exponential(key, &mut p) {
+            refused.add(e.reason(), 1, e);
+            return Ok(());
+        }
+    }
+    let histogram = match exponential::to_native(&p, ms(p.time_unix_nano)) {
+        Ok(h) => h,
+        Err(e) => {
+            refuse(refused, e);
+            return Ok(());
+        }
+    };
+    ctx.track(p.time_unix_nano);
+    let buckets = histogram.positive_deltas.len() + histogram.negative_deltas.len();
+    let spans = histogram.positive_spans.len() + histogram.negative_spans.len();
+    ctx.budget.charge(
+        std::mem::size_of::<Histogram>()
+            + buckets * std::mem::size_of::<i64>()
+            + spans * std::mem::size_of::<BucketSpan>(),
     )?;
+    let mut series = ctx.series(name, base, &p.exemplars)?;
+    series.histograms.push(histogram);
+    ctx.out.request.timeseries.push(series);
+    Ok(())
+}
+
+/// The `_bucket` (cumulative, one per bound and `+Inf`), `_sum` and
+/// `_count` series of an explicit-bucket histogram point; each exemplar
+/// goes on the first bucket whose bound holds its value, as Prometheus does.
+fn explicit_histogram(
+    ctx: &mut Context<'_>,
+    name: &str,
+    base: Vec<Label>,
+    p: &HistogramDataPoint,
+    ts: i64,
+) -> Result<(), DecodedTooLarge> {
+    let bucket_name = format!("{name}_bucket");
+    let bucket_of = |e: &OtlpExemplar| {
+        let v = exemplar_value(e);
+        p.explicit_bounds
+            .iter()
+            .position(|b| v <= *b)
+            .unwrap_or(p.explicit_bounds.len())
+    };
+    let mut cumulative = 0u64;
+    let buckets = p.bucket_counts.len().max(1);
+    for i in 0..buckets {
+        let count = match p.bucket_counts.get(i) {
+            Some(c) => {
+                cumulative = cumulative.saturating_add(*c);
+                cumulative
+            }
+            None => p.count,
+        };
+        let le = p
+            .explicit_bounds
+            .get(i)
+            .map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
+        let mut l = base.clone();
+        l.push(Label::new("le", le));
+        let exemplars: Vec<OtlpExemplar> = p
+            .exemplars
+            .iter()
+            .filter(|e| bucket_of(e).min(buckets - 1) == i)
+            .cloned()
+            .collect();
+        let series = ctx.series(&bucket_name, l, &exemplars)?;
+        push_sample(ctx.out, series, count as f64, ts);
+    }
+    if let Some(sum) = p.sum {
+        let series = ctx.series(&format!("{name}_sum"), base.clone(), &[])?;
+        push_sample(ctx.out, series, sum, ts);
+    }
+    let series = ctx.series(&format!("{name}_count"), base, &[])?;
+    push_sample(ctx.out, series, p.count as f64, ts);
+    Ok(())
+}
+
+/// What translating one request works with.
+struct Context<'a> {
+    out: &'a mut Translated,
+    budget: Budget,
+    deltas: &'a mut TenantStreams,
+    /// Newest point of the current resource, for its `target_info`.
+    newest_ms: Option<i64>,
+}
+
+impl Context<'_> {
+    /// `ns` in milliseconds, remembered as the resource's newest if it is.
+    fn track(&mut self, ns: u64) -> i64 {
+        let ts = ms(ns);
+        self.newest_ms = Some(self.newest_ms.map_or(ts, |n| n.max(ts)));
+        ts
+    }
+
+    /// An empty series `name{labels}` with `exemplars`, once the budget
+    /// allows its size.
+    fn series(
+        &mut self,
+        name: &str,
+        labels: Vec<Label>,
+        exemplars: &[OtlpExemplar],
+    ) -> Result<TimeSeries, DecodedTooLarge> {
+        let label_bytes = |l: &[Label]| {
+            l.iter()
+                .map(|l| std::mem::size_of::<Label>() + l.name.len() + l.value.len())
+                .sum::<usize>()
+        };
+        let exemplars: Vec<Exemplar> = exemplars.iter().map(exemplar).collect();
+        self.budget.charge(
+            std::mem::size_of::<TimeSeries>()
+                + std::mem::size_of::<Sample>()
+                + name.len()
+                + label_bytes(&labels)
+                + exemplars
+                    .iter()
+                    .map(|e| std::mem::size_of::<Exemplar>() + label_bytes(&e.labels))
+                    .sum::<usize>(),
+        )?;
+        Ok(TimeSeries {
+            labels: series_labels(name, labels),
+            exemplars,
+            ..Default::default()
+        })
+    }
+}
+
+/// Appends `series` with its one float sample.
+fn push_sample(out: &mut Translated, mut series: TimeSeries, value: f64, ts: i64) {
+    series.samples.push(Sample {
+        value,
+        timestamp: ts,
+    });
+    out.request.timeseries.push(series);
+}
+
+/// `labels` plus `__name__`, sorted; attributes that sanitise to one name
+/// get their values joined with `;` (as Prometheus).
+fn series_labels(name: &str, mut labels: Vec<Label>) -> Vec<Label> {
     labels.push(Label::new("__name__", name));
     labels.sort_by(|a, b| a.name.cmp(&b.name));
-    // Attributes that sanitise to one name: values joined with ';' (as Prometheus).
     let mut merged: Vec<Label> = Vec::with_capacity(labels.len());
     for l in labels {
         match merged.last_mut() {
@@ -293,15 +465,36 @@ fn push(
             _ => merged.push(l),
         }
     }
-    out.request.timeseries.push(TimeSeries {
-        labels: merged,
-        samples: vec![Sample {
-            value,
-            timestamp: ts,
-        }],
-        ..Default::default()
-    });
-    Ok(())
+    merged
+}
+
+/// An OTLP exemplar as Prometheus keeps it: its filtered attributes plus
+/// `trace_id` / `span_id` (hex) as labels.
+fn exemplar(e: &OtlpExemplar) -> Exemplar {
+    let mut labels: Vec<Label> = e
+        .filtered_attributes
+        .iter()
+        .map(|kv| Label::new(label_name(&kv.key), value_text(kv)))
+        .collect();
+    if !e.trace_id.is_empty() {
+        labels.push(Label::new("trace_id", hex(&e.trace_id)));
+    }
+    if !e.span_id.is_empty() {
+        labels.push(Label::new("span_id", hex(&e.span_id)));
+    }
+    Exemplar {
+        labels,
+        value: exemplar_value(e),
+        timestamp: ms(e.time_unix_nano),
+    }
+}
+
+fn exemplar_value(e: &OtlpExemplar) -> f64 {
+    match e.value {
+        Some(ExemplarValue::AsDouble(d)) => d,
+        Some(ExemplarValue::AsInt(i)) => i as f64,
+        None => 0.0,
+    }
 }
 
 fn labels(resource: &[Label], attrs: &[OtlpKeyValue]) -> Vec<Label> {

@@ -52,16 +52,15 @@ pub fn api_timestamp(t: i64) -> String {
 /// with only non-empty buckets; `rule` says which bounds are inclusive
 /// (0: upper, 1: lower, 3: both, as for the zero bucket).
 pub fn api_histogram(h: &common::histogram::FloatHistogram) -> String {
+    use super::histogram::buckets::Closed;
     let buckets: Vec<String> = super::histogram::buckets::all(h)
         .into_iter()
         .filter(|b| b.count != 0.0)
         .map(|b| {
-            let rule = if b.lower < 0.0 && b.upper > 0.0 && !h.uses_custom_buckets() {
-                3
-            } else if b.upper <= 0.0 && !h.uses_custom_buckets() {
-                1
-            } else {
-                0
+            let rule = match b.closed {
+                Closed::Upper => 0,
+                Closed::Lower => 1,
+                Closed::Both => 3,
             };
             format!(
                 "[{rule},\"{}\",\"{}\",\"{}\"]",
@@ -103,17 +102,16 @@ pub fn go_g(v: f64) -> String {
 /// `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (0.5,1]:1}` (the
 /// label value `count_values` gives histograms).
 pub fn histogram_text(h: &common::histogram::FloatHistogram) -> String {
+    use super::histogram::buckets::Closed;
     let mut out = format!("{{count:{}, sum:{}", go_g(h.count), go_g(h.sum));
     for b in super::histogram::buckets::all(h)
         .into_iter()
         .filter(|b| b.count != 0.0)
     {
-        let zero = b.lower < 0.0 && b.upper > 0.0 && !h.uses_custom_buckets();
-        let negative = b.upper <= 0.0 && !h.uses_custom_buckets();
-        let (open, close) = match (zero, negative) {
-            (true, _) => ('[', ']'),
-            (_, true) => ('[', ')'),
-            _ => ('(', ']'),
+        let (open, close) = match b.closed {
+            Closed::Upper => ('(', ']'),
+            Closed::Lower => ('[', ')'),
+            Closed::Both => ('[', ']'),
         };
         out.push_str(&format!(
             ", {open}{},{}{close}:{}",

@@ -5,12 +5,25 @@
 
 use common::histogram::FloatHistogram;
 
+/// Which of a bucket's bounds are inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Closed {
+    /// `(lower, upper]`: positive and custom buckets.
+    #[default]
+    Upper,
+    /// `[lower, upper)`: negative buckets.
+    Lower,
+    /// `[lower, upper]`: the zero bucket (even when its threshold is 0).
+    Both,
+}
+
 /// One bucket with its bounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct Bucket {
     pub lower: f64,
     pub upper: f64,
     pub count: f64,
+    pub closed: Closed,
 }
 
 /// Upper bound of exponential bucket `index` at `schema`: `2^(index * 2^-schema)`.
@@ -36,6 +49,7 @@ pub(crate) fn all(h: &FloatHistogram) -> Vec<Bucket> {
                     lower,
                     upper: bound(i),
                     count,
+                    closed: Closed::Upper,
                 })
             })
             .collect();
@@ -49,6 +63,7 @@ pub(crate) fn all(h: &FloatHistogram) -> Vec<Bucket> {
             lower: -upper_bound(i, h.schema),
             upper: -upper_bound(i - 1, h.schema).max(zt),
             count,
+            closed: Closed::Lower,
         })
         .collect();
     if h.zero_count != 0.0 {
@@ -56,12 +71,14 @@ pub(crate) fn all(h: &FloatHistogram) -> Vec<Bucket> {
             lower: -zt,
             upper: zt,
             count: h.zero_count,
+            closed: Closed::Both,
         });
     }
     out.extend(h.positive().into_iter().map(|(i, count)| Bucket {
         lower: upper_bound(i - 1, h.schema).max(zt),
         upper: upper_bound(i, h.schema),
         count,
+        closed: Closed::Upper,
     }));
     out
 }
@@ -87,5 +104,20 @@ mod tests {
         assert_eq!(b.len(), 3);
         assert_eq!((b[1].lower, b[1].upper), (0.5, 1.0));
         assert_eq!((b[2].lower, b[2].upper), (1.0, 2.0));
+    }
+
+    #[test]
+    fn the_zero_bucket_is_closed_on_both_sides_even_with_threshold_0() {
+        let h = FloatHistogram {
+            zero_count: 2.0,
+            negative_spans: vec![Span {
+                offset: 0,
+                length: 1,
+            }],
+            negative_buckets: vec![1.0],
+            ..FloatHistogram::default()
+        };
+        let closed: Vec<Closed> = all(&h).iter().map(|b| b.closed).collect();
+        assert_eq!(closed, [Closed::Lower, Closed::Both]);
     }
 }

@@ -27,11 +27,7 @@ pub(crate) fn quantile(q: f64, h: &FloatHistogram) -> f64 {
         (1.0 - q) * h.count
     };
     let mut count = 0.0;
-    let mut bucket = Bucket {
-        lower: 0.0,
-        upper: 0.0,
-        count: 0.0,
-    };
+    let mut bucket = Bucket::default();
     for b in all.into_iter().filter(|b| b.count != 0.0) {
         bucket = b;
         count += b.count;
