@@ -12,7 +12,7 @@
 //! `/api/v1/query_exemplars` and `/api/v1/metadata`.
 
 use distributor::remote_write::metric_metadata::MetricType;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::Cairn;
 use crate::support::remote_write::{body as v1_body, series as v1_series};
@@ -185,28 +185,11 @@ async fn assert_histogram(
         shape.zero,
         shape.custom,
     );
-    // The zero bucket's boundary rule has its own test
-    // (zero_bucket_of_threshold_zero_is_closed_as_in_prometheus).
-    assert_eq!(
-        without_zero_bucket_rule(&r[0]["histogram"][1]),
-        without_zero_bucket_rule(&want),
-        "{tenant}: {query}"
-    );
+    assert_eq!(r[0]["histogram"][1], want, "{tenant}: {query}");
     let count = one_value(cairn, tenant, &format!("histogram_count({query})"), t).await;
     assert_eq!(count, want["count"], "{tenant}: histogram_count");
     let got_sum = one_value(cairn, tenant, &format!("histogram_sum({query})"), t).await;
     assert_eq!(got_sum, sum, "{tenant}: histogram_sum");
-}
-
-/// `histogram` with the boundary rule of its zero bucket blanked.
-fn without_zero_bucket_rule(histogram: &Value) -> Value {
-    let mut h = histogram.clone();
-    if let Some(buckets) = h["buckets"].as_array_mut() {
-        for b in buckets.iter_mut().filter(|b| b[1] == "-0" && b[2] == "0") {
-            b[0] = Value::Null;
-        }
-    }
-    h
 }
 
 async fn quantile(cairn: &Cairn, tenant: &str, q: f64, labels: &[(&str, &str)], t: i64) -> f64 {
@@ -733,29 +716,6 @@ async fn multiple_histograms_with_metadata() {
         },
     ];
     histogram_cases(&cairn, "t", &cases).await;
-}
-
-/// Not a suite case: the query API writes the zero bucket as Prometheus
-/// does, closed on both sides (boundary rule 3), also when its threshold
-/// is 0 as in every histogram the suite sends.
-#[tokio::test]
-async fn zero_bucket_of_threshold_zero_is_closed_as_in_prometheus() {
-    let (_dir, cairn) = start().await;
-    let labels = &[("__name__", "minimal_hist")];
-    let mut batch = Batch::default();
-    let now = batch.now;
-    batch.histogram(labels, POS_NEG_ZERO.histogram(1.0), 0);
-    let want = Want {
-        histograms: 1,
-        ..Default::default()
-    };
-    run(&cairn, "t", batch, want, true).await;
-    let r = result(&cairn, "t", &selector(labels), now).await;
-    assert_eq!(
-        r[0]["histogram"][1]["buckets"][2],
-        json!([3, "-0", "0", "1"]),
-        "{r:?}"
-    );
 }
 
 // --- exemplar_test.go ---
