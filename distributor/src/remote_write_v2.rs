@@ -7,11 +7,11 @@
 //! exemplars and metadata point into it by index. [`decode`] unsnappies the
 //! body and checks its sizes exactly as [`remote_write::decode`] does, then
 //! resolves every reference into 1.0 labels, charging what the strings it
-//! copies will take against `max_decoded_request_bytes` (the same symbol may
-//! be referenced a million times) before copying any, so the translation
-//! is as bounded as the decoding. A reference outside the table, an odd number of label
-//! references, or a table whose first symbol is not `""` make the body
-//! corrupt ([`SymbolError`], answered 400): a sender that gets those wrong
+//! copies will take against `max_decoded_request_bytes` (the same symbol
+//! may be referenced a million times) before copying any, so the
+//! translation is as bounded as the decoding. A reference outside the
+//! table, an odd number of label references, or a table whose first symbol
+//! is not `""` make the body corrupt ([`SymbolError`], answered 400): a sender that gets those wrong
 //! cannot be trusted with any of the request.
 //!
 //! What the translation decides:
