@@ -48,9 +48,6 @@ pub struct SeriesExemplars {
 /// Why an exemplar's labels are not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExemplarLabelError {
-    /// Prometheus and Mimir refuse exemplars without labels.
-    #[error("exemplar missing labels")]
-    Missing,
     /// The label set is longer than [`MAX_LABEL_SET_RUNES`].
     #[error(
         "exemplar labels have {runes} UTF-8 characters, exceeding the limit of {MAX_LABEL_SET_RUNES}"
@@ -61,8 +58,10 @@ pub enum ExemplarLabelError {
     },
 }
 
-/// Checks an exemplar's labels like Prometheus: present, and at most
-/// [`MAX_LABEL_SET_RUNES`] runes in all names and values together.
+/// Checks an exemplar's labels like Prometheus: at most
+/// [`MAX_LABEL_SET_RUNES`] runes in all names and values together. An
+/// exemplar without labels is accepted, as Prometheus and the remote-write
+/// 2.0 compliance suite expect (Mimir drops it).
 ///
 /// ```
 /// use cairn_common::exemplar::check_labels;
@@ -71,9 +70,6 @@ pub enum ExemplarLabelError {
 /// assert!(check_labels(&Labels::from_pairs([("trace_id", "x".repeat(121))])).is_err());
 /// ```
 pub fn check_labels(labels: &Labels) -> Result<(), ExemplarLabelError> {
-    if labels.is_empty() {
-        return Err(ExemplarLabelError::Missing);
-    }
     let runes: usize = labels
         .iter()
         .map(|l| l.name.chars().count() + l.value.chars().count())

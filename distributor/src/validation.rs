@@ -25,8 +25,6 @@ use crate::remote_write::{self, TimeSeries, WriteRequest};
 
 /// Discard-counter `reason`s for exemplars and metadata (Mimir's IDs).
 pub(crate) mod reason {
-    /// An exemplar without labels.
-    pub(crate) const EXEMPLAR_LABELS_MISSING: &str = "exemplar-labels-missing";
     /// An exemplar whose labels exceed 128 runes.
     pub(crate) const EXEMPLAR_LABELS_TOO_LONG: &str = "exemplar-labels-too-long";
     /// An exemplar label name that is not `[a-zA-Z_][a-zA-Z0-9_]*`.
@@ -130,11 +128,8 @@ fn validate_exemplars(series: &Labels, raw: Vec<remote_write::Exemplar>, out: &m
                 })
                 .collect(),
         );
-        let problem = if let Err(err) = exemplar::check_labels(&labels) {
-            Some(match err {
-                ExemplarLabelError::Missing => reason::EXEMPLAR_LABELS_MISSING,
-                ExemplarLabelError::TooLong { .. } => reason::EXEMPLAR_LABELS_TOO_LONG,
-            })
+        let problem = if exemplar::check_labels(&labels).is_err() {
+            Some(reason::EXEMPLAR_LABELS_TOO_LONG)
         } else if labels.iter().any(|l| !is_valid_label_name(&l.name)) {
             Some(reason::EXEMPLAR_LABEL_INVALID)
         } else if e.timestamp == 0 {

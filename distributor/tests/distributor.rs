@@ -496,14 +496,15 @@ async fn invalid_exemplars_and_metadata_are_dropped_and_counted_without_failing_
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(server.ingester.series_of("team-a").len(), 1);
+    // An exemplar without labels is kept, as in Prometheus.
     let got = server.ingester.exemplars_of("team-a");
-    assert_eq!(got[0].exemplars.len(), 1);
+    assert_eq!(got[0].exemplars.len(), 2);
     assert_eq!(got[0].exemplars[0].labels.get("trace_id"), Some(&*at_limit));
+    assert!(got[0].exemplars[1].labels.is_empty());
     assert!(server.ingester.metadata_of("team-a").is_empty());
     let metrics = server.metrics();
     for line in [
         r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-labels-too-long"} 1"#,
-        r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-labels-missing"} 1"#,
         r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-timestamp-invalid"} 1"#,
         r#"cairn_discarded_exemplars_total{tenant="team-a",reason="exemplar-label-invalid"} 1"#,
         r#"cairn_discarded_metadata_total{tenant="team-a",reason="metadata-missing-metric-name"} 1"#,

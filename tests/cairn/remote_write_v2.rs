@@ -778,7 +778,7 @@ async fn sample_cases(cairn: &Cairn, tenant: &str, cases: &[SampleCase<'_>]) {
 #[tokio::test]
 async fn exemplars_test_cases() {
     let (_dir, cairn) = start().await;
-    let cases: [(&str, Ls<'_>, Ls<'_>, f64); 6] = [
+    let cases: [(&str, Ls<'_>, Ls<'_>, f64); 7] = [
         (
             "basic_exemplar",
             &[("__name__", "http_requests_total"), ("job", "api")],
@@ -806,6 +806,12 @@ async fn exemplars_test_cases() {
                 ("endpoint", "/login"),
             ],
             0.05,
+        ),
+        (
+            "exemplar_no_labels",
+            &[("__name__", "simple_counter")],
+            &[],
+            1.0,
         ),
         (
             "exemplar_with_special_chars",
