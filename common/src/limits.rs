@@ -20,6 +20,20 @@ use crate::auth::cidr::Cidr;
 use crate::auth::token::AuthToken;
 use crate::tenant::TenantId;
 
+/// Which metric and label names a tenant's series may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameValidationScheme {
+    /// Any non-empty UTF-8 name (`http.server.duration`), as Prometheus 3
+    /// accepts and the remote-write 2.0 specification requires; PromQL
+    /// selects such names quoted: `{"http.server.duration"}`.
+    #[default]
+    Utf8,
+    /// Only `[a-zA-Z_:][a-zA-Z0-9_:]*` metric names and
+    /// `[a-zA-Z_][a-zA-Z0-9_]*` label names (Prometheus 2).
+    Legacy,
+}
+
 /// Every per-tenant limit. Zero means "unlimited" for the count limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -38,6 +52,9 @@ pub struct Limits {
     pub max_label_names_per_series: usize,
     /// Longest label name, in bytes.
     pub max_label_name_length: usize,
+    /// Which metric and label names remote write and OTLP accept (Mimir's
+    /// `name_validation_scheme`).
+    pub name_validation_scheme: NameValidationScheme,
     /// Longest label value, in bytes.
     pub max_label_value_length: usize,
     /// How far in the future a sample, log line or span (its start or end)
@@ -148,6 +165,7 @@ impl Default for Limits {
             max_global_series_per_user: 150_000,
             max_label_names_per_series: 30,
             max_label_name_length: 1024,
+            name_validation_scheme: NameValidationScheme::Utf8,
             max_label_value_length: 2048,
             creation_grace_period: Duration::from_secs(600),
             // Cortex's `reject_old_samples_max_age`: old enough for any

@@ -353,7 +353,7 @@ mod tests {
             },
             Limits::default(),
         );
-        let s = d.push(&tenant(), request(&["a", "1bad"])).await.unwrap();
+        let s = d.push(&tenant(), request(&["a", ""])).await.unwrap();
         assert_eq!(s.rejected.len(), 2);
         assert!(!s.only_limits());
     }
@@ -405,7 +405,7 @@ mod tests {
             },
             Limits::default(),
         );
-        let s = d.push(&tenant(), request(&["1bad"])).await.unwrap();
-        assert_eq!(s.rejected[0].reason, DiscardReason::InvalidMetricName);
+        let s = d.push(&tenant(), request(&[""])).await.unwrap();
+        assert_eq!(s.rejected[0].reason, DiscardReason::MissingMetricName);
     }
 }

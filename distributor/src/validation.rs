@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::discard::DiscardReason;
 use common::exemplar::{self, Exemplar, ExemplarLabelError, SeriesExemplars};
 use common::labels::{Label, Labels, METRIC_NAME};
-use common::limits::Limits;
+use common::limits::{Limits, NameValidationScheme};
 use common::metadata::{MetricMetadata, MetricType};
 use common::push::{PushSeries, Rejection};
 use common::series::Sample;
@@ -116,7 +116,12 @@ fn check_metadata(m: remote_write::MetricMetadata) -> Result<MetricMetadata, &'s
 
 /// The valid exemplars of a valid series, sorted by timestamp; the dropped
 /// ones are tallied in `out`.
-fn validate_exemplars(series: &Labels, raw: Vec<remote_write::Exemplar>, out: &mut Validated) {
+fn validate_exemplars(
+    series: &Labels,
+    raw: Vec<remote_write::Exemplar>,
+    scheme: NameValidationScheme,
+    out: &mut Validated,
+) {
     let mut exemplars = Vec::with_capacity(raw.len());
     for e in raw {
         let labels = Labels::new(
@@ -130,7 +135,7 @@ fn validate_exemplars(series: &Labels, raw: Vec<remote_write::Exemplar>, out: &m
         );
         let problem = if exemplar::check_labels(&labels).is_err() {
             Some(reason::EXEMPLAR_LABELS_TOO_LONG)
-        } else if labels.iter().any(|l| !is_valid_label_name(&l.name)) {
+        } else if labels.iter().any(|l| !label_name_ok(&l.name, scheme)) {
             Some(reason::EXEMPLAR_LABEL_INVALID)
         } else if e.timestamp == 0 {
             Some(reason::EXEMPLAR_TIMESTAMP_INVALID)
@@ -177,7 +182,7 @@ fn validate_series(ts: TimeSeries, limits: &Limits, window: &TimeWindow, out: &m
         return;
     }
     let labels = Labels::from_sorted(labels);
-    validate_exemplars(&labels, ts.exemplars, out);
+    validate_exemplars(&labels, ts.exemplars, limits.name_validation_scheme, out);
 
     let mut too_old = OutOfWindow::default();
     let mut too_new = OutOfWindow::default();
@@ -280,7 +285,7 @@ fn check_labels(labels: &[Label], limits: &Limits) -> Result<(), (DiscardReason,
             "received a series without a metric name".into(),
         ));
     };
-    if !is_valid_metric_name(&name.value) {
+    if !metric_name_ok(&name.value, limits.name_validation_scheme) {
         return Err((
             DiscardReason::InvalidMetricName,
             format!(
@@ -301,7 +306,7 @@ fn check_labels(labels: &[Label], limits: &Limits) -> Result<(), (DiscardReason,
     }
     let mut previous: Option<&str> = None;
     for l in labels {
-        if !is_valid_label_name(&l.name) {
+        if !label_name_ok(&l.name, limits.name_validation_scheme) {
             return Err((
                 DiscardReason::InvalidLabel,
                 format!(
@@ -362,6 +367,23 @@ fn check_labels(labels: &[Label], limits: &Limits) -> Result<(), (DiscardReason,
 /// True when a count or length limit is set (non-zero) and `actual` is over it.
 pub(crate) fn exceeds(actual: usize, limit: usize) -> bool {
     limit != 0 && actual > limit
+}
+
+/// Whether `name` may name a metric under `scheme` (names are UTF-8
+/// already: protobuf strings are checked on decode).
+fn metric_name_ok(name: &str, scheme: NameValidationScheme) -> bool {
+    match scheme {
+        NameValidationScheme::Utf8 => !name.is_empty(),
+        NameValidationScheme::Legacy => is_valid_metric_name(name),
+    }
+}
+
+/// Whether `name` may name a label under `scheme`.
+fn label_name_ok(name: &str, scheme: NameValidationScheme) -> bool {
+    match scheme {
+        NameValidationScheme::Utf8 => !name.is_empty(),
+        NameValidationScheme::Legacy => is_valid_label_name(name),
+    }
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
@@ -489,6 +511,7 @@ mod tests {
             max_label_names_per_series: 3,
             max_label_name_length: 8,
             max_label_value_length: 5,
+            name_validation_scheme: NameValidationScheme::Legacy,
             ..Limits::default()
         };
         let cases: &[(&[(&str, &str)], DiscardReason)] = &[
@@ -513,6 +536,16 @@ mod tests {
         for (labels, want) in cases {
             assert_eq!(only_reason(labels, &tight).0, *want, "{labels:?}");
         }
+        // Under the default UTF-8 scheme only an empty name is invalid.
+        let utf8 = Limits {
+            name_validation_scheme: NameValidationScheme::Utf8,
+            ..tight
+        };
+        let v = run(
+            vec![series(&[("__name__", "1up"), ("b-c", "x")], &[NOW])],
+            &utf8,
+        );
+        assert!(v.rejected.is_empty());
     }
 
     #[test]
@@ -534,6 +567,21 @@ mod tests {
         assert!(!is_valid_label_name("a:b"));
         assert!(!is_valid_metric_name(""));
         assert!(is_valid_label_name("_a1"));
+    }
+
+    #[test]
+    fn utf8_names_need_only_be_non_empty_and_legacy_names_are_prometheus_2s() {
+        use NameValidationScheme::{Legacy, Utf8};
+        for name in ["http.server.duration", "a b", "🌍", "job:up"] {
+            assert!(
+                metric_name_ok(name, Utf8) && label_name_ok(name, Utf8),
+                "{name}"
+            );
+        }
+        assert!(!metric_name_ok("", Utf8) && !label_name_ok("", Utf8));
+        assert!(!metric_name_ok("http.server.duration", Legacy));
+        assert!(!label_name_ok("k8s.pod", Legacy));
+        assert!(metric_name_ok("job:up", Legacy) && !label_name_ok("job:up", Legacy));
     }
 
     #[test]

@@ -24,6 +24,15 @@ use support::{Server, body, now_ms, request_body, series};
 
 const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
 
+/// Default limits with Prometheus 2's metric and label name rules, which
+/// the tests of invalid names need (the default accepts any UTF-8 name).
+fn legacy_names() -> Limits {
+    Limits {
+        name_validation_scheme: common::limits::NameValidationScheme::Legacy,
+        ..Limits::default()
+    }
+}
+
 #[tokio::test]
 async fn valid_push_reaches_the_ingester_bit_exact() {
     let server = Server::start(Limits::default()).await;
@@ -62,7 +71,7 @@ async fn each_invalid_series_gets_400_naming_it_while_valid_series_are_forwarded
         max_label_value_length: 10,
         past_grace_period: Duration::from_secs(3600),
         creation_grace_period: Duration::from_secs(600),
-        ..Limits::default()
+        ..legacy_names()
     };
     let server = Server::start(limits).await;
     let too_old = {
@@ -175,7 +184,7 @@ async fn each_invalid_series_gets_400_naming_it_while_valid_series_are_forwarded
 
 #[tokio::test]
 async fn discarded_counter_counts_each_reason() {
-    let server = Server::start(Limits::default()).await;
+    let server = Server::start(legacy_names()).await;
     let reply = server
         .push(
             "team-a",
@@ -471,7 +480,7 @@ async fn metadata_only_request_is_forwarded() {
 
 #[tokio::test]
 async fn invalid_exemplars_and_metadata_are_dropped_and_counted_without_failing_the_push() {
-    let server = Server::start(Limits::default()).await;
+    let server = Server::start(legacy_names()).await;
     let now = now_ms();
     let mut s = series(UP, &[1.0]);
     // 8 + 120 runes is the most Prometheus accepts; one more is too long.

@@ -340,10 +340,22 @@ async fn single_metric() {
         ("instance", "localhost:9090"),
     ];
     let nameless = &[("job", "testjob"), ("instance", "localhost:9090")];
-    let cases: [(&str, Ls<'_>, bool); 5] = [
+    let dots = &[
+        ("__name__", "resource.cpu.usage"),
+        ("job.name", "testjob"),
+        ("instance.name", "localhost:9090"),
+    ];
+    let spaces = &[
+        ("__name__", "resource cpu usage"),
+        ("job name", "testjob"),
+        ("instance name", "localhost:9090"),
+    ];
+    let cases: [(&str, Ls<'_>, bool); 7] = [
         ("simple metric", up, true),
         ("simple metric with multiple labels", job, true),
         ("simple metric with newlines", newlines, true),
+        ("simple metric with dots", dots, true),
+        ("simple metric with spaces", spaces, true),
         ("simple metric without name label", nameless, false),
         ("empty metric", &[], false),
     ];

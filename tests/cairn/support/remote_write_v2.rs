@@ -322,7 +322,15 @@ pub fn selector(labels: &[(&str, &str)]) -> String {
     let pairs: Vec<String> = labels
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(n, v)| format!("{n}={v:?}"))
+        .map(|(n, v)| {
+            // Prometheus 3 syntax: a UTF-8 label name is quoted.
+            let legacy = n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if legacy {
+                format!("{n}={v:?}")
+            } else {
+                format!("{n:?}={v:?}")
+            }
+        })
         .collect();
     format!("{{{}}}", pairs.join(", "))
 }
