@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use std::time::Duration;
 
 use common::discard::DiscardReason;
-use common::exemplar::{self, Exemplar, ExemplarLabelError, SeriesExemplars};
+use common::exemplar::{self, Exemplar, SeriesExemplars};
 use common::labels::{Label, Labels, METRIC_NAME};
 use common::limits::{Limits, NameValidationScheme};
 use common::metadata::{MetricMetadata, MetricType};
