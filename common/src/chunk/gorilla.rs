@@ -84,11 +84,6 @@ impl Timestamps {
         self.n += 1;
         Ok(t)
     }
-
-    /// The last timestamp written or read (0 before the first).
-    pub(crate) fn last(&self) -> i64 {
-        self.t
-    }
 }
 
 fn write_dod(w: &mut BitWriter, dod: i64) {
@@ -307,7 +302,6 @@ mod tests {
         for &t in &ts {
             assert_eq!(dec.read(&mut r), Ok(t));
         }
-        assert_eq!(dec.last(), i64::MAX);
         assert!(r.remaining_bits() < 8);
         assert_eq!(
             Timestamps::default().read(&mut r),

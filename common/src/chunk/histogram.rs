@@ -55,9 +55,9 @@
 
 use std::sync::Arc;
 
-use super::bstream::{BitReader, BitWriter, uvarint_bytes};
+use super::bstream::{BitReader, BitWriter};
 use super::gorilla::{StreamError, Timestamps, XorValue, read_varbit_int, write_varbit_int};
-use super::{ChunkEncoding, ChunkError, Frame, SampleDecoder};
+use super::{ChunkEncoding, ChunkError, ChunkWriter, Frame, SampleDecoder};
 use crate::histogram::{CounterResetHint, FloatHistogram, HistogramSample, Span};
 
 const ENCODING: ChunkEncoding = ChunkEncoding::Histogram;
@@ -99,11 +99,7 @@ const ELEMENTS_PER_INPUT_BYTE: usize = 64;
 /// ```
 #[derive(Debug, Clone)]
 pub struct HistogramChunk {
-    w: BitWriter,
-    /// Length of the varint sample-count header at the start of `w`.
-    header_len: usize,
-    num: usize,
-    first_t: i64,
+    out: ChunkWriter,
     state: State,
 }
 
@@ -117,11 +113,7 @@ impl HistogramChunk {
     /// An empty chunk.
     pub fn new() -> Self {
         Self {
-            // One header byte (count 0).
-            w: BitWriter::with_prefix(&[0], 256),
-            header_len: 1,
-            num: 0,
-            first_t: 0,
+            out: ChunkWriter::new(256),
             state: State::default(),
         }
     }
@@ -130,10 +122,11 @@ impl HistogramChunk {
     /// the previous sample's timestamp (other orders still round-trip, just
     /// less compactly).
     pub fn append(&mut self, t: i64, h: &FloatHistogram) {
-        let (w, s) = (&mut self.w, &mut self.state);
+        let first = self.out.num() == 0;
+        let (w, s) = (&mut self.out.w, &mut self.state);
         s.ts.write(w, t);
-        let new_layout = self.num == 0 || !s.layout.matches(h);
-        if self.num == 0 {
+        let new_layout = first || !s.layout.matches(h);
+        if first {
             write_hint(w, h.counter_reset_hint);
         } else if new_layout || h.counter_reset_hint != s.hint {
             w.write_bit(true);
@@ -158,34 +151,28 @@ impl HistogramChunk {
         for (field, v) in s.negative.values.iter_mut().zip(&h.negative_buckets) {
             field.write(w, v.to_bits(), int);
         }
-        if self.num == 0 {
-            self.first_t = t;
-        }
-        self.num += 1;
-        let (header, len) = uvarint_bytes(self.num as u64);
-        self.w.replace_prefix(self.header_len, &header[..len]);
-        self.header_len = len;
+        self.out.counted(t);
     }
 
     /// Number of samples appended.
     pub fn num_samples(&self) -> usize {
-        self.num
+        self.out.num()
     }
 
     /// Timestamp of the first sample, `None` when empty.
     pub fn min_time(&self) -> Option<i64> {
-        (self.num > 0).then_some(self.first_t)
+        self.out.time_range().map(|(first, _)| first)
     }
 
     /// Timestamp of the last sample, `None` when empty.
     pub fn max_time(&self) -> Option<i64> {
-        (self.num > 0).then_some(self.state.ts.last())
+        self.out.time_range().map(|(_, last)| last)
     }
 
     /// The complete encoding (sample-count header included), decodable by
     /// [`decode`].
     pub fn bytes(&self) -> &[u8] {
-        self.w.bytes()
+        self.out.bytes()
     }
 
     /// Iterates the samples. Meant for chunks built in this process; use

@@ -93,6 +93,60 @@ impl ChunkError {
     }
 }
 
+/// What every chunk appender keeps besides its encoding's state: the bit
+/// stream behind its sample-count header, the count, and the time range.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkWriter {
+    /// The encoding: header, then the samples' bits.
+    pub(crate) w: bstream::BitWriter,
+    /// Length of the varint sample-count header at the start of `w`.
+    header_len: usize,
+    num: usize,
+    first_t: i64,
+    last_t: i64,
+}
+
+impl ChunkWriter {
+    /// An empty chunk (header: count 0) with room for `capacity` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            w: bstream::BitWriter::with_prefix(&[0], capacity),
+            header_len: 1,
+            num: 0,
+            first_t: 0,
+            last_t: 0,
+        }
+    }
+
+    /// Counts the sample at `t` whose bits were just written, keeping the
+    /// header current so the bytes always decode.
+    pub(crate) fn counted(&mut self, t: i64) {
+        if self.num == 0 {
+            self.first_t = t;
+        }
+        self.last_t = t;
+        self.num += 1;
+        let (header, len) = bstream::uvarint_bytes(self.num as u64);
+        self.w.replace_prefix(self.header_len, &header[..len]);
+        self.header_len = len;
+    }
+
+    /// Samples written.
+    pub(crate) fn num(&self) -> usize {
+        self.num
+    }
+
+    /// First and last sample's timestamps, `None` when empty.
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
+        (self.num > 0).then_some((self.first_t, self.last_t))
+    }
+
+    /// The complete encoding.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+}
+
 /// Where a decoder is in a chunk: both encodings are a sample-count
 /// header (uvarint) then a bit stream of samples.
 #[derive(Debug, Clone)]

@@ -31,9 +31,8 @@
 //! timestamp and value codecs live in `chunk::gorilla`, shared with the
 //! [`histogram`](super::histogram) chunk.
 
-use super::bstream::{BitWriter, uvarint_bytes};
 use super::gorilla::{StreamError, Timestamps, XorValue};
-use super::{ChunkEncoding, ChunkError, Frame, SampleDecoder};
+use super::{ChunkEncoding, ChunkError, ChunkWriter, Frame, SampleDecoder};
 use crate::series::Sample;
 
 /// An XOR chunk being built: the ingester's in-memory head chunk.
@@ -50,11 +49,7 @@ use crate::series::Sample;
 /// ```
 #[derive(Debug, Clone)]
 pub struct XorChunk {
-    w: BitWriter,
-    /// Length of the varint sample-count header at the start of `w`.
-    header_len: usize,
-    num: usize,
-    first_t: i64,
+    out: ChunkWriter,
     ts: Timestamps,
     v: XorValue,
 }
@@ -69,11 +64,8 @@ impl XorChunk {
     /// An empty chunk.
     pub fn new() -> Self {
         Self {
-            // One header byte (count 0); 120 samples usually fit in ~150 bytes.
-            w: BitWriter::with_prefix(&[0], 160),
-            header_len: 1,
-            num: 0,
-            first_t: 0,
+            // 120 samples usually fit in ~150 bytes.
+            out: ChunkWriter::new(160),
             ts: Timestamps::default(),
             v: XorValue::default(),
         }
@@ -84,39 +76,37 @@ impl XorChunk {
     /// compactly).
     pub fn append(&mut self, t: i64, v: f64) {
         let bits = v.to_bits();
-        self.ts.write(&mut self.w, t);
-        if self.num == 0 {
-            self.w.write_bits(bits, 64);
+        let first = self.out.num() == 0;
+        let w = &mut self.out.w;
+        self.ts.write(w, t);
+        if first {
+            w.write_bits(bits, 64);
             self.v = XorValue::starting_at(bits);
-            self.first_t = t;
         } else {
-            self.v.write(&mut self.w, bits);
+            self.v.write(w, bits);
         }
-        self.num += 1;
-        let (header, len) = uvarint_bytes(self.num as u64);
-        self.w.replace_prefix(self.header_len, &header[..len]);
-        self.header_len = len;
+        self.out.counted(t);
     }
 
     /// Number of samples appended.
     pub fn num_samples(&self) -> usize {
-        self.num
+        self.out.num()
     }
 
     /// Timestamp of the first sample, `None` when empty.
     pub fn min_time(&self) -> Option<i64> {
-        (self.num > 0).then_some(self.first_t)
+        self.out.time_range().map(|(first, _)| first)
     }
 
     /// Timestamp of the last sample, `None` when empty.
     pub fn max_time(&self) -> Option<i64> {
-        (self.num > 0).then_some(self.ts.last())
+        self.out.time_range().map(|(_, last)| last)
     }
 
     /// The complete encoding (sample-count header included), decodable by
     /// [`decode`].
     pub fn bytes(&self) -> &[u8] {
-        self.w.bytes()
+        self.out.bytes()
     }
 
     /// Iterates the samples. Meant for chunks built in this process; use
