@@ -12,21 +12,7 @@ use serde_json::{Value, json};
 
 use crate::support::peers::Prometheus;
 use crate::support::remote_write::{now_ms, push_raw, series};
-use crate::support::{Cairn, http};
-
-async fn get(cairn: &Cairn, tenant: &str, path: &str, params: &[(&str, &str)]) -> Value {
-    let r = http()
-        .get(format!("{}/prometheus/api/v1/{path}", cairn.url()))
-        .header("X-Scope-OrgID", tenant)
-        .query(params)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
+use crate::support::{Cairn, http, prometheus_api};
 
 #[tokio::test]
 async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
@@ -51,7 +37,7 @@ async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
     let (status, body) = push_raw(&cairn.url(), Some("team-a"), encode(&req).unwrap()).await;
     assert_eq!(status, 200, "{body}\n{}", cairn.log());
 
-    let meta = get(&cairn, "team-a", "metadata", &[]).await;
+    let meta = prometheus_api(&cairn, "team-a", "metadata", &[]).await;
     assert_eq!(
         meta,
         json!({"status": "success", "data": {"http_requests_total": [
@@ -67,7 +53,7 @@ async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
         ((now + 60_000) as f64 / 1000.0).to_string(),
     );
     let query = "sum(rate(http_requests_total[5m]))";
-    let ex = get(
+    let ex = prometheus_api(
         &cairn,
         "team-a",
         "query_exemplars",
@@ -87,12 +73,12 @@ async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
     assert_eq!(exemplar["timestamp"].as_f64(), Some(now as f64 / 1000.0));
 
     // Nothing leaks to another tenant.
-    let other = get(&cairn, "team-b", "metadata", &[]).await;
+    let other = prometheus_api(&cairn, "team-b", "metadata", &[]).await;
     assert_eq!(other["data"], json!({}));
-    let other = get(&cairn, "team-b", "query_exemplars", &[("query", query)]).await;
+    let other = prometheus_api(&cairn, "team-b", "query_exemplars", &[("query", query)]).await;
     assert_eq!(other["data"], json!([]));
 
-    let formatted = get(
+    let formatted = prometheus_api(
         &cairn,
         "team-a",
         "format_query",
@@ -103,11 +89,11 @@ async fn remote_written_metadata_and_exemplars_are_served_like_prometheus() {
         formatted["data"],
         "sum by (job) (rate(http_requests_total[5m]))"
     );
-    let build = get(&cairn, "team-a", "status/buildinfo", &[]).await;
+    let build = prometheus_api(&cairn, "team-a", "status/buildinfo", &[]).await;
     assert!(build["data"]["version"].is_string(), "{build}");
 
     let time = (now as f64 / 1000.0).to_string();
-    let with_stats = get(
+    let with_stats = prometheus_api(
         &cairn,
         "team-a",
         "query",
@@ -152,7 +138,7 @@ async fn metadata_and_format_query_match_a_real_prometheus() {
     let mut got = Value::Null;
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        got = get(&cairn, "team-a", "metadata", &metric).await;
+        got = prometheus_api(&cairn, "team-a", "metadata", &metric).await;
         if got["data"].as_object().is_some_and(|d| !d.is_empty()) {
             break;
         }
@@ -172,7 +158,7 @@ async fn metadata_and_format_query_match_a_real_prometheus() {
     ] {
         let q = [("query", query)];
         let want = prometheus_get(&prom, "format_query", &q).await;
-        let got = get(&cairn, "team-a", "format_query", &q).await;
+        let got = prometheus_api(&cairn, "team-a", "format_query", &q).await;
         assert_eq!(got, want, "format_query {query}");
     }
 
@@ -182,7 +168,7 @@ async fn metadata_and_format_query_match_a_real_prometheus() {
         k
     };
     let want = prometheus_get(&prom, "status/buildinfo", &[]).await;
-    let got = get(&cairn, "team-a", "status/buildinfo", &[]).await;
+    let got = prometheus_api(&cairn, "team-a", "status/buildinfo", &[]).await;
     // Prometheus's keys, plus Mimir's `features` (Grafana's ruler check).
     let mut got_keys = keys(&got);
     got_keys.retain(|k| k != "features");

@@ -290,6 +290,27 @@ pub fn vector(body: &Value) -> Vec<(Value, String)> {
     out
 }
 
+/// GET `/prometheus/api/v1/<path>` of `cairn` as `tenant`, asserting
+/// success; returns the whole JSON body.
+pub async fn prometheus_api(
+    cairn: &Cairn,
+    tenant: &str,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Value {
+    let r = http()
+        .get(format!("{}/prometheus/api/v1/{path}", cairn.url()))
+        .header("X-Scope-OrgID", tenant)
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
 /// An HTTP client (installs the TLS provider reqwest needs first).
 pub fn http() -> reqwest::Client {
     common::storage::install_tls_provider();

@@ -374,17 +374,7 @@ pub async fn one_value(cairn: &Cairn, tenant: &str, query: &str, t_ms: i64) -> S
 
 /// GET `/prometheus/api/v1/<path>` as `tenant`; returns `data`.
 pub async fn api(cairn: &Cairn, tenant: &str, path: &str, params: &[(&str, &str)]) -> Value {
-    let r = http()
-        .get(format!("{}/prometheus/api/v1/{path}", cairn.url()))
-        .header("X-Scope-OrgID", tenant)
-        .query(params)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body["data"].clone()
+    crate::support::prometheus_api(cairn, tenant, path, params).await["data"].clone()
 }
 
 /// The exemplars of the series `labels` between `start_ms` and `end_ms`:
