@@ -35,7 +35,7 @@ pub struct WriteRequest {
     /// The series and their samples.
     #[prost(message, repeated, tag = "1")]
     pub timeseries: Vec<TimeSeries>,
-    /// Metric type, help and unit (decoded; not stored yet).
+    /// Metric type, help and unit per family (kept in the ingesters' memory).
     #[prost(message, repeated, tag = "3")]
     pub metadata: Vec<MetricMetadata>,
 }
@@ -49,10 +49,10 @@ pub struct TimeSeries {
     /// Float samples, oldest first.
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
-    /// Exemplars (decoded; not stored yet).
+    /// Exemplars of this series.
     #[prost(message, repeated, tag = "3")]
     pub exemplars: Vec<Exemplar>,
-    /// Native histogram samples (decoded, then discarded: not supported yet).
+    /// Native histogram samples, oldest first.
     #[prost(message, repeated, tag = "4")]
     pub histograms: Vec<Histogram>,
 }
