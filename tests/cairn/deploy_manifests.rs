@@ -1224,3 +1224,43 @@ fn every_cairn_config_is_accepted_by_the_binary() {
     }
     assert_none("Cairn configs under deploy/", &problems);
 }
+
+/// The compose file runs a Grafana 12 (the first with every Drilldown app
+/// built in) whose provisioning enables Logs, Traces and Metrics Drilldown
+/// on Cairn's data sources.
+#[test]
+fn compose_grafana_is_12_with_the_drilldown_apps_enabled() {
+    let compose = document(&root().join("deploy/compose/docker-compose.yaml"));
+    let image = text_at(&compose, "/services/grafana/image");
+    let major: u32 = image
+        .rsplit(':')
+        .next()
+        .and_then(|tag| tag.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        major >= 12,
+        "deploy/compose: grafana image {image:?} is older than Grafana 12"
+    );
+    let mounts: Vec<&str> = list_at(&compose, "/services/grafana/volumes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        mounts.contains(&"../grafana/provisioning:/etc/grafana/provisioning:ro"),
+        "deploy/compose: grafana does not mount deploy/grafana/provisioning: {mounts:?}"
+    );
+    let plugins = document(&root().join("deploy/grafana/provisioning/plugins/drilldown.yaml"));
+    let enabled: BTreeSet<&str> = list_at(&plugins, "/apps")
+        .iter()
+        .filter(|a| a.pointer("/disabled").and_then(Value::as_bool) != Some(true))
+        .map(|a| text_at(a, "/type"))
+        .collect();
+    for app in [
+        "grafana-lokiexplore-app",
+        "grafana-exploretraces-app",
+        "grafana-metricsdrilldown-app",
+    ] {
+        assert!(enabled.contains(app), "{app} is not enabled: {enabled:?}");
+    }
+}
