@@ -33,7 +33,12 @@ fn token(op: BinOp) -> u16 {
 }
 
 /// `l op r` for one pair of values: `None` when a comparison filters it out.
+/// As in Loki (unlike PromQL's ±Inf), dividing by zero or taking a modulo
+/// by zero gives NaN.
 fn value(b: &Binary, l: f64, r: f64, keep_right: bool) -> Result<Option<f64>, LogqlError> {
+    if matches!(b.op, BinOp::Div | BinOp::Mod) && r == 0.0 {
+        return Ok(Some(f64::NAN));
+    }
     let (v, holds) = apply(token(b.op), l, r).map_err(|e| LogqlError::BadQuery(e.to_string()))?;
     if !b.op.is_comparison() {
         return Ok(Some(v));
