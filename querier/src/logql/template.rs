@@ -5,7 +5,15 @@
 
 use std::fmt::Write;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::lexer::{parse_bytes, parse_go_duration};
 use crate::promql::format::go_g;
+
+/// Most spaces `indent` writes per line (a bound on the output a template
+/// can make from one call).
+const MAX_INDENT: usize = 1024;
 
 /// A compiled template.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,6 +318,61 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         "int" => Val::I(arg(&args, 0, f)?.int()),
         "float64" => Val::F(arg(&args, 0, f)?.float()),
         "urlencode" => Val::S(urlencode(&last()?)),
+        "urldecode" => Val::S(urldecode(&last()?)?),
+        "b64enc" => Val::S(BASE64.encode(last()?)),
+        "b64dec" => {
+            let bytes = BASE64.decode(last()?).map_err(|e| format!("b64dec: {e}"))?;
+            Val::S(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        // Go's strings.Trim/TrimLeft/TrimRight: (string, cutset).
+        "Trim" | "TrimLeft" | "TrimRight" => {
+            let (v, cut) = (s(0)?, s(1)?);
+            let cut: Vec<char> = cut.chars().collect();
+            let is_cut = |c: char| cut.contains(&c);
+            Val::S(
+                match f {
+                    "Trim" => v.trim_matches(is_cut),
+                    "TrimLeft" => v.trim_start_matches(is_cut),
+                    _ => v.trim_end_matches(is_cut),
+                }
+                .to_string(),
+            )
+        }
+        // sprig's trunc: the first n characters, or the last -n.
+        "trunc" => {
+            let (n, v) = (arg(&args, 0, f)?.int(), s(1)?);
+            let chars: Vec<char> = v.chars().collect();
+            let keep = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
+            Val::S(if chars.len() <= keep {
+                v
+            } else if n >= 0 {
+                chars[..keep].iter().collect()
+            } else {
+                chars[chars.len() - keep..].iter().collect()
+            })
+        }
+        "indent" | "nindent" => {
+            let n = usize::try_from(arg(&args, 0, f)?.int()).unwrap_or(0);
+            let pad = " ".repeat(n.min(MAX_INDENT));
+            let body = format!("{pad}{}", s(1)?.replace('\n', &format!("\n{pad}")));
+            Val::S(if f == "nindent" {
+                format!("\n{body}")
+            } else {
+                body
+            })
+        }
+        // Loki's `bytes` and `duration`: a human size in bytes, a Go
+        // duration in seconds.
+        "bytes" => {
+            let v = last()?;
+            Val::F(parse_bytes(&v).ok_or_else(|| format!("bytes: cannot parse {v:?}"))? as f64)
+        }
+        "duration" | "duration_seconds" => {
+            let v = last()?;
+            let ns =
+                parse_go_duration(&v).ok_or_else(|| format!("duration: cannot parse {v:?}"))?;
+            Val::F(ns as f64 / 1e9)
+        }
         "eq" => Val::B(s(0)? == s(1)?),
         "ne" => Val::B(s(0)? != s(1)?),
         "lt" | "le" | "gt" | "ge" => {
@@ -354,6 +417,29 @@ fn title(s: &str) -> String {
         start = c.is_whitespace();
     }
     out
+}
+
+/// Go's `url.QueryUnescape`: `%XX` escapes and `+` for a space.
+fn urldecode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("urldecode: invalid URL escape {:?}", &s[i..]))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn urlencode(s: &str) -> String {
@@ -739,6 +825,18 @@ const FUNCTIONS: &[&str] = &[
     "int",
     "float64",
     "urlencode",
+    "urldecode",
+    "b64enc",
+    "b64dec",
+    "Trim",
+    "TrimLeft",
+    "TrimRight",
+    "trunc",
+    "indent",
+    "nindent",
+    "bytes",
+    "duration",
+    "duration_seconds",
     "eq",
     "ne",
     "lt",
@@ -790,6 +888,28 @@ mod tests {
         assert_eq!(r("{{if .app}}yes{{else}}no{{end}}"), "yes");
         assert_eq!(r("{{if .zzz}}yes{{else}}no{{end}}"), "no");
         assert_eq!(r("a  {{- .app -}}  b"), "aapib");
+    }
+
+    #[test]
+    fn lokis_string_size_and_encoding_functions() {
+        assert_eq!(r("{{ Trim \"xxapixx\" \"x\" }}"), "api");
+        assert_eq!(
+            r("{{ TrimLeft \"xxapix\" \"x\" }}|{{ TrimRight \"xapixx\" \"x\" }}"),
+            "apix|xapi"
+        );
+        assert_eq!(
+            r("{{ trunc 2 .app }}|{{ trunc -2 .app }}|{{ trunc 9 .app }}"),
+            "ap|pi|api"
+        );
+        assert_eq!(r("{{ indent 2 \"a\\nb\" }}"), "  a\n  b");
+        assert_eq!(r("{{ nindent 1 .app }}"), "\n api");
+        assert_eq!(r("{{ .app | b64enc }}|{{ \"YXBp\" | b64dec }}"), "YXBp|api");
+        assert_eq!(r("{{ urldecode \"a%2Fb+c\" }}"), "a/b c");
+        assert_eq!(r("{{ bytes \"1.5KB\" }}|{{ bytes \"2KiB\" }}"), "1500|2048");
+        assert_eq!(
+            r("{{ duration \"1m30s\" }}|{{ duration_seconds \"250ms\" }}"),
+            "90|0.25"
+        );
     }
 
     #[test]
