@@ -6,6 +6,7 @@
 pub mod ast;
 mod binary;
 mod error;
+mod go_time;
 mod json;
 mod lexer;
 mod line_filter;

@@ -8,8 +8,12 @@ use std::fmt::Write;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use super::go_time::{self, GoTime};
 use super::lexer::{parse_bytes, parse_go_duration};
 use crate::promql::format::go_g;
+
+/// Go's `time.Time.String()` layout, for a time printed as text.
+const GO_TIME_STRING: &str = "2006-01-02 15:04:05.999999999 -0700 MST";
 
 /// Most spaces `indent` writes per line (a bound on the output a template
 /// can make from one call).
@@ -66,6 +70,8 @@ enum Val {
     F(f64),
     I(i64),
     B(bool),
+    /// A point in time (`now`, `toDate`, `unixToTime`).
+    T(GoTime),
 }
 
 impl Val {
@@ -75,6 +81,7 @@ impl Val {
             Val::F(f) => go_g(*f),
             Val::I(i) => i.to_string(),
             Val::B(b) => b.to_string(),
+            Val::T(t) => go_time::format(GO_TIME_STRING, *t),
         }
     }
 
@@ -84,6 +91,7 @@ impl Val {
             Val::F(f) => *f != 0.0,
             Val::I(i) => *i != 0,
             Val::B(b) => *b,
+            Val::T(_) => true,
         }
     }
 
@@ -93,6 +101,7 @@ impl Val {
             Val::F(f) => *f,
             Val::I(i) => *i as f64,
             Val::B(b) => f64::from(u8::from(*b)),
+            Val::T(t) => t.secs as f64,
         }
     }
 
@@ -105,6 +114,19 @@ impl Val {
             Val::F(f) => *f as i64,
             Val::I(i) => *i,
             Val::B(b) => i64::from(*b),
+            Val::T(t) => t.secs,
+        }
+    }
+
+    /// The time a value stands for: itself, or Unix seconds for a number
+    /// (as sprig's `date` takes either).
+    fn time(&self) -> GoTime {
+        match self {
+            Val::T(t) => *t,
+            other => GoTime {
+                secs: other.int(),
+                nanos: 0,
+            },
         }
     }
 }
@@ -203,7 +225,9 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
     };
     Ok(match f {
         "__line__" => Val::S(data.line().to_string()),
-        "__timestamp__" => Val::I(data.timestamp_ns()),
+        // A time.Time in Loki: printed as Go prints times, or piped into
+        // `date` / `unixEpoch`.
+        "__timestamp__" => Val::T(GoTime::from_nanos(data.timestamp_ns())),
         "ToLower" | "lower" => Val::S(last()?.to_lowercase()),
         "ToUpper" | "upper" => Val::S(last()?.to_uppercase()),
         "title" | "Title" => Val::S(title(&last()?)),
@@ -367,6 +391,26 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
             let v = last()?;
             Val::F(parse_bytes(&v).ok_or_else(|| format!("bytes: cannot parse {v:?}"))? as f64)
         }
+        "now" => Val::T(GoTime::from_nanos(common::time::now_ns())),
+        "date" => Val::S(go_time::format(&s(0)?, arg(&args, 1, f)?.time())),
+        // sprig's toDate and Loki's toDateInZone give Go's zero time for
+        // text they cannot read; zones are read as UTC.
+        "toDate" | "toDateInZone" => {
+            let value = s(args.len().saturating_sub(1))?;
+            Val::T(go_time::parse(&s(0)?, &value).unwrap_or(GoTime::ZERO))
+        }
+        "unixEpoch" => Val::S(arg(&args, 0, f)?.time().secs.to_string()),
+        "unixEpochMillis" | "unixEpochNanos" => {
+            let t = arg(&args, 0, f)?.time();
+            let (per_sec, per_nano) = if f == "unixEpochMillis" {
+                (1_000, 1_000_000)
+            } else {
+                (1_000_000_000, 1)
+            };
+            let v = i128::from(t.secs) * per_sec + i128::from(t.nanos / per_nano);
+            Val::S(v.to_string())
+        }
+        "unixToTime" => Val::T(unix_to_time(&last()?)?),
         "duration" | "duration_seconds" => {
             let v = last()?;
             let ns =
@@ -417,6 +461,27 @@ fn title(s: &str) -> String {
         start = c.is_whitespace();
     }
     out
+}
+
+/// Loki's `unixToTime`: epoch text read by its length as days (5 digits),
+/// seconds (10), milliseconds (13), microseconds (16) or nanoseconds (19).
+fn unix_to_time(epoch: &str) -> Result<GoTime, String> {
+    let n: i64 = epoch
+        .parse()
+        .map_err(|e| format!("unable to parse time {epoch:?}: {e}"))?;
+    let secs = |s: i64| GoTime { secs: s, nanos: 0 };
+    Ok(match epoch.len() {
+        5 => secs(n.saturating_mul(86_400)),
+        10 => secs(n),
+        13 => GoTime::from_nanos(n.saturating_mul(1_000_000)),
+        16 => GoTime::from_nanos(n.saturating_mul(1_000)),
+        19 => GoTime::from_nanos(n),
+        len => {
+            return Err(format!(
+                "unable to parse time {epoch:?}: length {len} did not match any expected format"
+            ));
+        }
+    })
 }
 
 /// Go's `url.QueryUnescape`: `%XX` escapes and `+` for a space.
@@ -837,6 +902,14 @@ const FUNCTIONS: &[&str] = &[
     "bytes",
     "duration",
     "duration_seconds",
+    "now",
+    "date",
+    "toDate",
+    "toDateInZone",
+    "unixEpoch",
+    "unixEpochMillis",
+    "unixEpochNanos",
+    "unixToTime",
     "eq",
     "ne",
     "lt",
@@ -910,6 +983,37 @@ mod tests {
             r("{{ duration \"1m30s\" }}|{{ duration_seconds \"250ms\" }}"),
             "90|0.25"
         );
+    }
+
+    #[test]
+    fn lokis_time_functions() {
+        let ts = "1700000000123";
+        assert_eq!(
+            r(&format!("{{{{ unixToTime \"{ts}\" }}}}")),
+            "2023-11-14 22:13:20.123 +0000 UTC"
+        );
+        assert_eq!(
+            r(&format!(
+                "{{{{ unixToTime \"{ts}\" | date \"2006-01-02T15:04:05Z07:00\" }}}}"
+            )),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            r(&format!(
+                "{{{{ unixEpochMillis (unixToTime \"{ts}\") }}}}|{{{{ unixEpoch (unixToTime \"{ts}\") }}}}"
+            )),
+            "1700000000123|1700000000"
+        );
+        assert_eq!(
+            r("{{ toDate \"2006-01-02\" \"2023-11-14\" | unixEpoch }}"),
+            "1699920000"
+        );
+        assert_eq!(
+            r("{{ toDateInZone \"2006-01-02\" \"UTC\" \"nonsense\" }}"),
+            "0001-01-01 00:00:00 +0000 UTC"
+        );
+        assert_eq!(r("{{ date \"2006\" 0 }}"), "1970");
+        assert!(r("{{ now | unixEpoch }}").parse::<i64>().unwrap() > 1_700_000_000);
     }
 
     #[test]
