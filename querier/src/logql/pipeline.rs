@@ -350,9 +350,11 @@ fn run_stage(s: &Compiled, line: &mut Line<'_>) -> bool {
         Compiled::Drop(sels) => line
             .labels
             .retain(|k, v| !sels.iter().any(|s| selects(s, k, v))),
-        Compiled::Keep(sels) => line
-            .labels
-            .retain(|k, v| sels.iter().any(|s| selects(s, k, v))),
+        // As in Loki, `keep` never drops the error labels: a line that
+        // failed to parse stays marked.
+        Compiled::Keep(sels) => line.labels.retain(|k, v| {
+            k == ERROR_LABEL || k == ERROR_DETAILS_LABEL || sels.iter().any(|s| selects(s, k, v))
+        }),
         Compiled::Decolorize => line.line = decolorize(&line.line),
     }
     true
