@@ -248,10 +248,10 @@ fn run_stage(s: &Compiled, line: &mut Line<'_>) -> bool {
         },
         Compiled::Json(params) => match serde_json::from_str::<serde_json::Value>(&line.line) {
             Ok(v) => {
+                // As in Loki, a named extraction whose key is absent still
+                // sets its label, empty.
                 for (label, path) in params {
-                    if let Some(found) = path.lookup(&v) {
-                        line.extract(label.clone(), found);
-                    }
+                    line.extract(label.clone(), path.lookup(&v).unwrap_or_default());
                 }
             }
             Err(e) => line.set_error(JSON_ERR, e.to_string()),
@@ -277,6 +277,12 @@ fn run_stage(s: &Compiled, line: &mut Line<'_>) -> bool {
                         for l in labels {
                             line.extract(l, v.clone());
                         }
+                    }
+                }
+                // Named keys the line lacks get empty labels, as in Loki.
+                for (label, _) in params {
+                    if !line.labels.contains_key(label.as_str()) {
+                        line.extract(label.clone(), String::new());
                     }
                 }
             }
