@@ -181,7 +181,7 @@ async fn newest_lines(
             }
         }
     }
-    kept.sort_by(|a, b| b.ts_ns.cmp(&a.ts_ns));
+    kept.sort_by_key(|e| std::cmp::Reverse(e.ts_ns));
     kept.truncate(line_limit);
     Ok(kept)
 }
