@@ -99,6 +99,9 @@ pub struct Limits {
     /// How old a log line may be when `reject_old_samples` is on.
     #[serde(with = "humantime_serde")]
     pub reject_old_samples_max_age: Duration,
+    /// Give every pushed line a `detected_level` structured metadata entry
+    /// (Loki's `discover_log_levels`), which Logs Drilldown groups by.
+    pub discover_log_levels: bool,
 
     // --- LogQL query limits (Loki names and defaults) ---
     /// Most log lines one LogQL query may return (`limit` above it is
@@ -186,6 +189,7 @@ impl Default for Limits {
             max_global_streams_per_user: 5000,
             reject_old_samples: true,
             reject_old_samples_max_age: Duration::from_secs(7 * 24 * 3600),
+            discover_log_levels: true,
             // --- LogQL query limits ---
             max_entries_limit_per_query: 5000,
             max_query_series: 500,

@@ -12,6 +12,7 @@
 mod error;
 mod grpc;
 mod http;
+mod level;
 mod metrics;
 mod otlp;
 mod validation;
@@ -85,7 +86,14 @@ impl LogsDistributor {
         streams: Vec<RawStream>,
     ) -> Result<LogsPushSummary, LogsError> {
         let limits = self.overrides.get(tenant);
-        let valid = validation::validate(streams, &limits, now_ns());
+        let mut valid = validation::validate(streams, &limits, now_ns());
+        if limits.discover_log_levels {
+            for s in &mut valid.streams {
+                for e in &mut s.entries {
+                    level::add_detected_level(&s.labels, e);
+                }
+            }
+        }
         self.count_rejections(tenant, &valid.rejected);
         let refused = self.rate_limiter.take(
             tenant,

@@ -8,8 +8,8 @@
 //!   resource names no service);
 //! - every other resource attribute, the scope's name, version and
 //!   attributes, and the record's attributes become structured metadata,
-//!   as do `severity_text`, `severity_number`, `trace_id`, `span_id` and
-//!   the `detected_level` derived from the severity;
+//!   as do `severity_text`, `severity_number`, `trace_id` and `span_id`
+//!   (the distributor derives `detected_level` from the severity);
 //! - the body becomes the line (strings as is, other values as JSON).
 
 use std::collections::BTreeMap;
@@ -19,7 +19,6 @@ use common::logs::LogEntry;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use prost::Message;
 
 use super::wire::{RawLabels, RawStream, WireError};
@@ -144,26 +143,6 @@ fn push_attributes(out: &mut Vec<Label>, attrs: &[KeyValue]) {
     }
 }
 
-/// Loki's detected level for a record: its severity text lower-cased, or
-/// one derived from the severity number.
-fn detected_level(r: &LogRecord) -> Option<String> {
-    if !r.severity_text.is_empty() {
-        return Some(r.severity_text.to_ascii_lowercase());
-    }
-    Some(
-        match r.severity_number {
-            1..=4 => "trace",
-            5..=8 => "debug",
-            9..=12 => "info",
-            13..=16 => "warn",
-            17..=20 => "error",
-            21..=24 => "critical",
-            _ => return None,
-        }
-        .to_string(),
-    )
-}
-
 /// What `labels` take in memory, for the [`Budget`].
 fn labels_size(labels: &[Label]) -> usize {
     labels
@@ -218,9 +197,6 @@ pub(crate) fn to_streams(
                 metadata.push(Label::new("severity_text", r.severity_text.clone()));
                 if r.severity_number != 0 {
                     metadata.push(Label::new("severity_number", r.severity_number.to_string()));
-                }
-                if let Some(level) = detected_level(&r) {
-                    metadata.push(Label::new("detected_level", level));
                 }
                 metadata.push(Label::new("trace_id", hex(&r.trace_id)));
                 metadata.push(Label::new("span_id", hex(&r.span_id)));
@@ -283,7 +259,6 @@ mod tests {
             ("host_name", "node-1"),
             ("order_id", "42"),
             ("severity_text", "WARN"),
-            ("detected_level", "warn"),
             ("scope_name", "app.logger"),
             ("trace_id", "0102030405060708090a0b0c0d0e0f10"),
         ] {

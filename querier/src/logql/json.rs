@@ -44,26 +44,56 @@ fn parse_object(line: &str) -> Result<serde_json::Map<String, Value>, String> {
 /// Every scalar field of the JSON object `line`, nested keys joined by `_`
 /// (arrays and nulls are skipped, as Loki does).
 pub(crate) fn flatten(line: &str) -> Result<Vec<(String, String)>, String> {
-    fn walk(prefix: &str, m: &serde_json::Map<String, Value>, out: &mut Vec<(String, String)>) {
+    Ok(flatten_with_paths(line)?
+        .into_iter()
+        .map(|f| (f.name, f.value))
+        .collect())
+}
+
+/// One scalar field of a JSON line.
+pub(crate) struct JsonField {
+    /// The label name: nested keys sanitised and joined by `_`.
+    pub(crate) name: String,
+    /// The keys from the top of the object down to the field, as written.
+    pub(crate) path: Vec<String>,
+    /// The value as text.
+    pub(crate) value: String,
+}
+
+/// [`flatten`] that also keeps each field's key path (the `jsonPath` of
+/// Loki's detected fields).
+pub(crate) fn flatten_with_paths(line: &str) -> Result<Vec<JsonField>, String> {
+    fn walk(
+        prefix: &str,
+        path: &mut Vec<String>,
+        m: &serde_json::Map<String, Value>,
+        out: &mut Vec<JsonField>,
+    ) {
         for (k, v) in m {
             let key = if prefix.is_empty() {
                 sanitize(k)
             } else {
                 format!("{prefix}_{}", sanitize(k))
             };
+            path.push(k.clone());
             match v {
-                Value::Object(inner) => walk(&key, inner, out),
+                Value::Object(inner) => walk(&key, path, inner, out),
                 other => {
-                    if let Some(t) = scalar_text(other) {
-                        out.push((key, t));
+                    if let Some(value) = scalar_text(other) {
+                        out.push(JsonField {
+                            name: key,
+                            path: path.clone(),
+                            value,
+                        });
                     }
                 }
             }
+            path.pop();
         }
     }
     let m = parse_object(line)?;
     let mut out = Vec::new();
-    walk("", &m, &mut out);
+    walk("", &mut Vec::new(), &m, &mut out);
     Ok(out)
 }
 

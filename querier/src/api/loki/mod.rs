@@ -1,6 +1,7 @@
 //! The Loki query API (`/loki/api/v1/…`) over the querier's log store, so
 //! Grafana's Loki data source, `logcli` and Loki clients work unchanged.
 
+mod detected;
 mod error;
 mod handlers;
 mod json;
@@ -65,5 +66,18 @@ pub(crate) fn router(querier: Arc<Querier>) -> Router {
             get(handlers::format_query).post(handlers::format_query),
         )
         .route("/loki/api/v1/tail", get(tail::tail))
+        // Logs Drilldown's detected labels and fields (issue 21).
+        .route(
+            "/loki/api/v1/detected_labels",
+            get(detected::detected_labels),
+        )
+        .route(
+            "/loki/api/v1/detected_fields",
+            get(detected::detected_fields),
+        )
+        .route(
+            "/loki/api/v1/detected_field/{name}/values",
+            get(detected::detected_field_values),
+        )
         .with_state(state)
 }
