@@ -15,6 +15,7 @@ mod durability;
 mod hostile_push;
 mod isolation;
 mod limits;
+mod logs_drilldown;
 mod logs_push;
 mod noisy_neighbour;
 mod operations;

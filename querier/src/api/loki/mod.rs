@@ -1,12 +1,14 @@
 //! The Loki query API (`/loki/api/v1/…`) over the querier's log store, so
 //! Grafana's Loki data source, `logcli` and Loki clients work unchanged.
 
+mod drilldown;
 mod error;
 mod handlers;
 mod json;
 mod limits;
 mod params;
 mod tail;
+mod volume;
 
 use std::sync::Arc;
 
@@ -65,5 +67,19 @@ pub(crate) fn router(querier: Arc<Querier>) -> Router {
             get(handlers::format_query).post(handlers::format_query),
         )
         .route("/loki/api/v1/tail", get(tail::tail))
+        // Logs Drilldown: build info, the limits it adapts to, volumes.
+        .route("/loki/api/v1/status/buildinfo", get(drilldown::build_info))
+        .route(
+            "/loki/api/v1/drilldown-limits",
+            get(drilldown::drilldown_limits),
+        )
+        .route(
+            "/loki/api/v1/index/volume",
+            get(volume::index_volume).post(volume::index_volume),
+        )
+        .route(
+            "/loki/api/v1/index/volume_range",
+            get(volume::index_volume_range).post(volume::index_volume_range),
+        )
         .with_state(state)
 }
