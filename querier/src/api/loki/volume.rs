@@ -79,7 +79,7 @@ impl VolumeQuery {
             Some("labels") => AggregateBy::Labels,
             Some(other) => {
                 return Err(LokiError::BadRequest(format!(
-                    "invalid aggregateBy {other:?}: use series or labels"
+                    "err-cairn-volume-aggregate-by: invalid aggregateBy {other:?}; use aggregateBy=series or aggregateBy=labels"
                 )));
             }
         };
@@ -171,7 +171,7 @@ fn aggregate(
         for g in q.groups(&s.labels) {
             if !volumes.contains_key(&g) && max_groups > 0 && volumes.len() as u64 >= max_groups {
                 return Err(limit_error(format!(
-                    "the volume query matched more than {max_groups} series; add filters to the stream selector or narrow targetLabels (max_query_series)"
+                    "err-cairn-volume-too-many-series: the volume query matched more than {max_groups} series (max_query_series); add matchers to the stream selector or name fewer targetLabels"
                 )));
             }
             let total = volumes.entry(g).or_insert_with(|| vec![0; points]);
