@@ -318,8 +318,8 @@ mod tests {
             stream(&[("a", "2")], &[(2, "de")]),
         ];
         let v = top(aggregate(&q, &streams, 0).unwrap(), 10);
-        let a = Labels::from_pairs([("a", "")]);
-        let b = Labels::from_pairs([("b", "")]);
+        let name = |n: &str| Labels::from_sorted(vec![Label::new(n, "")]);
+        let (a, b) = (name("a"), name("b"));
         // 3 + 2 line bytes, plus "trace_id" + "ab" (10) per line.
         assert_eq!(v, vec![(a, vec![25]), (b, vec![13])]);
     }
