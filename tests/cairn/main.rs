@@ -16,6 +16,7 @@ mod hostile_push;
 mod isolation;
 mod limits;
 mod logs_detected;
+mod logs_drilldown;
 mod logs_push;
 mod noisy_neighbour;
 mod operations;

@@ -96,13 +96,20 @@ fn optional_selector(p: &Params) -> Result<Vec<Matcher>, LokiError> {
     }
 }
 
+/// `start` and `end` of a label lookup as the store's half-open range:
+/// Loki includes a line exactly at `end` in `labels` and `label/…/values`.
+fn label_range(p: &Params) -> Result<(i64, i64), LokiError> {
+    let (start, end) = params::range(p, METADATA_SINCE_NS)?;
+    Ok((start, end.saturating_add(1)))
+}
+
 /// `GET|POST /loki/api/v1/labels`.
 pub(crate) async fn labels(
     State(st): State<Arc<LokiState>>,
     req: Request,
 ) -> Result<Response, LokiError> {
     let (tenants, p) = decode(&st.querier, req).await?;
-    let (start, end) = params::range(&p, METADATA_SINCE_NS)?;
+    let (start, end) = label_range(&p)?;
     let matchers = optional_selector(&p)?;
     let mut names = BTreeSet::new();
     for t in &tenants {
@@ -119,7 +126,7 @@ pub(crate) async fn label_values(
     req: Request,
 ) -> Result<Response, LokiError> {
     let (tenants, p) = decode(&st.querier, req).await?;
-    let (start, end) = params::range(&p, METADATA_SINCE_NS)?;
+    let (start, end) = label_range(&p)?;
     let matchers = optional_selector(&p)?;
     let mut values = BTreeSet::new();
     for t in &tenants {

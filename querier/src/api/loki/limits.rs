@@ -11,7 +11,11 @@ use crate::logql::{Expr, LogqlError, LogqlResult, LogqlValue, QueryParams};
 use crate::promql::QueryValue;
 
 /// The strictest of the tenants' limits: `f` of each, zero meaning none.
-fn strictest(overrides: &Overrides, tenants: &[TenantId], f: impl Fn(&Limits) -> u64) -> u64 {
+pub(crate) fn strictest(
+    overrides: &Overrides,
+    tenants: &[TenantId],
+    f: impl Fn(&Limits) -> u64,
+) -> u64 {
     tenants
         .iter()
         .map(|t| f(&overrides.get(t)))
@@ -20,7 +24,8 @@ fn strictest(overrides: &Overrides, tenants: &[TenantId], f: impl Fn(&Limits) ->
         .unwrap_or(0)
 }
 
-fn limit_error(msg: String) -> LokiError {
+/// A limit refusal, answered 400 like Loki's.
+pub(crate) fn limit_error(msg: String) -> LokiError {
     LokiError::Query(LogqlError::Limit(msg))
 }
 
@@ -39,10 +44,20 @@ pub(crate) fn check_request(
             qp.limit
         )));
     }
+    check_range(overrides, tenants, qp.start_ns, qp.end_ns)
+}
+
+/// Refuses a request over a longer range than `max_query_length` allows.
+pub(crate) fn check_range(
+    overrides: &Overrides,
+    tenants: &[TenantId],
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<(), LokiError> {
     let max_len = strictest(overrides, tenants, |l| {
         u64::try_from(l.max_query_length.as_nanos()).unwrap_or(u64::MAX)
     });
-    let len = u64::try_from(qp.end_ns.saturating_sub(qp.start_ns)).unwrap_or(0);
+    let len = u64::try_from(end_ns.saturating_sub(start_ns)).unwrap_or(0);
     if max_len > 0 && len > max_len {
         return Err(limit_error(format!(
             "the query time range exceeds the limit (query length: {}, limit: {})",

@@ -2,12 +2,14 @@
 //! Grafana's Loki data source, `logcli` and Loki clients work unchanged.
 
 mod detected;
+mod drilldown;
 mod error;
 mod handlers;
 mod json;
 mod limits;
 mod params;
 mod tail;
+mod volume;
 
 use std::sync::Arc;
 
@@ -78,6 +80,20 @@ pub(crate) fn router(querier: Arc<Querier>) -> Router {
         .route(
             "/loki/api/v1/detected_field/{name}/values",
             get(detected::detected_field_values),
+        )
+        // Logs Drilldown: build info, the limits it adapts to, volumes.
+        .route("/loki/api/v1/status/buildinfo", get(drilldown::build_info))
+        .route(
+            "/loki/api/v1/drilldown-limits",
+            get(drilldown::drilldown_limits),
+        )
+        .route(
+            "/loki/api/v1/index/volume",
+            get(volume::index_volume).post(volume::index_volume),
+        )
+        .route(
+            "/loki/api/v1/index/volume_range",
+            get(volume::index_volume_range).post(volume::index_volume_range),
         )
         .with_state(state)
 }
