@@ -68,7 +68,7 @@ pub(crate) async fn drilldown_limits(
     let build = common::build_info::get();
     let body = json!({
         "limits": {
-            "discover_log_levels": true,
+            "discover_log_levels": tenants.iter().all(|t| overrides.get(t).discover_log_levels),
             "discover_service_name": ["service", "app", "application", "name", "app_kubernetes_io_name",
                 "container", "container_name", "k8s_container_name", "component", "workload", "job",
                 "k8s_job_name"],

@@ -1,6 +1,6 @@
 //! Loki's log volumes (`/index/volume`, `/index/volume_range`): bytes of
-//! log lines (plus their structured metadata, as Loki counts them) per
-//! stream group, the top `limit` groups first. Logs Drilldown's service
+//! log lines per stream group (the lines as pushed: structured metadata,
+//! such as the `detected_level` Cairn adds, is not counted), the top `limit` groups first. Logs Drilldown's service
 //! list is one `index/volume` call grouped by `service_name`.
 //!
 //! Cost: one [`LogStore::select_logs`] over `[start, end]`, so reading is
@@ -142,14 +142,9 @@ impl VolumeQuery {
     }
 }
 
-/// Bytes Loki counts for a line: its text and its structured metadata.
+/// Bytes a line counts for in a volume: its text.
 fn entry_bytes(e: &LogEntry) -> u64 {
-    let metadata: usize = e
-        .structured_metadata
-        .iter()
-        .map(|l| l.name.len() + l.value.len())
-        .sum();
-    (e.line.len() + metadata) as u64
+    e.line.len() as u64
 }
 
 /// Sums `streams` into per-group, per-step volumes; refuses more than
@@ -308,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn labels_aggregation_sums_every_value_of_a_name_with_metadata_bytes() {
+    fn labels_aggregation_sums_every_value_of_a_name() {
         let q = query(
             "query={a=~\".%2B\"}&start=0&end=100&aggregateBy=labels",
             false,
@@ -320,8 +315,8 @@ mod tests {
         let v = top(aggregate(&q, &streams, 0).unwrap(), 10);
         let name = |n: &str| Labels::from_sorted(vec![Label::new(n, "")]);
         let (a, b) = (name("a"), name("b"));
-        // 3 + 2 line bytes, plus "trace_id" + "ab" (10) per line.
-        assert_eq!(v, vec![(a, vec![25]), (b, vec![13])]);
+        // 3 + 2 line bytes; structured metadata does not count.
+        assert_eq!(v, vec![(a, vec![5]), (b, vec![3])]);
     }
 
     #[test]
