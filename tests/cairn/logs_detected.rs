@@ -14,7 +14,7 @@
 use common::time::now_ns;
 use serde_json::Value;
 
-use crate::support::loki::{push, query_range, stream};
+use crate::support::loki::{drilldown_get, push, query_range, stream};
 use crate::support::{Cairn, http};
 
 /// Unix nanoseconds as the ISO-8601 text the app sends.
@@ -25,18 +25,9 @@ fn iso(ns: i64) -> String {
 
 /// GETs `path` with `params` for tenant `t`; asserts 200 and returns JSON.
 async fn get(url: &str, path: &str, params: &[(&str, String)]) -> Value {
-    let r = http()
-        .get(format!("{url}{path}"))
-        .header("X-Scope-OrgID", "t")
-        .header("X-Query-Tags", "Source=grafana-lokiexplore-app")
-        .query(params)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body = r.text().await.unwrap();
+    let (status, body) = drilldown_get(url, "t", path, params).await;
     assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    body
 }
 
 #[tokio::test]

@@ -13,26 +13,10 @@
 use common::time::{now_ns, rfc3339_nanos};
 use serde_json::Value;
 
-use crate::support::loki::{push, stream};
-use crate::support::{Cairn, http};
+use crate::support::Cairn;
+use crate::support::loki::{drilldown_get as get, push, stream};
 
 const SECOND: i64 = 1_000_000_000;
-
-/// GET `path` with `params` as `tenant`: status and JSON body.
-async fn get(base: &str, tenant: &str, path: &str, params: &[(&str, String)]) -> (u16, Value) {
-    let r = http()
-        .get(format!("{base}{path}"))
-        .header("X-Scope-OrgID", tenant)
-        .header("X-Query-Tags", "Source=grafana-lokiexplore-app")
-        .query(params)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
-}
 
 /// `n` lines of `service`, one second apart from `t0`.
 fn lines(service: &str, t0: i64, n: i64) -> Vec<(i64, String)> {

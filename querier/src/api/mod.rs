@@ -9,7 +9,7 @@ mod json;
 mod loki;
 mod metadata;
 mod metric_metadata;
-mod params;
+pub(crate) mod params;
 mod stats;
 mod tempo;
 

@@ -162,7 +162,9 @@ pub(crate) fn matcher_sets(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Form/query decoding: `%XX` escapes and `+` for a space; an invalid
+/// escape is kept as written. Also LogQL's `urldecode` template function.
+pub(crate) fn percent_decode(s: &str) -> String {
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -342,7 +342,7 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         "int" => Val::I(arg(&args, 0, f)?.int()),
         "float64" => Val::F(arg(&args, 0, f)?.float()),
         "urlencode" => Val::S(urlencode(&last()?)),
-        "urldecode" => Val::S(urldecode(&last()?)?),
+        "urldecode" => Val::S(crate::api::params::percent_decode(&last()?)),
         "b64enc" => Val::S(BASE64.encode(last()?)),
         "b64dec" => {
             let bytes = BASE64.decode(last()?).map_err(|e| format!("b64dec: {e}"))?;
@@ -482,29 +482,6 @@ fn unix_to_time(epoch: &str) -> Result<GoTime, String> {
             ));
         }
     })
-}
-
-/// Go's `url.QueryUnescape`: `%XX` escapes and `+` for a space.
-fn urldecode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("urldecode: invalid URL escape {:?}", &s[i..]))?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn urlencode(s: &str) -> String {

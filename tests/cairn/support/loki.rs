@@ -131,3 +131,26 @@ pub async fn metric_line(base: &str, prefix: &str) -> Option<String> {
         .find(|l| l.starts_with(prefix))
         .map(str::to_string)
 }
+
+/// GET `path` of `base` as `tenant`, as Logs Drilldown sends it (its query
+/// tag): the status and the JSON body (the text as a JSON string when it
+/// is not JSON).
+pub async fn drilldown_get(
+    base: &str,
+    tenant: &str,
+    path: &str,
+    params: &[(&str, String)],
+) -> (u16, serde_json::Value) {
+    let r = super::http()
+        .get(format!("{base}{path}"))
+        .header("X-Scope-OrgID", tenant)
+        .header("X-Query-Tags", "Source=grafana-lokiexplore-app")
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, body)
+}
