@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use common::auth::Authenticator;
 use common::tenant::TenantId;
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -58,29 +57,14 @@ impl OtlpExport for LogsGrpcService {
 }
 
 /// Maps and pushes one export; a refused line fails it as it fails the
-/// HTTP push (Loki's semantics), and the outcome is counted the same way.
+/// HTTP push, and the outcome is counted the same way.
 async fn push(
     logs: &LogsDistributor,
     tenant: &TenantId,
     request: ExportLogsServiceRequest,
 ) -> Result<(), LogsError> {
     let budget = logs.cfg.max_decoded_request_bytes;
-    let result = match otlp::to_streams(request, common::time::now_ns(), budget) {
-        Ok(streams) => match logs.push(tenant, streams).await {
-            Ok(summary) if summary.rejected.is_empty() => Ok(()),
-            Ok(summary) => Err(LogsError::Partial(summary)),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(LogsError::Decode(e.into())),
-    };
-    if let Err(e) = &result
-        && let Some(reason) = e.bad_request_reason()
-    {
-        logs.metrics.bad_request(reason);
-    }
-    let status = result
-        .as_ref()
-        .map_or_else(LogsError::status, |()| StatusCode::OK);
-    logs.metrics.request(tenant, status);
-    result
+    let streams = otlp::to_streams(request, common::time::now_ns(), budget)
+        .map_err(|e| LogsError::Decode(e.into()));
+    logs.push_and_count(tenant, streams).await
 }

@@ -88,29 +88,24 @@ async fn handle(d: Arc<LogsDistributor>, api: Api, headers: HeaderMap, body: Bod
     let json = is_json(&headers);
     let tenant = tenant_from_headers(&headers, d.multitenancy);
     let result = match &tenant {
-        Ok(tenant) => match read_body(body, d.cfg.max_request_body_size).await {
-            Ok(bytes) => match decode(&d, api, json, &bytes) {
-                Ok(streams) => d.push(tenant, streams).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e.into()),
-        },
-        Err(e) => Err(e.clone().into()),
-    };
-    let response = match result {
-        Ok(summary) if summary.rejected.is_empty() => success(api, json),
-        Ok(summary) => LogsError::Partial(summary).into_response(),
+        Ok(tenant) => {
+            let streams = match read_body(body, d.cfg.max_request_body_size).await {
+                Ok(bytes) => decode(&d, api, json, &bytes),
+                Err(e) => Err(e.into()),
+            };
+            d.push_and_count(tenant, streams).await
+        }
         Err(e) => {
-            if let Some(reason) = e.bad_request_reason() {
-                d.metrics.bad_request(reason);
-            }
-            e.into_response()
+            // No tenant: counted as a bad request, not as a tenant's request.
+            let e = LogsError::from(e.clone());
+            d.count_bad_request(&e);
+            Err(e)
         }
     };
-    if let Ok(tenant) = &tenant {
-        d.metrics.request(tenant, response.status());
+    match result {
+        Ok(()) => success(api, json),
+        Err(e) => e.into_response(),
     }
-    response
 }
 
 /// Loki answers 204; OTLP an empty `ExportLogsServiceResponse` in the

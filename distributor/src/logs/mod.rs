@@ -21,6 +21,7 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::http::StatusCode;
 use common::discard::DiscardReason;
 use common::limits::Overrides;
 use common::logs::{LogRejection, LogsPusher};
@@ -75,6 +76,41 @@ impl LogsDistributor {
     /// `ingestion_rate_mb` (values below 1 count as 1).
     pub fn set_healthy_distributors(&self, n: usize) {
         self.rate_limiter.set_healthy_distributors(n);
+    }
+
+    /// Pushes `streams` (or the error that stopped them being read) for
+    /// `tenant` and counts the outcome the way every logs endpoint, HTTP or
+    /// gRPC, does: a push with a refused line fails (Loki's semantics), a
+    /// bad request is counted by reason, and the request by status.
+    pub(crate) async fn push_and_count(
+        &self,
+        tenant: &TenantId,
+        streams: Result<Vec<RawStream>, LogsError>,
+    ) -> Result<(), LogsError> {
+        let result = match streams {
+            Ok(streams) => match self.push(tenant, streams).await {
+                Ok(summary) if summary.rejected.is_empty() => Ok(()),
+                Ok(summary) => Err(LogsError::Partial(summary)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            self.count_bad_request(e);
+        }
+        let status = result
+            .as_ref()
+            .map_or_else(LogsError::status, |()| StatusCode::OK);
+        self.metrics.request(tenant, status);
+        result
+    }
+
+    /// Counts `e` by reason when it refused the request before any stream
+    /// was looked at.
+    fn count_bad_request(&self, e: &LogsError) {
+        if let Some(reason) = e.bad_request_reason() {
+            self.metrics.bad_request(reason);
+        }
     }
 
     /// Validates `streams`, applies `tenant`'s byte rate limit and forwards
