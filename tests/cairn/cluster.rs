@@ -153,14 +153,7 @@ async fn a_tenant_rate_limit_holds_across_two_distributors() {
     for d in ["distributor-0", "distributor-1"] {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let m = http()
-                .get(format!("{}/metrics", cluster.node(d).url()))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let m = crate::support::metrics_page(&cluster.node(d).url()).await;
             if m.contains("cairn_distributor_healthy_distributors 2") {
                 break;
             }
@@ -255,14 +248,7 @@ async fn shuffle_sharding_confines_a_tenant_to_its_shard() {
         .iter()
         .filter(|n| n.name.starts_with("ingester"))
     {
-        let metrics = http()
-            .get(format!("{}/metrics", n.url()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = crate::support::metrics_page(&n.url()).await;
         for tenant in ["team-s", "team-t"] {
             let key = format!("cairn_ingester_appended_samples_total{{tenant=\"{tenant}\"}}");
             if metrics.lines().any(|l| l.starts_with(&key)) {

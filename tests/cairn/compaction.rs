@@ -119,14 +119,7 @@ async fn rf3_blocks_compact_to_one_block_per_range_and_queries_count_each_sample
         .sum();
     assert!(sums.iter().all(|(_, v)| *v == want.to_string()), "{sums:?}");
 
-    let metrics = http()
-        .get(format!("{}/metrics", cairn.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_page(&cairn.url()).await;
     assert!(
         metrics.contains("cairn_compactor_blocks_marked_for_deletion_total{tenant=\"team-a\",reason=\"compaction\"} 6"),
         "{metrics}"

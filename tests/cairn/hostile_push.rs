@@ -494,14 +494,7 @@ async fn pushes_past_max_inflight_push_requests_bytes_get_503_until_the_bytes_ar
     // Within the limit: accepted alongside the slow one.
     let (status, text) = push(&url, Some("t"), vec![series("up", &[], &[(now_ms(), 1.0)])]).await;
     assert_eq!(status, 200, "{text}");
-    let metrics = http()
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_page(&url).await;
     assert!(
         metrics.contains(
             "cairn_distributor_instance_rejected_requests_total{reason=\"distributor-max-inflight-push-requests-bytes\"} 2"

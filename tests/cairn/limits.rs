@@ -48,14 +48,7 @@ async fn over_rate_gets_429_naming_the_limit_while_another_tenant_writes_at_full
         let (status, body) = push(&cairn.url(), Some("team-fast"), batch("m", 1000, t + i)).await;
         assert_eq!(status, 200, "team-fast request {i}: {body}");
     }
-    let metrics = crate::support::http()
-        .get(format!("{}/metrics", cairn.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_page(&cairn.url()).await;
     assert!(
         metrics
             .lines()
@@ -183,14 +176,7 @@ async fn memory_limits_refuse_work_and_the_process_stays_alive() {
     // Still serving: ready, queries answer, the refusals are counted.
     let (status, _) = range_query(&cairn, "team-a", "up").await;
     assert_eq!(status, 200);
-    let metrics = crate::support::http()
-        .get(format!("{}/metrics", cairn.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_page(&cairn.url()).await;
     assert!(
         metrics.contains(r#"cairn_ingester_memory_limited_pushes_total{tenant="team-a"} 3"#),
         "{metrics}"

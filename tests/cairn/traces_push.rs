@@ -73,14 +73,7 @@ fn check(cairn: &Cairn, expected: &Path, as_tenant: Option<&str>) -> Vec<String>
 }
 
 async fn self_metrics(cairn: &Cairn) -> String {
-    http()
-        .get(format!("{}/metrics", cairn.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    crate::support::metrics_page(&cairn.url()).await
 }
 
 #[tokio::test]

@@ -311,6 +311,18 @@ pub async fn prometheus_api(
     body
 }
 
+/// The `/metrics` page of the process at `base`.
+pub async fn metrics_page(base: &str) -> String {
+    http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// An HTTP client (installs the TLS provider reqwest needs first).
 pub fn http() -> reqwest::Client {
     common::storage::install_tls_provider();
