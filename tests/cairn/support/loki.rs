@@ -119,14 +119,7 @@ pub async fn query_range(
 
 /// One Prometheus text exposition line of `/metrics` that starts with `prefix`.
 pub async fn metric_line(base: &str, prefix: &str) -> Option<String> {
-    let text = super::http()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = super::metrics_page(base).await;
     text.lines()
         .find(|l| l.starts_with(prefix))
         .map(str::to_string)
