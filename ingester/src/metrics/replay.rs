@@ -13,7 +13,7 @@ use common::exemplar::SeriesExemplars;
 use common::histogram::HistogramSample;
 use common::series::Sample;
 
-use super::head::{Head, in_time_order};
+use super::head::{Head, Item, in_time_order};
 use super::record::Record;
 
 /// Replay state: the head being built and what the records said so far.
@@ -71,24 +71,36 @@ impl Replay {
     /// Appends the pending floats together with `histograms` (the record
     /// after them, or none), each series' samples on one timeline.
     fn apply_samples(&mut self, histograms: Vec<(u32, Vec<HistogramSample>)>) {
-        let mut by_series: HashMap<u32, (Vec<Sample>, Vec<HistogramSample>)> = HashMap::new();
-        for (id, s) in std::mem::take(&mut self.pending_floats) {
-            by_series.entry(id).or_default().0.push(s);
-        }
+        // Only series with histograms in this push need the floats
+        // regrouped; the others replay in record order, as before.
+        let mut mixed: HashMap<u32, (Vec<Sample>, Vec<HistogramSample>)> = HashMap::new();
         for (id, hs) in histograms {
-            by_series.entry(id).or_default().1.extend(hs);
+            mixed.entry(id).or_default().1.extend(hs);
         }
-        for (id, (floats, histograms)) in by_series {
-            let id = self.aliases.get(&id).copied().unwrap_or(id);
-            let Some(series) = self.head.get(id) else {
-                continue;
-            };
-            let mut series = series.lock();
-            for item in in_time_order(floats, histograms) {
-                let t = item.time_and_value().0;
-                if series.append_if_in_order(item) {
-                    self.head.observe(t);
-                }
+        let regroup = !mixed.is_empty();
+        for (id, s) in std::mem::take(&mut self.pending_floats) {
+            match if regroup { mixed.get_mut(&id) } else { None } {
+                Some((floats, _)) => floats.push(s),
+                None => self.append(id, std::iter::once(Item::Float(s))),
+            }
+        }
+        for (id, (floats, histograms)) in mixed {
+            self.append(id, in_time_order(floats, histograms));
+        }
+    }
+
+    /// Appends `items` (one series' samples, oldest first) to series `id`
+    /// or the series it is an alias of, skipping what is out of order.
+    fn append(&self, id: u32, items: impl Iterator<Item = Item>) {
+        let id = self.aliases.get(&id).copied().unwrap_or(id);
+        let Some(series) = self.head.get(id) else {
+            return;
+        };
+        let mut series = series.lock();
+        for item in items {
+            let t = item.time_and_value().0;
+            if series.append_if_in_order(item) {
+                self.head.observe(t);
             }
         }
     }
