@@ -2,71 +2,94 @@
 //! metadata (Loki's `discover_log_levels`), so Logs Drilldown can group
 //! lines by level and `| detected_level="error"` selects them.
 //!
-//! The first of these that names a level wins: a level-like stream label,
-//! a level-like structured metadata key (OTLP's `severity_text` among
-//! them), the OTLP severity number, the line's level-like JSON or logfmt
-//! field, keywords in the line; else `unknown`. Values are normalised to
-//! Loki's `critical`, `fatal`, `error`, `warn`, `info`, `debug`, `trace`
-//! or `unknown` (Logs Drilldown knows exactly these).
-//! Everything is a byte scan: no regex, and JSON is only walked to its
-//! top-level keys.
+//! As Loki decides it: a `detected_level` the client sent is only
+//! normalised; otherwise the first level-like stream label, then the first
+//! level-like structured metadata key (OTLP's `severity_text` among them),
+//! then the OTLP severity number; otherwise the line: a JSON object's
+//! level-like string field (top level or one object down), else, in a
+//! line with `=`, its level-like logfmt field, and where that names no
+//! level, the earliest level keyword standing as a word in the line; else
+//! `unknown`. Level names are normalised to `trace`, `debug`, `info`,
+//! `warn`, `error`, `critical` or `fatal`; a label's value that names no
+//! level is kept as it is, as Loki keeps it.
+//! Everything is a byte scan: no regex, and JSON is walked without
+//! building the document.
 
 use common::labels::Labels;
 use common::logs::LogEntry;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// The structured metadata key the level is stored under.
 pub(crate) const DETECTED_LEVEL: &str = "detected_level";
 
-/// Label, metadata and field names that hold a level (Loki's list).
+/// Label, metadata and field names that hold a level, in Loki's order of
+/// preference.
 const LEVEL_KEYS: &[&str] = &[
-    "level", "LEVEL", "Level", "severity", "SEVERITY", "Severity", "lvl", "LVL", "Lvl",
+    "level",
+    "LEVEL",
+    "Level",
+    "log.level",
+    "severity",
+    "SEVERITY",
+    "Severity",
+    "SeverityText",
+    "lvl",
+    "LVL",
+    "Lvl",
+    "severity_text",
+    "Severity_Text",
+    "SEVERITY_TEXT",
 ];
 
-/// OTLP's severity text, kept as structured metadata by the OTLP mapping.
-const SEVERITY_TEXT: &str = "severity_text";
 /// OTLP's severity number, kept as structured metadata by the OTLP mapping.
 const SEVERITY_NUMBER: &str = "severity_number";
 
 const UNKNOWN: &str = "unknown";
 
-/// Adds `detected_level` to `entry`'s structured metadata unless it has
-/// one already (an OTLP exporter or client may set it).
+/// How deep in a JSON line a level field is looked for (Loki's
+/// `log_level_from_json_max_depth` default: the top level and one below).
+const JSON_LEVEL_DEPTH: usize = 2;
+
+/// Adds `detected_level` to `entry`'s structured metadata, or normalises
+/// the one a client sent (an OTLP exporter or a Loki client may set it).
 pub(crate) fn add_detected_level(stream: &Labels, entry: &mut LogEntry) {
-    if entry.structured_metadata.get(DETECTED_LEVEL).is_some() {
+    if let Some(sent) = entry.structured_metadata.get(DETECTED_LEVEL) {
+        if let Some(level) = normalise(sent.as_bytes()).filter(|l| *l != sent) {
+            entry.structured_metadata.set(DETECTED_LEVEL, level);
+        }
         return;
     }
     let level = detect(stream, &entry.structured_metadata, &entry.line);
-    entry.structured_metadata.set(DETECTED_LEVEL, level);
+    entry.structured_metadata.set(DETECTED_LEVEL, &level);
 }
 
-/// The normalised level of a line of stream `stream` with structured
-/// metadata `metadata`.
-fn detect(stream: &Labels, metadata: &Labels, line: &str) -> &'static str {
-    if let Some(v) = level_key(stream) {
-        return normalise(v.as_bytes()).unwrap_or(UNKNOWN);
+/// The level of a line of stream `stream` with structured metadata
+/// `metadata`.
+fn detect(stream: &Labels, metadata: &Labels, line: &str) -> String {
+    if let Some(v) = level_key(stream).or_else(|| level_key(metadata)) {
+        return normalise(v.as_bytes()).map_or_else(|| v.to_string(), str::to_string);
     }
-    if let Some(v) = level_key(metadata).or_else(|| non_empty(metadata.get(SEVERITY_TEXT))) {
-        return normalise(v.as_bytes()).unwrap_or(UNKNOWN);
+    if let Some(n) = metadata.get(SEVERITY_NUMBER).filter(|n| !n.is_empty()) {
+        return severity_number(n).to_string();
     }
-    if let Some(n) = non_empty(metadata.get(SEVERITY_NUMBER)) {
-        return severity_number(n);
-    }
+    line_level(line).to_string()
+}
+
+/// The level a line names by itself.
+fn line_level(line: &str) -> &'static str {
     let field = if is_json(line) {
         json_level(line)
-    } else {
+    } else if line.contains('=') {
         logfmt_level(line)
+    } else {
+        return keyword_level(line);
     };
     field
         .and_then(|v| normalise(v.as_bytes()))
         .unwrap_or_else(|| keyword_level(line))
 }
 
-fn non_empty(v: Option<&str>) -> Option<&str> {
-    v.filter(|v| !v.is_empty())
-}
-
-/// The value of the first level-like name in `labels`.
+/// The value of the first level-like name present in `labels`.
 fn level_key(labels: &Labels) -> Option<&str> {
     LEVEL_KEYS.iter().find_map(|k| labels.get(k))
 }
@@ -81,17 +104,13 @@ fn normalise(v: &[u8]) -> Option<&'static str> {
         ("info", "info"),
         ("inf", "info"),
         ("information", "info"),
-        ("notice", "info"),
         ("warn", "warn"),
         ("wrn", "warn"),
         ("warning", "warn"),
         ("error", "error"),
         ("err", "error"),
-        ("eror", "error"),
         ("critical", "critical"),
-        ("crit", "critical"),
         ("fatal", "fatal"),
-        ("panic", "fatal"),
     ];
     NAMES
         .iter()
@@ -121,77 +140,144 @@ fn is_json(line: &str) -> bool {
     t.starts_with('{') && t.ends_with('}')
 }
 
-/// The string value of the line's first top-level level-like key, read
-/// without building the rest of the document.
+/// The first level-like string field of a JSON line in document order,
+/// looked for in nested objects down to [`JSON_LEVEL_DEPTH`]; a field
+/// found before the document turns out malformed still counts.
 fn json_level(line: &str) -> Option<String> {
-    struct LevelVisitor;
-    impl<'de> Visitor<'de> for LevelVisitor {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                if found.is_none() && LEVEL_KEYS.contains(&key.as_ref()) {
-                    found = map.next_value::<LevelValue>()?.0;
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(found)
-        }
-    }
+    let mut found = None;
     let mut de = serde_json::Deserializer::from_str(line);
-    de.deserialize_map(LevelVisitor).ok().flatten()
+    let _ = LevelSearch {
+        depth: 0,
+        found: &mut found,
+    }
+    .deserialize(&mut de);
+    found
 }
 
-/// A JSON value kept when it is a string, skipped otherwise.
-struct LevelValue(Option<String>);
+/// Walks one JSON value looking for a level field; stops (with an error,
+/// which ends the walk) as soon as one is found.
+struct LevelSearch<'a> {
+    depth: usize,
+    found: &'a mut Option<String>,
+}
 
-impl<'de> de::Deserialize<'de> for LevelValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LevelValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LevelValue, E> {
-                Ok(LevelValue(Some(v.to_string())))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LevelValue, E> {
-                Ok(LevelValue(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<LevelValue, E> {
-                Ok(LevelValue(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<LevelValue, E> {
-                Ok(LevelValue(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<LevelValue, E> {
-                Ok(LevelValue(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<LevelValue, E> {
-                Ok(LevelValue(None))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<LevelValue, A::Error> {
-                while s.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LevelValue(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<LevelValue, A::Error> {
-                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(LevelValue(None))
-            }
-        }
-        d.deserialize_any(V)
+/// The error that ends a walk once a level field is found.
+const FOUND: &str = "level found";
+
+impl<'de> DeserializeSeed<'de> for LevelSearch<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-/// The value of the line's first level-like logfmt key (`level=warn`,
-/// `level="warn"`).
+impl<'de> Visitor<'de> for LevelSearch<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.depth >= JSON_LEVEL_DEPTH {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let level_key = LEVEL_KEYS.contains(&key.as_ref());
+            map.next_value_seed(FieldSearch {
+                level_key,
+                depth: self.depth + 1,
+                found: self.found,
+            })?;
+            if self.found.is_some() {
+                return Err(de::Error::custom(FOUND));
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// One field's value: taken when it is a string under a level-like key,
+/// searched when it is an object, skipped otherwise.
+struct FieldSearch<'a> {
+    level_key: bool,
+    depth: usize,
+    found: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSearch<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSearch<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if self.level_key {
+            *self.found = Some(v.to_string());
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        LevelSearch {
+            depth: self.depth,
+            found: self.found,
+        }
+        .visit_map(map)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The value of the line's level-like logfmt key (`level=warn`,
+/// `level="warn"`; keys compared ignoring case), the earliest name in
+/// [`LEVEL_KEYS`] winning when several are present.
 fn logfmt_level(line: &str) -> Option<String> {
     let b = line.as_bytes();
+    let mut best: Option<(usize, &str)> = None;
     let mut i = 0;
     while i < b.len() {
         while i < b.len() && b[i].is_ascii_whitespace() {
@@ -222,28 +308,62 @@ fn logfmt_level(line: &str) -> Option<String> {
             }
             &line[from..i]
         };
-        if LEVEL_KEYS.contains(&key) {
-            return Some(value.to_string());
+        let rank = LEVEL_KEYS.iter().position(|k| k.eq_ignore_ascii_case(key));
+        if let Some(rank) = rank.filter(|r| best.is_none_or(|(b, _)| *r < b)) {
+            best = Some((rank, value));
+            if rank == 0 {
+                break;
+            }
         }
     }
-    None
+    best.map(|(_, v)| v.to_string())
 }
 
-/// Keywords in the line, in Loki's order (so `info` wins over `error`
-/// in a line that has both).
+/// The level of the earliest level keyword standing as a word in the line
+/// (any case; `err` and `error` both mean error). A keyword glued to other
+/// text, or after a `:` as in `misc:error`, is not one.
 fn keyword_level(line: &str) -> &'static str {
-    const KEYWORDS: &[(&[&str], &str)] = &[
-        (&["info", "INFO"], "info"),
-        (&["err:", "ERR:", "error", "ERROR"], "error"),
-        (&["warn:", "WARN:", "warning", "WARNING"], "warn"),
-        (&["critical:", "CRITICAL:"], "critical"),
-        (&["fatal", "FATAL"], "fatal"),
-        (&["debug:", "DEBUG:"], "debug"),
+    const KEYWORDS: &[(&str, &str)] = &[
+        ("trace", "trace"),
+        ("debug", "debug"),
+        ("fatal", "fatal"),
+        ("critical", "critical"),
+        ("error", "error"),
+        ("err", "error"),
+        ("warning", "warn"),
+        ("warn", "warn"),
+        ("info", "info"),
     ];
-    KEYWORDS
-        .iter()
-        .find(|(words, _)| words.iter().any(|w| line.contains(w)))
-        .map_or(UNKNOWN, |(_, level)| level)
+    let lower = line.to_ascii_lowercase();
+    let mut best = (lower.len(), UNKNOWN);
+    for (word, level) in KEYWORDS {
+        match bounded_position(&lower, word) {
+            Some(pos) if pos < best.0 => best = (pos, level),
+            _ => continue,
+        }
+        if best.0 == 0 {
+            break;
+        }
+    }
+    best.1
+}
+
+/// Where `word` first occurs in `line` as a word: after the start or one
+/// of `` \t\n[({"'=|``, and before the end or one of `` \t\n[]():,!{}"'=|``.
+fn bounded_position(line: &str, word: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let left = |c: u8| b" \t\n[({\"'=|".contains(&c);
+    let right = |c: u8| b" \t\n[]():,!{}\"'=|".contains(&c);
+    let mut from = 0;
+    while let Some(rel) = line.get(from..)?.find(word) {
+        let at = from + rel;
+        let end = at + word.len();
+        if (at == 0 || left(b[at - 1])) && (end == b.len() || right(b[end])) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -268,6 +388,8 @@ mod tests {
         let meta = [("level", "debug")];
         assert_eq!(level(&[("level", "WARN")], &meta, "level=error"), "warn");
         assert_eq!(level(&[("Severity", "Err")], &[], "info"), "error");
+        // A label naming no level is kept as it is, as Loki keeps it.
+        assert_eq!(level(&[("level", "notice")], &[], "ERROR x"), "notice");
     }
 
     #[test]
@@ -280,6 +402,7 @@ mod tests {
             ("17", "error"),
             ("22", "fatal"),
             ("0", "unknown"),
+            ("x", "info"),
         ] {
             assert_eq!(
                 level(&[], &[("severity_number", n)], "level=debug"),
@@ -290,44 +413,58 @@ mod tests {
     }
 
     #[test]
-    fn json_field_top_level_only() {
+    fn json_field_down_to_one_nested_object() {
         assert_eq!(
             level(&[], &[], r#" {"msg":"info here","level":"ERROR"} "#),
             "error"
         );
+        // Document order decides, nested objects included.
         assert_eq!(
-            level(&[], &[], r#"{"a":{"level":"debug"},"severity":"crit"}"#),
-            "critical"
+            level(&[], &[], r#"{"a":{"level":"debug"},"severity":"critical"}"#),
+            "debug"
         );
-        // A nested level is not the line's; the keyword scan decides.
+        // Two objects down is too deep; the keyword scan decides.
         assert_eq!(
-            level(&[], &[], r#"{"a":{"level":"debug"},"m":"x"}"#),
+            level(&[], &[], r#"{"a":{"b":{"level":"dbg"}},"m":"x"}"#),
             "unknown"
         );
+        // A level that is not a string is not one.
+        assert_eq!(level(&[], &[], r#"{"level":3,"m":"warn"}"#), "warn");
         // Broken JSON falls back to keywords.
-        assert_eq!(level(&[], &[], r#"{"level":"warn" WARNING}"#), "warn");
+        assert_eq!(level(&[], &[], r#"{"x":1 WARNING}"#), "warn");
     }
 
     #[test]
     fn logfmt_field() {
         assert_eq!(level(&[], &[], r#"ts=1 msg="info: x" level=warn"#), "warn");
         assert_eq!(level(&[], &[], r#"msg="a \" b" lvl="TRACE""#), "trace");
+        // Keys match in any case; `level` is preferred over `lvl`.
+        assert_eq!(level(&[], &[], "LVL=debug Level=info"), "info");
         assert_eq!(
             level(&[], &[], "caller=x.go level=bogus msg=\"ERROR\""),
             "error"
         );
+        // A colour code glues the keyword to other text: no level.
+        assert_eq!(
+            level(&[], &[], "\x1b[31mERROR\x1b[0m job done id=7"),
+            "unknown"
+        );
     }
 
     #[test]
-    fn keywords_in_loki_order() {
+    fn the_earliest_keyword_standing_as_a_word() {
         for (line, want) in [
-            ("GET /info 200", "info"),
+            ("GET /info 200", "unknown"),
+            ("info: then an error", "info"),
             ("request failed: ERROR timeout", "error"),
             ("err: boom", "error"),
-            ("WARN: disk 91%", "warn"),
+            ("WARN slow query took 24ms: SELECT 1", "warn"),
+            ("[Warning] disk 91%", "warn"),
             ("FATAL out of memory", "fatal"),
             ("CRITICAL: disk gone", "critical"),
-            ("DEBUG: cache miss", "debug"),
+            ("(debug) cache miss", "debug"),
+            ("misc:error stays unknown", "unknown"),
+            ("errors are not err", "error"),
             ("plain line", "unknown"),
             ("", "unknown"),
         ] {
@@ -336,7 +473,9 @@ mod tests {
     }
 
     #[test]
-    fn an_existing_detected_level_is_kept() {
+    fn a_sent_detected_level_is_only_normalised() {
         assert_eq!(level(&[], &[("detected_level", "info")], "ERROR"), "info");
+        assert_eq!(level(&[], &[("detected_level", "WRN")], "ERROR"), "warn");
+        assert_eq!(level(&[], &[("detected_level", "odd")], "ERROR"), "odd");
     }
 }
