@@ -2,52 +2,41 @@
 //! sanitised to label names, and Loki's JSON expressions (`a.b[0]`,
 //! `a["x y"]`) for `json label="expr"`.
 
-use serde_json::Value;
+use super::json_scan::{self, Kind, ScanError, Step, Value};
+use std::borrow::Cow;
 
 /// A label name from a JSON key: characters outside `[A-Za-z0-9_]` become
 /// `_`, and a leading digit gets a `_` prefix.
 pub(crate) fn sanitize(key: &str) -> String {
-    let mut out: String = key
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
+    let mut out = String::new();
+    append_sanitized(&mut out, key);
     out
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
+/// Appends `key` sanitised to `to` (a leading digit gets a `_` prefix only
+/// at the start of the name, as Loki builds nested names).
+fn append_sanitized(to: &mut String, key: &str) {
+    let key = key.trim();
+    if to.is_empty() && key.starts_with(|c: char| c.is_ascii_digit()) {
+        to.push('_');
     }
+    to.extend(key.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    }));
 }
 
-fn parse_object(line: &str) -> Result<serde_json::Map<String, Value>, String> {
-    match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err("Value looks like object, but can't find closing '}' symbol".into()),
-        Err(e) => Err(e.to_string()),
+/// A value's text as Loki's `json` parser sets it: strings unescaped (a
+/// bad escape gives an empty value), numbers and booleans as written.
+fn text(v: Value<'_>) -> String {
+    match v.kind {
+        Kind::String => json_scan::unescape(v.raw).unwrap_or_default(),
+        Kind::Null => String::new(),
+        Kind::Number | Kind::Bool | Kind::Object | Kind::Array => v.raw.to_string(),
     }
-}
-
-/// Every scalar field of the JSON object `line`, nested keys joined by `_`
-/// (arrays and nulls are skipped, as Loki does).
-pub(crate) fn flatten(line: &str) -> Result<Vec<(String, String)>, String> {
-    Ok(flatten_with_paths(line)?
-        .into_iter()
-        .map(|f| (f.name, f.value))
-        .collect())
 }
 
 /// One scalar field of a JSON line.
@@ -60,59 +49,89 @@ pub(crate) struct JsonField {
     pub(crate) value: String,
 }
 
-/// [`flatten`] that also keeps each field's key path (the `jsonPath` of
-/// Loki's detected fields).
-pub(crate) fn flatten_with_paths(line: &str) -> Result<Vec<JsonField>, String> {
-    fn walk(
-        prefix: &str,
-        path: &mut Vec<String>,
-        m: &serde_json::Map<String, Value>,
+/// The fields of a JSON line, and the reason the walk stopped early (the
+/// fields before the fault are kept, as in Loki).
+pub(crate) struct Flattened {
+    /// Every string, number and boolean field in document order, nested
+    /// keys joined by `_` (arrays and nulls are skipped, as Loki does).
+    pub(crate) fields: Vec<JsonField>,
+    /// Loki's `__error_details__` text when the line is not a well-formed
+    /// JSON object.
+    pub(crate) error: Option<String>,
+}
+
+/// Every scalar field of the JSON object `line` with its key path (the
+/// `jsonPath` of Loki's detected fields).
+pub(crate) fn flatten(line: &str) -> Flattened {
+    fn walk<'a>(
+        obj: &'a str,
+        path: &mut Vec<Cow<'a, str>>,
         out: &mut Vec<JsonField>,
-    ) {
-        for (k, v) in m {
-            let key = if prefix.is_empty() {
-                sanitize(k)
-            } else {
-                format!("{prefix}_{}", sanitize(k))
-            };
-            path.push(k.clone());
-            match v {
-                Value::Object(inner) => walk(&key, path, inner, out),
-                other => {
-                    if let Some(value) = scalar_text(other) {
+    ) -> Result<(), ScanError> {
+        json_scan::object_each(obj, |key, value| {
+            path.push(key);
+            let r = match value.kind {
+                Kind::Object => walk(value.raw, path, out),
+                Kind::String | Kind::Number | Kind::Bool => {
+                    let mut name = String::new();
+                    for part in path.iter() {
+                        if part.trim().is_empty() {
+                            continue;
+                        }
+                        if !name.is_empty() {
+                            name.push('_');
+                        }
+                        append_sanitized(&mut name, part);
+                    }
+                    if !name.is_empty() {
                         out.push(JsonField {
-                            name: key,
-                            path: path.clone(),
-                            value,
+                            name,
+                            path: path.iter().map(|p| p.to_string()).collect(),
+                            value: text(value),
                         });
                     }
+                    Ok(())
                 }
-            }
+                Kind::Null | Kind::Array => Ok(()),
+            };
             path.pop();
-        }
+            r
+        })
     }
-    let m = parse_object(line)?;
-    let mut out = Vec::new();
-    walk("", &mut Vec::new(), &m, &mut out);
-    Ok(out)
+    let mut fields = Vec::new();
+    let error = walk(line, &mut Vec::new(), &mut fields)
+        .err()
+        .map(|e| e.to_string());
+    Flattened { fields, error }
 }
 
 /// What `unpack` found: the new line (from `_entry`) and the labels.
 type Unpacked = (Option<String>, Vec<(String, String)>);
 
-/// `unpack`: the object's string fields as labels, and `_entry` (if set)
-/// as the new line.
+/// `unpack`: for a packed line (one with `_entry`), its other string
+/// fields as labels and `_entry` as the new line. A line with no
+/// `_entry` gives nothing, as in Loki.
 pub(crate) fn unpack(line: &str) -> Result<Unpacked, String> {
-    let m = parse_object(line)?;
+    if !line.starts_with('{') {
+        // Loki's text, which names its JSON library's object type (6).
+        return Err("expecting json object(6), but it is not".into());
+    }
     let mut entry = None;
     let mut out = Vec::new();
-    for (k, v) in m {
-        let Value::String(s) = v else { continue };
-        if k == "_entry" {
-            entry = Some(s);
-        } else {
-            out.push((sanitize(&k), s));
+    json_scan::object_each(line, |key, value| {
+        if value.kind != Kind::String {
+            return Ok(());
         }
+        if key == "_entry" {
+            entry = Some(json_scan::unescape(value.raw).ok_or(ScanError::MalformedStringEscape)?);
+        } else {
+            out.push((sanitize(&key), text(value)));
+        }
+        Ok(())
+    })
+    .map_err(|e: ScanError| e.to_string())?;
+    if entry.is_none() {
+        out.clear();
     }
     Ok((entry, out))
 }
@@ -120,12 +139,6 @@ pub(crate) fn unpack(line: &str) -> Result<Unpacked, String> {
 /// A JSON expression: object keys and array indices.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Path(Vec<Step>);
-
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
 
 impl Path {
     /// Parses `a.b[0]["c d"]`.
@@ -170,56 +183,83 @@ impl Path {
         Ok(Self(steps))
     }
 
-    /// The value at this path: scalars as text, objects and arrays as JSON.
-    pub(crate) fn lookup(&self, v: &Value) -> Option<String> {
-        let mut cur = v;
-        for s in &self.0 {
-            cur = match s {
-                Step::Key(k) => cur.get(k.as_str())?,
-                Step::Index(i) => cur.get(*i)?,
-            };
-        }
-        match cur {
-            Value::Null => None,
-            Value::Object(_) | Value::Array(_) => Some(cur.to_string()),
-            other => scalar_text(other),
-        }
+    /// The value at this path in the JSON line `line`, as Loki sets it:
+    /// strings unescaped, numbers, booleans, objects and arrays as
+    /// written, null and absent as nothing.
+    pub(crate) fn lookup(&self, line: &str) -> Option<String> {
+        json_scan::lookup(line, &self.0)
+            .filter(|v| v.kind != Kind::Null)
+            .map(text)
     }
+}
+
+/// Whether a line can be read by a named `json` extraction: Loki only
+/// checks that it starts like JSON (`{`, `[` or `"`).
+pub(crate) fn starts_like_json(line: &str) -> bool {
+    matches!(line.as_bytes().first(), Some(b'{' | b'[' | b'"'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pairs(line: &str) -> Vec<(String, String)> {
+        flatten(line)
+            .fields
+            .into_iter()
+            .map(|f| (f.name, f.value))
+            .collect()
+    }
+
     #[test]
-    fn flattens_nested_objects() {
-        let got = flatten(r#"{"a":{"b-c":1,"d":[1]},"e":"x","9f":true,"n":null}"#).unwrap();
+    fn flattens_nested_objects_in_document_order() {
+        let got =
+            pairs(r#"{"a":{"b-c":1,"d":[1],"9":2.50},"e":"x\u00e9","9f":true,"n":null," ":"s"}"#);
+        let want: Vec<(String, String)> = [
+            ("a_b_c", "1"),
+            ("a_9", "2.50"),
+            ("e", "xé"),
+            ("_9f", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_broken_line_keeps_the_fields_before_the_fault() {
+        let f = flatten(r#"{"a":"x","b":{"c":1,}"#);
+        assert_eq!(f.fields.len(), 2);
+        assert!(f.error.is_some());
+        let f = flatten("not json");
+        assert!(f.fields.is_empty());
         assert_eq!(
-            got,
-            vec![
-                ("_9f".to_string(), "true".to_string()),
-                ("a_b_c".into(), "1".into()),
-                ("e".into(), "x".into())
-            ]
+            f.error.as_deref(),
+            Some("Value looks like object, but can't find closing '}' symbol")
         );
-        assert!(flatten("not json").is_err());
     }
 
     #[test]
     fn expressions() {
-        let v: Value = serde_json::from_str(r#"{"a":{"b":[{"c":"x"}]},"k y":2}"#).unwrap();
+        let doc = r#"{"a":{"b":[{"c":"x"}]},"k y":2, "o": {"p": 1}}"#;
+        let get = |e: &str| Path::parse(e).unwrap().lookup(doc);
+        assert_eq!(get("a.b[0].c").as_deref(), Some("x"));
+        assert_eq!(get("[\"k y\"]").as_deref(), Some("2"));
+        assert_eq!(get("a.b").as_deref(), Some(r#"[{"c":"x"}]"#));
+        assert_eq!(get("o").as_deref(), Some(r#"{"p": 1}"#));
+        assert_eq!(get("a.zz"), None);
+    }
+
+    #[test]
+    fn unpack_reads_packed_lines_only() {
+        let (entry, labels) = unpack(r#"{"_entry":"orig \"q\"","pod":"p-1","n":1}"#).unwrap();
+        assert_eq!(entry.as_deref(), Some("orig \"q\""));
+        assert_eq!(labels, vec![("pod".to_string(), "p-1".to_string())]);
+        assert_eq!(unpack(r#"{"pod":"p-1"}"#).unwrap(), (None, vec![]));
         assert_eq!(
-            Path::parse("a.b[0].c").unwrap().lookup(&v).as_deref(),
-            Some("x")
+            unpack("plain").unwrap_err(),
+            "expecting json object(6), but it is not"
         );
-        assert_eq!(
-            Path::parse("[\"k y\"]").unwrap().lookup(&v).as_deref(),
-            Some("2")
-        );
-        assert_eq!(
-            Path::parse("a.b").unwrap().lookup(&v).as_deref(),
-            Some(r#"[{"c":"x"}]"#)
-        );
-        assert_eq!(Path::parse("a.zz").unwrap().lookup(&v), None);
     }
 }

@@ -1,11 +1,25 @@
 //! The `logfmt` parser: `key=value`, `key="quoted \" value"` and
 //! standalone `key` pairs.
 
-/// The pairs of `line` in order (standalone keys with an empty value).
-/// Malformed input is skipped, or an error with `strict`.
-pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, String> {
-    let b = line.as_bytes();
+/// The pairs of a logfmt line, and with `strict` the fault that stopped
+/// reading it (the pairs before it are kept, as in Loki).
+pub(crate) struct Parsed {
+    /// The pairs in order (standalone keys with an empty value).
+    pub(crate) pairs: Vec<(String, String)>,
+    /// Loki's `__error_details__` text for the fault, with `strict`.
+    pub(crate) error: Option<String>,
+}
+
+/// Reads `line`; malformed input is skipped, or with `strict` ends the
+/// reading with an error.
+pub(crate) fn parse(line: &str, strict: bool) -> Parsed {
     let mut out = Vec::new();
+    let error = read(line, strict, &mut out).err();
+    Parsed { pairs: out, error }
+}
+
+fn read(line: &str, strict: bool, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() {
         while i < b.len() && b[i].is_ascii_whitespace() {
@@ -22,7 +36,7 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
         if key.is_empty() {
             if strict {
                 return Err(format!(
-                    "logfmt syntax error at pos {}: unexpected '{}'",
+                    "logfmt syntax error at pos {} : unexpected '{}'",
                     i + 1,
                     b[i] as char
                 ));
@@ -37,7 +51,7 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
             if i < b.len() && b[i] == b'"' {
                 if strict {
                     return Err(format!(
-                        "logfmt syntax error at pos {}: unexpected '\"'",
+                        "logfmt syntax error at pos {} : unexpected '\"'",
                         i + 1
                     ));
                 }
@@ -56,7 +70,7 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
             let Some(value) = value else {
                 if strict {
                     return Err(format!(
-                        "logfmt syntax error at pos {}: unterminated quoted value",
+                        "logfmt syntax error at pos {} : unterminated quoted value",
                         i + 1
                     ));
                 }
@@ -71,7 +85,7 @@ pub(crate) fn parse(line: &str, strict: bool) -> Result<Vec<(String, String)>, S
             out.push((key.to_string(), line[vstart..i].to_string()));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The value of a quoted string whose opening quote was just consumed, and
@@ -101,7 +115,7 @@ mod tests {
 
     #[test]
     fn pairs_quotes_and_standalone_keys() {
-        let got = parse(r#"level=info msg="hello \"x\" world" flag dur=1s"#, false).unwrap();
+        let got = parse(r#"level=info msg="hello \"x\" world" flag dur=1s"#, false).pairs;
         assert_eq!(
             got,
             vec![
@@ -114,12 +128,20 @@ mod tests {
     }
 
     #[test]
-    fn strict_refuses_malformed() {
-        assert!(parse("a=1 =2", true).is_err());
-        assert_eq!(parse("a=1 =2", false).unwrap().len(), 1);
-        assert!(parse("a=\"open", true).is_err());
+    fn strict_stops_at_a_fault_and_keeps_what_came_before() {
+        assert!(parse("a=1 =2", true).error.is_some());
+        assert_eq!(parse("a=1 =2", false).pairs.len(), 1);
+        // The pairs before the fault are kept, with Loki's text.
+        let open = parse("b=1 a=\"open", true);
+        assert_eq!(open.pairs, vec![("b".into(), "1".into())]);
         assert_eq!(
-            parse("a=\"\\é ü\" b=2", true).unwrap(),
+            open.error.as_deref(),
+            Some("logfmt syntax error at pos 12 : unterminated quoted value")
+        );
+        let ok = parse("a=\"\\é ü\" b=2", true);
+        assert_eq!(ok.error, None);
+        assert_eq!(
+            ok.pairs,
             vec![("a".into(), "é ü".into()), ("b".into(), "2".into())]
         );
     }

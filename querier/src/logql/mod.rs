@@ -8,6 +8,7 @@ mod binary;
 mod error;
 mod go_time;
 pub(crate) mod json;
+mod json_scan;
 mod lexer;
 mod line_filter;
 pub(crate) mod logfmt;

@@ -71,6 +71,7 @@ pub(crate) struct Pipeline {
 /// A line during and after the pipeline.
 pub(crate) struct Line<'s> {
     stream: &'s Labels,
+    metadata: &'s Labels,
     /// Current labels: stream labels, metadata and extracted ones.
     pub labels: BTreeMap<String, String>,
     /// The (possibly reformatted) line.
@@ -84,10 +85,10 @@ impl Line<'_> {
         self.labels.get(name).map(String::as_str)
     }
 
-    /// Sets an extracted label; a name the stream already has gets Loki's
-    /// `_extracted` suffix.
+    /// Sets an extracted label; a name the stream or the line's structured
+    /// metadata already has gets Loki's `_extracted` suffix.
     fn extract(&mut self, name: String, value: String) {
-        let name = if self.stream.get(&name).is_some() {
+        let name = if self.stream.get(&name).is_some() || self.metadata.get(&name).is_some() {
             format!("{name}_extracted")
         } else {
             name
@@ -95,11 +96,9 @@ impl Line<'_> {
         self.labels.entry(name).or_insert(value);
     }
 
-    /// Marks the line as failed in a stage (first error wins).
+    /// Marks the line as failed in a stage. As in Loki, a later failure
+    /// replaces the error, and its details when it has any.
     pub(crate) fn set_error(&mut self, error: &str, details: String) {
-        if self.labels.contains_key(ERROR_LABEL) {
-            return;
-        }
         self.labels.insert(ERROR_LABEL.into(), error.into());
         if !details.is_empty() {
             self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
@@ -204,7 +203,7 @@ impl Pipeline {
 
     /// Runs the stages on one entry of `stream` (pushed filters already
     /// applied by the store); `None` when a stage dropped the line.
-    pub(crate) fn process<'s>(&self, stream: &'s Labels, entry: &LogEntry) -> Option<Line<'s>> {
+    pub(crate) fn process<'s>(&self, stream: &'s Labels, entry: &'s LogEntry) -> Option<Line<'s>> {
         let mut labels: BTreeMap<String, String> = stream
             .iter()
             .map(|l| (l.name.clone(), l.value.clone()))
@@ -214,6 +213,7 @@ impl Pipeline {
         }
         let mut line = Line {
             stream,
+            metadata: &entry.structured_metadata,
             labels,
             line: entry.line.clone(),
             ts_ns: entry.ts_ns,
@@ -238,56 +238,62 @@ fn extraction_key(e: &Extraction) -> (String, String) {
 fn run_stage(s: &Compiled, line: &mut Line<'_>) -> bool {
     match s {
         Compiled::Line(m) => return m.is_match(&line.line),
-        Compiled::Json(params) if params.is_empty() => match json::flatten(&line.line) {
-            Ok(pairs) => {
-                for (k, v) in pairs {
-                    line.extract(k, v);
-                }
+        Compiled::Json(params) if params.is_empty() => {
+            let parsed = json::flatten(&line.line);
+            for f in parsed.fields {
+                line.extract(f.name, f.value);
             }
-            Err(e) => line.set_error(JSON_ERR, e),
-        },
-        Compiled::Json(params) => match serde_json::from_str::<serde_json::Value>(&line.line) {
-            Ok(v) => {
-                // As in Loki, a named extraction whose key is absent still
-                // sets its label, empty.
+            if let Some(e) = parsed.error {
+                line.set_error(JSON_ERR, e);
+            }
+        }
+        Compiled::Json(params) => {
+            // As in Loki, a named extraction only checks that the line
+            // starts like JSON (and then gives no details); a key it cannot
+            // find, the document broken or not, sets its label empty.
+            if !json::starts_like_json(&line.line) {
+                line.set_error(JSON_ERR, String::new());
+            } else {
                 for (label, path) in params {
-                    line.extract(label.clone(), path.lookup(&v).unwrap_or_default());
+                    let value = path.lookup(&line.line).unwrap_or_default();
+                    line.extract(label.clone(), value);
                 }
             }
-            Err(e) => line.set_error(JSON_ERR, e.to_string()),
-        },
+        }
         Compiled::Logfmt {
             strict,
             keep_empty,
             params,
-        } => match logfmt::parse(&line.line, *strict) {
-            Ok(pairs) => {
-                for (k, v) in pairs {
-                    if v.is_empty() && !keep_empty {
-                        continue;
-                    }
-                    if params.is_empty() {
-                        line.extract(json::sanitize(&k), v);
-                    } else {
-                        let labels: Vec<String> = params
-                            .iter()
-                            .filter(|(_, key)| *key == k)
-                            .map(|(l, _)| l.clone())
-                            .collect();
-                        for l in labels {
-                            line.extract(l, v.clone());
-                        }
-                    }
+        } => {
+            // As in Loki, the pairs before a fault are kept.
+            let parsed = logfmt::parse(&line.line, *strict);
+            for (k, v) in parsed.pairs {
+                if v.is_empty() && !keep_empty {
+                    continue;
                 }
-                // Named keys the line lacks get empty labels, as in Loki.
-                for (label, _) in params {
-                    if !line.labels.contains_key(label.as_str()) {
-                        line.extract(label.clone(), String::new());
+                if params.is_empty() {
+                    line.extract(json::sanitize(&k), v);
+                } else {
+                    let labels: Vec<String> = params
+                        .iter()
+                        .filter(|(_, key)| *key == k)
+                        .map(|(l, _)| l.clone())
+                        .collect();
+                    for l in labels {
+                        line.extract(l, v.clone());
                     }
                 }
             }
-            Err(e) => line.set_error(LOGFMT_ERR, e),
-        },
+            // Named keys the line lacks get empty labels, as in Loki.
+            for (label, _) in params {
+                if !line.labels.contains_key(label.as_str()) {
+                    line.extract(label.clone(), String::new());
+                }
+            }
+            if let Some(e) = parsed.error {
+                line.set_error(LOGFMT_ERR, e);
+            }
+        }
         Compiled::Regexp(re) => {
             let found: Vec<(String, String)> = match re.captures(&line.line) {
                 Some(caps) => re

@@ -116,12 +116,13 @@ fn detect_fields<'a>(
         for m in e.structured_metadata.iter() {
             add(&m.name, &m.value, None, &[]);
         }
-        if let Ok(parsed) = logql_json::flatten_with_paths(&e.line) {
-            for f in parsed {
+        let parsed = logql_json::flatten(&e.line);
+        if parsed.error.is_none() {
+            for f in parsed.fields {
                 add(&f.name, &f.value, Some("json"), &f.path);
             }
-        } else if let Ok(pairs) = logfmt::parse(&e.line, false) {
-            for (k, v) in pairs {
+        } else {
+            for (k, v) in logfmt::parse(&e.line, false).pairs {
                 if !k.is_empty() && !v.is_empty() {
                     add(&logql_json::sanitize(&k), &v, Some("logfmt"), &[]);
                 }
