@@ -188,6 +188,21 @@ pub enum LabelFilter {
     Paren(Box<LabelFilter>),
 }
 
+impl LabelFilter {
+    /// Appends the names of the labels this filter reads to `out`.
+    pub fn label_names<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            LabelFilter::Matcher(m) => out.push(&m.name),
+            LabelFilter::Compare { name, .. } => out.push(name),
+            LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+                a.label_names(out);
+                b.label_names(out);
+            }
+            LabelFilter::Paren(f) => f.label_names(out),
+        }
+    }
+}
+
 /// One stage of a log pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
@@ -296,6 +311,22 @@ impl RangeOp {
                 | RangeOp::BytesRate
                 | RangeOp::BytesOverTime
                 | RangeOp::AbsentOverTime
+        )
+    }
+
+    /// True for the functions that may be grouped themselves
+    /// (`max_over_time(…) by (x)`); Loki refuses a grouping on the others.
+    pub fn takes_grouping(self) -> bool {
+        matches!(
+            self,
+            RangeOp::AvgOverTime
+                | RangeOp::StddevOverTime
+                | RangeOp::StdvarOverTime
+                | RangeOp::QuantileOverTime
+                | RangeOp::MaxOverTime
+                | RangeOp::MinOverTime
+                | RangeOp::FirstOverTime
+                | RangeOp::LastOverTime
         )
     }
 

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use common::labels::{Label, Labels};
 use common::series::{Sample as Point, Series};
 
-use super::ast::MetricExpr;
+use super::ast::{Grouping, MetricExpr};
 use super::select::Source;
 use super::{ExecStats, LogqlError, LogqlResult, LogqlValue, QueryParams, binary, range, vector};
 use crate::promql::{QueryValue, VectorSample};
@@ -110,13 +110,26 @@ fn eval_node<'a>(
             }]),
             MetricExpr::Paren(inner) => eval_node(src, inner, steps, stats).await?,
             MetricExpr::Range(agg) => {
-                let (series, read) = range::eval(src, agg, &steps).await?;
+                let (series, read) = range::eval(src, agg, None, &steps).await?;
                 stats.lines += read.lines;
                 stats.bytes += read.bytes;
                 Val::Vector(series)
             }
             MetricExpr::Vector(agg) => {
-                let input = match eval_node(src, &agg.expr, steps, stats).await? {
+                let input = match &*agg.expr {
+                    // As in Loki, a `sum` lends its grouping to the range
+                    // aggregation right under it (which decides whether
+                    // pipeline errors may reach the series).
+                    MetricExpr::Range(r) if range::takes_outer_grouping(agg.op, r) => {
+                        let outer = agg.grouping.clone().unwrap_or(Grouping::By(Vec::new()));
+                        let (series, read) = range::eval(src, r, Some(&outer), &steps).await?;
+                        stats.lines += read.lines;
+                        stats.bytes += read.bytes;
+                        Val::Vector(series)
+                    }
+                    _ => eval_node(src, &agg.expr, steps, stats).await?,
+                };
+                let input = match input {
                     Val::Vector(v) => v,
                     Val::Scalar(_) => {
                         return Err(LogqlError::BadQuery(format!(

@@ -747,6 +747,12 @@ impl Parser {
         let range = self.log_range()?;
         self.expect(Tok::RParen, ")")?;
         let grouping = self.grouping()?;
+        if grouping.is_some() && !op.takes_grouping() {
+            return Err(self.error(format!(
+                "grouping not allowed for {} aggregation",
+                op.name()
+            )));
+        }
         if op.needs_unwrap() && range.unwrap.is_none() {
             return Err(self.error(format!("invalid aggregation {} without unwrap", op.name())));
         }

@@ -10,7 +10,7 @@ use common::labels::Labels;
 use common::logs::{Direction, LogSelect, StreamEntries};
 use common::series::{MatchOp, Sample as Point};
 
-use super::ast::{Conversion, RangeAgg, RangeOp, ValueKind};
+use super::ast::{Conversion, Grouping, RangeAgg, RangeOp, Stage, ValueKind, VecOp};
 use super::line_filter::push_down;
 use super::metric::{StepSeries, Steps, group_labels};
 use super::parallel::{lines, off_runtime, split_run};
@@ -27,12 +27,56 @@ struct Samples {
     points: Vec<Point>,
 }
 
-/// Evaluates a range aggregation at every step.
+/// Whether the vector aggregation `op` right over `r` lends `r` its
+/// grouping (Loki does so for a `sum` over an ungrouped count, rate, bytes
+/// or sum range aggregation).
+pub(crate) fn takes_outer_grouping(op: VecOp, r: &RangeAgg) -> bool {
+    op == VecOp::Sum
+        && r.grouping.is_none()
+        && matches!(
+            r.op,
+            RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::SumOverTime
+                | RangeOp::Rate
+                | RangeOp::CountOverTime
+        )
+}
+
+/// Whether series marked with a pipeline error may be aggregated instead
+/// of failing the query. As in Loki, only when the query asks for errors:
+/// its grouping (its own, or the one a `sum` lends it) is a `by`, possibly
+/// empty, and `__error__` is named by a label filter, the `unwrap` or that
+/// grouping.
+fn errors_requested(agg: &RangeAgg, outer: Option<&Grouping>) -> bool {
+    let Some(Grouping::By(groups)) = agg.grouping.as_ref().or(outer) else {
+        return false;
+    };
+    let r = &agg.range;
+    let mut names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    for s in &r.log.stages {
+        if let Stage::LabelFilter(f) = s {
+            f.label_names(&mut names);
+        }
+    }
+    if let Some(u) = &r.unwrap {
+        names.push(&u.label);
+        for f in &u.post_filters {
+            f.label_names(&mut names);
+        }
+    }
+    names.contains(&ERROR_LABEL)
+}
+
+/// Evaluates a range aggregation at every step; `outer` is the grouping
+/// an enclosing `sum` lends it ([`takes_outer_grouping`]).
 pub(crate) async fn eval(
     src: &Source<'_>,
     agg: &RangeAgg,
+    outer: Option<&Grouping>,
     steps: &Steps,
 ) -> Result<(Vec<StepSeries>, ExecStats), LogqlError> {
+    let errors_requested = errors_requested(agg, outer);
     let r = &agg.range;
     let pipeline = Pipeline::compile(&r.log).map_err(LogqlError::BadQuery)?;
     let first_end = steps.start - r.offset_ns;
@@ -47,8 +91,10 @@ pub(crate) async fn eval(
     };
     let (streams, stats) = src.select(&sel).await?;
     let (agg, steps) = (agg.clone(), *steps);
-    let series =
-        off_runtime(move |cancel| aggregate(&agg, &pipeline, &streams, &steps, cancel)).await??;
+    let series = off_runtime(move |cancel| {
+        aggregate(&agg, &pipeline, &streams, &steps, errors_requested, cancel)
+    })
+    .await??;
     Ok((series, stats))
 }
 
@@ -59,6 +105,7 @@ fn aggregate(
     pipeline: &Pipeline,
     streams: &[StreamEntries],
     steps: &Steps,
+    errors_requested: bool,
     cancel: &CancelFlag,
 ) -> Result<Vec<StepSeries>, LogqlError> {
     let r = &agg.range;
@@ -72,7 +119,8 @@ fn aggregate(
             a
         },
     );
-    if let Some(labels) = series.keys().find(|l| l.get(ERROR_LABEL).is_some()) {
+    let failed = series.keys().find(|l| l.get(ERROR_LABEL).is_some());
+    if let Some(labels) = failed.filter(|_| !errors_requested) {
         return Err(LogqlError::Pipeline {
             error: labels.get(ERROR_LABEL).unwrap_or("").to_string(),
             series: labels.to_string(),
