@@ -6,6 +6,8 @@ use std::fmt::{self, Display, Formatter, Write};
 
 use common::series::Matcher;
 
+pub use super::ip_filter::IpRange;
+
 /// A whole LogQL query: a log query (streams of lines) or a metric query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -39,13 +41,17 @@ pub enum LineFilterOp {
     Pattern,
     /// `!>`: the line does not match the pattern.
     NotPattern,
+    /// `|= ip("…")`: the line holds an address in the range.
+    Ip,
+    /// `!= ip("…")`: the line holds no address in the range.
+    NotIp,
 }
 
 impl LineFilterOp {
     fn symbol(self) -> &'static str {
         match self {
-            LineFilterOp::Contains => "|=",
-            LineFilterOp::NotContains => "!=",
+            LineFilterOp::Contains | LineFilterOp::Ip => "|=",
+            LineFilterOp::NotContains | LineFilterOp::NotIp => "!=",
             LineFilterOp::Regex => "|~",
             LineFilterOp::NotRegex => "!~",
             LineFilterOp::Pattern => "|>",
@@ -57,7 +63,10 @@ impl LineFilterOp {
     pub fn is_negated(self) -> bool {
         matches!(
             self,
-            LineFilterOp::NotContains | LineFilterOp::NotRegex | LineFilterOp::NotPattern
+            LineFilterOp::NotContains
+                | LineFilterOp::NotRegex
+                | LineFilterOp::NotPattern
+                | LineFilterOp::NotIp
         )
     }
 }
@@ -184,6 +193,16 @@ pub enum LabelFilter {
     And(Box<LabelFilter>, Box<LabelFilter>),
     /// Either holds.
     Or(Box<LabelFilter>, Box<LabelFilter>),
+    /// `name = ip("…")` / `name != ip("…")`: the label holds an address
+    /// in the range (`negate`: it does not).
+    Ip {
+        /// The label.
+        name: String,
+        /// `!=`.
+        negate: bool,
+        /// The range.
+        range: IpRange,
+    },
     /// `( … )` as written.
     Paren(Box<LabelFilter>),
 }
@@ -193,7 +212,7 @@ impl LabelFilter {
     pub fn label_names<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
             LabelFilter::Matcher(m) => out.push(&m.name),
-            LabelFilter::Compare { name, .. } => out.push(name),
+            LabelFilter::Compare { name, .. } | LabelFilter::Ip { name, .. } => out.push(name),
             LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
                 a.label_names(out);
                 b.label_names(out);
@@ -709,6 +728,14 @@ impl Display for LabelFilter {
                 let op = if *op == CmpOp::Eq { "=" } else { op.symbol() };
                 write!(f, "{name}{op}{text}")
             }
+            LabelFilter::Ip {
+                name,
+                negate,
+                range,
+            } => {
+                let op = if *negate { "!=" } else { "=" };
+                write!(f, "{name}{op}ip({})", quote(&range.to_string()))
+            }
             LabelFilter::And(l, r) => write!(f, "{l} and {r}"),
             LabelFilter::Or(l, r) => write!(f, "{l} or {r}"),
             LabelFilter::Paren(inner) => write!(f, "({inner})"),
@@ -721,9 +748,14 @@ impl Display for Stage {
         match self {
             Stage::LineFilter(lf) => {
                 f.write_str(lf.op.symbol())?;
+                let ip = matches!(lf.op, LineFilterOp::Ip | LineFilterOp::NotIp);
                 for (i, v) in lf.values.iter().enumerate() {
                     f.write_str(if i == 0 { " " } else { " or " })?;
-                    f.write_str(&quote(v))?;
+                    if ip {
+                        write!(f, "ip({})", quote(v))?;
+                    } else {
+                        f.write_str(&quote(v))?;
+                    }
                 }
                 Ok(())
             }

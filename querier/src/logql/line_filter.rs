@@ -9,7 +9,7 @@ use common::logs::LineFilter as PushedFilter;
 use memchr::memmem;
 use regex::Regex;
 
-use super::ast::{LineFilter, LineFilterOp};
+use super::ast::{IpRange, LineFilter, LineFilterOp};
 use super::pattern::Pattern;
 
 /// A regex and, when every match must contain it, a literal scanned for
@@ -75,6 +75,8 @@ pub(crate) enum LineMatcher {
         patterns: Vec<Pattern>,
         negate: bool,
     },
+    /// The line holds an address in one of the ranges (`negate`: none).
+    Ip { ranges: Vec<IpRange>, negate: bool },
 }
 
 impl LineMatcher {
@@ -95,6 +97,14 @@ impl LineMatcher {
                     .values
                     .iter()
                     .map(|v| Prefiltered::new(v).map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()?,
+                negate,
+            },
+            LineFilterOp::Ip | LineFilterOp::NotIp => LineMatcher::Ip {
+                ranges: f
+                    .values
+                    .iter()
+                    .map(|v| IpRange::parse(v))
                     .collect::<Result<_, _>>()?,
                 negate,
             },
@@ -120,6 +130,9 @@ impl LineMatcher {
             }
             LineMatcher::Pattern { patterns, negate } => {
                 patterns.iter().any(|p| p.matches(line)) != *negate
+            }
+            LineMatcher::Ip { ranges, negate } => {
+                ranges.iter().any(|r| r.found_in(line)) != *negate
             }
         }
     }

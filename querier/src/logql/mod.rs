@@ -7,6 +7,7 @@ pub mod ast;
 mod binary;
 mod error;
 mod go_time;
+pub(crate) mod ip_filter;
 pub(crate) mod json;
 mod json_scan;
 mod lexer;

@@ -282,6 +282,21 @@ impl Parser {
         };
         self.next();
         if let Some(op) = op {
+            if matches!(op, LineFilterOp::Contains | LineFilterOp::NotContains)
+                && self.is_ident("ip")
+                && self.peek_at(1) == &Tok::LParen
+            {
+                let range = self.ip_range()?;
+                let op = if op == LineFilterOp::Contains {
+                    LineFilterOp::Ip
+                } else {
+                    LineFilterOp::NotIp
+                };
+                return Ok(Some(Parsed::Stage(Stage::LineFilter(LineFilter {
+                    op,
+                    values: vec![range.to_string()],
+                }))));
+            }
             let mut values = vec![self.string()?];
             while self.is_ident("or") && matches!(self.peek_at(1), Tok::Str(_)) {
                 self.next();
@@ -471,6 +486,15 @@ impl Parser {
     }
 
     /// Label filters joined by `or` (lowest), `and`, `,` or juxtaposition.
+    /// `ip("pattern")`.
+    fn ip_range(&mut self) -> Result<IpRange, ParseError> {
+        self.next();
+        self.expect(Tok::LParen, "(")?;
+        let pattern = self.string()?;
+        self.expect(Tok::RParen, ")")?;
+        IpRange::parse(&pattern).map_err(|e| self.error(e))
+    }
+
     fn label_filter(&mut self) -> Result<LabelFilter, ParseError> {
         let mut lhs = self.label_filter_and()?;
         while self.is_ident("or") {
@@ -520,6 +544,17 @@ impl Parser {
             _ => return Err(self.unexpected("a comparison operator")),
         };
         let op_tok = self.peek().clone();
+        if matches!(op_tok, Tok::Eq | Tok::EqEq | Tok::Neq)
+            && matches!(self.peek_at(1), Tok::Ident(i) if i == "ip")
+            && self.peek_at(2) == &Tok::LParen
+        {
+            self.next();
+            return Ok(LabelFilter::Ip {
+                name,
+                negate: op_tok == Tok::Neq,
+                range: self.ip_range()?,
+            });
+        }
         if matches!(self.peek_at(1), Tok::Str(_)) && matches!(op_tok, Tok::Eq | Tok::Neq) {
             return Ok(LabelFilter::Matcher(self.matcher(name)?));
         }
@@ -867,6 +902,7 @@ fn check_line_filter(op: LineFilterOp, value: &str) -> Result<(), String> {
         LineFilterOp::Pattern | LineFilterOp::NotPattern => {
             super::pattern::Pattern::parse_filter(value).map(|_| ())
         }
+        LineFilterOp::Ip | LineFilterOp::NotIp => IpRange::parse(value).map(|_| ()),
         LineFilterOp::Contains | LineFilterOp::NotContains => Ok(()),
     }
 }

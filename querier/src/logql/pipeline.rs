@@ -176,7 +176,7 @@ impl Pipeline {
                         .map(|f| match f {
                             LabelFmt::Rename { dst, src } => Ok((dst.clone(), Err(src.clone()))),
                             LabelFmt::Template { dst, template } => {
-                                Template::parse(template).map(|t| (dst.clone(), Ok(t)))
+                                Template::parse(template).map(|t| (dst.clone(), Ok(t.for_label())))
                             }
                         })
                         .collect::<Result<_, String>>()?,
@@ -396,9 +396,27 @@ pub(crate) fn label_filter(f: &LabelFilter, line: &mut Line<'_>) -> bool {
             match convert(*kind, text) {
                 Ok(v) => op.holds(v, *value),
                 Err(e) => {
-                    line.set_error(LABEL_FILTER_ERR, e);
+                    // As in Loki, an earlier (more useful) error stays.
+                    if !line.has_error() {
+                        line.set_error(LABEL_FILTER_ERR, e);
+                    }
                     true
                 }
+            }
+        }
+        LabelFilter::Ip {
+            name,
+            negate,
+            range,
+        } => {
+            // As in Loki: a line that already failed passes, a missing
+            // label fails.
+            if line.has_error() {
+                return true;
+            }
+            match line.get(name) {
+                Some(v) => range.found_in(v) != *negate,
+                None => false,
             }
         }
         LabelFilter::And(l, r) => label_filter(l, line) && label_filter(r, line),

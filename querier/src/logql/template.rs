@@ -8,8 +8,9 @@ use std::fmt::Write;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use super::ast::ValueKind;
 use super::go_time::{self, GoTime};
-use super::lexer::{parse_bytes, parse_go_duration};
+use super::pipeline::convert;
 use crate::promql::format::go_g;
 
 /// Go's `time.Time.String()` layout, for a time printed as text.
@@ -19,10 +20,17 @@ const GO_TIME_STRING: &str = "2006-01-02 15:04:05.999999999 -0700 MST";
 /// can make from one call).
 const MAX_INDENT: usize = 1024;
 
+/// The widest `alignLeft`/`alignRight` pads to, so one template cannot
+/// ask for gigabytes.
+const MAX_ALIGN: i64 = 65_536;
+
 /// A compiled template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     nodes: Vec<Node>,
+    /// The name Loki gives the template (`line` for `line_format`,
+    /// `label` for `label_format`); errors quote it.
+    name: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +57,31 @@ enum Arg {
     Str(String),
     Num(f64),
     Bool(bool),
-    Func(String),
+    /// A function, with where its name stands in the template.
+    Func(String, Pos),
     Sub(Pipeline),
+}
+
+/// Where a name stands in a template: 1-based line, 0-based byte column
+/// (as Go's template errors give it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pos {
+    line: usize,
+    col: usize,
+}
+
+impl Pos {
+    /// The position of byte `at` of `text`.
+    fn of(text: &str, at: usize) -> Self {
+        let before = &text[..at.min(text.len())];
+        match before.rfind('\n') {
+            Some(nl) => Pos {
+                line: 1 + before.matches('\n').count(),
+                col: at - nl - 1,
+            },
+            None => Pos { line: 1, col: at },
+        }
+    }
 }
 
 /// What a template reads: labels, the line and its timestamp.
@@ -72,6 +103,46 @@ enum Val {
     B(bool),
     /// A point in time (`now`, `toDate`, `unixToTime`).
     T(GoTime),
+    /// A decoded JSON document (`fromJson`); `None` for null or text
+    /// that is not JSON (Go's nil).
+    J(Option<serde_json::Value>),
+}
+
+/// A JSON value printed as Go prints what `encoding/json` decodes into
+/// `interface{}` (`map[k:v]`, `[a b]`, numbers as float64).
+fn go_print_json(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "<nil>".into(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => go_g(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => s.clone(),
+        J::Array(items) => {
+            let parts: Vec<String> = items.iter().map(go_print_json).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        J::Object(m) => {
+            let mut parts: Vec<(&String, String)> =
+                m.iter().map(|(k, v)| (k, go_print_json(v))).collect();
+            parts.sort_by(|a, b| a.0.cmp(b.0));
+            let parts: Vec<String> = parts.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+/// sprig's `round`: `value` rounded to `places` decimals, halves away
+/// from zero (or from `round_on` when given).
+fn sprig_round(value: f64, places: i64, round_on: f64) -> f64 {
+    let pow = 10f64.powi(places.clamp(-308, 308) as i32);
+    let digit = pow * value;
+    let frac = digit.fract();
+    let r = if frac.copysign(value) >= round_on.copysign(value) {
+        digit.ceil()
+    } else {
+        digit.floor()
+    };
+    r / pow
 }
 
 impl Val {
@@ -82,6 +153,8 @@ impl Val {
             Val::I(i) => i.to_string(),
             Val::B(b) => b.to_string(),
             Val::T(t) => go_time::format(GO_TIME_STRING, *t),
+            Val::J(Some(v)) => go_print_json(v),
+            Val::J(None) => "<no value>".into(),
         }
     }
 
@@ -92,6 +165,14 @@ impl Val {
             Val::I(i) => *i != 0,
             Val::B(b) => *b,
             Val::T(_) => true,
+            Val::J(v) => match v {
+                None | Some(serde_json::Value::Null) => false,
+                Some(serde_json::Value::Bool(b)) => *b,
+                Some(serde_json::Value::Number(n)) => n.as_f64() != Some(0.0),
+                Some(serde_json::Value::String(s)) => !s.is_empty(),
+                Some(serde_json::Value::Array(a)) => !a.is_empty(),
+                Some(serde_json::Value::Object(m)) => !m.is_empty(),
+            },
         }
     }
 
@@ -102,6 +183,7 @@ impl Val {
             Val::I(i) => *i as f64,
             Val::B(b) => f64::from(u8::from(*b)),
             Val::T(t) => t.secs as f64,
+            Val::J(_) => 0.0,
         }
     }
 
@@ -115,6 +197,7 @@ impl Val {
             Val::I(i) => *i,
             Val::B(b) => i64::from(*b),
             Val::T(t) => t.secs,
+            Val::J(_) => 0,
         }
     }
 
@@ -134,79 +217,115 @@ impl Val {
 impl Template {
     /// Compiles template text.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut parser = TemplateParser { rest: text };
+        let mut parser = TemplateParser { text, rest: text };
         let (nodes, end) = parser.nodes()?;
         match end {
             Some(kw) => Err(format!("template: unexpected {{{{{kw}}}}}")),
-            None => Ok(Self { nodes }),
+            None => Ok(Self {
+                nodes,
+                name: "line",
+            }),
+        }
+    }
+
+    /// The template as `label_format` names it (in its errors).
+    pub fn for_label(self) -> Self {
+        Self {
+            name: "label",
+            ..self
         }
     }
 
     /// Renders the template over `data`.
     pub fn render(&self, data: &dyn Data) -> Result<String, String> {
         let mut out = String::new();
-        render_nodes(&self.nodes, data, &mut out)?;
+        let run = Run {
+            data,
+            name: self.name,
+        };
+        run.nodes(&self.nodes, &mut out)?;
         Ok(out)
     }
 }
 
-fn render_nodes(nodes: &[Node], data: &dyn Data, out: &mut String) -> Result<(), String> {
-    for n in nodes {
-        match n {
-            Node::Text(t) => out.push_str(t),
-            Node::Action(p) => out.push_str(&eval_pipeline(p, data)?.text()),
-            Node::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                if eval_pipeline(cond, data)?.truthy() {
-                    render_nodes(then, data, out)?;
-                } else {
-                    render_nodes(otherwise, data, out)?;
+/// One rendering of a template.
+struct Run<'a> {
+    data: &'a dyn Data,
+    name: &'static str,
+}
+
+impl Run<'_> {
+    fn nodes(&self, nodes: &[Node], out: &mut String) -> Result<(), String> {
+        for n in nodes {
+            match n {
+                Node::Text(t) => out.push_str(t),
+                Node::Action(p) => out.push_str(&self.pipeline(p)?.text()),
+                Node::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    if self.pipeline(cond)?.truthy() {
+                        self.nodes(then, out)?;
+                    } else {
+                        self.nodes(otherwise, out)?;
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-fn eval_pipeline(p: &Pipeline, data: &dyn Data) -> Result<Val, String> {
-    let mut piped: Option<Val> = None;
-    for cmd in &p.0 {
-        piped = Some(eval_command(cmd, data, piped)?);
-    }
-    piped.ok_or_else(|| "empty pipeline".to_string())
-}
-
-fn eval_arg(a: &Arg, data: &dyn Data) -> Result<Val, String> {
-    Ok(match a {
-        Arg::Field(name) => Val::S(data.label(name).unwrap_or("").to_string()),
-        Arg::Dot => Val::S(String::new()),
-        Arg::Str(s) => Val::S(s.clone()),
-        Arg::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => Val::I(*n as i64),
-        Arg::Num(n) => Val::F(*n),
-        Arg::Bool(b) => Val::B(*b),
-        Arg::Func(f) => call(f, Vec::new(), data)?,
-        Arg::Sub(p) => eval_pipeline(p, data)?,
-    })
-}
-
-fn eval_command(cmd: &Command, data: &dyn Data, piped: Option<Val>) -> Result<Val, String> {
-    let Some((first, rest)) = cmd.0.split_first() else {
-        return Err("empty command".into());
-    };
-    match first {
-        Arg::Func(f) => {
-            let mut args = rest
-                .iter()
-                .map(|a| eval_arg(a, data))
-                .collect::<Result<Vec<_>, _>>()?;
-            args.extend(piped);
-            call(f, args, data)
+    fn pipeline(&self, p: &Pipeline) -> Result<Val, String> {
+        let mut piped: Option<Val> = None;
+        for cmd in &p.0 {
+            piped = Some(self.command(cmd, piped)?);
         }
-        other if rest.is_empty() && piped.is_none() => eval_arg(other, data),
-        _ => Err("can't give argument to non-function".into()),
+        piped.ok_or_else(|| "empty pipeline".to_string())
+    }
+
+    fn arg(&self, a: &Arg) -> Result<Val, String> {
+        Ok(match a {
+            Arg::Field(name) => Val::S(self.data.label(name).unwrap_or("").to_string()),
+            Arg::Dot => Val::S(String::new()),
+            Arg::Str(s) => Val::S(s.clone()),
+            Arg::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => Val::I(*n as i64),
+            Arg::Num(n) => Val::F(*n),
+            Arg::Bool(b) => Val::B(*b),
+            Arg::Func(f, pos) => self.call(f, *pos, Vec::new())?,
+            Arg::Sub(p) => self.pipeline(p)?,
+        })
+    }
+
+    fn command(&self, cmd: &Command, piped: Option<Val>) -> Result<Val, String> {
+        let Some((first, rest)) = cmd.0.split_first() else {
+            return Err("empty command".into());
+        };
+        match first {
+            Arg::Func(f, pos) => {
+                let mut args = rest
+                    .iter()
+                    .map(|a| self.arg(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                args.extend(piped);
+                self.call(f, *pos, args)
+            }
+            other if rest.is_empty() && piped.is_none() => self.arg(other),
+            _ => Err("can't give argument to non-function".into()),
+        }
+    }
+
+    /// Calls function `f`; a failure is reported as Go's templates report
+    /// it, naming the template, the function and where it stands.
+    fn call(&self, f: &str, pos: Pos, args: Vec<Val>) -> Result<Val, String> {
+        call(f, args, self.data).map_err(|e| {
+            format!(
+                "template: {name}:{line}:{col}: executing \"{name}\" at <{f}>: error calling {f}: {e}",
+                name = self.name,
+                line = pos.line,
+                col = pos.col,
+            )
+        })
     }
 }
 
@@ -289,23 +408,21 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
             let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
             Val::I(re.find_iter(&s(1)?).count() as i64)
         }
+        // Loki's: cut to `n` characters (keeping the end for
+        // alignRight) or padded to `n`; a negative `n` keeps the text.
         "alignLeft" | "alignRight" => {
-            let n = arg(&args, 0, f)?.int().max(0) as usize;
-            let v: Vec<char> = s(1)?.chars().collect();
-            let text: String = if v.len() >= n {
-                v[..n].iter().collect()
+            let n = arg(&args, 0, f)?.int().min(MAX_ALIGN);
+            let v = s(1)?;
+            let len = v.chars().count() as i64;
+            let text = if n < 0 || n == len {
+                v
+            } else if n > len {
+                let pad = " ".repeat((n - len) as usize);
+                if f == "alignLeft" { v + &pad } else { pad + &v }
             } else if f == "alignLeft" {
-                format!(
-                    "{}{}",
-                    v.iter().collect::<String>(),
-                    " ".repeat(n - v.len())
-                )
+                v.chars().take(n as usize).collect()
             } else {
-                format!(
-                    "{}{}",
-                    " ".repeat(n - v.len()),
-                    v.iter().collect::<String>()
-                )
+                v.chars().skip((len - n) as usize).collect()
             };
             Val::S(text)
         }
@@ -336,7 +453,12 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
                 _ => a.min(b),
             })
         }
-        "round" => Val::F(arg(&args, 0, f)?.float().round()),
+        "round" => {
+            let places = arg(&args, 1, f)?.int();
+            let round_on = args.get(2).map_or(0.5, Val::float);
+            Val::F(sprig_round(arg(&args, 0, f)?.float(), places, round_on))
+        }
+        "fromJson" => Val::J(serde_json::from_str(&last()?).ok()),
         "ceil" => Val::F(arg(&args, 0, f)?.float().ceil()),
         "floor" => Val::F(arg(&args, 0, f)?.float().floor()),
         "int" => Val::I(arg(&args, 0, f)?.int()),
@@ -387,10 +509,7 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         }
         // Loki's `bytes` and `duration`: a human size in bytes, a Go
         // duration in seconds.
-        "bytes" => {
-            let v = last()?;
-            Val::F(parse_bytes(&v).ok_or_else(|| format!("bytes: cannot parse {v:?}"))? as f64)
-        }
+        "bytes" => Val::F(convert(ValueKind::Bytes, &last()?)?),
         "now" => Val::T(GoTime::from_nanos(common::time::now_ns())),
         "date" => Val::S(go_time::format(&s(0)?, arg(&args, 1, f)?.time())),
         // sprig's toDate and Loki's toDateInZone give Go's zero time for
@@ -411,12 +530,7 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
             Val::S(v.to_string())
         }
         "unixToTime" => Val::T(unix_to_time(&last()?)?),
-        "duration" | "duration_seconds" => {
-            let v = last()?;
-            let ns =
-                parse_go_duration(&v).ok_or_else(|| format!("duration: cannot parse {v:?}"))?;
-            Val::F(ns as f64 / 1e9)
-        }
+        "duration" | "duration_seconds" => Val::F(convert(ValueKind::Duration, &last()?)?),
         "eq" => Val::B(s(0)? == s(1)?),
         "ne" => Val::B(s(0)? != s(1)?),
         "lt" | "le" | "gt" | "ge" => {
@@ -576,6 +690,8 @@ fn printf(format: &str, args: &[Val]) -> String {
 }
 
 struct TemplateParser<'a> {
+    /// The whole template, for positions.
+    text: &'a str,
     rest: &'a str,
 }
 
@@ -617,7 +733,7 @@ impl TemplateParser<'_> {
             match word {
                 "end" | "else" if tail.is_empty() => return Ok((nodes, Some(word.to_string()))),
                 "if" => {
-                    let cond = parse_pipeline(tail)?;
+                    let cond = parse_pipeline(self.text, tail)?;
                     let (then, end) = self.nodes()?;
                     let otherwise = match end.as_deref() {
                         Some("else") => {
@@ -637,7 +753,7 @@ impl TemplateParser<'_> {
                     });
                 }
                 _ if inner.starts_with("/*") => {}
-                _ => nodes.push(Node::Action(parse_pipeline(inner)?)),
+                _ => nodes.push(Node::Action(parse_pipeline(self.text, inner)?)),
             }
         }
     }
@@ -680,8 +796,11 @@ enum ActTok {
     Close,
 }
 
-fn lex_action(s: &str) -> Result<Vec<ActTok>, String> {
+/// The tokens of action text `s`, which starts at byte `base` of the
+/// template `text`.
+fn lex_action(text: &str, s: &str, base: usize) -> Result<Vec<ActTok>, String> {
     let chars: Vec<char> = s.chars().collect();
+    let offsets: Vec<usize> = s.char_indices().map(|(at, _)| at).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -756,7 +875,7 @@ fn lex_action(s: &str) -> Result<Vec<ActTok>, String> {
                 out.push(ActTok::Arg(match name.as_str() {
                     "true" => Arg::Bool(true),
                     "false" => Arg::Bool(false),
-                    _ => Arg::Func(name),
+                    _ => Arg::Func(name, Pos::of(text, base + offsets[i])),
                 }));
                 i = j;
             }
@@ -766,8 +885,10 @@ fn lex_action(s: &str) -> Result<Vec<ActTok>, String> {
     Ok(out)
 }
 
-fn parse_pipeline(s: &str) -> Result<Pipeline, String> {
-    let toks = lex_action(s)?;
+/// Parses action text `s`, a slice of the template `text`.
+fn parse_pipeline(text: &str, s: &str) -> Result<Pipeline, String> {
+    let base = (s.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    let toks = lex_action(text, s, base)?;
     let mut pos = 0;
     let p = pipeline_from(&toks, &mut pos)?;
     if pos != toks.len() {
@@ -799,7 +920,7 @@ fn pipeline_from(toks: &[ActTok], pos: &mut usize) -> Result<Pipeline, String> {
                 cur.push(Arg::Sub(sub));
             }
             ActTok::Arg(a) => {
-                if let Arg::Func(name) = a
+                if let Arg::Func(name, _) = a
                     && !is_function(name)
                 {
                     return Err(format!("template: function {name:?} not defined"));
@@ -862,6 +983,7 @@ const FUNCTIONS: &[&str] = &[
     "maxf",
     "minf",
     "round",
+    "fromJson",
     "ceil",
     "floor",
     "int",
@@ -925,6 +1047,36 @@ mod tests {
 
     fn r(t: &str) -> String {
         Template::parse(t).unwrap().render(&D).unwrap()
+    }
+
+    #[test]
+    fn sprig_round_align_and_from_json_as_loki() {
+        assert_eq!(
+            r("{{ round 2.456 1 }} {{ round -2.46 1 }} {{ round 2.4 0 }}"),
+            "2.5 -2.5 2"
+        );
+        assert_eq!(
+            r("{{ alignLeft 3 .app }}|{{ alignRight 2 .app }}|{{ alignRight 5 .app }}"),
+            "api|pi|  api"
+        );
+        assert_eq!(r("{{ alignLeft -1 .app }}"), "api");
+        assert_eq!(
+            r(r#"{{ fromJson "{\"b\":[1,\"x\"],\"a\":55}" }}|{{ fromJson "nope" }}"#),
+            "map[a:55 b:[1 x]]|<no value>"
+        );
+    }
+
+    #[test]
+    fn a_failing_function_is_reported_as_go_reports_it() {
+        let t = Template::parse("{{ .app }}\n  {{ .missing | duration }}").unwrap();
+        assert_eq!(
+            t.render(&D).unwrap_err(),
+            "template: line:2:16: executing \"line\" at <duration>: error calling duration: time: invalid duration \"\""
+        );
+        let t = Template::parse("{{ bytes .app }}").unwrap().for_label();
+        assert!(t.render(&D).unwrap_err().starts_with(
+            "template: label:1:3: executing \"label\" at <bytes>: error calling bytes: "
+        ),);
     }
 
     #[test]
