@@ -22,6 +22,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,11 @@ ingester:
 limits:
   max_entries_limit_per_query: 100000
 """
+
+
+def port_in_use(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def start(name, argv, ready_url, log_path):
@@ -330,12 +336,17 @@ def explain(a, b, n=4):
 
 
 def queries(path):
-    out = []
+    """The queries of `path`, each with the reason Loki is wrong on it
+    (`# loki-wrong: …` on the line before) or None."""
+    out, wrong = [], None
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
-            if line.strip() and not line.lstrip().startswith("#"):
-                out.append(line)
+            if line.startswith("# loki-wrong:"):
+                wrong = line.split(":", 1)[1].strip()
+            elif line.strip() and not line.lstrip().startswith("#"):
+                out.append((line, wrong))
+                wrong = None
     return out
 
 
@@ -354,6 +365,11 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep servers up (Ctrl-C to stop)")
     args = ap.parse_args()
 
+    for port in (LOKI_PORT, LOKI_GRPC, CAIRN_PORT, CAIRN_GRPC):
+        if port_in_use(port):
+            sys.exit(f"127.0.0.1:{port} is in use; stop what listens there first")
+    # A TERM ends the run through the `finally` below, stopping the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     work = tempfile.mkdtemp(prefix="logql-parity.")
     procs = []
     try:
@@ -375,8 +391,9 @@ def main():
         time.sleep(1)
         start_s, end_s = base_s, base_s + WINDOW_S
         total = agreed = 0
+        loki_wrong = []
         with open(args.diff_file, "w") as diff:
-            for q in queries(args.queries):
+            for q, wrong in queries(args.queries):
                 if args.only and args.only not in q:
                     continue
                 if is_metric(q):
@@ -397,11 +414,18 @@ def main():
                     b = request(cairn, path, params)
                     na, nb = normalise(a), normalise(b)
                     ok = agree(na, nb)
-                    agreed += ok
                     tag = "ok  " if ok else "DIFF"
+                    if not ok and wrong:
+                        tag, ok = "LOKI-WRONG", True
+                        loki_wrong.append(f"{q}  ({wrong})")
+                    agreed += ok
                     print(f"{tag} {path.rsplit('/', 1)[1]:<11} {q}")
                     if not ok:
                         diff.write(f"=== {path} {q}\n{explain(na, nb)}\n\n")
+        if loki_wrong:
+            print("\nwhere Loki is wrong (Cairn's answer counted):")
+            for w in loki_wrong:
+                print("  " + w)
         print(f"\nagreement: {agreed}/{total} = {100.0 * agreed / max(total, 1):.1f}% (diffs: {args.diff_file})")
         if args.keep:
             print(f"loki {loki}  cairn {cairn}  base {base_s}; Ctrl-C to stop")

@@ -57,8 +57,9 @@ enum Arg {
     Str(String),
     Num(f64),
     Bool(bool),
-    /// A function, with where its name stands in the template.
-    Func(String, Pos),
+    /// A function, with where its name stands in the template and the
+    /// text of the command it heads (how Go's errors quote it).
+    Func(String, Pos, String),
     Sub(Pipeline),
 }
 
@@ -292,7 +293,7 @@ impl Run<'_> {
             Arg::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => Val::I(*n as i64),
             Arg::Num(n) => Val::F(*n),
             Arg::Bool(b) => Val::B(*b),
-            Arg::Func(f, pos) => self.call(f, *pos, Vec::new())?,
+            Arg::Func(f, pos, at) => self.call(f, *pos, at, Vec::new())?,
             Arg::Sub(p) => self.pipeline(p)?,
         })
     }
@@ -302,13 +303,13 @@ impl Run<'_> {
             return Err("empty command".into());
         };
         match first {
-            Arg::Func(f, pos) => {
+            Arg::Func(f, pos, at) => {
                 let mut args = rest
                     .iter()
                     .map(|a| self.arg(a))
                     .collect::<Result<Vec<_>, _>>()?;
                 args.extend(piped);
-                self.call(f, *pos, args)
+                self.call(f, *pos, at, args)
             }
             other if rest.is_empty() && piped.is_none() => self.arg(other),
             _ => Err("can't give argument to non-function".into()),
@@ -317,10 +318,10 @@ impl Run<'_> {
 
     /// Calls function `f`; a failure is reported as Go's templates report
     /// it, naming the template, the function and where it stands.
-    fn call(&self, f: &str, pos: Pos, args: Vec<Val>) -> Result<Val, String> {
+    fn call(&self, f: &str, pos: Pos, at: &str, args: Vec<Val>) -> Result<Val, String> {
         call(f, args, self.data).map_err(|e| {
             format!(
-                "template: {name}:{line}:{col}: executing \"{name}\" at <{f}>: error calling {f}: {e}",
+                "template: {name}:{line}:{col}: executing \"{name}\" at <{at}>: error calling {f}: {e}",
                 name = self.name,
                 line = pos.line,
                 col = pos.col,
@@ -433,9 +434,11 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
                 "add" => a.wrapping_add(b),
                 "sub" => a.wrapping_sub(b),
                 "mul" => a.wrapping_mul(b),
-                "div" if b == 0 => return Err("division by zero".into()),
+                // Go's run-time panic, which its templates report.
+                "div" | "mod" if b == 0 => {
+                    return Err("runtime error: integer divide by zero".into());
+                }
                 "div" => a.wrapping_div(b),
-                "mod" if b == 0 => return Err("division by zero".into()),
                 "mod" => a.wrapping_rem(b),
                 "max" => a.max(b),
                 _ => a.min(b),
@@ -448,6 +451,8 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
                 "addf" => a + b,
                 "subf" => a - b,
                 "mulf" => a * b,
+                // sprig divides decimals, which refuse a zero divisor.
+                "divf" if b == 0.0 => return Err("decimal division by 0".into()),
                 "divf" => a / b,
                 "maxf" => a.max(b),
                 _ => a.min(b),
@@ -798,12 +803,39 @@ enum ActTok {
 
 /// The tokens of action text `s`, which starts at byte `base` of the
 /// template `text`.
-fn lex_action(text: &str, s: &str, base: usize) -> Result<Vec<ActTok>, String> {
+/// Each token comes with the byte span it covers in `s`.
+fn lex_action(text: &str, s: &str, base: usize) -> Result<Vec<(ActTok, Span)>, String> {
     let chars: Vec<char> = s.chars().collect();
     let offsets: Vec<usize> = s.char_indices().map(|(at, _)| at).collect();
+    let byte = |i: usize| offsets.get(i).copied().unwrap_or(s.len());
     let mut out = Vec::new();
+    let mut spans = Vec::new();
     let mut i = 0;
     while i < chars.len() {
+        let (start, before) = (i, out.len());
+        lex_one(text, base, &chars, &offsets, &mut i, &mut out)?;
+        if out.len() > before {
+            spans.push(Span(byte(start), byte(i)));
+        }
+    }
+    Ok(out.into_iter().zip(spans).collect())
+}
+
+/// Where a token stands in its action text (byte offsets).
+#[derive(Debug, Clone, Copy)]
+struct Span(usize, usize);
+
+/// Reads the token at `chars[*i]` into `out` (nothing for whitespace).
+fn lex_one(
+    text: &str,
+    base: usize,
+    chars: &[char],
+    offsets: &[usize],
+    at: &mut usize,
+    out: &mut Vec<ActTok>,
+) -> Result<(), String> {
+    let mut i = *at;
+    {
         let c = chars[i];
         match c {
             c if c.is_whitespace() => i += 1,
@@ -875,14 +907,15 @@ fn lex_action(text: &str, s: &str, base: usize) -> Result<Vec<ActTok>, String> {
                 out.push(ActTok::Arg(match name.as_str() {
                     "true" => Arg::Bool(true),
                     "false" => Arg::Bool(false),
-                    _ => Arg::Func(name, Pos::of(text, base + offsets[i])),
+                    _ => Arg::Func(name.clone(), Pos::of(text, base + offsets[i]), name),
                 }));
                 i = j;
             }
             other => return Err(format!("template: unexpected {other:?} in action")),
         }
     }
-    Ok(out)
+    *at = i;
+    Ok(())
 }
 
 /// Parses action text `s`, a slice of the template `text`.
@@ -890,42 +923,59 @@ fn parse_pipeline(text: &str, s: &str) -> Result<Pipeline, String> {
     let base = (s.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
     let toks = lex_action(text, s, base)?;
     let mut pos = 0;
-    let p = pipeline_from(&toks, &mut pos)?;
+    let p = pipeline_from(s, &toks, &mut pos)?;
     if pos != toks.len() {
         return Err("template: unexpected ) in action".into());
     }
     Ok(p)
 }
 
-fn pipeline_from(toks: &[ActTok], pos: &mut usize) -> Result<Pipeline, String> {
+/// A command ends: a function heading it learns the command's text
+/// (whitespace runs collapsed, as Go prints a command).
+fn finish_command(s: &str, mut cur: Vec<Arg>, from: Span, to: Span) -> Command {
+    if let Some(Arg::Func(_, _, at)) = cur.first_mut() {
+        let raw = s.get(from.0..to.1).unwrap_or("");
+        *at = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    Command(cur)
+}
+
+fn pipeline_from(s: &str, toks: &[(ActTok, Span)], pos: &mut usize) -> Result<Pipeline, String> {
     let mut cmds = Vec::new();
     let mut cur = Vec::new();
-    while let Some(t) = toks.get(*pos) {
+    let mut first = Span(0, 0);
+    let mut last = Span(0, 0);
+    while let Some((t, span)) = toks.get(*pos) {
+        if cur.is_empty() {
+            first = *span;
+        }
         match t {
             ActTok::Close => break,
             ActTok::Pipe => {
                 if cur.is_empty() {
                     return Err("template: missing command before |".into());
                 }
-                cmds.push(Command(std::mem::take(&mut cur)));
+                cmds.push(finish_command(s, std::mem::take(&mut cur), first, last));
                 *pos += 1;
             }
             ActTok::Open => {
                 *pos += 1;
-                let sub = pipeline_from(toks, pos)?;
-                if toks.get(*pos) != Some(&ActTok::Close) {
-                    return Err("template: unclosed (".into());
+                let sub = pipeline_from(s, toks, pos)?;
+                match toks.get(*pos) {
+                    Some((ActTok::Close, close)) => last = *close,
+                    _ => return Err("template: unclosed (".into()),
                 }
                 *pos += 1;
                 cur.push(Arg::Sub(sub));
             }
             ActTok::Arg(a) => {
-                if let Arg::Func(name, _) = a
+                if let Arg::Func(name, _, _) = a
                     && !is_function(name)
                 {
                     return Err(format!("template: function {name:?} not defined"));
                 }
                 cur.push(a.clone());
+                last = *span;
                 *pos += 1;
             }
         }
@@ -933,7 +983,7 @@ fn pipeline_from(toks: &[ActTok], pos: &mut usize) -> Result<Pipeline, String> {
     if cur.is_empty() {
         return Err("template: missing value for command".into());
     }
-    cmds.push(Command(cur));
+    cmds.push(finish_command(s, cur, first, last));
     Ok(Pipeline(cmds))
 }
 
@@ -1045,6 +1095,20 @@ mod tests {
         }
     }
 
+    /// A line whose `n` is 0.
+    struct Data0;
+    impl Data for Data0 {
+        fn label(&self, name: &str) -> Option<&str> {
+            (name == "n").then_some("0")
+        }
+        fn line(&self) -> &str {
+            ""
+        }
+        fn timestamp_ns(&self) -> i64 {
+            0
+        }
+    }
+
     fn r(t: &str) -> String {
         Template::parse(t).unwrap().render(&D).unwrap()
     }
@@ -1073,9 +1137,15 @@ mod tests {
             t.render(&D).unwrap_err(),
             "template: line:2:16: executing \"line\" at <duration>: error calling duration: time: invalid duration \"\""
         );
+        let t = Template::parse("{{ .n | float64 | divf  1024 | printf \"%.2f\" }}").unwrap();
+        let d = Data0;
+        assert_eq!(
+            t.render(&d).unwrap_err(),
+            "template: line:1:18: executing \"line\" at <divf 1024>: error calling divf: decimal division by 0"
+        );
         let t = Template::parse("{{ bytes .app }}").unwrap().for_label();
         assert!(t.render(&D).unwrap_err().starts_with(
-            "template: label:1:3: executing \"label\" at <bytes>: error calling bytes: "
+            "template: label:1:3: executing \"label\" at <bytes .app>: error calling bytes: "
         ),);
     }
 
