@@ -9,6 +9,8 @@ use common::time::civil;
 
 use crate::promql::dates::days_from_civil;
 
+use super::tz::Zone;
+
 const MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -232,11 +234,12 @@ pub(crate) fn format(layout: &str, t: GoTime) -> String {
     out
 }
 
-/// `value` read with Go `layout` (UTC, or the offset the value names).
-pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
+/// `value` read with Go `layout`: at the offset the value names, else as a
+/// wall-clock time in `zone` (UTC when `None`).
+pub(crate) fn parse(layout: &str, value: &str, zone: Option<&Zone>) -> Result<GoTime, String> {
     let bad = || format!("parsing time {value:?} as {layout:?}");
     let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut ns) = (1i64, 1i64, 1i64, 0, 0, 0, 0i64);
-    let (mut pm, mut offset_secs) = (None, 0i64);
+    let (mut pm, mut offset_secs) = (None, None::<i64>);
     let mut rest = value;
     let number = |rest: &mut &str, min: usize, max: usize| -> Result<i64, String> {
         let n = rest
@@ -314,6 +317,7 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
             Token::Offset(z, colon, minutes) => {
                 if z && let Some(tail) = rest.strip_prefix('Z') {
                     rest = tail;
+                    offset_secs = Some(0);
                     continue;
                 }
                 let sign = match rest.chars().next() {
@@ -331,7 +335,7 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                 } else {
                     0
                 };
-                offset_secs = sign * (hours * 3600 + mins * 60);
+                offset_secs = Some(sign * (hours * 3600 + mins * 60));
             }
             Token::Fraction(..) => {
                 rest = rest.strip_prefix(['.', ',']).ok_or_else(bad)?;
@@ -353,7 +357,12 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return Err(format!("{}: value out of range", bad()));
     }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset_secs;
+    let local = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s;
+    let secs = match (offset_secs, zone) {
+        (Some(offset), _) => local - offset,
+        (None, Some(zone)) => zone.to_utc(local),
+        (None, None) => local,
+    };
     Ok(GoTime { secs, nanos: ns })
 }
 
@@ -390,14 +399,18 @@ mod tests {
             "2006-01-02T15:04:05.999999999Z07:00",
             "Jan 2 2006 03:04:05.000000000PM",
         ] {
-            assert_eq!(parse(layout, &format(layout, T)), Ok(T), "{layout}");
+            assert_eq!(parse(layout, &format(layout, T), None), Ok(T), "{layout}");
         }
-        let plus_one = parse("2006-01-02 15:04:05 -07:00", "2023-11-14 23:13:20 +01:00");
+        let plus_one = parse(
+            "2006-01-02 15:04:05 -07:00",
+            "2023-11-14 23:13:20 +01:00",
+            None,
+        );
         assert_eq!(plus_one, Ok(GoTime { nanos: 0, ..T }));
         let zero = "0001-01-01 00:00:00 +0000 UTC";
         assert_eq!(format("2006-01-02 15:04:05 -0700 MST", GoTime::ZERO), zero);
-        assert!(parse("2006-01-02", "2023-13-01").is_err());
-        assert!(parse("2006-01-02", "2023-01-01 extra").is_err());
-        assert!(parse("MST", "CET").unwrap_err().contains("only UTC"));
+        assert!(parse("2006-01-02", "2023-13-01", None).is_err());
+        assert!(parse("2006-01-02", "2023-01-01 extra", None).is_err());
+        assert!(parse("MST", "CET", None).unwrap_err().contains("only UTC"));
     }
 }

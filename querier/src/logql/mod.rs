@@ -22,6 +22,7 @@ pub(crate) mod pipeline;
 mod range;
 mod select;
 mod template;
+mod tz;
 mod vector;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::ast::ValueKind;
 use super::go_time::{self, GoTime};
 use super::pipeline::convert;
+use super::tz::Zone;
 use crate::promql::format::go_g;
 
 /// Go's `time.Time.String()` layout, for a time printed as text.
@@ -519,9 +520,14 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         "date" => Val::S(go_time::format(&s(0)?, arg(&args, 1, f)?.time())),
         // sprig's toDate and Loki's toDateInZone give Go's zero time for
         // text they cannot read; zones are read as UTC.
+        // A zone the database lacks is UTC, as in Loki.
         "toDate" | "toDateInZone" => {
             let value = s(args.len().saturating_sub(1))?;
-            Val::T(go_time::parse(&s(0)?, &value).unwrap_or(GoTime::ZERO))
+            let zone = match f {
+                "toDateInZone" => Zone::named(&s(1)?),
+                _ => None,
+            };
+            Val::T(go_time::parse(&s(0)?, &value, zone.as_deref()).unwrap_or(GoTime::ZERO))
         }
         "unixEpoch" => Val::S(arg(&args, 0, f)?.time().secs.to_string()),
         "unixEpochMillis" | "unixEpochNanos" => {
@@ -1127,6 +1133,21 @@ mod tests {
         assert_eq!(
             r(r#"{{ fromJson "{\"b\":[1,\"x\"],\"a\":55}" }}|{{ fromJson "nope" }}"#),
             "map[a:55 b:[1 x]]|<no value>"
+        );
+    }
+
+    #[test]
+    fn to_date_in_zone_reads_wall_clock_times_in_the_zone() {
+        assert_eq!(
+            r(
+                r#"{{ toDateInZone "2006-01-02 15:04" "America/New_York" "2023-07-14 10:00" | unixEpoch }}"#
+            ),
+            "1689343200"
+        );
+        // A zone the database lacks is UTC, as in Loki.
+        assert_eq!(
+            r(r#"{{ toDateInZone "2006-01-02" "Nowhere/City" "2023-11-14" | unixEpoch }}"#),
+            "1699920000"
         );
     }
 
