@@ -18,7 +18,7 @@ use common::time::{now_ns, rfc3339_nanos};
 use serde_json::Value;
 
 use crate::support::Cairn;
-use crate::support::loki::{drilldown_get as get, push, stream};
+use crate::support::loki::{drilldown_get as get, metric_line, push, stream};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -354,4 +354,46 @@ async fn patterns_tab_shows_each_template_with_its_level_and_line_counts() {
         assert_eq!(status, 400, "{name}={value}: {body}");
         assert!(body.to_string().contains(says), "{name}={value}: {body}");
     }
+}
+
+#[tokio::test]
+async fn patterns_cluster_only_the_newest_lines_within_the_tenant_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = Cairn::start(dir.path(), "limits:\n  max_pattern_lines_per_query: 40\n").await;
+    let url = cairn.url();
+    let t0 = now_ns() - 300 * SECOND;
+    let older = templated(t0, 35, |i| {
+        format!("level=error disk {i} is full on node-{i}")
+    });
+    let newer = templated(t0 + 100 * SECOND, 40, |i| {
+        format!("level=info GET /api/users/{i} 200 {i}ms")
+    });
+    let (status, body) = push(
+        &url,
+        "acme",
+        vec![
+            stream(r#"{service_name="shop", pod="a"}"#, &older),
+            stream(r#"{service_name="shop", pod="b"}"#, &newer),
+        ],
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    let params = patterns_request(r#"{service_name="shop"}"#, t0, now_ns(), "1m");
+    let (status, body) = get(&url, "acme", "/loki/api/v1/patterns", &params).await;
+    assert_eq!(status, 200, "{body}");
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "only the newest 40 lines: {body}");
+    assert_eq!(data[0]["pattern"], "level=info GET <_> 200 <_>", "{body}");
+    let lines: i64 = data[0]["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[1].as_i64().unwrap())
+        .sum();
+    assert_eq!(lines, 40, "{body}");
+    let left_out = metric_line(&url, "cairn_query_pattern_lines_left_out_total ")
+        .await
+        .expect("the counter is on /metrics");
+    assert!(left_out.ends_with(" 35"), "{left_out}");
 }

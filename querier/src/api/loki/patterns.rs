@@ -8,7 +8,8 @@
 //!
 //! Cost: the newest `max_pattern_lines_per_query` lines of the range (a
 //! per-tenant limit) are read and clustered, a bounded cost per line;
-//! older lines are left out, so the oldest steps may then count fewer.
+//! older lines are left out, so the oldest steps may then count fewer, and
+//! `cairn_query_pattern_lines_left_out` counts them.
 
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use super::limits::{check_range, strictest};
 use super::params::{self, DEFAULT_SINCE_NS};
 use crate::api::handlers::{decode, ok_json};
 use crate::api::params::Params;
+use crate::frontend::count_pattern_lines_left_out;
 use crate::log_patterns::find_patterns;
 use crate::logql::{self, Expr, LogqlError};
 
@@ -69,6 +71,15 @@ pub(crate) async fn patterns(
     for t in &tenants {
         streams.extend(st.store.select_logs(t, &sel).await?);
     }
+    let read: usize = streams.iter().map(|s| s.entries.len()).sum();
+    if read > budget {
+        tracing::debug!(
+            read,
+            budget,
+            "patterns: only the newest lines are clustered"
+        );
+        count_pattern_lines_left_out(u64::try_from(read - budget).unwrap_or(u64::MAX));
+    }
     let kept = newest(streams.iter().map(|s| s.entries.as_slice()), budget);
     let found = find_patterns(kept, step / 1_000_000);
     let data: Vec<serde_json::Value> = found
@@ -98,11 +109,6 @@ fn newest<'a>(
     if total <= budget {
         return streams.iter().map(|s| s.iter().collect()).collect();
     }
-    tracing::debug!(
-        total,
-        budget,
-        "patterns: only the newest lines are clustered"
-    );
     let mut refs: Vec<(i64, usize, usize)> = streams
         .iter()
         .enumerate()
