@@ -51,8 +51,8 @@ impl LineFormat {
 }
 
 /// True when `line` is one or more `word=value` fields, single-space
-/// separated, each value either `"…"` or one run of non-space characters
-/// not starting with `"`.
+/// separated, each value either `"…"` or a character other than `"` and
+/// then non-spaces.
 fn is_logfmt(line: &str) -> bool {
     let b = line.as_bytes();
     let mut i = 0;
@@ -66,7 +66,7 @@ fn is_logfmt(line: &str) -> bool {
         }
         i += 1;
         match b.get(i) {
-            None | Some(b' ') => return false,
+            None => return false,
             Some(b'"') => {
                 // At least one character, then the next quote.
                 let Some(close) = b
@@ -78,6 +78,8 @@ fn is_logfmt(line: &str) -> bool {
                 i += 2 + close + 1;
             }
             Some(_) => {
+                // Any first character (even a space), then non-spaces.
+                i += 1;
                 while i < b.len() && b[i] != b' ' {
                     i += 1;
                 }
