@@ -104,6 +104,8 @@ pub(crate) struct Drain {
     next_id: u64,
     /// Lines trained so far (the eviction clock).
     tick: u64,
+    /// The current line's tokens, its buffers reused line after line.
+    scratch: Tokens,
 }
 
 impl Drain {
@@ -116,34 +118,35 @@ impl Drain {
             clusters: HashMap::new(),
             next_id: 0,
             tick: 0,
+            scratch: Tokens::default(),
         }
     }
 
     /// Clusters `line`, counting it in time bucket `bucket`; false when the
-    /// line is not clustered (see [`Tokenizer::tokenize`], and fewer than
+    /// line is not clustered (see [`Tokenizer::tokenize_into`], and fewer than
     /// `min_tokens` tokens).
     pub(crate) fn train(&mut self, line: &str, bucket: i64) -> bool {
-        let Some(tokens) = self.tokenizer.tokenize(line) else {
-            return false;
-        };
-        if tokens.tokens.len() < self.cfg.min_tokens {
-            return false;
-        }
-        self.tick += 1;
-        let id = match self.best_match(&tokens.tokens) {
-            Some(id) => id,
-            None => self.add_cluster(tokens.clone()),
-        };
-        if let Some(c) = self.clusters.get_mut(&id) {
-            for (t, l) in c.template.tokens.iter_mut().zip(&tokens.tokens) {
-                if t != l && t != PLACEHOLDER {
-                    *t = PLACEHOLDER.to_string();
+        let mut tokens = std::mem::take(&mut self.scratch);
+        let clustered = self.tokenizer.tokenize_into(line, &mut tokens)
+            && tokens.tokens.len() >= self.cfg.min_tokens;
+        if clustered {
+            self.tick += 1;
+            let id = match self.best_match(&tokens.tokens) {
+                Some(id) => id,
+                None => self.add_cluster(tokens.clone()),
+            };
+            if let Some(c) = self.clusters.get_mut(&id) {
+                for (t, l) in c.template.tokens.iter_mut().zip(&tokens.tokens) {
+                    if t != l && t != PLACEHOLDER {
+                        *t = PLACEHOLDER.to_string();
+                    }
                 }
+                c.last_used = self.tick;
+                *c.counts.entry(bucket).or_default() += 1;
             }
-            c.last_used = self.tick;
-            *c.counts.entry(bucket).or_default() += 1;
         }
-        true
+        self.scratch = tokens;
+        clustered
     }
 
     /// Each cluster's pattern and its lines per time bucket.

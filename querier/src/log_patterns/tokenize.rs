@@ -102,6 +102,22 @@ pub(crate) struct Tokens {
     pub(crate) spaces_after: Vec<u32>,
 }
 
+impl Tokens {
+    /// Sets token `n` (the tokens before it set already), reusing the
+    /// buffer a previous line left there.
+    fn put(&mut self, n: usize, tok: &str) {
+        match self.tokens.get_mut(n) {
+            Some(s) => {
+                s.clear();
+                s.push_str(tok);
+            }
+            None => self.tokens.push(tok.to_string()),
+        }
+        self.spaces_after.truncate(n);
+        self.spaces_after.push(0);
+    }
+}
+
 /// Tokenizes lines of one format and writes templates back as patterns.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tokenizer {
@@ -117,34 +133,34 @@ impl Tokenizer {
         Self { format, max_tokens }
     }
 
-    /// The tokens of `line`, or `None` when it is not clustered (too long,
+    /// Tokenizes `line` into `out` (reusing its buffers: no allocation per
+    /// token once warm); false when the line is not clustered (too long,
     /// too many tokens, malformed logfmt, JSON without a message).
-    pub(crate) fn tokenize(&self, line: &str) -> Option<Tokens> {
+    pub(crate) fn tokenize_into(&self, line: &str, out: &mut Tokens) -> bool {
         if line.len() > MAX_LINE_BYTES {
-            return None;
+            return false;
         }
         match self.format {
-            LineFormat::Plain => self.plain(line),
-            LineFormat::Logfmt => self.logfmt(line),
+            LineFormat::Plain => self.plain(line, out),
+            LineFormat::Logfmt => self.logfmt(line, out),
             LineFormat::Json => {
-                let obj: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(line).ok()?;
-                let msg = JSON_MESSAGE_FIELDS
+                let Ok(obj) =
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
+                else {
+                    return false;
+                };
+                JSON_MESSAGE_FIELDS
                     .iter()
-                    .find_map(|k| obj.get(*k).and_then(serde_json::Value::as_str))?;
-                self.plain(msg)
+                    .find_map(|k| obj.get(*k).and_then(serde_json::Value::as_str))
+                    .is_some_and(|msg| self.plain(msg, out))
             }
         }
     }
 
     /// Splits free text at spaces and punctuation.
-    fn plain(&self, line: &str) -> Option<Tokens> {
-        let mut t = Tokens::default();
+    fn plain(&self, line: &str, out: &mut Tokens) -> bool {
+        let mut n = 0;
         let mut start = 0;
-        let push = |t: &mut Tokens, tok: &str| {
-            t.tokens.push(tok.to_string());
-            t.spaces_after.push(0);
-        };
         for (i, c) in line.char_indices() {
             let splits =
                 c == ' ' || c == '=' || (c.is_ascii_punctuation() && !"_-.:/$+<>^`|~".contains(c));
@@ -152,43 +168,55 @@ impl Tokenizer {
                 continue;
             }
             if i > start {
-                push(&mut t, &line[start..i]);
+                out.put(n, &line[start..i]);
+                n += 1;
             }
             if c == ' ' {
                 // Leading spaces are dropped, as in Loki.
-                if let Some(n) = t.spaces_after.last_mut() {
-                    *n += 1;
+                if let Some(k) = n
+                    .checked_sub(1)
+                    .and_then(|last| out.spaces_after.get_mut(last))
+                {
+                    *k += 1;
                 }
             } else {
-                push(&mut t, &line[i..i + 1]);
+                out.put(n, &line[i..i + 1]);
+                n += 1;
             }
             start = i + c.len_utf8();
-            if t.tokens.len() > self.max_tokens {
-                return None;
+            if n > self.max_tokens {
+                return false;
             }
         }
         if start < line.len() {
-            push(&mut t, &line[start..]);
+            out.put(n, &line[start..]);
+            n += 1;
         }
-        (t.tokens.len() <= self.max_tokens).then_some(t)
+        out.tokens.truncate(n);
+        out.spaces_after.truncate(n);
+        n <= self.max_tokens
     }
 
     /// Key and value tokens of a logfmt line.
-    fn logfmt(&self, line: &str) -> Option<Tokens> {
-        let pairs = logfmt::parse(line, true).ok()?;
+    fn logfmt(&self, line: &str, out: &mut Tokens) -> bool {
+        let Ok(pairs) = logfmt::parse(line, true) else {
+            return false;
+        };
         if pairs.len() * 2 > self.max_tokens {
-            return None;
+            return false;
         }
-        let mut t = Tokens::default();
+        out.tokens.clear();
+        out.spaces_after.clear();
         for (k, v) in pairs {
             let varies = ["ts", "time", "timestamp", "traceid"]
-                .contains(&k.to_ascii_lowercase().as_str())
+                .iter()
+                .any(|t| k.eq_ignore_ascii_case(t))
                 || k == "t";
-            t.tokens.push(k);
-            t.tokens
+            out.tokens.push(k);
+            out.tokens
                 .push(if varies { PLACEHOLDER.to_string() } else { v });
         }
-        Some(t)
+        true
     }
 
     /// The pattern a template reads as, runs of placeholders merged.
@@ -246,9 +274,13 @@ fn merge_placeholder_runs(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn tokenize(tk: &Tokenizer, line: &str) -> Option<Tokens> {
+        let mut t = Tokens::default();
+        tk.tokenize_into(line, &mut t).then_some(t)
+    }
+
     fn plain(line: &str) -> Vec<String> {
-        Tokenizer::new(LineFormat::Plain, 80)
-            .tokenize(line)
+        tokenize(&Tokenizer::new(LineFormat::Plain, 80), line)
             .unwrap()
             .tokens
     }
@@ -282,7 +314,7 @@ mod tests {
     #[test]
     fn patterns_keep_the_spacing_and_merge_placeholder_runs() {
         let tk = Tokenizer::new(LineFormat::Plain, 80);
-        let mut t = tk.tokenize("  took  3 ms,then").unwrap();
+        let mut t = tokenize(&tk, "  took  3 ms,then").unwrap();
         assert_eq!(tk.join(&t), "took  3 ms,then");
         t.tokens[1] = PLACEHOLDER.into();
         t.spaces_after[1] = 0;
@@ -293,31 +325,27 @@ mod tests {
     #[test]
     fn logfmt_lines_are_fields_with_times_as_placeholders() {
         let tk = Tokenizer::new(LineFormat::Logfmt, 80);
-        let t = tk
-            .tokenize(r#"ts=2024-01-01T00:00:00Z level=info msg="a b""#)
-            .unwrap();
+        let t = tokenize(&tk, r#"ts=2024-01-01T00:00:00Z level=info msg="a b""#).unwrap();
         assert_eq!(t.tokens, ["ts", "<_>", "level", "info", "msg", "a b"]);
         assert_eq!(tk.join(&t), r#"ts=<_> level=info msg="a b""#);
-        assert!(tk.tokenize(r#"a="unterminated"#).is_none());
+        assert!(tokenize(&tk, r#"a="unterminated"#).is_none());
     }
 
     #[test]
     fn json_lines_cluster_on_their_message() {
         let tk = Tokenizer::new(LineFormat::Json, 80);
-        let t = tk
-            .tokenize(r#"{"level":"info","msg":"user 42 in"}"#)
-            .unwrap();
+        let t = tokenize(&tk, r#"{"level":"info","msg":"user 42 in"}"#).unwrap();
         assert_eq!(t.tokens, ["user", "42", "in"]);
         assert_eq!(tk.join(&t), "<_>user 42 in<_>");
-        assert!(tk.tokenize(r#"{"level":"info"}"#).is_none());
-        assert!(tk.tokenize("{not json}").is_none());
+        assert!(tokenize(&tk, r#"{"level":"info"}"#).is_none());
+        assert!(tokenize(&tk, "{not json}").is_none());
     }
 
     #[test]
     fn long_lines_and_many_tokens_are_not_clustered() {
         let tk = Tokenizer::new(LineFormat::Plain, 80);
-        assert!(tk.tokenize(&"a ".repeat(81)).is_none());
-        assert!(tk.tokenize(&"a".repeat(MAX_LINE_BYTES + 1)).is_none());
-        assert!(tk.tokenize(&"a ".repeat(80)).is_some());
+        assert!(tokenize(&tk, &"a ".repeat(81)).is_none());
+        assert!(tokenize(&tk, &"a".repeat(MAX_LINE_BYTES + 1)).is_none());
+        assert!(tokenize(&tk, &"a ".repeat(80)).is_some());
     }
 }
