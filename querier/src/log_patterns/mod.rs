@@ -13,17 +13,32 @@
 //!
 //! Loki computes patterns in a separate pattern ingester as lines arrive,
 //! so it only knows the last hours. Cairn computes them when asked, over
-//! the lines a query selects from the head and the blocks, because the
-//! figures say the ingest path could not absorb it (release build, this
-//! machine, realistic lines: templated access, error and logfmt lines):
+//! the lines a query selects from the head and the blocks. Measured
+//! (release build, 2 shared cores, 50,000 lines each of four realistic
+//! streams: access log ~130 B, logfmt ~170 B, JSON ~150 B and plain error
+//! lines ~100 B, with varying IDs, IPs, durations; timed by hand with
+//! throwaway timing tests, not committed):
 //!
-//! FIGURES
+//! | per line                                                   | ns        |
+//! |------------------------------------------------------------|-----------|
+//! | distributor: snappy protobuf decode, validation, level     | 550 – 900 |
+//! | ingester: head append and WAL write (batches of 1000)      | 310 – 470 |
+//! | **push path, in process (no HTTP, no RPC)**                | ~1,100    |
+//! | Drain, this module (tokenize, tree walk, match, count)     | 400 – 880 |
 //!
-//! Clustering at push time would multiply the per-line cost of every push
-//! for every tenant, for a view that is opened rarely; at query time the
-//! cost is paid only by that view, is bounded by the per-tenant
-//! `max_pattern_lines_per_query` budget, and covers any range the store
-//! holds, not just the recent hours.
+//! (Drain took 1,000 – 2,300 ns a line before tokens went into a reused
+//! buffer.) Clustering at push time would add about 60% to every line's
+//! push cost, and nearly triple the ingester's own per-line work, for
+//! every line of every tenant, plus a tree per stream and level held in
+//! memory — for a view that is opened rarely. At query time the cost is
+//! paid only by that view, is bounded by the per-tenant
+//! `max_pattern_lines_per_query` budget (100,000 lines by default: about
+//! 70 ms of clustering), and covers any range the store holds, not just
+//! the last hours.
+//!
+//! Checked against Loki: on the eight sample log files of Loki's Drain
+//! tests, tokenized as plain text as those tests do, this clusterer finds
+//! exactly the patterns they expect (366 of 366).
 
 pub(crate) mod drain;
 pub(crate) mod tokenize;
