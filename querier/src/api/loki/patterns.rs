@@ -7,17 +7,21 @@
 //! lines],…]}]}`, largest pattern first (see [`crate::log_patterns`]).
 //!
 //! Cost: the newest `max_pattern_lines_per_query` lines of the range (a
-//! per-tenant limit) are read and clustered, a bounded cost per line;
-//! older lines are left out, so the oldest steps may then count fewer, and
-//! `cairn_query_pattern_lines_left_out` counts them.
+//! per-tenant limit) are read, in windows growing back from `end`, and
+//! clustered, at a bounded cost per line, within the query timeout; older
+//! lines are left out, so the oldest steps may then count fewer, and
+//! `cairn_query_pattern_lines_left_out` counts those read but left out.
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use common::logs::{Direction, LogEntry, LogSelect};
-use common::series::Matcher;
+use common::labels::Labels;
+use common::logs::{Direction, LogEntry, LogSelect, LogStore};
+use common::series::{Matcher, StoreError};
+use common::tenant::TenantId;
 use serde_json::json;
 
 use super::LokiState;
@@ -59,19 +63,11 @@ pub(crate) async fn patterns(
         0 => usize::MAX,
         n => usize::try_from(n).unwrap_or(usize::MAX),
     };
-    let sel = LogSelect {
-        matchers,
-        start_ns: start,
-        end_ns: end,
-        line_filter: None,
-        limit: (budget < usize::MAX).then_some(budget),
-        direction: Direction::Backward,
-    };
-    let mut streams = Vec::new();
-    for t in &tenants {
-        streams.extend(st.store.select_logs(t, &sel).await?);
-    }
-    let read: usize = streams.iter().map(|s| s.entries.len()).sum();
+    let read = newest_windows(st.store.as_ref(), &tenants, &matchers, start, end, budget);
+    let streams = tokio::time::timeout(st.querier.cfg.timeout, read)
+        .await
+        .map_err(|_| LogqlError::Timeout)??;
+    let read: usize = streams.iter().map(Vec::len).sum();
     if read > budget {
         tracing::debug!(
             read,
@@ -80,7 +76,7 @@ pub(crate) async fn patterns(
         );
         count_pattern_lines_left_out(u64::try_from(read - budget).unwrap_or(u64::MAX));
     }
-    let kept = newest(streams.iter().map(|s| s.entries.as_slice()), budget);
+    let kept = newest(streams.iter().map(Vec::as_slice), budget);
     let found = find_patterns(kept, step / 1_000_000);
     let data: Vec<serde_json::Value> = found
         .into_iter()
@@ -96,6 +92,54 @@ pub(crate) async fn patterns(
     Ok(ok_json(
         json!({"status": "success", "data": data}).to_string(),
     ))
+}
+
+/// The first window [`newest_windows`] reads back from `end`.
+const FIRST_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
+
+/// The lines of the streams `matchers` select in `[start, end)` over all
+/// `tenants`, per stream and oldest first, read back from `end` in windows
+/// that double each time (from [`FIRST_WINDOW_NS`]) until `budget` lines
+/// are read or `start` is reached: a long range whose newest part holds
+/// the budget is not read whole, so memory stays near the budget.
+async fn newest_windows(
+    store: &dyn LogStore,
+    tenants: &[TenantId],
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    budget: usize,
+) -> Result<Vec<Vec<LogEntry>>, StoreError> {
+    // Per (tenant, stream): its lines of each window, newest window first.
+    let mut streams: HashMap<(usize, Labels), Vec<Vec<LogEntry>>> = HashMap::new();
+    let mut read = 0;
+    let (mut hi, mut width) = (end, FIRST_WINDOW_NS);
+    if budget == usize::MAX {
+        width = end.saturating_sub(start);
+    }
+    while hi > start && read < budget {
+        let lo = hi.saturating_sub(width).max(start);
+        let sel = LogSelect {
+            matchers: matchers.to_vec(),
+            start_ns: lo,
+            end_ns: hi,
+            line_filter: None,
+            limit: (budget < usize::MAX).then_some(budget - read),
+            direction: Direction::Backward,
+        };
+        for (i, t) in tenants.iter().enumerate() {
+            for s in store.select_logs(t, &sel).await? {
+                read += s.entries.len();
+                streams.entry((i, s.labels)).or_default().push(s.entries);
+            }
+        }
+        hi = lo;
+        width = width.saturating_mul(2);
+    }
+    Ok(streams
+        .into_values()
+        .map(|windows| windows.into_iter().rev().flatten().collect())
+        .collect())
 }
 
 /// Of `streams` (lines oldest first), the newest `budget` lines in all,
@@ -127,7 +171,99 @@ fn newest<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::labels::Labels;
+    use async_trait::async_trait;
+    use common::logs::StreamEntries;
+    use common::series::MatchOp;
+    use parking_lot::Mutex;
+
+    const S: i64 = 1_000_000_000;
+
+    /// A store holding fixed streams, recording the windows asked for.
+    struct Fixed {
+        streams: Vec<StreamEntries>,
+        asked: Mutex<Vec<(i64, i64)>>,
+    }
+
+    #[async_trait]
+    impl LogStore for Fixed {
+        async fn select_logs(
+            &self,
+            _: &TenantId,
+            sel: &LogSelect,
+        ) -> Result<Vec<StreamEntries>, StoreError> {
+            self.asked.lock().push((sel.start_ns / S, sel.end_ns / S));
+            Ok(self
+                .streams
+                .iter()
+                .map(|s| StreamEntries {
+                    labels: s.labels.clone(),
+                    entries: s
+                        .entries
+                        .iter()
+                        .filter(|e| e.ts_ns >= sel.start_ns && e.ts_ns < sel.end_ns)
+                        .cloned()
+                        .collect(),
+                })
+                .filter(|s| !s.entries.is_empty())
+                .collect())
+        }
+
+        async fn log_streams(
+            &self,
+            _: &TenantId,
+            _: &[Matcher],
+            _: i64,
+            _: i64,
+        ) -> Result<Vec<Labels>, StoreError> {
+            Ok(self.streams.iter().map(|s| s.labels.clone()).collect())
+        }
+    }
+
+    /// A store with one stream `app="a"`, a line every `every` seconds in
+    /// `secs`.
+    fn store(secs: std::ops::Range<i64>, every: usize) -> Fixed {
+        Fixed {
+            streams: vec![StreamEntries {
+                labels: Labels::from_pairs([("app", "a")]),
+                entries: lines(&secs.step_by(every).map(|s| s * S).collect::<Vec<_>>()),
+            }],
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn read(store: &Fixed, budget: usize) -> Vec<i64> {
+        let tenants = [TenantId::parse("t").unwrap()];
+        let m = [Matcher::new(MatchOp::Equal, "app", "a")];
+        let got = newest_windows(store, &tenants, &m, 0, 3600 * S, budget)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1, "one stream, windows merged");
+        got[0].iter().map(|e| e.ts_ns / S).collect()
+    }
+
+    #[tokio::test]
+    async fn a_busy_range_is_read_back_from_end_only_until_the_budget() {
+        let dense = store(0..3600, 1);
+        assert_eq!(read(&dense, 100).await, (3300..3600).collect::<Vec<_>>());
+        assert_eq!(*dense.asked.lock(), [(3300, 3600)], "the rest is not read");
+
+        let sparse = store(0..3600, 10);
+        let got = read(&sparse, 200).await;
+        assert_eq!(
+            got,
+            (1500..3600).step_by(10).collect::<Vec<_>>(),
+            "oldest first"
+        );
+        assert_eq!(
+            *sparse.asked.lock(),
+            [(3300, 3600), (2700, 3300), (1500, 2700)],
+            "windows double"
+        );
+
+        let all = store(0..60, 1);
+        assert_eq!(read(&all, usize::MAX).await, (0..60).collect::<Vec<_>>());
+        assert_eq!(*all.asked.lock(), [(0, 3600)], "no budget: one read");
+    }
 
     fn lines(ts: &[i64]) -> Vec<LogEntry> {
         ts.iter()
