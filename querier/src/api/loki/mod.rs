@@ -92,7 +92,10 @@ pub(crate) fn router(querier: Arc<Querier>) -> Router {
             "/loki/api/v1/index/volume",
             get(volume::index_volume).post(volume::index_volume),
         )
-        .route("/loki/api/v1/patterns", get(patterns::patterns))
+        .route(
+            "/loki/api/v1/patterns",
+            get(patterns::patterns).post(patterns::patterns),
+        )
         .route(
             "/loki/api/v1/index/volume_range",
             get(volume::index_volume_range).post(volume::index_volume_range),

@@ -1,4 +1,4 @@
-//! `GET /loki/api/v1/patterns`: the log patterns of the streams a selector
+//! `GET|POST /loki/api/v1/patterns`: the log patterns of the streams a selector
 //! picks, which Logs Drilldown's patterns tab shows (`getPatterns` in
 //! grafana/logs-drilldown's `src/services/datasource.ts`). Parameters are
 //! Loki's: `query` (a stream selector only), `start`, `end` (the range is
@@ -47,7 +47,7 @@ fn selector(p: &Params) -> Result<Vec<Matcher>, LokiError> {
     }
 }
 
-/// `GET /loki/api/v1/patterns`.
+/// `GET|POST /loki/api/v1/patterns`.
 pub(crate) async fn patterns(
     State(st): State<Arc<LokiState>>,
     req: Request,
@@ -101,7 +101,8 @@ const FIRST_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
 /// `tenants`, per stream and oldest first, read back from `end` in windows
 /// that double each time (from [`FIRST_WINDOW_NS`]) until `budget` lines
 /// are read or `start` is reached: a long range whose newest part holds
-/// the budget is not read whole, so memory stays near the budget.
+/// the budget is not read whole (memory is that of the windows read, at
+/// most `budget` lines per stream and window, not that of the range).
 async fn newest_windows(
     store: &dyn LogStore,
     tenants: &[TenantId],
