@@ -1,6 +1,6 @@
-//! `GET|POST /loki/api/v1/patterns`: the log patterns of the streams a selector
-//! picks, which Logs Drilldown's patterns tab shows (`getPatterns` in
-//! grafana/logs-drilldown's `src/services/datasource.ts`). Parameters are
+//! `GET|POST /loki/api/v1/patterns`: the log patterns of the streams a
+//! selector picks, which Logs Drilldown's patterns tab shows (`getPatterns`
+//! in grafana/logs-drilldown's `src/services/datasource.ts`). Parameters are
 //! Loki's: `query` (a stream selector only), `start`, `end` (the range is
 //! `[start, end)`) and `step` (Loki's default, at least 10s). The answer is
 //! `{"status":"success","data":[{"pattern","level","samples":[[unix_seconds,
