@@ -109,6 +109,12 @@ pub struct Limits {
     pub max_entries_limit_per_query: usize,
     /// Most series a LogQL metric query may return; zero disables the check.
     pub max_query_series: usize,
+    /// Most log lines one `/loki/api/v1/patterns` request clusters (the
+    /// patterns are computed when asked, at about a microsecond a line).
+    /// When the range holds more, the newest this many lines are clustered
+    /// and older ones are left out: the answer is still 200, but the
+    /// oldest steps of the range count fewer lines or none. Zero: no cap.
+    pub max_pattern_lines_per_query: usize,
 
     // --- Compactor: retention ---
     /// How long a tenant's data is kept, all signals (Loki's and the
@@ -193,6 +199,7 @@ impl Default for Limits {
             // --- LogQL query limits ---
             max_entries_limit_per_query: 5000,
             max_query_series: 500,
+            max_pattern_lines_per_query: 100_000,
             // --- Compactor: retention ---
             retention_period: Duration::ZERO,
             compactor_blocks_retention_period: Duration::ZERO,

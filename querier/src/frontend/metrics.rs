@@ -24,6 +24,17 @@ pub(crate) fn count_cancelled_query() {
     CANCELLED_QUERIES.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Log lines a `/loki/api/v1/patterns` request read but did not cluster
+/// because the tenant's `max_pattern_lines_per_query` was reached:
+/// process-wide, like [`CANCELLED_QUERIES`].
+static PATTERN_LINES_LEFT_OUT: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `n` lines left out of a patterns request by its line budget, so
+/// an operator sees when to raise `max_pattern_lines_per_query`.
+pub(crate) fn count_pattern_lines_left_out(n: u64) {
+    PATTERN_LINES_LEFT_OUT.fetch_add(n, Ordering::Relaxed);
+}
+
 /// Encodes the frontend's queue and cache figures on each scrape.
 pub(crate) struct FrontendCollector {
     pub(crate) queue: Arc<FairQueue>,
@@ -85,6 +96,12 @@ impl Collector for FrontendCollector {
             "cairn_query_cancelled",
             "Query evaluations stopped early because the client went away or the query timed out",
             CANCELLED_QUERIES.load(Ordering::Relaxed),
+        )?;
+        counter(
+            &mut enc,
+            "cairn_query_pattern_lines_left_out",
+            "Log lines read for /loki/api/v1/patterns but not clustered because the tenant's max_pattern_lines_per_query was reached",
+            PATTERN_LINES_LEFT_OUT.load(Ordering::Relaxed),
         )?;
         gauge(
             &mut enc,

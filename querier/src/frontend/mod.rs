@@ -37,7 +37,7 @@ use common::time::now_ms;
 use futures::{StreamExt, TryStreamExt};
 
 pub use cache::CacheStats;
-pub(crate) use metrics::count_cancelled_query;
+pub(crate) use metrics::{count_cancelled_query, count_pattern_lines_left_out};
 
 use crate::config::QuerierConfig;
 use crate::promql::{

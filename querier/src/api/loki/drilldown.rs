@@ -18,9 +18,10 @@ use super::limits::strictest;
 use crate::api::handlers::{decode, ok_json};
 use crate::logql::ast::fmt_duration;
 
-/// Whether `/loki/api/v1/patterns` is served; the app hides its patterns
-/// tab when `pattern_ingester_enabled` is false.
-const PATTERNS_ENABLED: bool = false;
+/// Whether `/loki/api/v1/patterns` is served (it is, computed at query
+/// time); the app hides its patterns tab when `pattern_ingester_enabled`
+/// is false.
+const PATTERNS_ENABLED: bool = true;
 
 /// `GET /loki/api/v1/status/buildinfo`: Loki's flat build-info object with
 /// the fields the Prometheus `status/buildinfo` reports.

@@ -8,6 +8,7 @@ mod handlers;
 mod json;
 mod limits;
 mod params;
+mod patterns;
 mod tail;
 mod volume;
 
@@ -81,7 +82,7 @@ pub(crate) fn router(querier: Arc<Querier>) -> Router {
             "/loki/api/v1/detected_field/{name}/values",
             get(detected::detected_field_values),
         )
-        // Logs Drilldown: build info, the limits it adapts to, volumes.
+        // Logs Drilldown: build info, the limits it adapts to, volumes, patterns.
         .route("/loki/api/v1/status/buildinfo", get(drilldown::build_info))
         .route(
             "/loki/api/v1/drilldown-limits",
@@ -90,6 +91,10 @@ pub(crate) fn router(querier: Arc<Querier>) -> Router {
         .route(
             "/loki/api/v1/index/volume",
             get(volume::index_volume).post(volume::index_volume),
+        )
+        .route(
+            "/loki/api/v1/patterns",
+            get(patterns::patterns).post(patterns::patterns),
         )
         .route(
             "/loki/api/v1/index/volume_range",

@@ -93,6 +93,21 @@ pub(crate) fn step(params: &Params, start: i64, end: i64) -> Result<i64, LokiErr
     }
 }
 
+/// Most points one series of a range answer may have, as Loki allows.
+pub(crate) const MAX_POINTS: i64 = 11_000;
+
+/// [`step`], refused when `[start, end]` would span [`MAX_POINTS`] steps or
+/// more.
+pub(crate) fn bounded_step(params: &Params, start: i64, end: i64) -> Result<i64, LokiError> {
+    let step = step(params, start, end)?;
+    if end.saturating_sub(start) / step >= MAX_POINTS {
+        return Err(LokiError::BadRequest(format!(
+            "exceeded maximum resolution of {MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)"
+        )));
+    }
+    Ok(step)
+}
+
 /// `interval` of a log query (0 when absent).
 pub(crate) fn interval(params: &Params) -> Result<i64, LokiError> {
     Ok(duration_ns(params, "interval")?.unwrap_or(0))

@@ -7,7 +7,7 @@
 //! linear in the lines in range, which `max_query_length` and the query
 //! timeout bound; memory beyond that is one counter per group (refused past
 //! `max_query_series` groups) times the steps of a range request (at most
-//! [`MAX_POINTS`]).
+//! [`MAX_POINTS`](super::params::MAX_POINTS)).
 //!
 //! [`LogStore::select_logs`]: common::logs::LogStore::select_logs
 
@@ -29,9 +29,6 @@ use crate::api::json::query_result;
 use crate::api::params::Params;
 use crate::logql::{self, LogqlError};
 use crate::promql::{Annotations, QueryResult, QueryValue, VectorSample};
-
-/// Most points one volume series may have, as for Loki's range queries.
-const MAX_POINTS: i64 = 11_000;
 
 /// How volumes are grouped (`aggregateBy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,13 +61,7 @@ impl VolumeQuery {
         let matchers = logql::parse_selector(p.require("query")?).map_err(LogqlError::from)?;
         let (start, end) = params::range(p, DEFAULT_SINCE_NS)?;
         let step = if range {
-            let step = params::step(p, start, end)?;
-            if end.saturating_sub(start) / step >= MAX_POINTS {
-                return Err(LokiError::BadRequest(format!(
-                    "exceeded maximum resolution of {MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)"
-                )));
-            }
-            Some(step)
+            Some(params::bounded_step(p, start, end)?)
         } else {
             None
         };
