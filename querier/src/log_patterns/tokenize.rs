@@ -199,9 +199,11 @@ impl Tokenizer {
 
     /// Key and value tokens of a logfmt line.
     fn logfmt(&self, line: &str, out: &mut Tokens) -> bool {
-        let Ok(pairs) = logfmt::parse(line, true) else {
+        let parsed = logfmt::parse(line, true);
+        if parsed.error.is_some() {
             return false;
-        };
+        }
+        let pairs = parsed.pairs;
         if pairs.len() * 2 > self.max_tokens {
             return false;
         }
