@@ -148,16 +148,20 @@ fn json_level(line: &str) -> Option<String> {
     let mut de = serde_json::Deserializer::from_str(line);
     let _ = LevelSearch {
         depth: 0,
+        level_key: false,
         found: &mut found,
     }
     .deserialize(&mut de);
     found
 }
 
-/// Walks one JSON value looking for a level field; stops (with an error,
-/// which ends the walk) as soon as one is found.
+/// Walks one JSON value looking for a level field: a string under a
+/// level-like key is taken, an object is searched (down to
+/// [`JSON_LEVEL_DEPTH`]), anything else is skipped. The walk ends (with an
+/// error) as soon as a level is found.
 struct LevelSearch<'a> {
     depth: usize,
+    level_key: bool,
     found: &'a mut Option<String>,
 }
 
@@ -174,68 +178,6 @@ impl<'de> DeserializeSeed<'de> for LevelSearch<'_> {
 impl<'de> Visitor<'de> for LevelSearch<'_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if self.depth >= JSON_LEVEL_DEPTH {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(());
-        }
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let level_key = LEVEL_KEYS.contains(&key.as_ref());
-            map.next_value_seed(FieldSearch {
-                level_key,
-                depth: self.depth + 1,
-                found: self.found,
-            })?;
-            if self.found.is_some() {
-                return Err(de::Error::custom(FOUND));
-            }
-        }
-        Ok(())
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-        while s.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-/// One field's value: taken when it is a string under a level-like key,
-/// searched when it is an object, skipped otherwise.
-struct FieldSearch<'a> {
-    level_key: bool,
-    depth: usize,
-    found: &'a mut Option<String>,
-}
-
-impl<'de> DeserializeSeed<'de> for FieldSearch<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FieldSearch<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
@@ -244,12 +186,22 @@ impl<'de> Visitor<'de> for FieldSearch<'_> {
         }
         Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        LevelSearch {
-            depth: self.depth,
-            found: self.found,
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.depth >= JSON_LEVEL_DEPTH {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
         }
-        .visit_map(map)
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            map.next_value_seed(LevelSearch {
+                depth: self.depth + 1,
+                level_key: LEVEL_KEYS.contains(&key.as_ref()),
+                found: self.found,
+            })?;
+            if self.found.is_some() {
+                return Err(de::Error::custom(FOUND));
+            }
+        }
+        Ok(())
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
         while s.next_element::<IgnoredAny>()?.is_some() {}

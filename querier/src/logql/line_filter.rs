@@ -93,27 +93,17 @@ impl LineMatcher {
                 negate,
             },
             LineFilterOp::Regex | LineFilterOp::NotRegex => LineMatcher::Regex {
-                regexes: f
-                    .values
-                    .iter()
-                    .map(|v| Prefiltered::new(v).map_err(|e| e.to_string()))
-                    .collect::<Result<_, _>>()?,
+                regexes: each(&f.values, |v| {
+                    Prefiltered::new(v).map_err(|e| e.to_string())
+                })?,
                 negate,
             },
             LineFilterOp::Ip | LineFilterOp::NotIp => LineMatcher::Ip {
-                ranges: f
-                    .values
-                    .iter()
-                    .map(|v| IpRange::parse(v))
-                    .collect::<Result<_, _>>()?,
+                ranges: each(&f.values, IpRange::parse)?,
                 negate,
             },
             LineFilterOp::Pattern | LineFilterOp::NotPattern => LineMatcher::Pattern {
-                patterns: f
-                    .values
-                    .iter()
-                    .map(|v| Pattern::parse_filter(v))
-                    .collect::<Result<_, _>>()?,
+                patterns: each(&f.values, Pattern::parse_filter)?,
                 negate,
             },
         })
@@ -136,6 +126,14 @@ impl LineMatcher {
             }
         }
     }
+}
+
+/// Each `or` alternative compiled by `compile`.
+fn each<T>(
+    values: &[String],
+    compile: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    values.iter().map(|v| compile(v)).collect()
 }
 
 /// The conjunction of `matchers` as a store-side filter (`None` when empty).
