@@ -153,7 +153,8 @@ const PARITY_QUERIES: &[&str] = &[
     "up and on (job) prometheus_build_info",
     "go_goroutines or up",
     "prometheus_http_requests_total unless prometheus_http_requests_total{code=\"200\"}",
-    "max_over_time(rate(prometheus_http_requests_total[5s])[10s:2s])",
+    // 9.5 s: no inner step (whole seconds) ever sits on the window's start.
+    "max_over_time(rate(prometheus_http_requests_total[5s])[9500ms:2s])",
     "last_over_time(sum(go_goroutines)[10s:1s])",
     "changes(go_goroutines[10s])",
     "resets(prometheus_http_requests_total[10s])",
