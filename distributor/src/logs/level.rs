@@ -15,6 +15,8 @@
 //! Everything is a byte scan: no regex, and JSON is walked without
 //! building the document.
 
+use std::borrow::Cow;
+
 use common::labels::Labels;
 use common::logs::LogEntry;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -50,29 +52,42 @@ const UNKNOWN: &str = "unknown";
 /// `log_level_from_json_max_depth` default: the top level and one below).
 const JSON_LEVEL_DEPTH: usize = 2;
 
-/// Adds `detected_level` to `entry`'s structured metadata, or normalises
-/// the one a client sent (an OTLP exporter or a Loki client may set it).
-pub(crate) fn add_detected_level(stream: &Labels, entry: &mut LogEntry) {
-    if let Some(sent) = entry.structured_metadata.get(DETECTED_LEVEL) {
-        if let Some(level) = normalise(sent.as_bytes()).filter(|l| *l != sent) {
-            entry.structured_metadata.set(DETECTED_LEVEL, level);
+/// Adds `detected_level` to every entry of a stream, or normalises the one
+/// a client sent (an OTLP exporter or a Loki client may set it). The
+/// stream's labels are read once for all its entries.
+pub(crate) fn add_detected_levels(stream: &Labels, entries: &mut [LogEntry]) {
+    let from_stream = level_key(stream).map(label_level);
+    for entry in entries {
+        if let Some(sent) = entry.structured_metadata.get(DETECTED_LEVEL) {
+            if let Some(level) = normalise(sent.as_bytes()).filter(|l| *l != sent) {
+                entry.structured_metadata.set(DETECTED_LEVEL, level);
+            }
+            continue;
         }
-        return;
+        let level = match &from_stream {
+            Some(level) => level.clone(),
+            None => detect(&entry.structured_metadata, &entry.line),
+        };
+        entry.structured_metadata.set(DETECTED_LEVEL, &level);
     }
-    let level = detect(stream, &entry.structured_metadata, &entry.line);
-    entry.structured_metadata.set(DETECTED_LEVEL, &level);
 }
 
-/// The level of a line of stream `stream` with structured metadata
-/// `metadata`.
-fn detect(stream: &Labels, metadata: &Labels, line: &str) -> String {
-    if let Some(v) = level_key(stream).or_else(|| level_key(metadata)) {
-        return normalise(v.as_bytes()).map_or_else(|| v.to_string(), str::to_string);
+/// A level label's value as Loki keeps it: a level name normalised, any
+/// other value as it is.
+fn label_level(v: &str) -> Cow<'static, str> {
+    normalise(v.as_bytes()).map_or_else(|| Cow::Owned(v.to_string()), Cow::Borrowed)
+}
+
+/// The level of a line whose stream has no level label, with structured
+/// metadata `metadata`.
+fn detect(metadata: &Labels, line: &str) -> Cow<'static, str> {
+    if let Some(v) = level_key(metadata) {
+        return label_level(v);
     }
     if let Some(n) = metadata.get(SEVERITY_NUMBER).filter(|n| !n.is_empty()) {
-        return severity_number(n).to_string();
+        return Cow::Borrowed(severity_number(n));
     }
-    line_level(line).to_string()
+    Cow::Borrowed(line_level(line))
 }
 
 /// The level a line names by itself.
@@ -89,9 +104,17 @@ fn line_level(line: &str) -> &'static str {
         .unwrap_or_else(|| keyword_level(line))
 }
 
-/// The value of the first level-like name present in `labels`.
+/// The value of the level-like name of `labels` that comes first in
+/// [`LEVEL_KEYS`] (one pass over the labels).
 fn level_key(labels: &Labels) -> Option<&str> {
-    LEVEL_KEYS.iter().find_map(|k| labels.get(k))
+    labels
+        .iter()
+        .filter_map(|l| {
+            let rank = LEVEL_KEYS.iter().position(|k| *k == l.name)?;
+            Some((rank, l.value.as_str()))
+        })
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, v)| v)
 }
 
 /// A level name or its usual abbreviation, in any case, as Loki's value.
@@ -273,7 +296,8 @@ fn logfmt_level(line: &str) -> Option<String> {
 
 /// The level of the earliest level keyword standing as a word in the line
 /// (any case; `err` and `error` both mean error). A keyword glued to other
-/// text, or after a `:` as in `misc:error`, is not one.
+/// text, or after a `:` as in `misc:error`, is not one. One pass over the
+/// line, stopping at the first keyword.
 fn keyword_level(line: &str) -> &'static str {
     const KEYWORDS: &[(&str, &str)] = &[
         ("trace", "trace"),
@@ -286,36 +310,30 @@ fn keyword_level(line: &str) -> &'static str {
         ("warn", "warn"),
         ("info", "info"),
     ];
-    let lower = line.to_ascii_lowercase();
-    let mut best = (lower.len(), UNKNOWN);
-    for (word, level) in KEYWORDS {
-        match bounded_position(&lower, word) {
-            Some(pos) if pos < best.0 => best = (pos, level),
-            _ => continue,
-        }
-        if best.0 == 0 {
-            break;
-        }
-    }
-    best.1
-}
-
-/// Where `word` first occurs in `line` as a word: after the start or one
-/// of `` \t\n[({"'=|``, and before the end or one of `` \t\n[]():,!{}"'=|``.
-fn bounded_position(line: &str, word: &str) -> Option<usize> {
-    let b = line.as_bytes();
+    // Before a keyword: the start or one of these; after it: the end or
+    // one of these (Loki's word boundaries).
     let left = |c: u8| b" \t\n[({\"'=|".contains(&c);
     let right = |c: u8| b" \t\n[]():,!{}\"'=|".contains(&c);
-    let mut from = 0;
-    while let Some(rel) = line.get(from..)?.find(word) {
-        let at = from + rel;
-        let end = at + word.len();
-        if (at == 0 || left(b[at - 1])) && (end == b.len() || right(b[end])) {
-            return Some(at);
+    let b = line.as_bytes();
+    for at in 0..b.len() {
+        if !matches!(
+            b[at].to_ascii_lowercase(),
+            b't' | b'd' | b'f' | b'c' | b'e' | b'w' | b'i'
+        ) || (at > 0 && !left(b[at - 1]))
+        {
+            continue;
         }
-        from = at + 1;
+        for (word, level) in KEYWORDS {
+            let end = at + word.len();
+            if b.get(at..end)
+                .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+                && b.get(end).is_none_or(|c| right(*c))
+            {
+                return level;
+            }
+        }
     }
-    None
+    UNKNOWN
 }
 
 #[cfg(test)]
@@ -323,13 +341,13 @@ mod tests {
     use super::*;
 
     fn level(stream: &[(&str, &str)], metadata: &[(&str, &str)], line: &str) -> String {
-        let mut e = LogEntry {
+        let mut e = [LogEntry {
             ts_ns: 0,
             line: line.into(),
             structured_metadata: Labels::from_pairs(metadata.iter().copied()),
-        };
-        add_detected_level(&Labels::from_pairs(stream.iter().copied()), &mut e);
-        e.structured_metadata
+        }];
+        add_detected_levels(&Labels::from_pairs(stream.iter().copied()), &mut e);
+        e[0].structured_metadata
             .get(DETECTED_LEVEL)
             .unwrap()
             .to_string()

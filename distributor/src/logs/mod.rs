@@ -125,9 +125,7 @@ impl LogsDistributor {
         let mut valid = validation::validate(streams, &limits, now_ns());
         if limits.discover_log_levels {
             for s in &mut valid.streams {
-                for e in &mut s.entries {
-                    level::add_detected_level(&s.labels, e);
-                }
+                level::add_detected_levels(&s.labels, &mut s.entries);
             }
         }
         self.count_rejections(tenant, &valid.rejected);
