@@ -470,6 +470,31 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         "int" => Val::I(arg(&args, 0, f)?.int()),
         "float64" => Val::F(arg(&args, 0, f)?.float()),
         "urlencode" => Val::S(urlencode(&last()?)),
+        // Go's builtins.
+        "print" => Val::S(go_sprint(&args)),
+        "println" => {
+            let parts: Vec<String> = args.iter().map(Val::text).collect();
+            Val::S(parts.join(" ") + "\n")
+        }
+        "urlquery" => Val::S(urlencode(&go_sprint(&args))),
+        "html" => Val::S(html_escape(&go_sprint(&args))),
+        "js" => Val::S(js_escape(&go_sprint(&args))),
+        "index" => {
+            let mut v = arg(&args, 0, f)?;
+            for key in args.iter().skip(1) {
+                v = index(&v, key)?;
+            }
+            v
+        }
+        "slice" => {
+            let chars: Vec<char> = s(0)?.chars().collect();
+            let from = args.get(1).map_or(0, Val::int);
+            let to = args.get(2).map_or(chars.len() as i64, Val::int);
+            if from < 0 || to < from || to > chars.len() as i64 {
+                return Err(format!("slice: index out of range [{from}:{to}]"));
+            }
+            Val::S(chars[from as usize..to as usize].iter().collect())
+        }
         "urldecode" => Val::S(crate::api::params::percent_decode(&last()?)),
         "b64enc" => Val::S(BASE64.encode(last()?)),
         "b64dec" => {
@@ -606,6 +631,90 @@ fn unix_to_time(epoch: &str) -> Result<GoTime, String> {
                 "unable to parse time {epoch:?}: length {len} did not match any expected format"
             ));
         }
+    })
+}
+
+/// Go's `fmt.Sprint`: operands' text, with a space between two operands
+/// when neither is a string.
+fn go_sprint(args: &[Val]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        let is_str = |v: &Val| matches!(v, Val::S(_));
+        if i > 0 && !is_str(a) && !is_str(&args[i - 1]) {
+            out.push(' ');
+        }
+        out.push_str(&a.text());
+    }
+    out
+}
+
+/// Go's `template.HTMLEscapeString`.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#39;"),
+            '"' => out.push_str("&#34;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `template.JSEscapeString`.
+fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' | '>' | '&' | '=' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c if (c as u32) < 0x20 || c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `index` on a decoded JSON document (object key or array index)
+/// or a string (its byte, as a number).
+fn index(v: &Val, key: &Val) -> Result<Val, String> {
+    use serde_json::Value as J;
+    let doc = match v {
+        Val::J(Some(doc)) => doc,
+        Val::S(s) => {
+            let i = key.int();
+            return usize::try_from(i)
+                .ok()
+                .and_then(|i| s.as_bytes().get(i))
+                .map(|b| Val::I(i64::from(*b)))
+                .ok_or_else(|| format!("index out of range: {i}"));
+        }
+        _ => return Err("can't index item".into()),
+    };
+    let found = match doc {
+        J::Object(m) => m.get(&key.text()).cloned(),
+        J::Array(a) => usize::try_from(key.int())
+            .ok()
+            .and_then(|i| a.get(i))
+            .cloned(),
+        _ => return Err("can't index item".into()),
+    };
+    Ok(match found {
+        Some(J::String(s)) => Val::S(s),
+        Some(J::Bool(b)) => Val::B(b),
+        Some(J::Number(n)) => Val::F(n.as_f64().unwrap_or(0.0)),
+        Some(J::Null) | None => Val::J(None),
+        Some(other) => Val::J(Some(other)),
     })
 }
 
@@ -1045,6 +1154,13 @@ const FUNCTIONS: &[&str] = &[
     "int",
     "float64",
     "urlencode",
+    "print",
+    "println",
+    "urlquery",
+    "html",
+    "js",
+    "index",
+    "slice",
     "urldecode",
     "b64enc",
     "b64dec",
@@ -1133,6 +1249,25 @@ mod tests {
         assert_eq!(
             r(r#"{{ fromJson "{\"b\":[1,\"x\"],\"a\":55}" }}|{{ fromJson "nope" }}"#),
             "map[a:55 b:[1 x]]|<no value>"
+        );
+    }
+
+    #[test]
+    fn go_builtins() {
+        assert_eq!(r(r#"{{ print "a" 1 2 "b" }}"#), "a1 2b");
+        assert_eq!(
+            r(r#"{{ html "<a href='x'>&" }}"#),
+            "&lt;a href=&#39;x&#39;&gt;&amp;"
+        );
+        assert_eq!(
+            r(r#"{{ js "it's <b>=\\" }}"#),
+            "it\\'s \\u003Cb\\u003E\\u003D\\\\"
+        );
+        assert_eq!(r(r#"{{ urlquery "a b&c" }}"#), "a+b%26c");
+        assert_eq!(r(r#"{{ slice "abcdef" 1 3 }}"#), "bc");
+        assert_eq!(
+            r(r#"{{ index (fromJson "{\"a\":{\"b\":[5,\"x\"]}}") "a" "b" 1 }}"#),
+            "x"
         );
     }
 
