@@ -43,7 +43,25 @@ enum Node {
         then: Vec<Node>,
         otherwise: Vec<Node>,
     },
+    /// `{{ range [$k,] [$v :=] pipeline }}`: the body for each element
+    /// (dot and the variables set to it), `otherwise` when there is none.
+    Range {
+        key_var: Option<String>,
+        value_var: Option<String>,
+        over: Pipeline,
+        body: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    /// `{{ with pipeline }}`: the body with dot set to a truthy value.
+    With {
+        value: Pipeline,
+        body: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
 }
+
+/// Most elements one `range` visits (a line's JSON is bounded anyway).
+const MAX_RANGE: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Pipeline(Vec<Command>);
@@ -53,7 +71,10 @@ struct Command(Vec<Arg>);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Arg {
-    Field(String),
+    /// `.a.b`: a label, or fields of the value dot stands for.
+    Field(Vec<String>),
+    /// `$name.a.b` (`$` alone: the line's labels).
+    Var(String, Vec<String>),
     Dot,
     Str(String),
     Num(f64),
@@ -62,6 +83,8 @@ enum Arg {
     /// text of the command it heads (how Go's errors quote it).
     Func(String, Pos, String),
     Sub(Pipeline),
+    /// `(pipeline).a.b`: fields of a parenthesised pipeline's value.
+    SubFields(Pipeline, Vec<String>),
 }
 
 /// Where a name stands in a template: 1-based line, 0-based byte column
@@ -244,6 +267,8 @@ impl Template {
         let run = Run {
             data,
             name: self.name,
+            dot: None,
+            vars: Vec::new(),
         };
         run.nodes(&self.nodes, &mut out)?;
         Ok(out)
@@ -254,6 +279,10 @@ impl Template {
 struct Run<'a> {
     data: &'a dyn Data,
     name: &'static str,
+    /// What dot stands for inside `range`/`with` (`None`: the labels).
+    dot: Option<Val>,
+    /// Variables set by `range`, innermost last.
+    vars: Vec<(String, Val)>,
 }
 
 impl Run<'_> {
@@ -273,9 +302,76 @@ impl Run<'_> {
                         self.nodes(otherwise, out)?;
                     }
                 }
+                Node::With {
+                    value,
+                    body,
+                    otherwise,
+                } => {
+                    let v = self.pipeline(value)?;
+                    if v.truthy() {
+                        self.inner(v, &[]).nodes(body, out)?;
+                    } else {
+                        self.nodes(otherwise, out)?;
+                    }
+                }
+                Node::Range {
+                    key_var,
+                    value_var,
+                    over,
+                    body,
+                    otherwise,
+                } => {
+                    let items = elements(&self.pipeline(over)?)?;
+                    if items.is_empty() {
+                        self.nodes(otherwise, out)?;
+                    }
+                    for (k, v) in items.into_iter().take(MAX_RANGE) {
+                        let mut set = Vec::new();
+                        match (key_var, value_var) {
+                            (Some(kn), Some(vn)) => {
+                                set.push((kn.clone(), k));
+                                set.push((vn.clone(), v.clone()));
+                            }
+                            (None, Some(vn)) => set.push((vn.clone(), v.clone())),
+                            _ => {}
+                        }
+                        self.inner(v, &set).nodes(body, out)?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// The run inside `range`/`with`: dot is `dot`, and `set` adds
+    /// variables.
+    fn inner(&self, dot: Val, set: &[(String, Val)]) -> Run<'_> {
+        let mut vars = self.vars.clone();
+        vars.extend_from_slice(set);
+        Run {
+            data: self.data,
+            name: self.name,
+            dot: Some(dot),
+            vars,
+        }
+    }
+
+    /// `names` looked up from `base` (the labels when `None`).
+    fn fields(&self, base: Option<Val>, names: &[String]) -> Result<Val, String> {
+        let (mut v, rest) = match base {
+            Some(v) => (v, names),
+            None => match names.split_first() {
+                Some((first, rest)) => (
+                    Val::S(self.data.label(first).unwrap_or("").to_string()),
+                    rest,
+                ),
+                None => (Val::S(String::new()), names),
+            },
+        };
+        for name in rest {
+            v = field(&v, name)?;
+        }
+        Ok(v)
     }
 
     fn pipeline(&self, p: &Pipeline) -> Result<Val, String> {
@@ -288,14 +384,32 @@ impl Run<'_> {
 
     fn arg(&self, a: &Arg) -> Result<Val, String> {
         Ok(match a {
-            Arg::Field(name) => Val::S(self.data.label(name).unwrap_or("").to_string()),
-            Arg::Dot => Val::S(String::new()),
+            Arg::Field(names) => self.fields(self.dot.clone(), names)?,
+            Arg::Var(name, names) => {
+                let base = match name.as_str() {
+                    "" => None,
+                    _ => Some(
+                        self.vars
+                            .iter()
+                            .rev()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, v)| v.clone())
+                            .ok_or_else(|| format!("undefined variable: ${name}"))?,
+                    ),
+                };
+                self.fields(base, names)?
+            }
+            Arg::Dot => self.dot.clone().unwrap_or(Val::S(String::new())),
             Arg::Str(s) => Val::S(s.clone()),
             Arg::Num(n) if n.fract() == 0.0 && n.abs() < 9e15 => Val::I(*n as i64),
             Arg::Num(n) => Val::F(*n),
             Arg::Bool(b) => Val::B(*b),
             Arg::Func(f, pos, at) => self.call(f, *pos, at, Vec::new())?,
             Arg::Sub(p) => self.pipeline(p)?,
+            Arg::SubFields(p, names) => {
+                let v = self.pipeline(p)?;
+                self.fields(Some(v), names)?
+            }
         })
     }
 
@@ -685,6 +799,56 @@ fn js_escape(s: &str) -> String {
     out
 }
 
+/// A decoded JSON value as a template value.
+fn json_val(v: serde_json::Value) -> Val {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => Val::S(s),
+        J::Bool(b) => Val::B(b),
+        J::Number(n) => Val::F(n.as_f64().unwrap_or(0.0)),
+        J::Null => Val::J(None),
+        other => Val::J(Some(other)),
+    }
+}
+
+/// Field `name` of a decoded JSON object (Go's nil when absent).
+fn field(v: &Val, name: &str) -> Result<Val, String> {
+    match v {
+        Val::J(Some(serde_json::Value::Object(m))) => {
+            Ok(m.get(name).cloned().map_or(Val::J(None), json_val))
+        }
+        Val::J(None) => Ok(Val::J(None)),
+        _ => Err(format!("can't evaluate field {name} in a non-object")),
+    }
+}
+
+/// What `range` visits: (key, value) pairs of an array (index keys), an
+/// object (its keys in order, as Go sorts map keys) or a count.
+fn elements(v: &Val) -> Result<Vec<(Val, Val)>, String> {
+    use serde_json::Value as J;
+    Ok(match v {
+        Val::J(Some(J::Array(a))) => a
+            .iter()
+            .take(MAX_RANGE)
+            .enumerate()
+            .map(|(i, e)| (Val::I(i as i64), json_val(e.clone())))
+            .collect(),
+        Val::J(Some(J::Object(m))) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            keys.into_iter()
+                .take(MAX_RANGE)
+                .map(|k| (Val::S(k.clone()), json_val(m[k].clone())))
+                .collect()
+        }
+        Val::J(None) => Vec::new(),
+        Val::I(n) => (0..(*n).clamp(0, MAX_RANGE as i64))
+            .map(|i| (Val::I(i), Val::I(i)))
+            .collect(),
+        _ => return Err("range can't iterate over this value".into()),
+    })
+}
+
 /// Go's `index` on a decoded JSON document (object key or array index)
 /// or a string (its byte, as a number).
 fn index(v: &Val, key: &Val) -> Result<Val, String> {
@@ -709,13 +873,7 @@ fn index(v: &Val, key: &Val) -> Result<Val, String> {
             .cloned(),
         _ => return Err("can't index item".into()),
     };
-    Ok(match found {
-        Some(J::String(s)) => Val::S(s),
-        Some(J::Bool(b)) => Val::B(b),
-        Some(J::Number(n)) => Val::F(n.as_f64().unwrap_or(0.0)),
-        Some(J::Null) | None => Val::J(None),
-        Some(other) => Val::J(Some(other)),
-    })
+    Ok(found.map_or(Val::J(None), json_val))
 }
 
 fn urlencode(s: &str) -> String {
@@ -872,10 +1030,64 @@ impl TemplateParser<'_> {
                         otherwise,
                     });
                 }
+                "range" | "with" => {
+                    let (key_var, value_var, pipe) = declaration(tail)?;
+                    let value = parse_pipeline(self.text, pipe)?;
+                    let (body, end) = self.nodes()?;
+                    let otherwise = match end.as_deref() {
+                        Some("else") => {
+                            let (otherwise, end) = self.nodes()?;
+                            if end.as_deref() != Some("end") {
+                                return Err("template: missing {{end}}".into());
+                            }
+                            otherwise
+                        }
+                        Some("end") => Vec::new(),
+                        _ => return Err("template: missing {{end}}".into()),
+                    };
+                    nodes.push(if word == "range" {
+                        Node::Range {
+                            key_var,
+                            value_var,
+                            over: value,
+                            body,
+                            otherwise,
+                        }
+                    } else {
+                        Node::With {
+                            value,
+                            body,
+                            otherwise,
+                        }
+                    });
+                }
                 _ if inner.starts_with("/*") => {}
                 _ => nodes.push(Node::Action(parse_pipeline(self.text, inner)?)),
             }
         }
+    }
+}
+
+/// `$k, $v := pipeline`, `$v := pipeline` or `pipeline`: the variables
+/// (without `$`) and the pipeline's text.
+type Declaration<'a> = (Option<String>, Option<String>, &'a str);
+
+fn declaration(tail: &str) -> Result<Declaration<'_>, String> {
+    let Some((lhs, pipe)) = tail.split_once(":=").filter(|_| tail.starts_with('$')) else {
+        return Ok((None, None, tail));
+    };
+    let var = |v: &str| -> Result<String, String> {
+        let name = v.trim().strip_prefix('$').unwrap_or("");
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(format!("template: bad variable {v:?}"));
+        }
+        Ok(name.to_string())
+    };
+    let names: Vec<&str> = lhs.split(',').collect();
+    match names.as_slice() {
+        [v] => Ok((None, Some(var(v)?), pipe.trim())),
+        [k, v] => Ok((Some(var(k)?), Some(var(v)?), pipe.trim())),
+        _ => Err("template: too many declarations in range".into()),
     }
 }
 
@@ -989,17 +1201,23 @@ fn lex_one(
                 i = j + 1;
             }
             '.' => {
+                let (names, j) = field_chain(chars, i);
+                out.push(ActTok::Arg(if names.is_empty() {
+                    Arg::Dot
+                } else {
+                    Arg::Field(names)
+                }));
+                i = j;
+            }
+            '$' => {
                 let mut j = i + 1;
                 while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
                     j += 1;
                 }
                 let name: String = chars[i + 1..j].iter().collect();
-                out.push(ActTok::Arg(if name.is_empty() {
-                    Arg::Dot
-                } else {
-                    Arg::Field(name)
-                }));
-                i = j;
+                let (names, end) = field_chain(chars, j);
+                out.push(ActTok::Arg(Arg::Var(name, names)));
+                i = end;
             }
             c if c.is_ascii_digit() || c == '-' || c == '+' => {
                 let mut j = i + 1;
@@ -1031,6 +1249,28 @@ fn lex_one(
     }
     *at = i;
     Ok(())
+}
+
+/// The names of `.a.b…` starting at `chars[at]` (none when there is no
+/// `.name` there), and where the chain ends.
+fn field_chain(chars: &[char], mut at: usize) -> (Vec<String>, usize) {
+    let mut names = Vec::new();
+    while at < chars.len() && chars[at] == '.' {
+        let mut j = at + 1;
+        while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+            j += 1;
+        }
+        if j == at + 1 {
+            // A lone `.` (dot itself) ends the chain after it.
+            if names.is_empty() {
+                at += 1;
+            }
+            break;
+        }
+        names.push(chars[at + 1..j].iter().collect());
+        at = j;
+    }
+    (names, at)
 }
 
 /// Parses action text `s`, a slice of the template `text`.
@@ -1081,7 +1321,15 @@ fn pipeline_from(s: &str, toks: &[(ActTok, Span)], pos: &mut usize) -> Result<Pi
                     _ => return Err("template: unclosed (".into()),
                 }
                 *pos += 1;
-                cur.push(Arg::Sub(sub));
+                // `(…).a.b`: a field chain right after the parenthesis.
+                match toks.get(*pos) {
+                    Some((ActTok::Arg(Arg::Field(names)), span)) if span.0 == last.1 => {
+                        cur.push(Arg::SubFields(sub, names.clone()));
+                        last = *span;
+                        *pos += 1;
+                    }
+                    _ => cur.push(Arg::Sub(sub)),
+                }
             }
             ActTok::Arg(a) => {
                 if let Arg::Func(name, _, _) = a
@@ -1250,6 +1498,40 @@ mod tests {
             r(r#"{{ fromJson "{\"b\":[1,\"x\"],\"a\":55}" }}|{{ fromJson "nope" }}"#),
             "map[a:55 b:[1 x]]|<no value>"
         );
+    }
+
+    #[test]
+    fn range_with_and_variables_over_json() {
+        assert_eq!(
+            r(
+                r#"{{ range $q := fromJson "[{\"query\":\"a\"},{\"query\":\"b\"}]" }}[{{ $q.query }}]{{ end }}"#
+            ),
+            "[a][b]"
+        );
+        assert_eq!(
+            r(r#"{{ range fromJson "[1,2.5]" }}{{ . }},{{ end }}"#),
+            "1,2.5,"
+        );
+        assert_eq!(
+            r(r#"{{ range $k, $v := fromJson "{\"b\":1,\"a\":2}" }}{{ $k }}={{ $v }};{{ end }}"#),
+            "a=2;b=1;"
+        );
+        assert_eq!(
+            r(r#"{{ range fromJson "[]" }}x{{ else }}none{{ end }}"#),
+            "none"
+        );
+        assert_eq!(
+            r(r#"{{ with fromJson "{\"a\":{\"b\":\"c\"}}" }}{{ .a.b }}/{{ $.app }}{{ end }}"#),
+            "c/api"
+        );
+        assert_eq!(r("{{ with .missing }}x{{ else }}y{{ end }}"), "y");
+        assert_eq!(
+            r(
+                r#"{{ range $i, $t := (fromJson "{\"t\":[\"a\",\"b\"]}").t }}{{ $i }}:{{ $t }} {{ end }}"#
+            ),
+            "0:a 1:b "
+        );
+        assert!(Template::parse("{{ range $a, $b, $c := .x }}{{ end }}").is_err());
     }
 
     #[test]
