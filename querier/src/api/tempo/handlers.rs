@@ -46,7 +46,11 @@ pub(super) struct Context {
 }
 
 /// Decodes the tenants and parameters; fails without a trace store.
-pub(super) fn context(q: &Querier, headers: &HeaderMap, raw: Option<String>) -> Result<Context, TempoError> {
+pub(super) fn context(
+    q: &Querier,
+    headers: &HeaderMap,
+    raw: Option<String>,
+) -> Result<Context, TempoError> {
     let tenants = tenants_from_headers(headers, q.multitenancy)?;
     let store = q.trace_store.clone().ok_or(TempoError::NoStore)?;
     let mut params = Params::default();

@@ -50,7 +50,10 @@ pub(super) async fn query_instant(
     let cx = context(&q, &headers, raw)?;
     let req = request(&q, &cx, true)?;
     let outcome = run(&q, &cx, &req).await?;
-    Ok(json_response(metrics_json::instant(&outcome, req.max_series)))
+    Ok(json_response(metrics_json::instant(
+        &outcome,
+        req.max_series,
+    )))
 }
 
 fn bad(name: &'static str, reason: impl Into<String>) -> TempoError {
@@ -182,7 +185,11 @@ fn request(q: &Querier, cx: &Context, instant: bool) -> Result<MetricsRequest, T
 }
 
 /// Evaluates `req` within the querier's timeout.
-async fn run(q: &Querier, cx: &Context, req: &MetricsRequest) -> Result<MetricsOutcome, TempoError> {
+async fn run(
+    q: &Querier,
+    cx: &Context,
+    req: &MetricsRequest,
+) -> Result<MetricsOutcome, TempoError> {
     let started = Instant::now();
     let steps = Steps::new(req.start_ns, req.end_ns, req.step_ns, req.instant)
         .ok_or_else(|| bad("step", "the range and step give no steps"))?;
