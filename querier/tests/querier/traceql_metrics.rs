@@ -190,6 +190,25 @@ async fn counts_group_by_attributes_and_rank_with_topk_bottomk() {
         &series(&range(&base, "{ kind = client } | count_over_time() by(span.none)").await),
         &[("span.none=nil", &[(0, 0.0), (30_000, 3.0), (60_000, 2.0)])],
     );
+    // Grafana's Tempo data source sends nanoseconds and Go durations
+    // (`30s`, `1.5s`).
+    let ns = |s: u64| s * 1_000_000_000;
+    let rest = format!("start={}&end={}&step=30s", ns(T0), ns(T0 + 60));
+    let (status, body) = get(&base, "/api/metrics/query_range", q, &rest).await;
+    assert_eq!(status, 200, "{body}");
+    assert_series(
+        &series(&serde_json::from_str(&body).expect("json")),
+        &by_service,
+    );
+    let rest = format!("start={}&end={}&step=1.5s", ns(T0), ns(T0 + 3));
+    let (status, body) = get(&base, "/api/metrics/query_range", q, &rest).await;
+    assert_eq!(status, 200, "{body}");
+    let steps: Vec<i64> = series(&serde_json::from_str(&body).expect("json"))[0]
+        .1
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(steps, [0, 1500, 3000], "1.5s steps ending at T0, T0+1.5s, T0+3s");
     assert_series(
         &series(&range(&base, &format!("{q} | topk(1)")).await),
         &[by_service[0]],

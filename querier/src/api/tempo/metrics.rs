@@ -153,8 +153,11 @@ fn request(q: &Querier, cx: &Context, instant: bool) -> Result<MetricsRequest, T
     } else {
         match cx.params.get("step") {
             None => default_step(start_ns, end_ns),
+            // Float seconds or a Prometheus duration, else Go's form
+            // (`1m0s`, `1.5s`), which Grafana's Tempo data source sends.
             Some(s) => parse_duration(s)
                 .and_then(|d| u64::try_from(d.as_nanos()).ok())
+                .or_else(|| traceql::parse_duration(s))
                 .filter(|&d| d > 0)
                 .ok_or_else(|| bad("step", format!("cannot parse {s:?}: step must be positive")))?,
         }
