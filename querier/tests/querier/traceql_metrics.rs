@@ -208,7 +208,11 @@ async fn counts_group_by_attributes_and_rank_with_topk_bottomk() {
         .iter()
         .map(|(t, _)| *t)
         .collect();
-    assert_eq!(steps, [0, 1500, 3000], "1.5s steps ending at T0, T0+1.5s, T0+3s");
+    assert_eq!(
+        steps,
+        [0, 1500, 3000],
+        "1.5s steps ending at T0, T0+1.5s, T0+3s"
+    );
     assert_series(
         &series(&range(&base, &format!("{q} | topk(1)")).await),
         &[by_service[0]],
