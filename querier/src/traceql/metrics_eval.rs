@@ -172,7 +172,7 @@ impl Cell {
 /// One series under construction: its labels before the bucket, the
 /// bucket (for histograms and quantiles) and its non-empty steps.
 struct Building {
-    labels: Vec<(String, Value<'static>)>,
+    labels: Labels,
     bucket: Option<f64>,
     cells: BTreeMap<usize, Cell>,
 }
@@ -295,6 +295,11 @@ pub async fn metrics(
     Ok(out)
 }
 
+/// A series' labels, in order.
+type Labels = Vec<(String, Value<'static>)>;
+/// A finished series: its labels and one value per step (NaN: none).
+type Dense = (Labels, Vec<f64>);
+
 /// Series being built for one request.
 struct Accumulator<'r> {
     req: &'r MetricsRequest,
@@ -353,7 +358,7 @@ impl Accumulator<'_> {
     fn finish(self) -> Vec<MetricsSeries> {
         let steps = self.steps;
         let func = &self.req.query.func;
-        let mut dense: Vec<(Vec<(String, Value<'static>)>, Vec<f64>)> = match func {
+        let mut dense: Vec<Dense> = match func {
             MetricsFn::QuantileOverTime(_, qs) => quantiles(self.series.into_values(), qs, steps),
             _ => self
                 .series
@@ -391,7 +396,7 @@ impl Accumulator<'_> {
 
 /// A series' labels from its `by` values: nil values left out, but never
 /// all of them (the first then reads `nil`); `__name__` when ungrouped.
-fn group_labels(query: &MetricsQuery, by: Vec<Value<'static>>) -> Vec<(String, Value<'static>)> {
+fn group_labels(query: &MetricsQuery, by: Vec<Value<'static>>) -> Labels {
     if query.by.is_empty() {
         if query.func.is_bucketed() {
             return Vec::new();
@@ -401,7 +406,7 @@ fn group_labels(query: &MetricsQuery, by: Vec<Value<'static>>) -> Vec<(String, V
             Value::Str(query.func.name().to_string().into()),
         )];
     }
-    let mut labels: Vec<(String, Value<'static>)> = query
+    let mut labels: Labels = query
         .by
         .iter()
         .zip(by)
@@ -415,7 +420,7 @@ fn group_labels(query: &MetricsQuery, by: Vec<Value<'static>>) -> Vec<(String, V
 }
 
 /// A stable ordering key for a label set.
-fn label_key(labels: &[(String, Value<'static>)]) -> String {
+fn label_key(labels: &Labels) -> String {
     labels
         .iter()
         .map(|(k, v)| format!("{k}={v}\u{1}"))
@@ -447,12 +452,8 @@ fn values(func: &MetricsFn, cells: &BTreeMap<usize, Cell>, steps: Steps) -> Vec<
 /// Quantile series from bucket series: per group (labels without the
 /// bucket) and step, each quantile of that step's histogram (0 for a step
 /// without spans, as Tempo answers), labelled `p`.
-fn quantiles(
-    series: impl Iterator<Item = Building>,
-    qs: &[f64],
-    steps: Steps,
-) -> Vec<(Vec<(String, Value<'static>)>, Vec<f64>)> {
-    type Group = (Vec<(String, Value<'static>)>, Vec<Vec<(f64, u64)>>);
+fn quantiles(series: impl Iterator<Item = Building>, qs: &[f64], steps: Steps) -> Vec<Dense> {
+    type Group = (Labels, Vec<Vec<(f64, u64)>>);
     let mut groups: HashMap<String, Group> = HashMap::new();
     for b in series {
         let Some(bucket) = b.bucket else { continue };
@@ -492,11 +493,7 @@ fn quantiles(
 /// `topk`/`bottomk`: at each step keep the `n` highest (lowest) values,
 /// ties going to the series ordered first; a series keeps only the steps
 /// it was ranked in, and series never ranked are dropped.
-fn rank(
-    series: Vec<(Vec<(String, Value<'static>)>, Vec<f64>)>,
-    r: Ranking,
-    count: usize,
-) -> Vec<(Vec<(String, Value<'static>)>, Vec<f64>)> {
+fn rank(series: Vec<Dense>, r: Ranking, count: usize) -> Vec<Dense> {
     let (n, top) = match r {
         Ranking::TopK(n) => (n, true),
         Ranking::BottomK(n) => (n, false),
@@ -504,21 +501,25 @@ fn rank(
     if series.len() <= n {
         return series;
     }
+    let ranked: Vec<Vec<usize>> = (0..count)
+        .map(|step| {
+            let value = |s: usize| series[s].1.get(step).copied().unwrap_or(f64::NAN);
+            let mut at: Vec<usize> = (0..series.len()).filter(|&s| !value(s).is_nan()).collect();
+            at.sort_by(|&a, &b| {
+                let ord = if top {
+                    value(b).total_cmp(&value(a))
+                } else {
+                    value(a).total_cmp(&value(b))
+                };
+                ord.then(a.cmp(&b))
+            });
+            at.truncate(n);
+            at
+        })
+        .collect();
     let mut kept = vec![vec![f64::NAN; count]; series.len()];
-    for step in 0..count {
-        let mut at: Vec<usize> = (0..series.len())
-            .filter(|&s| series[s].1.get(step).is_some_and(|v| !v.is_nan()))
-            .collect();
-        at.sort_by(|&a, &b| {
-            let (va, vb) = (series[a].1[step], series[b].1[step]);
-            let ord = if top {
-                vb.total_cmp(&va)
-            } else {
-                va.total_cmp(&vb)
-            };
-            ord.then(a.cmp(&b))
-        });
-        for &s in at.iter().take(n) {
+    for (step, at) in ranked.iter().enumerate() {
+        for &s in at {
             kept[s][step] = series[s].1[step];
         }
     }
