@@ -299,7 +299,8 @@ pub(crate) fn matches_span(f: &FieldExpr, span: &Span, view: Option<&TraceView<'
     matches!(eval_field(f, span, view), Value::Bool(true))
 }
 
-fn attr_value(v: &AttrValue) -> Value<'_> {
+/// An OTLP attribute value as a TraceQL value (nil for arrays, maps, bytes).
+pub(crate) fn attr_value(v: &AttrValue) -> Value<'_> {
     match v {
         AttrValue::Str(s) => Value::Str(Cow::Borrowed(s)),
         AttrValue::Bool(b) => Value::Bool(*b),

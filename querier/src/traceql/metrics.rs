@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::ast::{FieldExpr, Query, Value};
+use super::ast::{FieldExpr, Query, SpansetExpr, Value};
 
 /// A metrics query: spans selected by a TraceQL query, turned into time
 /// series by one function, grouped by fields, then optionally ranked.
@@ -47,6 +47,24 @@ pub enum MetricsFn {
     /// `histogram_over_time(field)`: span counts per power-of-two bucket,
     /// labelled `__bucket`.
     HistogramOverTime(FieldExpr),
+    /// `compare({ filter }, top, start, end)`: per attribute value, span
+    /// counts of the selection (spans matching the filter, within the
+    /// window when given) against the baseline (the other spans).
+    Compare(Compare),
+}
+
+/// Most values per attribute `compare()` may return (Tempo's limit).
+pub const MAX_COMPARE_TOP: usize = 1000;
+
+/// The arguments of `compare()`.
+#[derive(Debug, Clone)]
+pub struct Compare {
+    /// Which spans form the selection.
+    pub filter: FieldExpr,
+    /// Values kept per attribute, those with the most spans (default 10).
+    pub top: usize,
+    /// Only spans starting in `(start, end]` (ns) can be selected.
+    pub window: Option<(u64, u64)>,
 }
 
 impl MetricsFn {
@@ -61,13 +79,14 @@ impl MetricsFn {
             MetricsFn::MaxOverTime(_) => "max_over_time",
             MetricsFn::QuantileOverTime(..) => "quantile_over_time",
             MetricsFn::HistogramOverTime(_) => "histogram_over_time",
+            MetricsFn::Compare(_) => "compare",
         }
     }
 
     /// The measured field, if the function takes one.
     pub fn field(&self) -> Option<&FieldExpr> {
         match self {
-            MetricsFn::Rate | MetricsFn::CountOverTime => None,
+            MetricsFn::Rate | MetricsFn::CountOverTime | MetricsFn::Compare(_) => None,
             MetricsFn::SumOverTime(f)
             | MetricsFn::AvgOverTime(f)
             | MetricsFn::MinOverTime(f)
@@ -102,6 +121,18 @@ impl fmt::Display for MetricsFn {
                 write!(f, "{}({field}", self.name())?;
                 for q in qs {
                     write!(f, ", {}", Value::Float(*q))?;
+                }
+                f.write_str(")")
+            }
+            MetricsFn::Compare(c) => {
+                write!(
+                    f,
+                    "compare({}, {}",
+                    SpansetExpr::Filter(c.filter.clone()),
+                    c.top
+                )?;
+                if let Some((start, end)) = c.window {
+                    write!(f, ", {start}, {end}")?;
                 }
                 f.write_str(")")
             }
@@ -220,6 +251,14 @@ mod tests {
                 "{ } >> { kind = client } | rate() with(sample=0.1, most_recent=true)",
             ),
             (
+                "{ kind=server } | compare({status = error})",
+                "{ kind = server } | compare({ status = error }, 10)",
+            ),
+            (
+                "{ } | compare({ duration >= 1s }, 5, 1700000000000000000, 1700000060000000000)",
+                "{ } | compare({ duration >= 1s }, 5, 1700000000000000000, 1700000060000000000)",
+            ),
+            (
                 "{ } | select(name) | count_over_time()",
                 "{ } | select(name) | count_over_time()",
             ),
@@ -244,10 +283,14 @@ mod tests {
             error("{ } | histogram_over_time(duration) by(.a, .b, .c, .d, .e)")
                 .contains("group by 5 values")
         );
+        assert!(error("{ } | compare({ status = error }, 0)").contains("between 1 and 1000"));
         assert!(
-            error("{ } | compare({ status = error })")
-                .contains("err-cairn-traceql-metrics-unsupported")
+            error("{ } | compare({ status = error }, 10, 5)").contains("optionally start and end")
         );
+        assert!(
+            error("{ } | compare({ status = error }, 10, 5, 4)").contains("greater than start")
+        );
+        assert!(error("{ } | compare({ status = error }) by(name)").contains("takes no by()"));
         assert!(error("{ } | rate() extra").contains("end of query"));
         assert!(error("{ } | rate() with(sample)").contains("\"=\""));
     }

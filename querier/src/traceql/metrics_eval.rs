@@ -18,6 +18,7 @@ use common::traces::{Span, TraceScan, TraceStore};
 use super::ast::Value;
 use super::eval::{TraceView, field_value};
 use super::metrics::{MetricsFn, MetricsQuery, Ranking};
+use super::metrics_compare::Comparison;
 use super::pushdown::span_filter;
 
 /// What to compute.
@@ -264,6 +265,10 @@ pub async fn metrics(
         req,
         steps,
         series: HashMap::new(),
+        compare: match &req.query.func {
+            MetricsFn::Compare(spec) => Some(Comparison::new(spec, steps)),
+            _ => None,
+        },
         truncated: false,
     };
     let mut out = MetricsOutcome::default();
@@ -290,29 +295,34 @@ pub async fn metrics(
             }
         }
     }
-    out.truncated = acc.truncated;
-    out.series = acc.finish();
+    (out.series, out.truncated) = acc.finish();
     Ok(out)
 }
 
 /// A series' labels, in order.
-type Labels = Vec<(String, Value<'static>)>;
+pub(crate) type Labels = Vec<(String, Value<'static>)>;
 /// A finished series: its labels and one value per step (NaN: none).
-type Dense = (Labels, Vec<f64>);
+pub(crate) type Dense = (Labels, Vec<f64>);
 
 /// Series being built for one request.
 struct Accumulator<'r> {
     req: &'r MetricsRequest,
     steps: Steps,
     series: HashMap<String, Building>,
+    /// Set for `compare()`, which counts every attribute instead.
+    compare: Option<Comparison<'r>>,
     truncated: bool,
 }
 
-impl Accumulator<'_> {
+impl<'r> Accumulator<'r> {
     fn observe(&mut self, span: &Span, view: &TraceView<'_>) {
         let Some(step) = self.steps.index(span.start_unix_nano) else {
             return;
         };
+        if let Some(c) = &mut self.compare {
+            c.observe(span, view, step);
+            return;
+        }
         let func = &self.req.query.func;
         let value = func.field().map(|f| field_value(f, span, view));
         let (bucket, measured) = match (&value, func.is_bucketed()) {
@@ -354,13 +364,17 @@ impl Accumulator<'_> {
         building.cells.entry(step).or_default().observe(measured);
     }
 
-    /// The finished series, ranked and sorted by labels.
-    fn finish(self) -> Vec<MetricsSeries> {
+    /// The finished series, ranked, sorted by labels and cut to
+    /// `max_series`, and whether the limit left any out.
+    fn finish(self) -> (Vec<MetricsSeries>, bool) {
         let steps = self.steps;
         let func = &self.req.query.func;
-        let mut dense: Vec<Dense> = match func {
-            MetricsFn::QuantileOverTime(_, qs) => quantiles(self.series.into_values(), qs, steps),
-            _ => self
+        let mut dense: Vec<Dense> = match (self.compare, func) {
+            (Some(c), _) => c.finish(),
+            (None, MetricsFn::QuantileOverTime(_, qs)) => {
+                quantiles(self.series.into_values(), qs, steps)
+            }
+            (None, _) => self
                 .series
                 .into_values()
                 .map(|b| {
@@ -376,10 +390,12 @@ impl Accumulator<'_> {
         for r in &self.req.query.ranking {
             dense = rank(dense, *r, steps.count);
         }
-        if self.req.max_series > 0 {
+        let mut truncated = self.truncated;
+        if self.req.max_series > 0 && dense.len() > self.req.max_series {
             dense.truncate(self.req.max_series);
+            truncated = true;
         }
-        dense
+        let series = dense
             .into_iter()
             .filter_map(|(labels, vals)| {
                 let samples: Vec<(i64, f64)> = vals
@@ -390,7 +406,8 @@ impl Accumulator<'_> {
                     .collect();
                 (!samples.is_empty()).then_some(MetricsSeries { labels, samples })
             })
-            .collect()
+            .collect();
+        (series, truncated)
     }
 }
 
@@ -443,7 +460,8 @@ fn values(func: &MetricsFn, cells: &BTreeMap<usize, Cell>, steps: Steps) -> Vec<
             MetricsFn::AvgOverTime(_) => c.sum / c.count as f64,
             MetricsFn::MinOverTime(_) => c.min,
             MetricsFn::MaxOverTime(_) => c.max,
-            MetricsFn::QuantileOverTime(..) => f64::NAN,
+            // Built elsewhere (`quantiles`, `Comparison`).
+            MetricsFn::QuantileOverTime(..) | MetricsFn::Compare(_) => f64::NAN,
         };
     }
     out

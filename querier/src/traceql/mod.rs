@@ -8,6 +8,7 @@ mod ast;
 mod eval;
 mod lexer;
 mod metrics;
+mod metrics_compare;
 mod metrics_eval;
 mod parser;
 mod pushdown;
@@ -20,7 +21,7 @@ pub use ast::{
 };
 pub use eval::{Spanset, TraceView, field_value, hex};
 pub use lexer::parse_duration;
-pub use metrics::{MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
+pub use metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
 pub use metrics_eval::{
     MetricsOutcome, MetricsRequest, MetricsSeries, Steps, log2_bucket, log2_quantile, metrics,
 };

@@ -12,7 +12,7 @@ use super::ast::{
     Stage, Value,
 };
 use super::lexer::{Tok, lex};
-use super::metrics::{MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
+use super::metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
 
 /// Parses a TraceQL query.
 pub fn parse(src: &str) -> Result<Query, ParseError> {
@@ -271,20 +271,77 @@ impl Parser {
                 }
                 MetricsFn::QuantileOverTime(field, qs)
             }
-            _ => {
-                return Err(ParseError::at(
-                    at,
-                    format!(
-                        "{word}() is not supported yet (err-cairn-traceql-metrics-unsupported: \
-                         use rate, count_over_time, sum_over_time, avg_over_time, \
-                         min_over_time, max_over_time, quantile_over_time or \
-                         histogram_over_time)"
-                    ),
-                ));
-            }
+            _ => MetricsFn::Compare(self.compare_args()?),
         };
         self.expect(&Tok::RParen, "\")\"")?;
         Ok(func)
+    }
+
+    /// `{ filter }[, top[, start, end]]` of `compare(…)`.
+    fn compare_args(&mut self) -> Result<Compare, ParseError> {
+        let filter = self.filter()?;
+        let mut ints = Vec::new();
+        while self.peek() == &Tok::Comma {
+            self.next();
+            let at = self.offset();
+            match self.next() {
+                Tok::Int(n) => ints.push((at, n)),
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.unexpected("an integer"));
+                }
+            }
+        }
+        let at = self.offset();
+        let (top, window) = match ints.as_slice() {
+            [] => (10, None),
+            [(_, top)] => (*top, None),
+            [(_, top), (_, start), (_, end)] => (*top, Some((*start, *end))),
+            _ => {
+                return Err(ParseError::at(
+                    at,
+                    "compare() takes a filter, then optionally the number of values, then optionally start and end",
+                ));
+            }
+        };
+        let top = usize::try_from(top)
+            .ok()
+            .filter(|t| (1..=MAX_COMPARE_TOP).contains(t))
+            .ok_or_else(|| {
+                ParseError::at(
+                    at,
+                    format!("compare() top number of values must be an integer between 1 and {MAX_COMPARE_TOP}"),
+                )
+            })?;
+        let window = match window {
+            None | Some((0, 0)) => None,
+            Some((start, end)) => {
+                let (Ok(start), Ok(end)) = (u64::try_from(start), u64::try_from(end)) else {
+                    return Err(ParseError::at(
+                        at,
+                        "compare() timestamps must be positive integer unix nanoseconds",
+                    ));
+                };
+                if start == 0 || end == 0 {
+                    return Err(ParseError::at(
+                        at,
+                        "compare() timestamps must be positive integer unix nanoseconds",
+                    ));
+                }
+                if end <= start {
+                    return Err(ParseError::at(
+                        at,
+                        "compare() end timestamp must be greater than start timestamp",
+                    ));
+                }
+                Some((start, end))
+            }
+        };
+        Ok(Compare {
+            filter,
+            top,
+            window,
+        })
     }
 
     /// An optional `by(field, …)` after a metrics function.
@@ -293,6 +350,12 @@ impl Parser {
             return Ok(Vec::new());
         }
         let at = self.offset();
+        if matches!(func, MetricsFn::Compare(_)) {
+            return Err(ParseError::at(
+                at,
+                "compare() splits by every attribute itself and takes no by()",
+            ));
+        }
         self.next();
         self.expect(&Tok::LParen, "\"(\"")?;
         let mut by = vec![self.metrics_field()?];

@@ -359,9 +359,9 @@ async fn bad_metrics_requests_get_400_naming_the_fix() {
         ),
         (
             "/api/metrics/query_range",
-            "{ } | compare({ status = error })",
+            "{ } | compare({ status = error }, 2000)",
             window.clone(),
-            "err-cairn-traceql-metrics-unsupported",
+            "between 1 and 1000",
         ),
         (
             "/api/metrics/query",
@@ -416,4 +416,71 @@ async fn another_tenant_sees_no_series() {
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["series"], json!([]));
+}
+
+#[tokio::test]
+async fn compare_counts_each_attribute_value_in_selection_and_baseline() {
+    let base = start(Limits::default()).await;
+    let find = |all: &[(String, Vec<(i64, f64)>)], labels: &str| {
+        all.iter()
+            .find(|(l, _)| l == labels)
+            .map(|(_, s)| s.iter().map(|(_, v)| *v).collect::<Vec<f64>>())
+            .unwrap_or_else(|| panic!("no series {labels} in {all:?}"))
+    };
+    // Selection: the error (odd) traces; baseline: the even ones.
+    let all = series(&range(&base, "{ kind = server } | compare({ status = error })").await);
+    assert_eq!(
+        find(&all, "__meta_type=selection,status=error"),
+        [0.0, 3.0, 2.0]
+    );
+    assert_eq!(
+        find(&all, "__meta_type=selection,statusMessage=timeout"),
+        [0.0, 3.0, 2.0]
+    );
+    assert_eq!(
+        find(&all, "__meta_type=baseline,status=unset"),
+        [0.0, 3.0, 2.0]
+    );
+    assert_eq!(
+        find(&all, "__meta_type=baseline,resource.service.name=api"),
+        [0.0, 3.0, 2.0]
+    );
+    assert_eq!(
+        find(&all, "__meta_type=selection_total,name=nil"),
+        [0.0, 3.0, 2.0]
+    );
+    assert_eq!(
+        find(&all, "__meta_type=baseline_total,kind=nil"),
+        [0.0, 3.0, 2.0]
+    );
+    assert!(
+        !all.iter()
+            .any(|(l, _)| l.contains("baseline,statusMessage")),
+        "empty status messages are not a value: {all:?}"
+    );
+    // A window: only errors after T0+30s are selected, the earlier ones
+    // join the baseline; top 1 keeps the baseline's most frequent status.
+    let q = format!(
+        "{{ kind = server }} | compare({{ status = error }}, 1, {}, {})",
+        (T0 + 30) * 1_000_000_000,
+        (T0 + 60) * 1_000_000_000
+    );
+    let all = series(&range(&base, &q).await);
+    assert_eq!(
+        find(&all, "__meta_type=selection,status=error"),
+        [0.0, 0.0, 2.0]
+    );
+    assert_eq!(
+        find(&all, "__meta_type=baseline,status=unset"),
+        [0.0, 3.0, 2.0]
+    );
+    assert!(
+        !all.iter()
+            .any(|(l, _)| l == "__meta_type=baseline,status=error"),
+        "top 1 leaves the baseline's 3 errors out: {all:?}"
+    );
+    assert_eq!(
+        find(&all, "__meta_type=baseline_total,status=nil"),
+        [0.0, 6.0, 2.0]
+    );
 }
