@@ -14,7 +14,11 @@
 //! `layouts/attributeBreakdown.ts` without it),
 //! `src/components/Explore/queries/histogram.ts` (`buildHistogramQuery`:
 //! `{<filters>} | histogram_over_time(duration) with(sample=true)`, the
-//! duration panel) and `src/components/Explore/TraceQLIssueDetector.tsx`
+//! duration panel), `src/components/Explore/TracesByService/Tabs/Comparison/AttributesComparisonScene.tsx`
+//! (`buildQuery`: `{<filters>} | compare(<comparisonQuery>)` with `step`
+//! the whole range; `comparisonQuery` in `queries/comparisonQuery.ts`:
+//! `{<selection>}, 10, <from ns>, <to ns>`) and
+//! `src/components/Explore/TraceQLIssueDetector.tsx`
 //! (`{} | rate()`, the instant probe). `<filters>` is
 //! `${primarySignal} && ${filters}` (`src/utils/shared.ts`): the primary
 //! signal from `src/pages/Explore/primary-signals.ts` (`kind=server`,
@@ -253,6 +257,39 @@ async fn replay(cairn: &Cairn, t0_ns: u64, from: &str) {
             ),
         ],
     );
+    // Comparison tab: errors against the rest over the window, one step
+    // (`buildQuery` and `comparisonQuery`, step the whole range).
+    let body = get(
+        cairn,
+        "/api/metrics/query_range",
+        &format!(
+            "{{kind=server && true}} | compare({{status = error}}, 10, {}, {})",
+            t0_ns,
+            t0_ns + 60 * SECOND
+        ),
+        &[
+            ("start", t0_ns.to_string()),
+            ("end", (t0_ns + 60 * SECOND).to_string()),
+            ("step", "60s".to_string()),
+        ],
+    )
+    .await;
+    let all = range_series(&body, t0_ns);
+    let count = |labels: &str| {
+        all.iter()
+            .find(|(l, _)| l == labels)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("{from}: no {labels} in {all:?}"))
+    };
+    for (labels, n) in [
+        ("__meta_type=selection,status=error", 5.0),
+        ("__meta_type=selection_total,status=nil", 5.0),
+        ("__meta_type=baseline,status=unset", 5.0),
+        ("__meta_type=baseline_total,status=nil", 5.0),
+        ("__meta_type=selection,resource.service.name=api", 5.0),
+    ] {
+        assert_eq!(count(labels), [(0, 0.0), (60, n)], "{from}: {labels}");
+    }
     // The issue detector's instant probe over the whole window.
     let body = get(
         cairn,
@@ -274,7 +311,7 @@ async fn replay(cairn: &Cairn, t0_ns: u64, from: &str) {
 }
 
 #[tokio::test]
-async fn drilldown_red_breakdown_and_histogram_requests_answer_from_ingesters_and_blocks() {
+async fn drilldown_red_breakdown_histogram_and_comparison_requests_answer_from_ingesters_and_blocks() {
     let dir = tempfile::tempdir().unwrap();
     // Uploaded heads are dropped 2 s after a flush, so the second replay
     // can only read blocks.
