@@ -202,7 +202,10 @@ async fn run(
         traceql::metrics(&*cx.store, &cx.tenants, req, steps),
     )
     .await
-    .map_err(|_| TempoError::Timeout(timeout))??;
+    .map_err(|_| {
+        crate::frontend::count_cancelled_query();
+        TempoError::Timeout(timeout)
+    })??;
     tracing::debug!(
         query = %req.query,
         tenants = cx.tenants.len(),
