@@ -175,6 +175,27 @@ async fn replay(cairn: &Cairn, t0_ns: u64, from: &str) {
         &range_series(&body, t0_ns),
         &[rate("__name__=rate", 6.0, 4.0)],
     );
+    // Its exemplars link to the pushed traces (the data source reads
+    // `trace:id` for the panel's "View trace" link).
+    let traces: Vec<&str> = body["series"][0]["exemplars"]
+        .as_array()
+        .expect("exemplars")
+        .iter()
+        .filter_map(|e| {
+            e["labels"]
+                .as_array()?
+                .iter()
+                .find(|l| l["key"] == "trace:id")?["value"]["stringValue"]
+                .as_str()
+        })
+        .collect();
+    assert_eq!(traces.len(), 10, "{from}: one per server span: {body}");
+    assert!(
+        traces
+            .iter()
+            .all(|t| t.starts_with("000000000000000000000000d00d")),
+        "{traces:?}"
+    );
     // Errors: odd traces.
     let body = get(
         cairn,
@@ -311,7 +332,8 @@ async fn replay(cairn: &Cairn, t0_ns: u64, from: &str) {
 }
 
 #[tokio::test]
-async fn drilldown_red_breakdown_histogram_and_comparison_requests_answer_from_ingesters_and_blocks() {
+async fn drilldown_red_breakdown_histogram_and_comparison_requests_answer_from_ingesters_and_blocks()
+ {
     let dir = tempfile::tempdir().unwrap();
     // Uploaded heads are dropped 2 s after a flush, so the second replay
     // can only read blocks.

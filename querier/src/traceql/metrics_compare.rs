@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use common::traces::Span;
 
-use super::ast::{AttrScope, Attribute, FieldExpr, Intrinsic, Value};
-use super::eval::{TraceView, attr_value, field_value, matches_span};
+use super::ast::Value;
+use super::eval::{TraceView, for_each_attribute, matches_span};
 use super::metrics::Compare;
 use super::metrics_eval::{Dense, Steps};
 
@@ -22,13 +22,6 @@ use super::metrics_eval::{Dense, Steps};
 const MAX_TRACKED_VALUES: usize = 2 * super::metrics::MAX_COMPARE_TOP;
 /// Distinct attributes tracked per side.
 const MAX_TRACKED_ATTRIBUTES: usize = 1000;
-/// Intrinsics compared, besides the span and resource attributes.
-const INTRINSICS: [Intrinsic; 4] = [
-    Intrinsic::Name,
-    Intrinsic::Status,
-    Intrinsic::Kind,
-    Intrinsic::StatusMessage,
-];
 
 /// Span counts per step, only the steps with spans.
 type Counts = BTreeMap<usize, f64>;
@@ -88,11 +81,17 @@ impl Side {
                 total(b).total_cmp(&total(a)).then(ka.cmp(kb))
             });
             for (_, (value, counts)) in ranked.into_iter().take(top) {
-                out.push((vec![meta(""), (attr.clone(), value)], dense(&counts)));
+                out.push(Dense::new(
+                    vec![meta(""), (attr.clone(), value)],
+                    dense(&counts),
+                ));
             }
         }
         for (attr, counts) in self.totals {
-            out.push((vec![meta("_total"), (attr, Value::Nil)], dense(&counts)));
+            out.push(Dense::new(
+                vec![meta("_total"), (attr, Value::Nil)],
+                dense(&counts),
+            ));
         }
     }
 }
@@ -128,29 +127,7 @@ impl<'q> Comparison<'q> {
         } else {
             &mut self.baseline
         };
-        for (scope, kvs) in [
-            (AttrScope::Span, &span.attributes),
-            (AttrScope::Resource, &span.resource.attributes),
-        ] {
-            for kv in kvs {
-                let value = attr_value(&kv.value);
-                if value != Value::Nil {
-                    let attr = Attribute {
-                        scope,
-                        name: kv.key.clone(),
-                    };
-                    side.count(attr.to_string(), value.into_owned(), step);
-                }
-            }
-        }
-        for i in INTRINSICS {
-            let field = FieldExpr::Intrinsic(i);
-            match field_value(&field, span, view) {
-                Value::Nil | Value::Duration(_) => {}
-                Value::Str(s) if s.is_empty() => {}
-                v => side.count(i.as_str().to_string(), v.into_owned(), step),
-            }
-        }
+        for_each_attribute(span, view, |attr, value| side.count(attr, value, step));
     }
 
     /// Baseline and selection series with their totals.

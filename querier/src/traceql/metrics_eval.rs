@@ -19,6 +19,7 @@ use super::ast::Value;
 use super::eval::{TraceView, field_value};
 use super::metrics::{MetricsFn, MetricsQuery, Ranking};
 use super::metrics_compare::Comparison;
+use super::metrics_exemplars::{Exemplar, ExemplarBudget};
 use super::pushdown::span_filter;
 
 /// What to compute.
@@ -37,6 +38,8 @@ pub struct MetricsRequest {
     /// Most series built; spans of further series are left out and the
     /// outcome says so. Zero: no limit.
     pub max_series: usize,
+    /// Most exemplars returned, over all series.
+    pub exemplars: usize,
 }
 
 /// One result series.
@@ -47,6 +50,8 @@ pub struct MetricsSeries {
     pub labels: Vec<(String, Value<'static>)>,
     /// `(timestamp ms, value)`, oldest first, empty steps left out.
     pub samples: Vec<(i64, f64)>,
+    /// Spans behind the series, oldest first.
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// A metrics query's answer and how much it looked at.
@@ -135,6 +140,16 @@ impl Steps {
         i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
     }
 
+    /// The covered range `(start, end)` in ns.
+    pub(crate) fn bounds(&self) -> (u64, u64) {
+        (self.start, self.end)
+    }
+
+    /// Whether this is an instant query's single step.
+    pub(crate) fn is_instant(&self) -> bool {
+        self.instant
+    }
+
     /// The step's length in seconds, what `rate()` divides by.
     fn seconds(&self) -> f64 {
         self.step as f64 / 1e9
@@ -176,6 +191,7 @@ struct Building {
     labels: Labels,
     bucket: Option<f64>,
     cells: BTreeMap<usize, Cell>,
+    exemplars: Vec<Exemplar>,
 }
 
 /// `v` rounded up to the next power of two, as Tempo buckets values (none
@@ -269,6 +285,7 @@ pub async fn metrics(
             MetricsFn::Compare(spec) => Some(Comparison::new(spec, steps)),
             _ => None,
         },
+        exemplars: ExemplarBudget::new(req.exemplars, steps),
         truncated: false,
     };
     let mut out = MetricsOutcome::default();
@@ -301,8 +318,23 @@ pub async fn metrics(
 
 /// A series' labels, in order.
 pub(crate) type Labels = Vec<(String, Value<'static>)>;
-/// A finished series: its labels and one value per step (NaN: none).
-pub(crate) type Dense = (Labels, Vec<f64>);
+/// A finished series: one value per step (NaN: none).
+pub(crate) struct Dense {
+    pub(crate) labels: Labels,
+    pub(crate) values: Vec<f64>,
+    pub(crate) exemplars: Vec<Exemplar>,
+}
+
+impl Dense {
+    /// A series without exemplars.
+    pub(crate) fn new(labels: Labels, values: Vec<f64>) -> Self {
+        Self {
+            labels,
+            values,
+            exemplars: Vec::new(),
+        }
+    }
+}
 
 /// Series being built for one request.
 struct Accumulator<'r> {
@@ -311,6 +343,7 @@ struct Accumulator<'r> {
     series: HashMap<String, Building>,
     /// Set for `compare()`, which counts every attribute instead.
     compare: Option<Comparison<'r>>,
+    exemplars: ExemplarBudget,
     truncated: bool,
 }
 
@@ -327,14 +360,14 @@ impl<'r> Accumulator<'r> {
         let value = func.field().map(|f| field_value(f, span, view));
         let (bucket, measured) = match (&value, func.is_bucketed()) {
             (Some(v), true) => match bucket(v) {
-                Some(b) => (Some(b), 0.0),
+                Some(b) => (Some(b), number(v).unwrap_or(f64::NAN)),
                 None => return,
             },
             (Some(v), false) => match number(v) {
                 Some(x) => (None, x),
                 None => return,
             },
-            (None, _) => (None, 0.0),
+            (None, _) => (None, f64::NAN),
         };
         let by: Vec<Value<'static>> = self
             .req
@@ -359,9 +392,20 @@ impl<'r> Accumulator<'r> {
                 labels: group_labels(&self.req.query, by),
                 bucket,
                 cells: BTreeMap::new(),
+                exemplars: Vec::new(),
             }),
         };
         building.cells.entry(step).or_default().observe(measured);
+        let ts_ms = i64::try_from(span.start_unix_nano / 1_000_000).unwrap_or(i64::MAX);
+        if self.exemplars.take(ts_ms) {
+            // Histograms count: their exemplars carry no value, as in Tempo.
+            let value = if matches!(func, MetricsFn::HistogramOverTime(_)) {
+                f64::NAN
+            } else {
+                measured
+            };
+            building.exemplars.push(Exemplar::of(span, view, value));
+        }
     }
 
     /// The finished series, ranked, sorted by labels and cut to
@@ -382,11 +426,16 @@ impl<'r> Accumulator<'r> {
                     if let Some(bucket) = b.bucket {
                         labels.push(("__bucket".into(), Value::Float(bucket)));
                     }
-                    (labels, values(func, &b.cells, steps))
+                    let values = values(func, &b.cells, steps);
+                    Dense {
+                        labels,
+                        values,
+                        exemplars: b.exemplars,
+                    }
                 })
                 .collect(),
         };
-        dense.sort_by_cached_key(|(labels, _)| label_key(labels));
+        dense.sort_by_cached_key(|d| label_key(&d.labels));
         for r in &self.req.query.ranking {
             dense = rank(dense, *r, steps.count);
         }
@@ -397,14 +446,21 @@ impl<'r> Accumulator<'r> {
         }
         let series = dense
             .into_iter()
-            .filter_map(|(labels, vals)| {
-                let samples: Vec<(i64, f64)> = vals
+            .filter_map(|d| {
+                let samples: Vec<(i64, f64)> = d
+                    .values
                     .iter()
                     .enumerate()
                     .filter(|(_, v)| !v.is_nan())
                     .map(|(i, v)| (steps.timestamp_ms(i), *v))
                     .collect();
-                (!samples.is_empty()).then_some(MetricsSeries { labels, samples })
+                let mut exemplars = d.exemplars;
+                exemplars.sort_by_key(|e| e.timestamp_ms);
+                (!samples.is_empty()).then_some(MetricsSeries {
+                    labels: d.labels,
+                    samples,
+                    exemplars,
+                })
             })
             .collect();
         (series, truncated)
@@ -469,30 +525,57 @@ fn values(func: &MetricsFn, cells: &BTreeMap<usize, Cell>, steps: Steps) -> Vec<
 
 /// Quantile series from bucket series: per group (labels without the
 /// bucket) and step, each quantile of that step's histogram (0 for a step
-/// without spans, as Tempo answers), labelled `p`.
+/// without spans, as Tempo answers), labelled `p`. Each exemplar goes to
+/// the quantile nearest its value over the whole answer, as in Tempo.
 fn quantiles(series: impl Iterator<Item = Building>, qs: &[f64], steps: Steps) -> Vec<Dense> {
-    type Group = (Labels, Vec<Vec<(f64, u64)>>);
+    struct Group {
+        labels: Labels,
+        hist: Vec<Vec<(f64, u64)>>,
+        exemplars: Vec<Exemplar>,
+    }
     let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut overall: BTreeMap<u64, (f64, u64)> = BTreeMap::new();
     for b in series {
         let Some(bucket) = b.bucket else { continue };
-        let (_, hist) = groups
-            .entry(label_key(&b.labels))
-            .or_insert_with(|| (b.labels.clone(), vec![Vec::new(); steps.count]));
+        let g = groups.entry(label_key(&b.labels)).or_insert_with(|| Group {
+            labels: b.labels.clone(),
+            hist: vec![Vec::new(); steps.count],
+            exemplars: Vec::new(),
+        });
         for (i, c) in &b.cells {
-            if let Some(h) = hist.get_mut(*i) {
+            if let Some(h) = g.hist.get_mut(*i) {
                 h.push((bucket, c.count));
             }
+            overall.entry(bucket.to_bits()).or_insert((bucket, 0)).1 += c.count;
         }
+        g.exemplars.extend(b.exemplars);
     }
+    let mut overall: Vec<(f64, u64)> = overall.into_values().collect();
+    overall.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let overall_q: Vec<f64> = qs.iter().map(|&q| log2_quantile(q, &overall)).collect();
+    let nearest = |v: f64| {
+        (0..qs.len())
+            .min_by(|&a, &b| {
+                (overall_q[a] - v)
+                    .abs()
+                    .total_cmp(&(overall_q[b] - v).abs())
+            })
+            .unwrap_or(0)
+    };
     let mut out = Vec::new();
-    for (_, (labels, mut hist)) in groups {
-        for h in &mut hist {
+    for (_, mut g) in groups {
+        for h in &mut g.hist {
             h.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
-        for &q in qs {
-            let mut l = labels.clone();
-            l.push(("p".into(), Value::Float(q)));
-            let vals = hist
+        let mut exemplars: Vec<Vec<Exemplar>> = vec![Vec::new(); qs.len()];
+        for e in g.exemplars {
+            exemplars[nearest(e.value)].push(e);
+        }
+        for (&q, exemplars) in qs.iter().zip(exemplars) {
+            let mut labels = g.labels.clone();
+            labels.push(("p".into(), Value::Float(q)));
+            let values = g
+                .hist
                 .iter()
                 .map(|h| {
                     if h.is_empty() {
@@ -502,7 +585,11 @@ fn quantiles(series: impl Iterator<Item = Building>, qs: &[f64], steps: Steps) -
                     }
                 })
                 .collect();
-            out.push((l, vals));
+            out.push(Dense {
+                labels,
+                values,
+                exemplars,
+            });
         }
     }
     out
@@ -521,7 +608,7 @@ fn rank(series: Vec<Dense>, r: Ranking, count: usize) -> Vec<Dense> {
     }
     let ranked: Vec<Vec<usize>> = (0..count)
         .map(|step| {
-            let value = |s: usize| series[s].1.get(step).copied().unwrap_or(f64::NAN);
+            let value = |s: usize| series[s].values.get(step).copied().unwrap_or(f64::NAN);
             let mut at: Vec<usize> = (0..series.len()).filter(|&s| !value(s).is_nan()).collect();
             at.sort_by(|&a, &b| {
                 let ord = if top {
@@ -538,14 +625,14 @@ fn rank(series: Vec<Dense>, r: Ranking, count: usize) -> Vec<Dense> {
     let mut kept = vec![vec![f64::NAN; count]; series.len()];
     for (step, at) in ranked.iter().enumerate() {
         for &s in at {
-            kept[s][step] = series[s].1[step];
+            kept[s][step] = series[s].values[step];
         }
     }
     series
         .into_iter()
         .zip(kept)
         .filter(|(_, k)| k.iter().any(|v| !v.is_nan()))
-        .map(|((labels, _), k)| (labels, k))
+        .map(|(d, values)| Dense { values, ..d })
         .collect()
 }
 

@@ -10,6 +10,7 @@ mod lexer;
 mod metrics;
 mod metrics_compare;
 mod metrics_eval;
+mod metrics_exemplars;
 mod parser;
 mod pushdown;
 mod search;
@@ -25,6 +26,7 @@ pub use metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQue
 pub use metrics_eval::{
     MetricsOutcome, MetricsRequest, MetricsSeries, Steps, log2_bucket, log2_quantile, metrics,
 };
+pub use metrics_exemplars::{Exemplar, MAX_EXEMPLARS};
 pub use parser::{parse, parse_metrics};
 pub use pushdown::{is_exact, span_filter};
 pub use search::{SearchOutcome, SearchRequest, TraceHit, intrinsic_values, search};

@@ -484,3 +484,85 @@ async fn compare_counts_each_attribute_value_in_selection_and_baseline() {
         [0.0, 6.0, 2.0]
     );
 }
+
+/// The exemplars of every series: `(trace:id, value)`, NaN as `None`.
+fn exemplars(body: &Value) -> Vec<Vec<(String, Option<f64>)>> {
+    body["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .map(|s| {
+            s["exemplars"]
+                .as_array()
+                .map(|es| {
+                    es.iter()
+                        .map(|e| {
+                            let trace = e["labels"]
+                                .as_array()
+                                .expect("labels")
+                                .iter()
+                                .find(|l| l["key"] == "trace:id")
+                                .and_then(|l| l["value"]["stringValue"].as_str())
+                                .expect("exemplar has a trace:id")
+                                .to_string();
+                            assert!(e["timestampMs"].is_string(), "{e}");
+                            (trace, e["value"].as_f64())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn exemplars_link_series_to_traces_within_the_budget() {
+    let base = start(Limits::default()).await;
+    let rest = |extra: &str| format!("start={T0}&end={}&step=30s{extra}", T0 + 60);
+    let fetch = |q: &'static str, extra: &'static str| {
+        let base = base.clone();
+        async move {
+            let (status, body) = get(&base, "/api/metrics/query_range", q, &rest(extra)).await;
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str::<Value>(&body).expect("json")
+        }
+    };
+    // Every error span, one per slice of the range; counts carry no value.
+    let all = exemplars(&fetch("{ status = error } | rate()", "").await);
+    let id = |i: u8| format!("{:032x}", i);
+    assert_eq!(
+        all,
+        [[2, 4, 6, 8, 10].map(|i| (id(i), None)).to_vec()],
+        "traces 1, 3, 5, 7, 9 (IDs i+1)"
+    );
+    // `exemplars=2` keeps two, both in the one slice it then has.
+    let two = exemplars(&fetch("{ status = error } | rate()", "&exemplars=2").await);
+    assert_eq!(two, [vec![(id(2), None), (id(4), None)]]);
+    // The hint wins over the parameter.
+    let none = exemplars(
+        &fetch(
+            "{ status = error } | rate() with(exemplars=false)",
+            "&exemplars=5",
+        )
+        .await,
+    );
+    assert_eq!(none, [Vec::<(String, Option<f64>)>::new()]);
+    // Quantile exemplars carry the duration and go to the nearest quantile.
+    let q = exemplars(
+        &fetch(
+            "{ kind = server } | quantile_over_time(duration, 0.1, 0.99)",
+            "",
+        )
+        .await,
+    );
+    let mut durations: Vec<f64> = q.iter().flatten().map(|(_, v)| v.expect("value")).collect();
+    durations.sort_by(f64::total_cmp);
+    let want: Vec<f64> = (1..=10).map(|i| f64::from(i) / 100.0).collect();
+    assert!(
+        durations.iter().zip(&want).all(|(a, b)| close(*a, *b)) && durations.len() == 10,
+        "{durations:?}"
+    );
+    // Overall p10 is 2^24ns (0.017s), p99 2^27ns (0.134s): up to 70ms is
+    // nearer p10.
+    assert_eq!((q[0].len(), q[1].len()), (7, 3), "{q:?}");
+}

@@ -20,7 +20,9 @@ use crate::api::Querier;
 use crate::api::loki::limits::strictest;
 use crate::api::loki::params::parse_loki_time;
 use crate::api::params::parse_duration;
-use crate::traceql::{self, MetricsOutcome, MetricsRequest, Steps, format_duration};
+use crate::traceql::{
+    self, MAX_EXEMPLARS, MetricsOutcome, MetricsRequest, Steps, Value, format_duration,
+};
 
 /// Most steps one range query may have (Tempo's `max_intervals`).
 const MAX_STEPS: u64 = 10_000;
@@ -174,7 +176,9 @@ fn request(q: &Querier, cx: &Context, instant: bool) -> Result<MetricsRequest, T
             ),
         ));
     }
+    let exemplars = exemplars(cx, &query.hints)?;
     Ok(MetricsRequest {
+        exemplars,
         query,
         start_ns,
         end_ns,
@@ -184,6 +188,29 @@ fn request(q: &Querier, cx: &Context, instant: bool) -> Result<MetricsRequest, T
             l.max_response_series as u64
         }))
         .unwrap_or(usize::MAX),
+    })
+}
+
+/// Exemplars wanted: the `exemplars` hint (a number, or `false` for
+/// none), else the `exemplars` parameter, else the most; never more.
+fn exemplars(cx: &Context, hints: &[(String, Value<'static>)]) -> Result<usize, TempoError> {
+    let wanted = match hints.iter().find(|(k, _)| k == "exemplars") {
+        Some((_, Value::Int(n))) => usize::try_from(*n).unwrap_or(0),
+        Some((_, Value::Bool(false))) => 0,
+        _ => match cx.params.get("exemplars") {
+            Some(s) => s
+                .parse::<usize>()
+                .map_err(|_| bad("exemplars", format!("{s:?} is not a non-negative integer")))?,
+            None => 0,
+        },
+    };
+    // Zero asked through the parameter means the default, as in Tempo.
+    let explicit_none = hints
+        .iter()
+        .any(|(k, v)| k == "exemplars" && matches!(v, Value::Int(0) | Value::Bool(false)));
+    Ok(match wanted {
+        0 if !explicit_none => MAX_EXEMPLARS,
+        n => n.min(MAX_EXEMPLARS),
     })
 }
 

@@ -74,7 +74,21 @@ pub(super) fn range(outcome: &MetricsOutcome, max_series: usize) -> Json {
                 .iter()
                 .map(|(t, v)| json!({ "timestampMs": t.to_string(), "value": number(*v) }))
                 .collect();
-            json!({ "labels": labels(&s.labels), "samples": samples })
+            let mut series = json!({ "labels": labels(&s.labels), "samples": samples });
+            if !s.exemplars.is_empty() {
+                series["exemplars"] = s
+                    .exemplars
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "labels": labels(&e.labels),
+                            "value": number(e.value),
+                            "timestampMs": e.timestamp_ms.to_string(),
+                        })
+                    })
+                    .collect();
+            }
+            series
         })
         .collect();
     with_status(
