@@ -32,7 +32,7 @@ use std::time::Duration;
 use common::time::now_ms;
 use serde_json::{Value, json};
 
-use crate::support::{Cairn, http};
+use crate::support::{Cairn, close, http};
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -130,10 +130,6 @@ fn range_series(body: &Value, t0_ns: u64) -> Vec<(String, Vec<(i64, f64)>)> {
             (labels(s), samples)
         })
         .collect()
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9 * b.abs().max(1.0)
 }
 
 fn assert_close(got: &[(String, Vec<(i64, f64)>)], want: &[(String, Vec<(i64, f64)>)]) {

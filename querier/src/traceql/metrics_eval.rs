@@ -257,7 +257,7 @@ fn bucket(v: &Value<'_>) -> Option<f64> {
     }
 }
 
-/// Spans evaluated between two yields to the runtime.
+/// Traces evaluated between two yields to the runtime.
 const YIELD_EVERY_TRACES: usize = 64;
 
 /// Runs `req` over each tenant's traces in `store`, merged.

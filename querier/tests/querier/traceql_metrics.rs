@@ -15,7 +15,7 @@ use common::limits::{Limits, Overrides};
 use common::traces::Scope;
 use serde_json::{Value, json};
 
-use crate::support::{MemStore, client, serve};
+use crate::support::{MemStore, client, serve, urlencode};
 use crate::trace_support::{MemTraceStore, SpanSpec, build, resource, trace_id};
 
 /// A whole minute, in seconds, so 30s steps align on it.
@@ -68,15 +68,6 @@ async fn start(limits: Limits) -> String {
     )
     .with_trace_store(traces());
     serve(Arc::new(querier)).await
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// GETs `path?q=…&rest` as tenant `a`: (status, body text).
