@@ -557,3 +557,118 @@ async fn exemplars_link_series_to_traces_within_the_budget() {
     // nearer p10.
     assert_eq!((q[0].len(), q[1].len()), (7, 3), "{q:?}");
 }
+
+/// Tempo's `tempopb` messages as a client decodes them (field numbers from
+/// Tempo's `tempo.proto`).
+mod tempopb {
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        #[prost(double, tag = "1")]
+        pub value: f64,
+        #[prost(int64, tag = "2")]
+        pub timestamp_ms: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Exemplar {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<KeyValue>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TimeSeries {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<KeyValue>,
+        #[prost(message, repeated, tag = "2")]
+        pub samples: Vec<Sample>,
+        #[prost(message, repeated, tag = "4")]
+        pub exemplars: Vec<Exemplar>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SearchMetrics {
+        #[prost(uint32, tag = "1")]
+        pub inspected_traces: u32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct QueryRangeResponse {
+        #[prost(message, repeated, tag = "1")]
+        pub series: Vec<TimeSeries>,
+        #[prost(message, optional, tag = "2")]
+        pub metrics: Option<SearchMetrics>,
+        #[prost(int32, tag = "3")]
+        pub status: i32,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct InstantSeries {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<KeyValue>,
+        #[prost(double, tag = "2")]
+        pub value: f64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct QueryInstantResponse {
+        #[prost(message, repeated, tag = "1")]
+        pub series: Vec<InstantSeries>,
+    }
+}
+
+#[tokio::test]
+async fn protobuf_answers_when_asked_for() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use prost::Message;
+
+    let base = start(Limits::default()).await;
+    let fetch = |path: &str, q: &str, rest: String| {
+        client()
+            .get(format!("{base}{path}?q={}&{rest}", urlencode(q)))
+            .header("X-Scope-OrgID", "a")
+            .header("Accept", "application/protobuf")
+            .send()
+    };
+    let resp = fetch(
+        "/api/metrics/query_range",
+        "{ status = error } | rate()",
+        format!("start={T0}&end={}&step=30s", T0 + 60),
+    )
+    .await
+    .expect("request");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/protobuf");
+    let body = tempopb::QueryRangeResponse::decode(resp.bytes().await.expect("body"))
+        .expect("QueryRangeResponse");
+    assert_eq!(body.series.len(), 1);
+    let s = &body.series[0];
+    assert_eq!(s.labels[0].key, "__name__");
+    assert_eq!(
+        s.labels[0].value.as_ref().and_then(|v| v.value.clone()),
+        Some(Any::StringValue("rate".into()))
+    );
+    let samples: Vec<(i64, f64)> = s
+        .samples
+        .iter()
+        .map(|p| (p.timestamp_ms - T0_MS, p.value))
+        .collect();
+    assert_eq!(samples, [(0, 0.0), (30_000, 0.1), (60_000, 2.0 / 30.0)]);
+    assert_eq!(s.exemplars.len(), 5);
+    assert_eq!(body.metrics.map(|m| m.inspected_traces), Some(5));
+    assert_eq!(body.status, 0, "complete");
+
+    let resp = fetch(
+        "/api/metrics/query",
+        "{ kind = server } | count_over_time() by(resource.service.name)",
+        format!("start={T0}&end={}", T0 + 60),
+    )
+    .await
+    .expect("request");
+    let body = tempopb::QueryInstantResponse::decode(resp.bytes().await.expect("body"))
+        .expect("QueryInstantResponse");
+    assert_eq!(body.series.len(), 1);
+    assert_eq!(body.series[0].value, 10.0);
+    assert_eq!(body.series[0].labels[0].key, "resource.service.name");
+}

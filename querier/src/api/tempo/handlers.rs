@@ -193,14 +193,16 @@ fn nanos(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
-fn wants_protobuf(headers: &HeaderMap) -> bool {
+/// Whether the client asked for protobuf (`Accept: application/protobuf`).
+pub(super) fn wants_protobuf(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/protobuf"))
 }
 
-fn protobuf(bytes: Vec<u8>) -> Response {
+/// A protobuf answer.
+pub(super) fn protobuf(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/protobuf")], bytes).into_response()
 }
 

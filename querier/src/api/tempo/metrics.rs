@@ -14,8 +14,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::error::TempoError;
-use super::handlers::{Context, context, json_response};
-use super::metrics_json;
+use super::handlers::{Context, context, json_response, protobuf, wants_protobuf};
+use super::{metrics_json, metrics_proto};
 use crate::api::Querier;
 use crate::api::loki::limits::strictest;
 use crate::api::loki::params::parse_loki_time;
@@ -30,7 +30,8 @@ const MAX_STEPS: u64 = 10_000;
 const DEFAULT_SINCE_NS: u64 = 3_600_000_000_000;
 const SECOND_NS: u64 = 1_000_000_000;
 
-/// `GET /api/metrics/query_range`: `QueryRangeResponse` JSON.
+/// `GET /api/metrics/query_range`: `QueryRangeResponse` JSON (or
+/// protobuf when asked for).
 pub(super) async fn query_range(
     State(q): State<Arc<Querier>>,
     headers: HeaderMap,
@@ -39,11 +40,15 @@ pub(super) async fn query_range(
     let cx = context(&q, &headers, raw)?;
     let req = request(&q, &cx, false)?;
     let outcome = run(&q, &cx, &req).await?;
+    if wants_protobuf(&headers) {
+        let message = metrics_json::partial_message(req.max_series);
+        return Ok(protobuf(metrics_proto::range(&outcome, &message)));
+    }
     Ok(json_response(metrics_json::range(&outcome, req.max_series)))
 }
 
-/// `GET /api/metrics/query`: `QueryInstantResponse` JSON, one value per
-/// series over the whole range.
+/// `GET /api/metrics/query`: `QueryInstantResponse` JSON (or protobuf),
+/// one value per series over the whole range.
 pub(super) async fn query_instant(
     State(q): State<Arc<Querier>>,
     headers: HeaderMap,
@@ -52,6 +57,10 @@ pub(super) async fn query_instant(
     let cx = context(&q, &headers, raw)?;
     let req = request(&q, &cx, true)?;
     let outcome = run(&q, &cx, &req).await?;
+    if wants_protobuf(&headers) {
+        let message = metrics_json::partial_message(req.max_series);
+        return Ok(protobuf(metrics_proto::instant(&outcome, &message)));
+    }
     Ok(json_response(metrics_json::instant(
         &outcome,
         req.max_series,

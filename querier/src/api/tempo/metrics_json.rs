@@ -48,17 +48,22 @@ fn metrics(outcome: &MetricsOutcome) -> Json {
     })
 }
 
+/// Tempo's message for an answer cut at `max_series` series, with the fix.
+pub(super) fn partial_message(max_series: usize) -> String {
+    format!(
+        "Response exceeds maximum series limit of {max_series}, a partial response is returned. \
+         Warning: the accuracy of each individual value is not guaranteed. \
+         (err-cairn-traceql-metrics-too-many-series: group by fewer or lower-cardinality \
+         attributes, narrow the spanset filter, or raise max_response_series)"
+    )
+}
+
 /// Adds Tempo's partial-answer status and message when the series limit
 /// cut the answer short.
 fn with_status(mut body: Json, outcome: &MetricsOutcome, max_series: usize) -> Json {
     if outcome.truncated {
         body["status"] = json!("PARTIAL");
-        body["message"] = json!(format!(
-            "Response exceeds maximum series limit of {max_series}, a partial response is returned. \
-             Warning: the accuracy of each individual value is not guaranteed. \
-             (err-cairn-traceql-metrics-too-many-series: group by fewer or lower-cardinality \
-             attributes, narrow the spanset filter, or raise max_response_series)"
-        ));
+        body["message"] = json!(partial_message(max_series));
     }
     body
 }

@@ -6,6 +6,7 @@ mod error;
 mod handlers;
 mod metrics;
 mod metrics_json;
+mod metrics_proto;
 mod search_json;
 
 use std::sync::Arc;
