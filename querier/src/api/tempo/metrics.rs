@@ -252,3 +252,23 @@ async fn run(
     );
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SECOND_NS, default_step};
+
+    #[test]
+    fn the_default_step_gives_about_240_points_in_whole_granularities() {
+        let s = SECOND_NS;
+        for (range, want) in [
+            (3600 * s, 15 * s),
+            (24 * 3600 * s, 300 * s),
+            (7 * 24 * 3600 * s, 2400 * s),
+            (30 * s, 100_000_000),
+            (10 * s, 50_000_000),
+            (120 * s, s),
+        ] {
+            assert_eq!(default_step(1_000 * s, 1_000 * s + range), want, "{range}");
+        }
+    }
+}
