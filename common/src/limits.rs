@@ -164,6 +164,14 @@ pub struct Limits {
     /// Longest a span may last (end - start); zero disables the check.
     #[serde(with = "humantime_serde")]
     pub max_span_duration: Duration,
+    /// Most series a TraceQL metrics query (`/api/metrics/query_range`)
+    /// answers; past it the answer is partial and says so (Tempo's
+    /// `max_response_series`). Zero = no limit.
+    pub max_response_series: usize,
+    /// Longest time range a TraceQL metrics query may cover; zero = any
+    /// (Tempo's `max_metrics_duration`).
+    #[serde(with = "humantime_serde")]
+    pub max_metrics_duration: Duration,
 }
 
 impl Default for Limits {
@@ -219,6 +227,8 @@ impl Default for Limits {
             block_retention: Duration::ZERO,
             max_span_age: Duration::from_secs(14 * 24 * 3600),
             max_span_duration: Duration::from_secs(24 * 3600),
+            max_response_series: 1000,
+            max_metrics_duration: Duration::from_secs(24 * 3600),
         }
     }
 }

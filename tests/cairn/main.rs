@@ -24,4 +24,5 @@ mod prometheus_peer;
 mod remote_write_v2;
 mod ruler;
 mod tenancy;
+mod traces_drilldown;
 mod traces_push;

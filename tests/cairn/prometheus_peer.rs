@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::peers::Prometheus;
-use crate::support::{Cairn, vector};
+use crate::support::{Cairn, close, vector};
 
 fn now_secs() -> f64 {
     std::time::SystemTime::now()
@@ -197,10 +197,6 @@ fn matrix(body: &Value, query: &str) -> Vec<(String, Vec<(f64, f64)>)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
 #[tokio::test]

@@ -87,6 +87,7 @@ const READ_PREFIXES: &[&str] = &[
     "/api/search",
     "/api/v2/",
     "/api/echo",
+    "/api/metrics/",
 ];
 
 /// The access a request with `method` to `path` needs. Unknown paths
@@ -150,6 +151,8 @@ mod tests {
             (&get, "/api/v2/traces/0102", READ),
             (&get, "/api/search/tags", READ),
             (&get, "/api/echo", READ),
+            (&get, "/api/metrics/query_range", READ),
+            (&get, "/api/metrics/query", READ),
             (&post, "/ingester/flush", ADMIN),
             (&post, "/ingester/shutdown", ADMIN),
             (&post, "/compactor/run", ADMIN),

@@ -476,3 +476,43 @@ pub(crate) fn eval_field<'a>(
 pub fn field_value<'a>(f: &'a FieldExpr, span: &'a Span, view: &TraceView<'a>) -> Value<'a> {
     eval_field(f, span, Some(view))
 }
+
+/// Intrinsics listed with a span's attributes.
+const LISTED_INTRINSICS: [Intrinsic; 4] = [
+    Intrinsic::Name,
+    Intrinsic::Status,
+    Intrinsic::Kind,
+    Intrinsic::StatusMessage,
+];
+
+/// Calls `f` with each span and resource attribute of `span` (named as in
+/// TraceQL, e.g. `span.http.route`, `resource.service.name`) and `name`,
+/// `status`, `kind` and a non-empty `statusMessage`: what `compare()`
+/// splits by and exemplars carry.
+pub(crate) fn for_each_attribute(
+    span: &Span,
+    view: &TraceView<'_>,
+    mut f: impl FnMut(String, Value<'static>),
+) {
+    for (scope, kvs) in [
+        (AttrScope::Span, &span.attributes),
+        (AttrScope::Resource, &span.resource.attributes),
+    ] {
+        for kv in kvs {
+            let value = attr_value(&kv.value);
+            if value != Value::Nil {
+                let attr = Attribute {
+                    scope,
+                    name: kv.key.clone(),
+                };
+                f(attr.to_string(), value.into_owned());
+            }
+        }
+    }
+    for i in LISTED_INTRINSICS {
+        match intrinsic(i, span, Some(view)) {
+            Value::Str(s) if s.is_empty() => {}
+            v => f(i.as_str().to_string(), v.into_owned()),
+        }
+    }
+}

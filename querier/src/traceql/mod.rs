@@ -7,6 +7,10 @@
 mod ast;
 mod eval;
 mod lexer;
+mod metrics;
+mod metrics_compare;
+mod metrics_eval;
+mod metrics_exemplars;
 mod parser;
 mod pushdown;
 mod search;
@@ -18,7 +22,12 @@ pub use ast::{
 };
 pub use eval::{Spanset, TraceView, field_value, hex};
 pub use lexer::parse_duration;
-pub use parser::parse;
+pub use metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
+pub use metrics_eval::{
+    MetricsOutcome, MetricsRequest, MetricsSeries, Steps, log2_bucket, log2_quantile, metrics,
+};
+pub use metrics_exemplars::{Exemplar, MAX_EXEMPLARS};
+pub use parser::{parse, parse_metrics};
 pub use pushdown::{is_exact, span_filter};
 pub use search::{SearchOutcome, SearchRequest, TraceHit, intrinsic_values, search};
 pub use tags::tags_query;

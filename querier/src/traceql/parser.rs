@@ -12,22 +12,84 @@ use super::ast::{
     Stage, Value,
 };
 use super::lexer::{Tok, lex};
+use super::metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
 
 /// Parses a TraceQL query.
 pub fn parse(src: &str) -> Result<Query, ParseError> {
+    run_parser(src, |p| {
+        let q = p.query()?;
+        if p.at_metrics_stage() {
+            return Err(ParseError::at(
+                p.offset(),
+                "metrics functions (rate(), quantile_over_time(), …) are answered by \
+                 /api/metrics/query_range and /api/metrics/query, not by search \
+                 (err-cairn-traceql-metrics-in-search: send the query there)",
+            ));
+        }
+        p.expect(&Tok::Eof, "end of query")?;
+        Ok(q)
+    })
+}
+
+/// Parses a TraceQL metrics query, e.g.
+/// `{ status = error } | rate() by(resource.service.name) | topk(5)`.
+pub fn parse_metrics(src: &str) -> Result<MetricsQuery, ParseError> {
+    run_parser(src, |p| {
+        let query = p.query()?;
+        if !p.at_metrics_stage() {
+            return Err(ParseError::at(
+                p.offset(),
+                "not a metrics query: expected \"| rate()\", \"| count_over_time()\", \
+                 \"| quantile_over_time(duration, 0.9)\" or another metrics function \
+                 after the spanset filter (err-cairn-traceql-metrics-query)",
+            ));
+        }
+        p.next();
+        let func = p.metrics_fn()?;
+        let by = p.group_by(&func)?;
+        let mut ranking = Vec::new();
+        while p.peek() == &Tok::Pipe {
+            p.next();
+            ranking.push(p.ranking()?);
+        }
+        let hints = p.hints()?;
+        p.expect(&Tok::Eof, "end of query")?;
+        Ok(MetricsQuery {
+            query,
+            func,
+            by,
+            ranking,
+            hints,
+        })
+    })
+}
+
+/// Lexes `src` and runs `f` over its tokens, locating any error.
+fn run_parser<T>(
+    src: &str,
+    f: impl FnOnce(&mut Parser) -> Result<T, ParseError>,
+) -> Result<T, ParseError> {
     let tokens = lex(src).map_err(|e| e.locate(src))?;
     let mut p = Parser {
         tokens,
         pos: 0,
         operators: 0,
     };
-    let run = |p: &mut Parser| {
-        let q = p.query()?;
-        p.expect(&Tok::Eof, "end of query")?;
-        Ok(q)
-    };
-    run(&mut p).map_err(|e: ParseError| e.locate(src))
+    f(&mut p).map_err(|e| e.locate(src))
 }
+
+/// The first-stage metrics functions, by name.
+const METRICS_FUNCTIONS: [&str; 9] = [
+    "rate",
+    "count_over_time",
+    "sum_over_time",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "quantile_over_time",
+    "histogram_over_time",
+    "compare",
+];
 
 /// Most operators, parentheses and unary signs one query may use: bounds
 /// the tree's depth, so evaluating and dropping it cannot overflow the stack.
@@ -139,11 +201,242 @@ impl Parser {
     fn query(&mut self) -> Result<Query, ParseError> {
         let expr = self.spanset_expr(0)?;
         let mut stages = Vec::new();
-        while self.peek() == &Tok::Pipe {
+        while self.peek() == &Tok::Pipe && !self.at_metrics_stage() {
             self.next();
             stages.push(self.stage()?);
         }
         Ok(Query { expr, stages })
+    }
+
+    /// Whether the next tokens are `| <metrics function>`.
+    fn at_metrics_stage(&self) -> bool {
+        self.peek() == &Tok::Pipe
+            && matches!(
+                self.tokens.get(self.pos + 1),
+                Some((_, Tok::Ident(w))) if METRICS_FUNCTIONS.contains(&w.as_str())
+            )
+    }
+
+    /// An attribute or intrinsic, as metrics functions and `by` take.
+    fn metrics_field(&mut self) -> Result<FieldExpr, ParseError> {
+        let at = self.offset();
+        match self.field_primary()? {
+            f @ (FieldExpr::Attr(_) | FieldExpr::Intrinsic(_)) => Ok(f),
+            other => Err(ParseError::at(
+                at,
+                format!("expected an attribute or intrinsic such as duration, found {other}"),
+            )),
+        }
+    }
+
+    /// `rate()`, `quantile_over_time(duration, 0.5, 0.9)`, ….
+    fn metrics_fn(&mut self) -> Result<MetricsFn, ParseError> {
+        let at = self.offset();
+        let Tok::Ident(word) = self.next() else {
+            return Err(ParseError::at(at, "expected a metrics function"));
+        };
+        self.expect(&Tok::LParen, "\"(\"")?;
+        let func = match word.as_str() {
+            "rate" => MetricsFn::Rate,
+            "count_over_time" => MetricsFn::CountOverTime,
+            "sum_over_time" => MetricsFn::SumOverTime(self.metrics_field()?),
+            "avg_over_time" => MetricsFn::AvgOverTime(self.metrics_field()?),
+            "min_over_time" => MetricsFn::MinOverTime(self.metrics_field()?),
+            "max_over_time" => MetricsFn::MaxOverTime(self.metrics_field()?),
+            "histogram_over_time" => MetricsFn::HistogramOverTime(self.metrics_field()?),
+            "quantile_over_time" => {
+                let field = self.metrics_field()?;
+                let mut qs = Vec::new();
+                while self.peek() == &Tok::Comma {
+                    self.next();
+                    let at = self.offset();
+                    let q = match self.next() {
+                        Tok::Float(f) => f,
+                        Tok::Int(i) => i as f64,
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.unexpected("a quantile between 0 and 1"));
+                        }
+                    };
+                    if !(0.0..=1.0).contains(&q) {
+                        return Err(ParseError::at(
+                            at,
+                            format!("quantile must be between 0 and 1: {q}"),
+                        ));
+                    }
+                    qs.push(q);
+                }
+                if qs.is_empty() {
+                    return Err(self.unexpected("\",\" and at least one quantile"));
+                }
+                MetricsFn::QuantileOverTime(field, qs)
+            }
+            _ => MetricsFn::Compare(self.compare_args()?),
+        };
+        self.expect(&Tok::RParen, "\")\"")?;
+        Ok(func)
+    }
+
+    /// `{ filter }[, top[, start, end]]` of `compare(…)`.
+    fn compare_args(&mut self) -> Result<Compare, ParseError> {
+        let filter = self.filter()?;
+        let mut ints = Vec::new();
+        while self.peek() == &Tok::Comma {
+            self.next();
+            let at = self.offset();
+            match self.next() {
+                Tok::Int(n) => ints.push((at, n)),
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.unexpected("an integer"));
+                }
+            }
+        }
+        let at = self.offset();
+        let (top, window) = match ints.as_slice() {
+            [] => (10, None),
+            [(_, top)] => (*top, None),
+            [(_, top), (_, start), (_, end)] => (*top, Some((*start, *end))),
+            _ => {
+                return Err(ParseError::at(
+                    at,
+                    "compare() takes a filter, then optionally the number of values, then optionally start and end",
+                ));
+            }
+        };
+        let top = usize::try_from(top)
+            .ok()
+            .filter(|t| (1..=MAX_COMPARE_TOP).contains(t))
+            .ok_or_else(|| {
+                ParseError::at(
+                    at,
+                    format!("compare() top number of values must be an integer between 1 and {MAX_COMPARE_TOP}"),
+                )
+            })?;
+        let window = match window {
+            None | Some((0, 0)) => None,
+            Some((start, end)) => {
+                let (Ok(start), Ok(end)) = (u64::try_from(start), u64::try_from(end)) else {
+                    return Err(ParseError::at(
+                        at,
+                        "compare() timestamps must be positive integer unix nanoseconds",
+                    ));
+                };
+                if start == 0 || end == 0 {
+                    return Err(ParseError::at(
+                        at,
+                        "compare() timestamps must be positive integer unix nanoseconds",
+                    ));
+                }
+                if end <= start {
+                    return Err(ParseError::at(
+                        at,
+                        "compare() end timestamp must be greater than start timestamp",
+                    ));
+                }
+                Some((start, end))
+            }
+        };
+        Ok(Compare {
+            filter,
+            top,
+            window,
+        })
+    }
+
+    /// An optional `by(field, …)` after a metrics function.
+    fn group_by(&mut self, func: &MetricsFn) -> Result<Vec<FieldExpr>, ParseError> {
+        if self.peek() != &Tok::Ident("by".into()) {
+            return Ok(Vec::new());
+        }
+        let at = self.offset();
+        if matches!(func, MetricsFn::Compare(_)) {
+            return Err(ParseError::at(
+                at,
+                "compare() splits by every attribute itself and takes no by()",
+            ));
+        }
+        self.next();
+        self.expect(&Tok::LParen, "\"(\"")?;
+        let mut by = vec![self.metrics_field()?];
+        while self.peek() == &Tok::Comma {
+            self.next();
+            by.push(self.metrics_field()?);
+        }
+        self.expect(&Tok::RParen, "\")\"")?;
+        let max = if func.is_bucketed() {
+            MAX_GROUP_BYS - 1
+        } else {
+            MAX_GROUP_BYS
+        };
+        if by.len() > max {
+            return Err(ParseError::at(
+                at,
+                format!(
+                    "unsupported: metrics group by {} values; {}() groups by at most {max}",
+                    by.len(),
+                    func.name()
+                ),
+            ));
+        }
+        Ok(by)
+    }
+
+    /// `topk(n)` or `bottomk(n)` after a `|`.
+    fn ranking(&mut self) -> Result<Ranking, ParseError> {
+        let at = self.offset();
+        let word = match self.next() {
+            Tok::Ident(w) if w == "topk" || w == "bottomk" => w,
+            _ => {
+                self.pos -= 1;
+                return Err(self.unexpected("topk(n) or bottomk(n)"));
+            }
+        };
+        self.expect(&Tok::LParen, "\"(\"")?;
+        let n = match self.next() {
+            Tok::Int(n) if n > 0 => n as usize,
+            _ => {
+                return Err(ParseError::at(
+                    at,
+                    format!("{word}() needs a positive integer limit, e.g. {word}(5)"),
+                ));
+            }
+        };
+        self.expect(&Tok::RParen, "\")\"")?;
+        Ok(if word == "topk" {
+            Ranking::TopK(n)
+        } else {
+            Ranking::BottomK(n)
+        })
+    }
+
+    /// An optional `with(name=value, …)`.
+    fn hints(&mut self) -> Result<Vec<(String, Value<'static>)>, ParseError> {
+        let mut hints = Vec::new();
+        if self.peek() != &Tok::Ident("with".into()) {
+            return Ok(hints);
+        }
+        self.next();
+        self.expect(&Tok::LParen, "\"(\"")?;
+        loop {
+            let Tok::Ident(name) = self.next() else {
+                self.pos -= 1;
+                return Err(self.unexpected("a hint name such as sample"));
+            };
+            self.expect(&Tok::Eq, "\"=\"")?;
+            let at = self.offset();
+            let value = match self.field_unary()? {
+                FieldExpr::Static(v) => v,
+                _ => return Err(ParseError::at(at, "a hint's value must be a literal")),
+            };
+            hints.push((name, value));
+            if self.peek() != &Tok::Comma {
+                break;
+            }
+            self.next();
+        }
+        self.expect(&Tok::RParen, "\")\"")?;
+        Ok(hints)
     }
 
     fn spanset_op(&self) -> Option<SpansetOp> {

@@ -342,9 +342,14 @@ fn deep_or_long_traceql_gets_400() {
             chain("{}", " && ", 1_000),
             chain("{}", " >> ", 1_000),
         ];
-        for q in cases {
+        // The same selections as TraceQL metrics queries.
+        let metrics = cases
+            .iter()
+            .map(|q| ("/api/metrics/query_range", format!("{q} | rate()")));
+        let searches = cases.iter().map(|q| ("/api/search", q.clone()));
+        for (path, q) in searches.chain(metrics).collect::<Vec<_>>() {
             let resp = client()
-                .get(format!("{base}/api/search"))
+                .get(format!("{base}{path}"))
                 .header("X-Scope-OrgID", "team-a")
                 .query(&[("q", &q)])
                 .send()
@@ -355,7 +360,7 @@ fn deep_or_long_traceql_gets_400() {
             assert_eq!(
                 status,
                 StatusCode::BAD_REQUEST,
-                "{}: {body}",
+                "{path} {}: {body}",
                 &q[..40.min(q.len())]
             );
         }

@@ -15,3 +15,4 @@ mod tempo_api;
 mod trace_store;
 mod trace_support;
 mod traceql;
+mod traceql_metrics;

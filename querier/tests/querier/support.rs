@@ -355,3 +355,13 @@ pub async fn start_loki_server_with(cfg: QuerierConfig, limits: Limits) -> LokiS
     let base = serve(querier).await;
     LokiServer { base, logs }
 }
+
+/// `s` percent-encoded for a URL query (unreserved bytes kept).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

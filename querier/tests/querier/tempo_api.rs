@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 use serde_json::Value;
 
-use crate::support::{MemStore, client, serve};
+use crate::support::{MemStore, client, serve, urlencode};
 use crate::trace_support::{BASE_NS, MemTraceStore, fixtures};
 
 /// Tenant `a` holds T1 and T2, tenant `b` holds T3.
@@ -240,15 +240,6 @@ async fn search_by_traceql() {
         get(&base, Some("a"), "/api/search?limit=x").await.status(),
         400
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]

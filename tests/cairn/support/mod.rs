@@ -328,3 +328,8 @@ pub fn http() -> reqwest::Client {
     common::storage::install_tls_provider();
     reqwest::Client::new()
 }
+
+/// Whether two floats agree to 1e-9 relative (NaN agreeing with NaN).
+pub fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}

@@ -37,6 +37,11 @@ pub enum TempoError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The query ran longer than the querier's `timeout`.
+    #[error(
+        "query timed out after {0:?} (err-cairn-traceql-timeout: narrow the spanset filter or the time range, or raise querier.timeout)"
+    )]
+    Timeout(std::time::Duration),
 }
 
 impl TempoError {
@@ -49,6 +54,7 @@ impl TempoError {
             | TempoError::Query(_) => StatusCode::BAD_REQUEST,
             TempoError::NotFound => StatusCode::NOT_FOUND,
             TempoError::NoStore => StatusCode::NOT_IMPLEMENTED,
+            TempoError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             TempoError::Store(StoreError::Unavailable(_) | StoreError::StoreUnavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

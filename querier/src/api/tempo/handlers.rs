@@ -39,13 +39,18 @@ const INTRINSICS: [&str; 8] = [
 ];
 
 /// The request's tenants, parameters and the trace store.
-struct Context {
-    tenants: Vec<TenantId>,
-    params: Params,
-    store: Arc<dyn TraceStore>,
+pub(super) struct Context {
+    pub(super) tenants: Vec<TenantId>,
+    pub(super) params: Params,
+    pub(super) store: Arc<dyn TraceStore>,
 }
 
-fn context(q: &Querier, headers: &HeaderMap, raw: Option<String>) -> Result<Context, TempoError> {
+/// Decodes the tenants and parameters; fails without a trace store.
+pub(super) fn context(
+    q: &Querier,
+    headers: &HeaderMap,
+    raw: Option<String>,
+) -> Result<Context, TempoError> {
     let tenants = tenants_from_headers(headers, q.multitenancy)?;
     let store = q.trace_store.clone().ok_or(TempoError::NoStore)?;
     let mut params = Params::default();
@@ -188,18 +193,20 @@ fn nanos(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
-fn wants_protobuf(headers: &HeaderMap) -> bool {
+/// Whether the client asked for protobuf (`Accept: application/protobuf`).
+pub(super) fn wants_protobuf(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/protobuf"))
 }
 
-fn protobuf(bytes: Vec<u8>) -> Response {
+/// A protobuf answer.
+pub(super) fn protobuf(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/protobuf")], bytes).into_response()
 }
 
-fn json_response(v: serde_json::Value) -> Response {
+pub(super) fn json_response(v: serde_json::Value) -> Response {
     axum::Json(v).into_response()
 }
 

@@ -1,8 +1,12 @@
 //! Tempo's query HTTP API (`/api/traces/<id>`, `/api/search`, tag listings,
-//! `/api/echo`, `/api/status/buildinfo`) so Grafana's Tempo data source works against Cairn.
+//! `/api/metrics/query_range`, `/api/metrics/query`, `/api/echo`,
+//! `/api/status/buildinfo`) so Grafana's Tempo data source works against Cairn.
 
 mod error;
 mod handlers;
+mod metrics;
+mod metrics_json;
+mod metrics_proto;
 mod search_json;
 
 use std::sync::Arc;
@@ -25,6 +29,8 @@ pub(super) fn router(querier: Arc<Querier>) -> Router {
             "/api/v2/search/tag/{tag}/values",
             get(handlers::tag_values_v2),
         )
+        .route("/api/metrics/query_range", get(metrics::query_range))
+        .route("/api/metrics/query", get(metrics::query_instant))
         .route("/api/echo", get(handlers::echo))
         .route("/api/status/buildinfo", get(handlers::build_info))
         .with_state(querier)
