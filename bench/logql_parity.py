@@ -17,19 +17,15 @@ Loki is built from source (see ../shared/PEERS.md); pass its binary with
 
 import argparse
 import json
-import math
 import os
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+
+from peers import queries, request, require_free, same_value, start, stop
 
 LOKI_PORT, LOKI_GRPC = 13100, 19096
 CAIRN_PORT, CAIRN_GRPC = 13200, 14327
@@ -99,44 +95,6 @@ ingester:
 limits:
   max_entries_limit_per_query: 100000
 """
-
-
-def port_in_use(port):
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def start(name, argv, ready_url, log_path):
-    log = open(log_path, "w")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(ready_url, timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    sys.exit(f"{name} did not become ready; see {log_path}")
-
-
-def request(base, path, params=None, body=None):
-    url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
-    headers = {"X-Scope-OrgID": "fake"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            text = r.read().decode()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
 
 
 # --- the data set ---------------------------------------------------------
@@ -286,18 +244,6 @@ def normalise(answer):
     return (kind, out)
 
 
-def same_value(a, b):
-    if a == b:
-        return True
-    try:
-        x, y = float(a), float(b)
-    except ValueError:
-        return False
-    if math.isnan(x) and math.isnan(y):
-        return True
-    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
-
-
 def agree(a, b):
     if a[0] != b[0]:
         return False
@@ -335,21 +281,6 @@ def explain(a, b, n=4):
     return f"({len(only_a)} keys only in loki, {len(only_b)} only in cairn)\n" + "\n".join(out)
 
 
-def queries(path):
-    """The queries of `path`, each with the reason Loki is wrong on it
-    (`# loki-wrong: …` on the line before) or None."""
-    out, wrong = [], None
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("# loki-wrong:"):
-                wrong = line.split(":", 1)[1].strip()
-            elif line.strip() and not line.lstrip().startswith("#"):
-                out.append((line, wrong))
-                wrong = None
-    return out
-
-
 def is_metric(q):
     return not q.lstrip().startswith("{")
 
@@ -365,11 +296,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep servers up (Ctrl-C to stop)")
     args = ap.parse_args()
 
-    for port in (LOKI_PORT, LOKI_GRPC, CAIRN_PORT, CAIRN_GRPC):
-        if port_in_use(port):
-            sys.exit(f"127.0.0.1:{port} is in use; stop what listens there first")
-    # A TERM ends the run through the `finally` below, stopping the servers.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    require_free((LOKI_PORT, LOKI_GRPC, CAIRN_PORT, CAIRN_GRPC))
     work = tempfile.mkdtemp(prefix="logql-parity.")
     procs = []
     try:
@@ -431,13 +358,7 @@ def main():
             print(f"loki {loki}  cairn {cairn}  base {base_s}; Ctrl-C to stop")
             signal.pause()
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
