@@ -181,6 +181,15 @@ pub enum Intrinsic {
     TraceDuration,
     /// `trace:id` (hex).
     TraceId,
+    /// `nestedSetLeft`: the span's number on the way down a depth-first
+    /// walk of its trace's span tree (Tempo's nested-set model; 0 for a
+    /// span not under a root), which the Traces Drilldown app selects to
+    /// draw a trace's structure.
+    NestedSetLeft,
+    /// `nestedSetRight`: the span's number on the way back up.
+    NestedSetRight,
+    /// `nestedSetParent`: the parent's `nestedSetLeft`, -1 for a root.
+    NestedSetParent,
 }
 
 impl Intrinsic {
@@ -198,6 +207,9 @@ impl Intrinsic {
             "rootServiceName" | "trace:rootService" => Intrinsic::RootServiceName,
             "traceDuration" | "trace:duration" => Intrinsic::TraceDuration,
             "trace:id" => Intrinsic::TraceId,
+            "nestedSetLeft" => Intrinsic::NestedSetLeft,
+            "nestedSetRight" => Intrinsic::NestedSetRight,
+            "nestedSetParent" => Intrinsic::NestedSetParent,
             _ => return None,
         })
     }
@@ -216,6 +228,9 @@ impl Intrinsic {
             Intrinsic::RootServiceName => "rootServiceName",
             Intrinsic::TraceDuration => "traceDuration",
             Intrinsic::TraceId => "trace:id",
+            Intrinsic::NestedSetLeft => "nestedSetLeft",
+            Intrinsic::NestedSetRight => "nestedSetRight",
+            Intrinsic::NestedSetParent => "nestedSetParent",
         }
     }
 
@@ -223,7 +238,12 @@ impl Intrinsic {
     pub fn is_trace_level(self) -> bool {
         matches!(
             self,
-            Intrinsic::RootName | Intrinsic::RootServiceName | Intrinsic::TraceDuration
+            Intrinsic::RootName
+                | Intrinsic::RootServiceName
+                | Intrinsic::TraceDuration
+                | Intrinsic::NestedSetLeft
+                | Intrinsic::NestedSetRight
+                | Intrinsic::NestedSetParent
         )
     }
 }

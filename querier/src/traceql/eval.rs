@@ -43,6 +43,17 @@ pub struct TraceView<'a> {
     /// Latest span end (ns).
     pub end_ns: u64,
     parents: OnceCell<Vec<Option<usize>>>,
+    nested_sets: OnceCell<Vec<NestedSet>>,
+}
+
+/// A span's place in Tempo's nested-set numbering of its trace: `left` and
+/// `right` bound its subtree, `parent` is the parent's `left` (-1 for a
+/// root); all 0 for a span no root reaches (its parent never arrived).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct NestedSet {
+    left: i64,
+    right: i64,
+    parent: i64,
 }
 
 impl<'a> TraceView<'a> {
@@ -67,6 +78,7 @@ impl<'a> TraceView<'a> {
             start_ns,
             end_ns,
             parents: OnceCell::new(),
+            nested_sets: OnceCell::new(),
         }
     }
 
@@ -91,6 +103,54 @@ impl<'a> TraceView<'a> {
                 .map(|s| s.parent_span_id.and_then(|p| by_id.get(&p).copied()))
                 .collect()
         })
+    }
+
+    /// The nested-set numbers of each span: a depth-first walk from each
+    /// root in span order, children in span order, numbering a span on the
+    /// way down (`left`) and again on the way up (`right`), as Tempo does.
+    fn nested_sets(&self) -> &[NestedSet] {
+        self.nested_sets.get_or_init(|| {
+            let spans = &self.trace.spans;
+            let parents = self.parents();
+            let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+            for (i, p) in parents.iter().enumerate() {
+                if let Some(p) = *p {
+                    children[p].push(i);
+                }
+            }
+            let mut out = vec![NestedSet::default(); spans.len()];
+            let mut next = 1i64;
+            for root in (0..spans.len()).filter(|&i| spans[i].parent_span_id.is_none()) {
+                out[root].left = next;
+                out[root].parent = -1;
+                next += 1;
+                // (span, how many of its children were walked)
+                let mut stack = vec![(root, 0usize)];
+                while let Some((node, walked)) = stack.last_mut() {
+                    let node = *node;
+                    if let Some(&child) = children[node].get(*walked) {
+                        *walked += 1;
+                        out[child].left = next;
+                        out[child].parent = out[node].left;
+                        next += 1;
+                        stack.push((child, 0));
+                    } else {
+                        out[node].right = next;
+                        next += 1;
+                        stack.pop();
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// The index of `span` in the trace, if it is one of its spans.
+    fn index_of(&self, span: &Span) -> Option<usize> {
+        let base = self.trace.spans.as_ptr() as usize;
+        let offset = (span as *const Span as usize).checked_sub(base)?;
+        let i = offset / std::mem::size_of::<Span>();
+        (offset % std::mem::size_of::<Span>() == 0 && i < self.trace.spans.len()).then_some(i)
     }
 
     /// Ancestors of span `i`, nearest first (bounded against cycles).
@@ -353,6 +413,16 @@ fn intrinsic<'a>(i: Intrinsic, span: &'a Span, view: Option<&TraceView<'a>>) -> 
             .and_then(|r| r.service_name())
             .map_or(Value::Nil, |s| Value::Str(Cow::Borrowed(s))),
         Intrinsic::TraceDuration => view.map_or(Value::Nil, |v| dur(v.duration_ns())),
+        Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent => {
+            let Some(set) = view.and_then(|v| Some(v.nested_sets()[v.index_of(span)?])) else {
+                return Value::Nil;
+            };
+            Value::Int(match i {
+                Intrinsic::NestedSetLeft => set.left,
+                Intrinsic::NestedSetRight => set.right,
+                _ => set.parent,
+            })
+        }
     }
 }
 
