@@ -33,16 +33,58 @@ pub enum SpansetOp {
     And,
     /// `||`: either side matches.
     Or,
-    /// `>`: right-hand spans whose parent is a left-hand span.
+    /// A structural operator: `>`, `&>`, `!>`, `>>`, ….
+    Structural(Relation, StructuralMode),
+}
+
+/// How a right-hand span relates to a left-hand one in a structural operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// `>`: the right-hand span's parent is the left-hand span.
     Child,
-    /// `>>`: right-hand spans with a left-hand ancestor.
+    /// `>>`: the left-hand span is an ancestor of the right-hand span.
     Descendant,
-    /// `<`: right-hand spans that are the parent of a left-hand span.
+    /// `<`: the right-hand span is the left-hand span's parent.
     Parent,
-    /// `<<`: right-hand spans that are an ancestor of a left-hand span.
+    /// `<<`: the right-hand span is an ancestor of the left-hand span.
     Ancestor,
-    /// `~`: right-hand spans with a left-hand sibling.
+    /// `~`: both have the same parent and are different spans.
     Sibling,
+}
+
+impl Relation {
+    /// The relation seen from the other side (`>` and `<`, `>>` and `<<`):
+    /// union operators return the left-hand spans related this way.
+    pub fn inverse(self) -> Self {
+        match self {
+            Relation::Child => Relation::Parent,
+            Relation::Parent => Relation::Child,
+            Relation::Descendant => Relation::Ancestor,
+            Relation::Ancestor => Relation::Descendant,
+            Relation::Sibling => Relation::Sibling,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Relation::Child => ">",
+            Relation::Descendant => ">>",
+            Relation::Parent => "<",
+            Relation::Ancestor => "<<",
+            Relation::Sibling => "~",
+        }
+    }
+}
+
+/// Which spans a structural operator returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructuralMode {
+    /// `>`: the right-hand spans related to some left-hand span.
+    Match,
+    /// `&>`: those, and the left-hand spans related to some right-hand span.
+    Union,
+    /// `!>`: the right-hand spans related to no left-hand span.
+    Not,
 }
 
 impl SpansetOp {
@@ -51,19 +93,24 @@ impl SpansetOp {
         match self {
             SpansetOp::Or => 1,
             SpansetOp::And => 2,
-            _ => 3,
+            SpansetOp::Structural(..) => 3,
         }
     }
+}
 
-    fn symbol(self) -> &'static str {
-        match self {
-            SpansetOp::And => "&&",
-            SpansetOp::Or => "||",
-            SpansetOp::Child => ">",
-            SpansetOp::Descendant => ">>",
-            SpansetOp::Parent => "<",
-            SpansetOp::Ancestor => "<<",
-            SpansetOp::Sibling => "~",
+impl fmt::Display for SpansetOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SpansetOp::And => f.write_str("&&"),
+            SpansetOp::Or => f.write_str("||"),
+            SpansetOp::Structural(rel, mode) => {
+                let prefix = match mode {
+                    StructuralMode::Match => "",
+                    StructuralMode::Union => "&",
+                    StructuralMode::Not => "!",
+                };
+                write!(f, "{prefix}{}", rel.symbol())
+            }
         }
     }
 }
@@ -558,7 +605,7 @@ impl fmt::Display for SpansetExpr {
                 } else {
                     write!(f, "{l}")?;
                 }
-                write!(f, " {} ", op.symbol())?;
+                write!(f, " {op} ")?;
                 if r.precedence() <= p {
                     write!(f, "({r})")
                 } else {

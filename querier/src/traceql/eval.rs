@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use common::traces::{AttrValue, KeyValue, Span, Trace};
 
 use super::ast::{
-    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, SpansetExpr,
-    SpansetOp, Stage, Value,
+    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, Relation,
+    SpansetExpr, SpansetOp, Stage, StructuralMode, Value,
 };
 
 /// Spans of one trace that matched together, with the values that
@@ -204,15 +204,34 @@ fn eval_spanset(expr: &SpansetExpr, view: &TraceView<'_>) -> Vec<Spanset> {
         SpansetExpr::Pipeline(q) => q.eval_view(view),
         SpansetExpr::Binary(op, l, r) => {
             let lhs = eval_spanset(l, view);
-            if lhs.is_empty() && *op != SpansetOp::Or {
+            // Only `||` and the negated structural operators can match
+            // without a left-hand span.
+            let needs_lhs = !matches!(
+                op,
+                SpansetOp::Or | SpansetOp::Structural(_, StructuralMode::Not)
+            );
+            if lhs.is_empty() && needs_lhs {
                 return Vec::new();
             }
             let rhs = eval_spanset(r, view);
-            let spans = match op {
+            let spans = match *op {
                 SpansetOp::Or => union(&[lhs, rhs].concat()),
                 SpansetOp::And if rhs.is_empty() => Vec::new(),
                 SpansetOp::And => union(&[lhs, rhs].concat()),
-                _ => structural(*op, &union(&lhs), &union(&rhs), view),
+                SpansetOp::Structural(rel, mode) => {
+                    let (lhs, rhs) = (union(&lhs), union(&rhs));
+                    match mode {
+                        StructuralMode::Match => related(rel, &lhs, &rhs, view, true),
+                        StructuralMode::Not => related(rel, &lhs, &rhs, view, false),
+                        StructuralMode::Union => {
+                            let mut both = related(rel, &lhs, &rhs, view, true);
+                            both.extend(related(rel.inverse(), &rhs, &lhs, view, true));
+                            both.sort_unstable();
+                            both.dedup();
+                            both
+                        }
+                    }
+                }
             };
             if spans.is_empty() {
                 Vec::new()
@@ -223,49 +242,47 @@ fn eval_spanset(expr: &SpansetExpr, view: &TraceView<'_>) -> Vec<Spanset> {
     }
 }
 
-/// The right-hand spans standing in relation `op` to some left-hand span.
-fn structural(op: SpansetOp, lhs: &[usize], rhs: &[usize], view: &TraceView<'_>) -> Vec<usize> {
+/// The right-hand spans that stand in relation `rel` to some left-hand
+/// span (`wanted` true) or to none (`wanted` false).
+fn related(
+    rel: Relation,
+    lhs: &[usize],
+    rhs: &[usize],
+    view: &TraceView<'_>,
+    wanted: bool,
+) -> Vec<usize> {
     let parents = view.parents();
+    let parent = |i: usize| parents.get(i).copied().flatten();
     let left: HashSet<usize> = lhs.iter().copied().collect();
-    let keep: Box<dyn Fn(usize) -> bool + '_> = match op {
-        SpansetOp::Child => Box::new(|r| {
-            parents
-                .get(r)
-                .copied()
-                .flatten()
-                .is_some_and(|p| left.contains(&p))
-        }),
-        SpansetOp::Descendant => Box::new(|r| view.ancestors(r).any(|a| left.contains(&a))),
-        SpansetOp::Parent => {
-            let of_left: HashSet<usize> = lhs
-                .iter()
-                .filter_map(|&l| parents.get(l).copied().flatten())
-                .collect();
+    let has_relative: Box<dyn Fn(usize) -> bool + '_> = match rel {
+        Relation::Child => Box::new(|r| parent(r).is_some_and(|p| left.contains(&p))),
+        Relation::Descendant => Box::new(|r| view.ancestors(r).any(|a| left.contains(&a))),
+        Relation::Parent => {
+            let of_left: HashSet<usize> = lhs.iter().filter_map(|&l| parent(l)).collect();
             Box::new(move |r| of_left.contains(&r))
         }
-        SpansetOp::Ancestor => {
+        Relation::Ancestor => {
             let of_left: HashSet<usize> = lhs.iter().flat_map(|&l| view.ancestors(l)).collect();
             Box::new(move |r| of_left.contains(&r))
         }
-        SpansetOp::Sibling => {
+        Relation::Sibling => {
             let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
             for &l in lhs {
-                if let Some(p) = parents.get(l).copied().flatten() {
+                if let Some(p) = parent(l) {
                     children.entry(p).or_default().push(l);
                 }
             }
             Box::new(move |r| {
-                parents
-                    .get(r)
-                    .copied()
-                    .flatten()
+                parent(r)
                     .and_then(|p| children.get(&p))
                     .is_some_and(|ls| ls.iter().any(|&l| l != r))
             })
         }
-        SpansetOp::And | SpansetOp::Or => return Vec::new(),
     };
-    rhs.iter().copied().filter(|&r| keep(r)).collect()
+    rhs.iter()
+        .copied()
+        .filter(|&r| has_relative(r) == wanted)
+        .collect()
 }
 
 fn apply_stage(stage: &Stage, sets: Vec<Spanset>, view: &TraceView<'_>) -> Vec<Spanset> {

@@ -17,8 +17,8 @@ mod search;
 mod tags;
 
 pub use ast::{
-    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, SpansetExpr,
-    SpansetOp, Stage, Value, format_duration, keyword_values,
+    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, Relation,
+    SpansetExpr, SpansetOp, Stage, StructuralMode, Value, format_duration, keyword_values,
 };
 pub use eval::{Spanset, TraceView, field_value, hex};
 pub use lexer::parse_duration;

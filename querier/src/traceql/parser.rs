@@ -8,8 +8,8 @@ use regex::Regex;
 
 use super::ParseError;
 use super::ast::{
-    Aggregate, BinOp, CmpOp, FieldExpr, Intrinsic, KINDS, Query, STATUSES, SpansetExpr, SpansetOp,
-    Stage, Value,
+    Aggregate, BinOp, CmpOp, FieldExpr, Intrinsic, KINDS, Query, Relation, STATUSES, SpansetExpr,
+    SpansetOp, Stage, StructuralMode, Value,
 };
 use super::lexer::{Tok, lex};
 use super::metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
@@ -110,6 +110,7 @@ fn describe(t: &Tok) -> String {
         Tok::Duration(_) => "duration".into(),
         Tok::Ident(w) => format!("{w:?}"),
         Tok::Attr(a) => format!("attribute {a}"),
+        Tok::Structural(op) => format!("\"{op}\""),
         other => format!("{:?}", symbol(other)),
     }
 }
@@ -440,14 +441,18 @@ impl Parser {
     }
 
     fn spanset_op(&self) -> Option<SpansetOp> {
+        let structural = |rel| SpansetOp::Structural(rel, StructuralMode::Match);
         Some(match self.peek() {
             Tok::And => SpansetOp::And,
             Tok::Or => SpansetOp::Or,
-            Tok::Gt => SpansetOp::Child,
-            Tok::Desc => SpansetOp::Descendant,
-            Tok::Lt => SpansetOp::Parent,
-            Tok::Ance => SpansetOp::Ancestor,
-            Tok::Tilde => SpansetOp::Sibling,
+            Tok::Gt => structural(Relation::Child),
+            Tok::Desc => structural(Relation::Descendant),
+            Tok::Lt => structural(Relation::Parent),
+            Tok::Ance => structural(Relation::Ancestor),
+            Tok::Tilde => structural(Relation::Sibling),
+            // Between spansets `!~` is "not sibling".
+            Tok::Nre => SpansetOp::Structural(Relation::Sibling, StructuralMode::Not),
+            Tok::Structural(op) => *op,
             _ => return None,
         })
     }
