@@ -29,7 +29,9 @@ pub use metrics_eval::{
 pub use metrics_exemplars::{Exemplar, MAX_EXEMPLARS};
 pub use parser::{parse, parse_metrics};
 pub use pushdown::{is_exact, span_filter};
-pub use search::{SearchOutcome, SearchRequest, TraceHit, intrinsic_values, search};
+pub use search::{
+    SearchOutcome, SearchRequest, TraceHit, field_values, search, selected_tag_names,
+};
 pub use tags::tags_query;
 
 /// Why a query does not parse, with where.
