@@ -192,6 +192,11 @@ pub enum AttrScope {
     Resource,
     /// `instrumentation.x`: the instrumentation scope's attributes.
     Instrumentation,
+    /// `event.x`: an attribute of one of the span's events (a condition on
+    /// it holds when it holds for some event).
+    Event,
+    /// `link.x`: an attribute of one of the span's links (likewise).
+    Link,
 }
 
 /// A scoped attribute reference.
@@ -237,6 +242,19 @@ pub enum Intrinsic {
     NestedSetRight,
     /// `nestedSetParent`: the parent's `nestedSetLeft`, -1 for a root.
     NestedSetParent,
+    /// `event:name`: the name of one of the span's events (`exception`, …).
+    EventName,
+    /// `event:timeSinceStart`: when one of the span's events happened,
+    /// after the span's start.
+    EventTimeSinceStart,
+    /// `link:traceID`: the trace one of the span's links points to (hex).
+    LinkTraceId,
+    /// `link:spanID`: the span one of the span's links points to (hex).
+    LinkSpanId,
+    /// `instrumentation:name`: the instrumentation scope's name.
+    InstrumentationName,
+    /// `instrumentation:version`: the instrumentation scope's version.
+    InstrumentationVersion,
 }
 
 impl Intrinsic {
@@ -257,6 +275,12 @@ impl Intrinsic {
             "nestedSetLeft" => Intrinsic::NestedSetLeft,
             "nestedSetRight" => Intrinsic::NestedSetRight,
             "nestedSetParent" => Intrinsic::NestedSetParent,
+            "event:name" => Intrinsic::EventName,
+            "event:timeSinceStart" => Intrinsic::EventTimeSinceStart,
+            "link:traceID" => Intrinsic::LinkTraceId,
+            "link:spanID" => Intrinsic::LinkSpanId,
+            "instrumentation:name" => Intrinsic::InstrumentationName,
+            "instrumentation:version" => Intrinsic::InstrumentationVersion,
             _ => return None,
         })
     }
@@ -278,6 +302,12 @@ impl Intrinsic {
             Intrinsic::NestedSetLeft => "nestedSetLeft",
             Intrinsic::NestedSetRight => "nestedSetRight",
             Intrinsic::NestedSetParent => "nestedSetParent",
+            Intrinsic::EventName => "event:name",
+            Intrinsic::EventTimeSinceStart => "event:timeSinceStart",
+            Intrinsic::LinkTraceId => "link:traceID",
+            Intrinsic::LinkSpanId => "link:spanID",
+            Intrinsic::InstrumentationName => "instrumentation:name",
+            Intrinsic::InstrumentationVersion => "instrumentation:version",
         }
     }
 
@@ -521,6 +551,8 @@ impl fmt::Display for Attribute {
             AttrScope::Span => "span",
             AttrScope::Resource => "resource",
             AttrScope::Instrumentation => "instrumentation",
+            AttrScope::Event => "event",
+            AttrScope::Link => "link",
         };
         if plain_name(&self.name) {
             write!(f, "{prefix}.{}", self.name)

@@ -12,6 +12,7 @@ use super::ast::{
     Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, Relation,
     SpansetExpr, SpansetOp, Stage, StructuralMode, Value,
 };
+use super::elements::{Element, events, exists, links};
 
 /// Spans of one trace that matched together, with the values that
 /// grouped or qualified them (`by(…)`, aggregates).
@@ -373,7 +374,11 @@ fn aggregate(agg: &Aggregate, members: &[usize], view: &TraceView<'_>) -> Value<
 
 /// Whether `f` is true for `span` (`view` absent: trace-level fields are nil).
 pub(crate) fn matches_span(f: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>) -> bool {
-    matches!(eval_field(f, span, view), Value::Bool(true))
+    matches_at(f, span, view, Element::default())
+}
+
+fn matches_at(f: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>, at: Element) -> bool {
+    matches!(eval_at(f, span, view, at), Value::Bool(true))
 }
 
 fn attr_value(v: &AttrValue) -> Value<'_> {
@@ -392,11 +397,13 @@ fn find<'a>(kvs: &'a [KeyValue], key: &str) -> Option<Value<'a>> {
         .map(|kv| attr_value(&kv.value))
 }
 
-fn attribute<'a>(a: &Attribute, span: &'a Span) -> Value<'a> {
+fn attribute<'a>(a: &Attribute, span: &'a Span, at: Element) -> Value<'a> {
     let found = match a.scope {
         AttrScope::Span => find(&span.attributes, &a.name),
         AttrScope::Resource => find(&span.resource.attributes, &a.name),
         AttrScope::Instrumentation => find(&span.scope.attributes, &a.name),
+        AttrScope::Event => events(span, at).find_map(|e| find(&e.attributes, &a.name)),
+        AttrScope::Link => links(span, at).find_map(|l| find(&l.attributes, &a.name)),
         AttrScope::Any => {
             find(&span.attributes, &a.name).or_else(|| find(&span.resource.attributes, &a.name))
         }
@@ -409,9 +416,32 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn intrinsic<'a>(i: Intrinsic, span: &'a Span, view: Option<&TraceView<'a>>) -> Value<'a> {
+fn intrinsic<'a>(
+    i: Intrinsic,
+    span: &'a Span,
+    view: Option<&TraceView<'a>>,
+    at: Element,
+) -> Value<'a> {
     let dur = |ns: u64| Value::Duration(i64::try_from(ns).unwrap_or(i64::MAX));
+    let text = |s: &'a str| {
+        if s.is_empty() {
+            Value::Nil
+        } else {
+            Value::Str(Cow::Borrowed(s))
+        }
+    };
+    let hex_of = |id: Option<&[u8]>| id.map_or(Value::Nil, |id| Value::Str(Cow::Owned(hex(id))));
     match i {
+        Intrinsic::EventName => events(span, at)
+            .next()
+            .map_or(Value::Nil, |e| text(&e.name)),
+        Intrinsic::EventTimeSinceStart => events(span, at).next().map_or(Value::Nil, |e| {
+            dur(e.time_unix_nano.saturating_sub(span.start_unix_nano))
+        }),
+        Intrinsic::LinkTraceId => hex_of(links(span, at).next().map(|l| &l.trace_id[..])),
+        Intrinsic::LinkSpanId => hex_of(links(span, at).next().map(|l| &l.span_id[..])),
+        Intrinsic::InstrumentationName => text(&span.scope.name),
+        Intrinsic::InstrumentationVersion => text(&span.scope.version),
         Intrinsic::Name => Value::Str(Cow::Borrowed(&span.name)),
         Intrinsic::Status => Value::Status(span.status_code),
         Intrinsic::StatusMessage => Value::Str(Cow::Borrowed(&span.status_message)),
@@ -513,49 +543,72 @@ pub(crate) fn eval_field<'a>(
     span: &'a Span,
     view: Option<&TraceView<'a>>,
 ) -> Value<'a> {
+    eval_at(e, span, view, Element::default())
+}
+
+/// The value of `e` for `span`, event and link fields read from `at`.
+fn eval_at<'a>(
+    e: &'a FieldExpr,
+    span: &'a Span,
+    view: Option<&TraceView<'a>>,
+    at: Element,
+) -> Value<'a> {
     match e {
         FieldExpr::Static(v) => v.clone(),
-        FieldExpr::Attr(a) => attribute(a, span),
-        FieldExpr::Intrinsic(i) => intrinsic(*i, span, view),
+        FieldExpr::Attr(a) => attribute(a, span, at),
+        FieldExpr::Intrinsic(i) => intrinsic(*i, span, view, at),
         FieldExpr::Binary(BinOp::And, l, r) => {
-            Value::Bool(matches_span(l, span, view) && matches_span(r, span, view))
+            Value::Bool(matches_at(l, span, view, at) && matches_at(r, span, view, at))
         }
         FieldExpr::Binary(BinOp::Or, l, r) => {
-            Value::Bool(matches_span(l, span, view) || matches_span(r, span, view))
+            Value::Bool(matches_at(l, span, view, at) || matches_at(r, span, view, at))
         }
-        FieldExpr::Binary(BinOp::Cmp(op), l, r) => {
-            let (lv, rv) = (eval_field(l, span, view), eval_field(r, span, view));
-            let explicit_nil = |x: &FieldExpr| matches!(x, FieldExpr::Static(Value::Nil));
-            if explicit_nil(l) || explicit_nil(r) {
-                // `x = nil` / `x != nil`: absence tests.
-                let same = (lv == Value::Nil) == (rv == Value::Nil);
-                return Value::Bool(match op {
-                    CmpOp::Eq => same,
-                    CmpOp::Neq => !same,
-                    _ => false,
-                });
-            }
-            Value::Bool(compare(&lv, &rv, *op))
+        FieldExpr::Binary(BinOp::Cmp(_), ..) | FieldExpr::Regex { .. } => {
+            Value::Bool(exists(e, span, at, &|at| condition(e, span, view, at)))
         }
-        FieldExpr::Binary(op, l, r) => {
-            arithmetic(*op, &eval_field(l, span, view), &eval_field(r, span, view))
-        }
-        FieldExpr::Regex {
-            lhs, re, negated, ..
-        } => match eval_field(lhs, span, view) {
-            Value::Str(s) => Value::Bool(re.is_match(&s) != *negated),
-            _ => Value::Bool(false),
-        },
-        FieldExpr::Not(x) => match eval_field(x, span, view) {
+        FieldExpr::Binary(op, l, r) => arithmetic(
+            *op,
+            &eval_at(l, span, view, at),
+            &eval_at(r, span, view, at),
+        ),
+        FieldExpr::Not(x) => match eval_at(x, span, view, at) {
             Value::Bool(b) => Value::Bool(!b),
             _ => Value::Nil,
         },
-        FieldExpr::Neg(x) => match eval_field(x, span, view) {
+        FieldExpr::Neg(x) => match eval_at(x, span, view, at) {
             Value::Int(i) => i.checked_neg().map_or(Value::Nil, Value::Int),
             Value::Float(f) => Value::Float(-f),
             Value::Duration(d) => Value::Duration(-d),
             _ => Value::Nil,
         },
+    }
+}
+
+/// Whether the comparison or regex match `e` holds for `span` with event
+/// and link fields read from `at`.
+fn condition(e: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>, at: Element) -> bool {
+    match e {
+        FieldExpr::Binary(BinOp::Cmp(op), l, r) => {
+            let (lv, rv) = (eval_at(l, span, view, at), eval_at(r, span, view, at));
+            let explicit_nil = |x: &FieldExpr| matches!(x, FieldExpr::Static(Value::Nil));
+            if explicit_nil(l) || explicit_nil(r) {
+                // `x = nil` / `x != nil`: absence tests.
+                let same = (lv == Value::Nil) == (rv == Value::Nil);
+                return match op {
+                    CmpOp::Eq => same,
+                    CmpOp::Neq => !same,
+                    _ => false,
+                };
+            }
+            compare(&lv, &rv, *op)
+        }
+        FieldExpr::Regex {
+            lhs, re, negated, ..
+        } => match eval_at(lhs, span, view, at) {
+            Value::Str(s) => re.is_match(&s) != *negated,
+            _ => false,
+        },
+        other => matches_at(other, span, view, at),
     }
 }
 
@@ -597,7 +650,7 @@ pub(crate) fn for_each_attribute(
         }
     }
     for i in LISTED_INTRINSICS {
-        match intrinsic(i, span, Some(view)) {
+        match intrinsic(i, span, Some(view), Element::default()) {
             Value::Str(s) if s.is_empty() => {}
             v => f(i.as_str().to_string(), v.into_owned()),
         }

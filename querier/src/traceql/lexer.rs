@@ -138,6 +138,8 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
                 "span" => Some(AttrScope::Span),
                 "resource" => Some(AttrScope::Resource),
                 "instrumentation" => Some(AttrScope::Instrumentation),
+                "event" => Some(AttrScope::Event),
+                "link" => Some(AttrScope::Link),
                 _ => None,
             };
             match scope {

@@ -5,6 +5,7 @@
 //! filter down to the store.
 
 mod ast;
+mod elements;
 mod eval;
 mod lexer;
 mod metrics;
