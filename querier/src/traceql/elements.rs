@@ -5,7 +5,7 @@
 
 use common::traces::{Span, SpanEvent, SpanLink};
 
-use super::ast::{AttrScope, FieldExpr, Intrinsic};
+use super::ast::{AttrScope, BinOp, FieldExpr, Intrinsic};
 
 /// Which event and which link of a span fields are read from; `None`:
 /// the first one that has the field.
@@ -54,6 +54,23 @@ fn reads(e: &FieldExpr, events: bool) -> bool {
         FieldExpr::Binary(_, l, r) => reads(l, events) || reads(r, events),
         FieldExpr::Regex { lhs, .. } => reads(lhs, events),
         FieldExpr::Not(x) | FieldExpr::Neg(x) => reads(x, events),
+    }
+}
+
+/// Whether some condition in `e` reads both an event and a link field
+/// (`event.a = link.b`): holding it would pair every event with every
+/// link of a span, so the parser refuses it.
+pub(crate) fn pairs_events_with_links(e: &FieldExpr) -> bool {
+    match e {
+        FieldExpr::Binary(BinOp::Cmp(_), ..) | FieldExpr::Regex { .. }
+            if reads(e, true) && reads(e, false) =>
+        {
+            true
+        }
+        FieldExpr::Binary(_, l, r) => pairs_events_with_links(l) || pairs_events_with_links(r),
+        FieldExpr::Regex { lhs, .. } => pairs_events_with_links(lhs),
+        FieldExpr::Not(x) | FieldExpr::Neg(x) => pairs_events_with_links(x),
+        FieldExpr::Static(_) | FieldExpr::Attr(_) | FieldExpr::Intrinsic(_) => false,
     }
 }
 

@@ -11,6 +11,7 @@ use super::ast::{
     Aggregate, BinOp, CmpOp, FieldExpr, Intrinsic, KINDS, Query, Relation, STATUSES, SpansetExpr,
     SpansetOp, Stage, StructuralMode, Value,
 };
+use super::elements::pairs_events_with_links;
 use super::lexer::{Tok, lex};
 use super::metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
 
@@ -595,6 +596,20 @@ impl Parser {
     }
 
     fn field_expr(&mut self, min_prec: u8) -> Result<FieldExpr, ParseError> {
+        let at = self.offset();
+        let e = self.field_binary(min_prec)?;
+        if min_prec == 0 && pairs_events_with_links(&e) {
+            // Would try every event with every link of each span.
+            return Err(ParseError::at(
+                at,
+                "a condition cannot read both event and link fields \
+                 (err-cairn-traceql-event-and-link: compare each with a value in its own condition)",
+            ));
+        }
+        Ok(e)
+    }
+
+    fn field_binary(&mut self, min_prec: u8) -> Result<FieldExpr, ParseError> {
         let mut lhs = self.field_unary()?;
         while let Some((op, regex)) = self.field_op() {
             let p = op.precedence();
@@ -620,7 +635,7 @@ impl Parser {
                 continue;
             }
             // `^` is right-associative.
-            let rhs = self.field_expr(if op == BinOp::Pow { p - 1 } else { p })?;
+            let rhs = self.field_binary(if op == BinOp::Pow { p - 1 } else { p })?;
             lhs = FieldExpr::Binary(op, Box::new(lhs), Box::new(rhs));
         }
         Ok(lhs)
