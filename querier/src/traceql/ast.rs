@@ -311,6 +311,19 @@ impl Intrinsic {
         }
     }
 
+    /// Whether the value is an ID (`span:id`, `link:traceID`, …): Tempo
+    /// lists no values for those.
+    pub fn is_id(self) -> bool {
+        matches!(
+            self,
+            Intrinsic::SpanId
+                | Intrinsic::ParentId
+                | Intrinsic::TraceId
+                | Intrinsic::LinkTraceId
+                | Intrinsic::LinkSpanId
+        )
+    }
+
     /// Whether the value depends on the whole trace, not only the span.
     pub fn is_trace_level(self) -> bool {
         matches!(

@@ -28,7 +28,7 @@ pub use metrics_eval::{
     MetricsOutcome, MetricsRequest, MetricsSeries, Steps, log2_bucket, log2_quantile, metrics,
 };
 pub use metrics_exemplars::{Exemplar, MAX_EXEMPLARS};
-pub use parser::{parse, parse_metrics};
+pub use parser::{parse, parse_field, parse_metrics};
 pub use pushdown::{is_exact, span_filter};
 pub use search::{
     SearchOutcome, SearchRequest, TraceHit, field_values, search, selected_tag_names,

@@ -65,6 +65,19 @@ pub fn parse_metrics(src: &str) -> Result<MetricsQuery, ParseError> {
     })
 }
 
+/// The attribute or intrinsic `text` names, as written in TraceQL
+/// (`span.http.route`, `event.exception.type`, `.x`, `name`,
+/// `event:name`): how Tempo's tag endpoints name a tag.
+pub fn parse_field(text: &str) -> Option<FieldExpr> {
+    match lex(text).ok()?.as_slice() {
+        [(_, Tok::Attr(a)), (_, Tok::Eof)] => Some(FieldExpr::Attr(a.clone())),
+        [(_, Tok::Ident(word)), (_, Tok::Eof)] => {
+            Intrinsic::from_name(word).map(FieldExpr::Intrinsic)
+        }
+        _ => None,
+    }
+}
+
 /// Lexes `src` and runs `f` over its tokens, locating any error.
 fn run_parser<T>(
     src: &str,

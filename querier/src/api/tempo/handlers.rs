@@ -20,7 +20,7 @@ use super::search_json;
 use crate::api::Querier;
 use crate::api::params::Params;
 use crate::traceql::{
-    self, Attribute, FieldExpr, Intrinsic, Query, SearchRequest, SpansetExpr, Value, keyword_values,
+    self, Attribute, FieldExpr, Query, SearchRequest, SpansetExpr, Value, keyword_values,
 };
 use common::traces::otlp::spans_to_otlp;
 
@@ -29,9 +29,15 @@ const DEFAULT_LIMIT: usize = 20;
 /// Spans returned per spanset when `spss` is absent (Tempo's default).
 const DEFAULT_SPSS: usize = 3;
 /// Intrinsics listed by `/api/v2/search/tags`.
-const INTRINSICS: [&str; 8] = [
+const INTRINSICS: [&str; 14] = [
     "duration",
+    "event:name",
+    "event:timeSinceStart",
+    "instrumentation:name",
+    "instrumentation:version",
     "kind",
+    "link:spanID",
+    "link:traceID",
     "name",
     "rootName",
     "rootServiceName",
@@ -374,17 +380,25 @@ pub(super) async fn tags_v2(
     Ok(json_response(json!({ "scopes": scopes })))
 }
 
-/// Values of `field` (stored under `key` in `scope`), merged over the
-/// request's tenants; only those on spans matching `query` when given.
+/// Values of `field`, merged over the request's tenants; only those on
+/// spans matching `query` when given. Span and resource attributes come
+/// from the stores' tag index, other fields from reading traces.
 async fn tag_values(
     cx: &Context,
     query: Option<Query>,
-    scope: Option<AttrScope>,
-    key: &str,
     field: &FieldExpr,
 ) -> Result<BTreeSet<String>, TempoError> {
     let (start_ns, end_ns) = cx.time_range()?;
-    if query.is_some() || matches!(field, FieldExpr::Intrinsic(_)) {
+    let indexed = match field {
+        FieldExpr::Attr(a) if query.is_none() => match a.scope {
+            traceql::AttrScope::Span => Some((Some(AttrScope::Span), &a.name)),
+            traceql::AttrScope::Resource => Some((Some(AttrScope::Resource), &a.name)),
+            traceql::AttrScope::Any => Some((None, &a.name)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((scope, key)) = indexed else {
         let values = traceql::field_values(
             &*cx.store,
             &cx.tenants,
@@ -395,7 +409,7 @@ async fn tag_values(
         )
         .await?;
         return Ok(values);
-    }
+    };
     let mut all = BTreeSet::new();
     for tenant in &cx.tenants {
         all.extend(
@@ -407,14 +421,10 @@ async fn tag_values(
     Ok(all)
 }
 
-/// The TraceQL attribute a store scope and key name.
-fn attribute(scope: Option<AttrScope>, key: &str) -> FieldExpr {
+/// The attribute `.key`, looked up in span then resource attributes.
+fn any_scope(key: &str) -> FieldExpr {
     FieldExpr::Attr(Attribute {
-        scope: match scope {
-            Some(AttrScope::Span) => traceql::AttrScope::Span,
-            Some(AttrScope::Resource) => traceql::AttrScope::Resource,
-            None => traceql::AttrScope::Any,
-        },
+        scope: traceql::AttrScope::Any,
         name: key.to_string(),
     })
 }
@@ -428,14 +438,15 @@ pub(super) async fn tag_values_v1(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, TempoError> {
     let cx = context(&q, &headers, raw)?;
-    let values = tag_values(&cx, tag_filter(&cx), None, &tag, &attribute(None, &tag)).await?;
+    let values = tag_values(&cx, tag_filter(&cx), &any_scope(&tag)).await?;
     Ok(json_response(json!({ "tagValues": values })))
 }
 
-/// `GET /api/v2/search/tag/{tag}/values`: typed values of a scoped
-/// attribute (`span.x`, `resource.x`, `.x`) or an intrinsic (`status`,
-/// `kind` keywords; `name`, `rootServiceName`, … from the traces), only
-/// from spans matching the TraceQL filter `q` when it is given.
+/// `GET /api/v2/search/tag/{tag}/values`: typed values of an attribute as
+/// TraceQL names it (`span.x`, `resource.x`, `event.x`, `.x`, or a bare
+/// key) or an intrinsic (`status`, `kind` keywords; `name`,
+/// `rootServiceName`, `event:name`, … from the traces; none for IDs, as in
+/// Tempo), only from spans matching the TraceQL filter `q` when given.
 pub(super) async fn tag_values_v2(
     State(q): State<Arc<Querier>>,
     Path(tag): Path<String>,
@@ -461,29 +472,11 @@ pub(super) async fn tag_values_v2(
         let values = typed(&mut words.iter().map(|w| w.to_string()));
         return Ok(json_response(json!({ "tagValues": values })));
     }
-    let (scope, key, field) = if let Some(intrinsic) = Intrinsic::from_name(&tag) {
-        (None, tag.as_str(), FieldExpr::Intrinsic(intrinsic))
-    } else if let Some(k) = tag.strip_prefix("span.") {
-        (
-            Some(AttrScope::Span),
-            k,
-            attribute(Some(AttrScope::Span), k),
-        )
-    } else if let Some(k) = tag.strip_prefix("resource.") {
-        (
-            Some(AttrScope::Resource),
-            k,
-            attribute(Some(AttrScope::Resource), k),
-        )
-    } else {
-        let k = tag.strip_prefix('.').unwrap_or(&tag);
-        (None, k, attribute(None, k))
-    };
-    let values = typed(
-        &mut tag_values(&cx, query, scope, key, &field)
-            .await?
-            .into_iter(),
-    );
+    let field = traceql::parse_field(&tag).unwrap_or_else(|| any_scope(&tag));
+    if matches!(&field, FieldExpr::Intrinsic(i) if i.is_id()) {
+        return Ok(json_response(json!({ "tagValues": [] })));
+    }
+    let values = typed(&mut tag_values(&cx, query, &field).await?.into_iter());
     Ok(json_response(json!({ "tagValues": values })))
 }
 
