@@ -120,6 +120,8 @@ for i, q in enumerate([
     '{ resource.service.name = "api" && status = error } >> { kind = client } | by(span.http.route) | count() > 1',
     '{ duration > 100ms || span.http.response.status_code >= 500 } | select(span.db.system)',
     '{ .a =~ "x.*" } ~ { name != "b" } | avg(duration) > 1s',
+    '({nestedSetParent<0 && status = error} &>> { status = error }) || ({nestedSetParent<0}) | select(nestedSetLeft, nestedSetRight)',
+    '{ event:name = "exception" && event.exception.type =~ "IO.*" } !~ { link.reason != nil } &< { instrumentation:version = "1.0" }',
 ]):
     write("traceql", f"q{i}", q)
 # Deep nesting and long operator chains, at and just past the limits the
@@ -153,6 +155,7 @@ for name, q in {
     "long-and": "{ " + " && ".join([".a = 1"] * 300) + " }",
     "not-chain": "{ " + "!" * 1000 + "true }",
     "structural-chain": " >> ".join(["{}"] * 300),
+    "union-and-negated-chain": " &>> ".join(["{}"] * 100) + " !< " + " !~ ".join(["{}"] * 100),
 }.items():
     write("traceql", name, q)
 write("rule_group", "group", """name: api

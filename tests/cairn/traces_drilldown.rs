@@ -19,7 +19,13 @@
 //! the whole range; `comparisonQuery` in `queries/comparisonQuery.ts`:
 //! `{<selection>}, 10, <from ns>, <to ns>`) and
 //! `src/components/Explore/TraceQLIssueDetector.tsx`
-//! (`{} | rate()`, the instant probe). `<filters>` is
+//! (`{} | rate()`, the instant probe), and the Structure tab's search from
+//! `src/components/Explore/TracesByService/Tabs/Structure/StructureScene.tsx`
+//! (`buildQuery` for the errors metric: `({<filters> && status = error}
+//! &>> { status = error }) || ({<filters> && status = error}) |
+//! select(status, resource.service.name, name, nestedSetParent,
+//! nestedSetLeft, nestedSetRight)`, `limit` 200, `spss` 20, with the
+//! root-spans primary signal `nestedSetParent<0`). `<filters>` is
 //! `${primarySignal} && ${filters}` (`src/utils/shared.ts`): the primary
 //! signal from `src/pages/Explore/primary-signals.ts` (`kind=server`,
 //! `true` for all spans) and the ad-hoc filters, `true` when none
@@ -306,6 +312,53 @@ async fn replay(cairn: &Cairn, t0_ns: u64, from: &str) {
         ("__meta_type=selection,resource.service.name=api", 5.0),
     ] {
         assert_eq!(count(labels), [(0, 0.0), (60, n)], "{from}: {labels}");
+    }
+    // Structure tab, errors, root spans: the erroring roots, each the
+    // first of its trace's nested set (root 1..4 around its db child 2..3).
+    let body = get(
+        cairn,
+        "/api/search",
+        "({nestedSetParent<0 && true && status = error} &>> { status = error }) || ({nestedSetParent<0 && true && status = error}) | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)",
+        &[
+            ("limit", "200".to_string()),
+            ("spss", "20".to_string()),
+            ("start", (t0_ns / SECOND).to_string()),
+            ("end", (t0_ns / SECOND + 60).to_string()),
+        ],
+    )
+    .await;
+    let traces = body["traces"].as_array().expect("traces");
+    assert_eq!(traces.len(), 5, "{from}: the odd, erroring traces: {body}");
+    for t in traces {
+        let spans = t["spanSet"]["spans"].as_array().expect("spans");
+        assert_eq!(spans.len(), 1, "{from}: {t}");
+        let mut attrs: Vec<String> = spans[0]["attributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .map(|a| {
+                let v = &a["value"];
+                let text = v["intValue"].as_str().or(v["stringValue"].as_str());
+                format!(
+                    "{}={}",
+                    a["key"].as_str().unwrap_or("?"),
+                    text.unwrap_or("?")
+                )
+            })
+            .collect();
+        attrs.sort();
+        assert_eq!(
+            attrs,
+            [
+                "name=GET /",
+                "nestedSetLeft=1",
+                "nestedSetParent=-1",
+                "nestedSetRight=4",
+                "service.name=api",
+                "status=error",
+            ],
+            "{from}: {t}"
+        );
     }
     // The issue detector's instant probe over the whole window.
     let body = get(

@@ -33,16 +33,58 @@ pub enum SpansetOp {
     And,
     /// `||`: either side matches.
     Or,
-    /// `>`: right-hand spans whose parent is a left-hand span.
+    /// A structural operator: `>`, `&>`, `!>`, `>>`, ….
+    Structural(Relation, StructuralMode),
+}
+
+/// How a right-hand span relates to a left-hand one in a structural operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// `>`: the right-hand span's parent is the left-hand span.
     Child,
-    /// `>>`: right-hand spans with a left-hand ancestor.
+    /// `>>`: the left-hand span is an ancestor of the right-hand span.
     Descendant,
-    /// `<`: right-hand spans that are the parent of a left-hand span.
+    /// `<`: the right-hand span is the left-hand span's parent.
     Parent,
-    /// `<<`: right-hand spans that are an ancestor of a left-hand span.
+    /// `<<`: the right-hand span is an ancestor of the left-hand span.
     Ancestor,
-    /// `~`: right-hand spans with a left-hand sibling.
+    /// `~`: both have the same parent and are different spans.
     Sibling,
+}
+
+impl Relation {
+    /// The relation seen from the other side (`>` and `<`, `>>` and `<<`):
+    /// union operators return the left-hand spans related this way.
+    pub fn inverse(self) -> Self {
+        match self {
+            Relation::Child => Relation::Parent,
+            Relation::Parent => Relation::Child,
+            Relation::Descendant => Relation::Ancestor,
+            Relation::Ancestor => Relation::Descendant,
+            Relation::Sibling => Relation::Sibling,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Relation::Child => ">",
+            Relation::Descendant => ">>",
+            Relation::Parent => "<",
+            Relation::Ancestor => "<<",
+            Relation::Sibling => "~",
+        }
+    }
+}
+
+/// Which spans a structural operator returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructuralMode {
+    /// `>`: the right-hand spans related to some left-hand span.
+    Match,
+    /// `&>`: those, and the left-hand spans related to some right-hand span.
+    Union,
+    /// `!>`: the right-hand spans related to no left-hand span.
+    Not,
 }
 
 impl SpansetOp {
@@ -51,19 +93,24 @@ impl SpansetOp {
         match self {
             SpansetOp::Or => 1,
             SpansetOp::And => 2,
-            _ => 3,
+            SpansetOp::Structural(..) => 3,
         }
     }
+}
 
-    fn symbol(self) -> &'static str {
-        match self {
-            SpansetOp::And => "&&",
-            SpansetOp::Or => "||",
-            SpansetOp::Child => ">",
-            SpansetOp::Descendant => ">>",
-            SpansetOp::Parent => "<",
-            SpansetOp::Ancestor => "<<",
-            SpansetOp::Sibling => "~",
+impl fmt::Display for SpansetOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SpansetOp::And => f.write_str("&&"),
+            SpansetOp::Or => f.write_str("||"),
+            SpansetOp::Structural(rel, mode) => {
+                let prefix = match mode {
+                    StructuralMode::Match => "",
+                    StructuralMode::Union => "&",
+                    StructuralMode::Not => "!",
+                };
+                write!(f, "{prefix}{}", rel.symbol())
+            }
         }
     }
 }
@@ -145,6 +192,11 @@ pub enum AttrScope {
     Resource,
     /// `instrumentation.x`: the instrumentation scope's attributes.
     Instrumentation,
+    /// `event.x`: an attribute of one of the span's events (a condition on
+    /// it holds when it holds for some event).
+    Event,
+    /// `link.x`: an attribute of one of the span's links (likewise).
+    Link,
 }
 
 /// A scoped attribute reference.
@@ -181,6 +233,28 @@ pub enum Intrinsic {
     TraceDuration,
     /// `trace:id` (hex).
     TraceId,
+    /// `nestedSetLeft`: the span's number on the way down a depth-first
+    /// walk of its trace's span tree (Tempo's nested-set model; 0 for a
+    /// span not under a root), which the Traces Drilldown app selects to
+    /// draw a trace's structure.
+    NestedSetLeft,
+    /// `nestedSetRight`: the span's number on the way back up.
+    NestedSetRight,
+    /// `nestedSetParent`: the parent's `nestedSetLeft`, -1 for a root.
+    NestedSetParent,
+    /// `event:name`: the name of one of the span's events (`exception`, …).
+    EventName,
+    /// `event:timeSinceStart`: when one of the span's events happened,
+    /// after the span's start.
+    EventTimeSinceStart,
+    /// `link:traceID`: the trace one of the span's links points to (hex).
+    LinkTraceId,
+    /// `link:spanID`: the span one of the span's links points to (hex).
+    LinkSpanId,
+    /// `instrumentation:name`: the instrumentation scope's name.
+    InstrumentationName,
+    /// `instrumentation:version`: the instrumentation scope's version.
+    InstrumentationVersion,
 }
 
 impl Intrinsic {
@@ -198,6 +272,15 @@ impl Intrinsic {
             "rootServiceName" | "trace:rootService" => Intrinsic::RootServiceName,
             "traceDuration" | "trace:duration" => Intrinsic::TraceDuration,
             "trace:id" => Intrinsic::TraceId,
+            "nestedSetLeft" => Intrinsic::NestedSetLeft,
+            "nestedSetRight" => Intrinsic::NestedSetRight,
+            "nestedSetParent" => Intrinsic::NestedSetParent,
+            "event:name" => Intrinsic::EventName,
+            "event:timeSinceStart" => Intrinsic::EventTimeSinceStart,
+            "link:traceID" => Intrinsic::LinkTraceId,
+            "link:spanID" => Intrinsic::LinkSpanId,
+            "instrumentation:name" => Intrinsic::InstrumentationName,
+            "instrumentation:version" => Intrinsic::InstrumentationVersion,
             _ => return None,
         })
     }
@@ -216,14 +299,41 @@ impl Intrinsic {
             Intrinsic::RootServiceName => "rootServiceName",
             Intrinsic::TraceDuration => "traceDuration",
             Intrinsic::TraceId => "trace:id",
+            Intrinsic::NestedSetLeft => "nestedSetLeft",
+            Intrinsic::NestedSetRight => "nestedSetRight",
+            Intrinsic::NestedSetParent => "nestedSetParent",
+            Intrinsic::EventName => "event:name",
+            Intrinsic::EventTimeSinceStart => "event:timeSinceStart",
+            Intrinsic::LinkTraceId => "link:traceID",
+            Intrinsic::LinkSpanId => "link:spanID",
+            Intrinsic::InstrumentationName => "instrumentation:name",
+            Intrinsic::InstrumentationVersion => "instrumentation:version",
         }
+    }
+
+    /// Whether the value is an ID (`span:id`, `link:traceID`, …): Tempo
+    /// lists no values for those.
+    pub fn is_id(self) -> bool {
+        matches!(
+            self,
+            Intrinsic::SpanId
+                | Intrinsic::ParentId
+                | Intrinsic::TraceId
+                | Intrinsic::LinkTraceId
+                | Intrinsic::LinkSpanId
+        )
     }
 
     /// Whether the value depends on the whole trace, not only the span.
     pub fn is_trace_level(self) -> bool {
         matches!(
             self,
-            Intrinsic::RootName | Intrinsic::RootServiceName | Intrinsic::TraceDuration
+            Intrinsic::RootName
+                | Intrinsic::RootServiceName
+                | Intrinsic::TraceDuration
+                | Intrinsic::NestedSetLeft
+                | Intrinsic::NestedSetRight
+                | Intrinsic::NestedSetParent
         )
     }
 }
@@ -454,6 +564,8 @@ impl fmt::Display for Attribute {
             AttrScope::Span => "span",
             AttrScope::Resource => "resource",
             AttrScope::Instrumentation => "instrumentation",
+            AttrScope::Event => "event",
+            AttrScope::Link => "link",
         };
         if plain_name(&self.name) {
             write!(f, "{prefix}.{}", self.name)
@@ -538,7 +650,7 @@ impl fmt::Display for SpansetExpr {
                 } else {
                     write!(f, "{l}")?;
                 }
-                write!(f, " {} ", op.symbol())?;
+                write!(f, " {op} ")?;
                 if r.precedence() <= p {
                     write!(f, "({r})")
                 } else {

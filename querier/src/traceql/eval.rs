@@ -9,9 +9,10 @@ use std::collections::{HashMap, HashSet};
 use common::traces::{AttrValue, KeyValue, Span, Trace};
 
 use super::ast::{
-    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, SpansetExpr,
-    SpansetOp, Stage, Value,
+    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, Relation,
+    SpansetExpr, SpansetOp, Stage, StructuralMode, Value,
 };
+use super::elements::{Element, events, exists, links};
 
 /// Spans of one trace that matched together, with the values that
 /// grouped or qualified them (`by(…)`, aggregates).
@@ -43,6 +44,17 @@ pub struct TraceView<'a> {
     /// Latest span end (ns).
     pub end_ns: u64,
     parents: OnceCell<Vec<Option<usize>>>,
+    nested_sets: OnceCell<Vec<NestedSet>>,
+}
+
+/// A span's place in Tempo's nested-set numbering of its trace: `left` and
+/// `right` bound its subtree, `parent` is the parent's `left` (-1 for a
+/// root); all 0 for a span no root reaches (its parent never arrived).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct NestedSet {
+    left: i64,
+    right: i64,
+    parent: i64,
 }
 
 impl<'a> TraceView<'a> {
@@ -67,6 +79,7 @@ impl<'a> TraceView<'a> {
             start_ns,
             end_ns,
             parents: OnceCell::new(),
+            nested_sets: OnceCell::new(),
         }
     }
 
@@ -91,6 +104,54 @@ impl<'a> TraceView<'a> {
                 .map(|s| s.parent_span_id.and_then(|p| by_id.get(&p).copied()))
                 .collect()
         })
+    }
+
+    /// The nested-set numbers of each span: a depth-first walk from each
+    /// root in span order, children in span order, numbering a span on the
+    /// way down (`left`) and again on the way up (`right`), as Tempo does.
+    fn nested_sets(&self) -> &[NestedSet] {
+        self.nested_sets.get_or_init(|| {
+            let spans = &self.trace.spans;
+            let parents = self.parents();
+            let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+            for (i, p) in parents.iter().enumerate() {
+                if let Some(p) = *p {
+                    children[p].push(i);
+                }
+            }
+            let mut out = vec![NestedSet::default(); spans.len()];
+            let mut next = 1i64;
+            for root in (0..spans.len()).filter(|&i| spans[i].parent_span_id.is_none()) {
+                out[root].left = next;
+                out[root].parent = -1;
+                next += 1;
+                // (span, how many of its children were walked)
+                let mut stack = vec![(root, 0usize)];
+                while let Some((node, walked)) = stack.last_mut() {
+                    let node = *node;
+                    if let Some(&child) = children[node].get(*walked) {
+                        *walked += 1;
+                        out[child].left = next;
+                        out[child].parent = out[node].left;
+                        next += 1;
+                        stack.push((child, 0));
+                    } else {
+                        out[node].right = next;
+                        next += 1;
+                        stack.pop();
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// The index of `span` in the trace, if it is one of its spans.
+    fn index_of(&self, span: &Span) -> Option<usize> {
+        let base = self.trace.spans.as_ptr() as usize;
+        let offset = (span as *const Span as usize).checked_sub(base)?;
+        let i = offset / std::mem::size_of::<Span>();
+        (offset % std::mem::size_of::<Span>() == 0 && i < self.trace.spans.len()).then_some(i)
     }
 
     /// Ancestors of span `i`, nearest first (bounded against cycles).
@@ -144,15 +205,34 @@ fn eval_spanset(expr: &SpansetExpr, view: &TraceView<'_>) -> Vec<Spanset> {
         SpansetExpr::Pipeline(q) => q.eval_view(view),
         SpansetExpr::Binary(op, l, r) => {
             let lhs = eval_spanset(l, view);
-            if lhs.is_empty() && *op != SpansetOp::Or {
+            // Only `||` and the negated structural operators can match
+            // without a left-hand span.
+            let needs_lhs = !matches!(
+                op,
+                SpansetOp::Or | SpansetOp::Structural(_, StructuralMode::Not)
+            );
+            if lhs.is_empty() && needs_lhs {
                 return Vec::new();
             }
             let rhs = eval_spanset(r, view);
-            let spans = match op {
+            let spans = match *op {
                 SpansetOp::Or => union(&[lhs, rhs].concat()),
                 SpansetOp::And if rhs.is_empty() => Vec::new(),
                 SpansetOp::And => union(&[lhs, rhs].concat()),
-                _ => structural(*op, &union(&lhs), &union(&rhs), view),
+                SpansetOp::Structural(rel, mode) => {
+                    let (lhs, rhs) = (union(&lhs), union(&rhs));
+                    match mode {
+                        StructuralMode::Match => related(rel, &lhs, &rhs, view, true),
+                        StructuralMode::Not => related(rel, &lhs, &rhs, view, false),
+                        StructuralMode::Union => {
+                            let mut both = related(rel, &lhs, &rhs, view, true);
+                            both.extend(related(rel.inverse(), &rhs, &lhs, view, true));
+                            both.sort_unstable();
+                            both.dedup();
+                            both
+                        }
+                    }
+                }
             };
             if spans.is_empty() {
                 Vec::new()
@@ -163,49 +243,47 @@ fn eval_spanset(expr: &SpansetExpr, view: &TraceView<'_>) -> Vec<Spanset> {
     }
 }
 
-/// The right-hand spans standing in relation `op` to some left-hand span.
-fn structural(op: SpansetOp, lhs: &[usize], rhs: &[usize], view: &TraceView<'_>) -> Vec<usize> {
+/// The right-hand spans that stand in relation `rel` to some left-hand
+/// span (`wanted` true) or to none (`wanted` false).
+fn related(
+    rel: Relation,
+    lhs: &[usize],
+    rhs: &[usize],
+    view: &TraceView<'_>,
+    wanted: bool,
+) -> Vec<usize> {
     let parents = view.parents();
+    let parent = |i: usize| parents.get(i).copied().flatten();
     let left: HashSet<usize> = lhs.iter().copied().collect();
-    let keep: Box<dyn Fn(usize) -> bool + '_> = match op {
-        SpansetOp::Child => Box::new(|r| {
-            parents
-                .get(r)
-                .copied()
-                .flatten()
-                .is_some_and(|p| left.contains(&p))
-        }),
-        SpansetOp::Descendant => Box::new(|r| view.ancestors(r).any(|a| left.contains(&a))),
-        SpansetOp::Parent => {
-            let of_left: HashSet<usize> = lhs
-                .iter()
-                .filter_map(|&l| parents.get(l).copied().flatten())
-                .collect();
+    let has_relative: Box<dyn Fn(usize) -> bool + '_> = match rel {
+        Relation::Child => Box::new(|r| parent(r).is_some_and(|p| left.contains(&p))),
+        Relation::Descendant => Box::new(|r| view.ancestors(r).any(|a| left.contains(&a))),
+        Relation::Parent => {
+            let of_left: HashSet<usize> = lhs.iter().filter_map(|&l| parent(l)).collect();
             Box::new(move |r| of_left.contains(&r))
         }
-        SpansetOp::Ancestor => {
+        Relation::Ancestor => {
             let of_left: HashSet<usize> = lhs.iter().flat_map(|&l| view.ancestors(l)).collect();
             Box::new(move |r| of_left.contains(&r))
         }
-        SpansetOp::Sibling => {
+        Relation::Sibling => {
             let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
             for &l in lhs {
-                if let Some(p) = parents.get(l).copied().flatten() {
+                if let Some(p) = parent(l) {
                     children.entry(p).or_default().push(l);
                 }
             }
             Box::new(move |r| {
-                parents
-                    .get(r)
-                    .copied()
-                    .flatten()
+                parent(r)
                     .and_then(|p| children.get(&p))
                     .is_some_and(|ls| ls.iter().any(|&l| l != r))
             })
         }
-        SpansetOp::And | SpansetOp::Or => return Vec::new(),
     };
-    rhs.iter().copied().filter(|&r| keep(r)).collect()
+    rhs.iter()
+        .copied()
+        .filter(|&r| has_relative(r) == wanted)
+        .collect()
 }
 
 fn apply_stage(stage: &Stage, sets: Vec<Spanset>, view: &TraceView<'_>) -> Vec<Spanset> {
@@ -296,7 +374,11 @@ fn aggregate(agg: &Aggregate, members: &[usize], view: &TraceView<'_>) -> Value<
 
 /// Whether `f` is true for `span` (`view` absent: trace-level fields are nil).
 pub(crate) fn matches_span(f: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>) -> bool {
-    matches!(eval_field(f, span, view), Value::Bool(true))
+    matches_at(f, span, view, Element::default())
+}
+
+fn matches_at(f: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>, at: Element) -> bool {
+    matches!(eval_at(f, span, view, at), Value::Bool(true))
 }
 
 fn attr_value(v: &AttrValue) -> Value<'_> {
@@ -315,11 +397,13 @@ fn find<'a>(kvs: &'a [KeyValue], key: &str) -> Option<Value<'a>> {
         .map(|kv| attr_value(&kv.value))
 }
 
-fn attribute<'a>(a: &Attribute, span: &'a Span) -> Value<'a> {
+fn attribute<'a>(a: &Attribute, span: &'a Span, at: Element) -> Value<'a> {
     let found = match a.scope {
         AttrScope::Span => find(&span.attributes, &a.name),
         AttrScope::Resource => find(&span.resource.attributes, &a.name),
         AttrScope::Instrumentation => find(&span.scope.attributes, &a.name),
+        AttrScope::Event => events(span, at).find_map(|e| find(&e.attributes, &a.name)),
+        AttrScope::Link => links(span, at).find_map(|l| find(&l.attributes, &a.name)),
         AttrScope::Any => {
             find(&span.attributes, &a.name).or_else(|| find(&span.resource.attributes, &a.name))
         }
@@ -332,9 +416,32 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn intrinsic<'a>(i: Intrinsic, span: &'a Span, view: Option<&TraceView<'a>>) -> Value<'a> {
+fn intrinsic<'a>(
+    i: Intrinsic,
+    span: &'a Span,
+    view: Option<&TraceView<'a>>,
+    at: Element,
+) -> Value<'a> {
     let dur = |ns: u64| Value::Duration(i64::try_from(ns).unwrap_or(i64::MAX));
+    let text = |s: &'a str| {
+        if s.is_empty() {
+            Value::Nil
+        } else {
+            Value::Str(Cow::Borrowed(s))
+        }
+    };
+    let hex_of = |id: Option<&[u8]>| id.map_or(Value::Nil, |id| Value::Str(Cow::Owned(hex(id))));
     match i {
+        Intrinsic::EventName => events(span, at)
+            .next()
+            .map_or(Value::Nil, |e| text(&e.name)),
+        Intrinsic::EventTimeSinceStart => events(span, at).next().map_or(Value::Nil, |e| {
+            dur(e.time_unix_nano.saturating_sub(span.start_unix_nano))
+        }),
+        Intrinsic::LinkTraceId => hex_of(links(span, at).next().map(|l| &l.trace_id[..])),
+        Intrinsic::LinkSpanId => hex_of(links(span, at).next().map(|l| &l.span_id[..])),
+        Intrinsic::InstrumentationName => text(&span.scope.name),
+        Intrinsic::InstrumentationVersion => text(&span.scope.version),
         Intrinsic::Name => Value::Str(Cow::Borrowed(&span.name)),
         Intrinsic::Status => Value::Status(span.status_code),
         Intrinsic::StatusMessage => Value::Str(Cow::Borrowed(&span.status_message)),
@@ -353,6 +460,16 @@ fn intrinsic<'a>(i: Intrinsic, span: &'a Span, view: Option<&TraceView<'a>>) -> 
             .and_then(|r| r.service_name())
             .map_or(Value::Nil, |s| Value::Str(Cow::Borrowed(s))),
         Intrinsic::TraceDuration => view.map_or(Value::Nil, |v| dur(v.duration_ns())),
+        Intrinsic::NestedSetLeft | Intrinsic::NestedSetRight | Intrinsic::NestedSetParent => {
+            let Some(set) = view.and_then(|v| Some(v.nested_sets()[v.index_of(span)?])) else {
+                return Value::Nil;
+            };
+            Value::Int(match i {
+                Intrinsic::NestedSetLeft => set.left,
+                Intrinsic::NestedSetRight => set.right,
+                _ => set.parent,
+            })
+        }
     }
 }
 
@@ -426,49 +543,72 @@ pub(crate) fn eval_field<'a>(
     span: &'a Span,
     view: Option<&TraceView<'a>>,
 ) -> Value<'a> {
+    eval_at(e, span, view, Element::default())
+}
+
+/// The value of `e` for `span`, event and link fields read from `at`.
+fn eval_at<'a>(
+    e: &'a FieldExpr,
+    span: &'a Span,
+    view: Option<&TraceView<'a>>,
+    at: Element,
+) -> Value<'a> {
     match e {
         FieldExpr::Static(v) => v.clone(),
-        FieldExpr::Attr(a) => attribute(a, span),
-        FieldExpr::Intrinsic(i) => intrinsic(*i, span, view),
+        FieldExpr::Attr(a) => attribute(a, span, at),
+        FieldExpr::Intrinsic(i) => intrinsic(*i, span, view, at),
         FieldExpr::Binary(BinOp::And, l, r) => {
-            Value::Bool(matches_span(l, span, view) && matches_span(r, span, view))
+            Value::Bool(matches_at(l, span, view, at) && matches_at(r, span, view, at))
         }
         FieldExpr::Binary(BinOp::Or, l, r) => {
-            Value::Bool(matches_span(l, span, view) || matches_span(r, span, view))
+            Value::Bool(matches_at(l, span, view, at) || matches_at(r, span, view, at))
         }
-        FieldExpr::Binary(BinOp::Cmp(op), l, r) => {
-            let (lv, rv) = (eval_field(l, span, view), eval_field(r, span, view));
-            let explicit_nil = |x: &FieldExpr| matches!(x, FieldExpr::Static(Value::Nil));
-            if explicit_nil(l) || explicit_nil(r) {
-                // `x = nil` / `x != nil`: absence tests.
-                let same = (lv == Value::Nil) == (rv == Value::Nil);
-                return Value::Bool(match op {
-                    CmpOp::Eq => same,
-                    CmpOp::Neq => !same,
-                    _ => false,
-                });
-            }
-            Value::Bool(compare(&lv, &rv, *op))
+        FieldExpr::Binary(BinOp::Cmp(_), ..) | FieldExpr::Regex { .. } => {
+            Value::Bool(exists(e, span, at, &|at| condition(e, span, view, at)))
         }
-        FieldExpr::Binary(op, l, r) => {
-            arithmetic(*op, &eval_field(l, span, view), &eval_field(r, span, view))
-        }
-        FieldExpr::Regex {
-            lhs, re, negated, ..
-        } => match eval_field(lhs, span, view) {
-            Value::Str(s) => Value::Bool(re.is_match(&s) != *negated),
-            _ => Value::Bool(false),
-        },
-        FieldExpr::Not(x) => match eval_field(x, span, view) {
+        FieldExpr::Binary(op, l, r) => arithmetic(
+            *op,
+            &eval_at(l, span, view, at),
+            &eval_at(r, span, view, at),
+        ),
+        FieldExpr::Not(x) => match eval_at(x, span, view, at) {
             Value::Bool(b) => Value::Bool(!b),
             _ => Value::Nil,
         },
-        FieldExpr::Neg(x) => match eval_field(x, span, view) {
+        FieldExpr::Neg(x) => match eval_at(x, span, view, at) {
             Value::Int(i) => i.checked_neg().map_or(Value::Nil, Value::Int),
             Value::Float(f) => Value::Float(-f),
             Value::Duration(d) => Value::Duration(-d),
             _ => Value::Nil,
         },
+    }
+}
+
+/// Whether the comparison or regex match `e` holds for `span` with event
+/// and link fields read from `at`.
+fn condition(e: &FieldExpr, span: &Span, view: Option<&TraceView<'_>>, at: Element) -> bool {
+    match e {
+        FieldExpr::Binary(BinOp::Cmp(op), l, r) => {
+            let (lv, rv) = (eval_at(l, span, view, at), eval_at(r, span, view, at));
+            let explicit_nil = |x: &FieldExpr| matches!(x, FieldExpr::Static(Value::Nil));
+            if explicit_nil(l) || explicit_nil(r) {
+                // `x = nil` / `x != nil`: absence tests.
+                let same = (lv == Value::Nil) == (rv == Value::Nil);
+                return match op {
+                    CmpOp::Eq => same,
+                    CmpOp::Neq => !same,
+                    _ => false,
+                };
+            }
+            compare(&lv, &rv, *op)
+        }
+        FieldExpr::Regex {
+            lhs, re, negated, ..
+        } => match eval_at(lhs, span, view, at) {
+            Value::Str(s) => re.is_match(&s) != *negated,
+            _ => false,
+        },
+        other => matches_at(other, span, view, at),
     }
 }
 
@@ -510,7 +650,7 @@ pub(crate) fn for_each_attribute(
         }
     }
     for i in LISTED_INTRINSICS {
-        match intrinsic(i, span, Some(view)) {
+        match intrinsic(i, span, Some(view), Element::default()) {
             Value::Str(s) if s.is_empty() => {}
             v => f(i.as_str().to_string(), v.into_owned()),
         }

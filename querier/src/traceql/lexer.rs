@@ -2,7 +2,7 @@
 //! errors can say where they are.
 
 use super::ParseError;
-use super::ast::{AttrScope, Attribute};
+use super::ast::{AttrScope, Attribute, Relation, SpansetOp, StructuralMode};
 
 /// One token.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,8 @@ pub(crate) enum Tok {
     Desc,
     Ance,
     Tilde,
+    /// A structural operator written with a `!` or `&` prefix (`!>`, `&>>`).
+    Structural(SpansetOp),
     Plus,
     Minus,
     Star,
@@ -58,6 +60,11 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
         let start = i;
         if c.is_ascii_whitespace() {
             i += 1;
+            continue;
+        }
+        if let Some((len, op)) = prefixed_structural(&src[i..]) {
+            out.push((start, Tok::Structural(op)));
+            i += len;
             continue;
         }
         let two = src.get(i..i + 2).unwrap_or("");
@@ -131,6 +138,8 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
                 "span" => Some(AttrScope::Span),
                 "resource" => Some(AttrScope::Resource),
                 "instrumentation" => Some(AttrScope::Instrumentation),
+                "event" => Some(AttrScope::Event),
+                "link" => Some(AttrScope::Link),
                 _ => None,
             };
             match scope {
@@ -154,6 +163,26 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
     }
     out.push((src.len(), Tok::Eof));
     Ok(out)
+}
+
+/// A `!`- or `&`-prefixed structural operator at the start of `rest`
+/// (`!>>`, `&~`, …) and its length; `!~` is left to the caller, which reads
+/// it as "not sibling" between spansets and "no regex match" inside `{ }`.
+fn prefixed_structural(rest: &str) -> Option<(usize, SpansetOp)> {
+    let mode = match rest.as_bytes().first()? {
+        b'!' => StructuralMode::Not,
+        b'&' => StructuralMode::Union,
+        _ => return None,
+    };
+    let (len, rel) = match rest.get(1..3).unwrap_or(rest.get(1..)?) {
+        ">>" => (3, Relation::Descendant),
+        "<<" => (3, Relation::Ancestor),
+        r if r.starts_with('>') => (2, Relation::Child),
+        r if r.starts_with('<') => (2, Relation::Parent),
+        r if r.starts_with('~') && mode == StructuralMode::Union => (2, Relation::Sibling),
+        _ => return None,
+    };
+    Some((len, SpansetOp::Structural(rel, mode)))
 }
 
 /// An attribute name starting at `i` (quoted or bare); returns the name and

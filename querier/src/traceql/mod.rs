@@ -5,6 +5,7 @@
 //! filter down to the store.
 
 mod ast;
+mod elements;
 mod eval;
 mod lexer;
 mod metrics;
@@ -17,8 +18,8 @@ mod search;
 mod tags;
 
 pub use ast::{
-    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, SpansetExpr,
-    SpansetOp, Stage, Value, format_duration, keyword_values,
+    Aggregate, AttrScope, Attribute, BinOp, CmpOp, FieldExpr, Intrinsic, Query, Relation,
+    SpansetExpr, SpansetOp, Stage, StructuralMode, Value, format_duration, keyword_values,
 };
 pub use eval::{Spanset, TraceView, field_value, hex};
 pub use lexer::parse_duration;
@@ -27,9 +28,11 @@ pub use metrics_eval::{
     MetricsOutcome, MetricsRequest, MetricsSeries, Steps, log2_bucket, log2_quantile, metrics,
 };
 pub use metrics_exemplars::{Exemplar, MAX_EXEMPLARS};
-pub use parser::{parse, parse_metrics};
+pub use parser::{parse, parse_field, parse_metrics};
 pub use pushdown::{is_exact, span_filter};
-pub use search::{SearchOutcome, SearchRequest, TraceHit, intrinsic_values, search};
+pub use search::{
+    SearchOutcome, SearchRequest, TraceHit, field_values, search, selected_tag_names,
+};
 pub use tags::tags_query;
 
 /// Why a query does not parse, with where.

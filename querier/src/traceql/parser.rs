@@ -8,9 +8,10 @@ use regex::Regex;
 
 use super::ParseError;
 use super::ast::{
-    Aggregate, BinOp, CmpOp, FieldExpr, Intrinsic, KINDS, Query, STATUSES, SpansetExpr, SpansetOp,
-    Stage, Value,
+    Aggregate, BinOp, CmpOp, FieldExpr, Intrinsic, KINDS, Query, Relation, STATUSES, SpansetExpr,
+    SpansetOp, Stage, StructuralMode, Value,
 };
+use super::elements::pairs_events_with_links;
 use super::lexer::{Tok, lex};
 use super::metrics::{Compare, MAX_COMPARE_TOP, MAX_GROUP_BYS, MetricsFn, MetricsQuery, Ranking};
 
@@ -64,6 +65,19 @@ pub fn parse_metrics(src: &str) -> Result<MetricsQuery, ParseError> {
     })
 }
 
+/// The attribute or intrinsic `text` names, as written in TraceQL
+/// (`span.http.route`, `event.exception.type`, `.x`, `name`,
+/// `event:name`): how Tempo's tag endpoints name a tag.
+pub fn parse_field(text: &str) -> Option<FieldExpr> {
+    match lex(text).ok()?.as_slice() {
+        [(_, Tok::Attr(a)), (_, Tok::Eof)] => Some(FieldExpr::Attr(a.clone())),
+        [(_, Tok::Ident(word)), (_, Tok::Eof)] => {
+            Intrinsic::from_name(word).map(FieldExpr::Intrinsic)
+        }
+        _ => None,
+    }
+}
+
 /// Lexes `src` and runs `f` over its tokens, locating any error.
 fn run_parser<T>(
     src: &str,
@@ -110,6 +124,7 @@ fn describe(t: &Tok) -> String {
         Tok::Duration(_) => "duration".into(),
         Tok::Ident(w) => format!("{w:?}"),
         Tok::Attr(a) => format!("attribute {a}"),
+        Tok::Structural(op) => format!("\"{op}\""),
         other => format!("{:?}", symbol(other)),
     }
 }
@@ -440,14 +455,18 @@ impl Parser {
     }
 
     fn spanset_op(&self) -> Option<SpansetOp> {
+        let structural = |rel| SpansetOp::Structural(rel, StructuralMode::Match);
         Some(match self.peek() {
             Tok::And => SpansetOp::And,
             Tok::Or => SpansetOp::Or,
-            Tok::Gt => SpansetOp::Child,
-            Tok::Desc => SpansetOp::Descendant,
-            Tok::Lt => SpansetOp::Parent,
-            Tok::Ance => SpansetOp::Ancestor,
-            Tok::Tilde => SpansetOp::Sibling,
+            Tok::Gt => structural(Relation::Child),
+            Tok::Desc => structural(Relation::Descendant),
+            Tok::Lt => structural(Relation::Parent),
+            Tok::Ance => structural(Relation::Ancestor),
+            Tok::Tilde => structural(Relation::Sibling),
+            // Between spansets `!~` is "not sibling".
+            Tok::Nre => SpansetOp::Structural(Relation::Sibling, StructuralMode::Not),
+            Tok::Structural(op) => *op,
             _ => return None,
         })
     }
@@ -590,6 +609,20 @@ impl Parser {
     }
 
     fn field_expr(&mut self, min_prec: u8) -> Result<FieldExpr, ParseError> {
+        let at = self.offset();
+        let e = self.field_binary(min_prec)?;
+        if min_prec == 0 && pairs_events_with_links(&e) {
+            // Would try every event with every link of each span.
+            return Err(ParseError::at(
+                at,
+                "a condition cannot read both event and link fields \
+                 (err-cairn-traceql-event-and-link: compare each with a value in its own condition)",
+            ));
+        }
+        Ok(e)
+    }
+
+    fn field_binary(&mut self, min_prec: u8) -> Result<FieldExpr, ParseError> {
         let mut lhs = self.field_unary()?;
         while let Some((op, regex)) = self.field_op() {
             let p = op.precedence();
@@ -615,7 +648,7 @@ impl Parser {
                 continue;
             }
             // `^` is right-associative.
-            let rhs = self.field_expr(if op == BinOp::Pow { p - 1 } else { p })?;
+            let rhs = self.field_binary(if op == BinOp::Pow { p - 1 } else { p })?;
             lhs = FieldExpr::Binary(op, Box::new(lhs), Box::new(rhs));
         }
         Ok(lhs)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use common::traces::{Span, SpanFilter};
 
-use super::ast::{FieldExpr, Query, SpansetExpr, SpansetOp, Stage, Value};
+use super::ast::{FieldExpr, Query, SpansetExpr, SpansetOp, Stage, StructuralMode, Value};
 use super::eval::matches_span;
 
 /// What at least one span of a matching trace satisfies.
@@ -63,6 +63,8 @@ fn requirement(e: &SpansetExpr) -> Option<Requirement> {
         SpansetExpr::Binary(SpansetOp::Or, l, r) => {
             Some(Requirement::AnyOf(vec![requirement(l)?, requirement(r)?]))
         }
+        // `!>` and the like match without a left-hand span.
+        SpansetExpr::Binary(SpansetOp::Structural(_, StructuralMode::Not), _, r) => requirement(r),
         // Both sides must match somewhere in the trace.
         SpansetExpr::Binary(_, l, r) => requirement(l).or_else(|| requirement(r)),
     }

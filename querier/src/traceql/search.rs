@@ -4,11 +4,11 @@
 
 use common::series::StoreError;
 use common::tenant::TenantId;
-use common::traces::{Trace, TraceScan, TraceStore};
+use common::traces::{AttrScope as StoreScope, Span, Trace, TraceScan, TraceStore};
 
 use std::collections::BTreeSet;
 
-use super::ast::{FieldExpr, Intrinsic, Query, Value};
+use super::ast::{FieldExpr, Query, Value};
 use super::eval::{Spanset, TraceView, field_value};
 use super::pushdown::{is_exact, span_filter};
 
@@ -123,41 +123,105 @@ fn evaluate(req: &SearchRequest, trace: Trace) -> Option<TraceHit> {
 /// stores index attributes, not intrinsics, so listing them is a scan.
 const MAX_TRACES_FOR_VALUES: usize = 1000;
 
-/// Distinct values of `intrinsic` in `[start_ns, end_ns]` over the
-/// tenants' traces (at most [`MAX_TRACES_FOR_VALUES`] traces each).
-pub async fn intrinsic_values(
+/// Up to [`MAX_TRACES_FOR_VALUES`] traces per tenant with a span in
+/// `[start_ns, end_ns]`, only those that may match `query` when given.
+async fn traces_for_values(
     store: &dyn TraceStore,
     tenants: &[TenantId],
-    intrinsic: Intrinsic,
+    query: Option<&Query>,
     start_ns: u64,
     end_ns: u64,
-) -> Result<BTreeSet<String>, StoreError> {
+) -> Result<Vec<Trace>, StoreError> {
     let scan = TraceScan {
         start_ns,
         end_ns,
-        filter: None,
+        filter: query.and_then(span_filter),
         limit: Some(MAX_TRACES_FOR_VALUES),
     };
-    let field = FieldExpr::Intrinsic(intrinsic);
-    let mut values = BTreeSet::new();
+    let mut out = Vec::new();
     for tenant in tenants {
-        for trace in store
-            .search(tenant, &scan)
-            .await?
-            .iter()
-            .take(MAX_TRACES_FOR_VALUES)
-        {
-            let view = TraceView::new(trace);
-            for span in &trace.spans {
-                match field_value(&field, span, &view) {
-                    Value::Nil => {}
-                    Value::Str(s) if s.is_empty() => {}
-                    v => {
-                        values.insert(v.render());
-                    }
-                }
+        let mut traces = store.search(tenant, &scan).await?;
+        traces.truncate(MAX_TRACES_FOR_VALUES);
+        out.extend(traces);
+    }
+    Ok(out)
+}
+
+/// Calls `f` with each span of `trace` that `query` selects (every span
+/// when `None`).
+fn for_each_selected(
+    trace: &Trace,
+    query: Option<&Query>,
+    mut f: impl FnMut(&Span, &TraceView<'_>),
+) {
+    let view = TraceView::new(trace);
+    match query {
+        None => trace.spans.iter().for_each(|s| f(s, &view)),
+        Some(q) => {
+            let mut selected: Vec<usize> = q
+                .eval_view(&view)
+                .into_iter()
+                .flat_map(|s| s.spans)
+                .collect();
+            selected.sort_unstable();
+            selected.dedup();
+            for i in selected {
+                f(&trace.spans[i], &view);
             }
         }
     }
+}
+
+/// Distinct values of `field` (an intrinsic such as `name`, or an
+/// attribute) in `[start_ns, end_ns]` over the tenants' traces (at most
+/// [`MAX_TRACES_FOR_VALUES`] traces each), on the spans `query` selects when
+/// given: tag values filtered by the `q` the Grafana editors send.
+pub async fn field_values(
+    store: &dyn TraceStore,
+    tenants: &[TenantId],
+    field: &FieldExpr,
+    query: Option<&Query>,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<BTreeSet<String>, StoreError> {
+    let mut values = BTreeSet::new();
+    for trace in traces_for_values(store, tenants, query, start_ns, end_ns).await? {
+        for_each_selected(&trace, query, |span, view| {
+            match field_value(field, span, view) {
+                Value::Nil => {}
+                Value::Str(s) if s.is_empty() => {}
+                v => {
+                    values.insert(v.render());
+                }
+            }
+        });
+    }
     Ok(values)
+}
+
+/// Span and resource attribute keys of the spans `query` selects in
+/// `[start_ns, end_ns]` (at most [`MAX_TRACES_FOR_VALUES`] traces per
+/// tenant): tag names filtered by `q`.
+pub async fn selected_tag_names(
+    store: &dyn TraceStore,
+    tenants: &[TenantId],
+    query: &Query,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<BTreeSet<(StoreScope, String)>, StoreError> {
+    let mut names = BTreeSet::new();
+    for trace in traces_for_values(store, tenants, Some(query), start_ns, end_ns).await? {
+        for_each_selected(&trace, Some(query), |span, _| {
+            let span_keys = span.attributes.iter().map(|kv| (StoreScope::Span, &kv.key));
+            let resource_keys = span
+                .resource
+                .attributes
+                .iter()
+                .map(|kv| (StoreScope::Resource, &kv.key));
+            for (scope, key) in span_keys.chain(resource_keys) {
+                names.insert((scope, key.clone()));
+            }
+        });
+    }
+    Ok(names)
 }

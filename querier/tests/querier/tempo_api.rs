@@ -401,6 +401,154 @@ async fn tags_tag_values_and_echo() {
     assert_eq!(get(&base, None, "/api/search/tags").await.status(), 401);
 }
 
+/// The values listed for `path` (v1 strings or v2 `{type, value}` objects).
+async fn values(base: &str, tenant: &str, path: &str) -> Vec<String> {
+    get_json(base, tenant, path).await["tagValues"]
+        .as_array()
+        .expect("tagValues")
+        .iter()
+        .map(|v| {
+            let text = v["value"].as_str().or(v.as_str()).expect("value");
+            match v["type"].as_str() {
+                Some(kind) => format!("{kind}:{text}"),
+                None => text.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tag_listings_filtered_by_q() {
+    let base = start().await;
+    let path = |tag: &str, q: &str| format!("/api/v2/search/tag/{tag}/values?q={}", urlencode(q));
+    let cases: [(&str, &str, &[&str]); 8] = [
+        (
+            "resource.service.name",
+            "{ kind = server }",
+            &["string:auth", "string:frontend"],
+        ),
+        (
+            "name",
+            r#"{ resource.service.name = "worker" }"#,
+            &["string:process", "string:publish"],
+        ),
+        (
+            "status",
+            r#"{ resource.service.name = "worker" }"#,
+            &["keyword:error", "keyword:unset"],
+        ),
+        ("span.queue", "{ kind = consumer } > { }", &["string:out"]),
+        ("span.queue", r#"{ name = "nothing" }"#, &[]),
+        // `{}` and a q that does not parse (still being typed) list all.
+        (
+            "resource.service.name",
+            "{}",
+            &[
+                "string:auth",
+                "string:db",
+                "string:frontend",
+                "string:worker",
+            ],
+        ),
+        (
+            "resource.service.name",
+            "{ name = ",
+            &[
+                "string:auth",
+                "string:db",
+                "string:frontend",
+                "string:worker",
+            ],
+        ),
+        ("span.queue", "", &["string:jobs", "string:out"]),
+    ];
+    for (tag, q, want) in cases {
+        assert_eq!(values(&base, "a", &path(tag, q)).await, want, "{tag} q={q}");
+    }
+    let url = format!(
+        "/api/search/tag/queue/values?q={}",
+        urlencode("{ status = error }")
+    );
+    assert_eq!(values(&base, "a", &url).await, ["out"]);
+
+    let url = format!(
+        "/api/v2/search/tags?q={}",
+        urlencode(r#"{ resource.service.name = "db" }"#)
+    );
+    let body = get_json(&base, "a", &url).await;
+    assert_eq!(
+        body["scopes"][0]["tags"],
+        serde_json::json!(["cached", "ratio", "rows"])
+    );
+    assert_eq!(
+        body["scopes"][1]["tags"],
+        serde_json::json!(["deployment.environment", "service.name"])
+    );
+    let url = format!("/api/search/tags?q={}", urlencode("{ .queue = \"jobs\" }"));
+    let body = get_json(&base, "a", &url).await;
+    assert_eq!(
+        body["tagNames"],
+        serde_json::json!([
+            "deployment.environment",
+            "http.status_code",
+            "queue",
+            "service.name"
+        ])
+    );
+}
+
+/// The query the Traces Drilldown app's Structure tab sends
+/// (grafana/traces-drilldown `src/components/Explore/TracesByService/Tabs/
+/// Structure/StructureScene.tsx`, `buildQuery`): root spans and the trees
+/// under them down to error spans, with their nested-set numbers selected.
+#[tokio::test]
+async fn structure_tab_query_returns_nested_sets() {
+    let base = start().await;
+    let q = "({nestedSetParent<0} &>> { status = error }) || ({nestedSetParent<0}) \
+             | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)";
+    let body = get_json(
+        &base,
+        "a",
+        &format!("/api/search?q={}&spss=10", urlencode(q)),
+    )
+    .await;
+    assert_eq!(trace_ids(&body), ["a2", "a1"]);
+    let spans = |t: usize| -> Vec<String> {
+        body["traces"][t]["spanSet"]["spans"]
+            .as_array()
+            .expect("spans")
+            .iter()
+            .map(|s| {
+                let attr = |k: &str| {
+                    let a = s["attributes"]
+                        .as_array()
+                        .expect("attributes")
+                        .iter()
+                        .find(|a| a["key"] == k)
+                        .unwrap_or_else(|| panic!("{k} missing in {s}"));
+                    a["value"]["intValue"].as_str().expect("int").to_string()
+                };
+                format!(
+                    "{} {}/{}/{}",
+                    s["name"].as_str().expect("name"),
+                    attr("nestedSetParent"),
+                    attr("nestedSetLeft"),
+                    attr("nestedSetRight")
+                )
+            })
+            .collect()
+    };
+    assert_eq!(spans(0), ["process -1/1/6", "publish 1/2/3"]);
+    assert_eq!(spans(1), ["GET /api -1/1/10", "db.query 1/6/9"]);
+    let first = &body["traces"][0]["spanSet"]["spans"][1]["attributes"];
+    assert!(
+        first
+            .to_string()
+            .contains(r#""key":"status","value":{"stringValue":"error"}"#),
+        "{first}"
+    );
+}
+
 #[tokio::test]
 async fn without_a_trace_store_the_api_says_not_implemented() {
     let server = crate::support::start_server(Limits::default()).await;

@@ -10,7 +10,8 @@ use common::series::StoreError;
 use common::tenant::TenantId;
 use common::traces::tags::value_text;
 use common::traces::{
-    AttrScope, AttrValue, KeyValue, Resource, Scope, Span, Trace, TraceId, TraceScan, TraceStore,
+    AttrScope, AttrValue, KeyValue, Resource, Scope, Span, SpanEvent, SpanLink, Trace, TraceId,
+    TraceScan, TraceStore,
 };
 use parking_lot::RwLock;
 
@@ -228,10 +229,10 @@ pub fn build(trace: TraceId, base_ns: u64, scope: Arc<Scope>, specs: Vec<SpanSpe
     }
 }
 
-fn scope(tier: &str) -> Arc<Scope> {
+fn scope(name: &str, version: &str, tier: &str) -> Arc<Scope> {
     Arc::new(Scope {
-        name: "io.cairn".into(),
-        version: "1.0".into(),
+        name: name.into(),
+        version: version.into(),
         attributes: vec![kv("lib.tier", s(tier))],
         ..Default::default()
     })
@@ -264,8 +265,21 @@ fn spec(
     }
 }
 
+/// An event `ms` after the start of `span`.
+fn event(span: &Span, name: &str, ms: u64, attributes: Vec<KeyValue>) -> SpanEvent {
+    SpanEvent {
+        time_unix_nano: span.start_unix_nano + ms * MS,
+        name: name.into(),
+        attributes,
+        dropped_attributes_count: 0,
+    }
+}
+
 /// The three fixture traces (`T1` web request, `T2` queue worker, `T3`
-/// health check) and the label of every span ID byte.
+/// health check) and the label of every span ID byte. `s4` has an
+/// `exception` (TimeoutError) and a `retry` event, `w2` an `exception`
+/// (IOError); `s5` links to `w1`; T2's instrumentation scope is
+/// `io.cairn.worker` 2.1, the others' `io.cairn` 1.0.
 pub fn fixtures() -> (Vec<(&'static str, Trace)>, HashMap<u8, &'static str>) {
     let frontend = resource("frontend", "prod");
     let auth = resource("auth", "prod");
@@ -389,16 +403,52 @@ pub fn fixtures() -> (Vec<(&'static str, Trace)>, HashMap<u8, &'static str>) {
         labels.insert(sp.id, sp.label);
     }
     let sec = 1_000_000_000;
-    let traces = vec![
-        ("T1", build(trace_id(0xa1), BASE_NS, scope("silver"), t1)),
-        (
-            "T2",
-            build(trace_id(0xa2), BASE_NS + 10 * sec, scope("gold"), t2),
+    let mut t1 = build(
+        trace_id(0xa1),
+        BASE_NS,
+        scope("io.cairn", "1.0", "silver"),
+        t1,
+    );
+    let mut t2 = build(
+        trace_id(0xa2),
+        BASE_NS + 10 * sec,
+        scope("io.cairn.worker", "2.1", "gold"),
+        t2,
+    );
+    let t3 = build(
+        trace_id(0xa3),
+        BASE_NS + 20 * sec,
+        scope("io.cairn", "1.0", "silver"),
+        t3,
+    );
+    let s4 = &t1.spans[3];
+    t1.spans[3].events = vec![
+        event(
+            s4,
+            "exception",
+            30,
+            vec![
+                kv("exception.type", s("TimeoutError")),
+                kv("exception.message", s("deadline exceeded")),
+            ],
         ),
-        (
-            "T3",
-            build(trace_id(0xa3), BASE_NS + 20 * sec, scope("silver"), t3),
-        ),
+        event(s4, "retry", 40, vec![kv("attempt", AttrValue::Int(1))]),
     ];
+    let w2 = &t2.spans[1];
+    t2.spans[1].events = vec![event(
+        w2,
+        "exception",
+        50,
+        vec![kv("exception.type", s("IOError"))],
+    )];
+    t1.spans[4].links = vec![SpanLink {
+        trace_id: t2.trace_id,
+        span_id: t2.spans[0].span_id,
+        trace_state: String::new(),
+        attributes: vec![kv("reason", s("batch"))],
+        dropped_attributes_count: 0,
+        flags: 0,
+    }];
+    let traces = vec![("T1", t1), ("T2", t2), ("T3", t3)];
     (traces, labels)
 }

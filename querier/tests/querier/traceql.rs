@@ -109,3 +109,80 @@ fn overly_deep_queries_are_refused_not_overflowed() {
     let nots = format!("{{ {}.a }}", "!".repeat(100_000));
     assert!(parse(&nots).is_err());
 }
+
+/// Nested sets over a broken trace: two roots numbered one after the
+/// other (span order), a span whose parent never arrived and its child
+/// left at 0 as in Tempo, while `>` still relates that child to its parent.
+#[test]
+fn nested_sets_number_each_root_and_leave_orphans_at_zero() {
+    use std::sync::Arc;
+
+    use cairn_querier::traceql::{FieldExpr, Intrinsic, TraceView, Value, field_value};
+    use common::traces::Scope;
+
+    use crate::trace_support::{SpanSpec, build, resource, trace_id};
+
+    let svc = resource("svc", "prod");
+    let spec = |label, id, parent, start_ms| SpanSpec {
+        label,
+        id,
+        parent,
+        name: label,
+        kind: 1,
+        status: 0,
+        start_ms,
+        dur_ms: 10,
+        resource: Arc::clone(&svc),
+        attrs: Vec::new(),
+    };
+    let trace = build(
+        trace_id(0xb1),
+        0,
+        Arc::new(Scope::default()),
+        vec![
+            spec("orphan-child", 31, Some(30), 4),
+            spec("r1", 21, None, 0),
+            spec("orphan", 30, Some(99), 3),
+            spec("c1", 22, Some(21), 1),
+            spec("r2", 23, None, 2),
+        ],
+    );
+    let view = TraceView::new(&trace);
+    let numbers = |span: &common::traces::Span| {
+        [
+            Intrinsic::NestedSetParent,
+            Intrinsic::NestedSetLeft,
+            Intrinsic::NestedSetRight,
+        ]
+        .map(
+            |i| match field_value(&FieldExpr::Intrinsic(i), span, &view) {
+                Value::Int(n) => n,
+                other => panic!("{other:?}"),
+            },
+        )
+    };
+    let got: Vec<(String, [i64; 3])> = trace
+        .spans
+        .iter()
+        .map(|s| (s.name.clone(), numbers(s)))
+        .collect();
+    let want = [
+        ("orphan-child", [0, 0, 0]),
+        ("r1", [-1, 1, 4]),
+        ("orphan", [0, 0, 0]),
+        ("c1", [1, 2, 3]),
+        ("r2", [-1, 5, 6]),
+    ];
+    let want: Vec<(String, [i64; 3])> = want.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+    assert_eq!(got, want);
+
+    let names = |q: &str| -> Vec<String> {
+        let sets = parse(q).expect("parses").eval(&trace);
+        sets.iter()
+            .flat_map(|s| s.spans.iter().map(|&i| trace.spans[i].name.clone()))
+            .collect()
+    };
+    assert_eq!(names("{ nestedSetLeft = 0 }"), ["orphan-child", "orphan"]);
+    assert_eq!(names(r#"{ name = "orphan" } > { }"#), ["orphan-child"]);
+    assert_eq!(names("{ } !> { }"), ["r1", "orphan", "r2"]);
+}

@@ -19,7 +19,9 @@ use super::error::TempoError;
 use super::search_json;
 use crate::api::Querier;
 use crate::api::params::Params;
-use crate::traceql::{self, Intrinsic, SearchRequest, keyword_values};
+use crate::traceql::{
+    self, Attribute, FieldExpr, Query, SearchRequest, SpansetExpr, Value, keyword_values,
+};
 use common::traces::otlp::spans_to_otlp;
 
 /// Traces returned by a search when `limit` is absent (Tempo's default).
@@ -27,9 +29,15 @@ const DEFAULT_LIMIT: usize = 20;
 /// Spans returned per spanset when `spss` is absent (Tempo's default).
 const DEFAULT_SPSS: usize = 3;
 /// Intrinsics listed by `/api/v2/search/tags`.
-const INTRINSICS: [&str; 8] = [
+const INTRINSICS: [&str; 14] = [
     "duration",
+    "event:name",
+    "event:timeSinceStart",
+    "instrumentation:name",
+    "instrumentation:version",
     "kind",
+    "link:spanID",
+    "link:traceID",
     "name",
     "rootName",
     "rootServiceName",
@@ -283,9 +291,41 @@ pub(super) async fn search(
     )))
 }
 
-/// Attribute keys by scope, merged over the request's tenants.
+/// The TraceQL filter `q` of a tag listing, when it narrows anything.
+/// Like Tempo, a `q` that does not parse (editors send what is being
+/// typed) lists everything rather than failing.
+fn tag_filter(cx: &Context) -> Option<Query> {
+    let text = cx.params.get("q")?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match traceql::parse(text) {
+        Ok(q)
+            if q.stages.is_empty()
+                && matches!(
+                    &q.expr,
+                    SpansetExpr::Filter(FieldExpr::Static(Value::Bool(true)))
+                ) =>
+        {
+            None
+        }
+        Ok(q) => Some(q),
+        Err(e) => {
+            tracing::debug!(query = text, error = %e, "tag listing ignores a q that does not parse");
+            None
+        }
+    }
+}
+
+/// Attribute keys by scope, merged over the request's tenants; only those
+/// of spans matching `q` when it is given.
 async fn tag_names(cx: &Context) -> Result<BTreeSet<(AttrScope, String)>, TempoError> {
     let (start_ns, end_ns) = cx.time_range()?;
+    if let Some(query) = tag_filter(cx) {
+        let names =
+            traceql::selected_tag_names(&*cx.store, &cx.tenants, &query, start_ns, end_ns).await?;
+        return Ok(names);
+    }
     let mut all = BTreeSet::new();
     for tenant in &cx.tenants {
         all.extend(cx.store.tag_names(tenant, start_ns, end_ns).await?);
@@ -340,12 +380,36 @@ pub(super) async fn tags_v2(
     Ok(json_response(json!({ "scopes": scopes })))
 }
 
+/// Values of `field`, merged over the request's tenants; only those on
+/// spans matching `query` when given. Span and resource attributes come
+/// from the stores' tag index, other fields from reading traces.
 async fn tag_values(
     cx: &Context,
-    scope: Option<AttrScope>,
-    key: &str,
+    query: Option<Query>,
+    field: &FieldExpr,
 ) -> Result<BTreeSet<String>, TempoError> {
     let (start_ns, end_ns) = cx.time_range()?;
+    let indexed = match field {
+        FieldExpr::Attr(a) if query.is_none() => match a.scope {
+            traceql::AttrScope::Span => Some((Some(AttrScope::Span), &a.name)),
+            traceql::AttrScope::Resource => Some((Some(AttrScope::Resource), &a.name)),
+            traceql::AttrScope::Any => Some((None, &a.name)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((scope, key)) = indexed else {
+        let values = traceql::field_values(
+            &*cx.store,
+            &cx.tenants,
+            field,
+            query.as_ref(),
+            start_ns,
+            end_ns,
+        )
+        .await?;
+        return Ok(values);
+    };
     let mut all = BTreeSet::new();
     for tenant in &cx.tenants {
         all.extend(
@@ -357,6 +421,14 @@ async fn tag_values(
     Ok(all)
 }
 
+/// The attribute `.key`, looked up in span then resource attributes.
+fn any_scope(key: &str) -> FieldExpr {
+    FieldExpr::Attr(Attribute {
+        scope: traceql::AttrScope::Any,
+        name: key.to_string(),
+    })
+}
+
 /// `GET /api/search/tag/{tag}/values`: `{"tagValues": […]}` for an
 /// attribute key in any scope.
 pub(super) async fn tag_values_v1(
@@ -366,13 +438,15 @@ pub(super) async fn tag_values_v1(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, TempoError> {
     let cx = context(&q, &headers, raw)?;
-    let values = tag_values(&cx, None, &tag).await?;
+    let values = tag_values(&cx, tag_filter(&cx), &any_scope(&tag)).await?;
     Ok(json_response(json!({ "tagValues": values })))
 }
 
-/// `GET /api/v2/search/tag/{tag}/values`: typed values of a scoped
-/// attribute (`span.x`, `resource.x`, `.x`) or an intrinsic (`status`,
-/// `kind` keywords; `name`, `rootServiceName`, … from the traces).
+/// `GET /api/v2/search/tag/{tag}/values`: typed values of an attribute as
+/// TraceQL names it (`span.x`, `resource.x`, `event.x`, `.x`, or a bare
+/// key) or an intrinsic (`status`, `kind` keywords; `name`,
+/// `rootServiceName`, `event:name`, … from the traces; none for IDs, as in
+/// Tempo), only from spans matching the TraceQL filter `q` when given.
 pub(super) async fn tag_values_v2(
     State(q): State<Arc<Querier>>,
     Path(tag): Path<String>,
@@ -380,35 +454,29 @@ pub(super) async fn tag_values_v2(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, TempoError> {
     let cx = context(&q, &headers, raw)?;
-    if let Some(words) = keyword_values(&tag) {
-        let values: Vec<_> = words
-            .iter()
-            .map(|w| json!({ "type": "keyword", "value": w }))
-            .collect();
-        return Ok(json_response(json!({ "tagValues": values })));
-    }
-    if let Some(intrinsic) = Intrinsic::from_name(&tag) {
-        let (start_ns, end_ns) = cx.time_range()?;
-        let values: Vec<_> =
-            traceql::intrinsic_values(&*cx.store, &cx.tenants, intrinsic, start_ns, end_ns)
-                .await?
-                .into_iter()
-                .map(|v| json!({ "type": "string", "value": v }))
-                .collect();
-        return Ok(json_response(json!({ "tagValues": values })));
-    }
-    let (scope, key) = if let Some(k) = tag.strip_prefix("span.") {
-        (Some(AttrScope::Span), k)
-    } else if let Some(k) = tag.strip_prefix("resource.") {
-        (Some(AttrScope::Resource), k)
-    } else {
-        (None, tag.strip_prefix('.').unwrap_or(&tag))
+    let keywords = keyword_values(&tag);
+    let typed = |values: &mut dyn Iterator<Item = String>| -> Vec<serde_json::Value> {
+        let kind = if keywords.is_some() {
+            "keyword"
+        } else {
+            "string"
+        };
+        values
+            .map(|v| json!({ "type": kind, "value": v }))
+            .collect()
     };
-    let values: Vec<_> = tag_values(&cx, scope, key)
-        .await?
-        .into_iter()
-        .map(|v| json!({ "type": "string", "value": v }))
-        .collect();
+    let query = tag_filter(&cx);
+    if let Some(words) = &keywords
+        && query.is_none()
+    {
+        let values = typed(&mut words.iter().map(|w| w.to_string()));
+        return Ok(json_response(json!({ "tagValues": values })));
+    }
+    let field = traceql::parse_field(&tag).unwrap_or_else(|| any_scope(&tag));
+    if matches!(&field, FieldExpr::Intrinsic(i) if i.is_id()) {
+        return Ok(json_response(json!({ "tagValues": [] })));
+    }
+    let values = typed(&mut tag_values(&cx, query, &field).await?.into_iter());
     Ok(json_response(json!({ "tagValues": values })))
 }
 
