@@ -286,7 +286,7 @@ def main():
                     norm = normalise_metrics
                 else:
                     path = "/api/search"
-                    params = {"q": q, "start": start_s, "end": end_s, "limit": 10000, "spss": 1000}
+                    params = {"q": q, "start": start_s, "end": end_s, "limit": 10000, "spss": 100}
                     norm = normalise_search
                 a = request(tempo, path, params, tenant="single-tenant")
                 b = request(cairn, path, params, tenant="single-tenant")
