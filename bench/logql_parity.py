@@ -15,17 +15,12 @@ Loki is built from source (see ../shared/PEERS.md); pass its binary with
     python3 bench/logql_parity.py --loki /path/to/loki [--only SUBSTRING]
 """
 
-import argparse
 import json
-import os
 import random
-import shutil
-import signal
 import sys
-import tempfile
 import time
 
-from peers import queries, request, require_free, same_value, start, stop
+from peers import arguments, keep_up, queries, request, same_value, servers
 
 LOKI_PORT, LOKI_GRPC = 13100, 19096
 CAIRN_PORT, CAIRN_GRPC = 13200, 14327
@@ -81,18 +76,7 @@ analytics:
   reporting_enabled: false
 """
 
-CAIRN_CONFIG = """
-server:
-  http_listen_address: 127.0.0.1
-  http_listen_port: {http}
-  grpc_listen_port: {grpc}
-storage:
-  backend: filesystem
-  filesystem:
-    dir: {dir}/bucket
-ingester:
-  wal_dir: {dir}/wal
-limits:
+CAIRN_LIMITS = """limits:
   max_entries_limit_per_query: 100000
 """
 
@@ -286,31 +270,15 @@ def is_metric(q):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--loki", required=True)
-    ap.add_argument("--cairn", default=os.path.join(here, "..", "target", "debug", "cairn"))
-    ap.add_argument("--queries", default=os.path.join(here, "logql_parity_queries.txt"))
-    ap.add_argument("--diff-file", default="/tmp/logql-parity-diff.txt")
-    ap.add_argument("--only", default=None)
-    ap.add_argument("--keep", action="store_true", help="keep servers up (Ctrl-C to stop)")
-    args = ap.parse_args()
-
-    require_free((LOKI_PORT, LOKI_GRPC, CAIRN_PORT, CAIRN_GRPC))
-    work = tempfile.mkdtemp(prefix="logql-parity.")
-    procs = []
-    try:
-        os.makedirs(f"{work}/loki")
-        with open(f"{work}/loki.yaml", "w") as f:
-            f.write(LOKI_CONFIG.format(http=LOKI_PORT, grpc=LOKI_GRPC, dir=f"{work}/loki"))
-        with open(f"{work}/cairn.yaml", "w") as f:
-            f.write(CAIRN_CONFIG.format(http=CAIRN_PORT, grpc=CAIRN_GRPC, dir=f"{work}/cairn"))
-        loki = f"http://127.0.0.1:{LOKI_PORT}"
-        cairn = f"http://127.0.0.1:{CAIRN_PORT}"
-        procs.append(start("loki", [args.loki, "-config.file", f"{work}/loki.yaml"], loki + "/ready", f"{work}/loki.log"))
-        procs.append(
-            start("cairn", [args.cairn, "--config.file", f"{work}/cairn.yaml", "--log.level", "warn"], cairn + "/ready", f"{work}/cairn.log")
-        )
+    args = arguments(__doc__, "loki", "logql_parity").parse_args()
+    peer = (
+        "loki",
+        (LOKI_PORT, LOKI_GRPC),
+        lambda d: LOKI_CONFIG.format(http=LOKI_PORT, grpc=LOKI_GRPC, dir=d),
+        lambda cfg: [args.loki, "-config.file", cfg],
+        "/ready",
+    )
+    with servers("logql-parity", peer, args.cairn, (CAIRN_PORT, CAIRN_GRPC), CAIRN_LIMITS) as (loki, cairn):
         base_s = (int(time.time()) // 60) * 60 - 3600
         streams = dataset(base_s * 1_000_000_000)
         for b in (loki, cairn):
@@ -355,11 +323,7 @@ def main():
                 print("  " + w)
         print(f"\nagreement: {agreed}/{total} = {100.0 * agreed / max(total, 1):.1f}% (diffs: {args.diff_file})")
         if args.keep:
-            print(f"loki {loki}  cairn {cairn}  base {base_s}; Ctrl-C to stop")
-            signal.pause()
-    finally:
-        stop(procs)
-        shutil.rmtree(work, ignore_errors=True)
+            keep_up([f"loki {loki}", f"cairn {cairn}", f"base {base_s}"])
 
 
 if __name__ == "__main__":

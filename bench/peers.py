@@ -4,12 +4,17 @@ stopping them, HTTP calls, comparing numbers, reading query files.
 Used by bench/logql_parity.py and bench/traceql_parity.py.
 """
 
+import argparse
+import contextlib
 import json
 import math
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -107,3 +112,69 @@ def queries(path):
                 out.append((line, wrong))
                 wrong = None
     return out
+
+
+CAIRN_CONFIG = """
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: {http}
+  grpc_listen_port: {grpc}
+storage:
+  backend: filesystem
+  filesystem:
+    dir: {dir}/bucket
+ingester:
+  wal_dir: {dir}/wal
+{extra}"""
+
+
+def arguments(doc, peer, stem):
+    """The command line of a parity benchmark named `stem` against `peer`."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument(f"--{peer}", required=True, help=f"the {peer} binary, built from source")
+    ap.add_argument("--cairn", default=os.path.join(here, "..", "target", "debug", "cairn"))
+    ap.add_argument("--queries", default=os.path.join(here, f"{stem}_queries.txt"))
+    ap.add_argument("--diff-file", default=f"/tmp/{stem.replace('_', '-')}-diff.txt")
+    ap.add_argument("--only", default=None, help="only queries containing this text")
+    ap.add_argument("--keep", action="store_true", help="keep the servers up afterwards (Ctrl-C to stop)")
+    return ap
+
+
+@contextlib.contextmanager
+def servers(stem, peer, cairn_binary, cairn_ports, cairn_extra=""):
+    """Starts the peer and Cairn in a temporary directory and stops them
+    (and removes it) on the way out. `peer` is (name, ports, config(dir) ->
+    text, argv(config path) -> list, readiness path); yields the two base
+    URLs."""
+    name, peer_ports, config, argv, ready = peer
+    require_free((*peer_ports, *cairn_ports))
+    work = tempfile.mkdtemp(prefix=f"{stem}.")
+    procs = []
+    try:
+        os.makedirs(f"{work}/{name}")
+        with open(f"{work}/{name}.yaml", "w") as f:
+            f.write(config(f"{work}/{name}"))
+        with open(f"{work}/cairn.yaml", "w") as f:
+            f.write(CAIRN_CONFIG.format(http=cairn_ports[0], grpc=cairn_ports[1], dir=f"{work}/cairn", extra=cairn_extra))
+        peer_url = f"http://127.0.0.1:{peer_ports[0]}"
+        cairn_url = f"http://127.0.0.1:{cairn_ports[0]}"
+        procs.append(start(name, argv(f"{work}/{name}.yaml"), peer_url + ready, f"{work}/{name}.log"))
+        procs.append(
+            start(
+                "cairn",
+                [cairn_binary, "--config.file", f"{work}/cairn.yaml", "--log.level", "warn"],
+                cairn_url + "/ready",
+                f"{work}/cairn.log",
+            )
+        )
+        yield peer_url, cairn_url
+    finally:
+        stop(procs)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def keep_up(urls):
+    """With --keep: leaves the servers up until Ctrl-C."""
+    print("  ".join(urls) + "; Ctrl-C to stop")
+    signal.pause()

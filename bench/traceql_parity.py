@@ -16,16 +16,11 @@ Tempo is built from source (see ../shared/PEERS.md); pass its binary with
     python3 bench/traceql_parity.py --tempo /path/to/tempo [--only SUBSTRING]
 """
 
-import argparse
 import json
-import os
 import random
-import shutil
-import signal
-import tempfile
 import time
 
-from peers import queries, request, require_free, same_value, start, stop
+from peers import arguments, keep_up, queries, request, same_value, servers
 
 TEMPO_PORT, TEMPO_GRPC, TEMPO_OTLP = 13300, 19098, 14319
 CAIRN_PORT, CAIRN_GRPC = 13400, 14337
@@ -58,18 +53,6 @@ usage_report:
   reporting_enabled: false
 """
 
-CAIRN_CONFIG = """
-server:
-  http_listen_address: 127.0.0.1
-  http_listen_port: {http}
-  grpc_listen_port: {grpc}
-storage:
-  backend: filesystem
-  filesystem:
-    dir: {dir}/bucket
-ingester:
-  wal_dir: {dir}/wal
-"""
 
 SERVICES = {
     "frontend": {"region": "eu", "scope": ("frontend-sdk", "1.2.0")},
@@ -232,32 +215,17 @@ def best_of(fn, n=3):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tempo", required=True)
-    ap.add_argument("--cairn", default=os.path.join(here, "..", "target", "debug", "cairn"))
-    ap.add_argument("--queries", default=os.path.join(here, "traceql_parity_queries.txt"))
-    ap.add_argument("--diff-file", default="/tmp/traceql-parity-diff.txt")
+    ap = arguments(__doc__, "tempo", "traceql_parity")
     ap.add_argument("--traces", type=int, default=200)
-    ap.add_argument("--only", default=None)
-    ap.add_argument("--keep", action="store_true", help="keep servers up (Ctrl-C to stop)")
     args = ap.parse_args()
-
-    require_free((TEMPO_PORT, TEMPO_GRPC, TEMPO_OTLP, CAIRN_PORT, CAIRN_GRPC))
-    work = tempfile.mkdtemp(prefix="traceql-parity.")
-    procs = []
-    try:
-        os.makedirs(f"{work}/tempo")
-        with open(f"{work}/tempo.yaml", "w") as f:
-            f.write(TEMPO_CONFIG.format(http=TEMPO_PORT, grpc=TEMPO_GRPC, otlp=TEMPO_OTLP, dir=f"{work}/tempo"))
-        with open(f"{work}/cairn.yaml", "w") as f:
-            f.write(CAIRN_CONFIG.format(http=CAIRN_PORT, grpc=CAIRN_GRPC, dir=f"{work}/cairn"))
-        tempo = f"http://127.0.0.1:{TEMPO_PORT}"
-        cairn = f"http://127.0.0.1:{CAIRN_PORT}"
-        procs.append(start("tempo", [args.tempo, "-config.file", f"{work}/tempo.yaml"], tempo + "/ready", f"{work}/tempo.log"))
-        procs.append(
-            start("cairn", [args.cairn, "--config.file", f"{work}/cairn.yaml", "--log.level", "warn"], cairn + "/ready", f"{work}/cairn.log")
-        )
+    peer = (
+        "tempo",
+        (TEMPO_PORT, TEMPO_GRPC, TEMPO_OTLP),
+        lambda d: TEMPO_CONFIG.format(http=TEMPO_PORT, grpc=TEMPO_GRPC, otlp=TEMPO_OTLP, dir=d),
+        lambda cfg: [args.tempo, "-config.file", cfg],
+        "/ready",
+    )
+    with servers("traceql-parity", peer, args.cairn, (CAIRN_PORT, CAIRN_GRPC)) as (tempo, cairn):
         now = int(time.time())
         base_s = now - WINDOW_S - 120
         body = otlp_body(dataset(base_s * 10**9, args.traces))
@@ -307,11 +275,7 @@ def main():
                 print(f"  {tt * 1000:7.1f} ms / {tc * 1000:7.1f} ms  {q}")
         print(f"\nagreement: {agreed}/{counted} = {100.0 * agreed / max(counted, 1):.1f}% (diffs: {args.diff_file})")
         if args.keep:
-            print(f"tempo {tempo}  cairn {cairn}  window [{start_s}, {end_s}]; Ctrl-C to stop")
-            signal.pause()
-    finally:
-        stop(procs)
-        shutil.rmtree(work, ignore_errors=True)
+            keep_up([f"tempo {tempo}", f"cairn {cairn}", f"window [{start_s}, {end_s}]"])
 
 
 if __name__ == "__main__":

@@ -974,6 +974,24 @@ struct TemplateParser<'a> {
 }
 
 impl TemplateParser<'_> {
+    /// The body of an `if`/`range`/`with` and its `{{else}}` part, through
+    /// the closing `{{end}}`.
+    fn body_and_else(&mut self) -> Result<(Vec<Node>, Vec<Node>), String> {
+        let (body, end) = self.nodes()?;
+        let otherwise = match end.as_deref() {
+            Some("else") => {
+                let (otherwise, end) = self.nodes()?;
+                if end.as_deref() != Some("end") {
+                    return Err("template: missing {{end}}".into());
+                }
+                otherwise
+            }
+            Some("end") => Vec::new(),
+            _ => return Err("template: missing {{end}}".into()),
+        };
+        Ok((body, otherwise))
+    }
+
     /// Nodes up to the end of input or an `{{else}}`/`{{end}}` (returned).
     fn nodes(&mut self) -> Result<(Vec<Node>, Option<String>), String> {
         let mut nodes = Vec::new();
@@ -1012,18 +1030,7 @@ impl TemplateParser<'_> {
                 "end" | "else" if tail.is_empty() => return Ok((nodes, Some(word.to_string()))),
                 "if" => {
                     let cond = parse_pipeline(self.text, tail)?;
-                    let (then, end) = self.nodes()?;
-                    let otherwise = match end.as_deref() {
-                        Some("else") => {
-                            let (otherwise, end) = self.nodes()?;
-                            if end.as_deref() != Some("end") {
-                                return Err("template: missing {{end}}".into());
-                            }
-                            otherwise
-                        }
-                        Some("end") => Vec::new(),
-                        _ => return Err("template: missing {{end}}".into()),
-                    };
+                    let (then, otherwise) = self.body_and_else()?;
                     nodes.push(Node::If {
                         cond,
                         then,
@@ -1033,18 +1040,7 @@ impl TemplateParser<'_> {
                 "range" | "with" => {
                     let (key_var, value_var, pipe) = declaration(tail)?;
                     let value = parse_pipeline(self.text, pipe)?;
-                    let (body, end) = self.nodes()?;
-                    let otherwise = match end.as_deref() {
-                        Some("else") => {
-                            let (otherwise, end) = self.nodes()?;
-                            if end.as_deref() != Some("end") {
-                                return Err("template: missing {{end}}".into());
-                            }
-                            otherwise
-                        }
-                        Some("end") => Vec::new(),
-                        _ => return Err("template: missing {{end}}".into()),
-                    };
+                    let (body, otherwise) = self.body_and_else()?;
                     nodes.push(if word == "range" {
                         Node::Range {
                             key_var,

@@ -21,6 +21,7 @@ use super::metrics::{MetricsFn, MetricsQuery, Ranking};
 use super::metrics_compare::Comparison;
 use super::metrics_exemplars::{Exemplar, ExemplarBudget};
 use super::pushdown::span_filter;
+use super::search::each_trace;
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -257,9 +258,6 @@ fn bucket(v: &Value<'_>) -> Option<f64> {
     }
 }
 
-/// Traces evaluated between two yields to the runtime.
-const YIELD_EVERY_TRACES: usize = 64;
-
 /// Runs `req` over each tenant's traces in `store`, merged.
 pub async fn metrics(
     store: &dyn TraceStore,
@@ -289,29 +287,25 @@ pub async fn metrics(
         truncated: false,
     };
     let mut out = MetricsOutcome::default();
-    for tenant in tenants {
-        let traces = store.search(tenant, &scan).await?;
-        out.inspected_traces += traces.len();
-        for (i, trace) in traces.iter().enumerate() {
-            if i % YIELD_EVERY_TRACES == YIELD_EVERY_TRACES - 1 {
-                tokio::task::yield_now().await;
-            }
-            out.inspected_spans += trace.spans.len();
-            let view = TraceView::new(trace);
-            let mut selected: Vec<usize> = req
-                .query
-                .query
-                .eval_view(&view)
-                .into_iter()
-                .flat_map(|s| s.spans)
-                .collect();
-            selected.sort_unstable();
-            selected.dedup();
-            for i in selected {
-                acc.observe(&trace.spans[i], &view);
-            }
+    let mut inspected_spans = 0;
+    out.inspected_traces = each_trace(store, tenants, &scan, |trace| {
+        inspected_spans += trace.spans.len();
+        let view = TraceView::new(&trace);
+        let mut selected: Vec<usize> = req
+            .query
+            .query
+            .eval_view(&view)
+            .into_iter()
+            .flat_map(|s| s.spans)
+            .collect();
+        selected.sort_unstable();
+        selected.dedup();
+        for i in selected {
+            acc.observe(&trace.spans[i], &view);
         }
-    }
+    })
+    .await?;
+    out.inspected_spans = inspected_spans;
     (out.series, out.truncated) = acc.finish();
     Ok(out)
 }

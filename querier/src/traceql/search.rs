@@ -58,6 +58,30 @@ pub struct SearchOutcome {
 /// Traces evaluated between two yields to the runtime.
 const YIELD_EVERY_TRACES: usize = 64;
 
+/// Hands every trace `scan` finds for each of `tenants` to `visit`,
+/// yielding to the runtime every [`YIELD_EVERY_TRACES`] traces: the
+/// request's other work runs and, when the client went away (the future
+/// is dropped), the scan ends there. Returns the number of traces read.
+pub(crate) async fn each_trace(
+    store: &dyn TraceStore,
+    tenants: &[TenantId],
+    scan: &TraceScan,
+    mut visit: impl FnMut(Trace),
+) -> Result<usize, StoreError> {
+    let mut read = 0;
+    for tenant in tenants {
+        let traces = store.search(tenant, scan).await?;
+        read += traces.len();
+        for (i, trace) in traces.into_iter().enumerate() {
+            if i % YIELD_EVERY_TRACES == YIELD_EVERY_TRACES - 1 {
+                tokio::task::yield_now().await;
+            }
+            visit(trace);
+        }
+    }
+    Ok(read)
+}
+
 /// Runs `req` over each tenant's traces in `store`, merged.
 pub async fn search(
     store: &dyn TraceStore,
@@ -72,18 +96,10 @@ pub async fn search(
         limit: (is_exact(&req.query) && !duration_bounded).then_some(req.limit),
     };
     let mut out = SearchOutcome::default();
-    for tenant in tenants {
-        let traces = store.search(tenant, &scan).await?;
-        out.inspected_traces += traces.len();
-        for (i, trace) in traces.into_iter().enumerate() {
-            if i % YIELD_EVERY_TRACES == YIELD_EVERY_TRACES - 1 {
-                // Lets the request's other work run and, when the client
-                // went away (the future is dropped), ends the search here.
-                tokio::task::yield_now().await;
-            }
-            out.hits.extend(evaluate(req, trace));
-        }
-    }
+    out.inspected_traces = each_trace(store, tenants, &scan, |trace| {
+        out.hits.extend(evaluate(req, trace));
+    })
+    .await?;
     out.hits.sort_by(|a, b| {
         b.start_ns
             .cmp(&a.start_ns)
