@@ -63,6 +63,23 @@ enum Node {
 /// Most elements one `range` visits (a line's JSON is bounded anyway).
 const MAX_RANGE: usize = 10_000;
 
+/// The longest text one rendering (or one function) may produce, so a
+/// template cannot turn a line into gigabytes (`repeat`, `indent`, wide
+/// `printf` verbs, `range`).
+const MAX_OUTPUT: usize = 1 << 20;
+
+/// Fails once a rendering's text is longer than [`MAX_OUTPUT`].
+fn bounded(out: &str) -> Result<(), String> {
+    if out.len() > MAX_OUTPUT {
+        return Err(format!("template: output longer than {MAX_OUTPUT} bytes"));
+    }
+    Ok(())
+}
+
+/// Most `range` iterations one rendering runs, nested ranges included,
+/// so a template's cost stays bounded per line.
+const MAX_ITERATIONS: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq)]
 struct Pipeline(Vec<Command>);
 
@@ -264,11 +281,13 @@ impl Template {
     /// Renders the template over `data`.
     pub fn render(&self, data: &dyn Data) -> Result<String, String> {
         let mut out = String::new();
+        let budget = std::cell::Cell::new(MAX_ITERATIONS);
         let run = Run {
             data,
             name: self.name,
             dot: None,
             vars: Vec::new(),
+            budget: &budget,
         };
         run.nodes(&self.nodes, &mut out)?;
         Ok(out)
@@ -283,11 +302,14 @@ struct Run<'a> {
     dot: Option<Val>,
     /// Variables set by `range`, innermost last.
     vars: Vec<(String, Val)>,
+    /// `range` iterations left for this rendering.
+    budget: &'a std::cell::Cell<usize>,
 }
 
 impl Run<'_> {
     fn nodes(&self, nodes: &[Node], out: &mut String) -> Result<(), String> {
         for n in nodes {
+            bounded(out)?;
             match n {
                 Node::Text(t) => out.push_str(t),
                 Node::Action(p) => out.push_str(&self.pipeline(p)?.text()),
@@ -326,6 +348,10 @@ impl Run<'_> {
                         self.nodes(otherwise, out)?;
                     }
                     for (k, v) in items.into_iter().take(MAX_RANGE) {
+                        let left = self.budget.get().checked_sub(1).ok_or_else(|| {
+                            format!("template: more than {MAX_ITERATIONS} range iterations")
+                        })?;
+                        self.budget.set(left);
                         let mut set = Vec::new();
                         match (key_var, value_var) {
                             (Some(kn), Some(vn)) => {
@@ -340,7 +366,7 @@ impl Run<'_> {
                 }
             }
         }
-        Ok(())
+        bounded(out)
     }
 
     /// The run inside `range`/`with`: dot is `dot`, and `set` adds
@@ -353,6 +379,7 @@ impl Run<'_> {
             name: self.name,
             dot: Some(dot),
             vars,
+            budget: self.budget,
         }
     }
 
@@ -518,7 +545,11 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         "len" => Val::I(last()?.chars().count() as i64),
         "repeat" => {
             let n = arg(&args, 0, f)?.int().clamp(0, 10_000) as usize;
-            Val::S(s(1)?.repeat(n))
+            let v = s(1)?;
+            if v.len().saturating_mul(n) > MAX_OUTPUT {
+                return Err(format!("repeat would give more than {MAX_OUTPUT} bytes"));
+            }
+            Val::S(v.repeat(n))
         }
         "count" => {
             let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
@@ -645,7 +676,12 @@ fn call(f: &str, args: Vec<Val>, data: &dyn Data) -> Result<Val, String> {
         "indent" | "nindent" => {
             let n = usize::try_from(arg(&args, 0, f)?.int()).unwrap_or(0);
             let pad = " ".repeat(n.min(MAX_INDENT));
-            let body = format!("{pad}{}", s(1)?.replace('\n', &format!("\n{pad}")));
+            let v = s(1)?;
+            let lines = v.matches('\n').count() + 1;
+            if v.len().saturating_add(lines.saturating_mul(pad.len())) > MAX_OUTPUT {
+                return Err(format!("{f} would give more than {MAX_OUTPUT} bytes"));
+            }
+            let body = format!("{pad}{}", v.replace('\n', &format!("\n{pad}")));
             Val::S(if f == "nindent" {
                 format!("\n{body}")
             } else {
@@ -931,9 +967,13 @@ fn printf(format: &str, args: &[Val]) -> String {
         } else {
             " "
         };
+        let cap = |n: usize| n.min(MAX_ALIGN as usize);
         let (width, prec) = match spec.split_once('.') {
-            Some((w, p)) => (w.parse::<usize>().unwrap_or(0), p.parse::<usize>().ok()),
-            None => (spec.parse().unwrap_or(0), None),
+            Some((w, p)) => (
+                cap(w.parse::<usize>().unwrap_or(0)),
+                p.parse::<usize>().ok().map(cap),
+            ),
+            None => (cap(spec.parse().unwrap_or(0)), None),
         };
         let text = match verb {
             'd' => v.int().to_string(),
@@ -1528,6 +1568,21 @@ mod tests {
             "0:a 1:b "
         );
         assert!(Template::parse("{{ range $a, $b, $c := .x }}{{ end }}").is_err());
+        // Output is bounded, however it is asked for.
+        for t in [
+            "{{ range 5000 }}{{ repeat 300 \"x\" }}{{ end }}",
+            "{{ repeat 10000 (repeat 1000 \"x\") }}",
+            "{{ printf \"%999999999s\" \"x\" | len }}",
+        ] {
+            let out = Template::parse(t).unwrap().render(&D);
+            assert!(
+                out.as_ref().map_or(true, |o| o.len() < 2 * MAX_OUTPUT),
+                "{t}"
+            );
+        }
+        // Nested ranges share one budget per rendering.
+        let t = Template::parse("{{ range 200 }}{{ range 200 }}x{{ end }}{{ end }}").unwrap();
+        assert!(t.render(&D).unwrap_err().contains("range iterations"));
     }
 
     #[test]

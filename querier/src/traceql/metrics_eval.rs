@@ -21,7 +21,7 @@ use super::metrics::{MetricsFn, MetricsQuery, Ranking};
 use super::metrics_compare::Comparison;
 use super::metrics_exemplars::{Exemplar, ExemplarBudget};
 use super::pushdown::span_filter;
-use super::search::each_trace;
+use super::search::{each_trace, for_each_selected};
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -290,19 +290,9 @@ pub async fn metrics(
     let mut inspected_spans = 0;
     out.inspected_traces = each_trace(store, tenants, &scan, |trace| {
         inspected_spans += trace.spans.len();
-        let view = TraceView::new(&trace);
-        let mut selected: Vec<usize> = req
-            .query
-            .query
-            .eval_view(&view)
-            .into_iter()
-            .flat_map(|s| s.spans)
-            .collect();
-        selected.sort_unstable();
-        selected.dedup();
-        for i in selected {
-            acc.observe(&trace.spans[i], &view);
-        }
+        for_each_selected(&trace, Some(&req.query.query), |span, view| {
+            acc.observe(span, view);
+        });
     })
     .await?;
     out.inspected_spans = inspected_spans;

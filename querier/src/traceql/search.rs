@@ -165,7 +165,7 @@ async fn traces_for_values(
 
 /// Calls `f` with each span of `trace` that `query` selects (every span
 /// when `None`).
-fn for_each_selected(
+pub(crate) fn for_each_selected(
     trace: &Trace,
     query: Option<&Query>,
     mut f: impl FnMut(&Span, &TraceView<'_>),
