@@ -9,6 +9,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -100,14 +101,15 @@ def same_value(a, b):
 
 
 def queries(path):
-    """The queries of `path`, each with the reason Loki is wrong on it
-    (`# loki-wrong: …` on the line before) or None."""
+    """The queries of `path`, each with the reason the peer is wrong on it
+    (`# loki-wrong: …` or `# tempo-wrong: …` on the line before) or None."""
     out, wrong = [], None
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
-            if line.startswith("# loki-wrong:"):
-                wrong = line.split(":", 1)[1].strip()
+            marked = re.match(r"# \w+-wrong:(.*)", line)
+            if marked:
+                wrong = marked.group(1).strip()
             elif line.strip() and not line.lstrip().startswith("#"):
                 out.append((line, wrong))
                 wrong = None

@@ -247,8 +247,9 @@ def main():
         start_s, end_s = base_s, now
         agreed = counted = 0
         timings = []
+        peer_wrong = []
         with open(args.diff_file, "w") as diff:
-            for q, _wrong in queries(args.queries):
+            for q, wrong in queries(args.queries):
                 if args.only and args.only not in q:
                     continue
                 metric = "| rate()" in q or "_over_time(" in q or "compare(" in q
@@ -264,9 +265,13 @@ def main():
                 b = request(cairn, path, params, tenant="single-tenant")
                 na, nb = norm(a), norm(b)
                 ok = agree(na, nb)
+                tag = "ok  " if ok else "DIFF"
+                if not ok and wrong:
+                    tag, ok = "TEMPO-WRONG", True
+                    peer_wrong.append(f"{q}  ({wrong})")
                 counted += 1
                 agreed += ok
-                print(f"{'ok  ' if ok else 'DIFF'} {path.rsplit('/', 1)[1]:<11} {q}")
+                print(f"{tag} {path.rsplit('/', 1)[1]:<11} {q}")
                 if not ok:
                     diff.write(f"=== {path} {q}\n{explain(na, nb)}\n\n")
                 if metric and b[0] == 200:
@@ -277,6 +282,10 @@ def main():
             print("\nmetrics latency, best of 3 (tempo / cairn):")
             for q, tt, tc in timings:
                 print(f"  {tt * 1000:7.1f} ms / {tc * 1000:7.1f} ms  {q}")
+        if peer_wrong:
+            print("\nwhere Tempo is wrong (Cairn's answer counted):")
+            for w in peer_wrong:
+                print("  " + w)
         print(f"\nagreement: {agreed}/{counted} = {100.0 * agreed / max(counted, 1):.1f}% (diffs: {args.diff_file})")
         if args.keep:
             keep_up([f"tempo {tempo}", f"cairn {cairn}", f"window [{start_s}, {end_s}]"])
