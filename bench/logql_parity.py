@@ -20,7 +20,7 @@ import random
 import sys
 import time
 
-from peers import arguments, keep_up, queries, request, same_value, servers
+from peers import Tally, arguments, keep_up, queries, request, same_value, servers
 
 LOKI_PORT, LOKI_GRPC = 13100, 19096
 CAIRN_PORT, CAIRN_GRPC = 13200, 14327
@@ -285,9 +285,8 @@ def main():
             push(b, streams)
         time.sleep(1)
         start_s, end_s = base_s, base_s + WINDOW_S
-        total = agreed = 0
-        loki_wrong = []
         with open(args.diff_file, "w") as diff:
+            tally = Tally("loki", diff)
             for q, wrong in queries(args.queries):
                 if args.only and args.only not in q:
                     continue
@@ -304,24 +303,10 @@ def main():
                         )
                     ]
                 for path, params in calls:
-                    total += 1
-                    a = request(loki, path, params)
-                    b = request(cairn, path, params)
-                    na, nb = normalise(a), normalise(b)
-                    ok = agree(na, nb)
-                    tag = "ok  " if ok else "DIFF"
-                    if not ok and wrong:
-                        tag, ok = "LOKI-WRONG", True
-                        loki_wrong.append(f"{q}  ({wrong})")
-                    agreed += ok
-                    print(f"{tag} {path.rsplit('/', 1)[1]:<11} {q}")
-                    if not ok:
-                        diff.write(f"=== {path} {q}\n{explain(na, nb)}\n\n")
-        if loki_wrong:
-            print("\nwhere Loki is wrong (Cairn's answer counted):")
-            for w in loki_wrong:
-                print("  " + w)
-        print(f"\nagreement: {agreed}/{total} = {100.0 * agreed / max(total, 1):.1f}% (diffs: {args.diff_file})")
+                    na = normalise(request(loki, path, params))
+                    nb = normalise(request(cairn, path, params))
+                    tally.record(path, q, agree(na, nb), wrong, lambda: explain(na, nb))
+        tally.summary(args.diff_file)
         if args.keep:
             keep_up([f"loki {loki}", f"cairn {cairn}", f"base {base_s}"])
 

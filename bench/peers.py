@@ -116,6 +116,39 @@ def queries(path):
     return out
 
 
+class Tally:
+    """Counts agreeing answers for one peer, prints a line per answer,
+    writes each disagreement to `diff` and, where the peer is marked wrong
+    (`# <peer>-wrong:`), counts Cairn's answer and lists the query."""
+
+    def __init__(self, peer, diff):
+        self.peer, self.diff = peer, diff
+        self.agreed = self.counted = 0
+        self.peer_wrong = []
+
+    def record(self, path, query, ok, wrong, explain):
+        """One answer; `explain()` says what differs (called only then).
+        Returns whether it counts as agreeing."""
+        tag = "ok  " if ok else "DIFF"
+        if not ok and wrong:
+            tag, ok = f"{self.peer.upper()}-WRONG", True
+            self.peer_wrong.append(f"{query}  ({wrong})")
+        self.counted += 1
+        self.agreed += ok
+        print(f"{tag} {path.rsplit('/', 1)[1]:<11} {query}")
+        if not ok:
+            self.diff.write(f"=== {path} {query}\n{explain()}\n\n")
+        return ok
+
+    def summary(self, diff_file):
+        if self.peer_wrong:
+            print(f"\nwhere {self.peer.capitalize()} is wrong (Cairn's answer counted):")
+            for w in self.peer_wrong:
+                print("  " + w)
+        share = 100.0 * self.agreed / max(self.counted, 1)
+        print(f"\nagreement: {self.agreed}/{self.counted} = {share:.1f}% (diffs: {diff_file})")
+
+
 CAIRN_CONFIG = """
 server:
   http_listen_address: 127.0.0.1

@@ -20,7 +20,7 @@ import json
 import random
 import time
 
-from peers import arguments, keep_up, queries, request, same_value, servers
+from peers import Tally, arguments, keep_up, queries, request, same_value, servers
 
 TEMPO_PORT, TEMPO_GRPC, TEMPO_OTLP = 13300, 19098, 14319
 CAIRN_PORT, CAIRN_GRPC = 13400, 14337
@@ -245,10 +245,9 @@ def main():
                 break
             time.sleep(2)
         start_s, end_s = base_s, now
-        agreed = counted = 0
         timings = []
-        peer_wrong = []
         with open(args.diff_file, "w") as diff:
+            tally = Tally("tempo", diff)
             for q, wrong in queries(args.queries):
                 if args.only and args.only not in q:
                     continue
@@ -264,16 +263,7 @@ def main():
                 a = request(tempo, path, params, tenant="single-tenant")
                 b = request(cairn, path, params, tenant="single-tenant")
                 na, nb = norm(a), norm(b)
-                ok = agree(na, nb)
-                tag = "ok  " if ok else "DIFF"
-                if not ok and wrong:
-                    tag, ok = "TEMPO-WRONG", True
-                    peer_wrong.append(f"{q}  ({wrong})")
-                counted += 1
-                agreed += ok
-                print(f"{tag} {path.rsplit('/', 1)[1]:<11} {q}")
-                if not ok:
-                    diff.write(f"=== {path} {q}\n{explain(na, nb)}\n\n")
+                tally.record(path, q, agree(na, nb), wrong, lambda: explain(na, nb))
                 if metric and b[0] == 200:
                     tt = best_of(lambda: request(tempo, path, params, tenant="single-tenant"))
                     tc = best_of(lambda: request(cairn, path, params, tenant="single-tenant"))
@@ -282,11 +272,7 @@ def main():
             print("\nmetrics latency, best of 3 (tempo / cairn):")
             for q, tt, tc in timings:
                 print(f"  {tt * 1000:7.1f} ms / {tc * 1000:7.1f} ms  {q}")
-        if peer_wrong:
-            print("\nwhere Tempo is wrong (Cairn's answer counted):")
-            for w in peer_wrong:
-                print("  " + w)
-        print(f"\nagreement: {agreed}/{counted} = {100.0 * agreed / max(counted, 1):.1f}% (diffs: {args.diff_file})")
+        tally.summary(args.diff_file)
         if args.keep:
             keep_up([f"tempo {tempo}", f"cairn {cairn}", f"window [{start_s}, {end_s}]"])
 
