@@ -19,6 +19,8 @@ use std::borrow::Cow;
 
 use common::labels::Labels;
 use common::logs::LogEntry;
+
+use super::otlp::SEVERITY_NUMBER;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// The structured metadata key the level is stored under.
@@ -42,9 +44,6 @@ const LEVEL_KEYS: &[&str] = &[
     "Severity_Text",
     "SEVERITY_TEXT",
 ];
-
-/// OTLP's severity number, kept as structured metadata by the OTLP mapping.
-const SEVERITY_NUMBER: &str = "severity_number";
 
 const UNKNOWN: &str = "unknown";
 

@@ -46,6 +46,10 @@ const INDEX_LABEL_ATTRIBUTES: &[&str] = &[
     "service.namespace",
 ];
 
+/// The structured metadata key a record's severity number is kept under
+/// (when it has one); `detected_level` reads it.
+pub(crate) const SEVERITY_NUMBER: &str = "severity_number";
+
 /// The label every OTLP stream carries.
 const SERVICE_NAME: &str = "service_name";
 /// Its value when the resource has no `service.name`.
@@ -196,7 +200,7 @@ pub(crate) fn to_streams(
                 budget.charge(labels_size(&metadata[scope_metadata.len()..]))?;
                 metadata.push(Label::new("severity_text", r.severity_text.clone()));
                 if r.severity_number != 0 {
-                    metadata.push(Label::new("severity_number", r.severity_number.to_string()));
+                    metadata.push(Label::new(SEVERITY_NUMBER, r.severity_number.to_string()));
                 }
                 metadata.push(Label::new("trace_id", hex(&r.trace_id)));
                 metadata.push(Label::new("span_id", hex(&r.span_id)));
